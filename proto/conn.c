@@ -1,0 +1,338 @@
+/* conn.c — reading and writing connection files, profile folders.
+ *
+ * Owns nothing past a call. Files are written atomically (temp + fsync +
+ * rename) with mode 0600 and read only if nobody else can read them: they
+ * hold the key that signs every message.
+ */
+#include "proto/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+void conn_info_init(conn_info_t *info, conn_kind_t kind)
+{
+    memset(info, 0, sizeof *info);
+    info->kind = kind;
+    snprintf(info->transport, sizeof info->transport, "tcp");
+    snprintf(info->ip, sizeof info->ip, "127.0.0.1");
+    snprintf(info->scheme, sizeof info->scheme, "%s", WIRE_SCHEME);
+}
+
+void conn_info_new_key(conn_info_t *info)
+{
+    info->key_len = 32;
+    randombytes_buf(info->key, info->key_len);
+}
+
+static const char *s_kind_name(conn_kind_t kind)
+{
+    return kind == CONN_ENGINE ? "engine" : "client";
+}
+
+ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err)
+{
+    ipp_err_t rc = IPP_OK;
+    char *text = NULL;
+    int fd = -1;
+    char tmp[4096];
+    char b64[sodium_base64_ENCODED_LEN(WIRE_KEY_MAX, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof b64, info->key, info->key_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "kind", s_kind_name(info->kind),
+                          "transport", info->transport, "ip", info->ip, "key", b64,
+                          "signature_scheme", info->scheme, "controller_pid",
+                          info->controller_pid);
+    if (!o)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
+    if (info->kind == CONN_CLIENT) {
+        json_object_set_new(o, "client_port", json_integer(info->client_port));
+        json_object_set_new(o, "notify_port", json_integer(info->notify_port));
+    } else {
+        json_object_set_new(o, "engine_port", json_integer(info->engine_port));
+    }
+    if (info->curve_server_key[0])
+        json_object_set_new(o, "curve_server_key", json_string(info->curve_server_key));
+    text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    sodium_memzero(b64, sizeof b64);
+    if (!text) {
+        rc = ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
+        goto out;
+    }
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
+        rc = ipp_error_set(err, IPP_ERR_INVALID, "path too long: %s", path);
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = ipp_error_set(err, IPP_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    size_t len = strlen(text);
+    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+        rc = ipp_error_set(err, IPP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = ipp_error_set(err, IPP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        rc = ipp_error_set(err, IPP_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
+                           strerror(errno));
+        goto out;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    if (rc != IPP_OK)
+        unlink(tmp);
+    if (text) {
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    json_decref(o);
+    return rc;
+}
+
+// s_get_string: copy string field name of o into buf; error naming it.
+static ipp_err_t s_get_string(json_t *o, const char *path, const char *name, char *buf,
+                              size_t size, int required, ipp_error_t *err)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v) {
+        if (!required)
+            return IPP_OK;
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" is missing", path, name);
+    }
+    if (!json_is_string(v))
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" must be a string",
+                             path, name);
+    if (json_string_length(v) >= size || json_string_length(v) == 0)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                             "%s: field \"%s\" must be 1 to %zu characters", path, name,
+                             size - 1);
+    memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+    return IPP_OK;
+}
+
+// s_get_port: integer field name of o in 1..65535.
+static ipp_err_t s_get_port(json_t *o, const char *path, const char *name, int *port,
+                            ipp_error_t *err)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" is missing", path, name);
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                             "%s: field \"%s\" must be a port number (1-65535)", path, name);
+    *port = (int)json_integer_value(v);
+    return IPP_OK;
+}
+
+ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_error_t *err)
+{
+    ipp_err_t rc = IPP_OK;
+    json_t *o = NULL;
+    conn_info_init(info, kind);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return ipp_error_set(err, IPP_ERR_NOT_FOUND,
+                                 "%s: no such connection file (is the controller started?)",
+                                 path);
+        return ipp_error_set(err, IPP_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (st.st_mode & 077)
+        return ipp_error_set(err, IPP_ERR_PERMISSION,
+                             "%s: mode %04o lets others read the key; it must be 0600 "
+                             "(chmod 600 %s)",
+                             path, (unsigned)(st.st_mode & 07777), path);
+    json_error_t jerr;
+    o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: not valid JSON (line %d: %s)", path,
+                           jerr.line, jerr.text);
+        goto out;
+    }
+    if (!json_is_object(o)) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: must hold a JSON object", path);
+        goto out;
+    }
+    char kind_name[16];
+    if ((rc = s_get_string(o, path, "kind", kind_name, sizeof kind_name, 1, err)) != IPP_OK)
+        goto out;
+    if (strcmp(kind_name, s_kind_name(kind)) != 0) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: field \"kind\" is \"%s\", expected \"%s\"", path, kind_name,
+                           s_kind_name(kind));
+        goto out;
+    }
+    if ((rc = s_get_string(o, path, "transport", info->transport, sizeof info->transport, 1,
+                           err)) != IPP_OK ||
+        (rc = s_get_string(o, path, "ip", info->ip, sizeof info->ip, 1, err)) != IPP_OK ||
+        (rc = s_get_string(o, path, "signature_scheme", info->scheme, sizeof info->scheme, 1,
+                           err)) != IPP_OK)
+        goto out;
+    if (strcmp(info->transport, "tcp") != 0) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: field \"transport\" is \"%s\"; only \"tcp\" is supported",
+                           path, info->transport);
+        goto out;
+    }
+    if (strcmp(info->scheme, WIRE_SCHEME) != 0) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: field \"signature_scheme\" is \"%s\"; expected \"%s\"", path,
+                           info->scheme, WIRE_SCHEME);
+        goto out;
+    }
+    if (kind == CONN_CLIENT) {
+        if ((rc = s_get_port(o, path, "client_port", &info->client_port, err)) != IPP_OK ||
+            (rc = s_get_port(o, path, "notify_port", &info->notify_port, err)) != IPP_OK)
+            goto out;
+    } else if ((rc = s_get_port(o, path, "engine_port", &info->engine_port, err)) != IPP_OK) {
+        goto out;
+    }
+    char b64[128];
+    if ((rc = s_get_string(o, path, "key", b64, sizeof b64, 1, err)) != IPP_OK)
+        goto out;
+    size_t klen = 0;
+    if (sodium_base642bin(info->key, sizeof info->key, b64, strlen(b64), NULL, &klen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        klen < WIRE_KEY_MIN) {
+        sodium_memzero(b64, sizeof b64);
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: field \"key\" is not a base64 key of %d to %d bytes", path,
+                           WIRE_KEY_MIN, WIRE_KEY_MAX);
+        goto out;
+    }
+    sodium_memzero(b64, sizeof b64);
+    info->key_len = klen;
+    if ((rc = s_get_string(o, path, "curve_server_key", info->curve_server_key,
+                           sizeof info->curve_server_key, 0, err)) != IPP_OK)
+        goto out;
+    if (info->curve_server_key[0]) {
+        uint8_t raw[32];
+        if (strlen(info->curve_server_key) != 40 ||
+            !zmq_z85_decode(raw, info->curve_server_key)) {
+            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                               "%s: field \"curve_server_key\" is not a 40-character Z85 key",
+                               path);
+            goto out;
+        }
+    }
+    json_t *pid = json_object_get(o, "controller_pid");
+    if (json_is_integer(pid))
+        info->controller_pid = (int)json_integer_value(pid);
+out:
+    json_decref(o);
+    if (rc != IPP_OK)
+        sodium_memzero(info->key, sizeof info->key);
+    return rc;
+}
+
+char *conn_endpoint(const conn_info_t *info, int port, char *buf, size_t size)
+{
+    if (strchr(info->ip, ':'))
+        snprintf(buf, size, "%s://[%s]:%d", info->transport, info->ip, port);
+    else
+        snprintf(buf, size, "%s://%s:%d", info->transport, info->ip, port);
+    return buf;
+}
+
+ipp_err_t conn_ipp_dir(char *buf, size_t size, ipp_error_t *err)
+{
+    const char *dir = getenv("IPP_DIR");
+    int n;
+    if (dir && dir[0]) {
+        n = snprintf(buf, size, "%s", dir);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0])
+            return ipp_error_set(err, IPP_ERR_INVALID, "neither IPP_DIR nor HOME is set");
+        n = snprintf(buf, size, "%s/.ipp", home);
+    }
+    if (n < 0 || (size_t)n >= size)
+        return ipp_error_set(err, IPP_ERR_INVALID, "IPP_DIR path too long");
+    return IPP_OK;
+}
+
+ipp_err_t conn_profile_dir(const char *ipp_dir, const char *profile, char *buf, size_t size,
+                           ipp_error_t *err)
+{
+    char base[3072];
+    if (!profile || !profile[0])
+        profile = "default";
+    for (const char *p = profile; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.') ||
+            (p == profile && *p == '.'))
+            return ipp_error_set(err, IPP_ERR_INVALID,
+                                 "profile name \"%s\": use letters, digits, '-', '_', '.'",
+                                 profile);
+    }
+    if (!ipp_dir) {
+        ipp_err_t rc = conn_ipp_dir(base, sizeof base, err);
+        if (rc != IPP_OK)
+            return rc;
+        ipp_dir = base;
+    }
+    int n = snprintf(buf, size, "%s/profile_%s", ipp_dir, profile);
+    if (n < 0 || (size_t)n >= size)
+        return ipp_error_set(err, IPP_ERR_INVALID, "profile path too long");
+    return IPP_OK;
+}
+
+// s_mkdir: mkdir -p for one level, with mode; an existing folder is fine.
+static ipp_err_t s_mkdir(const char *path, mode_t mode, ipp_error_t *err)
+{
+    if (mkdir(path, mode) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            return IPP_OK;
+        return ipp_error_set(err, IPP_ERR_IO, "%s exists and is not a folder", path);
+    }
+    return ipp_error_set(err, IPP_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+}
+
+ipp_err_t conn_profile_prepare(const char *profile_dir, ipp_error_t *err)
+{
+    char path[4096];
+    ipp_err_t rc;
+    // The parent ($IPP_DIR) first, then the profile and its folders.
+    snprintf(path, sizeof path, "%s", profile_dir);
+    char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        *slash = '\0';
+        if ((rc = s_mkdir(path, 0700, err)) != IPP_OK)
+            return rc;
+    }
+    if ((rc = s_mkdir(profile_dir, 0700, err)) != IPP_OK)
+        return rc;
+    static const char *const subs[] = {"security", "db", "log"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", profile_dir, subs[i]);
+        if ((rc = s_mkdir(path, 0700, err)) != IPP_OK)
+            return rc;
+    }
+    return IPP_OK;
+}
+
+ipp_err_t conn_file_path(const char *profile_dir, conn_kind_t kind, char *buf, size_t size,
+                         ipp_error_t *err)
+{
+    int n = snprintf(buf, size, "%s/security/%s", profile_dir,
+                     kind == CONN_ENGINE ? CONN_ENGINE_FILE : CONN_CLIENT_FILE);
+    if (n < 0 || (size_t)n >= size)
+        return ipp_error_set(err, IPP_ERR_INVALID, "connection file path too long");
+    return IPP_OK;
+}

@@ -1,0 +1,76 @@
+/* conn.h — connection files and profile folders.
+ *
+ * A controller writes two JSON connection files, mode 0600, under
+ * $IPP_DIR/profile_NAME/security/ ($IPP_DIR defaults to ~/.ipp):
+ * ipp-client.json (client and notification ports) and ipp-engine.json
+ * (engine port). Each holds the transport, ip, ports, the MAC key (base64),
+ * the signature scheme, and the controller's Curve public key when Curve
+ * is on. Reading one checks its mode, every field and the key, and names
+ * the file and the field in any error.
+ */
+#ifndef IPP_PROTO_CONN_H
+#define IPP_PROTO_CONN_H
+
+#include "ipp/error.h"
+#include "proto/wire.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONN_CLIENT_FILE "ipp-client.json"
+#define CONN_ENGINE_FILE "ipp-engine.json"
+
+typedef enum { CONN_CLIENT = 0, CONN_ENGINE = 1 } conn_kind_t;
+
+// What a connection file says.
+typedef struct conn_info_t {
+    conn_kind_t kind;             // which file this is
+    char transport[8];            // "tcp"
+    char ip[64];                  // address to connect to
+    int client_port;              // controller ROUTER for clients (client file)
+    int notify_port;              // controller PUB (client file)
+    int engine_port;              // controller ROUTER for engines (engine file)
+    uint8_t key[WIRE_KEY_MAX];    // MAC key
+    size_t key_len;               // its length
+    char scheme[32];              // signature scheme, WIRE_SCHEME
+    char curve_server_key[41];    // Z85 public key; "" when Curve is off
+    int controller_pid;           // pid of the controller that wrote it, 0 = unknown
+} conn_info_t;
+
+// conn_info_init: defaults (tcp, 127.0.0.1, WIRE_SCHEME, no ports, no key).
+void conn_info_init(conn_info_t *info, conn_kind_t kind);
+
+// conn_info_new_key: fill info with a fresh random 32-byte key.
+void conn_info_new_key(conn_info_t *info);
+
+// conn_write: write info to path as JSON with mode 0600: a temporary file
+// in the same folder, fsync, rename — so a reader never sees half a file.
+ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err);
+
+// conn_read: read and check path into info. Errors: IPP_ERR_NOT_FOUND (no
+// file), IPP_ERR_PERMISSION (readable by group or others), IPP_ERR_CONN_FILE
+// (not JSON, a field missing or of the wrong type, a bad port, a malformed
+// key or Curve key, an unknown scheme) — each message names file and field.
+ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_error_t *err);
+
+// conn_endpoint: "tcp://IP:PORT" into buf; IPv6 addresses get brackets.
+char *conn_endpoint(const conn_info_t *info, int port, char *buf, size_t size);
+
+// conn_ipp_dir: $IPP_DIR, else $HOME/.ipp, into buf. IPP_ERR_INVALID if
+// neither is set or it does not fit.
+ipp_err_t conn_ipp_dir(char *buf, size_t size, ipp_error_t *err);
+
+// conn_profile_dir: ipp_dir/profile_NAME into buf (ipp_dir NULL: conn_ipp_dir).
+// A profile name may hold letters, digits, '-', '_' and '.' only.
+ipp_err_t conn_profile_dir(const char *ipp_dir, const char *profile, char *buf, size_t size,
+                           ipp_error_t *err);
+
+// conn_profile_prepare: create profile_dir and its security/ (0700), db/
+// and log/ folders as needed.
+ipp_err_t conn_profile_prepare(const char *profile_dir, ipp_error_t *err);
+
+// conn_file_path: profile_dir/security/NAME into buf.
+ipp_err_t conn_file_path(const char *profile_dir, conn_kind_t kind, char *buf, size_t size,
+                         ipp_error_t *err);
+
+#endif

@@ -1,0 +1,166 @@
+/* wire.h — the signed wire session.
+ *
+ * A message on the wire is one ZeroMQ multipart:
+ *
+ *     [routing ids…] "<IPP|>" MAC header content buffer…
+ *
+ * header and content are protobuf encodings (Ipp__Header and the message
+ * that wire_descriptor(header.msg_type) names); buffers are payload bytes,
+ * sent and received as zmq_msg_t without copying. MAC is a 32-byte keyed
+ * BLAKE2b over header, content and every buffer, each prefixed with its
+ * 8-byte length so frames cannot be re-split. Routing ids are not covered:
+ * ZeroMQ rewrites them on the way.
+ *
+ * A session owns the key, the sender's session uuid, a msg_id generator and
+ * the replay guard. It is not thread safe: one per thread.
+ *
+ * Refusals on receipt, each with its own code and one log line, and nothing
+ * decoded is handed out for the first five: too many frames, too big, no
+ * delimiter, bad or missing MAC, header that does not decode; then dated
+ * outside the window (STALE), MAC seen before (REPLAY), protocol version
+ * not understood, unknown msg_type, content that does not decode. For the
+ * last three the header and routing ids are kept so the caller can send an
+ * ErrorReply.
+ */
+#ifndef IPP_PROTO_WIRE_H
+#define IPP_PROTO_WIRE_H
+
+#include "ipp/error.h"
+#include "proto/ipp.pb-c.h"
+#include "proto/log.h"
+#include "proto/msgid.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#define WIRE_DELIM "<IPP|>"
+#define WIRE_DELIM_LEN 6
+#define WIRE_MAC_LEN 32
+#define WIRE_KEY_MIN 16
+#define WIRE_KEY_MAX 64
+#define WIRE_SCHEME "blake2b-256"
+#define WIRE_DEFAULT_WINDOW_US (300LL * 1000000)
+#define WIRE_DEFAULT_REPLAY_CAP ((size_t)1 << 18)
+#define WIRE_DEFAULT_MAX_BYTES ((size_t)256 << 20)
+#define WIRE_DEFAULT_MAX_FRAMES 4096
+
+// What a session is created with. Zero/NULL fields take the defaults.
+typedef struct wire_opts_t {
+    const uint8_t *key;       // MAC key, WIRE_KEY_MIN..WIRE_KEY_MAX bytes; required
+    size_t key_len;           // its length
+    int64_t window_us;        // accepted clock skew either side (default 5 min)
+    size_t replay_capacity;   // MACs remembered (default 2^18)
+    size_t max_msg_bytes;     // largest message accepted, all frames (default 256 MiB)
+    size_t max_frames;        // most frames accepted (default 4096)
+    const char *username;     // put in every header (default $USER or "unknown")
+    const ipp_logger_t *log;  // where refusals are logged (NULL: stderr)
+    // clock: wall time in µs used for header dates and the window; NULL
+    // means ipp_clock_now_us. A seam for tests of skew and staleness.
+    int64_t (*clock)(void *clock_ctx);
+    void *clock_ctx;          // passed to clock
+} wire_opts_t;
+
+typedef struct wire_session_t wire_session_t;
+
+// A routing frame to put before the delimiter (ROUTER sockets).
+typedef struct wire_frame_t {
+    const void *data;  // bytes, not owned
+    size_t size;       // length
+} wire_frame_t;
+
+// A received message. Owns its frames and the decoded header and content.
+typedef struct wire_msg_t {
+    zmq_msg_t *frames;           // every frame as received
+    size_t n_frames;             // frames in use
+    size_t cap;                  // frames allocated
+    size_t n_idents;             // frames[0..n_idents) are routing ids
+    size_t first_buffer;         // frames[first_buffer..n_frames) are buffers
+    Ipp__Header *header;         // decoded header, or NULL
+    ProtobufCMessage *content;   // decoded content, or NULL
+} wire_msg_t;
+
+// wire_session_new: a session with a fresh session uuid. Returns NULL and
+// fills err when the key is missing or of bad length, or memory runs out.
+// The key is copied. Caller owns the result.
+wire_session_t *wire_session_new(const wire_opts_t *opts, ipp_error_t *err);
+
+// wire_session_destroy: wipe the key, free *self_p (NULL-safe), set NULL.
+void wire_session_destroy(wire_session_t **self_p);
+
+// wire_session_id: the session uuid put in every header. Owned by self.
+const char *wire_session_id(const wire_session_t *self);
+
+// wire_session_new_id: write a fresh msg_id (UUIDv7) into out.
+void wire_session_new_id(wire_session_t *self, char out[IPP_MSGID_LEN + 1]);
+
+// wire_session_now: the session's wall clock (µs).
+int64_t wire_session_now(const wire_session_t *self);
+
+// wire_socket_setup: apply the session's limits to a socket (ZMQ_MAXMSGSIZE)
+// and sane defaults (linger, high-water marks). Returns IPP_OK or IPP_ERR_ZMQ.
+ipp_err_t wire_socket_setup(const wire_session_t *self, void *socket);
+
+// wire_send: sign and send one message. idents are copied onto the wire.
+// content must be of the type wire_descriptor(type) names (NULL = empty).
+// Takes ownership of buffers[0..n_buffers) whatever happens: they are sent
+// without copying, or closed on failure. msg_id, if not NULL, is used as
+// the message id (it must be a valid uuid) else a new one is made;
+// msg_id_out, if not NULL, receives the id sent. Returns IPP_OK,
+// IPP_ERR_INVALID for a content of the wrong type, IPP_ERR_ZMQ if the
+// socket refused (errno kept: EAGAIN with ZMQ_DONTWAIT in flags).
+ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *idents,
+                    size_t n_idents, Ipp__MsgType type, const char *parent_id,
+                    const ProtobufCMessage *content, zmq_msg_t *buffers, size_t n_buffers,
+                    int flags, const char *msg_id, char *msg_id_out);
+
+// wire_pack: what wire_send puts on the wire, as frames appended to out (an
+// initialised wire_msg_t), without a socket. Same ownership of buffers.
+// For tests, fuzzing and forwarding.
+ipp_err_t wire_pack(wire_session_t *self, wire_msg_t *out, const wire_frame_t *idents,
+                    size_t n_idents, Ipp__MsgType type, const char *parent_id,
+                    const ProtobufCMessage *content, zmq_msg_t *buffers, size_t n_buffers,
+                    const char *msg_id, char *msg_id_out);
+
+// wire_recv: receive one whole multipart from socket into msg (which is
+// reset first) and unpack it. Every frame of the message is consumed even
+// when it is refused. Returns IPP_OK, IPP_ERR_ZMQ (errno EAGAIN when
+// ZMQ_DONTWAIT and nothing is waiting), or a refusal code (see above) with
+// err filled and a log line written.
+ipp_err_t wire_recv(wire_session_t *self, void *socket, int flags, wire_msg_t *msg,
+                    ipp_error_t *err);
+
+// wire_unpack: check and decode msg->frames (as received). Same codes as
+// wire_recv. The caller keeps ownership of msg.
+ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err);
+
+// wire_msg_init: an empty message.
+void wire_msg_init(wire_msg_t *msg);
+
+// wire_msg_fini: close every frame and free what the message owns; msg can
+// be reused after wire_msg_init (wire_recv does that itself).
+void wire_msg_fini(wire_msg_t *msg);
+
+// wire_msg_add_frame: append a frame with a copy of data, or size zero
+// bytes when data is NULL (for tests and fuzzing). Returns IPP_OK or IPP_ERR_NOMEM.
+ipp_err_t wire_msg_add_frame(wire_msg_t *msg, const void *data, size_t size);
+
+// wire_msg_n_buffers: how many buffers follow the content.
+size_t wire_msg_n_buffers(const wire_msg_t *msg);
+
+// wire_msg_buffer: buffer i (its bytes stay owned by msg); *size gets its
+// length.
+const void *wire_msg_buffer(const wire_msg_t *msg, size_t i, size_t *size);
+
+// wire_msg_buffer_msg: buffer i as a zmq_msg_t owned by msg, to forward it
+// without copying (zmq_msg_copy shares the data).
+zmq_msg_t *wire_msg_buffer_msg(wire_msg_t *msg, size_t i);
+
+// wire_msg_idents: the routing frames, as wire_frame_t entries written to
+// out (up to max); returns how many there are.
+size_t wire_msg_idents(const wire_msg_t *msg, wire_frame_t *out, size_t max);
+
+// wire_msg_type: the decoded msg_type, or 0 when no header was decoded.
+int wire_msg_type(const wire_msg_t *msg);
+
+#endif
