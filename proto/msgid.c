@@ -29,6 +29,21 @@ void ipp_msgid_gen_init(ipp_msgid_gen_t *gen)
 {
     gen->last_ms = 0;
     gen->seq = 0;
+    gen->pool_pos = IPP_MSGID_POOL;
+}
+
+// s_random: n fresh random bytes from the generator's pool. Each byte is
+// used once; the pool is refilled from libsodium when it runs out, so the
+// kernel is asked once per pool rather than once per id.
+static void s_random(ipp_msgid_gen_t *gen, uint8_t *out, uint32_t n)
+{
+    if (gen->pool_pos + n > IPP_MSGID_POOL) {
+        randombytes_buf(gen->pool, IPP_MSGID_POOL);
+        gen->pool_pos = 0;
+    }
+    memcpy(out, gen->pool + gen->pool_pos, n);
+    sodium_memzero(gen->pool + gen->pool_pos, n);
+    gen->pool_pos += n;
 }
 
 void ipp_msgid_next(ipp_msgid_gen_t *gen, char out[IPP_MSGID_LEN + 1])
@@ -38,7 +53,9 @@ void ipp_msgid_next(ipp_msgid_gen_t *gen, char out[IPP_MSGID_LEN + 1])
         gen->last_ms = ms;
         // Start the counter low but random so two generators started in
         // the same millisecond rarely collide on it.
-        gen->seq = randombytes_uniform(256);
+        uint8_t r;
+        s_random(gen, &r, 1);
+        gen->seq = r;
     } else if (++gen->seq > 0xfff) {
         // Counter exhausted (or the clock stepped back): borrow the next
         // millisecond so order is kept.
@@ -51,7 +68,7 @@ void ipp_msgid_next(ipp_msgid_gen_t *gen, char out[IPP_MSGID_LEN + 1])
         b[i] = (uint8_t)(t >> (40 - 8 * i));
     b[6] = (uint8_t)(0x70 | ((gen->seq >> 8) & 0x0f));
     b[7] = (uint8_t)(gen->seq & 0xff);
-    randombytes_buf(b + 8, 8);
+    s_random(gen, b + 8, 8);
     b[8] = (uint8_t)(0x80 | (b[8] & 0x3f));
     s_format(b, out);
 }
