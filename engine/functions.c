@@ -134,6 +134,8 @@ size_t eng_functions_remove_owner(eng_functions_t *self, const void *owner)
             self->fns[kept++] = self->fns[i];
         }
     }
+    // no stale copies past the end: they would hide a plugin's leaks
+    memset(self->fns + kept, 0, (self->count - kept) * sizeof *self->fns);
     self->count = kept;
     return removed;
 }

@@ -50,6 +50,15 @@ static void t_teardown(void)
     nftw(t_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+// t_arm_fini_proof: have the test plugin's fini create t_dir/fini-ran.
+static const char *t_arm_fini_proof(void)
+{
+    static char proof[PATH_MAX + 16];
+    snprintf(proof, sizeof proof, "%s/fini-ran", t_dir);
+    setenv("ENG_TEST_PLUGIN_FINI_FILE", proof, 1);
+    return proof;
+}
+
 static eng_span_t t_text(const char *s)
 {
     return (eng_span_t){.data = s, .len = strlen(s)};
@@ -311,6 +320,7 @@ END_TEST
 
 START_TEST(test_plugin_functions)
 {
+    const char *proof = t_arm_fini_proof();
     ipp_error_t err;
     ipp_error_clear(&err);
     eng_plugin_t *p = eng_plugin_load(ENG_TEST_PLUGIN_PATH, t_fns, NULL, &err);
@@ -390,9 +400,11 @@ START_TEST(test_plugin_functions)
     ck_assert_str_eq(res.ename, "RuntimeError");
     eng_result_fini(&res);
 
-    // unloading removes its functions and runs its fini (else: a leak)
+    // unloading removes its functions and runs its fini
+    ck_assert_int_ne(access(proof, F_OK), 0);
     eng_plugin_destroy(&p);
     ck_assert_ptr_null(p);
+    ck_assert_int_eq(access(proof, F_OK), 0);
     ck_assert_uint_eq(eng_functions_count(t_fns), 7);
     ck_assert(!eng_functions_has(t_fns, "t_greet"));
     ck_assert_int_eq(t_call("t_greet", &arg, 1, &res), IPP_ERR_NOT_FOUND);
@@ -442,12 +454,14 @@ END_TEST
 
 START_TEST(test_plugin_init_fails)
 {
+    const char *proof = t_arm_fini_proof();
     ipp_error_t err;
     ipp_error_clear(&err);
     ck_assert_ptr_null(eng_plugin_load(ENG_TEST_PLUGIN_INITFAIL_PATH, t_fns, NULL, &err));
+    ck_assert_int_eq(access(proof, F_OK), 0);  // its state was released
     ck_assert_ptr_nonnull(strstr(err.msg, ENG_TEST_PLUGIN_INITFAIL_PATH));
     ck_assert_ptr_nonnull(strstr(err.msg, "failed (returned 7)"));
-    // what it registered before failing is gone again; its fini ran (no leak)
+    // what it registered before failing is gone again
     ck_assert_uint_eq(eng_functions_count(t_fns), 7);
     ck_assert(!eng_functions_has(t_fns, "t_greet"));
 }
