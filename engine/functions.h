@@ -74,6 +74,9 @@ typedef struct eng_call_opts_t {
 // set by the time it returned. An unknown name fills res with "NameError"
 // and returns IPP_ERR_NOT_FOUND. args are borrowed for the call. opts may
 // be NULL. Returns IPP_OK when the function ran, whatever its outcome.
+// A long function blocks the calling thread; it may run on a worker thread
+// as long as no other thread changes the registry or touches opts->ns
+// meanwhile (abort it through opts->cancel).
 ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name,
                              const eng_span_t *args, size_t nargs,
                              const eng_call_opts_t *opts, eng_result_t *res);

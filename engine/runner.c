@@ -591,11 +591,14 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
     // both sides set the group, so it exists whichever runs first
     setpgid(pid, pid);
     self->pid = pid;
-    self->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (self->pidfd >= 0)
-        self->pidfd = s_high(self->pidfd);
-    else
-        IPP_LOGD(self->lg, "pidfd_open: %s; polling for the child's exit", strerror(errno));
+    if (!cmd->poll_for_exit) {
+        self->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (self->pidfd >= 0)
+            self->pidfd = s_high(self->pidfd);
+        else
+            IPP_LOGD(self->lg, "pidfd_open: %s; polling for the child's exit",
+                     strerror(errno));
+    }
     self->out_fd = out_pipe[0];
     self->err_fd = err_pipe[0];
     self->report_fd = rep_pipe[0];

@@ -21,7 +21,11 @@
  * SIGPIPE: writing stdin to a child that has gone never raises SIGPIPE in
  * the engine (it is blocked around the write and any pending one consumed),
  * whatever the engine's disposition is. Children start with every signal
- * at its default and none blocked.
+ * at its default and none blocked, and inherit no fd but stdio.
+ *
+ * The runner reaps its own child: the rest of the engine must not reap
+ * with waitpid(-1) nor set SIGCHLD to SIG_IGN, or exit statuses are lost
+ * (the result then says so).
  */
 #ifndef IPP_ENGINE_RUNNER_H
 #define IPP_ENGINE_RUNNER_H
@@ -68,6 +72,8 @@ typedef struct eng_command_t {
     int64_t kill_grace_us;      // SIGTERM → SIGKILL delay; 0 = 2 s
     int64_t drain_grace_us;     // output drain after exit; 0 = 0.5 s
     bool keep_strays;           // leave the group's other processes running
+    bool poll_for_exit;         // no pidfd: look for the exit every 10 ms (the
+                                // fallback for kernels before 5.3; tests use it)
 } eng_command_t;
 
 // eng_runner_new: start cmd now. Caller owns the runner. Returns NULL only

@@ -702,6 +702,44 @@ START_TEST(test_driven_by_poll_loop)
 }
 END_TEST
 
+START_TEST(test_without_pidfd)
+{
+    // the fallback: the exit is found by polling waitid on a timer
+    eng_result_t res;
+    eng_command_t cmd = {.shell = "echo fallback; exit 4", .poll_for_exit = true};
+    eng_runner_t *r = eng_runner_new(&cmd, NULL);
+    ck_assert_ptr_nonnull(r);
+    struct pollfd fds[ENG_RUNNER_MAX_FDS];
+    ck_assert_uint_eq(eng_runner_pollfds(r, fds, ENG_RUNNER_MAX_FDS), 2);  // stdout, stderr
+    int t = eng_runner_timeout_ms(r);
+    ck_assert(t >= 0 && t <= 10);  // a tick, not an endless wait
+    ck_assert_int_eq(eng_runner_wait(r, 10 * 1000000), IPP_OK);
+    eng_result_init(&res);
+    ck_assert_int_eq(eng_runner_take_result(r, &res), IPP_OK);
+    eng_runner_destroy(&r);
+    ck_assert_str_eq(res.ename, "CommandFailed");
+    ck_assert_int_eq(res.exit_status, 4);
+    ck_assert(t_buf_is(&res.stdout_data, "fallback\n"));
+    eng_result_fini(&res);
+
+    // the output pipe closed long before the exit: the timer still finds it
+    cmd = (eng_command_t){.shell = "exec >&- 2>&-; sleep 0.2", .poll_for_exit = true};
+    t_run(&cmd, &res);
+    ck_assert_int_eq(res.status, ENG_STATUS_OK);
+    eng_result_fini(&res);
+
+    const char *argv[] = {"sleep", "30"};
+    cmd = (eng_command_t){.argv = argv, .argc = 2, .wall_limit_us = 200000,
+                          .poll_for_exit = true};
+    int64_t t0 = ipp_clock_mono_us();
+    t_run(&cmd, &res);
+    ck_assert_int_lt(ipp_clock_mono_us() - t0, 2000000);
+    ck_assert_str_eq(res.ename, "WallTimeExceeded");
+    eng_result_fini(&res);
+    t_assert_no_children();
+}
+END_TEST
+
 START_TEST(test_capture_bounds)
 {
     eng_capture_t c;
@@ -766,6 +804,7 @@ static Suite *t_suite(void)
     tcase_add_test(tc, test_child_fds_and_signals_clean);
     tcase_add_test(tc, test_invalid_command);
     tcase_add_test(tc, test_driven_by_poll_loop);
+    tcase_add_test(tc, test_without_pidfd);
     tcase_add_test(tc, test_capture_bounds);
     suite_add_tcase(s, tc);
     return s;
