@@ -1,13 +1,16 @@
 /* ipp/ipp.h — the public C API of libipp.
  *
- * Include this one header. It brings the error type (ipp/error.h); the
- * client API (Client, views, AsyncResult) is declared in the headers it
- * includes as they are added.
+ * Include this one header. It brings the error type (ipp/error.h) and the
+ * client API: the Client and hub queries (ipp/client.h), DirectView and
+ * LoadBalancedView (ipp/view.h), AsyncResult (ipp/result.h).
  */
 #ifndef IPP_IPP_H
 #define IPP_IPP_H
 
+#include "ipp/client.h"
 #include "ipp/error.h"
+#include "ipp/result.h"
+#include "ipp/view.h"
 
 #ifdef __cplusplus
 extern "C" {

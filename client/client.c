@@ -1,0 +1,973 @@
+/* client.c — the Client: connection, the receive loop, blocking requests,
+ * the engine list.
+ *
+ * Owns the ZeroMQ context and sockets (a DEALER whose routing id is the
+ * session uuid, a SUB for notifications), the wire session, the msg_id
+ * index, the engine list, and the lists of live views and AsyncResults
+ * (which it detaches on destroy so they stay safe to read and free).
+ *
+ * One thread, no timers: everything arrives through cl_pump, called by
+ * whichever public call is waiting. Sending never waits on a reply and
+ * never blocks unboundedly: a full queue is met by reading input while
+ * waiting for room, with the request timeout as the bound. Nothing here
+ * may abort the process on what the network sends: bad messages are
+ * logged (by the wire session) and dropped.
+ */
+#include "client/internal.h"
+
+#include "proto/clock.h"
+#include "proto/conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define S_DEFAULT_TIMEOUT_US (10LL * 1000000)
+#define S_DRAIN_EVERY 256  // submissions between two looks at the input
+
+// ------------------------------------------------------------- small helpers
+
+int64_t cl_mono_us(void)
+{
+    return ipp_clock_mono_us();
+}
+
+int64_t cl_timeout_us(double seconds)
+{
+    if (seconds < 0)
+        return -1;
+    if (seconds > 1e12)
+        return INT64_MAX / 4;
+    return (int64_t)(seconds * 1e6);
+}
+
+char *cl_strdup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void cl_strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+char **cl_strv_dup(char *const *v, size_t n)
+{
+    if (!n)
+        return NULL;
+    char **out = calloc(n, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = strdup(v[i] ? v[i] : "");
+        if (!out[i]) {
+            cl_strv_free(out, i);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+void ipp_strv_fini(ipp_strv_t *sv)
+{
+    if (!sv)
+        return;
+    cl_strv_free(sv->v, sv->n);
+    sv->v = NULL;
+    sv->n = 0;
+}
+
+void ipp_intv_fini(ipp_intv_t *iv)
+{
+    if (!iv)
+        return;
+    free(iv->v);
+    iv->v = NULL;
+    iv->n = 0;
+}
+
+ipp_err_t cl_error_from_reply(const Ipp__ErrorReply *er, const char *what, ipp_error_t *err)
+{
+    ipp_err_t code = IPP_ERR_INVALID;
+    if (er && er->has_code && er->code > 0 && er->code < IPP_ERR__END)
+        code = (ipp_err_t)er->code;
+    const char *ename = (er && er->ename) ? er->ename : ipp_errname(code);
+    const char *evalue = (er && er->evalue) ? er->evalue : ipp_strerror(code);
+    if (er && er->field && er->field[0])
+        return ipp_error_set(err, code, "%s: %s: %s (field %s)", what, ename, evalue,
+                             er->field);
+    return ipp_error_set(err, code, "%s: %s: %s", what, ename, evalue);
+}
+
+// --------------------------------------------------------------- engines
+
+const cl_engine_t *cl_engine_find(const ipp_client_t *c, int id)
+{
+    size_t lo = 0, hi = c->n_engines;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->engines[mid].id == id)
+            return &c->engines[mid];
+        if (c->engines[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void s_engines_clear(ipp_client_t *c)
+{
+    for (size_t i = 0; i < c->n_engines; i++) {
+        free(c->engines[i].uuid);
+        free(c->engines[i].hostname);
+    }
+    c->n_engines = 0;
+}
+
+// s_engine_update: add or update the engine info says, keeping id order.
+static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive)
+{
+    if (!info || !info->has_engine_id)
+        return;
+    int id = info->engine_id;
+    size_t pos = 0;
+    while (pos < c->n_engines && c->engines[pos].id < id)
+        pos++;
+    cl_engine_t *e;
+    if (pos < c->n_engines && c->engines[pos].id == id) {
+        e = &c->engines[pos];
+    } else {
+        if (c->n_engines == c->cap_engines) {
+            size_t cap = c->cap_engines ? c->cap_engines * 2 : 16;
+            cl_engine_t *grown = realloc(c->engines, cap * sizeof *grown);
+            if (!grown) {
+                IPP_LOGE(&c->log, "client: no memory to record engine %d", id);
+                return;
+            }
+            c->engines = grown;
+            c->cap_engines = cap;
+        }
+        memmove(&c->engines[pos + 1], &c->engines[pos],
+                (c->n_engines - pos) * sizeof c->engines[0]);
+        c->n_engines++;
+        e = &c->engines[pos];
+        memset(e, 0, sizeof *e);
+        e->id = id;
+    }
+    // Keep what we knew when the event carries less.
+    if (info->uuid || !e->uuid) {
+        char *u = strdup(info->uuid ? info->uuid : "");
+        if (u) {
+            free(e->uuid);
+            e->uuid = u;
+        }
+    }
+    if (info->hostname || !e->hostname) {
+        char *h = strdup(info->hostname ? info->hostname : "");
+        if (h) {
+            free(e->hostname);
+            e->hostname = h;
+        }
+    }
+    if (!e->uuid || !e->hostname) {
+        // Out of memory with nothing to keep: drop the entry.
+        free(e->uuid);
+        free(e->hostname);
+        memmove(&c->engines[pos], &c->engines[pos + 1],
+                (c->n_engines - pos - 1) * sizeof c->engines[0]);
+        c->n_engines--;
+        return;
+    }
+    if (info->has_pid)
+        e->pid = info->pid;
+    if (info->has_registered)
+        e->registered = info->registered;
+    e->alive = alive;
+}
+
+// s_engines_replace: the list a CONNECT_REPLY or ENGINE_LIST_REPLY carries.
+static void s_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n)
+{
+    s_engines_clear(c);
+    for (size_t i = 0; i < n; i++)
+        s_engine_update(c, infos[i], infos[i]->has_alive ? infos[i]->alive : true);
+}
+
+size_t ipp_client_ids(const ipp_client_t *c, int *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_engines; i++) {
+        if (!c->engines[i].alive)
+            continue;
+        if (out && n < max)
+            out[n] = c->engines[i].id;
+        n++;
+    }
+    return n;
+}
+
+size_t ipp_client_engines(const ipp_client_t *c, ipp_engine_info_t *out, size_t max)
+{
+    for (size_t i = 0; i < c->n_engines && out && i < max; i++) {
+        const cl_engine_t *e = &c->engines[i];
+        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered,
+                                     e->alive};
+    }
+    return c->n_engines;
+}
+
+// ------------------------------------------------------------- sending
+
+// s_tx_reset: empty the send buffer, keeping its frame array.
+static void s_tx_reset(ipp_client_t *c)
+{
+    wire_msg_t *m = &c->tx;
+    for (size_t i = 0; i < m->n_frames; i++)
+        zmq_msg_close(&m->frames[i]);
+    m->n_frames = 0;
+    m->n_idents = 0;
+    m->first_buffer = 0;
+    c->tx_busy = false;
+}
+
+static size_t s_drain(ipp_client_t *c);
+
+ipp_err_t cl_send(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *content,
+                  zmq_msg_t *buffers, size_t n_buffers, const char *msg_id, char *id_out,
+                  ipp_error_t *err)
+{
+    if (c->tx_busy) {
+        // A send from inside a send (a callback would have to run in the
+        // middle of one): refuse rather than corrupt the frame being sent.
+        for (size_t i = 0; i < n_buffers; i++)
+            zmq_msg_close(&buffers[i]);
+        return ipp_error_set(err, IPP_ERR_INVALID, "client: send while sending");
+    }
+    c->tx_busy = true;
+    ipp_err_t rc = wire_pack(c->ws, &c->tx, NULL, 0, type, NULL, content, buffers, n_buffers,
+                             msg_id, id_out);
+    if (rc != IPP_OK) {
+        s_tx_reset(c);
+        return ipp_error_set(err, rc, "client: cannot pack %s: %s", wire_type_name(type),
+                             ipp_strerror(rc));
+    }
+    wire_msg_t *m = &c->tx;
+    int64_t deadline = -1;
+    size_t i = 0;
+    while (i < m->n_frames) {
+        int more = (i + 1 < m->n_frames) ? ZMQ_SNDMORE : 0;
+        if (zmq_msg_send(&m->frames[i], c->dealer, ZMQ_DONTWAIT | more) >= 0) {
+            i++;
+            continue;
+        }
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        if (e != EAGAIN || i > 0) {
+            s_tx_reset(c);
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot send %s: %s",
+                                 wire_type_name(type), zmq_strerror(e));
+        }
+        // The queue to the controller is full. Read what it sent us (it may
+        // be waiting for us to read before it reads more), then wait for room.
+        int64_t now = cl_mono_us();
+        if (deadline < 0)
+            deadline = now + c->timeout_us;
+        if (now >= deadline) {
+            s_tx_reset(c);
+            return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                                 "client: the controller at %s took no message for %.1f s",
+                                 c->endpoint, (double)c->timeout_us / 1e6);
+        }
+        s_drain(c);
+        zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0},
+                                   {c->sub, 0, ZMQ_POLLIN, 0}};
+        long ms = (long)((deadline - now + 999) / 1000);
+        if (ms > 100)
+            ms = 100;
+        zmq_poll(items, 2, ms);
+    }
+    s_tx_reset(c);
+    return IPP_OK;
+}
+
+void cl_maybe_drain(ipp_client_t *c)
+{
+    if (++c->sends_since_drain < S_DRAIN_EVERY)
+        return;
+    c->sends_since_drain = 0;
+    s_drain(c);
+}
+
+void cl_subscribe_done(ipp_client_t *c, const char *id, bool on)
+{
+    char topic[8 + IPP_MSGID_LEN];
+    int len = snprintf(topic, sizeof topic, "done.%s", id);
+    if (zmq_setsockopt(c->sub, on ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, topic, (size_t)len) != 0)
+        IPP_LOGW(&c->log, "client: cannot %ssubscribe %s: %s", on ? "" : "un", topic,
+                 zmq_strerror(errno));
+}
+
+ipp_err_t cl_hubreq_add(ipp_client_t *c, const char *req_id, const cl_id_t *ids, size_t n)
+{
+    cl_hubreq_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return IPP_ERR_NOMEM;
+    if (n) {
+        r->ids = malloc(n * sizeof *r->ids);
+        if (!r->ids) {
+            free(r);
+            return IPP_ERR_NOMEM;
+        }
+        memcpy(r->ids, ids, n * sizeof *ids);
+    }
+    r->n = n;
+    memcpy(r->id, req_id, sizeof r->id);
+    r->next = c->hubreqs;
+    c->hubreqs = r;
+    return IPP_OK;
+}
+
+// s_hubreq_take: unlink and return the hub request with id, or NULL.
+static cl_hubreq_t *s_hubreq_take(ipp_client_t *c, const char *id)
+{
+    for (cl_hubreq_t **p = &c->hubreqs; *p; p = &(*p)->next) {
+        if (strcmp((*p)->id, id) == 0) {
+            cl_hubreq_t *r = *p;
+            *p = r->next;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void s_hubreq_free(cl_hubreq_t *r)
+{
+    if (!r)
+        return;
+    free(r->ids);
+    free(r);
+}
+
+// ------------------------------------------------------------- receiving
+
+// s_on_submit_reply: the controller committed (or refused) a submission.
+static void s_on_submit_reply(ipp_client_t *c, wire_msg_t *m)
+{
+    const Ipp__SubmitReply *r = (const Ipp__SubmitReply *)m->content;
+    const char *id = m->header->parent_id ? m->header->parent_id : r->msg_id;
+    cl_task_t *t = cl_index_find(&c->index, id);
+    if (!t) {
+        IPP_LOGD(&c->log, "client: submit reply for unknown task %s", id ? id : "-");
+        return;
+    }
+    bool accepted = r->has_accepted ? r->accepted : (r->error == NULL);
+    while (t) {
+        cl_task_t *next = t->next_same;
+        if (!t->hub && !t->done) {
+            if (accepted) {
+                t->accepted = 1;
+            } else {
+                const Ipp__ErrorReply *er = r->error;
+                ipp_err_t code = IPP_ERR_INVALID;
+                if (er && er->has_code && er->code > 0 && er->code < IPP_ERR__END)
+                    code = (ipp_err_t)er->code;
+                cl_task_fail(c, t, IPP_STATUS_REFUSED, code,
+                             (er && er->ename) ? er->ename : "SubmitRefused",
+                             (er && er->evalue) ? er->evalue
+                                                : "the controller refused the task");
+            }
+        }
+        t = next;
+    }
+}
+
+// s_on_task_result: a task's outcome, for the submitter (and any hub
+// result watching the same id).
+static void s_on_task_result(ipp_client_t *c, wire_msg_t *m)
+{
+    const Ipp__TaskResult *r = (const Ipp__TaskResult *)m->content;
+    const char *id = r->msg_id ? r->msg_id : m->header->parent_id;
+    cl_task_t *t = cl_index_find(&c->index, id);
+    if (!t) {
+        // A duplicate (at-least-once delivery) or a task whose
+        // AsyncResult is gone.
+        IPP_LOGD(&c->log, "client: result for unknown task %s", id ? id : "-");
+        return;
+    }
+    bool first = true;
+    while (t) {
+        cl_task_t *next = t->next_same;  // finishing unlinks t
+        if (!t->done) {
+            cl_task_take_result(c, t, r, m, first && !next);
+            first = false;
+        }
+        t = next;
+    }
+}
+
+// s_on_error_reply: an ERROR_REPLY that no blocking request waits for.
+static void s_on_error_reply(ipp_client_t *c, wire_msg_t *m)
+{
+    const Ipp__ErrorReply *er = (const Ipp__ErrorReply *)m->content;
+    const char *parent = m->header->parent_id;
+    if (!parent)
+        return;
+    cl_hubreq_t *req = s_hubreq_take(c, parent);
+    if (req) {
+        cl_on_hub_error(c, req, er);
+        s_hubreq_free(req);
+        return;
+    }
+    cl_task_t *t = cl_index_find(&c->index, parent);
+    if (!t) {
+        IPP_LOGD(&c->log, "client: error reply to unknown request %s", parent);
+        return;
+    }
+    ipp_error_t e;
+    ipp_err_t code = cl_error_from_reply(er, "submit", &e);
+    while (t) {
+        cl_task_t *next = t->next_same;
+        if (!t->hub && !t->done)
+            cl_task_fail(c, t, IPP_STATUS_REFUSED, code, er->ename ? er->ename : "SubmitRefused",
+                         er->evalue ? er->evalue : e.msg);
+        t = next;
+    }
+}
+
+// s_on_engine_event: an engine registered or left.
+static void s_on_engine_event(ipp_client_t *c, wire_msg_t *m)
+{
+    const Ipp__EngineEvent *ev = (const Ipp__EngineEvent *)m->content;
+    if (!ev->engine)
+        return;
+    if (ev->kind == IPP__ENGINE_EVENT__KIND__REGISTERED)
+        s_engine_update(c, ev->engine, true);
+    else if (ev->kind == IPP__ENGINE_EVENT__KIND__UNREGISTERED)
+        s_engine_update(c, ev->engine, false);
+}
+
+// s_deliver_wait: if a blocking request waits for this reply, move it there.
+static bool s_deliver_wait(ipp_client_t *c, wire_msg_t *m)
+{
+    const char *parent = m->header->parent_id;
+    if (!parent)
+        return false;
+    for (cl_wait_t *w = c->waits; w; w = w->next) {
+        if (!w->got && strcmp(w->id, parent) == 0) {
+            // Hand the whole message over; the receive buffer starts afresh.
+            w->msg = *m;
+            wire_msg_init(m);
+            w->got = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+// s_dispatch_dealer: one message from the controller.
+static void s_dispatch_dealer(ipp_client_t *c, wire_msg_t *m)
+{
+    c->shutdown_seen = false;
+    int type = wire_msg_type(m);
+    switch (type) {
+    case IPP__MSG_TYPE__SUBMIT_REPLY:
+        s_on_submit_reply(c, m);
+        return;
+    case IPP__MSG_TYPE__TASK_RESULT:
+        s_on_task_result(c, m);
+        return;
+    default:
+        break;
+    }
+    if (s_deliver_wait(c, m))
+        return;
+    if (type == IPP__MSG_TYPE__ERROR_REPLY) {
+        s_on_error_reply(c, m);
+        return;
+    }
+    if (type == IPP__MSG_TYPE__RESULT_REPLY && m->header->parent_id) {
+        cl_hubreq_t *req = s_hubreq_take(c, m->header->parent_id);
+        if (req) {
+            cl_on_result_reply(c, m);
+            s_hubreq_free(req);
+            return;
+        }
+    }
+    IPP_LOGD(&c->log, "client: dropped %s (parent %s): nobody waits for it",
+             wire_type_name(type), m->header->parent_id ? m->header->parent_id : "-");
+}
+
+// s_dispatch_sub: one notification.
+static void s_dispatch_sub(ipp_client_t *c, wire_msg_t *m)
+{
+    switch (wire_msg_type(m)) {
+    case IPP__MSG_TYPE__ENGINE_EVENT:
+        s_on_engine_event(c, m);
+        break;
+    case IPP__MSG_TYPE__TASK_DONE:
+        cl_on_task_done(c, (const Ipp__TaskDone *)m->content);
+        break;
+    case IPP__MSG_TYPE__SHUTDOWN_NOTICE:
+        c->shutdown_seen = true;
+        IPP_LOGI(&c->log, "client: the controller announced its shutdown");
+        break;
+    default:
+        IPP_LOGD(&c->log, "client: ignored notification %s", wire_type_name(wire_msg_type(m)));
+        break;
+    }
+}
+
+// s_read: receive and handle up to max messages from sock. Returns how
+// many were read (refused ones included); *dry is set when it ran out.
+static size_t s_read(ipp_client_t *c, void *sock, bool sub, size_t max, bool *dry)
+{
+    size_t n = 0;
+    *dry = false;
+    while (n < max) {
+        ipp_error_t e;
+        ipp_err_t rc = wire_recv(c->ws, sock, ZMQ_DONTWAIT, &c->rx, &e);
+        if (rc == IPP_ERR_ZMQ) {
+            if (errno != EAGAIN && errno != EINTR)
+                IPP_LOGW(&c->log, "client: %s", e.msg);
+            *dry = true;
+            break;
+        }
+        n++;
+        if (rc != IPP_OK) {
+            // Refused (logged by the session); nothing in it is used. A
+            // server answers authentic-but-unknown messages; a client has
+            // nobody to answer.
+            continue;
+        }
+        if (sub)
+            s_dispatch_sub(c, &c->rx);
+        else
+            s_dispatch_dealer(c, &c->rx);
+    }
+    return n;
+}
+
+// s_pollin: the socket has input waiting (this also clears the edge of
+// its ZMQ_FD).
+static bool s_pollin(void *sock)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0)
+        return false;
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+// s_drain: read both sockets until neither has anything left, taking
+// turns so a flood on one does not starve the other. Returns the count.
+static size_t s_drain(ipp_client_t *c)
+{
+    size_t total = 0;
+    for (;;) {
+        bool dry_d, dry_s;
+        total += s_read(c, c->dealer, false, 1024, &dry_d);
+        total += s_read(c, c->sub, true, 1024, &dry_s);
+        if (dry_d && dry_s && !s_pollin(c->dealer) && !s_pollin(c->sub))
+            break;
+    }
+    return total;
+}
+
+ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
+{
+    size_t got = s_drain(c);
+    if (!got && timeout_us != 0) {
+        zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN, 0}, {c->sub, 0, ZMQ_POLLIN, 0}};
+        long ms = timeout_us < 0 ? -1 : (long)((timeout_us + 999) / 1000);
+        if (zmq_poll(items, 2, ms) < 0 && errno != EINTR)
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s",
+                                 zmq_strerror(errno));
+        s_drain(c);
+    }
+    if (!c->tx_busy) {
+        cl_flush_reasks(c);
+        cl_fire_callbacks(c);
+    }
+    return IPP_OK;
+}
+
+ipp_err_t ipp_client_spin(ipp_client_t *c, double timeout, ipp_error_t *err)
+{
+    if (!c)
+        return ipp_error_set(err, IPP_ERR_INVALID, "spin: no client");
+    return cl_pump(c, cl_timeout_us(timeout), err);
+}
+
+// ------------------------------------------------------------- requests
+
+ipp_err_t cl_request(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *content,
+                     Ipp__MsgType expect, wire_msg_t *reply, ipp_error_t *err)
+{
+    cl_wait_t w;
+    memset(&w, 0, sizeof w);
+    wire_msg_init(&w.msg);
+    ipp_err_t rc = cl_send(c, type, content, NULL, 0, NULL, w.id, err);
+    if (rc != IPP_OK)
+        return rc;
+    w.next = c->waits;
+    c->waits = &w;
+    int64_t deadline = cl_mono_us() + c->timeout_us;
+    while (!w.got) {
+        int64_t left = deadline - cl_mono_us();
+        if (left <= 0)
+            break;
+        if ((rc = cl_pump(c, left, err)) != IPP_OK)
+            break;
+    }
+    // Unlink (nested requests may have come and gone above us).
+    for (cl_wait_t **p = &c->waits; *p; p = &(*p)->next) {
+        if (*p == &w) {
+            *p = w.next;
+            break;
+        }
+    }
+    if (rc != IPP_OK) {
+        wire_msg_fini(&w.msg);
+        return rc;
+    }
+    if (!w.got) {
+        return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                             "%s: no reply from the controller at %s within %.1f s",
+                             wire_type_name(type), c->endpoint, (double)c->timeout_us / 1e6);
+    }
+    int got = wire_msg_type(&w.msg);
+    if (got == IPP__MSG_TYPE__ERROR_REPLY) {
+        rc = cl_error_from_reply((const Ipp__ErrorReply *)w.msg.content, wire_type_name(type),
+                                 err);
+        wire_msg_fini(&w.msg);
+        return rc;
+    }
+    if (got != (int)expect) {
+        wire_msg_fini(&w.msg);
+        return ipp_error_set(err, IPP_ERR_BAD_CONTENT, "%s: the controller answered %s, not %s",
+                             wire_type_name(type), wire_type_name(got), wire_type_name(expect));
+    }
+    *reply = w.msg;
+    return IPP_OK;
+}
+
+ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
+{
+    Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
+    wire_msg_t reply;
+    ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base,
+                              IPP__MSG_TYPE__ENGINE_LIST_REPLY, &reply, err);
+    if (rc != IPP_OK)
+        return rc;
+    const Ipp__EngineListReply *r = (const Ipp__EngineListReply *)reply.content;
+    s_engines_replace(c, r->engines, r->n_engines);
+    wire_msg_fini(&reply);
+    return IPP_OK;
+}
+
+ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
+                                      ipp_error_t *err)
+{
+    int64_t t = cl_timeout_us(timeout);
+    int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
+    // One look at the list covers events missed while subscribing.
+    if (ipp_client_ids(c, NULL, 0) < n) {
+        ipp_err_t rc = ipp_client_refresh_engines(c, err);
+        if (rc != IPP_OK)
+            return rc;
+    }
+    while (ipp_client_ids(c, NULL, 0) < n) {
+        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
+        if (deadline >= 0 && left <= 0)
+            return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                                 "wait_for_engines: %zu of %zu engines after %.1f s",
+                                 ipp_client_ids(c, NULL, 0), n, timeout);
+        ipp_err_t rc = cl_pump(c, left, err);
+        if (rc != IPP_OK)
+            return rc;
+    }
+    return IPP_OK;
+}
+
+size_t ipp_client_outstanding(const ipp_client_t *c)
+{
+    return c ? c->n_outstanding : 0;
+}
+
+bool ipp_client_shutdown_seen(const ipp_client_t *c)
+{
+    return c && c->shutdown_seen;
+}
+
+ipp_err_t ipp_client_wait(ipp_client_t *c, double timeout, ipp_error_t *err)
+{
+    int64_t t = cl_timeout_us(timeout);
+    int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
+    for (;;) {
+        ipp_err_t rc = cl_pump(c, 0, err);
+        if (rc != IPP_OK)
+            return rc;
+        if (!c->n_outstanding)
+            return IPP_OK;
+        if (c->shutdown_seen)
+            return ipp_error_set(err, IPP_ERR_CLOSED,
+                                 "wait: the controller shut down with %zu tasks outstanding",
+                                 c->n_outstanding);
+        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
+        if (deadline >= 0 && left <= 0)
+            return ipp_error_set(err, IPP_ERR_TIMEOUT, "wait: %zu tasks outstanding after %.1f s",
+                                 c->n_outstanding, timeout);
+        if ((rc = cl_pump(c, left, err)) != IPP_OK)
+            return rc;
+    }
+}
+
+// ------------------------------------------------------- connect, destroy
+
+int ipp_client_fd(const ipp_client_t *c)
+{
+    return c ? c->epfd : -1;
+}
+
+const char *ipp_client_session(const ipp_client_t *c)
+{
+    return wire_session_id(c->ws);
+}
+
+const char *ipp_client_connection_file(const ipp_client_t *c)
+{
+    return c->path;
+}
+
+void ipp_client_set_timeout(ipp_client_t *c, double timeout)
+{
+    if (c && timeout > 0)
+        c->timeout_us = cl_timeout_us(timeout);
+}
+
+// s_resolve_path: the connection file opts names.
+static ipp_err_t s_resolve_path(const ipp_client_opts_t *opts, char *buf, size_t size,
+                                ipp_error_t *err)
+{
+    if (opts->connection_file) {
+        if (snprintf(buf, size, "%s", opts->connection_file) >= (int)size)
+            return ipp_error_set(err, IPP_ERR_INVALID, "connection file path too long");
+        return IPP_OK;
+    }
+    char dir[4096];
+    ipp_err_t rc = conn_profile_dir(opts->ipp_dir, opts->profile, dir, sizeof dir, err);
+    if (rc != IPP_OK)
+        return rc;
+    return conn_file_path(dir, CONN_CLIENT, buf, size, err);
+}
+
+// s_curve: set Curve keys on sock when the controller uses Curve.
+static ipp_err_t s_curve(void *sock, const conn_info_t *info, const char *pub, const char *sec,
+                         ipp_error_t *err)
+{
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, info->curve_server_key, 40) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40) != 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot set Curve keys: %s",
+                             zmq_strerror(errno));
+    return IPP_OK;
+}
+
+// s_sockets: create, configure and connect both sockets and the epoll set.
+static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
+                           const ipp_client_opts_t *opts, ipp_error_t *err)
+{
+    c->ctx = zmq_ctx_new();
+    if (!c->ctx)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "client: no ZeroMQ context: %s",
+                             zmq_strerror(errno));
+    c->dealer = zmq_socket(c->ctx, ZMQ_DEALER);
+    c->sub = zmq_socket(c->ctx, ZMQ_SUB);
+    if (!c->dealer || !c->sub)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "client: no sockets: %s", zmq_strerror(errno));
+    const char *sid = wire_session_id(c->ws);
+    if (wire_socket_setup(c->ws, c->dealer) != IPP_OK ||
+        wire_socket_setup(c->ws, c->sub) != IPP_OK ||
+        zmq_setsockopt(c->dealer, ZMQ_ROUTING_ID, sid, strlen(sid)) != 0 ||
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "engine", 6) != 0 ||
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot configure sockets: %s",
+                             zmq_strerror(errno));
+    if (info->curve_server_key[0]) {
+        char pub[41], sec[41];
+        if (opts->curve_public_key && opts->curve_secret_key) {
+            snprintf(pub, sizeof pub, "%s", opts->curve_public_key);
+            snprintf(sec, sizeof sec, "%s", opts->curve_secret_key);
+        } else if (zmq_curve_keypair(pub, sec) != 0) {
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: no Curve key pair: %s",
+                                 zmq_strerror(errno));
+        }
+        ipp_err_t rc = s_curve(c->dealer, info, pub, sec, err);
+        if (rc == IPP_OK)
+            rc = s_curve(c->sub, info, pub, sec, err);
+        memset(sec, 0, sizeof sec);
+        if (rc != IPP_OK)
+            return rc;
+    }
+    conn_endpoint(info, info->client_port, c->endpoint, sizeof c->endpoint);
+    conn_endpoint(info, info->notify_port, c->notify_endpoint, sizeof c->notify_endpoint);
+    // SUB first, so its subscriptions travel while the hello does.
+    if (zmq_connect(c->sub, c->notify_endpoint) != 0 || zmq_connect(c->dealer, c->endpoint) != 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot connect to %s: %s", c->endpoint,
+                             zmq_strerror(errno));
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (c->epfd < 0)
+        return ipp_error_set(err, IPP_ERR_IO, "client: epoll_create1: %s", strerror(errno));
+    void *socks[2] = {c->dealer, c->sub};
+    for (int i = 0; i < 2; i++) {
+        int fd;
+        size_t len = sizeof fd;
+        if (zmq_getsockopt(socks[i], ZMQ_FD, &fd, &len) != 0)
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: ZMQ_FD: %s", zmq_strerror(errno));
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+        if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+            return ipp_error_set(err, IPP_ERR_IO, "client: epoll_ctl: %s", strerror(errno));
+    }
+    return IPP_OK;
+}
+
+// s_hello: CONNECT_REQUEST → CONNECT_REPLY.
+static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *err)
+{
+    Ipp__ConnectRequest req = IPP__CONNECT_REQUEST__INIT;
+    wire_msg_t reply;
+    ipp_error_t e;
+    ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__CONNECT_REQUEST, &req.base,
+                              IPP__MSG_TYPE__CONNECT_REPLY, &reply, &e);
+    if (rc == IPP_ERR_TIMEOUT) {
+        char hint[96] = "";
+        if (info->controller_pid > 0)
+            snprintf(hint, sizeof hint, "; it was written by controller pid %d",
+                     info->controller_pid);
+        return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                             "no answer from the controller at %s within %.1f s (connection "
+                             "file %s%s); is it running?",
+                             c->endpoint, (double)c->timeout_us / 1e6, c->path, hint);
+    }
+    if (rc != IPP_OK)
+        return ipp_error_set(err, rc, "connect to %s: %s", c->endpoint, e.msg);
+    const Ipp__ConnectReply *r = (const Ipp__ConnectReply *)reply.content;
+    s_engines_replace(c, r->engines, r->n_engines);
+    snprintf(c->controller_session, sizeof c->controller_session, "%s",
+             r->controller_session ? r->controller_session : "");
+    wire_msg_fini(&reply);
+    return IPP_OK;
+}
+
+ipp_client_t *ipp_client_new(const ipp_client_opts_t *opts, ipp_error_t *err)
+{
+    ipp_client_opts_t none;
+    memset(&none, 0, sizeof none);
+    if (!opts)
+        opts = &none;
+    conn_info_t info;
+    char path[4096];
+    if (s_resolve_path(opts, path, sizeof path, err) != IPP_OK ||
+        conn_read(path, CONN_CLIENT, &info, err) != IPP_OK)
+        return NULL;
+    ipp_client_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        memset(info.key, 0, sizeof info.key);
+        ipp_error_set(err, IPP_ERR_NOMEM, "client: out of memory");
+        return NULL;
+    }
+    c->epfd = -1;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->log.level = opts->log_level > 0 ? (ipp_log_level_t)opts->log_level : IPP_LOG_WARN;
+    if (c->log.level > IPP_LOG_DEBUG)
+        c->log.level = IPP_LOG_DEBUG;
+    c->log.out = opts->log;
+    c->log.who = "libipp";
+    c->timeout_us = opts->timeout > 0 ? cl_timeout_us(opts->timeout) : S_DEFAULT_TIMEOUT_US;
+    wire_msg_init(&c->rx);
+    wire_msg_init(&c->tx);
+    cl_index_init(&c->index);
+    wire_opts_t wo;
+    memset(&wo, 0, sizeof wo);
+    wo.key = info.key;
+    wo.key_len = info.key_len;
+    wo.username = opts->username;
+    wo.log = &c->log;
+    c->ws = wire_session_new(&wo, err);
+    memset(info.key, 0, sizeof info.key);
+    if (!c->ws)
+        goto fail;
+    if (s_sockets(c, &info, opts, err) != IPP_OK || s_hello(c, &info, err) != IPP_OK)
+        goto fail;
+    return c;
+fail:
+    // Nothing worth delivering is queued: do not linger on close.
+    if (c->dealer) {
+        int zero = 0;
+        zmq_setsockopt(c->dealer, ZMQ_LINGER, &zero, sizeof zero);
+    }
+    ipp_client_destroy(&c);
+    return NULL;
+}
+
+ipp_client_t *ipp_client_connect(const char *where, double timeout, ipp_error_t *err)
+{
+    ipp_client_opts_t o;
+    memset(&o, 0, sizeof o);
+    o.timeout = timeout;
+    size_t len = where ? strlen(where) : 0;
+    if (where && (strchr(where, '/') || (len > 5 && strcmp(where + len - 5, ".json") == 0)))
+        o.connection_file = where;
+    else
+        o.profile = where;
+    return ipp_client_new(&o, err);
+}
+
+void ipp_client_destroy(ipp_client_t **client_p)
+{
+    if (!client_p || !*client_p)
+        return;
+    ipp_client_t *c = *client_p;
+    while (c->ars) {
+        ipp_ar_t *ar = c->ars;
+        cl_ar_detach(ar);  // unlinks it
+    }
+    for (ipp_view_t *v = c->views; v;) {
+        ipp_view_t *next = v->next;
+        v->client = NULL;
+        v->prev = v->next = NULL;
+        v = next;
+    }
+    c->views = NULL;
+    while (c->hubreqs) {
+        cl_hubreq_t *r = c->hubreqs;
+        c->hubreqs = r->next;
+        s_hubreq_free(r);
+    }
+    free(c->reask);
+    s_engines_clear(c);
+    free(c->engines);
+    cl_index_fini(&c->index);
+    wire_msg_fini(&c->rx);
+    wire_msg_fini(&c->tx);
+    if (c->epfd >= 0)
+        close(c->epfd);
+    if (c->dealer)
+        zmq_close(c->dealer);
+    if (c->sub)
+        zmq_close(c->sub);
+    if (c->ctx)
+        zmq_ctx_term(c->ctx);
+    wire_session_destroy(&c->ws);
+    free(c);
+    *client_p = NULL;
+}

@@ -1,0 +1,997 @@
+/* result.c — AsyncResult: a call's tasks, their outcomes, waiting on them.
+ *
+ * Owns each task's result frames (moved, not copied, out of the received
+ * messages), its strings (stdout, stderr, error, uuid, label, dependency
+ * ids) and the done callbacks. Tasks are filled by the client's receive
+ * loop through cl_task_take_result / cl_task_take_record / cl_task_fail,
+ * and every outcome ends in cl_task_finish, the one place that updates
+ * counts, the index and the completion order.
+ *
+ * Never blocks except through cl_pump, and never calls a callback while a
+ * message is half handled: callbacks wait on the client's ready queue until
+ * the receive loop is done with its input.
+ */
+#include "client/internal.h"
+
+#include "proto/clock.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *ipp_status_name(int status)
+{
+    switch (status) {
+    case IPP_STATUS_PENDING:
+        return "pending";
+    case IPP_STATUS_OK:
+        return "ok";
+    case IPP_STATUS_ERROR:
+        return "error";
+    case IPP_STATUS_ABORTED:
+        return "aborted";
+    case IPP_STATUS_UNREACHABLE:
+        return "unreachable";
+    case IPP_STATUS_LOST:
+        return "lost";
+    case IPP_STATUS_UNKNOWN:
+        return "unknown";
+    case IPP_STATUS_REFUSED:
+        return "refused";
+    default:
+        return "invalid";
+    }
+}
+
+// ------------------------------------------------------------ lifecycle
+
+ipp_ar_t *cl_ar_new(ipp_client_t *c, size_t n, bool hub)
+{
+    if (n > UINT32_MAX)
+        return NULL;
+    ipp_ar_t *ar = calloc(1, sizeof *ar);
+    if (!ar)
+        return NULL;
+    ar->tasks = calloc(n ? n : 1, sizeof *ar->tasks);
+    ar->order = malloc((n ? n : 1) * sizeof *ar->order);
+    if (!ar->tasks || !ar->order) {
+        free(ar->tasks);
+        free(ar->order);
+        free(ar);
+        return NULL;
+    }
+    ar->n = n;
+    ar->hub = hub;
+    for (size_t i = 0; i < n; i++) {
+        cl_task_t *t = &ar->tasks[i];
+        t->status = IPP_STATUS_PENDING;
+        t->engine_id = -1;
+        t->index = (uint32_t)i;
+        t->hub = hub;
+        t->ar = ar;
+    }
+    ar->client = c;
+    ar->next = c->ars;
+    if (c->ars)
+        c->ars->prev = ar;
+    c->ars = ar;
+    c->n_outstanding += n;
+    return ar;
+}
+
+// s_queue_remove: take ar off its client's ready queue.
+static void s_queue_remove(ipp_client_t *c, ipp_ar_t *ar)
+{
+    if (!ar->cb_queued)
+        return;
+    ipp_ar_t *prev = NULL;
+    for (ipp_ar_t *p = c->cb_head; p; prev = p, p = p->cb_next) {
+        if (p != ar)
+            continue;
+        if (prev)
+            prev->cb_next = p->cb_next;
+        else
+            c->cb_head = p->cb_next;
+        if (c->cb_tail == ar)
+            c->cb_tail = prev;
+        break;
+    }
+    ar->cb_next = NULL;
+    ar->cb_queued = false;
+}
+
+// s_unlink: take ar out of its client: list, queue, index, subscriptions.
+static void s_unlink(ipp_ar_t *ar, bool client_going)
+{
+    ipp_client_t *c = ar->client;
+    if (!c)
+        return;
+    s_queue_remove(c, ar);
+    if (ar->prev)
+        ar->prev->next = ar->next;
+    else
+        c->ars = ar->next;
+    if (ar->next)
+        ar->next->prev = ar->prev;
+    ar->prev = ar->next = NULL;
+    for (size_t i = 0; i < ar->n; i++) {
+        cl_task_t *t = &ar->tasks[i];
+        if (t->done)
+            continue;
+        if (!client_going) {
+            cl_index_remove(&c->index, t);
+            if (t->subscribed)
+                cl_subscribe_done(c, t->msg_id, false);
+        }
+        t->indexed = 0;
+        t->subscribed = 0;
+        c->n_outstanding--;
+    }
+    ar->client = NULL;
+}
+
+void cl_ar_detach(ipp_ar_t *ar)
+{
+    s_unlink(ar, true);
+}
+
+static void s_extra_free(cl_extra_t *x)
+{
+    if (!x)
+        return;
+    free(x->stdout_data);
+    free(x->stderr_data);
+    free(x->engine_uuid);
+    free(x->label);
+    free((char *)x->error.ename);
+    free((char *)x->error.evalue);
+    cl_strv_free((char **)x->error.traceback, x->error.n_traceback);
+    cl_strv_free(x->after, x->n_after);
+    cl_strv_free(x->follow, x->n_follow);
+    free(x);
+}
+
+static void s_bufs_free(cl_bufs_t *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        zmq_msg_close(&b->msgs[i]);
+    free(b);
+}
+
+static void s_free(ipp_ar_t *ar)
+{
+    for (size_t i = 0; i < ar->n; i++) {
+        s_bufs_free(ar->tasks[i].bufs);
+        s_extra_free(ar->tasks[i].extra);
+    }
+    free(ar->tasks);
+    free(ar->order);
+    cl_strv_free(ar->after, ar->n_after);
+    cl_strv_free(ar->follow, ar->n_follow);
+    free(ar->label);
+    free(ar->cbs);
+    free(ar);
+}
+
+void ipp_ar_destroy(ipp_ar_t **ar_p)
+{
+    if (!ar_p || !*ar_p)
+        return;
+    ipp_ar_t *ar = *ar_p;
+    *ar_p = NULL;
+    if (ar->zombie)
+        return;
+    s_unlink(ar, false);
+    if (ar->firing) {
+        // Called from one of its own callbacks: free once they return.
+        ar->zombie = true;
+        return;
+    }
+    s_free(ar);
+}
+
+// ------------------------------------------------------------- outcomes
+
+// s_extra: t's extra part, made on first use; NULL when out of memory.
+static cl_extra_t *s_extra(cl_task_t *t)
+{
+    if (!t->extra) {
+        t->extra = calloc(1, sizeof *t->extra);
+        if (t->extra)
+            t->extra->exit_status = -1;
+    }
+    return t->extra;
+}
+
+// s_code_of: the error code a failed status stands for.
+static ipp_err_t s_code_of(ipp_status_t st)
+{
+    switch (st) {
+    case IPP_STATUS_ABORTED:
+        return IPP_ERR_ABORTED;
+    case IPP_STATUS_UNREACHABLE:
+        return IPP_ERR_UNREACHABLE;
+    case IPP_STATUS_LOST:
+        return IPP_ERR_ENGINE;
+    case IPP_STATUS_UNKNOWN:
+        return IPP_ERR_NOT_FOUND;
+    default:
+        return IPP_ERR_REMOTE;
+    }
+}
+
+// s_ename_of: the name IPython Parallel gives a failure of this status.
+static const char *s_ename_of(ipp_status_t st)
+{
+    switch (st) {
+    case IPP_STATUS_ABORTED:
+        return "TaskAborted";
+    case IPP_STATUS_UNREACHABLE:
+        return "ImpossibleDependency";
+    case IPP_STATUS_LOST:
+        return "EngineError";
+    case IPP_STATUS_UNKNOWN:
+        return "KeyError";
+    case IPP_STATUS_REFUSED:
+        return "SubmitRefused";
+    default:
+        return "RemoteError";
+    }
+}
+
+// s_set_error: give t a RemoteError (strings copied). re may be NULL.
+static void s_set_error(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code,
+                        const char *ename, const char *evalue, char *const *tb, size_t n_tb,
+                        int engine_id)
+{
+    cl_extra_t *x = s_extra(t);
+    if (!x) {
+        if (c)
+            IPP_LOGE(&c->log, "client: no memory for the error of task %s", t->msg_id);
+        return;
+    }
+    free((char *)x->error.ename);
+    free((char *)x->error.evalue);
+    cl_strv_free((char **)x->error.traceback, x->error.n_traceback);
+    memset(&x->error, 0, sizeof x->error);
+    x->error.msg_id = t->msg_id;
+    x->error.ename = strdup(ename && ename[0] ? ename : s_ename_of(st));
+    x->error.evalue = strdup(evalue ? evalue : "");
+    x->error.traceback = (const char *const *)cl_strv_dup(tb, n_tb);
+    x->error.n_traceback = x->error.traceback ? n_tb : 0;
+    x->error.engine_id = engine_id;
+    x->error.status = st;
+    x->error.code = code;
+    x->has_error = x->error.ename && x->error.evalue;
+}
+
+void cl_task_finish(ipp_client_t *c, cl_task_t *t)
+{
+    if (t->done)
+        return;
+    t->done = 1;
+    ipp_ar_t *ar = t->ar;
+    if (c && ar->client == c) {
+        cl_index_remove(&c->index, t);
+        if (t->subscribed)
+            cl_subscribe_done(c, t->msg_id, false);
+        t->subscribed = 0;
+        c->n_outstanding--;
+    }
+    ar->order[ar->n_done++] = t->index;
+    if (ar->n_done == ar->n && ar->cbs_fired < ar->n_cbs && !ar->cb_queued && c &&
+        ar->client == c) {
+        ar->cb_queued = true;
+        ar->cb_next = NULL;
+        if (c->cb_tail)
+            c->cb_tail->cb_next = ar;
+        else
+            c->cb_head = ar;
+        c->cb_tail = ar;
+    }
+}
+
+void cl_task_fail(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code,
+                  const char *ename, const char *evalue)
+{
+    if (t->done)
+        return;
+    t->status = (uint8_t)st;
+    t->received = ipp_clock_now_us();
+    s_set_error(c, t, st, code, ename, evalue, NULL, 0, -1);
+    cl_task_finish(c, t);
+}
+
+// s_status: a wire Status as the client's (anything unexpected is ERROR).
+static ipp_status_t s_status(bool has, int st, bool has_error)
+{
+    if (!has || st == IPP__STATUS__STATUS_UNSPECIFIED || st == IPP__STATUS__PENDING)
+        return has_error ? IPP_STATUS_ERROR : IPP_STATUS_OK;
+    if (st >= IPP__STATUS__OK && st <= IPP__STATUS__UNKNOWN)
+        return (ipp_status_t)st;
+    return IPP_STATUS_ERROR;
+}
+
+// s_take_bufs: keep m's buffers [first, first + n) in t.
+static void s_take_bufs(ipp_client_t *c, cl_task_t *t, wire_msg_t *m, size_t first, size_t n,
+                        bool move)
+{
+    if (!n)
+        return;
+    cl_bufs_t *b = malloc(sizeof *b + n * sizeof(zmq_msg_t) + n * sizeof(ipp_buf_t));
+    if (!b) {
+        if (c)
+            IPP_LOGE(&c->log, "client: no memory for the result of task %s", t->msg_id);
+        return;
+    }
+    b->n = n;
+    b->views = (ipp_buf_t *)(void *)&b->msgs[n];
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_t *src = wire_msg_buffer_msg(m, first + i);
+        zmq_msg_init(&b->msgs[i]);
+        if (move)
+            zmq_msg_move(&b->msgs[i], src);
+        else
+            zmq_msg_copy(&b->msgs[i], src);
+        // Small messages live inside zmq_msg_t: take the address only now
+        // that the frame sits where it stays.
+        b->views[i] = (ipp_buf_t){zmq_msg_data(&b->msgs[i]), zmq_msg_size(&b->msgs[i]), NULL,
+                                  NULL};
+    }
+    t->bufs = b;
+}
+
+// s_set_output: keep a copy of stdout (which 1) or stderr (2).
+static void s_set_output(cl_task_t *t, int which, const ProtobufCBinaryData *d, bool trunc)
+{
+    if (!d->len && !trunc)
+        return;
+    cl_extra_t *x = s_extra(t);
+    if (!x)
+        return;
+    char *copy = malloc(d->len + 1);
+    if (!copy)
+        return;
+    if (d->len)
+        memcpy(copy, d->data, d->len);
+    copy[d->len] = '\0';
+    if (which == 1) {
+        free(x->stdout_data);
+        x->stdout_data = copy;
+        x->stdout_len = d->len;
+        x->stdout_trunc = trunc;
+    } else {
+        free(x->stderr_data);
+        x->stderr_data = copy;
+        x->stderr_len = d->len;
+        x->stderr_trunc = trunc;
+    }
+}
+
+// s_set_engine_uuid: the engine's uuid, from the record or the engine list.
+static void s_set_engine_uuid(ipp_client_t *c, cl_task_t *t, const char *uuid)
+{
+    if (!uuid && c && t->engine_id >= 0) {
+        const cl_engine_t *e = cl_engine_find(c, t->engine_id);
+        if (e && e->uuid[0])
+            uuid = e->uuid;
+    }
+    if (!uuid || !uuid[0])
+        return;
+    cl_extra_t *x = s_extra(t);
+    if (x && !x->engine_uuid)
+        x->engine_uuid = strdup(uuid);
+}
+
+// s_set_failure: the RemoteError of a finished task that did not succeed.
+static void s_set_failure(ipp_client_t *c, cl_task_t *t, const Ipp__RemoteError *re,
+                          int exit_status, int term_signal)
+{
+    ipp_status_t st = (ipp_status_t)t->status;
+    int engine = (re && re->has_engine_id && re->engine_id >= 0) ? re->engine_id : t->engine_id;
+    char value[96] = "";
+    const char *ename = re ? re->ename : NULL;
+    const char *evalue = re ? re->evalue : NULL;
+    if (!ename && st == IPP_STATUS_ERROR && term_signal > 0) {
+        ename = "CommandFailed";
+        snprintf(value, sizeof value, "killed by signal %d", term_signal);
+        evalue = value;
+    } else if (!ename && st == IPP_STATUS_ERROR && exit_status > 0) {
+        ename = "CommandFailed";
+        snprintf(value, sizeof value, "exit status %d", exit_status);
+        evalue = value;
+    } else if (!ename && st == IPP_STATUS_UNKNOWN) {
+        snprintf(value, sizeof value, "no such msg_id %s", t->msg_id);
+        evalue = value;
+    }
+    s_set_error(c, t, st, s_code_of(st), ename, evalue, re ? re->traceback : NULL,
+                re ? re->n_traceback : 0, engine);
+}
+
+void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r,
+                         wire_msg_t *m, bool move)
+{
+    if (t->done)
+        return;
+    t->status = (uint8_t)s_status(r->has_status, r->status, r->error != NULL);
+    if (r->has_engine_id && r->engine_id >= 0)
+        t->engine_id = r->engine_id;
+    else if (r->error && r->error->has_engine_id && r->error->engine_id >= 0)
+        t->engine_id = r->error->engine_id;
+    t->started = r->has_started ? r->started : 0;
+    t->completed = r->has_completed ? r->completed : 0;
+    t->received = ipp_clock_now_us();
+    s_set_output(t, 1, &r->stdout_data, r->has_stdout_truncated && r->stdout_truncated);
+    s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
+    int exit_status = r->has_exit_status ? r->exit_status : -1;
+    int term_signal = r->has_term_signal ? r->term_signal : 0;
+    if (r->has_exit_status || r->has_term_signal) {
+        cl_extra_t *x = s_extra(t);
+        if (x) {
+            x->exit_status = exit_status;
+            x->term_signal = term_signal;
+        }
+    }
+    s_set_engine_uuid(c, t, NULL);
+    if (t->status != IPP_STATUS_OK)
+        s_set_failure(c, t, r->error, exit_status, term_signal);
+    s_take_bufs(c, t, m, 0, wire_msg_n_buffers(m), move);
+    cl_task_finish(c, t);
+}
+
+void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r,
+                         wire_msg_t *m, size_t first, size_t n, bool move)
+{
+    if (t->done)
+        return;
+    t->status = (uint8_t)s_status(r->has_status, r->status, r->error != NULL);
+    if (r->has_engine_id && r->engine_id >= 0)
+        t->engine_id = r->engine_id;
+    t->submitted = r->has_submitted ? r->submitted : 0;
+    t->started = r->has_started ? r->started : 0;
+    t->completed = r->has_completed ? r->completed : 0;
+    t->received = r->has_received ? r->received : ipp_clock_now_us();
+    t->accepted = 1;
+    s_set_output(t, 1, &r->stdout_data, false);
+    s_set_output(t, 2, &r->stderr_data, false);
+    s_set_engine_uuid(c, t, r->engine_uuid);
+    if (r->label || r->has_attempts || r->request) {
+        cl_extra_t *x = s_extra(t);
+        if (x) {
+            if (r->label && !x->label)
+                x->label = strdup(r->label);
+            x->attempts = r->has_attempts ? r->attempts : 0;
+            const Ipp__TaskRequest *q = r->request;
+            if (q && q->after && q->after->n_ids && !x->after) {
+                x->after = cl_strv_dup(q->after->ids, q->after->n_ids);
+                x->n_after = x->after ? q->after->n_ids : 0;
+            }
+            if (q && q->follow && q->follow->n_ids && !x->follow) {
+                x->follow = cl_strv_dup(q->follow->ids, q->follow->n_ids);
+                x->n_follow = x->follow ? q->follow->n_ids : 0;
+            }
+        }
+    }
+    if (t->status != IPP_STATUS_OK)
+        s_set_failure(c, t, r->error, -1, 0);
+    s_take_bufs(c, t, m, first, n, move);
+    cl_task_finish(c, t);
+}
+
+// ------------------------------------------------------------- callbacks
+
+// s_fire: run ar's callbacks not yet run. ar may be destroyed by one of
+// them; then the rest are skipped and it is freed here.
+static void s_fire(ipp_ar_t *ar)
+{
+    ar->firing = true;
+    while (ar->cbs_fired < ar->n_cbs && !ar->zombie) {
+        cl_cb_t cb = ar->cbs[ar->cbs_fired++];
+        cb.fn(ar, cb.arg);
+    }
+    ar->firing = false;
+    if (ar->zombie)
+        s_free(ar);
+}
+
+void cl_fire_callbacks(ipp_client_t *c)
+{
+    while (c->cb_head) {
+        ipp_ar_t *ar = c->cb_head;
+        c->cb_head = ar->cb_next;
+        if (!c->cb_head)
+            c->cb_tail = NULL;
+        ar->cb_next = NULL;
+        ar->cb_queued = false;
+        s_fire(ar);
+    }
+}
+
+ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg,
+                                   ipp_error_t *err)
+{
+    if (!ar || !fn)
+        return ipp_error_set(err, IPP_ERR_INVALID, "add_done_callback: no result or function");
+    if (ar->n_cbs == ar->cap_cbs) {
+        size_t cap = ar->cap_cbs ? ar->cap_cbs * 2 : 4;
+        cl_cb_t *cbs = realloc(ar->cbs, cap * sizeof *cbs);
+        if (!cbs)
+            return ipp_error_set(err, IPP_ERR_NOMEM, "add_done_callback: out of memory");
+        ar->cbs = cbs;
+        ar->cap_cbs = cap;
+    }
+    ar->cbs[ar->n_cbs++] = (cl_cb_t){fn, arg};
+    // Ready already and nothing else pending for it: call it now. Otherwise
+    // the running or queued firing picks it up in order.
+    if (ar->n_done == ar->n && !ar->firing && !ar->cb_queued)
+        s_fire(ar);
+    return IPP_OK;
+}
+
+// --------------------------------------------------------------- access
+
+size_t ipp_ar_len(const ipp_ar_t *ar)
+{
+    return ar ? ar->n : 0;
+}
+
+const char *ipp_ar_msg_id(const ipp_ar_t *ar, size_t i)
+{
+    return (ar && i < ar->n) ? ar->tasks[i].msg_id : NULL;
+}
+
+bool ipp_ar_is_hub(const ipp_ar_t *ar)
+{
+    return ar && ar->hub;
+}
+
+bool ipp_ar_ready(const ipp_ar_t *ar)
+{
+    return ar && ar->n_done == ar->n;
+}
+
+bool ipp_ar_successful(const ipp_ar_t *ar)
+{
+    if (!ipp_ar_ready(ar))
+        return false;
+    for (size_t i = 0; i < ar->n; i++)
+        if (ar->tasks[i].status != IPP_STATUS_OK)
+            return false;
+    return true;
+}
+
+size_t ipp_ar_progress(const ipp_ar_t *ar)
+{
+    return ar ? ar->n_done : 0;
+}
+
+ipp_status_t ipp_ar_status(const ipp_ar_t *ar, size_t i)
+{
+    return (ar && i < ar->n) ? (ipp_status_t)ar->tasks[i].status : IPP_STATUS_UNKNOWN;
+}
+
+const ipp_buf_t *ipp_ar_result(const ipp_ar_t *ar, size_t i, size_t *n)
+{
+    if (n)
+        *n = 0;
+    if (!ar || i >= ar->n || !ar->tasks[i].bufs)
+        return NULL;
+    if (n)
+        *n = ar->tasks[i].bufs->n;
+    return ar->tasks[i].bufs->views;
+}
+
+const ipp_remote_error_t *ipp_ar_error(const ipp_ar_t *ar, size_t i)
+{
+    if (!ar || i >= ar->n)
+        return NULL;
+    const cl_task_t *t = &ar->tasks[i];
+    if (!t->done || t->status == IPP_STATUS_OK || !t->extra || !t->extra->has_error)
+        return NULL;
+    return &t->extra->error;
+}
+
+size_t ipp_ar_errors(const ipp_ar_t *ar, const ipp_remote_error_t **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; ar && i < ar->n; i++) {
+        const ipp_remote_error_t *e = ipp_ar_error(ar, i);
+        if (!e)
+            continue;
+        if (out && n < max)
+            out[n] = e;
+        n++;
+    }
+    return n;
+}
+
+ipp_err_t ipp_ar_metadata(const ipp_ar_t *ar, size_t i, ipp_metadata_t *md)
+{
+    if (!ar || i >= ar->n || !md)
+        return IPP_ERR_INVALID;
+    const cl_task_t *t = &ar->tasks[i];
+    const cl_extra_t *x = t->extra;
+    memset(md, 0, sizeof *md);
+    md->msg_id = t->msg_id;
+    md->status = (ipp_status_t)t->status;
+    md->accepted = t->accepted;
+    md->submitted = t->submitted;
+    md->started = t->started;
+    md->completed = t->completed;
+    md->received = t->received;
+    md->engine_id = t->engine_id;
+    md->exit_status = -1;
+    md->label = ar->label;
+    md->after = (const char *const *)ar->after;
+    md->n_after = ar->n_after;
+    md->follow = (const char *const *)ar->follow;
+    md->n_follow = ar->n_follow;
+    if (x) {
+        md->engine_uuid = x->engine_uuid;
+        if (x->label)
+            md->label = x->label;
+        md->stdout_data = x->stdout_data;
+        md->stdout_len = x->stdout_len;
+        md->stdout_truncated = x->stdout_trunc;
+        md->stderr_data = x->stderr_data;
+        md->stderr_len = x->stderr_len;
+        md->stderr_truncated = x->stderr_trunc;
+        md->exit_status = x->exit_status;
+        md->term_signal = x->term_signal;
+        md->attempts = x->attempts;
+        if (x->after) {
+            md->after = (const char *const *)x->after;
+            md->n_after = x->n_after;
+        }
+        if (x->follow) {
+            md->follow = (const char *const *)x->follow;
+            md->n_follow = x->n_follow;
+        }
+    }
+    md->error = ipp_ar_error(ar, i);
+    return IPP_OK;
+}
+
+// ---------------------------------------------------------------- timing
+
+static int64_t s_stamp(const cl_task_t *t, ipp_stamp_t which)
+{
+    switch (which) {
+    case IPP_STAMP_SUBMITTED:
+        return t->submitted;
+    case IPP_STAMP_STARTED:
+        return t->started;
+    case IPP_STAMP_COMPLETED:
+        return t->completed;
+    case IPP_STAMP_RECEIVED:
+        return t->received;
+    }
+    return 0;
+}
+
+double ipp_ar_timedelta(const ipp_ar_t *ar, ipp_stamp_t from, ipp_stamp_t to)
+{
+    int64_t first = 0, last = 0;
+    for (size_t i = 0; ar && i < ar->n; i++) {
+        int64_t a = s_stamp(&ar->tasks[i], from);
+        int64_t b = s_stamp(&ar->tasks[i], to);
+        if (a > 0 && (first == 0 || a < first))
+            first = a;
+        if (b > last)
+            last = b;
+    }
+    if (!first || !last)
+        return 0.0;
+    return (double)(last - first) / 1e6;
+}
+
+double ipp_ar_wall_time(const ipp_ar_t *ar)
+{
+    return ipp_ar_timedelta(ar, IPP_STAMP_SUBMITTED, IPP_STAMP_RECEIVED);
+}
+
+double ipp_ar_serial_time(const ipp_ar_t *ar)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; ar && i < ar->n; i++) {
+        const cl_task_t *t = &ar->tasks[i];
+        if (t->started > 0 && t->completed >= t->started)
+            sum += t->completed - t->started;
+    }
+    return (double)sum / 1e6;
+}
+
+double ipp_ar_elapsed(const ipp_ar_t *ar)
+{
+    if (!ar)
+        return 0.0;
+    if (ipp_ar_ready(ar))
+        return ipp_ar_wall_time(ar);
+    int64_t first = 0;
+    for (size_t i = 0; i < ar->n; i++) {
+        int64_t s = ar->tasks[i].submitted;
+        if (s > 0 && (first == 0 || s < first))
+            first = s;
+    }
+    if (!first)
+        return 0.0;
+    return (double)(ipp_clock_now_us() - first) / 1e6;
+}
+
+// --------------------------------------------------------------- waiting
+
+typedef bool (*s_pred_t)(const ipp_ar_t *ar, size_t arg);
+
+static bool s_is_ready(const ipp_ar_t *ar, size_t arg)
+{
+    (void)arg;
+    return ar->n_done == ar->n;
+}
+
+static bool s_has_next(const ipp_ar_t *ar, size_t arg)
+{
+    (void)arg;
+    return ar->next_pos < ar->n_done;
+}
+
+static bool s_task_done(const ipp_ar_t *ar, size_t i)
+{
+    return ar->tasks[i].done;
+}
+
+// s_wait: spin ar's client until pred holds or timeout passes.
+static ipp_err_t s_wait(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
+                        const char *what, ipp_error_t *err)
+{
+    int64_t t = cl_timeout_us(timeout);
+    int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
+    bool pumped = false;
+    for (;;) {
+        if (pred(ar, arg))
+            return IPP_OK;
+        ipp_client_t *c = ar->client;
+        if (!c)
+            return ipp_error_set(err, IPP_ERR_CLOSED, "%s: the client is gone (%zu of %zu done)",
+                                 what, ar->n_done, ar->n);
+        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
+        if (deadline >= 0 && left < 0)
+            left = 0;
+        if (pumped && c->shutdown_seen)
+            return ipp_error_set(err, IPP_ERR_CLOSED,
+                                 "%s: the controller shut down (%zu of %zu done)", what,
+                                 ar->n_done, ar->n);
+        if (pumped && left == 0)
+            return ipp_error_set(err, IPP_ERR_TIMEOUT, "%s: %zu of %zu tasks done after %.3g s",
+                                 what, ar->n_done, ar->n, timeout);
+        if (c->shutdown_seen)
+            left = 0;
+        ipp_err_t rc = cl_pump(c, left, err);
+        if (rc != IPP_OK)
+            return rc;
+        pumped = true;
+    }
+}
+
+ipp_err_t ipp_ar_wait(ipp_ar_t *ar, double timeout, ipp_error_t *err)
+{
+    if (!ar)
+        return ipp_error_set(err, IPP_ERR_INVALID, "wait: no result");
+    return s_wait(ar, timeout, s_is_ready, 0, "wait", err);
+}
+
+ipp_err_t ipp_ar_wait_task(ipp_ar_t *ar, size_t i, double timeout, ipp_error_t *err)
+{
+    if (!ar || i >= ar->n)
+        return ipp_error_set(err, IPP_ERR_INVALID, "wait_task: no task %zu", i);
+    return s_wait(ar, timeout, s_task_done, i, "wait_task", err);
+}
+
+ipp_err_t ipp_ar_next(ipp_ar_t *ar, double timeout, size_t *index, ipp_error_t *err)
+{
+    if (!ar)
+        return ipp_error_set(err, IPP_ERR_INVALID, "next: no result");
+    if (ar->next_pos >= ar->n)
+        return ipp_error_set(err, IPP_ERR_NOT_FOUND, "next: all %zu tasks returned", ar->n);
+    ipp_err_t rc = s_wait(ar, timeout, s_has_next, 0, "next", err);
+    if (rc != IPP_OK)
+        return rc;
+    if (index)
+        *index = ar->order[ar->next_pos];
+    ar->next_pos++;
+    return IPP_OK;
+}
+
+// s_describe: "ename: evalue (engine N)" for e into buf.
+static void s_describe(const ipp_remote_error_t *e, char *buf, size_t size)
+{
+    if (e->engine_id >= 0)
+        snprintf(buf, size, "%s: %s (engine %d)", e->ename, e->evalue, e->engine_id);
+    else
+        snprintf(buf, size, "%s: %s", e->ename, e->evalue);
+}
+
+ipp_err_t ipp_ar_get(ipp_ar_t *ar, double timeout, ipp_error_t *err)
+{
+    ipp_err_t rc = ipp_ar_wait(ar, timeout, err);
+    if (rc != IPP_OK)
+        return rc;
+    size_t failed = 0, first = 0;
+    for (size_t i = 0; i < ar->n; i++) {
+        if (ar->tasks[i].status != IPP_STATUS_OK) {
+            if (!failed)
+                first = i;
+            failed++;
+        }
+    }
+    if (!failed)
+        return IPP_OK;
+    const ipp_remote_error_t *e = ipp_ar_error(ar, first);
+    char what[400];
+    if (e)
+        s_describe(e, what, sizeof what);
+    else
+        snprintf(what, sizeof what, "task %s: %s", ar->tasks[first].msg_id,
+                 ipp_status_name(ar->tasks[first].status));
+    if (ar->n == 1)
+        return ipp_error_set(err, e ? e->code : IPP_ERR_REMOTE, "RemoteError: %s", what);
+    return ipp_error_set(err, IPP_ERR_REMOTE, "CompositeError: %zu of %zu tasks failed; first: %s",
+                         failed, ar->n, what);
+}
+
+// s_cmp_int: qsort order for ints.
+static int s_cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size_t max,
+                          size_t *n, ipp_error_t *err)
+{
+    ipp_err_t rc = ipp_ar_get(ar, timeout, err);
+    if (rc != IPP_OK)
+        return rc;
+    if (n)
+        *n = ar->n;
+    if (!out || max < ar->n)
+        return ipp_error_set(err, IPP_ERR_INVALID, "get_dict: room for %zu items, %zu needed",
+                             out ? max : 0, ar->n);
+    int *ids = malloc((ar->n ? ar->n : 1) * sizeof *ids);
+    if (!ids)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "get_dict: out of memory");
+    for (size_t i = 0; i < ar->n; i++)
+        ids[i] = ar->tasks[i].engine_id;
+    qsort(ids, ar->n, sizeof *ids, s_cmp_int);
+    for (size_t i = 1; i < ar->n; i++) {
+        if (ids[i] == ids[i - 1]) {
+            int dup = ids[i];
+            free(ids);
+            return ipp_error_set(err, IPP_ERR_INVALID,
+                                 "get_dict: engine %d ran more than one of the tasks", dup);
+        }
+    }
+    free(ids);
+    for (size_t i = 0; i < ar->n; i++) {
+        size_t nb = 0;
+        const ipp_buf_t *b = ipp_ar_result(ar, i, &nb);
+        out[i] = (ipp_ar_item_t){ar->tasks[i].engine_id, i, b, nb};
+    }
+    return IPP_OK;
+}
+
+ipp_err_t ipp_ar_concat(ipp_ar_t *ar, double timeout, void **data, size_t *len,
+                        ipp_error_t *err)
+{
+    if (!data || !len)
+        return ipp_error_set(err, IPP_ERR_INVALID, "concat: nowhere to put the bytes");
+    *data = NULL;
+    *len = 0;
+    ipp_err_t rc = ipp_ar_get(ar, timeout, err);
+    if (rc != IPP_OK)
+        return rc;
+    size_t total = 0;
+    for (size_t i = 0; i < ar->n; i++) {
+        const cl_bufs_t *b = ar->tasks[i].bufs;
+        for (size_t j = 0; b && j < b->n; j++)
+            total += b->views[j].size;
+    }
+    char *p = malloc(total ? total : 1);
+    if (!p)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "concat: no memory for %zu bytes", total);
+    size_t at = 0;
+    for (size_t i = 0; i < ar->n; i++) {
+        const cl_bufs_t *b = ar->tasks[i].bufs;
+        for (size_t j = 0; b && j < b->n; j++) {
+            if (b->views[j].size)
+                memcpy(p + at, b->views[j].data, b->views[j].size);
+            at += b->views[j].size;
+        }
+    }
+    *data = p;
+    *len = total;
+    return IPP_OK;
+}
+
+ipp_err_t ipp_ar_wait_interactive(ipp_ar_t *ar, FILE *out, double interval, double timeout,
+                                  ipp_error_t *err)
+{
+    if (!ar)
+        return ipp_error_set(err, IPP_ERR_INVALID, "wait_interactive: no result");
+    if (!out)
+        out = stdout;
+    if (interval <= 0)
+        interval = 1.0;
+    bool tty = isatty(fileno(out));
+    int width = 1;
+    for (size_t n = ar->n; n >= 10; n /= 10)
+        width++;
+    int64_t t = cl_timeout_us(timeout);
+    int64_t start = cl_mono_us();
+    int64_t deadline = t < 0 ? -1 : start + t;
+    size_t shown = SIZE_MAX;
+    ipp_err_t rc;
+    for (;;) {
+        double elapsed = ipp_ar_elapsed(ar);
+        if (tty) {
+            fprintf(out, "\r%*zu/%zu tasks finished after %4.0f s", width, ar->n_done, ar->n,
+                    elapsed);
+            fflush(out);
+        } else if (ar->n_done != shown) {
+            fprintf(out, "%zu/%zu tasks finished after %.0f s\n", ar->n_done, ar->n, elapsed);
+            fflush(out);
+        }
+        shown = ar->n_done;
+        double step = interval;
+        if (deadline >= 0) {
+            double left = (double)(deadline - cl_mono_us()) / 1e6;
+            if (left < step)
+                step = left > 0 ? left : 0;
+        }
+        rc = ipp_ar_wait(ar, step, err);
+        if (rc != IPP_ERR_TIMEOUT)
+            break;
+        if (deadline >= 0 && cl_mono_us() >= deadline)
+            break;
+    }
+    if (rc == IPP_OK && tty)
+        fprintf(out, "\r%*zu/%zu tasks finished after %4.0f s\ndone\n", width, ar->n_done, ar->n,
+                ipp_ar_elapsed(ar));
+    else if (rc == IPP_OK && ar->n_done != shown)
+        fprintf(out, "%zu/%zu tasks finished after %.0f s\ndone\n", ar->n_done, ar->n,
+                ipp_ar_elapsed(ar));
+    else if (rc == IPP_OK)
+        fprintf(out, "done\n");
+    else if (tty)
+        fprintf(out, "\n");
+    fflush(out);
+    return rc;
+}
+
+ipp_err_t ipp_ar_abort(ipp_ar_t *ar, size_t *aborted, ipp_error_t *err)
+{
+    if (aborted)
+        *aborted = 0;
+    if (!ar)
+        return ipp_error_set(err, IPP_ERR_INVALID, "abort: no result");
+    if (!ar->client)
+        return ipp_error_set(err, IPP_ERR_CLOSED, "abort: the client is gone");
+    size_t n = ar->n - ar->n_done;
+    if (!n)
+        return IPP_OK;
+    const char **ids = malloc(n * sizeof *ids);
+    if (!ids)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "abort: out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < ar->n; i++)
+        if (!ar->tasks[i].done)
+            ids[k++] = ar->tasks[i].msg_id;
+    ipp_strv_t done = {NULL, 0};
+    ipp_err_t rc = ipp_client_abort(ar->client, ids, k, NULL, 0, &done, NULL, err);
+    free(ids);
+    if (rc == IPP_OK && aborted)
+        *aborted = done.n;
+    ipp_strv_fini(&done);
+    return rc;
+}
