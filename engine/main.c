@@ -1,0 +1,159 @@
+/* main.c — ipp-engine: parse options, run the engine until told to stop.
+ *
+ * Owns the logger, the option arrays and the signal flag.
+ */
+#include "engine/daemon.h"
+#include "proto/conn.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t s_signalled;
+
+static void s_on_signal(int sig)
+{
+    s_signalled = sig;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ipp-engine [options]\n"
+            "\n"
+            "Run an ipp engine: it registers with the controller, runs the tasks it is\n"
+            "sent one at a time (commands as child processes, call tasks through its\n"
+            "functions, namespace operations), and keeps each result until the\n"
+            "controller has recorded it. It reconnects by itself when the controller\n"
+            "goes away and comes back.\n"
+            "\n"
+            "options:\n"
+            "  --profile NAME        read $IPP_DIR/profile_NAME/security/ipp-engine.json\n"
+            "                        (default profile: default)\n"
+            "  --connection FILE     read this engine connection file instead\n"
+            "  --uuid UUID           engine identity (default: a new one); the controller\n"
+            "                        gives the same uuid the same engine id\n"
+            "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable)\n"
+            "  --plugin PATH.so      load call functions from a plugin (repeatable)\n"
+            "  --output-limit BYTES  stdout/stderr kept per task (default 1048576)\n"
+            "  --log-level LEVEL     error, warn, info (default) or debug\n"
+            "  -h, --help            show this help\n");
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG };
+    static const struct option opts[] = {
+        {"profile", required_argument, NULL, O_PROFILE},
+        {"connection", required_argument, NULL, O_CONN},
+        {"uuid", required_argument, NULL, O_UUID},
+        {"tag", required_argument, NULL, O_TAG},
+        {"plugin", required_argument, NULL, O_PLUGIN},
+        {"output-limit", required_argument, NULL, O_OUT},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *profile = "default";
+    const char *conn = NULL;
+    ipp_logger_t log = {IPP_LOG_INFO, NULL, "ipp-engine"};
+    eng_daemon_opts_t eo = {0};
+    const char **tags = calloc((size_t)argc, sizeof *tags);
+    const char **plugins = calloc((size_t)argc, sizeof *plugins);
+    int rc = 2;
+    char path[2048];
+    if (!tags || !plugins) {
+        fprintf(stderr, "ipp-engine: out of memory\n");
+        goto out;
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_PROFILE:
+            profile = optarg;
+            break;
+        case O_CONN:
+            conn = optarg;
+            break;
+        case O_UUID:
+            eo.uuid = optarg;
+            break;
+        case O_TAG:
+            tags[eo.n_tags++] = optarg;
+            break;
+        case O_PLUGIN:
+            plugins[eo.n_plugins++] = optarg;
+            break;
+        case O_OUT: {
+            char *end = NULL;
+            errno = 0;
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || !end || *end || v < 1) {
+                fprintf(stderr, "ipp-engine: --output-limit needs a positive byte count\n");
+                goto out;
+            }
+            eo.output_limit = (size_t)v;
+            break;
+        }
+        case O_LOG: {
+            int level = ipp_log_level_parse(optarg);
+            if (level < 0) {
+                fprintf(stderr, "ipp-engine: --log-level is error, warn, info or debug\n");
+                goto out;
+            }
+            log.level = (ipp_log_level_t)level;
+            break;
+        }
+        case 'h':
+            s_usage(stdout);
+            rc = 0;
+            goto out;
+        default:
+            s_usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ipp-engine: unexpected argument \"%s\"\n", argv[optind]);
+        s_usage(stderr);
+        goto out;
+    }
+    ipp_error_t err;
+    if (!conn) {
+        char pdir[1024];
+        if (conn_profile_dir(NULL, profile, pdir, sizeof pdir, &err) != IPP_OK ||
+            conn_file_path(pdir, CONN_ENGINE, path, sizeof path, &err) != IPP_OK) {
+            fprintf(stderr, "ipp-engine: %s\n", err.msg);
+            goto out;
+        }
+        conn = path;
+    }
+    eo.conn_path = conn;
+    eo.tags = tags;
+    eo.plugins = plugins;
+    eo.log = &log;
+    eo.stop = &s_signalled;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    eng_daemon_t *d = eng_daemon_new(&eo, &err);
+    if (!d) {
+        fprintf(stderr, "ipp-engine: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
+    rc = eng_daemon_run(d) == IPP_OK ? 0 : 1;
+    eng_daemon_destroy(&d);
+out:
+    free(tags);
+    free(plugins);
+    return rc;
+}
