@@ -887,9 +887,8 @@ ipp_client_t *ipp_client_new(const ipp_client_opts_t *opts, ipp_error_t *err)
     }
     c->epfd = -1;
     snprintf(c->path, sizeof c->path, "%s", path);
-    c->log.level = opts->log_level > 0 ? (ipp_log_level_t)opts->log_level : IPP_LOG_WARN;
-    if (c->log.level > IPP_LOG_DEBUG)
-        c->log.level = IPP_LOG_DEBUG;
+    int level = opts->log_level > 0 ? opts->log_level - 1 : (int)IPP_LOG_WARN;
+    c->log.level = (ipp_log_level_t)(level > (int)IPP_LOG_DEBUG ? (int)IPP_LOG_DEBUG : level);
     c->log.out = opts->log;
     c->log.who = "libipp";
     c->timeout_us = opts->timeout > 0 ? cl_timeout_us(opts->timeout) : S_DEFAULT_TIMEOUT_US;

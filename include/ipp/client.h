@@ -42,6 +42,15 @@ extern "C" {
 
 struct json_t; /* jansson's, for ipp_client_db_query_json */
 
+/* How much a client logs (ipp_client_opts_t.log_level). */
+enum {
+    IPP_LOG_LEVEL_DEFAULT = 0, /* warnings */
+    IPP_LOG_LEVEL_ERROR = 1,   /* errors only */
+    IPP_LOG_LEVEL_WARN = 2,    /* and refused messages, lost replies */
+    IPP_LOG_LEVEL_INFO = 3,    /* and shutdown notices */
+    IPP_LOG_LEVEL_DEBUG = 4,   /* and messages nobody waited for */
+};
+
 /* How to connect. Zero/NULL fields take the defaults. */
 typedef struct ipp_client_opts_t {
     const char *connection_file;  /* path of ipp-client.json; NULL: use profile */
@@ -51,7 +60,7 @@ typedef struct ipp_client_opts_t {
                                      hello and to every request (0: 10 s) */
     const char *username;         /* put in every header (NULL: $USER) */
     FILE *log;                    /* where warnings go (NULL: stderr) */
-    int log_level;                /* 0 errors, 1 warnings (default), 2 info, 3 debug */
+    int log_level;                /* IPP_LOG_LEVEL_*; 0: warnings */
     const char *curve_public_key; /* Z85 client key pair, used when the connection */
     const char *curve_secret_key; /* file has a Curve server key; NULL: a fresh pair */
 } ipp_client_opts_t;
