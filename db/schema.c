@@ -1,0 +1,249 @@
+/* db/schema.c — create, check and migrate the task database file.
+ *
+ * Owns nothing after it returns: the connection goes to the caller. Every
+ * change to the file (creation, each migration step) happens inside one
+ * IMMEDIATE transaction that re-reads the version first, so two processes
+ * opening the same old file at once migrate it exactly once. Must never
+ * touch a file that is not ours: the foreign-file checks run before WAL is
+ * switched on.
+ */
+#include "db/schema.h"
+
+#include "db/audit.h"
+#include "db/fnmatch.h"
+#include "db/sql.h"
+
+#include <stdbool.h>
+#include <string.h>
+#include <unistd.h>
+
+// The current schema, for a new file.
+static const char s_create_sql[] =
+    "CREATE TABLE tasks ("
+    // Small, often read columns first and bulky ones last, so reading a
+    // status never has to walk a large row's overflow pages.
+    " msg_id TEXT PRIMARY KEY NOT NULL, status TEXT NOT NULL DEFAULT 'pending',"
+    " engine_id INTEGER, submitted INTEGER, started INTEGER, completed INTEGER,"
+    " received INTEGER, client_uuid TEXT, engine_uuid TEXT, label TEXT, queue TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 0, timeout INTEGER, retries INTEGER,"
+    " resubmitted TEXT, chain_seq INTEGER, chain_prev TEXT, chain_hash BLOB, req_hash BLOB,"
+    " \"after\" TEXT, follow TEXT, targets TEXT, requires TEXT, error TEXT,"
+    " execute_input TEXT, execute_result TEXT, stdout TEXT, stderr TEXT,"
+    " header BLOB, content BLOB, buffers BLOB,"
+    " result_header BLOB, result_content BLOB, result_buffers BLOB);"
+    "CREATE INDEX tasks_label ON tasks(label) WHERE label IS NOT NULL;"
+    // Most tasks end 'ok' and a status index helps only for the rare
+    // values, so 'ok' rows stay out of it: a completion then removes one
+    // entry instead of moving it. The query compiler adds the matching
+    // `status <> 'ok'` term whenever a condition excludes 'ok'.
+    "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
+    "CREATE INDEX tasks_submitted ON tasks(submitted);"
+    "CREATE INDEX tasks_completed ON tasks(completed) WHERE completed IS NOT NULL;"
+    "CREATE INDEX tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
+    "CREATE INDEX tasks_client ON tasks(client_uuid);"
+    "CREATE TABLE deps ("
+    " task TEXT NOT NULL, depends_on TEXT NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('after','follow')), flags INTEGER NOT NULL,"
+    " PRIMARY KEY (task, kind, depends_on)) WITHOUT ROWID;"
+    "CREATE INDEX deps_depends_on ON deps(depends_on);"
+    "CREATE TABLE engines ("
+    " id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE, hostname TEXT, pid INTEGER,"
+    " registered INTEGER, unregistered INTEGER);"
+    "CREATE TABLE purges ("
+    " id INTEGER PRIMARY KEY, at INTEGER NOT NULL, purged_by TEXT, what TEXT NOT NULL,"
+    " count INTEGER NOT NULL);"
+    "CREATE TABLE purge_items ("
+    " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
+    " chain_hash BLOB NOT NULL);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+
+// Version 1 → 2: the audit chain and purge log, two more indexes, the
+// status index made partial. The hashes of existing records are computed
+// by db_audit_rehash afterwards.
+static const char s_migrate_1_to_2[] =
+    "ALTER TABLE tasks ADD COLUMN req_hash BLOB;"
+    "ALTER TABLE tasks ADD COLUMN chain_seq INTEGER;"
+    "ALTER TABLE tasks ADD COLUMN chain_prev TEXT;"
+    "ALTER TABLE tasks ADD COLUMN chain_hash BLOB;"
+    "DROP INDEX IF EXISTS tasks_status;"
+    "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
+    "CREATE INDEX IF NOT EXISTS tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS tasks_client ON tasks(client_uuid);"
+    "CREATE TABLE purges ("
+    " id INTEGER PRIMARY KEY, at INTEGER NOT NULL, purged_by TEXT, what TEXT NOT NULL,"
+    " count INTEGER NOT NULL);"
+    "CREATE TABLE purge_items ("
+    " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
+    " chain_hash BLOB NOT NULL);"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+
+// s_query_int: the integer result of a PRAGMA or any one-value query.
+static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+// The identity of a file as found on disk.
+typedef struct {
+    int64_t app_id;    // PRAGMA application_id
+    int64_t version;   // PRAGMA user_version
+    int64_t objects;   // rows in sqlite_schema
+    int64_t has_tasks; // 1 if a table named tasks exists
+} s_ident_t;
+
+static ipp_err_t s_identify(sqlite3 *db, const char *path, s_ident_t *id, ipp_error_t *err)
+{
+    int rc = s_query_int(db, "PRAGMA application_id", &id->app_id);
+    if (rc == SQLITE_OK)
+        rc = s_query_int(db, "PRAGMA user_version", &id->version);
+    if (rc == SQLITE_OK)
+        rc = s_query_int(db, "SELECT count(*) FROM sqlite_master", &id->objects);
+    if (rc == SQLITE_OK)
+        rc = s_query_int(db,
+                         "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='tasks'",
+                         &id->has_tasks);
+    if (rc == SQLITE_NOTADB)
+        return ipp_error_set(err, IPP_ERR_DB_SCHEMA, "%s is not an SQLite database", path);
+    if (rc != SQLITE_OK)
+        return db_sql_fail(err, db, rc, "reading the schema of %s", path);
+    return IPP_OK;
+}
+
+// s_check: decide what to do with a file of identity id. Sets *create or
+// *migrate, or returns IPP_ERR_DB_SCHEMA naming the file.
+static ipp_err_t s_check(const s_ident_t *id, const char *path, db_open_mode_t mode,
+                         bool *create, bool *migrate, ipp_error_t *err)
+{
+    *create = *migrate = false;
+    if (id->app_id == 0 && id->version == 0 && id->objects == 0) {
+        if (mode == DB_OPEN_READONLY)
+            return ipp_error_set(err, IPP_ERR_DB_SCHEMA,
+                                 "%s is empty: no ipp task database in it yet", path);
+        *create = true;
+        return IPP_OK;
+    }
+    if (id->app_id != DB_APPLICATION_ID || !id->has_tasks)
+        return ipp_error_set(err, IPP_ERR_DB_SCHEMA,
+                             "%s is not an ipp task database (application_id 0x%llx, "
+                             "user_version %lld)",
+                             path, (unsigned long long)id->app_id, (long long)id->version);
+    if (id->version > DB_SCHEMA_VERSION)
+        return ipp_error_set(err, IPP_ERR_DB_SCHEMA,
+                             "%s has schema version %lld, newer than this build knows (%d); "
+                             "use a newer ipp",
+                             path, (long long)id->version, DB_SCHEMA_VERSION);
+    if (id->version < 1)
+        return ipp_error_set(err, IPP_ERR_DB_SCHEMA, "%s has an invalid schema version %lld", path,
+                             (long long)id->version);
+    if (id->version < DB_SCHEMA_VERSION) {
+        if (mode == DB_OPEN_READONLY)
+            return ipp_error_set(err, IPP_ERR_DB_SCHEMA,
+                                 "%s has schema version %lld; open it read-write once (start the "
+                                 "controller) to migrate it to %d",
+                                 path, (long long)id->version, DB_SCHEMA_VERSION);
+        *migrate = true;
+    }
+    return IPP_OK;
+}
+
+// s_upgrade: create or migrate inside one IMMEDIATE transaction, checking
+// the version again once the write lock is held.
+static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg,
+                           ipp_error_t *err)
+{
+    ipp_err_t rc = db_sql_exec(db, "BEGIN IMMEDIATE", err);
+    if (rc)
+        return rc;
+    s_ident_t id;
+    bool create, migrate;
+    if ((rc = s_identify(db, path, &id, err)) ||
+        (rc = s_check(&id, path, DB_OPEN_READWRITE, &create, &migrate, err)))
+        goto out;
+    if (create) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; PRAGMA user_version=%d;",
+                 DB_APPLICATION_ID, DB_SCHEMA_VERSION);
+        if ((rc = db_sql_exec(db, s_create_sql, err)) || (rc = db_sql_exec(db, sql, err)))
+            goto out;
+        IPP_LOGI(lg, "db: created %s (schema version %d)", path, DB_SCHEMA_VERSION);
+    }
+    if (migrate) {
+        int64_t from = id.version;
+        if (id.version == 1) {
+            if ((rc = db_sql_exec(db, s_migrate_1_to_2, err)) || (rc = db_audit_rehash(db, err)) ||
+                (rc = db_sql_exec(db, "PRAGMA user_version=2", err)))
+                goto out;
+        }
+        IPP_LOGI(lg, "db: migrated %s from schema version %lld to %d", path, (long long)from,
+                 DB_SCHEMA_VERSION);
+    }
+    rc = db_sql_exec(db, "COMMIT", err);
+out:
+    if (rc) {
+        if (!sqlite3_get_autocommit(db))
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        if (rc != IPP_ERR_DB_SCHEMA && rc != IPP_ERR_BUSY) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            ipp_error_set(err, rc, "%s: cannot set up the schema: %s", path, msg);
+        }
+    }
+    return rc;
+}
+
+sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_t *lg,
+                        ipp_error_t *err)
+{
+    sqlite3 *db = NULL;
+    if (!path) {
+        ipp_error_set(err, IPP_ERR_INVALID, "no database path given");
+        return NULL;
+    }
+    if (mode == DB_OPEN_READONLY && access(path, F_OK) != 0) {
+        ipp_error_set(err, IPP_ERR_NOT_FOUND, "%s: no such database file", path);
+        return NULL;
+    }
+    int flags = SQLITE_OPEN_NOMUTEX | (mode == DB_OPEN_READONLY
+                                           ? SQLITE_OPEN_READONLY
+                                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        db_sql_fail(err, db, rc, "opening %s", path);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(db, 0);
+    sqlite3_busy_timeout(db, 5000);
+    s_ident_t id;
+    bool create, migrate;
+    if (s_identify(db, path, &id, err) || s_check(&id, path, mode, &create, &migrate, err))
+        goto fail;
+    if (mode == DB_OPEN_READWRITE) {
+        // Ours (or empty): now it is safe to switch to WAL.
+        if (db_sql_exec(db, "PRAGMA journal_mode=WAL", err))
+            goto fail;
+        if ((create || migrate) && s_upgrade(db, path, lg, err))
+            goto fail;
+    } else if (db_sql_exec(db, "PRAGMA query_only=1", err)) {
+        goto fail;
+    }
+    if (db_sql_exec(db, "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;", err) ||
+        db_fnmatch_register(db, err))
+        goto fail;
+    return db;
+fail:
+    sqlite3_close_v2(db);
+    return NULL;
+}

@@ -1,0 +1,40 @@
+/* db/schema.h — opening the task database: create, check, migrate.
+ *
+ * The file carries PRAGMA application_id 'IPPD' and PRAGMA user_version
+ * (the schema version). Opening read-write creates a missing or empty
+ * file at the current version and migrates an older one in a single
+ * transaction; a newer version, a file of another application, or
+ * something that is not SQLite at all is IPP_ERR_DB_SCHEMA with a message
+ * naming the file. Read-only opening never changes the file and refuses an
+ * older version (a read-write open migrates it).
+ *
+ * Version history:
+ *   1  tasks, deps, engines; indexes on label, status, submitted, completed.
+ *   2  audit chain (req_hash, chain_seq, chain_prev, chain_hash), purges,
+ *      purge_items, meta; indexes on engine_id and client_uuid; the status
+ *      index leaves out 'ok' rows.
+ */
+#ifndef IPP_DB_SCHEMA_H
+#define IPP_DB_SCHEMA_H
+
+#include "ipp/error.h"
+#include "proto/log.h"
+
+#include <sqlite3.h>
+
+#define DB_SCHEMA_VERSION 2
+#define DB_APPLICATION_ID 0x49505044  // 'IPPD'
+
+typedef enum db_open_mode_t {
+    DB_OPEN_READONLY = 0,   // never writes; the file must exist at the current version
+    DB_OPEN_READWRITE = 1,  // creates or migrates as needed
+} db_open_mode_t;
+
+// db_schema_open: open path, check its schema (creating or migrating it in
+// read-write mode) and set the connection up: WAL in read-write mode, a
+// busy timeout, the ipp_fnmatch() SQL function. Caller owns the returned
+// connection (close with sqlite3_close_v2). NULL on failure, with err set.
+sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_t *lg,
+                        ipp_error_t *err);
+
+#endif
