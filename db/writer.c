@@ -109,7 +109,9 @@ static ipp_err_t s_submit(db_writer_t *w, db_op_kind_t kind, const void *arg, ui
     }
     db_op_t *op = db_op_write(mem, kind, arg);
     op->chunk = chunk;
-    op->seq = ++w->last_seq;
+    // Read the seq while holding the lock: once it is released the writer
+    // thread may commit the op and recycle its memory at any moment.
+    uint64_t my_seq = op->seq = ++w->last_seq;
     bool was_empty = w->head == NULL;
     if (w->tail)
         w->tail->next = op;
@@ -120,7 +122,7 @@ static ipp_err_t s_submit(db_writer_t *w, db_op_kind_t kind, const void *arg, ui
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     if (seq)
-        *seq = op->seq;
+        *seq = my_seq;
     return IPP_OK;
 }
 

@@ -1689,3 +1689,9 @@ void sched_stats(const sched_t *self, sched_stats_t *out)
     out->cached = sched_done_count(self->done);
     out->engines = self->n_registered;
 }
+
+uint32_t sched_retries_left(const sched_t *self, const char *msg_id)
+{
+    const sched_task_t *t = s_find(self, msg_id);
+    return t ? t->retries : 0;
+}

@@ -226,6 +226,11 @@ ipp_err_t sched_engine_remove(sched_t *self, int engine);
 // IPP_ERR_NOT_FOUND if not live.
 ipp_err_t sched_abort(sched_t *self, const char *msg_id);
 
+// sched_retries_left: how many more attempts msg_id may have after a
+// failed one (0 if none, or if the task is not live here). The hub asks
+// before recording a failed result: with retries left it is not final.
+uint32_t sched_retries_left(const sched_t *self, const char *msg_id);
+
 // sched_tick: fail the tasks whose timeout has passed (by ops->now).
 void sched_tick(sched_t *self);
 

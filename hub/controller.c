@@ -1,0 +1,437 @@
+/* controller.c — the controller object and its event loop.
+ *
+ * Owns every resource of hub_t. The loop: work out the next timer deadline
+ * (heartbeat check, scheduler timeouts, end of the recovery grace), poll the
+ * client and engine sockets and the task store's commit descriptor, handle
+ * what arrived, then before sleeping hand the writer its batch. Nothing here
+ * blocks on the disk: the writer thread does.
+ */
+#include "hub/hub.h"
+
+#include "proto/clock.h"
+#include "proto/codec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// Messages handled from one socket before looking at the others, so a
+// flood from one side cannot starve the other.
+#define HUB_BATCH 256
+
+// ------------------------------------------------------------- pid file
+
+// s_pid_claim: write our pid to path unless a live controller holds it.
+static ipp_err_t s_pid_claim(const char *path, ipp_error_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f) {
+        int pid = 0;
+        if (fscanf(f, "%d", &pid) == 1 && pid > 0 && pid != getpid() &&
+            (kill(pid, 0) == 0 || errno == EPERM)) {
+            fclose(f);
+            return ipp_error_set(err, IPP_ERR_INVALID,
+                                 "a controller is already running for this profile "
+                                 "(pid %d, %s); stop it first",
+                                 pid, path);
+        }
+        fclose(f);
+    }
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+    f = fopen(tmp, "w");
+    if (!f)
+        return ipp_error_set(err, IPP_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "%d\n", (int)getpid());
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return ipp_error_set(err, IPP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return IPP_OK;
+}
+
+// ------------------------------------------------------------- sockets
+
+// s_bind: bind sock to ip:port (port 0: any free port); *bound gets the port.
+static ipp_err_t s_bind(hub_t *hub, void *sock, int port, int *bound, ipp_error_t *err)
+{
+    char ep[128];
+    conn_info_t tmp = hub->client_conn;
+    snprintf(tmp.ip, sizeof tmp.ip, "%s", hub->cfg.ip);
+    if (port > 0) {
+        conn_endpoint(&tmp, port, ep, sizeof ep);
+        if (zmq_bind(sock, ep) == 0) {
+            *bound = port;
+            return IPP_OK;
+        }
+        IPP_LOGW(hub->log, "cannot bind %s again (%s); taking a free port", ep,
+                 zmq_strerror(zmq_errno()));
+    }
+    if (strchr(hub->cfg.ip, ':'))
+        snprintf(ep, sizeof ep, "tcp://[%s]:*", hub->cfg.ip);
+    else
+        snprintf(ep, sizeof ep, "tcp://%s:*", hub->cfg.ip);
+    if (zmq_bind(sock, ep) != 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot bind %s: %s", ep,
+                             zmq_strerror(zmq_errno()));
+    char last[256];
+    size_t len = sizeof last;
+    zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len);
+    const char *colon = strrchr(last, ':');
+    *bound = colon ? atoi(colon + 1) : 0;
+    if (*bound <= 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot tell the port of %s", last);
+    return IPP_OK;
+}
+
+static void *s_socket(hub_t *hub, int type, ipp_error_t *err)
+{
+    void *sock = zmq_socket(hub->zctx, type);
+    if (!sock) {
+        ipp_error_set(err, IPP_ERR_ZMQ, "zmq_socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    if (wire_socket_setup(hub->wire, sock) != IPP_OK) {
+        ipp_error_set(err, IPP_ERR_ZMQ, "socket options: %s", zmq_strerror(zmq_errno()));
+        zmq_close(sock);
+        return NULL;
+    }
+    if (type == ZMQ_ROUTER) {
+        int one = 1;
+        zmq_setsockopt(sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    }
+    return sock;
+}
+
+// s_open_conn: reuse the key and ports of existing connection files (a
+// restart: engines and clients find us where they were), else make new.
+static void s_open_conn(hub_t *hub)
+{
+    char path[1200];
+    conn_info_t c, e;
+    ipp_error_t err;
+    conn_info_init(&hub->client_conn, CONN_CLIENT);
+    conn_info_init(&hub->engine_conn, CONN_ENGINE);
+    bool reuse = false;
+    if (conn_file_path(hub->cfg.profile_dir, CONN_CLIENT, path, sizeof path, &err) == IPP_OK &&
+        conn_read(path, CONN_CLIENT, &c, &err) == IPP_OK &&
+        conn_file_path(hub->cfg.profile_dir, CONN_ENGINE, path, sizeof path, &err) == IPP_OK &&
+        conn_read(path, CONN_ENGINE, &e, &err) == IPP_OK && c.key_len == e.key_len &&
+        memcmp(c.key, e.key, c.key_len) == 0) {
+        reuse = true;
+        hub->client_conn = c;
+        hub->engine_conn = e;
+        IPP_LOGI(hub->log, "reusing the key and ports of %s", hub->cfg.profile_dir);
+    }
+    if (!reuse) {
+        conn_info_new_key(&hub->client_conn);
+        memcpy(hub->engine_conn.key, hub->client_conn.key, hub->client_conn.key_len);
+        hub->engine_conn.key_len = hub->client_conn.key_len;
+    }
+    if (hub->cfg.client_port)
+        hub->client_conn.client_port = hub->cfg.client_port;
+    if (hub->cfg.notify_port)
+        hub->client_conn.notify_port = hub->cfg.notify_port;
+    if (hub->cfg.engine_port)
+        hub->engine_conn.engine_port = hub->cfg.engine_port;
+}
+
+// s_write_conn: write both connection files with the bound ports.
+static ipp_err_t s_write_conn(hub_t *hub, ipp_error_t *err)
+{
+    char path[1200];
+    ipp_err_t rc;
+    hub->client_conn.controller_pid = hub->engine_conn.controller_pid = (int)getpid();
+    // Peers connect where we bound; a wildcard bind is reached on loopback.
+    const char *ip = hub->cfg.ip;
+    if (strcmp(ip, "0.0.0.0") == 0)
+        ip = "127.0.0.1";
+    else if (strcmp(ip, "::") == 0)
+        ip = "::1";
+    snprintf(hub->client_conn.ip, sizeof hub->client_conn.ip, "%s", ip);
+    snprintf(hub->engine_conn.ip, sizeof hub->engine_conn.ip, "%s", ip);
+    if ((rc = conn_file_path(hub->cfg.profile_dir, CONN_CLIENT, path, sizeof path, err)) ||
+        (rc = conn_write(path, &hub->client_conn, err)) ||
+        (rc = conn_file_path(hub->cfg.profile_dir, CONN_ENGINE, path, sizeof path, err)) ||
+        (rc = conn_write(path, &hub->engine_conn, err)))
+        return rc;
+    return IPP_OK;
+}
+
+// ------------------------------------------------------------- lifecycle
+
+hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err)
+{
+    hub_t *hub = calloc(1, sizeof *hub);
+    if (!hub) {
+        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the controller");
+        return NULL;
+    }
+    hub->cfg = *cfg;
+    hub->log = log;
+    hub->started = ipp_clock_now_us();
+    wire_msg_init(&hub->in);
+    if (conn_profile_prepare(hub->cfg.profile_dir, err) != IPP_OK)
+        goto fail;
+    snprintf(hub->pid_path, sizeof hub->pid_path, "%s/ipp-controller.pid",
+             hub->cfg.profile_dir);
+    if (s_pid_claim(hub->pid_path, err) != IPP_OK) {
+        hub->pid_path[0] = '\0';  // not ours to remove
+        goto fail;
+    }
+    s_open_conn(hub);
+
+    wire_opts_t wo = {0};
+    wo.key = hub->client_conn.key;
+    wo.key_len = hub->client_conn.key_len;
+    wo.window_us = cfg->window_us;
+    wo.log = log;
+    wo.username = "controller";
+    hub->wire = wire_session_new(&wo, err);
+    if (!hub->wire)
+        goto fail;
+
+    hub->zctx = zmq_ctx_new();
+    if (!hub->zctx) {
+        ipp_error_set(err, IPP_ERR_ZMQ, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    if (!(hub->client_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
+        !(hub->engine_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
+        !(hub->pub_sock = s_socket(hub, ZMQ_PUB, err)))
+        goto fail;
+    if (s_bind(hub, hub->client_sock, hub->client_conn.client_port,
+               &hub->client_conn.client_port, err) != IPP_OK ||
+        s_bind(hub, hub->pub_sock, hub->client_conn.notify_port,
+               &hub->client_conn.notify_port, err) != IPP_OK ||
+        s_bind(hub, hub->engine_sock, hub->engine_conn.engine_port,
+               &hub->engine_conn.engine_port, err) != IPP_OK)
+        goto fail;
+
+    hub->store = hub_store_open(cfg, log, err);
+    if (!hub->store)
+        goto fail;
+
+    sched_config_t sc = sched_config_default();
+    sc.scheme = cfg->scheme;
+    sc.hwm = cfg->hwm;
+    sc.seed = (uint64_t)hub->started;
+    hub->sched = sched_new(&sc, &hub_sched_ops, hub);
+    hub->engines = hub_registry_new();
+    hub->tasks = hub_taskmap_new();
+    if (!hub->sched || !hub->engines || !hub->tasks) {
+        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
+        goto fail;
+    }
+    if (hub_recover(hub, err) != IPP_OK)
+        goto fail;
+    // Connection files last: whoever reads them finds a controller ready.
+    if (s_write_conn(hub, err) != IPP_OK)
+        goto fail;
+    hub->next_beat = ipp_clock_mono_us() + hub->cfg.heartbeat_us;
+    IPP_LOGI(hub->log, "listening on %s: clients %d, notifications %d, engines %d; db %s",
+             hub->cfg.ip, hub->client_conn.client_port, hub->client_conn.notify_port,
+             hub->engine_conn.engine_port, hub->cfg.db_path);
+    return hub;
+fail:
+    hub_destroy(&hub);
+    return NULL;
+}
+
+static void s_free_task(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    hub_task_free(value);
+}
+
+void hub_destroy(hub_t **hub_p)
+{
+    if (!hub_p || !*hub_p)
+        return;
+    hub_t *hub = *hub_p;
+    if (hub->store) {
+        // Everything handed to the writer is committed before we go, and
+        // what waited for it is delivered.
+        hub_store_sync(hub->store);
+        hub_commits(hub);
+    }
+    sched_destroy(&hub->sched);
+    if (hub->tasks)
+        hub_taskmap_each(hub->tasks, s_free_task, NULL);
+    hub_taskmap_destroy(&hub->tasks);
+    for (size_t i = 0; i < hub->waits_n; i++) {
+        hub_wait_t *w = &hub->waits[(hub->waits_head + i) % hub->waits_cap];
+        free(w->reply);
+    }
+    free(hub->waits);
+    hub_registry_destroy(&hub->engines);
+    hub_store_close(&hub->store);
+    wire_msg_fini(&hub->in);
+    if (hub->client_sock)
+        zmq_close(hub->client_sock);
+    if (hub->engine_sock)
+        zmq_close(hub->engine_sock);
+    if (hub->pub_sock)
+        zmq_close(hub->pub_sock);
+    if (hub->zctx)
+        zmq_ctx_term(hub->zctx);
+    wire_session_destroy(&hub->wire);
+    if (hub->pid_path[0])
+        unlink(hub->pid_path);
+    free(hub);
+    *hub_p = NULL;
+}
+
+void hub_stop(hub_t *hub)
+{
+    hub->stopping = true;
+}
+
+// ------------------------------------------------------------- sending
+
+ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
+                    size_t n_bufs)
+{
+    ipp_err_t rc = wire_send(hub->wire, hub->client_sock, ident, ident ? 1 : 0, type, parent,
+                             content, bufs, n_bufs, ZMQ_DONTWAIT, NULL, NULL);
+    if (rc != IPP_OK)
+        IPP_LOGW(hub->log, "could not send %s: %s", wire_type_name(type),
+                 zmq_strerror(zmq_errno()));
+    return rc;
+}
+
+void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
+                     ipp_err_t code, const char *field, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
+    er.has_code = 1;
+    er.code = code;
+    er.ename = (char *)ipp_errname(code);
+    er.evalue = text;
+    er.field = (char *)field;
+    IPP_LOGI(hub->log, "request %s refused: %s", parent ? parent : "-", text);
+    wire_send(hub->wire, sock, ident, ident ? 1 : 0, IPP__MSG_TYPE__ERROR_REPLY, parent,
+              &er.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
+                 const ProtobufCMessage *content)
+{
+    wire_frame_t t = {topic, strlen(topic)};
+    wire_send(hub->wire, hub->pub_sock, &t, 1, type, NULL, content, NULL, 0, ZMQ_DONTWAIT,
+              NULL, NULL);
+}
+
+bool hub_wait_push(hub_t *hub, const hub_wait_t *w)
+{
+    if (hub->waits_n == hub->waits_cap) {
+        size_t cap = hub->waits_cap ? hub->waits_cap * 2 : 1024;
+        hub_wait_t *v = malloc(cap * sizeof *v);
+        if (!v)
+            return false;
+        for (size_t i = 0; i < hub->waits_n; i++)
+            v[i] = hub->waits[(hub->waits_head + i) % hub->waits_cap];
+        free(hub->waits);
+        hub->waits = v;
+        hub->waits_head = 0;
+        hub->waits_cap = cap;
+    }
+    hub->waits[(hub->waits_head + hub->waits_n) % hub->waits_cap] = *w;
+    hub->waits_n++;
+    return true;
+}
+
+// ------------------------------------------------------------- the loop
+
+// s_drain: handle up to HUB_BATCH messages waiting on sock.
+static void s_drain(hub_t *hub, void *sock, void (*handle)(hub_t *, wire_msg_t *))
+{
+    for (int i = 0; i < HUB_BATCH && !hub->stopping; i++) {
+        ipp_error_t err;
+        ipp_err_t rc = wire_recv(hub->wire, sock, ZMQ_DONTWAIT, &hub->in, &err);
+        if (rc == IPP_ERR_ZMQ && errno == EAGAIN)
+            return;
+        if (rc == IPP_OK) {
+            handle(hub, &hub->in);
+            continue;
+        }
+        // A signed request we cannot read gets an answer; anything not
+        // authentic is dropped (wire_recv logged it).
+        if ((rc == IPP_ERR_BAD_CONTENT || rc == IPP_ERR_UNKNOWN_TYPE || rc == IPP_ERR_VERSION) &&
+            hub->in.header) {
+            wire_frame_t id[1];
+            size_t n = wire_msg_idents(&hub->in, id, 1);
+            hub_reply_error(hub, sock, n ? id : NULL, hub->in.header->msg_id, rc, NULL, "%s",
+                            err.msg);
+        }
+        if (rc == IPP_ERR_ZMQ)
+            return;
+    }
+}
+
+static void s_client(hub_t *hub, wire_msg_t *msg)
+{
+    hub_client_message(hub, msg);
+}
+
+static void s_engine(hub_t *hub, wire_msg_t *msg)
+{
+    hub_engine_message(hub, msg);
+}
+
+ipp_err_t hub_run(hub_t *hub)
+{
+    while (!hub->stopping && !(hub->stop_flag && *hub->stop_flag)) {
+        int64_t now = ipp_clock_mono_us();
+        int64_t deadline = hub->next_beat;
+        int64_t sd = sched_next_deadline(hub->sched);
+        if (sd >= 0 && sd < deadline)
+            deadline = sd;
+        if (hub->recovering && hub->grace_until < deadline)
+            deadline = hub->grace_until;
+        long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
+        zmq_pollitem_t items[3] = {
+            {hub->client_sock, 0, ZMQ_POLLIN, 0},
+            {hub->engine_sock, 0, ZMQ_POLLIN, 0},
+            {NULL, hub_store_fd(hub->store), ZMQ_POLLIN, 0},
+        };
+        int n = zmq_poll(items, 3, timeout_ms);
+        if (n < 0) {
+            if (zmq_errno() == EINTR)
+                continue;
+            IPP_LOGE(hub->log, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            return IPP_ERR_ZMQ;
+        }
+        if (items[2].revents & ZMQ_POLLIN)
+            hub_commits(hub);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_drain(hub, hub->engine_sock, s_engine);
+        if (items[0].revents & ZMQ_POLLIN)
+            s_drain(hub, hub->client_sock, s_client);
+        now = ipp_clock_mono_us();
+        if (now >= hub->next_beat) {
+            hub_engines_check(hub, now);
+            hub->next_beat = now + hub->cfg.heartbeat_us;
+        }
+        if (hub->recovering && now >= hub->grace_until)
+            hub_recovery_end(hub);
+        sd = sched_next_deadline(hub->sched);
+        if (sd >= 0 && now >= sd)
+            sched_tick(hub->sched);
+        // Before sleeping: the batch of this iteration goes to the disk.
+        hub_store_flush(hub->store);
+    }
+    return IPP_OK;
+}

@@ -1,0 +1,275 @@
+/* engines.c — the controller's side of the engine conversation.
+ *
+ * Registration (engine uuid → stable id from the task store), heartbeats
+ * (echoed, so engines know the controller lives; silence for `misses`
+ * periods means death), results, unmet-dependency answers, leaving, and
+ * sending tasks and control messages to engines. Owns nothing: engines
+ * live in hub->engines, tasks in hub->tasks.
+ */
+#include "hub/hub.h"
+
+#include "proto/clock.h"
+#include "proto/codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hub_engine_info(const hub_engine_t *e, Ipp__EngineInfo *out, bool alive)
+{
+    ipp__engine_info__init(out);
+    out->has_engine_id = 1;
+    out->engine_id = e->id;
+    out->uuid = (char *)e->uuid;
+    out->hostname = (char *)e->hostname;
+    out->has_pid = 1;
+    out->pid = e->pid;
+    out->n_tags = e->n_tags;
+    out->tags = e->tags;
+    out->n_functions = e->n_functions;
+    out->functions = e->functions;
+    out->has_registered = 1;
+    out->registered = e->registered;
+    out->has_alive = 1;
+    out->alive = alive;
+}
+
+static void s_announce(hub_t *hub, const hub_engine_t *e, bool up)
+{
+    Ipp__EngineEvent ev = IPP__ENGINE_EVENT__INIT;
+    Ipp__EngineInfo info;
+    hub_engine_info(e, &info, up);
+    ev.has_kind = 1;
+    ev.kind = up ? IPP__ENGINE_EVENT__KIND__REGISTERED : IPP__ENGINE_EVENT__KIND__UNREGISTERED;
+    ev.engine = &info;
+    hub_publish(hub, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base);
+}
+
+// s_engine_gone: engine e is dead or left: its tasks are retried or fail,
+// it is announced and forgotten.
+static void s_engine_gone(hub_t *hub, hub_engine_t *e, const char *why)
+{
+    int id = e->id;
+    IPP_LOGW(hub->log, "engine %d (%s) unregistered: %s", id, e->uuid, why);
+    hub_store_engine_gone(hub->store, e->uuid, ipp_clock_now_us());
+    s_announce(hub, e, false);
+    hub_registry_remove(hub->engines, id);
+    // Last: the scheduler's callbacks may look engines up.
+    sched_engine_remove(hub->sched, id);
+}
+
+// s_adopt: after a restart, engine e says it holds msg_id (running, or
+// finished with the result not yet acknowledged).
+static void s_adopt(hub_t *hub, hub_engine_t *e, const char *msg_id)
+{
+    hub_task_t *task = hub_taskmap_get(hub->tasks, msg_id);
+    if (!task || task->in_sched || task->result)
+        return;  // finished already (or being recorded), or runs elsewhere now
+    sched_spec_t spec;
+    hub_task_spec(task, &spec);
+    if (sched_adopt(hub->sched, &spec, e->id) == IPP_OK) {
+        task->in_sched = true;
+        task->held = false;
+        task->engine = e->id;
+        IPP_LOGI(hub->log, "task %s still held by engine %d: adopted", msg_id, e->id);
+    }
+}
+
+// s_registration_reply: tell the engine its id and the heartbeat rules.
+static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                                 int id)
+{
+    Ipp__RegistrationReply rep = IPP__REGISTRATION_REPLY__INIT;
+    rep.has_engine_id = 1;
+    rep.engine_id = id;
+    rep.has_heartbeat_period_us = 1;
+    rep.heartbeat_period_us = hub->cfg.heartbeat_us;
+    rep.has_heartbeat_misses = 1;
+    rep.heartbeat_misses = hub->cfg.heartbeat_misses;
+    rep.controller_session = (char *)wire_session_id(hub->wire);
+    wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__REGISTRATION_REPLY, parent,
+              &rep.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+static void s_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
+{
+    Ipp__RegistrationRequest *req = (Ipp__RegistrationRequest *)msg->content;
+    const char *parent = msg->header->msg_id;
+    if (!req->uuid || !req->uuid[0] || strlen(req->uuid) >= 64) {
+        hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_INVALID, "uuid",
+                        "registration needs an engine uuid of 1 to 63 characters");
+        return;
+    }
+    if (ident->size > HUB_IDENT_MAX) {
+        hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_INVALID, "routing_id",
+                        "routing id too long");
+        return;
+    }
+    hub_engine_t *old = hub_registry_by_uuid(hub->engines, req->uuid);
+    if (old && old->pid == req->pid && strcmp(old->hostname, req->hostname ? req->hostname : "") == 0 &&
+        old->ident_len == ident->size && memcmp(old->ident, ident->data, ident->size) == 0) {
+        // The same process again (it heard nothing from us for a while):
+        // nothing it runs was lost; answer as before. Results it holds
+        // come again and are acknowledged.
+        old->last_seen = ipp_clock_mono_us();
+        s_registration_reply(hub, ident, parent, old->id);
+        IPP_LOGI(hub->log, "engine %d registered again (same process)", old->id);
+        return;
+    }
+    if (old)
+        s_engine_gone(hub, old, "a new process registered with its uuid");
+    ipp_error_t err;
+    int id = -1;
+    if (hub_store_engine_id(hub->store, req->uuid, req->hostname ? req->hostname : "",
+                            req->pid, ipp_clock_now_us(), &id, &err) != IPP_OK) {
+        hub_reply_error(hub, hub->engine_sock, ident, parent, err.code, NULL,
+                        "cannot record the engine: %s", err.msg);
+        return;
+    }
+    hub_engine_t *e = hub_registry_add(hub->engines, id, req->uuid, req->hostname, req->pid,
+                                       req->tags, req->n_tags, req->functions,
+                                       req->n_functions, ident->data, ident->size);
+    if (!e) {
+        hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_NOMEM, NULL,
+                        "no memory to register engine %d", id);
+        return;
+    }
+    e->registered = ipp_clock_now_us();
+    e->last_seen = ipp_clock_mono_us();
+
+    s_registration_reply(hub, ident, parent, id);
+    IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id,
+             req->uuid, req->hostname ? req->hostname : "?", req->pid, req->n_running,
+             req->n_finished);
+    s_announce(hub, e, true);
+    sched_engine_add(hub->sched, id);
+    for (size_t i = 0; i < req->n_running; i++)
+        s_adopt(hub, e, req->running[i]);
+    for (size_t i = 0; i < req->n_finished; i++)
+        s_adopt(hub, e, req->finished[i]);
+}
+
+static void s_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                        hub_engine_t *e)
+{
+    if (!e) {
+        // Not registered in this run (a controller restart): ask it to.
+        hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_NOT_FOUND,
+                        "engine", "engine not registered with this controller");
+        return;
+    }
+    wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__HEARTBEAT,
+              msg->header->msg_id, msg->content, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+void hub_engine_message(hub_t *hub, wire_msg_t *msg)
+{
+    wire_frame_t ident[1];
+    if (wire_msg_idents(msg, ident, 1) != 1)
+        return;  // a ROUTER always adds exactly one
+    hub_engine_t *e = hub_registry_by_ident(hub->engines, ident->data, ident->size);
+    if (e)
+        e->last_seen = ipp_clock_mono_us();
+    switch (wire_msg_type(msg)) {
+    case IPP__MSG_TYPE__REGISTRATION_REQUEST:
+        s_register(hub, msg, ident);
+        break;
+    case IPP__MSG_TYPE__HEARTBEAT:
+        s_heartbeat(hub, msg, ident, e);
+        break;
+    case IPP__MSG_TYPE__TASK_RESULT:
+        if (!e) {
+            hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id,
+                            IPP_ERR_NOT_FOUND, "engine",
+                            "engine not registered with this controller");
+            break;
+        }
+        hub_task_result(hub, e, msg);
+        break;
+    case IPP__MSG_TYPE__UNMET_DEPENDENCY: {
+        Ipp__UnmetDependency *u = (Ipp__UnmetDependency *)msg->content;
+        if (e && u->msg_id) {
+            IPP_LOGI(hub->log, "engine %d cannot run %s (%zu requirements missing)", e->id,
+                     u->msg_id, u->n_missing);
+            hub_task_t *task = hub_taskmap_get(hub->tasks, u->msg_id);
+            if (task && task->engine == e->id)
+                task->engine = -1;
+            sched_unmet(hub->sched, u->msg_id, e->id);
+        }
+        break;
+    }
+    case IPP__MSG_TYPE__UNREGISTRATION:
+        if (e)
+            s_engine_gone(hub, e, "engine left");
+        break;
+    default:
+        hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_UNKNOWN_TYPE,
+                        NULL, "an engine cannot send %s here", wire_type_name(wire_msg_type(msg)));
+        break;
+    }
+}
+
+void hub_engines_check(hub_t *hub, int64_t now_mono)
+{
+    int64_t limit = hub->cfg.heartbeat_us * hub->cfg.heartbeat_misses;
+    // Removing shifts the registry; walk from the end.
+    for (size_t i = hub_registry_count(hub->engines); i-- > 0;) {
+        hub_engine_t *e = hub_registry_at(hub->engines, i);
+        if (e && now_mono - e->last_seen > limit) {
+            char why[96];
+            snprintf(why, sizeof why, "no heartbeat for %.1f s",
+                     (double)(now_mono - e->last_seen) / 1e6);
+            s_engine_gone(hub, e, why);
+        }
+    }
+}
+
+void hub_engine_send_task(hub_t *hub, hub_task_t *task, int engine_id)
+{
+    hub_engine_t *e = hub_registry_get(hub->engines, engine_id);
+    if (!e) {
+        // The scheduler only picks registered engines; be safe anyway.
+        IPP_LOGE(hub->log, "task %s sent to unknown engine %d", task->msg_id, engine_id);
+        return;
+    }
+    task->engine = engine_id;
+    task->attempts++;
+    zmq_msg_t *bufs = NULL;
+    if (task->n_bufs) {
+        bufs = calloc(task->n_bufs, sizeof *bufs);
+        for (size_t i = 0; bufs && i < task->n_bufs; i++) {
+            zmq_msg_init(&bufs[i]);
+            zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
+        }
+    }
+    Ipp__TaskRequest *req = task->req;
+    req->has_attempt = 1;
+    req->attempt = task->attempts;
+    wire_frame_t ident = {e->ident, e->ident_len};
+    ipp_err_t rc = wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST,
+                             NULL, &req->base, bufs, bufs ? task->n_bufs : 0, ZMQ_DONTWAIT,
+                             task->msg_id, NULL);
+    free(bufs);
+    if (rc != IPP_OK)
+        IPP_LOGW(hub->log, "could not send task %s to engine %d: %s", task->msg_id, engine_id,
+                 zmq_strerror(zmq_errno()));
+    hub_store_assign(hub->store, task, engine_id, e->uuid);
+}
+
+void hub_engines_stop(hub_t *hub, const int *targets, size_t n)
+{
+    Ipp__EngineControl ctl = IPP__ENGINE_CONTROL__INIT;
+    ctl.has_action = 1;
+    ctl.action = IPP__ENGINE_CONTROL__ACTION__STOP;
+    for (size_t i = 0; i < hub_registry_count(hub->engines); i++) {
+        hub_engine_t *e = hub_registry_at(hub->engines, i);
+        bool want = n == 0;
+        for (size_t k = 0; k < n && !want; k++)
+            want = targets[k] == e->id;
+        if (!want)
+            continue;
+        wire_frame_t ident = {e->ident, e->ident_len};
+        wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__ENGINE_CONTROL, NULL,
+                  &ctl.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+    }
+}

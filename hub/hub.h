@@ -1,0 +1,234 @@
+/* hub.h — the controller object, shared by the files of hub/ only.
+ *
+ * One hub_t per ipp-controller process. It owns the ZeroMQ sockets, the wire
+ * session, the task store's writer and reader, the scheduler, the engine
+ * registry and the pending tasks. Everything runs on one thread (the event
+ * loop in controller.c) except the task store's writer thread, which it
+ * talks to through db_writer_*.
+ *
+ * Write-ahead: a task goes to an engine only after its request is committed
+ * (hub_wait_t of kind HUB_WAIT_SUBMIT), and a result goes to any client only
+ * after it is committed (HUB_WAIT_RESULT, HUB_WAIT_FAILED). Commits complete
+ * in sequence order, so the waits form one FIFO.
+ */
+#ifndef IPP_HUB_HUB_H
+#define IPP_HUB_HUB_H
+
+#include "hub/registry.h"
+#include "hub/taskmap.h"
+#include "proto/conn.h"
+#include "proto/log.h"
+#include "proto/wire.h"
+#include "scheduler/sched.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+// Settings from the command line.
+typedef struct hub_config_t {
+    char profile_dir[1024];      // $IPP_DIR/profile_NAME
+    char ip[64];                 // address to bind (default 127.0.0.1)
+    char db_path[1100];          // task store file
+    int durability;              // DB_DURABILITY_NORMAL or _FULL
+    const sched_scheme_ops_t *scheme;  // routing scheme
+    uint32_t hwm;                // outstanding tasks per engine (0 = unlimited)
+    int64_t heartbeat_us;        // heartbeat period
+    int heartbeat_misses;        // periods of silence before an engine is dead
+    int64_t grace_us;            // after a restart: how long engines get to
+                                 // report held tasks before those are requeued
+    int64_t window_us;           // accepted clock skew for messages
+    int client_port;             // 0 = reuse the connection file's, else free
+    int engine_port;             // likewise
+    int notify_port;             // likewise
+} hub_config_t;
+
+// A pending task: what the controller keeps in memory until the result is
+// committed and delivered. Completed tasks are not kept.
+typedef struct hub_task_t {
+    char msg_id[IPP_MSGID_LEN + 1];  // the task's id (map key)
+    Ipp__TaskRequest *req;           // decoded request, owned
+    zmq_msg_t *bufs;                 // argument buffers, owned (shared data)
+    size_t n_bufs;                   // how many
+    uint8_t client[64];              // submitting client's routing id
+    size_t client_len;               // its length (0: nobody to tell)
+    char label[128];                 // label, for notifications
+    int engine;                      // engine it runs on, -1
+    int attempts;                    // times sent to an engine
+    bool in_sched;                   // handed to the scheduler
+    bool held;                       // recovery: was running when the
+                                     // controller died; waits for its engine
+    Ipp__TaskResult *result;         // result waiting for its commit, owned
+    zmq_msg_t *rbufs;                // its buffers, owned
+    size_t n_rbufs;                  // how many
+} hub_task_t;
+
+struct hub_t;
+
+// What to do once a DB mutation is committed.
+typedef enum hub_wait_kind_t {
+    HUB_WAIT_SUBMIT = 1,   // request durable: ack client, schedule
+    HUB_WAIT_RESULT = 2,   // engine result durable: ack engine, deliver
+    HUB_WAIT_FAILED = 3,   // scheduler failure durable: deliver
+    HUB_WAIT_REPLY = 4,    // a query's mutation settled: call done
+} hub_wait_kind_t;
+
+typedef struct hub_wait_t {
+    uint64_t seq;          // writer sequence to wait for
+    hub_wait_kind_t kind;  // what then
+    hub_task_t *task;      // the task, for task kinds
+    int engine;            // the engine that sent the result
+    void *reply;           // HUB_WAIT_REPLY: a prepared request context, owned
+    void (*done)(struct hub_t *hub, struct hub_wait_t *w, const ipp_error_t *err,
+                 int64_t count);  // HUB_WAIT_REPLY: called when settled
+} hub_wait_t;
+
+typedef struct hub_t {
+    hub_config_t cfg;            // settings
+    const ipp_logger_t *log;     // logger (owned by main)
+    void *zctx;                  // ZeroMQ context
+    void *client_sock;           // ROUTER for clients
+    void *engine_sock;           // ROUTER for engines
+    void *pub_sock;              // PUB for notifications
+    wire_session_t *wire;        // signing session
+    conn_info_t client_conn;     // what the client connection file says
+    conn_info_t engine_conn;     // what the engine connection file says
+    struct hub_store_t *store;   // the task store (store.c)
+    sched_t *sched;              // scheduler
+    hub_registry_t *engines;     // live engines
+    hub_taskmap_t *tasks;        // pending tasks by msg_id
+    hub_wait_t *waits;           // ring of commit waits, in seq order
+    size_t waits_head;           // index of the oldest
+    size_t waits_n;              // how many
+    size_t waits_cap;            // ring size
+    wire_msg_t in;               // reused for every incoming message
+    int64_t started;             // wall clock µs at start
+    int64_t next_beat;           // monotonic µs of the next heartbeat check
+    int64_t grace_until;         // monotonic µs: end of the recovery grace
+    bool recovering;             // grace period running
+    bool stopping;               // leave the loop
+    volatile sig_atomic_t *stop_flag; // set by main's signal handler
+    char pid_path[1100];         // the pid file to remove at exit
+} hub_t;
+
+// ---- controller.c
+// hub_new: a controller with cfg; binds sockets, writes connection files,
+// opens the task store and recovers pending work. NULL with err filled.
+hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err);
+// hub_run: the event loop, until hub_stop or a shutdown request.
+ipp_err_t hub_run(hub_t *hub);
+// hub_stop: ask the loop to finish (async-signal-safe: sets a flag).
+void hub_stop(hub_t *hub);
+// hub_destroy: commit what is queued, tell engines, free everything.
+void hub_destroy(hub_t **hub_p);
+// hub_reply: send a reply of type to the client with routing id ident.
+ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
+                    size_t n_bufs);
+// hub_reply_error: send ERROR_REPLY {code, ename, evalue, field}.
+void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
+                     ipp_err_t code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+// hub_publish: send a notification with topic.
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
+                 const ProtobufCMessage *content);
+// hub_wait_push: add a commit wait; false if out of memory.
+bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
+
+// ---- engines.c
+// hub_engine_message: handle one message from the engine socket.
+void hub_engine_message(hub_t *hub, wire_msg_t *msg);
+// hub_engines_check: declare engines that missed too many heartbeats dead.
+void hub_engines_check(hub_t *hub, int64_t now_mono);
+// hub_engine_send_task: send task to engine e (a scheduler decision).
+void hub_engine_send_task(hub_t *hub, hub_task_t *task, int engine_id);
+// hub_engines_stop: tell every engine (or those in targets) to stop.
+void hub_engines_stop(hub_t *hub, const int *targets, size_t n);
+// hub_engine_info: fill an EngineInfo (strings borrowed from e).
+void hub_engine_info(const hub_engine_t *e, Ipp__EngineInfo *out, bool alive);
+
+// ---- tasks.c
+// hub_client_submit: a TASK_REQUEST from a client.
+void hub_client_submit(hub_t *hub, wire_msg_t *msg);
+// hub_task_result: a TASK_RESULT from engine e.
+void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg);
+// hub_commits: run the waits whose mutations are now committed (or failed).
+void hub_commits(hub_t *hub);
+// hub_task_free: free a task and everything it owns.
+void hub_task_free(hub_task_t *task);
+// hub_sched_ops: the scheduler callbacks (ctx = hub).
+extern const sched_ops_t hub_sched_ops;
+// hub_task_spec: the scheduler spec of a task (pointers into task->req;
+// targets into the caller's buffer tgt of n_tgt entries).
+void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);
+// hub_task_fail_now: record that the controller failed task (status, ename,
+// evalue) and deliver it once committed.
+void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
+                       const char *evalue);
+
+// ---- queries.c
+// hub_client_message: handle one message from the client socket.
+void hub_client_message(hub_t *hub, wire_msg_t *msg);
+
+// ---- store.c: the controller's adapter to db/ (queries.c and recovery.c
+// use db/ reads directly through hub_store_reader)
+typedef struct hub_store_t hub_store_t;
+// hub_store_open: open (create, migrate) the task store of cfg->db_path and
+// start its writer thread. NULL with err filled.
+hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log,
+                            ipp_error_t *err);
+// hub_store_close: commit everything queued, stop the writer, free.
+void hub_store_close(hub_store_t **store_p);
+// hub_store_fd: a descriptor that becomes readable when commits happen.
+int hub_store_fd(hub_store_t *store);
+// hub_store_flush: hand the writer this loop iteration's batch.
+void hub_store_flush(hub_store_t *store);
+// hub_store_committed: consume the fd's signal; every seq up to the value
+// returned is settled: committed unless a report covers it.
+uint64_t hub_store_committed(hub_store_t *store);
+// hub_store_next_report: the oldest failure (or purge count) report: seqs
+// first..last, err (IPP_OK for a purge that ran), count. false when none.
+bool hub_store_next_report(hub_store_t *store, uint64_t *first, uint64_t *last, int64_t *count,
+                           ipp_error_t *err);
+// hub_store_sync: block until everything queued is settled (shutdown only).
+uint64_t hub_store_sync(hub_store_t *store);
+// hub_store_reader / hub_store_writer: the db/ objects, for queries.
+struct db_reader_t *hub_store_reader(hub_store_t *store);
+struct db_writer_t *hub_store_writer(hub_store_t *store);
+// hub_store_insert: record a new task request from msg (its header,
+// content and buffer frames are copied). Returns the mutation's seq, 0 if
+// it could not be queued (err says why).
+uint64_t hub_store_insert(hub_store_t *store, const hub_task_t *task, const wire_msg_t *msg,
+                          ipp_error_t *err);
+// hub_store_assign: record that task went to engine (uuid) as attempt n.
+void hub_store_assign(hub_store_t *store, const hub_task_t *task, int engine,
+                      const char *engine_uuid);
+// hub_store_result: record task's final result (task->result, task->rbufs)
+// from engine; received is the controller's clock. Returns seq, 0 on failure.
+uint64_t hub_store_result(hub_store_t *store, const hub_task_t *task, const char *engine_uuid,
+                          int64_t received);
+// hub_store_fail: record that the controller finished task with status and
+// error (aborted, unreachable, lost…). Returns seq, 0 on failure.
+uint64_t hub_store_fail(hub_store_t *store, const hub_task_t *task, Ipp__Status status,
+                        const char *ename, const char *evalue, int64_t when);
+// hub_store_resubmitted: record that old_id was resubmitted as new_id.
+uint64_t hub_store_resubmitted(hub_store_t *store, const char *old_id, const char *new_id);
+// hub_store_engine_id: the stable id of engine uuid (allocated on first
+// sight), recording the registration. IPP_OK or an error.
+ipp_err_t hub_store_engine_id(hub_store_t *store, const char *uuid, const char *hostname,
+                              int pid, int64_t when, int *id, ipp_error_t *err);
+// hub_store_engine_gone: record that engine uuid unregistered at when.
+void hub_store_engine_gone(hub_store_t *store, const char *uuid, int64_t when);
+// hub_store_dep: what the store knows of a dependency id (for the
+// scheduler's lookup): finished ok / with error (and where), pending, unknown.
+sched_lookup_t hub_store_dep(hub_store_t *store, const char *msg_id, int *engine);
+// hub_store_exists: whether a task with msg_id is recorded.
+bool hub_store_exists(hub_store_t *store, const char *msg_id);
+
+// ---- recovery.c
+// hub_recover: reload pending tasks from the store (at start).
+ipp_err_t hub_recover(hub_t *hub, ipp_error_t *err);
+// hub_recovery_end: after the grace period, requeue held tasks nobody holds.
+void hub_recovery_end(hub_t *hub);
+
+#endif

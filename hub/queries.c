@@ -1,0 +1,901 @@
+/* queries.c — the controller's side of the client conversation.
+ *
+ * Submissions go to tasks.c; everything else is answered here: connect,
+ * queue_status, result_status/get_result, purge, resubmit, db_query,
+ * history, abort, clear, shutdown, load, engine list. Reads go to the task
+ * store's read connection (so ids from earlier controller runs are found);
+ * what is pending is answered from memory first. Purges go through the
+ * writer, and are answered once they are settled. Owns nothing past a call
+ * except the reply contexts of purges in flight (in the commit waits).
+ */
+#include "hub/hub.h"
+
+#include "db/reader.h"
+#include "db/writer.h"
+#include "proto/clock.h"
+#include "proto/codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// Where a deferred reply goes.
+typedef struct {
+    uint8_t ident[256];               // client routing id
+    size_t ident_len;                 // its length
+    char parent[IPP_MSGID_LEN + 1];   // the request's msg_id
+} s_return_t;
+
+static void s_return_init(s_return_t *r, const wire_msg_t *msg)
+{
+    wire_frame_t id[1];
+    r->ident_len = 0;
+    if (wire_msg_idents(msg, id, 1) == 1 && id->size <= sizeof r->ident) {
+        memcpy(r->ident, id->data, id->size);
+        r->ident_len = id->size;
+    }
+    snprintf(r->parent, sizeof r->parent, "%s", msg->header->msg_id);
+}
+
+// ------------------------------------------------------------ connect
+
+static void s_connect(hub_t *hub, const wire_frame_t *ident, const char *parent)
+{
+    size_t n = hub_registry_count(hub->engines);
+    Ipp__EngineInfo *infos = n ? calloc(n, sizeof *infos) : NULL;
+    Ipp__EngineInfo **ptrs = n ? calloc(n, sizeof *ptrs) : NULL;
+    if (n && (!infos || !ptrs)) {
+        free(infos);
+        free(ptrs);
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        hub_engine_info(hub_registry_at(hub->engines, i), &infos[i], true);
+        ptrs[i] = &infos[i];
+    }
+    Ipp__ConnectReply rep = IPP__CONNECT_REPLY__INIT;
+    rep.n_engines = n;
+    rep.engines = ptrs;
+    rep.controller_session = (char *)wire_session_id(hub->wire);
+    rep.has_started = 1;
+    rep.started = hub->started;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__CONNECT_REPLY, &rep.base, NULL, 0);
+    free(infos);
+    free(ptrs);
+}
+
+static void s_engine_list(hub_t *hub, const wire_frame_t *ident, const char *parent)
+{
+    // Every engine ever registered, the live ones marked alive.
+    ipp_error_t err;
+    db_engines_t *all = NULL;
+    if (db_reader_engines(hub_store_reader(hub->store), &all, &err) != IPP_OK) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
+        return;
+    }
+    size_t n = all->n;
+    Ipp__EngineInfo *infos = n ? calloc(n, sizeof *infos) : NULL;
+    Ipp__EngineInfo **ptrs = n ? calloc(n, sizeof *ptrs) : NULL;
+    if (n && (!infos || !ptrs)) {
+        free(infos);
+        free(ptrs);
+        db_engines_destroy(&all);
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const db_engine_info_t *d = &all->v[i];
+        hub_engine_t *live = hub_registry_get(hub->engines, d->id);
+        if (live) {
+            hub_engine_info(live, &infos[i], true);
+        } else {
+            ipp__engine_info__init(&infos[i]);
+            infos[i].has_engine_id = 1;
+            infos[i].engine_id = d->id;
+            infos[i].uuid = d->uuid;
+            infos[i].hostname = d->hostname;
+            infos[i].has_pid = 1;
+            infos[i].pid = d->pid;
+            infos[i].has_registered = 1;
+            infos[i].registered = d->registered;
+            infos[i].has_alive = 1;
+            infos[i].alive = 0;
+        }
+        ptrs[i] = &infos[i];
+    }
+    Ipp__EngineListReply rep = IPP__ENGINE_LIST_REPLY__INIT;
+    rep.n_engines = n;
+    rep.engines = ptrs;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__ENGINE_LIST_REPLY, &rep.base, NULL, 0);
+    free(infos);
+    free(ptrs);
+    db_engines_destroy(&all);
+}
+
+// ------------------------------------------------------------ queue status
+
+typedef struct {
+    char **ids;  // collected msg_ids (borrowed from the scheduler for the call)
+    size_t n;    // used
+    size_t cap;  // allocated
+    bool running;  // collect running (else queued) tasks
+} s_ids_t;
+
+static void s_collect(void *arg, const char *msg_id, void *user, bool running)
+{
+    s_ids_t *c = arg;
+    hub_task_t *task = user;
+    if (running != c->running)
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        char **v = realloc(c->ids, cap * sizeof *v);
+        if (!v)
+            return;
+        c->ids = v;
+        c->cap = cap;
+    }
+    c->ids[c->n++] = task ? task->msg_id : (char *)msg_id;
+}
+
+static void s_queue_status(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                           const Ipp__QueueStatusRequest *req)
+{
+    int ids[1024];
+    size_t n;
+    if (req->n_targets) {
+        n = req->n_targets < 1024 ? req->n_targets : 1024;
+        for (size_t i = 0; i < n; i++) {
+            if (!hub_registry_get(hub->engines, req->targets[i])) {
+                hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND,
+                                "targets", "no engine %d is registered", req->targets[i]);
+                return;
+            }
+            ids[i] = req->targets[i];
+        }
+    } else {
+        n = hub_registry_count(hub->engines);
+        if (n > 1024)
+            n = 1024;
+        for (size_t i = 0; i < n; i++)
+            ids[i] = hub_registry_at(hub->engines, i)->id;
+    }
+    Ipp__EngineQueue *qs = n ? calloc(n, sizeof *qs) : NULL;
+    Ipp__EngineQueue **ptrs = n ? calloc(n, sizeof *ptrs) : NULL;
+    s_ids_t *lists = n ? calloc(2 * n, sizeof *lists) : NULL;
+    if (n && (!qs || !ptrs || !lists)) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sched_engine_info_t info = {0};
+        sched_engine_info(hub->sched, ids[i], &info);
+        ipp__engine_queue__init(&qs[i]);
+        qs[i].has_engine_id = 1;
+        qs[i].engine_id = ids[i];
+        qs[i].has_queued = 1;
+        qs[i].queued = (int32_t)info.queued;
+        qs[i].has_running = 1;
+        qs[i].running = (int32_t)info.running;
+        hub_engine_t *e = hub_registry_get(hub->engines, ids[i]);
+        qs[i].has_completed = 1;
+        qs[i].completed = e ? e->completed : (int64_t)info.completed;
+        if (req->verbose) {
+            lists[2 * i].running = false;
+            lists[2 * i + 1].running = true;
+            sched_foreach_task(hub->sched, ids[i], s_collect, &lists[2 * i]);
+            sched_foreach_task(hub->sched, ids[i], s_collect, &lists[2 * i + 1]);
+            qs[i].n_queued_ids = lists[2 * i].n;
+            qs[i].queued_ids = lists[2 * i].ids;
+            qs[i].n_running_ids = lists[2 * i + 1].n;
+            qs[i].running_ids = lists[2 * i + 1].ids;
+        }
+        ptrs[i] = &qs[i];
+    }
+    sched_stats_t st;
+    sched_stats(hub->sched, &st);
+    Ipp__QueueStatusReply rep = IPP__QUEUE_STATUS_REPLY__INIT;
+    rep.n_engines = n;
+    rep.engines = ptrs;
+    rep.has_unassigned = 1;
+    rep.unassigned = (int32_t)st.unassigned;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__QUEUE_STATUS_REPLY, &rep.base, NULL, 0);
+out:
+    for (size_t i = 0; lists && i < 2 * n; i++)
+        free(lists[i].ids);
+    free(lists);
+    free(qs);
+    free(ptrs);
+}
+
+// ------------------------------------------------------------ results
+
+static Ipp__Status s_wire_status(db_status_t st)
+{
+    switch (st) {
+    case DB_STATUS_PENDING:
+        return IPP__STATUS__PENDING;
+    case DB_STATUS_OK:
+        return IPP__STATUS__OK;
+    case DB_STATUS_ERROR:
+        return IPP__STATUS__ERROR;
+    case DB_STATUS_ABORTED:
+        return IPP__STATUS__ABORTED;
+    case DB_STATUS_UNREACHABLE:
+        return IPP__STATUS__UNREACHABLE;
+    case DB_STATUS_LOST:
+        return IPP__STATUS__LOST;
+    default:
+        return IPP__STATUS__UNKNOWN;
+    }
+}
+
+// s_record: fill out (and its error er) from rec; strings borrowed from rec.
+static void s_record(const db_record_t *rec, Ipp__TaskRecord *out, Ipp__RemoteError *er)
+{
+    ipp__task_record__init(out);
+    out->msg_id = rec->msg_id;
+    out->has_status = 1;
+    out->status = s_wire_status(rec->status);
+    out->client_uuid = rec->client_uuid;
+    out->engine_uuid = rec->engine_uuid;
+#define S_TIME(k, f)                                                                 \
+    if (db_record_has(rec, k) && !(rec->nulls & DB_KEYBIT(k))) {                      \
+        out->has_##f = 1;                                                            \
+        out->f = rec->f;                                                             \
+    }
+    S_TIME(DB_KEY_SUBMITTED, submitted)
+    S_TIME(DB_KEY_STARTED, started)
+    S_TIME(DB_KEY_COMPLETED, completed)
+    S_TIME(DB_KEY_RECEIVED, received)
+#undef S_TIME
+    if (!(rec->nulls & DB_KEYBIT(DB_KEY_ENGINE_ID))) {
+        out->has_engine_id = 1;
+        out->engine_id = rec->engine_id;
+    }
+    out->resubmitted = rec->resubmitted;
+    if (rec->queue) {
+        out->has_queue = 1;
+        out->queue = strcmp(rec->queue, "mux") == 0 ? IPP__QUEUE__QUEUE_MUX : IPP__QUEUE__QUEUE_TASK;
+    }
+    out->label = rec->label;
+    if (rec->stdout_data.data) {
+        out->has_stdout_data = 1;
+        out->stdout_data.data = rec->stdout_data.data;
+        out->stdout_data.len = rec->stdout_data.size;
+    }
+    if (rec->stderr_data.data) {
+        out->has_stderr_data = 1;
+        out->stderr_data.data = rec->stderr_data.data;
+        out->stderr_data.len = rec->stderr_data.size;
+    }
+    if (rec->error.set) {
+        ipp__remote_error__init(er);
+        er->ename = rec->error.ename;
+        er->evalue = rec->error.evalue;
+        er->n_traceback = rec->error.n_traceback;
+        er->traceback = rec->error.traceback;
+        er->has_engine_id = 1;
+        er->engine_id = rec->error.engine_id;
+        out->error = er;
+    }
+    out->has_attempts = 1;
+    out->attempts = rec->attempts;
+    out->has_result_buffers = 1;
+    out->result_buffers = (int32_t)rec->result_buffers.n;
+    out->execute_input = rec->execute_input;
+    if (rec->header.data) {
+        out->has_header = 1;
+        out->header.data = rec->header.data;
+        out->header.len = rec->header.size;
+    }
+}
+
+static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                      const Ipp__ResultRequest *req)
+{
+    size_t n = req->n_msg_ids;
+    db_status_t *st = n ? calloc(n, sizeof *st) : NULL;
+    char **pend = n ? calloc(n, sizeof *pend) : NULL;
+    char **done = n ? calloc(n, sizeof *done) : NULL;
+    char **unk = n ? calloc(n, sizeof *unk) : NULL;
+    db_record_t **recs = NULL;
+    Ipp__TaskRecord *trs = NULL;
+    Ipp__TaskRecord **tptrs = NULL;
+    Ipp__RemoteError *ers = NULL;
+    Ipp__TaskRequest **reqs = NULL;
+    zmq_msg_t *bufs = NULL;
+    size_t np = 0, nd = 0, nu = 0, nbufs = 0;
+    ipp_error_t err;
+    if (n && (!st || !pend || !done || !unk)) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!req->msg_ids[i] || !req->msg_ids[i][0] || strlen(req->msg_ids[i]) > 127) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, "msg_ids",
+                            "msg_id %zu is empty or too long", i);
+            goto out;
+        }
+    }
+    if (n && db_reader_result_status(hub_store_reader(hub->store),
+                                    (const char *const *)req->msg_ids, n, st, &err) != IPP_OK) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        // What memory holds is the truth for pending work: a result that
+        // is recorded but not yet delivered still counts as pending.
+        if (hub_taskmap_get(hub->tasks, req->msg_ids[i]))
+            st[i] = DB_STATUS_PENDING;
+        if (st[i] == DB_STATUS_PENDING)
+            pend[np++] = req->msg_ids[i];
+        else if (st[i] == DB_STATUS_UNKNOWN)
+            unk[nu++] = req->msg_ids[i];
+        else
+            done[nd++] = req->msg_ids[i];
+    }
+    Ipp__ResultReply rep = IPP__RESULT_REPLY__INIT;
+    rep.n_pending = np;
+    rep.pending = pend;
+    rep.n_completed = nd;
+    rep.completed = done;
+    rep.n_unknown = nu;
+    rep.unknown = unk;
+    if (req->records && nd) {
+        recs = calloc(nd, sizeof *recs);
+        trs = calloc(nd, sizeof *trs);
+        tptrs = calloc(nd, sizeof *tptrs);
+        ers = calloc(nd, sizeof *ers);
+        reqs = calloc(nd, sizeof *reqs);
+        if (!recs || !trs || !tptrs || !ers || !reqs) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
+                            "no memory");
+            goto out;
+        }
+        size_t total = 0;
+        for (size_t i = 0; i < nd; i++) {
+            if (db_reader_get(hub_store_reader(hub->store), done[i], DB_KEYS_ALL, &recs[i],
+                             &err) != IPP_OK) {
+                hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s",
+                                err.msg);
+                goto out;
+            }
+            s_record(recs[i], &trs[i], &ers[i]);
+            if (recs[i]->content.data)
+                reqs[i] = ipp__task_request__unpack(NULL, recs[i]->content.size,
+                                                    recs[i]->content.data);
+            trs[i].request = reqs[i];
+            tptrs[i] = &trs[i];
+            total += recs[i]->result_buffers.n;
+        }
+        if (total) {
+            bufs = calloc(total, sizeof *bufs);
+            if (!bufs) {
+                hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
+                                "no memory");
+                goto out;
+            }
+            for (size_t i = 0; i < nd; i++) {
+                for (size_t k = 0; k < recs[i]->result_buffers.n; k++) {
+                    const db_bytes_t *b = &recs[i]->result_buffers.v[k];
+                    zmq_msg_init_size(&bufs[nbufs], b->size);
+                    if (b->size)
+                        memcpy(zmq_msg_data(&bufs[nbufs]), b->data, b->size);
+                    nbufs++;
+                }
+            }
+        }
+        rep.n_records = nd;
+        rep.records = tptrs;
+    }
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__RESULT_REPLY, &rep.base, bufs, nbufs);
+    nbufs = 0;  // sent (or closed) by hub_reply
+out:
+    for (size_t i = 0; i < nbufs; i++)
+        zmq_msg_close(&bufs[i]);
+    free(bufs);
+    for (size_t i = 0; recs && i < nd; i++) {
+        db_record_destroy(&recs[i]);
+        if (reqs[i])
+            ipp__task_request__free_unpacked(reqs[i], NULL);
+    }
+    free(recs);
+    free(trs);
+    free(tptrs);
+    free(ers);
+    free(reqs);
+    free(st);
+    free(pend);
+    free(done);
+    free(unk);
+}
+
+// ------------------------------------------------------------ purge
+
+static void s_purge_done(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t count)
+{
+    s_return_t *r = w->reply;
+    wire_frame_t ident = {r->ident, r->ident_len};
+    if (err) {
+        hub_reply_error(hub, hub->client_sock, r->ident_len ? &ident : NULL, r->parent,
+                        err->code, NULL, "%s", err->msg);
+        return;
+    }
+    Ipp__PurgeReply rep = IPP__PURGE_REPLY__INIT;
+    rep.has_purged = 1;
+    rep.purged = count;
+    hub_reply(hub, r->ident_len ? &ident : NULL, r->parent, IPP__MSG_TYPE__PURGE_REPLY,
+              &rep.base, NULL, 0);
+}
+
+static void s_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, const char *parent,
+                    const Ipp__PurgeRequest *req)
+{
+    if (!req->n_msg_ids && !req->all && !req->n_engine_ids && !(req->query_json && req->query_json[0])) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, NULL,
+                        "purge needs msg_ids, all, engine_ids or a query");
+        return;
+    }
+    for (size_t i = 0; i < req->n_msg_ids; i++) {
+        if (hub_taskmap_get(hub->tasks, req->msg_ids[i])) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
+                            "task %s is pending and cannot be purged", req->msg_ids[i]);
+            return;
+        }
+    }
+    s_return_t *r = malloc(sizeof *r);
+    if (!r) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        return;
+    }
+    s_return_init(r, msg);
+    db_purge_spec_t spec = {0};
+    spec.msg_ids = (const char *const *)req->msg_ids;
+    spec.n_msg_ids = req->n_msg_ids;
+    spec.engine_ids = req->engine_ids;
+    spec.n_engine_ids = req->n_engine_ids;
+    spec.query_json = (req->query_json && req->query_json[0]) ? req->query_json : NULL;
+    spec.all_completed = req->all;
+    spec.by = msg->header->username ? msg->header->username : msg->header->session;
+    uint64_t seq = 0;
+    ipp_err_t rc = db_writer_purge(hub_store_writer(hub->store), &spec, &seq);
+    if (rc != IPP_OK) {
+        free(r);
+        hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL, "cannot purge: %s",
+                        ipp_strerror(rc));
+        return;
+    }
+    if (!hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_REPLY, .reply = r,
+                                          .done = s_purge_done})) {
+        free(r);
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
+                        "no memory to wait for the purge (it still runs)");
+    }
+}
+
+// ------------------------------------------------------------ resubmit
+
+static void s_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                       const char *parent, const Ipp__ResubmitRequest *req)
+{
+    size_t n = req->n_msg_ids;
+    db_record_t **recs = n ? calloc(n, sizeof *recs) : NULL;
+    char **olds = n ? calloc(n, sizeof *olds) : NULL;
+    char **news = n ? calloc(n, sizeof *news) : NULL;
+    char(*ids)[IPP_MSGID_LEN + 1] = n ? calloc(n, sizeof *ids) : NULL;
+    ipp_error_t err;
+    if (n == 0) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, "msg_ids",
+                        "resubmit needs msg_ids");
+        goto out;
+    }
+    if (!recs || !olds || !news || !ids) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        goto out;
+    }
+    // Check them all before resubmitting any.
+    for (size_t i = 0; i < n; i++) {
+        if (hub_taskmap_get(hub->tasks, req->msg_ids[i])) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
+                            "task %s is still pending; only finished tasks can be resubmitted",
+                            req->msg_ids[i]);
+            goto out;
+        }
+        uint64_t keys = DB_KEYBIT(DB_KEY_CONTENT) | DB_KEYBIT(DB_KEY_BUFFERS) |
+                        DB_KEYBIT(DB_KEY_STATUS);
+        if (db_reader_get(hub_store_reader(hub->store), req->msg_ids[i], keys, &recs[i], &err) !=
+            IPP_OK) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, err.code, "msg_ids", "%s",
+                            err.msg);
+            goto out;
+        }
+        if (recs[i]->status == DB_STATUS_PENDING) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
+                            "task %s is still pending; only finished tasks can be resubmitted",
+                            req->msg_ids[i]);
+            goto out;
+        }
+        if (!recs[i]->content.data) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "msg_ids",
+                            "task %s has no recorded request to resubmit", req->msg_ids[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        Ipp__TaskRequest *tr =
+            ipp__task_request__unpack(NULL, recs[i]->content.size, recs[i]->content.data);
+        if (!tr) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_BAD_CONTENT,
+                            "msg_ids", "the recorded request of %s does not decode",
+                            req->msg_ids[i]);
+            goto out;
+        }
+        // The new task keeps every flag of the old (after, follow,
+        // targets, retries, timeout, label, requires) and its buffers; it
+        // is the resubmitting client's now.
+        tr->has_attempt = 0;
+        tr->client_uuid = NULL;
+        size_t nb = recs[i]->buffers.n;
+        zmq_msg_t *bufs = nb ? calloc(nb, sizeof *bufs) : NULL;
+        for (size_t k = 0; bufs && k < nb; k++) {
+            zmq_msg_init_size(&bufs[k], recs[i]->buffers.v[k].size);
+            if (recs[i]->buffers.v[k].size)
+                memcpy(zmq_msg_data(&bufs[k]), recs[i]->buffers.v[k].data,
+                       recs[i]->buffers.v[k].size);
+        }
+        // Build the submission as the client would have sent it, signed
+        // by us, and let the normal path record and schedule it.
+        wire_msg_t sub;
+        wire_msg_init(&sub);
+        ipp_err_t rc = wire_pack(hub->wire, &sub, ident, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL,
+                                 &tr->base, bufs, bufs ? nb : 0, NULL, ids[i]);
+        free(bufs);
+        ipp__task_request__free_unpacked(tr, NULL);
+        if (rc == IPP_OK)
+            rc = wire_unpack(hub->wire, &sub, &err);
+        if (rc == IPP_OK) {
+            // Resubmissions are the requester's: record its session.
+            hub_client_submit(hub, &sub);
+            hub_store_resubmitted(hub->store, req->msg_ids[i], ids[i]);
+        }
+        wire_msg_fini(&sub);
+        if (rc != IPP_OK) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL,
+                            "cannot resubmit %s", req->msg_ids[i]);
+            goto out;
+        }
+        olds[i] = req->msg_ids[i];
+        news[i] = ids[i];
+    }
+    Ipp__ResubmitReply rep = IPP__RESUBMIT_REPLY__INIT;
+    rep.n_old_ids = n;
+    rep.old_ids = olds;
+    rep.n_new_ids = n;
+    rep.new_ids = news;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__RESUBMIT_REPLY, &rep.base, NULL, 0);
+    (void)msg;
+out:
+    for (size_t i = 0; recs && i < n; i++)
+        db_record_destroy(&recs[i]);
+    free(recs);
+    free(olds);
+    free(news);
+    free(ids);
+}
+
+// ------------------------------------------------------------ db_query, history
+
+static void s_db_query(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                       const Ipp__DbQueryRequest *req)
+{
+    ipp_error_t err;
+    json_t *keys = NULL;
+    if (req->n_keys) {
+        keys = json_array();
+        for (size_t i = 0; i < req->n_keys; i++)
+            json_array_append_new(keys, json_string(req->keys[i] ? req->keys[i] : ""));
+    }
+    const char *q = (req->query_json && req->query_json[0]) ? req->query_json : "{}";
+    db_cursor_t *cur = db_reader_find_text(hub_store_reader(hub->store), q, keys,
+                                          req->has_limit ? req->limit : 0, &err);
+    json_decref(keys);
+    if (!cur) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, "query_json", "%s",
+                        err.msg);
+        return;
+    }
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    ipp_err_t rc = text ? IPP_OK : IPP_ERR_NOMEM;
+    for (;;) {
+        db_record_t *rec = NULL;
+        if (rc != IPP_OK || (rc = db_cursor_next(cur, &rec, &err)) != IPP_OK || !rec)
+            break;
+        json_t *o = db_record_to_json(rec, DB_JSON_ISO_TIME | DB_JSON_NO_BYTES);
+        db_record_destroy(&rec);
+        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!line) {
+            rc = IPP_ERR_NOMEM;
+            break;
+        }
+        size_t ll = strlen(line);
+        if (len + ll + 2 > cap) {
+            while (len + ll + 2 > cap)
+                cap *= 2;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(line);
+                rc = IPP_ERR_NOMEM;
+                break;
+            }
+            text = t;
+        }
+        memcpy(text + len, line, ll);
+        len += ll;
+        text[len++] = '\n';
+        free(line);
+    }
+    db_cursor_destroy(&cur);
+    if (rc != IPP_OK) {
+        free(text);
+        hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL, "query failed: %s",
+                        rc == IPP_ERR_NOMEM ? "out of memory" : err.msg);
+        return;
+    }
+    text[len] = '\0';
+    Ipp__DbQueryReply rep = IPP__DB_QUERY_REPLY__INIT;
+    rep.records_json = text;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__DB_QUERY_REPLY, &rep.base, NULL, 0);
+    free(text);
+}
+
+static void s_history(hub_t *hub, const wire_frame_t *ident, const char *parent)
+{
+    ipp_error_t err;
+    db_strv_t *ids = NULL;
+    if (db_reader_history(hub_store_reader(hub->store), &ids, &err) != IPP_OK) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
+        return;
+    }
+    Ipp__HistoryReply rep = IPP__HISTORY_REPLY__INIT;
+    rep.n_msg_ids = ids->n;
+    rep.msg_ids = ids->v;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__HISTORY_REPLY, &rep.base, NULL, 0);
+    db_strv_destroy(&ids);
+}
+
+// ------------------------------------------------------------ abort, clear, shutdown, load
+
+static void s_engine_control(hub_t *hub, int engine, Ipp__EngineControl__Action action,
+                             char **ids, size_t n)
+{
+    hub_engine_t *e = hub_registry_get(hub->engines, engine);
+    if (!e)
+        return;
+    Ipp__EngineControl ctl = IPP__ENGINE_CONTROL__INIT;
+    ctl.has_action = 1;
+    ctl.action = action;
+    ctl.n_msg_ids = n;
+    ctl.msg_ids = ids;
+    wire_send(hub->wire, hub->engine_sock, &(wire_frame_t){e->ident, e->ident_len}, 1,
+              IPP__MSG_TYPE__ENGINE_CONTROL, NULL, &ctl.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+static void s_abort(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                    const Ipp__AbortRequest *req)
+{
+    size_t n = req->n_msg_ids;
+    s_ids_t queued[64];
+    size_t nt = req->n_targets < 64 ? req->n_targets : 64;
+    memset(queued, 0, sizeof queued);
+    for (size_t i = 0; i < nt; i++)
+        sched_foreach_task(hub->sched, req->targets[i], s_collect, &queued[i]);
+    size_t total = n;
+    for (size_t i = 0; i < nt; i++)
+        total += queued[i].n;
+    char **aborted = total ? calloc(total, sizeof *aborted) : NULL;
+    char **notp = total ? calloc(total, sizeof *notp) : NULL;
+    char(*copies)[IPP_MSGID_LEN + 1] = total ? calloc(total, sizeof *copies) : NULL;
+    size_t na = 0, nn = 0, nc = 0;
+    if (total && (!aborted || !notp || !copies)) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        goto out;
+    }
+    // Copy the ids first: aborting frees tasks whose ids the lists borrow.
+    for (size_t i = 0; i < n; i++)
+        snprintf(copies[nc++], sizeof copies[0], "%s", req->msg_ids[i] ? req->msg_ids[i] : "");
+    for (size_t i = 0; i < nt; i++)
+        for (size_t k = 0; k < queued[i].n; k++)
+            snprintf(copies[nc++], sizeof copies[0], "%s", queued[i].ids[k]);
+    for (size_t i = 0; i < nc; i++) {
+        const char *id = copies[i];
+        hub_task_t *task = hub_taskmap_get(hub->tasks, id);
+        if (!task || task->result) {
+            notp[nn++] = copies[i];
+            continue;
+        }
+        if (!task->in_sched) {
+            // Not yet committed: it will be scheduled; abort it right after.
+            hub_task_fail_now(hub, task, IPP__STATUS__ABORTED, "TaskAborted",
+                              "aborted before it was scheduled");
+            aborted[na++] = copies[i];
+            continue;
+        }
+        ipp_err_t rc = sched_abort(hub->sched, id);
+        if (rc == IPP_OK) {
+            aborted[na++] = copies[i];
+        } else if (rc == IPP_ERR_PENDING && task->engine >= 0) {
+            // Running: the engine kills it and reports TaskAborted.
+            char *one[1] = {copies[i]};
+            s_engine_control(hub, task->engine, IPP__ENGINE_CONTROL__ACTION__ABORT, one, 1);
+            aborted[na++] = copies[i];
+        } else {
+            notp[nn++] = copies[i];
+        }
+    }
+    Ipp__AbortReply rep = IPP__ABORT_REPLY__INIT;
+    rep.n_aborted = na;
+    rep.aborted = aborted;
+    rep.n_not_pending = nn;
+    rep.not_pending = notp;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__ABORT_REPLY, &rep.base, NULL, 0);
+out:
+    for (size_t i = 0; i < nt; i++)
+        free(queued[i].ids);
+    free(aborted);
+    free(notp);
+    free(copies);
+}
+
+static void s_clear(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                    const Ipp__ClearRequest *req)
+{
+    size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
+    int32_t *done = n ? calloc(n, sizeof *done) : NULL;
+    size_t nd = 0;
+    for (size_t i = 0; i < n && done; i++) {
+        int id = req->n_targets ? req->targets[i] : hub_registry_at(hub->engines, i)->id;
+        if (!hub_registry_get(hub->engines, id)) {
+            free(done);
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
+                            "no engine %d is registered", id);
+            return;
+        }
+        done[nd++] = id;
+    }
+    for (size_t i = 0; i < nd; i++)
+        s_engine_control(hub, done[i], IPP__ENGINE_CONTROL__ACTION__CLEAR_NAMESPACE, NULL, 0);
+    Ipp__ClearReply rep = IPP__CLEAR_REPLY__INIT;
+    rep.n_cleared = nd;
+    rep.cleared = done;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__CLEAR_REPLY, &rep.base, NULL, 0);
+    free(done);
+}
+
+static void s_shutdown(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                       const Ipp__ShutdownRequest *req)
+{
+    for (size_t i = 0; i < req->n_targets; i++) {
+        if (!hub_registry_get(hub->engines, req->targets[i])) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
+                            "no engine %d is registered", req->targets[i]);
+            return;
+        }
+    }
+    size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
+    int32_t *ids = n ? calloc(n, sizeof *ids) : NULL;
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = req->n_targets ? req->targets[i] : hub_registry_at(hub->engines, i)->id;
+    // With no targets, only a hub shutdown stops the engines.
+    bool engines = req->n_targets || req->hub;
+    if (engines)
+        hub_engines_stop(hub, req->targets, req->n_targets);
+    Ipp__ShutdownReply rep = IPP__SHUTDOWN_REPLY__INIT;
+    rep.n_stopping = engines ? n : 0;
+    rep.stopping = ids;
+    rep.has_hub = 1;
+    rep.hub = req->hub;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__SHUTDOWN_REPLY, &rep.base, NULL, 0);
+    free(ids);
+    if (req->hub) {
+        Ipp__ShutdownNotice note = IPP__SHUTDOWN_NOTICE__INIT;
+        note.has_when = 1;
+        note.when = ipp_clock_now_us();
+        hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base);
+        IPP_LOGI(hub->log, "shutdown requested by a client");
+        hub->stopping = true;
+    }
+}
+
+static void s_load(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                   const Ipp__LoadRequest *req)
+{
+    size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
+    int32_t *ids = n ? calloc(n, sizeof *ids) : NULL;
+    int32_t *load = n ? calloc(n, sizeof *load) : NULL;
+    if (n && (!ids || !load)) {
+        free(ids);
+        free(load);
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = req->n_targets ? req->targets[i] : hub_registry_at(hub->engines, i)->id;
+        sched_engine_info_t info = {0};
+        if (sched_engine_info(hub->sched, ids[i], &info) != IPP_OK) {
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
+                            "no engine %d is registered", ids[i]);
+            free(ids);
+            free(load);
+            return;
+        }
+        load[i] = (int32_t)(info.running + info.queued);
+    }
+    Ipp__LoadReply rep = IPP__LOAD_REPLY__INIT;
+    rep.n_engine_ids = n;
+    rep.engine_ids = ids;
+    rep.n_outstanding = n;
+    rep.outstanding = load;
+    hub_reply(hub, ident, parent, IPP__MSG_TYPE__LOAD_REPLY, &rep.base, NULL, 0);
+    free(ids);
+    free(load);
+}
+
+// ------------------------------------------------------------ dispatch
+
+void hub_client_message(hub_t *hub, wire_msg_t *msg)
+{
+    wire_frame_t ident[1];
+    if (wire_msg_idents(msg, ident, 1) != 1)
+        return;
+    const char *parent = msg->header->msg_id;
+    const ProtobufCMessage *c = msg->content;
+    switch (wire_msg_type(msg)) {
+    case IPP__MSG_TYPE__TASK_REQUEST:
+        hub_client_submit(hub, msg);
+        break;
+    case IPP__MSG_TYPE__CONNECT_REQUEST:
+        s_connect(hub, ident, parent);
+        break;
+    case IPP__MSG_TYPE__QUEUE_STATUS_REQUEST:
+        s_queue_status(hub, ident, parent, (const Ipp__QueueStatusRequest *)c);
+        break;
+    case IPP__MSG_TYPE__RESULT_REQUEST:
+        s_results(hub, ident, parent, (const Ipp__ResultRequest *)c);
+        break;
+    case IPP__MSG_TYPE__PURGE_REQUEST:
+        s_purge(hub, msg, ident, parent, (const Ipp__PurgeRequest *)c);
+        break;
+    case IPP__MSG_TYPE__RESUBMIT_REQUEST:
+        s_resubmit(hub, msg, ident, parent, (const Ipp__ResubmitRequest *)c);
+        break;
+    case IPP__MSG_TYPE__DB_QUERY_REQUEST:
+        s_db_query(hub, ident, parent, (const Ipp__DbQueryRequest *)c);
+        break;
+    case IPP__MSG_TYPE__HISTORY_REQUEST:
+        s_history(hub, ident, parent);
+        break;
+    case IPP__MSG_TYPE__ABORT_REQUEST:
+        s_abort(hub, ident, parent, (const Ipp__AbortRequest *)c);
+        break;
+    case IPP__MSG_TYPE__CLEAR_REQUEST:
+        s_clear(hub, ident, parent, (const Ipp__ClearRequest *)c);
+        break;
+    case IPP__MSG_TYPE__SHUTDOWN_REQUEST:
+        s_shutdown(hub, ident, parent, (const Ipp__ShutdownRequest *)c);
+        break;
+    case IPP__MSG_TYPE__LOAD_REQUEST:
+        s_load(hub, ident, parent, (const Ipp__LoadRequest *)c);
+        break;
+    case IPP__MSG_TYPE__ENGINE_LIST_REQUEST:
+        s_engine_list(hub, ident, parent);
+        break;
+    default:
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_UNKNOWN_TYPE, NULL,
+                        "a client cannot send %s", wire_type_name(wire_msg_type(msg)));
+        break;
+    }
+}

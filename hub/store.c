@@ -1,0 +1,336 @@
+/* store.c — the controller's adapter to the task store (db/).
+ *
+ * The only file of hub/ that speaks db/: it turns controller events into
+ * writer mutations and answers the few reads the loop needs (does an id
+ * exist, what became of a dependency, engine ids). Owns the writer and a
+ * read connection.
+ */
+#include "hub/hub.h"
+
+#include "db/reader.h"
+#include "db/writer.h"
+#include "proto/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hub_store_t {
+    db_writer_t *writer;     // the writer thread
+    db_reader_t *reader;      // reads (and engine ids) on their own connection
+    const ipp_logger_t *log; // logger
+};
+
+hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err)
+{
+    hub_store_t *st = calloc(1, sizeof *st);
+    if (!st) {
+        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the task store");
+        return NULL;
+    }
+    st->log = log;
+    db_writer_opts_t wo = {0};
+    wo.durability = cfg->durability ? DB_DURABILITY_FULL : DB_DURABILITY_NORMAL;
+    st->writer = db_writer_new(cfg->db_path, &wo, log, err);
+    if (!st->writer || db_writer_start(st->writer, err) != IPP_OK)
+        goto fail;
+    st->reader = db_reader_new(cfg->db_path, DB_OPEN_READWRITE, log, err);
+    if (!st->reader)
+        goto fail;
+    return st;
+fail:
+    hub_store_close(&st);
+    return NULL;
+}
+
+void hub_store_close(hub_store_t **store_p)
+{
+    if (!store_p || !*store_p)
+        return;
+    hub_store_t *st = *store_p;
+    db_writer_destroy(&st->writer);
+    db_reader_destroy(&st->reader);
+    free(st);
+    *store_p = NULL;
+}
+
+int hub_store_fd(hub_store_t *st)
+{
+    return db_writer_fd(st->writer);
+}
+
+void hub_store_flush(hub_store_t *st)
+{
+    // The writer takes whatever is queued as soon as its last batch is
+    // done; nothing to hand over explicitly.
+    (void)st;
+}
+
+uint64_t hub_store_sync(hub_store_t *st)
+{
+    uint64_t last = db_writer_last_seq(st->writer);
+    db_writer_sync(st->writer, last, -1);
+    return last;
+}
+
+uint64_t hub_store_committed(hub_store_t *st)
+{
+    return db_writer_committed(st->writer);
+}
+
+bool hub_store_next_report(hub_store_t *st, uint64_t *first, uint64_t *last, int64_t *count,
+                           ipp_error_t *err)
+{
+    db_report_t r;
+    if (!db_writer_next_report(st->writer, &r))
+        return false;
+    *first = r.first_seq;
+    *last = r.last_seq;
+    *count = r.count;
+    *err = r.err;
+    return true;
+}
+
+static db_dep_spec_t s_dep(const Ipp__Dependency *d)
+{
+    db_dep_spec_t out = {0};
+    if (!d || d->n_ids == 0)
+        return out;
+    out.ids = (const char *const *)d->ids;
+    out.n = d->n_ids;
+    out.all = d->has_all ? d->all : true;
+    out.success = d->has_success ? d->success : true;
+    out.failure = d->has_failure ? d->failure : false;
+    return out;
+}
+
+// s_input: a readable summary of what the task runs, for audits.
+static const char *s_input(const Ipp__TaskRequest *r, char *buf, size_t size)
+{
+    switch (r->kind_case) {
+    case IPP__TASK_REQUEST__KIND_COMMAND: {
+        const Ipp__Command *c = r->command;
+        if (c->shell && c->shell[0])
+            return c->shell;
+        size_t used = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < c->n_argv && used + 1 < size; i++) {
+            int n = snprintf(buf + used, size - used, i ? " %s" : "%s", c->argv[i]);
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+        return buf;
+    }
+    case IPP__TASK_REQUEST__KIND_CALL:
+        snprintf(buf, size, "call %s", r->call->function);
+        return buf;
+    case IPP__TASK_REQUEST__KIND_NS:
+        snprintf(buf, size, "namespace %s",
+                 r->ns->op == IPP__NAMESPACE_OP__OP__PUSH   ? "push"
+                 : r->ns->op == IPP__NAMESPACE_OP__OP__PULL ? "pull"
+                                                            : "clear");
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_msg_t *msg,
+                          ipp_error_t *err)
+{
+    const Ipp__TaskRequest *r = (const Ipp__TaskRequest *)msg->content;
+    size_t hf = msg->n_idents + 2;
+    size_t nb = wire_msg_n_buffers(msg);
+    db_blob_t small[8];
+    db_blob_t *bufs = nb <= 8 ? small : calloc(nb, sizeof *bufs);
+    if (!bufs) {
+        ipp_error_set(err, IPP_ERR_NOMEM, "no memory");
+        return 0;
+    }
+    for (size_t i = 0; i < nb; i++)
+        bufs[i].data = wire_msg_buffer(msg, i, &bufs[i].size);
+    char input[512];
+    db_request_t req = {0};
+    req.msg_id = task->msg_id;
+    req.header.data = zmq_msg_data(&msg->frames[hf]);
+    req.header.size = zmq_msg_size(&msg->frames[hf]);
+    req.content.data = zmq_msg_data(&msg->frames[hf + 1]);
+    req.content.size = zmq_msg_size(&msg->frames[hf + 1]);
+    req.buffers = bufs;
+    req.n_buffers = nb;
+    req.submitted = msg->header->date;
+    req.client_uuid = msg->header->session;
+    req.queue = r->queue == IPP__QUEUE__QUEUE_MUX ? "mux" : "task";
+    req.label = r->label;
+    req.execute_input = s_input(r, input, sizeof input);
+    req.after = s_dep(r->after);
+    req.follow = s_dep(r->follow);
+    req.timeout_us = r->has_timeout_us ? r->timeout_us : 0;
+    req.retries = r->has_retries ? r->retries : 0;
+    req.targets = r->targets;
+    req.n_targets = r->n_targets;
+    req.requires = (const char *const *)r->requires;
+    req.n_requires = r->n_requires;
+    uint64_t seq = 0;
+    ipp_err_t rc = db_writer_insert(st->writer, &req, &seq);
+    if (bufs != small)
+        free(bufs);
+    if (rc != IPP_OK) {
+        ipp_error_set(err, rc, "%s", ipp_strerror(rc));
+        return 0;
+    }
+    return seq;
+}
+
+void hub_store_assign(hub_store_t *st, const hub_task_t *task, int engine,
+                      const char *engine_uuid)
+{
+    if (db_writer_assign(st->writer, task->msg_id, engine, engine_uuid, task->attempts, NULL) !=
+        IPP_OK)
+        IPP_LOGW(st->log, "could not record the assignment of %s", task->msg_id);
+}
+
+static db_status_t s_status(Ipp__Status s)
+{
+    switch (s) {
+    case IPP__STATUS__OK:
+        return DB_STATUS_OK;
+    case IPP__STATUS__ABORTED:
+        return DB_STATUS_ABORTED;
+    case IPP__STATUS__UNREACHABLE:
+        return DB_STATUS_UNREACHABLE;
+    case IPP__STATUS__LOST:
+        return DB_STATUS_LOST;
+    default:
+        return DB_STATUS_ERROR;
+    }
+}
+
+uint64_t hub_store_result(hub_store_t *st, const hub_task_t *task, const char *engine_uuid,
+                          int64_t received)
+{
+    (void)engine_uuid;
+    const Ipp__TaskResult *r = task->result;
+    db_blob_t small[8];
+    db_blob_t *bufs = task->n_rbufs <= 8 ? small : calloc(task->n_rbufs, sizeof *bufs);
+    if (!bufs)
+        return 0;
+    for (size_t i = 0; i < task->n_rbufs; i++) {
+        bufs[i].data = zmq_msg_data(&task->rbufs[i]);
+        bufs[i].size = zmq_msg_size(&task->rbufs[i]);
+    }
+    db_result_t res = {0};
+    res.msg_id = task->msg_id;
+    res.status = s_status(r->status);
+    res.started = r->has_started ? r->started : DB_TIME_NONE;
+    res.completed = r->has_completed ? r->completed : DB_TIME_NONE;
+    res.received = received;
+    if (r->has_stdout_data) {
+        res.stdout_data.data = r->stdout_data.data ? (void *)r->stdout_data.data : (void *)"";
+        res.stdout_data.size = r->stdout_data.len;
+    }
+    if (r->has_stderr_data) {
+        res.stderr_data.data = r->stderr_data.data ? (void *)r->stderr_data.data : (void *)"";
+        res.stderr_data.size = r->stderr_data.len;
+    }
+    if (r->error && r->error->ename) {
+        res.ename = r->error->ename;
+        res.evalue = r->error->evalue ? r->error->evalue : "";
+        res.traceback = (const char *const *)r->error->traceback;
+        res.n_traceback = r->error->n_traceback;
+        res.error_engine_id = r->has_engine_id ? r->engine_id : -1;
+    } else {
+        res.error_engine_id = -1;
+    }
+    // The result as delivered: its content encoded once more is small and
+    // lets get_result hand it back byte for byte.
+    size_t len = protobuf_c_message_get_packed_size(&r->base);
+    uint8_t stackbuf[512];
+    uint8_t *content = len <= sizeof stackbuf ? stackbuf : malloc(len);
+    if (content) {
+        protobuf_c_message_pack(&r->base, content);
+        res.result_content.data = content;
+        res.result_content.size = len;
+    }
+    res.result_buffers = bufs;
+    res.n_result_buffers = task->n_rbufs;
+    uint64_t seq = 0;
+    ipp_err_t rc = db_writer_result(st->writer, &res, &seq);
+    if (content && content != stackbuf)
+        free(content);
+    if (bufs != small)
+        free(bufs);
+    return rc == IPP_OK ? seq : 0;
+}
+
+uint64_t hub_store_fail(hub_store_t *st, const hub_task_t *task, Ipp__Status status,
+                        const char *ename, const char *evalue, int64_t when)
+{
+    uint64_t seq = 0;
+    if (db_writer_set_status(st->writer, task->msg_id, s_status(status), when, ename, evalue,
+                             &seq) != IPP_OK)
+        return 0;
+    return seq;
+}
+
+uint64_t hub_store_resubmitted(hub_store_t *st, const char *old_id, const char *new_id)
+{
+    uint64_t seq = 0;
+    if (db_writer_resubmitted(st->writer, old_id, new_id, &seq) != IPP_OK)
+        return 0;
+    return seq;
+}
+
+ipp_err_t hub_store_engine_id(hub_store_t *st, const char *uuid, const char *hostname, int pid,
+                              int64_t when, int *id, ipp_error_t *err)
+{
+    int32_t got = -1;
+    ipp_err_t rc = db_reader_engine_id(st->reader, uuid, hostname, pid, when, &got, err);
+    if (rc == IPP_OK)
+        *id = got;
+    return rc;
+}
+
+void hub_store_engine_gone(hub_store_t *st, const char *uuid, int64_t when)
+{
+    if (db_writer_engine_down(st->writer, uuid, when, NULL) != IPP_OK)
+        IPP_LOGW(st->log, "could not record that engine %s left", uuid);
+}
+
+sched_lookup_t hub_store_dep(hub_store_t *st, const char *msg_id, int *engine)
+{
+    db_status_t status = DB_STATUS_UNKNOWN;
+    int32_t eng = -1;
+    ipp_error_t err;
+    if (db_reader_dep_state(st->reader, msg_id, &status, &eng, &err) != IPP_OK) {
+        IPP_LOGW(st->log, "cannot look up dependency %s: %s", msg_id, err.msg);
+        return SCHED_LOOKUP_UNKNOWN;
+    }
+    *engine = eng;
+    if (status == DB_STATUS_UNKNOWN)
+        return SCHED_LOOKUP_UNKNOWN;
+    if (status == DB_STATUS_PENDING)
+        return SCHED_LOOKUP_PENDING;
+    return status == DB_STATUS_OK ? SCHED_LOOKUP_OK : SCHED_LOOKUP_ERROR;
+}
+
+bool hub_store_exists(hub_store_t *st, const char *msg_id)
+{
+    db_status_t status = DB_STATUS_UNKNOWN;
+    int32_t eng = -1;
+    ipp_error_t err;
+    if (db_reader_dep_state(st->reader, msg_id, &status, &eng, &err) != IPP_OK)
+        return false;
+    return status != DB_STATUS_UNKNOWN;
+}
+
+db_reader_t *hub_store_reader(hub_store_t *st)
+{
+    return st->reader;
+}
+
+db_writer_t *hub_store_writer(hub_store_t *st)
+{
+    return st->writer;
+}

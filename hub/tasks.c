@@ -1,0 +1,612 @@
+/* tasks.c — pending tasks: submission, results, commits, delivery.
+ *
+ * The write-ahead rule lives here. A submission is recorded, and only when
+ * the record is committed is the client told "accepted" and the task handed
+ * to the scheduler (which may send it to an engine at once). A result is
+ * recorded, and only when committed is the engine told to forget it, the
+ * scheduler told (dependents may run), the client sent the result and the
+ * completion announced. A task leaves memory once its result is delivered.
+ *
+ * Owns the hub_task_t records (through hub->tasks) and their decoded
+ * requests, argument buffers and pending results.
+ */
+#include "hub/hub.h"
+
+#include "proto/clock.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hub_task_free(hub_task_t *task)
+{
+    if (!task)
+        return;
+    if (task->req)
+        ipp__task_request__free_unpacked(task->req, NULL);
+    for (size_t i = 0; i < task->n_bufs; i++)
+        zmq_msg_close(&task->bufs[i]);
+    free(task->bufs);
+    if (task->result)
+        ipp__task_result__free_unpacked(task->result, NULL);
+    for (size_t i = 0; i < task->n_rbufs; i++)
+        zmq_msg_close(&task->rbufs[i]);
+    free(task->rbufs);
+    free(task);
+}
+
+// s_dep: a scheduler dependency from a wire Dependency (pointers borrowed).
+static sched_dep_t s_dep(const Ipp__Dependency *d)
+{
+    sched_dep_t out = {0};
+    if (!d || d->n_ids == 0)
+        return out;
+    out.ids = (const char *const *)d->ids;
+    out.n = d->n_ids;
+    out.all = d->has_all ? d->all : true;
+    out.success = d->has_success ? d->success : true;
+    out.failure = d->has_failure ? d->failure : false;
+    return out;
+}
+
+void hub_task_spec(const hub_task_t *task, sched_spec_t *spec)
+{
+    const Ipp__TaskRequest *r = task->req;
+    memset(spec, 0, sizeof *spec);
+    spec->msg_id = task->msg_id;
+    spec->user = (void *)task;
+    if (r->queue == IPP__QUEUE__QUEUE_MUX) {
+        spec->queue = SCHED_QUEUE_MUX;
+        spec->engine = r->n_targets ? r->targets[0] : -1;
+    } else {
+        spec->queue = SCHED_QUEUE_TASK;
+        spec->targets = r->n_targets ? r->targets : NULL;
+        spec->n_targets = r->n_targets;
+    }
+    spec->after = s_dep(r->after);
+    spec->follow = s_dep(r->follow);
+    spec->timeout_us = r->has_timeout_us ? r->timeout_us : 0;
+    spec->retries = (r->has_retries && r->retries > 0) ? (uint32_t)r->retries : 0;
+}
+
+// ------------------------------------------------------------ submission
+
+// s_refuse: SUBMIT_REPLY accepted = false with an error.
+static void s_refuse(hub_t *hub, const wire_frame_t *ident, const char *msg_id, ipp_err_t code,
+                     const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void s_refuse(hub_t *hub, const wire_frame_t *ident, const char *msg_id, ipp_err_t code,
+                     const char *field, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
+    er.has_code = 1;
+    er.code = code;
+    er.ename = (char *)ipp_errname(code);
+    er.evalue = text;
+    er.field = (char *)field;
+    Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
+    rep.msg_id = (char *)msg_id;
+    rep.has_accepted = 1;
+    rep.accepted = 0;
+    rep.error = &er;
+    IPP_LOGI(hub->log, "task %s refused: %s", msg_id, text);
+    hub_reply(hub, ident, msg_id, IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+}
+
+// s_check_dep: every id of d is a msg_id, none is self. Returns the field
+// name at fault, or NULL.
+static const char *s_check_dep(const Ipp__Dependency *d, const char *self, const char *field,
+                               const char **bad)
+{
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < d->n_ids; i++) {
+        if (!ipp_msgid_valid(d->ids[i]) || strcmp(d->ids[i], self) == 0) {
+            *bad = d->ids[i] ? d->ids[i] : "(null)";
+            return field;
+        }
+    }
+    if (d->has_success && d->has_failure && !d->success && !d->failure) {
+        *bad = "success and failure both false";
+        return field;
+    }
+    return NULL;
+}
+
+// s_validate: IPP_OK, or a refusal sent and its code returned.
+static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *id,
+                            const Ipp__TaskRequest *r)
+{
+    switch (r->kind_case) {
+    case IPP__TASK_REQUEST__KIND_COMMAND:
+        if (r->command->n_argv == 0 && !(r->command->shell && r->command->shell[0])) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "command",
+                     "a command task needs argv or a shell string");
+            return IPP_ERR_INVALID;
+        }
+        break;
+    case IPP__TASK_REQUEST__KIND_CALL:
+        if (!r->call->function || !r->call->function[0]) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "call.function",
+                     "a call task needs a function name");
+            return IPP_ERR_INVALID;
+        }
+        break;
+    case IPP__TASK_REQUEST__KIND_NS:
+        if (r->queue != IPP__QUEUE__QUEUE_MUX) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "ns",
+                     "namespace operations need a direct (mux) target");
+            return IPP_ERR_INVALID;
+        }
+        break;
+    default:
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "kind",
+                 "a task needs one of command, call or ns");
+        return IPP_ERR_INVALID;
+    }
+    if (r->queue == IPP__QUEUE__QUEUE_MUX) {
+        if (r->n_targets != 1) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "targets",
+                     "a direct task names exactly one engine (got %zu)", r->n_targets);
+            return IPP_ERR_INVALID;
+        }
+        if (!hub_registry_get(hub->engines, r->targets[0])) {
+            s_refuse(hub, ident, id, IPP_ERR_NOT_FOUND, "targets", "no engine %d is registered",
+                     r->targets[0]);
+            return IPP_ERR_NOT_FOUND;
+        }
+        if (r->follow && r->follow->n_ids) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "follow",
+                     "follow applies to load-balanced tasks only");
+            return IPP_ERR_INVALID;
+        }
+    } else if (r->queue != IPP__QUEUE__QUEUE_TASK && r->queue != IPP__QUEUE__QUEUE_UNSPECIFIED) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "queue", "unknown queue %d", (int)r->queue);
+        return IPP_ERR_INVALID;
+    }
+    for (size_t i = 0; i < r->n_targets; i++) {
+        if (r->targets[i] < 0) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "targets", "engine id %d is negative",
+                     r->targets[i]);
+            return IPP_ERR_INVALID;
+        }
+    }
+    const char *bad = NULL;
+    const char *field = s_check_dep(r->after, id, "after", &bad);
+    if (!field)
+        field = s_check_dep(r->follow, id, "follow", &bad);
+    if (field) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, field, "bad dependency in %s: %s", field, bad);
+        return IPP_ERR_INVALID;
+    }
+    if ((r->has_timeout_us && r->timeout_us < 0) || (r->has_retries && r->retries < 0)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, r->timeout_us < 0 ? "timeout" : "retries",
+                 "timeout and retries cannot be negative");
+        return IPP_ERR_INVALID;
+    }
+    if (r->label && strlen(r->label) >= sizeof(((hub_task_t *)0)->label)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "label", "label longer than %zu characters",
+                 sizeof(((hub_task_t *)0)->label) - 1);
+        return IPP_ERR_INVALID;
+    }
+    return IPP_OK;
+}
+
+void hub_client_submit(hub_t *hub, wire_msg_t *msg)
+{
+    wire_frame_t ident[1];
+    size_t n_ident = wire_msg_idents(msg, ident, 1);
+    const char *id = msg->header->msg_id;
+    Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
+    if (s_validate(hub, ident, id, r) != IPP_OK)
+        return;
+    if (hub_taskmap_get(hub->tasks, id) || hub_store_exists(hub->store, id)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "msg_id", "task %s exists already", id);
+        return;
+    }
+    hub_task_t *task = calloc(1, sizeof *task);
+    size_t nb = wire_msg_n_buffers(msg);
+    if (task && nb)
+        task->bufs = calloc(nb, sizeof *task->bufs);
+    if (!task || (nb && !task->bufs)) {
+        free(task);
+        s_refuse(hub, ident, id, IPP_ERR_NOMEM, NULL, "no memory for the task");
+        return;
+    }
+    memcpy(task->msg_id, id, sizeof task->msg_id);
+    task->engine = -1;
+    if (n_ident && ident->size <= sizeof task->client) {
+        memcpy(task->client, ident->data, ident->size);
+        task->client_len = ident->size;
+    }
+    if (r->label)
+        snprintf(task->label, sizeof task->label, "%s", r->label);
+    // The request keeps who asked, for the engine and the record.
+    ipp_error_t err;
+    uint64_t seq = hub_store_insert(hub->store, task, msg, &err);
+    if (seq == 0) {
+        free(task->bufs);
+        free(task);
+        s_refuse(hub, ident, id, err.code, NULL, "cannot record the task: %s", err.msg);
+        return;
+    }
+    // Take the decoded request and the buffers from the message: no copies.
+    task->req = r;
+    msg->content = NULL;
+    for (size_t i = 0; i < nb; i++) {
+        zmq_msg_init(&task->bufs[i]);
+        zmq_msg_move(&task->bufs[i], wire_msg_buffer_msg(msg, i));
+    }
+    task->n_bufs = nb;
+    if (hub_taskmap_put(hub->tasks, task->msg_id, task) != 0 ||
+        !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
+        // The record is queued; without memory to track it, it stays
+        // pending in the store and the next start recovers it.
+        IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered",
+                 id);
+        hub_taskmap_del(hub->tasks, task->msg_id);
+        hub_task_free(task);
+    }
+}
+
+// ------------------------------------------------------------ delivery
+
+// s_deliver: send task's result to its client, announce it, forget it.
+static void s_deliver(hub_t *hub, hub_task_t *task)
+{
+    Ipp__TaskResult *res = task->result;
+    if (task->client_len && res) {
+        wire_frame_t ident = {task->client, task->client_len};
+        hub_reply(hub, &ident, task->msg_id, IPP__MSG_TYPE__TASK_RESULT, &res->base, task->rbufs,
+                  task->n_rbufs);
+        free(task->rbufs);  // the frames went with the message
+        task->rbufs = NULL;
+        task->n_rbufs = 0;
+    }
+    Ipp__TaskDone done = IPP__TASK_DONE__INIT;
+    done.msg_id = task->msg_id;
+    done.has_status = 1;
+    done.status = res ? res->status : IPP__STATUS__ERROR;
+    done.has_engine_id = 1;
+    done.engine_id = (res && res->has_engine_id) ? res->engine_id : -1;
+    done.label = task->label[0] ? task->label : NULL;
+    char topic[8 + IPP_MSGID_LEN];
+    snprintf(topic, sizeof topic, "done.%s", task->msg_id);
+    hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base);
+    hub_taskmap_del(hub->tasks, task->msg_id);
+    hub_task_free(task);
+}
+
+// s_ack: tell engine the result of msg_id is safe; it may forget it.
+static void s_ack(hub_t *hub, int engine, const char *msg_id)
+{
+    hub_engine_t *e = hub_registry_get(hub->engines, engine);
+    if (!e)
+        return;  // it will re-send after registering; we ack it then
+    Ipp__ResultAck ack = IPP__RESULT_ACK__INIT;
+    char *ids[1] = {(char *)msg_id};
+    ack.n_msg_ids = 1;
+    ack.msg_ids = ids;
+    wire_frame_t ident = {e->ident, e->ident_len};
+    wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__RESULT_ACK, NULL, &ack.base,
+              NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
+                       const char *evalue)
+{
+    int64_t now = ipp_clock_now_us();
+    Ipp__TaskResult *res = calloc(1, sizeof *res);
+    Ipp__RemoteError *er = calloc(1, sizeof *er);
+    if (!res || !er) {
+        free(res);
+        free(er);
+        IPP_LOGE(hub->log, "no memory to fail task %s", task->msg_id);
+        return;
+    }
+    // Built like an unpacked message so one free releases it.
+    ipp__task_result__init(res);
+    ipp__remote_error__init(er);
+    er->ename = strdup(ename ? ename : "TaskFailed");
+    er->evalue = strdup(evalue ? evalue : "");
+    res->has_status = 1;
+    res->status = status;
+    res->error = er;
+    res->has_completed = 1;
+    res->completed = now;
+    res->msg_id = strdup(task->msg_id);
+    if (task->result)
+        ipp__task_result__free_unpacked(task->result, NULL);
+    task->result = res;
+    task->in_sched = false;
+    uint64_t seq = hub_store_fail(hub->store, task, status, er->ename, er->evalue, now);
+    if (seq == 0 || !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_FAILED,
+                                                      .task = task})) {
+        IPP_LOGE(hub->log, "cannot record the failure of %s; it stays pending", task->msg_id);
+        return;
+    }
+}
+
+// ------------------------------------------------------------ results
+
+void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
+{
+    Ipp__TaskResult *r = (Ipp__TaskResult *)msg->content;
+    const char *id = msg->header->parent_id ? msg->header->parent_id : r->msg_id;
+    if (!id || !ipp_msgid_valid(id)) {
+        hub_reply_error(hub, hub->engine_sock, &(wire_frame_t){e->ident, e->ident_len},
+                        msg->header->msg_id, IPP_ERR_INVALID, "parent_id",
+                        "a result must name its task");
+        return;
+    }
+    hub_task_t *task = hub_taskmap_get(hub->tasks, id);
+    if (!task || task->engine != e->id || task->result || !task->in_sched) {
+        // Recorded already (a result re-sent after a reconnect), taken away
+        // from this engine, or unknown: the engine may forget it.
+        IPP_LOGI(hub->log, "result of %s from engine %d not needed: acknowledged", id, e->id);
+        s_ack(hub, e->id, id);
+        // If the scheduler still counts it as running there, free the slot.
+        if (!task || !task->result)
+            sched_result(hub->sched, id, r->has_status && r->status == IPP__STATUS__OK, e->id,
+                         NULL);
+        return;
+    }
+    bool ok = r->has_status && r->status == IPP__STATUS__OK;
+    if (!ok && sched_retries_left(hub->sched, id) > 0) {
+        // A failed attempt with retries left: not a result. The request is
+        // durable, so the scheduler may send it again at once.
+        IPP_LOGI(hub->log, "task %s failed on engine %d (%s); retrying", id, e->id,
+                 (r->error && r->error->ename) ? r->error->ename : "error");
+        s_ack(hub, e->id, id);
+        task->engine = -1;
+        sched_result(hub->sched, id, false, e->id, NULL);
+        return;
+    }
+    r->has_engine_id = 1;
+    r->engine_id = e->id;
+    if (!r->msg_id)
+        r->msg_id = strdup(id);
+    if (!r->has_status) {
+        r->has_status = 1;
+        r->status = IPP__STATUS__ERROR;
+    }
+    size_t nb = wire_msg_n_buffers(msg);
+    task->rbufs = nb ? calloc(nb, sizeof *task->rbufs) : NULL;
+    if (nb && !task->rbufs) {
+        IPP_LOGE(hub->log, "no memory for the result of %s", id);
+        return;  // not acknowledged: the engine sends it again
+    }
+    for (size_t i = 0; i < nb; i++) {
+        zmq_msg_init(&task->rbufs[i]);
+        zmq_msg_move(&task->rbufs[i], wire_msg_buffer_msg(msg, i));
+    }
+    task->n_rbufs = nb;
+    task->result = r;
+    msg->content = NULL;
+    uint64_t seq = hub_store_result(hub->store, task, e->uuid, ipp_clock_now_us());
+    if (seq == 0 || !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_RESULT,
+                                                      .task = task, .engine = e->id})) {
+        IPP_LOGE(hub->log, "cannot record the result of %s; the engine will send it again", id);
+        ipp__task_result__free_unpacked(task->result, NULL);
+        task->result = NULL;
+        for (size_t i = 0; i < task->n_rbufs; i++)
+            zmq_msg_close(&task->rbufs[i]);
+        free(task->rbufs);
+        task->rbufs = NULL;
+        task->n_rbufs = 0;
+    }
+}
+
+// ------------------------------------------------------------ commits
+
+// s_committed: the wait w's mutation is durable.
+static void s_committed(hub_t *hub, hub_wait_t *w)
+{
+    hub_task_t *task = w->task;
+    switch (w->kind) {
+    case HUB_WAIT_SUBMIT: {
+        Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
+        rep.msg_id = task->msg_id;
+        rep.has_accepted = 1;
+        rep.accepted = 1;
+        if (task->client_len)
+            hub_reply(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
+                      IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+        if (task->result)
+            break;  // aborted before its record was committed
+        sched_spec_t spec;
+        hub_task_spec(task, &spec);
+        task->in_sched = true;
+        ipp_err_t rc = sched_submit(hub->sched, &spec);
+        if (rc != IPP_OK) {
+            task->in_sched = false;
+            hub_task_fail_now(hub, task, IPP__STATUS__UNREACHABLE, "InvalidDependency",
+                              rc == IPP_ERR_NOMEM ? "the scheduler ran out of memory"
+                                                  : "the scheduler refused the task");
+        }
+        break;
+    }
+    case HUB_WAIT_RESULT: {
+        s_ack(hub, w->engine, task->msg_id);
+        hub_engine_t *e = hub_registry_get(hub->engines, w->engine);
+        if (e)
+            e->completed++;
+        bool ok = task->result->status == IPP__STATUS__OK;
+        task->in_sched = false;
+        sched_result(hub->sched, task->msg_id, ok, w->engine, NULL);
+        s_deliver(hub, task);
+        break;
+    }
+    case HUB_WAIT_FAILED:
+        s_deliver(hub, task);
+        break;
+    case HUB_WAIT_REPLY:
+        w->done(hub, w, NULL, 0);
+        break;
+    }
+}
+
+// s_failed: the wait w's mutation did not apply (its batch rolled back on
+// disk full or an I/O error, or the mutation itself was refused).
+static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t count)
+{
+    hub_task_t *task = w->task;
+    switch (w->kind) {
+    case HUB_WAIT_SUBMIT:
+        if (task->client_len)
+            s_refuse(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
+                     err->code, NULL, "cannot record the task: %s", err->msg);
+        hub_taskmap_del(hub->tasks, task->msg_id);
+        hub_task_free(task);
+        break;
+    case HUB_WAIT_RESULT:
+        // Not acknowledged: the engine keeps the result and sends it again
+        // when it re-registers; until then the task stays running.
+        IPP_LOGE(hub->log, "result of %s not recorded (%s); waiting for the engine to resend",
+                 task->msg_id, err->msg);
+        ipp__task_result__free_unpacked(task->result, NULL);
+        task->result = NULL;
+        for (size_t i = 0; i < task->n_rbufs; i++)
+            zmq_msg_close(&task->rbufs[i]);
+        free(task->rbufs);
+        task->rbufs = NULL;
+        task->n_rbufs = 0;
+        break;
+    case HUB_WAIT_FAILED:
+        IPP_LOGE(hub->log, "failure of %s not recorded (%s); it stays pending", task->msg_id,
+                 err->msg);
+        break;
+    case HUB_WAIT_REPLY:
+        w->done(hub, w, err, count);
+        break;
+    }
+}
+
+// A report of the writer: seqs first..last did not apply (or a purge ran).
+typedef struct {
+    uint64_t first, last;  // seqs covered
+    int64_t count;         // purge count
+    ipp_error_t err;       // why (IPP_OK: a purge that ran)
+} s_report_t;
+
+void hub_commits(hub_t *hub)
+{
+    uint64_t upto = hub_store_committed(hub->store);
+    // Reports are few (failures and purges); gather them for this pass.
+    s_report_t small[16];
+    s_report_t *reps = small;
+    size_t n = 0, cap = 16;
+    s_report_t r;
+    while (hub_store_next_report(hub->store, &r.first, &r.last, &r.count, &r.err)) {
+        if (n == cap) {
+            s_report_t *v = malloc(cap * 2 * sizeof *v);
+            if (!v)
+                break;  // the rest count as committed: logged by the writer
+            memcpy(v, reps, n * sizeof *v);
+            if (reps != small)
+                free(reps);
+            reps = v;
+            cap *= 2;
+        }
+        reps[n++] = r;
+    }
+    while (hub->waits_n > 0) {
+        hub_wait_t w = hub->waits[hub->waits_head];
+        if (w.seq > upto)
+            break;
+        hub->waits_head = (hub->waits_head + 1) % hub->waits_cap;
+        hub->waits_n--;
+        const s_report_t *hit = NULL;
+        for (size_t i = 0; i < n && !hit; i++)
+            if (w.seq >= reps[i].first && w.seq <= reps[i].last)
+                hit = &reps[i];
+        if (hit && hit->err.code != IPP_OK)
+            s_failed(hub, &w, &hit->err, hit->count);
+        else if (hit && w.kind == HUB_WAIT_REPLY)
+            w.done(hub, &w, NULL, hit->count);
+        else
+            s_committed(hub, &w);
+        free(w.reply);
+    }
+    if (reps != small)
+        free(reps);
+}
+
+// ------------------------------------------------------------ scheduler
+
+static void s_sched_dispatch(void *ctx, void *user, const char *msg_id, int engine)
+{
+    hub_task_t *task = user;
+    if (task->result) {
+        // Its result arrived and is being recorded, but its engine went
+        // away first and the scheduler retried it: no need to run it again.
+        // Tell the scheduler it is done so the slot is not held forever.
+        sched_result(((hub_t *)ctx)->sched, msg_id, task->result->status == IPP__STATUS__OK,
+                     engine, NULL);
+        return;
+    }
+    hub_engine_send_task(ctx, user, engine);
+}
+
+static Ipp__Status s_status_of(sched_outcome_t why)
+{
+    switch (why) {
+    case SCHED_ABORTED:
+        return IPP__STATUS__ABORTED;
+    case SCHED_LOST:
+        return IPP__STATUS__LOST;
+    case SCHED_UNREACHABLE:
+    case SCHED_TIMEOUT:
+    case SCHED_INVALID:
+        return IPP__STATUS__UNREACHABLE;
+    default:
+        return IPP__STATUS__ERROR;
+    }
+}
+
+static void s_sched_finish(void *ctx, void *user, const char *msg_id, sched_outcome_t why,
+                           const char *ename, const char *evalue)
+{
+    (void)msg_id;
+    hub_task_t *task = user;
+    task->engine = -1;
+    if (task->result) {
+        // A result is being recorded: it stands (the engine died after
+        // sending it). The scheduler has forgotten the task already.
+        task->in_sched = false;
+        return;
+    }
+    hub_task_fail_now(ctx, task, s_status_of(why), ename, evalue);
+}
+
+static sched_lookup_t s_sched_lookup(void *ctx, const char *msg_id, int *engine)
+{
+    hub_t *hub = ctx;
+    hub_task_t *task = hub_taskmap_get(hub->tasks, msg_id);
+    if (task) {
+        *engine = task->engine;
+        return SCHED_LOOKUP_PENDING;
+    }
+    return hub_store_dep(hub->store, msg_id, engine);
+}
+
+static int64_t s_sched_now(void *ctx)
+{
+    (void)ctx;
+    return ipp_clock_mono_us();
+}
+
+const sched_ops_t hub_sched_ops = {
+    .dispatch = s_sched_dispatch,
+    .finish = s_sched_finish,
+    .lookup = s_sched_lookup,
+    .now = s_sched_now,
+};

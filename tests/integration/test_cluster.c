@@ -1,0 +1,331 @@
+/* test_cluster.c — controller and engines as real processes: registration,
+ * load balancing, direct tasks, DAG dependencies, timeouts, retries, and
+ * what the database records.
+ */
+#include "harness.h"
+
+#include "proto/clock.h"
+
+#include <check.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef char id_t_[IPP_MSGID_LEN + 1];
+
+static h_cluster_t C;
+static h_client_t K;
+
+// s_up: controller + n engines + a client, every engine registered.
+static void s_up(int n, const char *const *ctl_args)
+{
+    h_cluster_init(&C);
+    h_controller_start(&C, ctl_args);
+    for (int i = 0; i < n; i++)
+        h_engine_start(&C, NULL);
+    h_client_open(&K, &C);
+    ck_assert_msg(h_wait_engines(&K, (size_t)n, 15000), "engines did not register");
+}
+
+// s_down: stop everything cleanly; a daemon that does not exit with 0
+// (a crash, a sanitizer report, a leak) fails the test.
+static void s_down(void)
+{
+    h_client_close(&K);
+    int bad = h_cluster_stop(&C);
+    h_cluster_fini(&C);
+    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
+}
+
+START_TEST(test_engines_register_with_ids)
+{
+    s_up(2, NULL);
+    Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base, 5000),
+                     IPP__MSG_TYPE__ENGINE_LIST_REPLY);
+    Ipp__EngineListReply *rep = (Ipp__EngineListReply *)K.msg.content;
+    ck_assert_uint_eq(rep->n_engines, 2);
+    int seen = 0;
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert(rep->engines[i]->alive);
+        ck_assert_int_ge(rep->engines[i]->engine_id, 0);
+        ck_assert_int_le(rep->engines[i]->engine_id, 1);
+        seen |= 1 << rep->engines[i]->engine_id;
+        ck_assert_int_gt(rep->engines[i]->pid, 0);
+    }
+    ck_assert_int_eq(seen, 3);  // ids 0 and 1
+    // The registry is in the database too.
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM engines"), 2);
+    s_down();
+}
+END_TEST
+
+START_TEST(test_load_balanced_batch_spreads)
+{
+    s_up(2, (const char *[]){"--hwm", "1", NULL});
+    enum { N = 40 };
+    id_t_ ids[N];
+    for (int i = 0; i < N; i++) {
+        // Each takes a little while so both engines are needed.
+        h_task_t t = {.call = "sleep", .args = (const char *[]){"0.02"}, .n_args = 1,
+                      .target = -1};
+        h_submit(&K, &t, ids[i]);
+    }
+    h_result_t res[N];
+    ck_assert_uint_eq(h_collect(&K, ids, N, res, 30000), N);
+    int per[2] = {0, 0};
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(res[i].accepted, "task %d not acknowledged", i);
+        ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
+        ck_assert(res[i].engine_id == 0 || res[i].engine_id == 1);
+        per[res[i].engine_id]++;
+    }
+    ck_assert_int_gt(per[0], 5);
+    ck_assert_int_gt(per[1], 5);
+    // Every one is recorded as done, with the engine that ran it.
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks WHERE status='ok' AND "
+                                  "engine_id IN (0,1) AND started IS NOT NULL AND "
+                                  "completed >= started AND received IS NOT NULL"),
+                     N);
+    s_down();
+}
+END_TEST
+
+START_TEST(test_direct_task_runs_where_targeted)
+{
+    s_up(2, NULL);
+    id_t_ ids[4];
+    for (int i = 0; i < 4; i++) {
+        h_task_t t = {.call = "getpid", .target = i % 2};
+        h_submit(&K, &t, ids[i]);
+    }
+    h_result_t res[4];
+    ck_assert_uint_eq(h_collect(&K, ids, 4, res, 10000), 4);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
+        ck_assert_int_eq(res[i].engine_id, i % 2);
+    }
+    // Same engine, same pid; different engines, different pids.
+    ck_assert_str_eq(res[0].buf0, res[2].buf0);
+    ck_assert_str_ne(res[0].buf0, res[1].buf0);
+    // A direct task to an engine that does not exist is refused.
+    h_task_t bad = {.call = "noop", .target = 7};
+    h_submit(&K, &bad, ids[0]);
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 5000), 1);
+    ck_assert(res[0].refused);
+    ck_assert(strstr(res[0].evalue, "engine 7") != NULL);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 4);
+    s_down();
+}
+END_TEST
+
+START_TEST(test_command_output_and_failure)
+{
+    s_up(1, NULL);
+    id_t_ ids[3];
+    h_task_t ok = {.shell = "echo hello; echo oops >&2", .target = -1};
+    h_task_t bad = {.shell = "exit 3", .target = -1};
+    h_task_t slow = {.shell = "sleep 10", .target = -1, .wall_limit_s = 0.3};
+    h_submit(&K, &ok, ids[0]);
+    h_submit(&K, &bad, ids[1]);
+    h_submit(&K, &slow, ids[2]);
+    h_result_t res[3];
+    ck_assert_uint_eq(h_collect(&K, ids, 3, res, 20000), 3);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__OK);
+    ck_assert_str_eq(res[0].out, "hello\n");
+    ck_assert_int_eq(res[1].status, IPP__STATUS__ERROR);
+    ck_assert_str_eq(res[1].ename, "CommandFailed");
+    ck_assert(strstr(res[1].evalue, "3") != NULL);
+    ck_assert_int_eq(res[2].status, IPP__STATUS__ERROR);
+    ck_assert_str_eq(res[2].ename, "WallTimeExceeded");
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s' AND stderr='oops\n'",
+             ids[0]);
+    ck_assert_int_eq(h_db_int(&C, sql), 1);
+    s_down();
+}
+END_TEST
+
+// The DAG of the seeds' dependency examples: a failing task and what
+// depends on it with each combination of flags.
+START_TEST(test_dag_flags)
+{
+    s_up(2, NULL);
+    id_t_ ids[8];
+    h_task_t fail = {.call = "fail", .args = (const char *[]){"node 0 fails"}, .n_args = 1,
+                     .target = -1};
+    h_task_t okt = {.call = "noop", .target = -1};
+    h_submit(&K, &fail, ids[0]);
+    h_submit(&K, &okt, ids[1]);
+    const char *f[1] = {ids[0]};
+    const char *both[2] = {ids[0], ids[1]};
+    // 2: success-only after the failure → impossible
+    h_task_t t2 = {.call = "noop", .target = -1, .after = f, .n_after = 1};
+    // 3: failure-only after the failure → runs
+    h_task_t t3 = {.call = "noop", .target = -1, .after = f, .n_after = 1,
+                   .after_failure = true, .after_no_success = true};
+    // 4: any of (failure, success) with success-only → runs (the ok one)
+    h_task_t t4 = {.call = "noop", .target = -1, .after = both, .n_after = 2, .after_any = true};
+    // 5: all of (failure, success) success-only → impossible
+    h_task_t t5 = {.call = "noop", .target = -1, .after = both, .n_after = 2};
+    // 6: success or failure → runs
+    h_task_t t6 = {.call = "noop", .target = -1, .after = f, .n_after = 1, .after_failure = true};
+    h_submit(&K, &t2, ids[2]);
+    h_submit(&K, &t3, ids[3]);
+    h_submit(&K, &t4, ids[4]);
+    h_submit(&K, &t5, ids[5]);
+    h_submit(&K, &t6, ids[6]);
+    // 7: after 2 (which is impossible): the failure cascades.
+    const char *d2[1] = {ids[2]};
+    h_task_t t7 = {.call = "noop", .target = -1, .after = d2, .n_after = 1};
+    h_submit(&K, &t7, ids[7]);
+    h_result_t res[8];
+    ck_assert_uint_eq(h_collect(&K, ids, 8, res, 20000), 8);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__ERROR);
+    ck_assert_str_eq(res[0].evalue, "node 0 fails");
+    ck_assert_int_eq(res[1].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[2].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_str_eq(res[2].ename, "ImpossibleDependency");
+    ck_assert_int_eq(res[3].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[4].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[5].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_int_eq(res[6].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[7].status, IPP__STATUS__UNREACHABLE);
+    // Dependency edges are recorded.
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM deps WHERE kind='after'"), 8);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks WHERE status='unreachable'"), 3);
+    s_down();
+}
+END_TEST
+
+START_TEST(test_follow_and_timeout)
+{
+    s_up(2, NULL);
+    id_t_ ids[4];
+    h_task_t first = {.call = "getpid", .target = -1};
+    h_submit(&K, &first, ids[0]);
+    h_result_t res[4];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 10000), 1);
+    int where = res[0].engine_id;
+    const char *f[1] = {ids[0]};
+    h_task_t fol = {.call = "getpid", .target = -1, .follow = f, .n_follow = 1};
+    h_submit(&K, &fol, ids[1]);
+    h_task_t fol2 = {.call = "getpid", .target = -1, .follow = f, .n_follow = 1};
+    h_submit(&K, &fol2, ids[2]);
+    // A task waiting on a slow one with a short timeout gives up.
+    h_task_t slow = {.call = "sleep", .args = (const char *[]){"3"}, .n_args = 1, .target = -1};
+    id_t_ sid;
+    h_submit(&K, &slow, sid);
+    const char *s1[1] = {sid};
+    h_task_t impatient = {.call = "noop", .target = -1, .after = s1, .n_after = 1,
+                          .timeout_s = 0.4};
+    h_submit(&K, &impatient, ids[3]);
+    int64_t t0 = ipp_clock_mono_us();
+    ck_assert_uint_eq(h_collect(&K, ids + 1, 3, res + 1, 10000), 3);
+    int64_t waited = ipp_clock_mono_us() - t0;
+    ck_assert_int_eq(res[1].engine_id, where);
+    ck_assert_int_eq(res[2].engine_id, where);
+    ck_assert_int_eq(res[3].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_str_eq(res[3].ename, "DependencyTimeout");
+    ck_assert_int_lt(waited, 2500000);  // well before the slow task ends
+    s_down();
+}
+END_TEST
+
+START_TEST(test_retries_after_failing_attempt)
+{
+    s_up(2, NULL);
+    char mark[700], shell[900];
+    snprintf(mark, sizeof mark, "%s/attempted", C.dir);
+    // Fails the first time, succeeds the second.
+    snprintf(shell, sizeof shell, "if [ -e '%s' ]; then echo second; else touch '%s'; exit 1; fi",
+             mark, mark);
+    id_t_ ids[2];
+    h_task_t t = {.shell = shell, .target = -1, .retries = 1};
+    h_submit(&K, &t, ids[0]);
+    h_result_t res[2];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 15000), 1);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__OK);
+    ck_assert_str_eq(res[0].out, "second\n");
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT attempts FROM tasks WHERE msg_id='%s'", ids[0]);
+    ck_assert_int_eq(h_db_int(&C, sql), 2);
+    // Without retries the failure is final.
+    unlink(mark);
+    h_task_t once = {.shell = shell, .target = -1};
+    h_submit(&K, &once, ids[1]);
+    ck_assert_uint_eq(h_collect(&K, ids + 1, 1, res + 1, 15000), 1);
+    ck_assert_int_eq(res[1].status, IPP__STATUS__ERROR);
+    s_down();
+}
+END_TEST
+
+// A random DAG of 500 nodes, each after up to 3 earlier ones: from the
+// database, no task started before every one of its parents completed.
+START_TEST(test_random_dag_order)
+{
+    s_up(2, (const char *[]){"--hwm", "2", NULL});
+    enum { N = 500 };
+    static id_t_ ids[N];
+    uint32_t seed = 12345;
+    for (int i = 0; i < N; i++) {
+        const char *parents[3];
+        size_t np = 0;
+        for (int k = 0; k < 3 && i > 0; k++) {
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) % 4 == 0)
+                continue;  // some nodes have fewer parents
+            int p = (int)((seed >> 8) % (uint32_t)i);
+            bool dup = false;
+            for (size_t q = 0; q < np; q++)
+                dup |= parents[q] == ids[p];
+            if (!dup)
+                parents[np++] = ids[p];
+        }
+        h_task_t t = {.call = "noop", .target = -1, .after = parents, .n_after = np};
+        h_submit(&K, &t, ids[i]);
+    }
+    static h_result_t res[N];
+    ck_assert_uint_eq(h_collect(&K, ids, N, res, 60000), N);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(res[i].status == IPP__STATUS__OK, "node %d: %d %s", i, res[i].status,
+                      res[i].evalue);
+    ck_assert_int_gt(h_db_int(&C, "SELECT count(*) FROM deps WHERE kind='after'"), 500);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM deps d JOIN tasks c ON c.msg_id=d.task "
+                                  "JOIN tasks p ON p.msg_id=d.depends_on WHERE d.kind='after' "
+                                  "AND (c.started IS NULL OR p.completed IS NULL OR "
+                                  "c.started < p.completed)"),
+                     0);
+    s_down();
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("cluster");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_engines_register_with_ids);
+    tcase_add_test(tc, test_load_balanced_batch_spreads);
+    tcase_add_test(tc, test_direct_task_runs_where_targeted);
+    tcase_add_test(tc, test_command_output_and_failure);
+    tcase_add_test(tc, test_dag_flags);
+    tcase_add_test(tc, test_follow_and_timeout);
+    tcase_add_test(tc, test_retries_after_failing_attempt);
+    tcase_add_test(tc, test_random_dag_order);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    SRunner *sr = srunner_create(s_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
