@@ -461,6 +461,16 @@ static void s_drop_edges(sched_t *self, sched_task_t *t)
         s_edge_unlink(self, &t->edges[i]);
 }
 
+// s_drop_after_edges: t is sent; its `after` is met for good. Its pending
+// `follow` ids (any-mode) stay linked: where they run matters if t comes
+// back (refused, retried, engine lost).
+static void s_drop_after_edges(sched_t *self, sched_task_t *t)
+{
+    for (uint32_t i = 0; i < t->n_edges; i++)
+        if (t->edges[i].kind == EDGE_AFTER)
+            s_edge_unlink(self, &t->edges[i]);
+}
+
 // -------------------------------------------------------------- engines
 
 static bool s_is_free(const sched_t *self, const sched_engine_t *e)
@@ -638,6 +648,7 @@ static void s_oom(sched_t *self)
 // the outcome, forget the task, queue its waiters for resolution.
 static void s_done(sched_t *self, sched_task_t *t, bool ok, int32_t engine)
 {
+    s_drop_edges(self, t);
     t->done_ok = ok;
     t->engine = engine;
     sched_idmap_del(&self->tasks, t->hash, t->msg_id);
@@ -683,7 +694,10 @@ static void s_fail(sched_t *self, sched_task_t *t, sched_outcome_t why, const ch
 // s_dispatch: send t (READY or fresh) to engine e.
 static void s_dispatch(sched_t *self, sched_task_t *t, sched_engine_t *e)
 {
-    s_detach(self, t);
+    if (t->state == T_READY)
+        s_unready(self, t);
+    s_drop_after_edges(self, t);
+    sched_timeheap_disarm(&self->timers, &t->timer);
     s_set_state(self, t, T_RUNNING);
     t->engine = e->id;
     s_tl_push(&e->run_head, &e->run_tail, t);
@@ -1035,6 +1049,18 @@ static bool s_note(sched_t *self, sched_task_t *t, int kind, const char *dep_id,
     return false;
 }
 
+// s_note_location: a pending `follow` id of running t finished: only
+// remember where (its `follow` is met already, so nothing else changes).
+static void s_note_location(sched_t *self, sched_task_t *t, bool ok, int32_t engine)
+{
+    bool counts = sched_depset_counts(&t->follow, ok) && engine >= 0;
+    if (counts && sched_loc_add(&t->place->loc, engine, !t->follow.all) < 0) {
+        s_oom(self);  // t just knows one engine fewer it may go back to
+        counts = false;
+    }
+    sched_depset_note(&t->follow, counts);
+}
+
 // s_run: resolve the waiters of every finished task, in finishing order,
 // including tasks that finish (fail) while doing so.
 static void s_run(sched_t *self)
@@ -1051,6 +1077,8 @@ static void s_run(sched_t *self)
             s_edge_unlink(self, e);
             if (t->state == T_WAITING || t->state == T_READY)
                 s_note(self, t, kind, d->msg_id, d->done_ok, d->engine, true);
+            else if (t->state == T_RUNNING)
+                s_note_location(self, t, d->done_ok, d->engine);
         }
         s_task_free(self, d);
     }

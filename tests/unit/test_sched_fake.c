@@ -48,6 +48,7 @@ static void s_finish(void *ctx, void *user, const char *msg_id, sched_outcome_t 
     snprintf(e.ename, sizeof e.ename, "%s", ename);
     snprintf(e.evalue, sizeof e.evalue, "%s", evalue);
     s_push(h, &e);
+    snprintf(h->last_evalue, sizeof h->last_evalue, "%s", evalue);
     h->n_finish++;
     if (h->on_finish)
         h->on_finish(h, msg_id, why);
@@ -98,6 +99,13 @@ void fake_destroy(fake_hub_t **h_p)
 
 void fake_db(fake_hub_t *h, const char *id, sched_lookup_t state, int engine)
 {
+    for (size_t i = 0; i < h->n_db; i++) {
+        if (strcmp(h->db[i].id, id) == 0) {
+            h->db[i].state = state;
+            h->db[i].engine = engine;
+            return;
+        }
+    }
     h->db = realloc(h->db, (h->n_db + 1) * sizeof *h->db);
     ck_assert_ptr_nonnull(h->db);
     snprintf(h->db[h->n_db].id, sizeof h->db[h->n_db].id, "%s", id);

@@ -36,6 +36,7 @@ struct fake_hub_t {
     size_t n_dispatch;        // dispatch callbacks seen
     size_t n_finish;          // finish callbacks seen
     size_t n_lookups;         // lookup callbacks seen
+    char last_evalue[256];    // evalue of the latest finish
     struct fake_db_t *db;     // lookup answers (owned)
     size_t n_db;              // entries
     // optional hooks, called after recording
@@ -50,7 +51,7 @@ fake_hub_t *fake_new(const sched_config_t *cfg);
 // fake_destroy: destroy the scheduler and the hub.
 void fake_destroy(fake_hub_t **h_p);
 
-// fake_db: lookups of id answer state (and engine).
+// fake_db: lookups of id answer state (and engine) from now on.
 void fake_db(fake_hub_t *h, const char *id, sched_lookup_t state, int engine);
 
 // fake_reset: forget recorded events.
