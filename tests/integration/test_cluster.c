@@ -262,6 +262,46 @@ START_TEST(test_retries_after_failing_attempt)
 }
 END_TEST
 
+// Functional dependencies: an engine without what a task requires answers
+// "unmet"; the task goes elsewhere, or fails when every engine refused.
+START_TEST(test_requires)
+{
+    h_cluster_init(&C);
+    h_controller_start(&C, NULL);
+    h_engine_start(&C, (const char *[]){"--tag", "gpu", NULL});
+    h_engine_start(&C, NULL);
+    h_client_open(&K, &C);
+    ck_assert(h_wait_engines(&K, 2, 15000));
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT id FROM engines WHERE pid=%d", (int)C.engines[0]);
+    int64_t gpu = h_db_int(&C, sql);
+    ck_assert_int_ge(gpu, 0);
+    enum { N = 6 };
+    id_t_ ids[N + 2];
+    for (int i = 0; i < N; i++) {
+        h_task_t t = {.call = "getpid", .target = -1,
+                      .requires = (const char *[]){"tag:gpu"}, .n_requires = 1};
+        h_submit(&K, &t, ids[i]);
+    }
+    h_task_t nope = {.call = "noop", .target = -1,
+                     .requires = (const char *[]){"fn:no_such_function"}, .n_requires = 1};
+    h_submit(&K, &nope, ids[N]);
+    h_task_t sh = {.call = "noop", .target = -1,
+                   .requires = (const char *[]){"cmd:sh", "fn:echo"}, .n_requires = 2};
+    h_submit(&K, &sh, ids[N + 1]);
+    h_result_t res[N + 2];
+    ck_assert_uint_eq(h_collect(&K, ids, N + 2, res, 20000), N + 2);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
+        ck_assert_int_eq(res[i].engine_id, gpu);
+    }
+    ck_assert_int_eq(res[N].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_str_eq(res[N].ename, "ImpossibleDependency");
+    ck_assert_int_eq(res[N + 1].status, IPP__STATUS__OK);
+    s_down();
+}
+END_TEST
+
 // A random DAG of 500 nodes, each after up to 3 earlier ones: from the
 // database, no task started before every one of its parents completed.
 START_TEST(test_random_dag_order)
@@ -314,6 +354,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_dag_flags);
     tcase_add_test(tc, test_follow_and_timeout);
     tcase_add_test(tc, test_retries_after_failing_attempt);
+    tcase_add_test(tc, test_requires);
     tcase_add_test(tc, test_random_dag_order);
     suite_add_tcase(s, tc);
     return s;
