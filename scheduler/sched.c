@@ -27,6 +27,8 @@
  *    engine's own new edges.
  *  - READY mux tasks: a FIFO per engine.
  *  - RUNNING tasks: a list per engine, so a dying engine finds its tasks.
+ *    A running task keeps its pending `follow` edges (any-mode): if it
+ *    comes back, it knows every engine it may use by then.
  *  - timeouts: a heap whose elements sit in the tasks.
  *
  * Finished tasks queue in `fin` and their waiters are resolved by s_run in

@@ -102,8 +102,9 @@ typedef struct sched_ops_t {
 
 typedef struct sched_config_t {
     const sched_scheme_ops_t *scheme;  // routing scheme; NULL = leastload
-    uint32_t hwm;          // max outstanding tasks per engine for the task
-                           // queue; 0 = unlimited (use SCHED_HWM_DEFAULT = 1)
+    uint32_t hwm;          // max outstanding tasks (of either queue) per engine
+                           // for a task-queue task to be sent there; 0 =
+                           // unlimited; sched_config_default gives 1
     uint32_t mux_hwm;      // max outstanding tasks per engine before mux tasks
                            // queue here; 0 = send at once (IPython's MUX)
     uint64_t seed;         // seeds the random schemes and the hashes
@@ -139,8 +140,14 @@ typedef struct sched_spec_t {
     sched_dep_t after;        // time dependency
     sched_dep_t follow;       // location dependency (task queue only)
     int64_t timeout_us;       // fail with DependencyTimeout if not sent to an
-                              // engine within this long; 0 = never
-    uint32_t retries;         // times to run again after a failed attempt
+                              // engine within this long, counted from submit
+                              // and afresh whenever it comes back to the queue
+                              // (refused, retried, engine lost); 0 = never
+    uint32_t retries;         // times to run again after a failed attempt (a
+                              // task-queue task avoids the engine it failed on
+                              // while another may take it; a mux task reruns
+                              // on its engine); an engine lost under a
+                              // task-queue task also uses one
 } sched_spec_t;
 
 // Counters for queue_status, tests and benchmarks.
@@ -158,7 +165,8 @@ typedef struct sched_stats_t {
     size_t cached;          // finished outcomes remembered
     size_t engines;         // engines registered
     size_t unassigned;      // task-queue tasks not sent to an engine
-    bool oom;               // memory ran out at some point (see sched_submit)
+    bool oom;               // memory ran out inside an event: a decision may
+                            // have been lost (treat the scheduler as broken)
 } sched_stats_t;
 
 // Per-engine counts for queue_status and load.

@@ -369,6 +369,27 @@ START_TEST(test_retries_go_to_another_engine)
 }
 END_TEST
 
+START_TEST(test_retries_left_and_mux_retry_on_its_engine)
+{
+    fake_hub_t *h = fake_new(NULL);
+    fake_engines(h, 2);
+    sched_spec_t s = fake_mux("m", 1);
+    s.retries = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &s), IPP_OK);
+    ck_assert_uint_eq(sched_retries_left(h->sched, "m"), 1);
+    ck_assert_int_eq(fake_fail(h, "m"), IPP_OK);
+    ck_assert_uint_eq(fake_dispatches(h, "m"), 2);
+    ck_assert_int_eq(fake_where(h, "m"), 1);  // a direct task stays on its engine
+    ck_assert_uint_eq(sched_retries_left(h->sched, "m"), 0);
+    bool final = false;
+    ck_assert_int_eq(sched_result(h->sched, "m", false, 1, &final), IPP_OK);
+    ck_assert(final);
+    ck_assert_uint_eq(sched_retries_left(h->sched, "m"), 0);      // not live
+    ck_assert_uint_eq(sched_retries_left(h->sched, "nothing"), 0);
+    fake_destroy(&h);
+}
+END_TEST
+
 START_TEST(test_retry_waits_for_the_other_engine_and_single_engine_reuses)
 {
     fake_hub_t *h = fake_new(NULL);
@@ -838,6 +859,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_mux_fifo_per_engine_with_window);
     tcase_add_test(tc, test_mux_unlimited_sends_in_order_and_counts_as_load);
     tcase_add_test(tc, test_retries_go_to_another_engine);
+    tcase_add_test(tc, test_retries_left_and_mux_retry_on_its_engine);
     tcase_add_test(tc, test_retry_waits_for_the_other_engine_and_single_engine_reuses);
     tcase_add_test(tc, test_unmet_rotates_then_impossible_when_all_refused);
     tcase_add_test(tc, test_unmet_new_engine_gets_a_chance);
