@@ -213,8 +213,9 @@ ipp_err_t sched_result(sched_t *self, const char *msg_id, bool ok, int engine, b
 
 // sched_unmet: engine refused msg_id (unmet functional dependency). It is
 // sent to another allowed engine, never this one again; when every
-// registered allowed engine has refused, it fails with ImpossibleDependency
-// (an engine registering later may still take a task that is waiting).
+// registered allowed engine (every target, for a task with targets; its
+// engine, for a mux task) has refused, it fails with ImpossibleDependency.
+// While it waits for a busy engine, an engine registering may take it.
 // IPP_ERR_NOT_FOUND if msg_id is not running on engine.
 ipp_err_t sched_unmet(sched_t *self, const char *msg_id, int engine);
 
@@ -226,7 +227,9 @@ ipp_err_t sched_engine_add(sched_t *self, int engine);
 // again elsewhere if they have retries left, else failed with EngineError;
 // its queued mux tasks fail with EngineError; dependents are updated.
 // Tasks restricted to it by targets or follow keep waiting for it to come
-// back (bound them with a timeout). IPP_ERR_NOT_FOUND if not registered.
+// back (bound them with a timeout); a task every other registered engine
+// has refused fails with ImpossibleDependency. IPP_ERR_NOT_FOUND if not
+// registered.
 ipp_err_t sched_engine_remove(sched_t *self, int engine);
 
 // sched_abort: fail a waiting or queued task with TaskAborted (dependents
