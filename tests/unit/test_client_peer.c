@@ -29,6 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// Every helper may go unused in one suite or another.
+#define PEER_FN static __attribute__((unused))
+
 typedef struct peer_t peer_t;
 typedef void (*peer_script_fn)(peer_t *p);
 
@@ -55,7 +58,7 @@ static ipp_logger_t s_peer_log = {IPP_LOG_ERROR, NULL, "peer"};
 
 // peer_fail: record the first failure.
 static void peer_fail(peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void peer_fail(peer_t *p, const char *fmt, ...)
+PEER_FN void peer_fail(peer_t *p, const char *fmt, ...)
 {
     if (p->fail[0])
         return;
@@ -76,7 +79,7 @@ static void peer_fail(peer_t *p, const char *fmt, ...)
     } while (0)
 
 // peer_start: sockets, connection file, session. Fails the test on error.
-static void peer_start(peer_t *p)
+PEER_FN void peer_start(peer_t *p)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->dir, sizeof p->dir, "/tmp/ipp-client-test-XXXXXX");
@@ -91,6 +94,13 @@ static void peer_start(peer_t *p)
     zmq_setsockopt(p->router, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(p->xpub, ZMQ_XPUB_VERBOSE, &one, sizeof one);
     zmq_setsockopt(p->xpub, ZMQ_LINGER, &zero, sizeof zero);
+    // A controller must not drop what it sends a slow client: queue deep,
+    // and block rather than drop at the limit.
+    zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    int hwm = 200000;
+    zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(p->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
     ck_assert_int_eq(zmq_bind(p->router, "tcp://127.0.0.1:*"), 0);
     ck_assert_int_eq(zmq_bind(p->xpub, "tcp://127.0.0.1:*"), 0);
     char ep[128], np[128];
@@ -116,7 +126,7 @@ static void peer_start(peer_t *p)
     ck_assert_ptr_nonnull(p->ws);
 }
 
-static void *s_peer_main(void *arg)
+PEER_FN void *s_peer_main(void *arg)
 {
     peer_t *p = arg;
     p->script(p);
@@ -124,7 +134,7 @@ static void *s_peer_main(void *arg)
 }
 
 // peer_run: run script on the peer's thread.
-static void peer_run(peer_t *p, peer_script_fn script, void *arg)
+PEER_FN void peer_run(peer_t *p, peer_script_fn script, void *arg)
 {
     p->script = script;
     p->arg = arg;
@@ -133,7 +143,7 @@ static void peer_run(peer_t *p, peer_script_fn script, void *arg)
 }
 
 // peer_join: wait for the script; fail the test with its failure.
-static void peer_join(peer_t *p)
+PEER_FN void peer_join(peer_t *p)
 {
     if (p->running)
         pthread_join(p->th, NULL);
@@ -142,7 +152,7 @@ static void peer_join(peer_t *p)
 }
 
 // peer_stop: close everything, remove the folder.
-static void peer_stop(peer_t *p)
+PEER_FN void peer_stop(peer_t *p)
 {
     if (p->running)
         pthread_join(p->th, NULL);
@@ -156,7 +166,7 @@ static void peer_stop(peer_t *p)
 }
 
 // s_read_subs: record every subscription message waiting on the XPUB.
-static void s_read_subs(peer_t *p, int timeout_ms)
+PEER_FN void s_read_subs(peer_t *p, int timeout_ms)
 {
     zmq_pollitem_t it = {p->xpub, 0, ZMQ_POLLIN, 0};
     while (zmq_poll(&it, 1, timeout_ms) > 0) {
@@ -174,7 +184,7 @@ static void s_read_subs(peer_t *p, int timeout_ms)
 
 // peer_saw_sub: the client sent this subscription ("+topic" or "-topic"),
 // waiting up to timeout_ms for it.
-static bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
+PEER_FN bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
 {
     int64_t end = ipp_clock_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
@@ -190,7 +200,7 @@ static bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
 
 // peer_recv: the next message from the client (any type) into m, waiting
 // up to timeout_ms. Returns its type, 0 on timeout.
-static int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
+PEER_FN int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
 {
     zmq_pollitem_t it = {p->router, 0, ZMQ_POLLIN, 0};
     int64_t end = ipp_clock_mono_us() + (int64_t)timeout_ms * 1000;
@@ -219,7 +229,7 @@ static int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
 
 // peer_expect: the next message must be of type (returns false and records
 // the failure otherwise).
-static bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
+PEER_FN bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
 {
     int got = peer_recv(p, m, timeout_ms);
     if (got != type) {
@@ -231,7 +241,7 @@ static bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
 }
 
 // peer_send: send to the last client heard from; takes bufs.
-static void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
+PEER_FN void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
                       zmq_msg_t *bufs, size_t n)
 {
     wire_frame_t id = {p->ident, p->ident_len};
@@ -242,14 +252,14 @@ static void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMe
 }
 
 // peer_reply: answer request m.
-static void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
+PEER_FN void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
                        zmq_msg_t *bufs, size_t n)
 {
     peer_send(p, type, m->header->msg_id, content, bufs, n);
 }
 
 // peer_error: answer request m with an ERROR_REPLY.
-static void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename,
+PEER_FN void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename,
                        const char *evalue, const char *field)
 {
     Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
@@ -262,7 +272,7 @@ static void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ena
 }
 
 // peer_publish: a notification under topic.
-static void peer_publish(peer_t *p, const char *topic, int type, const ProtobufCMessage *content)
+PEER_FN void peer_publish(peer_t *p, const char *topic, int type, const ProtobufCMessage *content)
 {
     wire_frame_t t = {topic, strlen(topic)};
     if (wire_send(p->ws, p->xpub, &t, 1, (Ipp__MsgType)type, NULL, content, NULL, 0, 0, NULL,
@@ -271,7 +281,7 @@ static void peer_publish(peer_t *p, const char *topic, int type, const ProtobufC
 }
 
 // peer_bufs: frames holding the given strings (for replies).
-static void peer_bufs(zmq_msg_t *out, size_t n, ...)
+PEER_FN void peer_bufs(zmq_msg_t *out, size_t n, ...)
 {
     va_list ap;
     va_start(ap, n);
@@ -284,7 +294,7 @@ static void peer_bufs(zmq_msg_t *out, size_t n, ...)
 }
 
 // peer_buf_is: buffer i of m holds exactly s.
-static bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
+PEER_FN bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
 {
     if (i >= wire_msg_n_buffers(m))
         return false;
@@ -294,7 +304,7 @@ static bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
 }
 
 // peer_handshake: answer CONNECT_REQUEST with engines ids[0..n).
-static bool peer_handshake(peer_t *p, const int *ids, size_t n)
+PEER_FN bool peer_handshake(peer_t *p, const int *ids, size_t n)
 {
     wire_msg_t m;
     wire_msg_init(&m);
@@ -328,13 +338,13 @@ static bool peer_handshake(peer_t *p, const int *ids, size_t n)
 }
 
 // peer_task_id: the msg_id of a TASK_REQUEST (its header's).
-static const char *peer_task_id(const wire_msg_t *m)
+PEER_FN const char *peer_task_id(const wire_msg_t *m)
 {
     return m->header->msg_id;
 }
 
 // peer_accept: SUBMIT_REPLY accepted for task request m.
-static void peer_accept(peer_t *p, const wire_msg_t *m)
+PEER_FN void peer_accept(peer_t *p, const wire_msg_t *m)
 {
     Ipp__SubmitReply r = IPP__SUBMIT_REPLY__INIT;
     r.msg_id = m->header->msg_id;
@@ -345,7 +355,7 @@ static void peer_accept(peer_t *p, const wire_msg_t *m)
 
 // peer_result: a TASK_RESULT for task id (status, engine, one optional
 // buffer, stamps).
-static void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
+PEER_FN void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
                         int64_t started, int64_t completed)
 {
     Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
@@ -372,7 +382,7 @@ static void peer_result(peer_t *p, const char *id, int status, int engine, const
 }
 
 // s_test_client: connect to the peer (which must be running a handshake).
-static ipp_client_t *s_test_client(peer_t *p, double timeout)
+PEER_FN ipp_client_t *s_test_client(peer_t *p, double timeout)
 {
     ipp_error_t err;
     ipp_client_opts_t o;
