@@ -262,6 +262,7 @@ out:
 // State of one verification walk.
 typedef struct {
     sqlite3 *db;
+    bool prev_purged;           // the previous entry is known only from a purge record
     db_audit_report_t *rep;     // filled as we go
     ipp_error_t *err;
     int64_t expected;           // the chain position the next entry must have
@@ -311,9 +312,13 @@ static ipp_err_t s_check_task(s_walk_t *w, sqlite3_stmt *st)
     if (sqlite3_column_bytes(st, base + 2) != DB_AUDIT_HASH_BYTES ||
         sodium_memcmp(stored, h, sizeof h) != 0)
         return s_fail(w, seq, id,
-                      "record %s (chain entry %lld) was altered: its request or result no longer "
-                      "matches its audit hash",
+                      w->prev_purged
+                          ? "record %s (chain entry %lld) or the purge record before it was "
+                            "altered: they no longer chain"
+                          : "record %s (chain entry %lld) was altered: its request or result no "
+                            "longer matches its audit hash",
                       id, (long long)seq);
+    w->prev_purged = false;
     memcpy(w->prev, stored, sizeof w->prev);
     snprintf(w->prev_id, sizeof w->prev_id, "%s", id);
     w->rep->checked++;
@@ -346,7 +351,7 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
                                  ", chain_seq, chain_prev, chain_hash FROM tasks WHERE rowid = ?1",
                                  -1, &row, NULL)) != SQLITE_OK ||
         (rc = sqlite3_prepare_v2(db,
-                                 "SELECT chain_seq, msg_id, chain_hash FROM purge_items"
+                                 "SELECT chain_seq, msg_id, chain_hash, chain_prev FROM purge_items"
                                  " ORDER BY chain_seq",
                                  -1, &pu, NULL)) != SQLITE_OK ||
         (rc = sqlite3_prepare_v2(db,
@@ -383,8 +388,11 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
             if (seq < w.expected) {
                 code = s_fail(&w, seq, id, "record %s repeats chain entry %lld", id,
                               (long long)seq);
-            } else if (from_task && sqlite3_column_text(row, seq_col + 1)) {
-                const char *gone = (const char *)sqlite3_column_text(row, seq_col + 1);
+            } else if (from_task ? sqlite3_column_text(row, seq_col + 1) != NULL
+                                 : sqlite3_column_text(pu, 3) != NULL) {
+                // The entry after the gap names the one before it.
+                const char *gone = from_task ? (const char *)sqlite3_column_text(row, seq_col + 1)
+                                             : (const char *)sqlite3_column_text(pu, 3);
                 code = s_fail(&w, w.expected, gone,
                               "record %s (chain entry %lld) was removed outside a recorded purge "
                               "(the chain resumes at %s, entry %lld)",
@@ -411,6 +419,7 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
                 goto out;
             }
             memcpy(w.prev, sqlite3_column_blob(pu, 2), sizeof w.prev);
+            w.prev_purged = true;
             snprintf(w.prev_id, sizeof w.prev_id, "%s", (const char *)sqlite3_column_text(pu, 1));
             rep->purged++;
             rp = sqlite3_step(pu);

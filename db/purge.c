@@ -255,8 +255,8 @@ ipp_err_t db_purge_run(sqlite3 *db, const db_purge_spec_t *spec, int64_t now, in
         st = NULL;
         int64_t purge_id = sqlite3_last_insert_rowid(db);
         if ((rc = s_run(db,
-                        "INSERT INTO purge_items(chain_seq, purge_id, msg_id, chain_hash)"
-                        " SELECT chain_seq, ?2, msg_id, chain_hash FROM tasks"
+                        "INSERT INTO purge_items(chain_seq, purge_id, msg_id, chain_prev, chain_hash)"
+                        " SELECT chain_seq, ?2, msg_id, chain_prev, chain_hash FROM tasks"
                         " WHERE rowid IN (SELECT id FROM temp.purge_set) AND chain_seq IS NOT NULL",
                         NULL, purge_id)) != SQLITE_OK ||
             (rc = s_run(db,

@@ -205,6 +205,10 @@ static void s_null_test(db_query_t *q, const db_key_info_t *k, bool is_null)
 static ipp_err_t s_in(db_query_t *q, const db_key_info_t *k, const char *op, const json_t *arr,
                       bool negate, ipp_error_t *err)
 {
+    if (k->kind == DB_KIND_BLOB || k->kind == DB_KIND_BUFFERS)
+        return ipp_error_set(err, IPP_ERR_QUERY,
+                             "key '%s' holds bytes: only null tests are allowed, not %s", k->name,
+                             op);
     if (!json_is_array(arr))
         return ipp_error_set(err, IPP_ERR_QUERY, "key '%s': %s takes an array, not %s", k->name,
                              op, s_type_name(arr));

@@ -54,7 +54,7 @@ static const char s_create_sql[] =
     " count INTEGER NOT NULL);"
     "CREATE TABLE purge_items ("
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
-    " chain_hash BLOB NOT NULL);"
+    " chain_prev TEXT, chain_hash BLOB NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 
 // Version 1 → 2: the audit chain and purge log, two more indexes, the
@@ -74,7 +74,7 @@ static const char s_migrate_1_to_2[] =
     " count INTEGER NOT NULL);"
     "CREATE TABLE purge_items ("
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
-    " chain_hash BLOB NOT NULL);"
+    " chain_prev TEXT, chain_hash BLOB NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 
 // s_query_int: the integer result of a PRAGMA or any one-value query.

@@ -306,16 +306,20 @@ static db_val_t s_error_json(db_sbuf_t *b, const db_op_t *op)
     return db_val_textn(b->data, b->len);
 }
 
-// s_scratch: reset the JSON scratch buffers; false if one of them failed
-// to grow since the last call.
-static bool s_scratch_ok(db_writer_t *w)
+// s_scratch_reset: empty the JSON scratch buffers before building texts.
+static void s_scratch_reset(db_writer_t *w)
 {
-    bool ok = true;
-    for (int i = 0; i < 4; i++) {
-        ok = ok && !w->js[i].failed;
+    for (int i = 0; i < 4; i++)
         db_sbuf_reset(&w->js[i]);
-    }
-    return ok;
+}
+
+// s_scratch_ok: false if one of the texts just built ran out of memory.
+static bool s_scratch_ok(const db_writer_t *w)
+{
+    for (int i = 0; i < 4; i++)
+        if (w->js[i].failed)
+            return false;
+    return true;
 }
 
 // s_step: run a bound statement that returns no rows, then reset it.
@@ -343,7 +347,7 @@ static s_outcome_t s_nomem(const db_op_t *op, ipp_error_t *operr)
 
 static s_outcome_t s_apply_insert(db_writer_t *w, const db_op_t *op, ipp_error_t *operr)
 {
-    s_scratch_ok(w);
+    s_scratch_reset(w);
     db_val_t v[DB_AUDIT_NREQ] = {
         db_val_text(op->msg_id),
         s_blob_val(op->u.ins.header),
@@ -431,7 +435,7 @@ static void s_udf_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **arg
 
 static s_outcome_t s_apply_result(db_writer_t *w, const db_op_t *op, ipp_error_t *operr)
 {
-    s_scratch_ok(w);
+    s_scratch_reset(w);
     db_val_t v[12] = {
         db_val_text(db_status_name(op->u.res.status)),            // ?2
         s_time_val(op->u.res.started),                            // ?3
@@ -598,7 +602,7 @@ static bool s_apply_all(db_writer_t *w, db_op_t *first, size_t n, uint64_t first
         }
         if (out == S_REFUSED || op->kind == DB_OP_PURGE) {
             if (out == S_REFUSED)
-                IPP_LOGW(w->lg, "db: mutation %llu refused: %s", (unsigned long long)op->seq,
+                IPP_LOGI(w->lg, "db: mutation %llu refused: %s", (unsigned long long)op->seq,
                          operr.msg);
             s_report_t *r = s_report_new(op->seq, op->seq, &operr, count);
             if (!r) {
