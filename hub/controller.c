@@ -203,7 +203,7 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     }
     if (!(hub->client_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
         !(hub->engine_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
-        !(hub->pub_sock = s_socket(hub, ZMQ_PUB, err)))
+        !(hub->pub_sock = s_socket(hub, ZMQ_XPUB, err)))
         goto fail;
     if (s_bind(hub, hub->client_sock, hub->client_conn.client_port,
                &hub->client_conn.client_port, err) != IPP_OK ||
@@ -224,7 +224,8 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     hub->sched = sched_new(&sc, &hub_sched_ops, hub);
     hub->engines = hub_registry_new();
     hub->tasks = hub_taskmap_new();
-    if (!hub->sched || !hub->engines || !hub->tasks) {
+    hub->subs = hub_taskmap_new();
+    if (!hub->sched || !hub->engines || !hub->tasks || !hub->subs) {
         ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
         goto fail;
     }
@@ -241,6 +242,13 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
 fail:
     hub_destroy(&hub);
     return NULL;
+}
+
+static void s_free_key(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    free(value);
 }
 
 static void s_free_task(void *arg, const char *key, void *value)
@@ -265,6 +273,10 @@ void hub_destroy(hub_t **hub_p)
     if (hub->tasks)
         hub_taskmap_each(hub->tasks, s_free_task, NULL);
     hub_taskmap_destroy(&hub->tasks);
+    if (hub->subs)
+        hub_taskmap_each(hub->subs, s_free_key, NULL);
+    hub_taskmap_destroy(&hub->subs);
+    free(hub->acks);
     for (size_t i = 0; i < hub->waits_n; i++) {
         hub_wait_t *w = &hub->waits[(hub->waits_head + i) % hub->waits_cap];
         free(w->reply);
@@ -326,9 +338,62 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
               &er.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
-                 const ProtobufCMessage *content)
+// s_listened: whether some subscription is a prefix of topic.
+static bool s_listened(const hub_t *hub, const char *topic)
 {
+    if (hub_taskmap_count(hub->subs) == 0)
+        return false;
+    char prefix[128];
+    size_t len = strlen(topic);
+    if (len >= sizeof prefix)
+        return true;  // cannot check cheaply: send it
+    for (size_t n = 0; n <= len; n++) {
+        memcpy(prefix, topic, n);
+        prefix[n] = '\0';
+        if (hub_taskmap_get(hub->subs, prefix))
+            return true;
+    }
+    return false;
+}
+
+void hub_subscriptions(hub_t *hub)
+{
+    for (int i = 0; i < HUB_BATCH; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, hub->pub_sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return;
+        }
+        const uint8_t *d = zmq_msg_data(&m);
+        size_t n = zmq_msg_size(&m);
+        // Without ZMQ_XPUB_VERBOSE a topic arrives once when its first
+        // subscriber comes and once when its last one goes: a set suffices.
+        if (n >= 1 && (d[0] == 0 || d[0] == 1)) {
+            char *topic = malloc(n);
+            if (topic) {
+                memcpy(topic, d + 1, n - 1);
+                topic[n - 1] = '\0';
+                char *have = hub_taskmap_get(hub->subs, topic);
+                if (d[0] == 1 && !have) {
+                    if (hub_taskmap_put(hub->subs, topic, topic) == 0)
+                        topic = NULL;
+                } else if (d[0] == 0 && have) {
+                    hub_taskmap_del(hub->subs, topic);
+                    free(have);
+                }
+                free(topic);
+            }
+        }
+        zmq_msg_close(&m);
+    }
+}
+
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
+                 const ProtobufCMessage *content, bool force)
+{
+    if (!force && !s_listened(hub, topic))
+        return;  // nobody listens: not even the cost of signing it
     wire_frame_t t = {topic, strlen(topic)};
     wire_send(hub->wire, hub->pub_sock, &t, 1, type, NULL, content, NULL, 0, ZMQ_DONTWAIT,
               NULL, NULL);
@@ -402,18 +467,24 @@ ipp_err_t hub_run(hub_t *hub)
         if (hub->recovering && hub->grace_until < deadline)
             deadline = hub->grace_until;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
             {hub->engine_sock, 0, ZMQ_POLLIN, 0},
             {NULL, hub_store_fd(hub->store), ZMQ_POLLIN, 0},
+            {hub->pub_sock, 0, ZMQ_POLLIN, 0},
         };
-        int n = zmq_poll(items, 3, timeout_ms);
+        int n = zmq_poll(items, 4, timeout_ms);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
             IPP_LOGE(hub->log, "zmq_poll: %s", zmq_strerror(zmq_errno()));
             return IPP_ERR_ZMQ;
         }
+        // Subscriptions first: a client subscribes to done.<id> and then
+        // asks for the result, so its subscription must count before the
+        // completion it waits for is announced.
+        if (items[3].revents & ZMQ_POLLIN)
+            hub_subscriptions(hub);
         if (items[2].revents & ZMQ_POLLIN)
             hub_commits(hub);
         if (items[1].revents & ZMQ_POLLIN)

@@ -56,6 +56,9 @@ typedef struct hub_task_t {
     int engine;                      // engine it runs on, -1
     int attempts;                    // times sent to an engine
     bool in_sched;                   // handed to the scheduler
+    bool watched;                    // reported pending to a client: its
+                                     // completion is announced whatever
+                                     // subscriptions the hub has seen yet
     bool held;                       // recovery: was running when the
                                      // controller died; waits for its engine
     Ipp__TaskResult *result;         // result waiting for its commit, owned
@@ -64,6 +67,12 @@ typedef struct hub_task_t {
 } hub_task_t;
 
 struct hub_t;
+
+// A result acknowledgement waiting to be sent with others to its engine.
+typedef struct hub_ack_t {
+    int engine;                      // where the result came from
+    char msg_id[IPP_MSGID_LEN + 1];  // the task
+} hub_ack_t;
 
 // What to do once a DB mutation is committed.
 typedef enum hub_wait_kind_t {
@@ -89,7 +98,8 @@ typedef struct hub_t {
     void *zctx;                  // ZeroMQ context
     void *client_sock;           // ROUTER for clients
     void *engine_sock;           // ROUTER for engines
-    void *pub_sock;              // PUB for notifications
+    void *pub_sock;              // XPUB for notifications
+    hub_taskmap_t *subs;         // topics someone subscribed to (owned keys)
     wire_session_t *wire;        // signing session
     conn_info_t client_conn;     // what the client connection file says
     conn_info_t engine_conn;     // what the engine connection file says
@@ -109,6 +119,9 @@ typedef struct hub_t {
     bool stopping;               // leave the loop
     volatile sig_atomic_t *stop_flag; // set by main's signal handler
     char pid_path[1100];         // the pid file to remove at exit
+    hub_ack_t *acks;             // result acks gathered in one commit pass
+    size_t n_acks;               // how many
+    size_t cap_acks;             // allocated
 } hub_t;
 
 // ---- controller.c
@@ -129,9 +142,13 @@ ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
 void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
                      ipp_err_t code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
-// hub_publish: send a notification with topic.
+// hub_publish: send a notification with topic when some subscription is
+// a prefix of it (the XPUB socket tells us who listens to what) or when
+// force is set.
 void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
-                 const ProtobufCMessage *content);
+                 const ProtobufCMessage *content, bool force);
+// hub_subscriptions: read the XPUB's subscribe/unsubscribe messages.
+void hub_subscriptions(hub_t *hub);
 // hub_wait_push: add a commit wait; false if out of memory.
 bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
 

@@ -327,8 +327,11 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
     for (size_t i = 0; i < n; i++) {
         // What memory holds is the truth for pending work: a result that
         // is recorded but not yet delivered still counts as pending.
-        if (hub_taskmap_get(hub->tasks, req->msg_ids[i]))
+        hub_task_t *task = hub_taskmap_get(hub->tasks, req->msg_ids[i]);
+        if (task) {
             st[i] = DB_STATUS_PENDING;
+            task->watched = true;
+        }
         if (st[i] == DB_STATUS_PENDING)
             pend[np++] = req->msg_ids[i];
         else if (st[i] == DB_STATUS_UNKNOWN)
@@ -804,7 +807,7 @@ static void s_shutdown(hub_t *hub, const wire_frame_t *ident, const char *parent
         Ipp__ShutdownNotice note = IPP__SHUTDOWN_NOTICE__INIT;
         note.has_when = 1;
         note.when = ipp_clock_now_us();
-        hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base);
+        hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
         IPP_LOGI(hub->log, "shutdown requested by a client");
         hub->stopping = true;
     }

@@ -280,7 +280,7 @@ static void s_deliver(hub_t *hub, hub_task_t *task)
     done.label = task->label[0] ? task->label : NULL;
     char topic[8 + IPP_MSGID_LEN];
     snprintf(topic, sizeof topic, "done.%s", task->msg_id);
-    hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base);
+    hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base, task->watched);
     hub_taskmap_del(hub->tasks, task->msg_id);
     hub_task_free(task);
 }
@@ -298,6 +298,54 @@ static void s_ack(hub_t *hub, int engine, const char *msg_id)
     wire_frame_t ident = {e->ident, e->ident_len};
     wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__RESULT_ACK, NULL, &ack.base,
               NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+}
+
+// s_ack_later: queue an acknowledgement for the end of this commit pass,
+// where acks are sent one message per engine; sent at once if no memory.
+static void s_ack_later(hub_t *hub, int engine, const char *msg_id)
+{
+    if (hub->n_acks == hub->cap_acks) {
+        size_t cap = hub->cap_acks ? hub->cap_acks * 2 : 256;
+        hub_ack_t *v = realloc(hub->acks, cap * sizeof *v);
+        if (!v) {
+            s_ack(hub, engine, msg_id);
+            return;
+        }
+        hub->acks = v;
+        hub->cap_acks = cap;
+    }
+    hub->acks[hub->n_acks].engine = engine;
+    memcpy(hub->acks[hub->n_acks].msg_id, msg_id, sizeof hub->acks[0].msg_id);
+    hub->n_acks++;
+}
+
+// s_ack_flush: one RESULT_ACK per engine for everything queued.
+static void s_ack_flush(hub_t *hub)
+{
+    char *ids[512];
+    size_t start = 0;
+    while (start < hub->n_acks) {
+        int engine = hub->acks[start].engine;
+        size_t n = 0;
+        // Gather this engine's acks (commit passes are short; engines few).
+        for (size_t i = start; i < hub->n_acks && n < 512; i++)
+            if (hub->acks[i].engine == engine && hub->acks[i].msg_id[0])
+                ids[n++] = hub->acks[i].msg_id;
+        hub_engine_t *e = hub_registry_get(hub->engines, engine);
+        if (e) {
+            Ipp__ResultAck ack = IPP__RESULT_ACK__INIT;
+            ack.n_msg_ids = n;
+            ack.msg_ids = ids;
+            wire_frame_t ident = {e->ident, e->ident_len};
+            wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__RESULT_ACK, NULL,
+                      &ack.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+        }
+        for (size_t i = 0; i < n; i++)
+            ids[i][0] = '\0';  // sent
+        while (start < hub->n_acks && !hub->acks[start].msg_id[0])
+            start++;
+    }
+    hub->n_acks = 0;
 }
 
 void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
@@ -435,7 +483,7 @@ static void s_committed(hub_t *hub, hub_wait_t *w)
         break;
     }
     case HUB_WAIT_RESULT: {
-        s_ack(hub, w->engine, task->msg_id);
+        s_ack_later(hub, w->engine, task->msg_id);
         hub_engine_t *e = hub_registry_get(hub->engines, w->engine);
         if (e)
             e->completed++;
@@ -538,6 +586,7 @@ void hub_commits(hub_t *hub)
     }
     if (reps != small)
         free(reps);
+    s_ack_flush(hub);
 }
 
 // ------------------------------------------------------------ scheduler

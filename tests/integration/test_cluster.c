@@ -262,6 +262,55 @@ START_TEST(test_retries_after_failing_attempt)
 }
 END_TEST
 
+// A second client waits for a peer's pending task: subscribe to its done
+// topic, ask (pending), and learn of the completion from the notification.
+START_TEST(test_peer_waits_by_notification)
+{
+    s_up(1, NULL);
+    id_t_ ids[1];
+    h_task_t slow = {.call = "sleep", .args = (const char *[]){"0.8"}, .n_args = 1,
+                     .target = -1};
+    h_submit(&K, &slow, ids[0]);
+    h_client_t peer;
+    h_client_open(&peer, &C);
+    char topic[64];
+    snprintf(topic, sizeof topic, "done.%s", ids[0]);
+    zmq_setsockopt(peer.sub, ZMQ_UNSUBSCRIBE, "", 0);
+    zmq_setsockopt(peer.sub, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    usleep(100000);
+    Ipp__ResultRequest rq = IPP__RESULT_REQUEST__INIT;
+    char *one[1] = {ids[0]};
+    rq.n_msg_ids = 1;
+    rq.msg_ids = one;
+    ck_assert_int_eq(h_request(&peer, IPP__MSG_TYPE__RESULT_REQUEST, &rq.base, 5000),
+                     IPP__MSG_TYPE__RESULT_REPLY);
+    ck_assert_uint_eq(((Ipp__ResultReply *)peer.msg.content)->n_pending, 1);
+    // The notification arrives on the SUB socket.
+    zmq_pollitem_t it = {peer.sub, 0, ZMQ_POLLIN, 0};
+    ck_assert_int_eq(zmq_poll(&it, 1, 10000), 1);
+    wire_msg_t m;
+    wire_msg_init(&m);
+    ck_assert_int_eq(wire_recv(peer.wire, peer.sub, 0, &m, NULL), IPP_OK);
+    ck_assert_int_eq(wire_msg_type(&m), IPP__MSG_TYPE__TASK_DONE);
+    Ipp__TaskDone *d = (Ipp__TaskDone *)m.content;
+    ck_assert_str_eq(d->msg_id, ids[0]);
+    ck_assert_int_eq(d->status, IPP__STATUS__OK);
+    wire_msg_fini(&m);
+    // And now the result is there for the peer.
+    rq.has_records = 1;
+    rq.records = 1;
+    ck_assert_int_eq(h_request(&peer, IPP__MSG_TYPE__RESULT_REQUEST, &rq.base, 5000),
+                     IPP__MSG_TYPE__RESULT_REPLY);
+    Ipp__ResultReply *rep = (Ipp__ResultReply *)peer.msg.content;
+    ck_assert_uint_eq(rep->n_records, 1);
+    ck_assert_int_eq(rep->records[0]->status, IPP__STATUS__OK);
+    ck_assert(rep->records[0]->has_started && rep->records[0]->has_completed);
+    ck_assert_int_ge(rep->records[0]->completed - rep->records[0]->started, 700000);
+    h_client_close(&peer);
+    s_down();
+}
+END_TEST
+
 // Functional dependencies: an engine without what a task requires answers
 // "unmet"; the task goes elsewhere, or fails when every engine refused.
 START_TEST(test_requires)
@@ -354,6 +403,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_dag_flags);
     tcase_add_test(tc, test_follow_and_timeout);
     tcase_add_test(tc, test_retries_after_failing_attempt);
+    tcase_add_test(tc, test_peer_waits_by_notification);
     tcase_add_test(tc, test_requires);
     tcase_add_test(tc, test_random_dag_order);
     suite_add_tcase(s, tc);
