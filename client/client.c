@@ -593,9 +593,13 @@ ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
                                  zmq_strerror(errno));
         s_drain(c);
     }
-    if (!c->tx_busy) {
+    // Re-asks and callbacks may send, and a send can swallow the wake-up
+    // of the descriptor (ZMQ_FD is edge-triggered): read again after them,
+    // so every pump ends with nothing unread and the descriptor armed.
+    while (!c->tx_busy && (c->n_reask || c->cb_head)) {
         cl_flush_reasks(c);
         cl_fire_callbacks(c);
+        s_drain(c);
     }
     return IPP_OK;
 }

@@ -252,6 +252,7 @@ ipp_ar_t *ipp_client_get_result(ipp_client_t *c, const char *const *ids, size_t 
         ipp_ar_destroy(&ar);
         return NULL;
     }
+    cl_pump(c, 0, NULL);  // leave nothing unread behind the send
     return ar;
 }
 
@@ -521,6 +522,48 @@ ipp_err_t ipp_client_db_query_json(ipp_client_t *c, const char *query_json,
     }
     *rows = arr;
     return IPP_OK;
+}
+
+ipp_err_t ipp_client_find_label(ipp_client_t *c, const char *pattern, ipp_strv_t *out,
+                                ipp_error_t *err)
+{
+    if (!out)
+        return ipp_error_set(err, IPP_ERR_INVALID, "find_label: nowhere to put the ids");
+    memset(out, 0, sizeof *out);
+    if (!pattern || !pattern[0])
+        return ipp_error_set(err, IPP_ERR_INVALID, "find_label: no pattern");
+    // Built with jansson so the pattern is escaped, never pasted.
+    json_t *q = json_pack("{s:{s:s}}", "label", "$glob", pattern);
+    char *query = q ? json_dumps(q, JSON_COMPACT) : NULL;
+    json_decref(q);
+    if (!query)
+        return s_nomem(err, "find_label");
+    const char *keys[] = {"msg_id"};
+    json_t *rows = NULL;
+    ipp_err_t rc = ipp_client_db_query_json(c, query, keys, 1, 0, &rows, err);
+    free(query);
+    if (rc != IPP_OK)
+        return rc;
+    size_t n = json_array_size(rows);
+    out->v = calloc(n ? n : 1, sizeof *out->v);
+    if (!out->v) {
+        json_decref(rows);
+        return s_nomem(err, "find_label");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(rows, i), "msg_id"));
+        if (!id)
+            continue;
+        if (!(out->v[out->n] = strdup(id))) {
+            rc = s_nomem(err, "find_label");
+            break;
+        }
+        out->n++;
+    }
+    json_decref(rows);
+    if (rc != IPP_OK)
+        ipp_strv_fini(out);
+    return rc;
 }
 
 ipp_err_t ipp_client_history(ipp_client_t *c, ipp_strv_t *out, ipp_error_t *err)

@@ -11,12 +11,13 @@
  *
  * Threads: none. A client and everything made from it (views, AsyncResults)
  * belong to one thread at a time. Incoming messages are handled only while
- * the caller is inside a call that spins: ipp_client_spin, the waits, and
- * every call that waits for a reply. To fit a client into another event
- * loop, poll ipp_client_fd() for reading and call ipp_client_spin(c, 0)
- * whenever it is readable — and before going back to sleep, since the
+ * the caller is inside a call that spins: ipp_client_spin, the waits,
+ * every call that waits for a reply, and (on their way out) the submitting
+ * calls. To fit a client into another event loop, poll ipp_client_fd()
+ * for reading and call ipp_client_spin(c, 0) whenever it is readable. The
  * descriptor is edge-triggered (ZeroMQ's ZMQ_FD): it signals new arrivals,
- * not unread ones, and only spin drains what is queued.
+ * not unread ones; every libipp call leaves nothing unread behind it, so
+ * it is safe to sleep on the descriptor after any of them.
  *
  * Requests that wait for a reply (every hub query, abort, connect) give up
  * after the client's timeout (ipp_client_opts_t.timeout, default 10 s) with
@@ -246,6 +247,14 @@ ipp_err_t ipp_client_db_query(ipp_client_t *client, const char *query_json,
 ipp_err_t ipp_client_db_query_json(ipp_client_t *client, const char *query_json,
                                    const char *const *keys, size_t n_keys, int64_t limit,
                                    struct json_t **rows, ipp_error_t *err);
+
+/* ipp_client_find_label: the msg_ids of the tasks whose label matches the
+ * glob pattern (a db_query {"label": {"$glob": pattern}} projected on
+ * msg_id), in the order the controller returns them, into *out (caller
+ * frees with ipp_strv_fini). Feed them to ipp_client_get_result to fetch
+ * results by label. */
+ipp_err_t ipp_client_find_label(ipp_client_t *client, const char *pattern, ipp_strv_t *out,
+                                ipp_error_t *err);
 
 /* ipp_client_history: every msg_id the controller knows, in submission
  * order, into *out (caller frees with ipp_strv_fini). */

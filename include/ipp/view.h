@@ -150,8 +150,8 @@ ipp_err_t ipp_view_set_flags(ipp_view_t *view, const ipp_flags_t *flags, ipp_err
 ipp_ar_t *ipp_view_apply(ipp_view_t *view, const char *function, const ipp_buf_t *args,
                          size_t n_args, const ipp_flags_t *flags, ipp_error_t *err);
 
-/* ipp_view_execute: run `/bin/sh -c shell` as apply runs a call. Caller
- * owns the result. */
+/* ipp_view_execute: run `/bin/sh -c shell` as apply runs a call (shell is
+ * copied). Caller owns the result. */
 ipp_ar_t *ipp_view_execute(ipp_view_t *view, const char *shell, const ipp_flags_t *flags,
                            ipp_error_t *err);
 
@@ -178,22 +178,25 @@ ipp_ar_t *ipp_view_map(ipp_view_t *view, const char *function, const ipp_buf_t *
                        ipp_error_t *err);
 
 /* ipp_view_map_tasks: map over task descriptions: one task per tasks[i]
- * (commands too), placed as ipp_view_map places items. Same ownership. */
+ * (commands too), placed as ipp_view_map places items. Takes ownership of
+ * every task's handed-over args whatever happens. Caller owns the result. */
 ipp_ar_t *ipp_view_map_tasks(ipp_view_t *view, const ipp_task_t *tasks, size_t n,
                              const ipp_flags_t *flags, ipp_error_t *err);
 
 /* ipp_view_push: DirectView only: on every target set keys[i] to
- * values[i] (i < n) in the engine's namespace. Same ownership as apply. */
+ * values[i] (i < n) in the engine's namespace. Takes ownership of values
+ * with a free_fn whatever happens. Caller owns the result. */
 ipp_ar_t *ipp_view_push(ipp_view_t *view, const char *const *keys, const ipp_buf_t *values,
                         size_t n, const ipp_flags_t *flags, ipp_error_t *err);
 
 /* ipp_view_pull: DirectView only: fetch keys[0..n) from every target;
- * task j's result buffers are target j's values, in key order. */
+ * task j's result buffers are target j's values, in key order. Caller owns
+ * the result. */
 ipp_ar_t *ipp_view_pull(ipp_view_t *view, const char *const *keys, size_t n,
                         const ipp_flags_t *flags, ipp_error_t *err);
 
 /* ipp_view_clear_namespace: DirectView only: remove every key on every
- * target. */
+ * target. Caller owns the result. */
 ipp_ar_t *ipp_view_clear_namespace(ipp_view_t *view, const ipp_flags_t *flags,
                                    ipp_error_t *err);
 
@@ -202,7 +205,9 @@ ipp_ar_t *ipp_view_clear_namespace(ipp_view_t *view, const ipp_flags_t *flags,
  * n_items % n_targets parts get one more) and push part j to target j
  * under key, as the concatenation of the part's bytes (item boundaries
  * are not kept: use fixed-size items to split arrays). One push task per
- * target, also for an empty part. Same ownership as apply. */
+ * target, also for an empty part. Takes ownership of items with a free_fn
+ * whatever happens (their bytes are copied into the parts, and released
+ * before the call returns). Caller owns the result. */
 ipp_ar_t *ipp_view_scatter(ipp_view_t *view, const char *key, const ipp_buf_t *items,
                            size_t n_items, const ipp_flags_t *flags, ipp_error_t *err);
 

@@ -496,6 +496,17 @@ static void s_script_queries(peer_t *p)
                                  "{\"msg_id\": \"" ID_B "\", \"label\": null}\n";
         peer_reply(p, &m, IPP__MSG_TYPE__DB_QUERY_REPLY, &r.base, NULL, 0);
     }
+    // find_label: a $glob query on label, projected on msg_id.
+    EXPECT(IPP__MSG_TYPE__DB_QUERY_REQUEST);
+    {
+        const Ipp__DbQueryRequest *q = (const Ipp__DbQueryRequest *)m.content;
+        PEER_REQUIRE(p, strcmp(q->query_json, "{\"label\":{\"$glob\":\"night\\\"*\"}}") == 0,
+                     "glob query %s", q->query_json);
+        PEER_REQUIRE(p, s_strs_are(q->keys, q->n_keys, 1, "msg_id") && !q->has_limit, "keys");
+        Ipp__DbQueryReply r = IPP__DB_QUERY_REPLY__INIT;
+        r.records_json = (char *)"{\"msg_id\": \"" ID_B "\"}\n{\"msg_id\": \"" ID_A "\"}\n";
+        peer_reply(p, &m, IPP__MSG_TYPE__DB_QUERY_REPLY, &r.base, NULL, 0);
+    }
     // history
     EXPECT(IPP__MSG_TYPE__HISTORY_REQUEST);
     {
@@ -655,6 +666,12 @@ START_TEST(test_queries)
                      IPP_ERR_QUERY);
     ck_assert_ptr_null(text);
     ck_assert_ptr_nonnull(strstr(err.msg, "unknown operator $near"));
+
+    ipp_strv_t found;
+    ck_assert_int_eq(ipp_client_find_label(c, "night\"*", &found, &err), IPP_OK);
+    ck_assert(s_strs_are(found.v, found.n, 2, ID_B, ID_A));
+    ipp_strv_fini(&found);
+    ck_assert_int_eq(ipp_client_find_label(c, "", &found, &err), IPP_ERR_INVALID);
 
     ipp_strv_t h;
     ck_assert_int_eq(ipp_client_history(c, &h, &err), IPP_OK);
