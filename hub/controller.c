@@ -338,22 +338,32 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
               &er.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-// s_listened: whether some subscription is a prefix of topic.
+// s_listened: whether some subscription is a prefix of topic. Only the
+// prefix lengths some subscription has are looked up.
 static bool s_listened(const hub_t *hub, const char *topic)
 {
-    if (hub_taskmap_count(hub->subs) == 0)
+    if (hub->sub_lens == 0)
         return false;
-    char prefix[128];
+    if (hub->sub_lens >> 63)
+        return true;  // a long subscription: not worth checking, send
+    char prefix[64];
     size_t len = strlen(topic);
-    if (len >= sizeof prefix)
-        return true;  // cannot check cheaply: send it
-    for (size_t n = 0; n <= len; n++) {
+    for (size_t n = 0; n <= len && n < 63; n++) {
+        if (!(hub->sub_lens & ((uint64_t)1 << n)))
+            continue;
         memcpy(prefix, topic, n);
         prefix[n] = '\0';
         if (hub_taskmap_get(hub->subs, prefix))
             return true;
     }
     return false;
+}
+
+static void s_len_count(void *arg, const char *key, void *value)
+{
+    (void)value;
+    size_t n = strlen(key);
+    *(uint64_t *)arg |= (uint64_t)1 << (n < 63 ? n : 63);
 }
 
 void hub_subscriptions(hub_t *hub)
@@ -387,6 +397,9 @@ void hub_subscriptions(hub_t *hub)
         }
         zmq_msg_close(&m);
     }
+    // Recompute the lengths in use (subscriptions are few and change rarely).
+    hub->sub_lens = 0;
+    hub_taskmap_each(hub->subs, s_len_count, &hub->sub_lens);
 }
 
 void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,

@@ -100,6 +100,7 @@ typedef struct hub_t {
     void *engine_sock;           // ROUTER for engines
     void *pub_sock;              // XPUB for notifications
     hub_taskmap_t *subs;         // topics someone subscribed to (owned keys)
+    uint64_t sub_lens;           // bit n: some topic of length n (n < 63), bit 63: longer
     wire_session_t *wire;        // signing session
     conn_info_t client_conn;     // what the client connection file says
     conn_info_t engine_conn;     // what the engine connection file says
@@ -239,8 +240,6 @@ void hub_store_engine_gone(hub_store_t *store, const char *uuid, int64_t when);
 // hub_store_dep: what the store knows of a dependency id (for the
 // scheduler's lookup): finished ok / with error (and where), pending, unknown.
 sched_lookup_t hub_store_dep(hub_store_t *store, const char *msg_id, int *engine);
-// hub_store_exists: whether a task with msg_id is recorded.
-bool hub_store_exists(hub_store_t *store, const char *msg_id);
 
 // ---- recovery.c
 // hub_recover: reload pending tasks from the store (at start).

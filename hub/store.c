@@ -315,16 +315,6 @@ sched_lookup_t hub_store_dep(hub_store_t *st, const char *msg_id, int *engine)
     return status == DB_STATUS_OK ? SCHED_LOOKUP_OK : SCHED_LOOKUP_ERROR;
 }
 
-bool hub_store_exists(hub_store_t *st, const char *msg_id)
-{
-    db_status_t status = DB_STATUS_UNKNOWN;
-    int32_t eng = -1;
-    ipp_error_t err;
-    if (db_reader_dep_state(st->reader, msg_id, &status, &eng, &err) != IPP_OK)
-        return false;
-    return status != DB_STATUS_UNKNOWN;
-}
-
 db_reader_t *hub_store_reader(hub_store_t *st)
 {
     return st->reader;

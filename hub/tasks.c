@@ -208,8 +208,11 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
     Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
     if (s_validate(hub, ident, id, r) != IPP_OK)
         return;
-    if (hub_taskmap_get(hub->tasks, id) || hub_store_exists(hub->store, id)) {
-        s_refuse(hub, ident, id, IPP_ERR_INVALID, "msg_id", "task %s exists already", id);
+    // A pending duplicate is caught here; one recorded earlier makes the
+    // insert fail in the writer ("already recorded"), which refuses it then
+    // — no read of the store on the submission path.
+    if (hub_taskmap_get(hub->tasks, id)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "msg_id", "task %s is already recorded", id);
         return;
     }
     hub_task_t *task = calloc(1, sizeof *task);

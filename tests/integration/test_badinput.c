@@ -214,7 +214,7 @@ START_TEST(test_bad_requests_get_clear_errors)
                      IPP_OK);
     ck_assert_uint_eq(h_collect(&K, ids + 2, 1, res + 2, 5000), 1);
     ck_assert(res[2].refused);
-    ck_assert(strstr(res[2].evalue, "exists already") != NULL);
+    ck_assert(strstr(res[2].evalue, "already recorded") != NULL);
 
     // Queries.
     Ipp__DbQueryRequest q = IPP__DB_QUERY_REQUEST__INIT;
