@@ -181,7 +181,7 @@ static int s_run(const s_args_t *a, const char *path)
 
     struct stat sb;
     long long bytes = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
-    char wal[4096];
+    char wal[4200];  // room for path (at most 4096) and the suffix
     snprintf(wal, sizeof wal, "%s-wal", path);
     if (bytes >= 0 && stat(wal, &sb) == 0)
         bytes += (long long)sb.st_size;
