@@ -545,7 +545,8 @@ static size_t s_read(ipp_client_t *c, void *sock, bool sub, size_t max, bool *dr
         if (rc != IPP_OK) {
             // Refused (logged by the session); nothing in it is used. A
             // server answers authentic-but-unknown messages; a client has
-            // nobody to answer.
+            // nobody to answer. Kept to explain a timeout later.
+            c->last_refusal = e;
             continue;
         }
         if (sub)
@@ -852,6 +853,15 @@ static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *
     ipp_error_t e;
     ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__CONNECT_REQUEST, &req.base,
                               IPP__MSG_TYPE__CONNECT_REPLY, &reply, &e);
+    if (rc == IPP_ERR_TIMEOUT && c->last_refusal.code != IPP_OK) {
+        // Something answered, but not with the key of this file (a
+        // connection file left by another run of the controller, say).
+        return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                             "no valid answer from the controller at %s within %.1f s "
+                             "(connection file %s): %s",
+                             c->endpoint, (double)c->timeout_us / 1e6, c->path,
+                             c->last_refusal.msg);
+    }
     if (rc == IPP_ERR_TIMEOUT) {
         char hint[96] = "";
         if (info->controller_pid > 0)

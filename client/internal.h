@@ -246,6 +246,7 @@ struct ipp_client_t {
     ipp_ar_t *cb_tail;              // likewise
     size_t n_outstanding;           // unfinished tasks of live AsyncResults
     unsigned sends_since_drain;     // submissions since input was last read
+    ipp_error_t last_refusal;       // why the last refused message was refused
 };
 
 // cl_send: sign and send one message to the controller; buffers are taken

@@ -307,7 +307,7 @@ START_TEST(test_hub_same_id_as_own)
     ipp_ar_t *own = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);
     const char *id = ipp_ar_msg_id(own, 0);
     ipp_ar_t *hub = ipp_client_get_result(c, &id, 1, &err);
-    ck_assert_uint_eq(ipp_client_outstanding(c), 2);
+    ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(ipp_ar_get(own, 5, &err), IPP_OK);
     ck_assert_int_eq(ipp_ar_get(hub, 5, &err), IPP_OK);
     size_t n1, n2;
