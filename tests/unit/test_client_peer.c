@@ -50,7 +50,7 @@ struct peer_t {
     char fail[1024];           // first failure, "" if none
     uint8_t ident[256];        // routing id of the last client message
     size_t ident_len;          // its length
-    char subs[64][64];         // subscriptions seen, in order ("+topic" / "-topic")
+    char subs[64][130];        // subscriptions seen, in order ("+topic" / "-topic")
     size_t n_subs;             // how many
 };
 
