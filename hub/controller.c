@@ -479,6 +479,9 @@ ipp_err_t hub_run(hub_t *hub)
             deadline = sd;
         if (hub->recovering && hub->grace_until < deadline)
             deadline = hub->grace_until;
+        int64_t fd_ = hub_store_deadline(hub->store);
+        if (fd_ >= 0 && fd_ < deadline)
+            deadline = fd_;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[4] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},

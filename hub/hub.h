@@ -199,8 +199,15 @@ hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log,
 void hub_store_close(hub_store_t **store_p);
 // hub_store_fd: a descriptor that becomes readable when commits happen.
 int hub_store_fd(hub_store_t *store);
-// hub_store_flush: hand the writer this loop iteration's batch.
+// hub_store_flush: hand the writer what is held back and due (before the
+// loop sleeps).
 void hub_store_flush(hub_store_t *store);
+// hub_store_sync_assigns: hand held-back assignments to the writer now
+// (before a mutation made outside store.c).
+void hub_store_sync_assigns(hub_store_t *store);
+// hub_store_deadline: when hub_store_flush must run next (monotonic µs), or
+// -1 when nothing is held back.
+int64_t hub_store_deadline(const hub_store_t *store);
 // hub_store_committed: consume the fd's signal; every seq up to the value
 // returned is settled: committed unless a report covers it.
 uint64_t hub_store_committed(hub_store_t *store);

@@ -463,6 +463,7 @@ static void s_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, cons
     spec.all_completed = req->all;
     spec.by = msg->header->username ? msg->header->username : msg->header->session;
     uint64_t seq = 0;
+    hub_store_sync_assigns(hub->store);
     ipp_err_t rc = db_writer_purge(hub_store_writer(hub->store), &spec, &seq);
     if (rc != IPP_OK) {
         free(r);

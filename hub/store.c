@@ -15,11 +15,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+// How long an assignment may wait to be handed to the writer (µs).
+#define S_ASSIGN_DELAY_US 2000
+
+// An assignment not yet handed to the writer.
+typedef struct {
+    char msg_id[IPP_MSGID_LEN + 1];  // the task
+    char uuid[64];                   // engine uuid
+    int engine;                      // engine id
+    int attempts;                    // attempt number
+} s_assign_t;
+
 struct hub_store_t {
     db_writer_t *writer;     // the writer thread
     db_reader_t *reader;      // reads (and engine ids) on their own connection
     const ipp_logger_t *log; // logger
+    s_assign_t *assigns;     // assignments held back (see hub_store_assign)
+    size_t n_assigns;        // how many
+    size_t cap_assigns;      // allocated
+    int64_t assign_due;      // monotonic µs by which they go to the writer
 };
+
+static void s_assigns_out(hub_store_t *st);
 
 hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err)
 {
@@ -48,8 +65,11 @@ void hub_store_close(hub_store_t **store_p)
     if (!store_p || !*store_p)
         return;
     hub_store_t *st = *store_p;
+    if (st->writer)
+        s_assigns_out(st);
     db_writer_destroy(&st->writer);
     db_reader_destroy(&st->reader);
+    free(st->assigns);
     free(st);
     *store_p = NULL;
 }
@@ -59,15 +79,37 @@ int hub_store_fd(hub_store_t *st)
     return db_writer_fd(st->writer);
 }
 
+// s_assigns_out: hand the held assignments to the writer, in order.
+static void s_assigns_out(hub_store_t *st)
+{
+    for (size_t i = 0; i < st->n_assigns; i++) {
+        const s_assign_t *a = &st->assigns[i];
+        if (db_writer_assign(st->writer, a->msg_id, a->engine, a->uuid, a->attempts, NULL) !=
+            IPP_OK)
+            IPP_LOGW(st->log, "could not record the assignment of %s", a->msg_id);
+    }
+    st->n_assigns = 0;
+}
+
 void hub_store_flush(hub_store_t *st)
 {
-    // The writer takes whatever is queued as soon as its last batch is
-    // done; nothing to hand over explicitly.
-    (void)st;
+    if (st->n_assigns && ipp_clock_mono_us() >= st->assign_due)
+        s_assigns_out(st);
+}
+
+void hub_store_sync_assigns(hub_store_t *st)
+{
+    s_assigns_out(st);
+}
+
+int64_t hub_store_deadline(const hub_store_t *st)
+{
+    return st->n_assigns ? st->assign_due : -1;
 }
 
 uint64_t hub_store_sync(hub_store_t *st)
 {
+    s_assigns_out(st);
     uint64_t last = db_writer_last_seq(st->writer);
     db_writer_sync(st->writer, last, -1);
     return last;
@@ -172,6 +214,7 @@ uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_ms
     req.n_targets = r->n_targets;
     req.requires = (const char *const *)r->requires;
     req.n_requires = r->n_requires;
+    s_assigns_out(st);
     uint64_t seq = 0;
     ipp_err_t rc = db_writer_insert(st->writer, &req, &seq);
     if (bufs != small)
@@ -183,12 +226,35 @@ uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_ms
     return seq;
 }
 
+// The assignment matters only to a restarted controller (a task sent to an
+// engine is held for its engine to claim rather than run again at once),
+// never to the write-ahead rule, so it is held back for up to
+// S_ASSIGN_DELAY_US and goes to the writer together with the next mutation.
+// The result of a quick task then commits in the same transaction as its
+// assignment instead of waiting behind a transaction of its own.
 void hub_store_assign(hub_store_t *st, const hub_task_t *task, int engine,
                       const char *engine_uuid)
 {
-    if (db_writer_assign(st->writer, task->msg_id, engine, engine_uuid, task->attempts, NULL) !=
-        IPP_OK)
-        IPP_LOGW(st->log, "could not record the assignment of %s", task->msg_id);
+    if (st->n_assigns == st->cap_assigns) {
+        size_t cap = st->cap_assigns ? st->cap_assigns * 2 : 256;
+        s_assign_t *v = realloc(st->assigns, cap * sizeof *v);
+        if (!v) {
+            s_assigns_out(st);
+            if (db_writer_assign(st->writer, task->msg_id, engine, engine_uuid, task->attempts,
+                                 NULL) != IPP_OK)
+                IPP_LOGW(st->log, "could not record the assignment of %s", task->msg_id);
+            return;
+        }
+        st->assigns = v;
+        st->cap_assigns = cap;
+    }
+    if (st->n_assigns == 0)
+        st->assign_due = ipp_clock_mono_us() + S_ASSIGN_DELAY_US;
+    s_assign_t *a = &st->assigns[st->n_assigns++];
+    snprintf(a->msg_id, sizeof a->msg_id, "%s", task->msg_id);
+    snprintf(a->uuid, sizeof a->uuid, "%s", engine_uuid);
+    a->engine = engine;
+    a->attempts = task->attempts;
 }
 
 static db_status_t s_status(Ipp__Status s)
@@ -255,6 +321,7 @@ uint64_t hub_store_result(hub_store_t *st, const hub_task_t *task, const char *e
     }
     res.result_buffers = bufs;
     res.n_result_buffers = task->n_rbufs;
+    s_assigns_out(st);
     uint64_t seq = 0;
     ipp_err_t rc = db_writer_result(st->writer, &res, &seq);
     if (content && content != stackbuf)
@@ -267,6 +334,7 @@ uint64_t hub_store_result(hub_store_t *st, const hub_task_t *task, const char *e
 uint64_t hub_store_fail(hub_store_t *st, const hub_task_t *task, Ipp__Status status,
                         const char *ename, const char *evalue, int64_t when)
 {
+    s_assigns_out(st);
     uint64_t seq = 0;
     if (db_writer_set_status(st->writer, task->msg_id, s_status(status), when, ename, evalue,
                              &seq) != IPP_OK)
@@ -276,6 +344,7 @@ uint64_t hub_store_fail(hub_store_t *st, const hub_task_t *task, Ipp__Status sta
 
 uint64_t hub_store_resubmitted(hub_store_t *st, const char *old_id, const char *new_id)
 {
+    s_assigns_out(st);
     uint64_t seq = 0;
     if (db_writer_resubmitted(st->writer, old_id, new_id, &seq) != IPP_OK)
         return 0;
@@ -294,6 +363,7 @@ ipp_err_t hub_store_engine_id(hub_store_t *st, const char *uuid, const char *hos
 
 void hub_store_engine_gone(hub_store_t *st, const char *uuid, int64_t when)
 {
+    s_assigns_out(st);
     if (db_writer_engine_down(st->writer, uuid, when, NULL) != IPP_OK)
         IPP_LOGW(st->log, "could not record that engine %s left", uuid);
 }
