@@ -81,7 +81,8 @@ ipp_err_t db_reader_get(db_reader_t *s, const char *msg_id, uint64_t keys, db_re
 
 // db_reader_result_status: for each of the n ids, its status in out[i]
 // (DB_STATUS_UNKNOWN if not recorded; pending; or a completed status).
-// One read transaction, one prepared statement.
+// One read transaction, one prepared statement, ids looked up in sorted
+// order; ids may repeat. ids and out are the caller's.
 ipp_err_t db_reader_result_status(db_reader_t *s, const char *const *ids, size_t n,
                                  db_status_t *out, ipp_error_t *err);
 

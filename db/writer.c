@@ -32,13 +32,16 @@
 
 // The writer's page cache: hot pages are the right edges of the table and
 // indexes; a small cache stays in the CPU caches and never faults in
-// fresh memory.
-#define S_CACHE_KIB 8192
-// WAL size (pages) at which the checkpointer is woken, and at which the
-// writer checkpoints itself because the checkpointer cannot catch up
-// while commits keep coming.
-#define S_CKPT_PAGES 1000
-#define S_CKPT_FORCE_PAGES 16000
+// fresh memory, but it must hold one batch's dirty pages (S_BATCH_MAX
+// mutations dirty about 3 MB) or SQLite spills them mid-transaction.
+#define S_CACHE_KIB 16384
+#define S_BATCH_MAX 4096
+// WAL size (pages) at which the checkpointer is woken. While commits keep
+// coming, its checkpoints copy pages back but the WAL cannot start over;
+// past S_CKPT_FORCE_PAGES the writer checkpoints itself between commits
+// (cheap then: the checkpointer has copied nearly everything) so it can.
+#define S_CKPT_PAGES 2000
+#define S_CKPT_FORCE_PAGES 32000
 
 struct db_writer_t {
     char *path;                  // database file (owned copy)
@@ -645,16 +648,27 @@ static db_op_t *s_run_batch(db_writer_t *w, db_op_t *first, size_t n)
     db_op_t *after = first;
     for (size_t i = 0; i < n; i++, after = after->next)
         last_seq = after->seq;
+    // The report of a failed batch is allocated before the batch runs:
+    // seqs must never settle as committed for want of memory to say they
+    // did not. Without it, wait for memory rather than run.
+    s_report_t *fail_rep;
+    while (!(fail_rep = s_report_new(first_seq, last_seq, NULL, 0))) {
+        IPP_LOGE(w->lg, "db: out of memory; mutations %llu..%llu wait",
+                 (unsigned long long)first_seq, (unsigned long long)last_seq);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     s_report_t *reps = NULL, **reps_tail = &reps;
     ipp_error_t fail;
     ipp_error_clear(&fail);
-    if (!s_apply_all(w, first, n, first_seq, last_seq, &reps_tail, &fail)) {
+    if (s_apply_all(w, first, n, first_seq, last_seq, &reps_tail, &fail)) {
+        free(fail_rep);
+    } else {
         s_reports_free(reps);
-        reps = s_report_new(first_seq, last_seq, &fail, 0);
+        fail_rep->r.err = fail;
+        reps = fail_rep;
         IPP_LOGE(w->lg, "db: mutations %llu..%llu rolled back: %s",
                  (unsigned long long)first_seq, (unsigned long long)last_seq, fail.msg);
-        // Without memory for the report the producer still sees the
-        // seqs settle; log line above is all that remains.
     }
     for (db_op_t *op = first; op != after;) {
         db_op_t *next = op->next;
@@ -710,6 +724,7 @@ static void s_drain(db_writer_t *w, bool blocking)
 
 static void *s_thread(void *arg)
 {
+    pthread_setname_np(pthread_self(), "ipp-db-writer");
     s_drain(arg, true);
     return NULL;
 }
@@ -746,6 +761,7 @@ static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 static void *s_ckpt_thread(void *arg)
 {
     db_writer_t *w = arg;
+    pthread_setname_np(pthread_self(), "ipp-db-ckpt");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->ckpt_wanted && !w->stopping)
@@ -856,7 +872,7 @@ db_writer_t *db_writer_new(const char *path, const db_writer_opts_t *opts, const
     if (opts)
         w->opts = *opts;
     if (!w->opts.batch_max)
-        w->opts.batch_max = 65536;
+        w->opts.batch_max = S_BATCH_MAX;
     if (w->opts.busy_timeout_ms <= 0)
         w->opts.busy_timeout_ms = 5000;
     for (int i = 0; i < 4; i++)
@@ -921,6 +937,9 @@ ipp_err_t db_writer_start(db_writer_t *w, ipp_error_t *err)
     if (sqlite3_open_v2(w->path, &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
         SQLITE_OK) {
         sqlite3_busy_timeout(ck, w->opts.busy_timeout_ms);
+        // A connection learns the file is in WAL mode on its first read;
+        // until then a checkpoint on it does nothing.
+        sqlite3_exec(ck, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
         w->ckpt_db = ck;
         if (pthread_create(&w->ckpt_thread, NULL, s_ckpt_thread, w) == 0) {
             w->ckpt_running = true;

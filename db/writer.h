@@ -61,7 +61,7 @@ typedef int (*db_writer_fault_fn)(void *ctx, uint64_t first_seq, uint64_t last_s
 
 typedef struct db_writer_opts_t {
     db_durability_t durability;  // NORMAL (default) or FULL
-    size_t batch_max;            // most mutations per transaction; 0 = 65536
+    size_t batch_max;            // most mutations per transaction; 0 = 4096
     int64_t max_bytes;           // size limit of the database file; 0 = none (SQLITE_FULL past it)
     int busy_timeout_ms;         // how long to wait for another writer's lock; 0 = 5000
     db_writer_fault_fn fault;    // see db_writer_fault_fn; NULL in production
@@ -220,8 +220,9 @@ uint64_t db_writer_last_seq(db_writer_t *w);
 
 // db_writer_sync: block until seq is settled or timeout_ms passes
 // (negative: no limit). For tools, tests and shutdown — never call it
-// from the event loop. IPP_ERR_TIMEOUT or IPP_ERR_CLOSED (stopped before
-// seq was reached) otherwise IPP_OK.
+// from the event loop. Returns IPP_OK, IPP_ERR_TIMEOUT, or IPP_ERR_CLOSED
+// when seq is not settled and the writer thread is not running (never
+// started, or stopped). Settled is not committed: check the reports.
 ipp_err_t db_writer_sync(db_writer_t *w, uint64_t seq, int timeout_ms);
 
 #endif
