@@ -39,9 +39,9 @@ static void t_teardown(void)
     rmdir(t_dir);
 }
 
-static void t_id(int i, char out[40])
+static void t_id(int i, char out[64])
 {
-    snprintf(out, 40, "018f0000-0000-7000-8000-%012d", i);
+    snprintf(out, 64, "018f0000-0000-7000-8000-%012d", i);
 }
 
 // t_fill: n tasks, all completed except the last two, then closed.
@@ -52,7 +52,7 @@ static void t_fill(int n)
     ck_assert_ptr_nonnull(w);
     ck_assert_int_eq(db_writer_start(w, &err), IPP_OK);
     for (int i = 0; i < n; i++) {
-        char id[40], out[40];
+        char id[64], out[64];
         t_id(i, id);
         snprintf(out, sizeof out, "out %d", i);
         db_blob_t buf = {"payload", 7};
@@ -123,7 +123,7 @@ START_TEST(test_intact_chain_verifies)
     db_audit_head_t head;
     ck_assert_int_eq(db_audit_head(r, &head, &err), IPP_OK);
     ck_assert_int_eq(head.seq, 38);
-    char last[40];
+    char last[64];
     t_id(37, last);
     ck_assert_str_eq(head.msg_id, last);
     db_reader_destroy(&r);
@@ -136,7 +136,7 @@ END_TEST
 START_TEST(test_altered_result_is_named)
 {
     t_fill(30);
-    char id[40];
+    char id[64];
     t_id(12, id);
     char sql[200];
     snprintf(sql, sizeof sql, "UPDATE tasks SET stdout = 'all fine' WHERE msg_id = '%s'", id);
@@ -148,7 +148,7 @@ END_TEST
 START_TEST(test_altered_request_and_status_are_named)
 {
     t_fill(30);
-    char id[40], sql[200];
+    char id[64], sql[200];
     t_id(7, id);
     snprintf(sql, sizeof sql, "UPDATE tasks SET buffers = X'00' WHERE msg_id = '%s'", id);
     t_raw(sql);
@@ -177,7 +177,7 @@ END_TEST
 START_TEST(test_deleted_record_is_named)
 {
     t_fill(30);
-    char id[40], sql[200];
+    char id[64], sql[200];
     t_id(15, id);
     snprintf(sql, sizeof sql, "DELETE FROM tasks WHERE msg_id = '%s'", id);
     t_raw(sql);
@@ -217,7 +217,7 @@ START_TEST(test_recorded_purges_keep_the_chain_valid)
     ipp_error_t err;
     db_reader_t *rw = db_reader_new(t_path, DB_OPEN_READWRITE, NULL, &err);
     ck_assert_ptr_nonnull(rw);
-    char a[40], b[40], last[40];
+    char a[64], b[64], last[64];
     t_id(3, a);
     t_id(20, b);
     t_id(37, last);  // the chain head itself
@@ -240,11 +240,11 @@ START_TEST(test_recorded_purges_keep_the_chain_valid)
     // completed record is a recorded purge too.
     db_writer_t *w = db_writer_new(t_path, NULL, NULL, &err);
     ck_assert_int_eq(db_writer_start(w, &err), IPP_OK);
-    char p[40];
+    char p[64];
     t_id(38, p);  // left pending by t_fill
     ck_assert_int_eq(db_writer_set_status(w, p, DB_STATUS_LOST, 999, "EngineError", "gone", NULL),
                      IPP_OK);
-    char d[40];
+    char d[64];
     t_id(4, d);
     ck_assert_int_eq(db_writer_drop(w, d, "controller", NULL), IPP_OK);
     ck_assert_int_eq(db_writer_sync(w, db_writer_last_seq(w), 10000), IPP_OK);
@@ -253,7 +253,7 @@ START_TEST(test_recorded_purges_keep_the_chain_valid)
     ck_assert_int_eq(rep.purged + rep.checked, 39);
 
     // A removal that no purge recorded is still caught among purged ones.
-    char gone[40], sql[200];
+    char gone[64], sql[200];
     t_id(6, gone);
     snprintf(sql, sizeof sql, "DELETE FROM tasks WHERE msg_id = '%s'", gone);
     t_raw(sql);
@@ -265,7 +265,7 @@ START_TEST(test_forged_purge_record_is_caught)
 {
     t_fill(20);
     // Delete a record and log a purge for it with a made-up hash.
-    char id[40], sql[400];
+    char id[64], sql[400];
     t_id(9, id);
     snprintf(sql, sizeof sql,
              "INSERT INTO purges (at, purged_by, what, count) VALUES (1, 'mallory', '{}', 1);"
@@ -274,7 +274,7 @@ START_TEST(test_forged_purge_record_is_caught)
              "DELETE FROM tasks WHERE msg_id = '%s';",
              id, id);
     t_raw(sql);
-    char next[40];
+    char next[64];
     t_id(10, next);
     t_expect_broken(next, "altered");
 }

@@ -184,7 +184,7 @@ START_TEST(test_query_shapes)
     // A $in over 100,000 ids is one parameter, whatever SQLite's limit.
     json_t *ids = json_array();
     for (int i = 0; i < 100000; i++) {
-        char id[40];
+        char id[64];
         snprintf(id, sizeof id, "id-%06d", i);
         json_array_append_new(ids, json_string(id));
     }

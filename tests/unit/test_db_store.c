@@ -47,9 +47,9 @@ static void t_teardown(void)
     rmdir(t_dir);
 }
 
-static void t_id(int i, char out[40])
+static void t_id(int i, char out[64])
 {
-    snprintf(out, 40, "018f0000-0000-7000-8000-%012d", i);
+    snprintf(out, 64, "018f0000-0000-7000-8000-%012d", i);
 }
 
 static db_writer_t *t_writer(void)
@@ -72,7 +72,7 @@ static db_reader_t *t_reader(void)
 // t_insert: task i, submitted at T0 + submitted_us, with a label (may be NULL).
 static uint64_t t_insert(db_writer_t *w, int i, int64_t submitted_us, const char *label)
 {
-    char id[40], hdr[40], content[40];
+    char id[64], hdr[64], content[64];
     t_id(i, id);
     snprintf(hdr, sizeof hdr, "header-%d", i);
     snprintf(content, sizeof content, "content-%d", i);
@@ -96,7 +96,7 @@ static uint64_t t_insert(db_writer_t *w, int i, int64_t submitted_us, const char
 
 static uint64_t t_complete(db_writer_t *w, int i, db_status_t st, const char *out, int64_t done_us)
 {
-    char id[40];
+    char id[64];
     t_id(i, id);
     db_result_t res = {
         .msg_id = id,
@@ -203,7 +203,7 @@ START_TEST(test_history_in_submission_order)
         int k = 0;
         while (order[k] != pos)
             k++;
-        char id[40];
+        char id[64];
         t_id(k, id);
         ck_assert_str_eq(h->v[pos], id);
     }
@@ -220,7 +220,7 @@ START_TEST(test_dropped_record_is_gone)
         t_insert(w, i, i, NULL);
     t_complete(w, 2, DB_STATUS_OK, "x", 50);
     t_sync(w);
-    char id[40];
+    char id[64];
     t_id(2, id);
     uint64_t seq;
     ck_assert_int_eq(db_writer_drop(w, id, "tester", &seq), IPP_OK);
@@ -256,7 +256,7 @@ START_TEST(test_updates_read_back_exactly)
 {
     db_writer_t *w = t_writer();
     t_insert(w, 1, 0, "lbl");
-    char id[40];
+    char id[64];
     t_id(1, id);
     ck_assert_int_eq(db_writer_assign(w, id, 3, "engine-uuid-3", 1, NULL), IPP_OK);
     ck_assert_int_eq(db_writer_started(w, id, T0 + 40, NULL), IPP_OK);
@@ -349,7 +349,7 @@ START_TEST(test_submitted_lt_gte_partition_history)
     ipp_error_t err;
     db_record_t *mid = NULL;
     ck_assert_int_eq(db_reader_get(r, h->v[10], DB_KEYBIT(DB_KEY_SUBMITTED), &mid, &err), IPP_OK);
-    char iso[40], q1[200], q2[200];
+    char iso[64], q1[200], q2[200];
     ipp_clock_format_iso(mid->submitted, iso, sizeof iso);
     // Once with µs integers, once with ISO 8601 strings.
     for (int form = 0; form < 2; form++) {
@@ -494,7 +494,7 @@ START_TEST(test_projections_contain_msg_id)
     db_record_destroy(&rec);
     db_cursor_destroy(&c);
     json_decref(keys);
-    char id[40];
+    char id[64];
     t_id(1, id);
     ck_assert_int_eq(db_reader_get(r, id, DB_KEYBIT(DB_KEY_STDOUT), &rec, &err), IPP_OK);
     ck_assert_str_eq(rec->msg_id, id);
@@ -548,7 +548,7 @@ START_TEST(test_records_are_copies)
     t_complete(w, 7, DB_STATUS_OK, "kept", 9);
     t_sync(w);
     db_reader_t *r = t_reader();
-    char id[40];
+    char id[64];
     t_id(7, id);
     ipp_error_t err;
     db_record_t *a = NULL, *b = NULL;
@@ -594,7 +594,7 @@ START_TEST(test_result_status_and_in_over_100k_ids)
     db_reader_t *r = t_reader();
     // 100,000 ids: every known one and many unknown ones.
     const size_t k = 100000;
-    char(*buf)[40] = malloc(k * sizeof *buf);
+    char(*buf)[64] = malloc(k * sizeof *buf);
     const char **ids = malloc(k * sizeof *ids);
     db_status_t *st = malloc(k * sizeof *st);
     json_t *arr = json_array();
@@ -658,7 +658,7 @@ START_TEST(test_purge_refuses_pending_and_records_purges)
     db_writer_t *w = t_writer();
     for (int i = 0; i < 10; i++)
         t_insert(w, i, i, i < 5 ? "first" : "second");
-    char id[40];
+    char id[64];
     for (int i = 0; i < 8; i++) {  // 8 and 9 stay pending
         t_id(i, id);
         ck_assert_int_eq(db_writer_assign(w, id, i % 2, i % 2 ? "eng-b" : "eng-a", 1, NULL),
@@ -671,7 +671,7 @@ START_TEST(test_purge_refuses_pending_and_records_purges)
     ipp_error_t err;
     db_reader_t *rw = db_reader_new(t_path, DB_OPEN_READWRITE, NULL, &err);
     ck_assert_ptr_nonnull(rw);
-    char a[40], b[40], p[40];
+    char a[64], b[64], p[64];
     t_id(1, a);
     t_id(2, b);
     t_id(9, p);
@@ -755,7 +755,7 @@ START_TEST(test_purge_through_writer_reports)
     t_complete(w, 0, DB_STATUS_OK, NULL, 10);
     t_complete(w, 1, DB_STATUS_OK, NULL, 11);
     t_sync(w);
-    char a[40], p[40];
+    char a[64], p[64];
     t_id(0, a);
     t_id(3, p);
     const char *bad[] = {a, p};
@@ -789,7 +789,7 @@ END_TEST
 START_TEST(test_dependencies_and_pending_reload)
 {
     db_writer_t *w = t_writer();
-    char a[40], b[40], c[40];
+    char a[64], b[64], c[64];
     t_id(1, a);
     t_id(2, b);
     t_id(3, c);
@@ -888,7 +888,7 @@ START_TEST(test_engines_and_resubmitted)
     ck_assert_int_eq(db_writer_engine_down(w, "uuid-b", T0 + 10, NULL), IPP_OK);
     t_insert(w, 1, 1, NULL);
     t_complete(w, 1, DB_STATUS_OK, NULL, 2);
-    char a[40];
+    char a[64];
     t_id(1, a);
     ck_assert_int_eq(db_writer_resubmitted(w, a, "018f0000-0000-7000-8000-999999999999", NULL),
                      IPP_OK);
@@ -936,7 +936,7 @@ START_TEST(test_json_rows_for_tools)
     t_complete(w, 1, DB_STATUS_OK, "bytes \xff here", 1500000);
     t_sync(w);
     db_reader_t *r = t_reader();
-    char id[40];
+    char id[64];
     t_id(1, id);
     ipp_error_t err;
     db_record_t *rec;

@@ -46,15 +46,15 @@ static void t_teardown(void)
     rmdir(t_dir);
 }
 
-static void t_id(long i, char out[40])
+static void t_id(long i, char out[64])
 {
-    snprintf(out, 40, "018f0000-0000-7000-8000-%012ld", i);
+    snprintf(out, 64, "018f0000-0000-7000-8000-%012ld", i);
 }
 
 // t_insert_big: task i with a content frame of size bytes.
 static ipp_err_t t_insert_n(db_writer_t *w, long i, size_t size, uint64_t *seq)
 {
-    char id[40], hdr[40];
+    char id[64], hdr[64];
     t_id(i, id);
     snprintf(hdr, sizeof hdr, "hdr-%ld", i);
     static char content[8192];
@@ -78,7 +78,7 @@ static uint64_t t_insert(db_writer_t *w, long i)
 
 static uint64_t t_complete(db_writer_t *w, long i)
 {
-    char id[40], out[40];
+    char id[64], out[64];
     t_id(i, id);
     snprintf(out, sizeof out, "out %ld", i);
     db_result_t res = {.msg_id = id,
@@ -131,7 +131,7 @@ static void t_check_db(void)
 // t_status: the status of task i (DB_STATUS_UNKNOWN if absent).
 static db_status_t t_status(db_reader_t *r, long i)
 {
-    char id[40];
+    char id[64];
     t_id(i, id);
     const char *ids[1] = {id};
     db_status_t st;
@@ -198,7 +198,7 @@ START_TEST(test_many_small_batches)
     ck_assert_int_eq(db_reader_history(r, &h, &err), IPP_OK);
     ck_assert_uint_eq(h->n, 3000);
     for (size_t i = 0; i < h->n; i++) {
-        char id[40];
+        char id[64];
         t_id((long)i, id);
         ck_assert_str_eq(h->v[i], id);
     }
@@ -328,7 +328,7 @@ START_TEST(test_real_disk_full)
     }
     ck_assert_int_eq(seen, IPP_ERR_DB_FULL);
     // The writer carries on: a mutation that needs no new page commits.
-    char id[40];
+    char id[64];
     t_id(3, id);
     uint64_t seq;
     ck_assert_int_eq(db_writer_started(w, id, 77, &seq), IPP_OK);
@@ -355,7 +355,7 @@ START_TEST(test_single_refusals_spare_the_batch)
     db_writer_t *w = t_writer(NULL);
     t_insert(w, 1);
     t_sync_clean(w);
-    char one[40], unknown[40];
+    char one[64], unknown[64];
     t_id(1, one);
     t_id(99, unknown);
     // One batch: a duplicate insert, a result for an unknown task, a good
@@ -487,7 +487,7 @@ static void t_crash_child(int fd)
         // Task i is seq 2i+1, its result seq 2i+2.
         if (t_insert_n(w, i, 64, &s1) || s1 != (uint64_t)(2 * i + 1))
             _exit(3);
-        char id[40], out[40];
+        char id[64], out[64];
         t_id(i, id);
         snprintf(out, sizeof out, "out %ld", i);
         db_result_t res = {.msg_id = id, .status = DB_STATUS_OK, .started = DB_TIME_NONE,
@@ -549,16 +549,16 @@ START_TEST(test_sigkill_mid_stream)
     ck_assert_ptr_nonnull(r);
     long tasks = (long)(committed + 1) / 2;
     for (long i = 0; i < tasks; i++) {
-        char id[40];
+        char id[64];
         t_id(i, id);
         db_record_t *rec = NULL;
         ck_assert_msg(db_reader_get(r, id, DB_KEYS_ALL, &rec, &err) == IPP_OK,
                       "task %ld (seq %ld) was reported committed but is missing", i, 2 * i + 1);
-        char hdr[40];
+        char hdr[64];
         snprintf(hdr, sizeof hdr, "hdr-%ld", i);
         ck_assert_str_eq((char *)rec->header.data, hdr);
         if ((uint64_t)(2 * i + 2) <= committed) {
-            char out[40];
+            char out[64];
             snprintf(out, sizeof out, "out %ld", i);
             ck_assert_int_eq(rec->status, DB_STATUS_OK);
             ck_assert_str_eq((char *)rec->stdout_data.data, out);
@@ -571,7 +571,7 @@ START_TEST(test_sigkill_mid_stream)
     long seen = 0;
     while (db_cursor_next(c, &rec, &err) == IPP_OK && rec) {
         long i = atol(rec->msg_id + 24);
-        char hdr[40];
+        char hdr[64];
         snprintf(hdr, sizeof hdr, "hdr-%ld", i);
         ck_assert_str_eq((char *)rec->header.data, hdr);
         ck_assert_uint_eq(rec->content.size, 64);
