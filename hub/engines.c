@@ -45,48 +45,13 @@ static void s_announce(hub_t *hub, const hub_engine_t *e, bool up)
     hub_publish(hub, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base, true);
 }
 
-typedef struct {
-    char (*ids)[IPP_MSGID_LEN + 1];  // tasks whose result is being recorded
-    bool *ok;                        // their outcome
-    size_t n, cap;
-} s_settle_t;
-
-static void s_find_recorded(void *arg, const char *msg_id, void *user, bool running)
-{
-    s_settle_t *st = arg;
-    hub_task_t *task = user;
-    if (!running || !task || !task->result)
-        return;
-    if (st->n == st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 16;
-        char(*ids)[IPP_MSGID_LEN + 1] = realloc(st->ids, cap * sizeof *ids);
-        bool *ok = realloc(st->ok, cap * sizeof *ok);
-        if (ids)
-            st->ids = ids;
-        if (ok)
-            st->ok = ok;
-        if (!ids || !ok)
-            return;
-        st->cap = cap;
-    }
-    snprintf(st->ids[st->n], sizeof st->ids[0], "%s", msg_id);
-    st->ok[st->n++] = task->result->status == IPP__STATUS__OK;
-}
-
 // s_engine_gone: engine e is dead or left: its tasks are retried or fail,
 // it is announced and forgotten.
 static void s_engine_gone(hub_t *hub, hub_engine_t *e, const char *why)
 {
     int id = e->id;
-    // Results it sent that are being recorded stand: settle them with the
-    // scheduler first, so their dependents are not failed as if lost. (The
-    // commit follows shortly; this rare case does not wait for it.)
-    s_settle_t st = {0};
-    sched_foreach_task(hub->sched, id, s_find_recorded, &st);
-    for (size_t i = 0; i < st.n; i++)
-        sched_result(hub->sched, st.ids[i], st.ok[i], id, NULL);
-    free(st.ids);
-    free(st.ok);
+    // Results it sent that are being recorded stand: those tasks were
+    // released (sched_release) and are not lost with it.
     IPP_LOGW(hub->log, "engine %d (%s) unregistered: %s", id, e->uuid, why);
     hub_store_engine_gone(hub->store, e->uuid, ipp_clock_now_us());
     s_announce(hub, e, false);

@@ -443,8 +443,12 @@ void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
     task->result = r;
     msg->content = NULL;
     uint64_t seq = hub_store_result(hub->store, task, e->uuid, ipp_clock_now_us());
-    if (seq == 0 || !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_RESULT,
-                                                      .task = task, .engine = e->id})) {
+    if (seq != 0 && hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_RESULT,
+                                                     .task = task, .engine = e->id})) {
+        // The engine is done with it: its slot is free for the next task
+        // now. Dependents and the client wait for the commit.
+        sched_release(hub->sched, id, e->id);
+    } else {
         IPP_LOGE(hub->log, "cannot record the result of %s; the engine will send it again", id);
         ipp__task_result__free_unpacked(task->result, NULL);
         task->result = NULL;

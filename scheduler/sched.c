@@ -121,6 +121,8 @@ struct sched_task_t {
     int queue;                      // sched_queue_t
     int where;                      // W_* while READY
     bool done_ok;                   // DONE: the outcome
+    bool released;                  // RUNNING, but its engine is done with it
+                                    // (sched_release): off the run list, no load
 };
 
 struct sched_engine_t {
@@ -1442,6 +1444,11 @@ ipp_err_t sched_result(sched_t *self, const char *msg_id, bool ok, int engine, b
         rc = IPP_ERR_NOT_FOUND;  // a late result from an engine it was taken from
         goto out;
     }
+    if (t->released) {
+        // Its engine's slot was freed already; only the outcome is new.
+        s_done(self, t, ok, engine);
+        goto out;
+    }
     sched_engine_t *e = s_engine(self, engine);
     if (!e) {
         rc = IPP_ERR_NOT_FOUND;  // cannot happen: a running task's engine is kept
@@ -1467,6 +1474,26 @@ ipp_err_t sched_result(sched_t *self, const char *msg_id, bool ok, int engine, b
 out:
     s_leave(self);
     return rc;
+}
+
+ipp_err_t sched_release(sched_t *self, const char *msg_id, int engine)
+{
+    if (!self || !s_valid_id(msg_id))
+        return IPP_ERR_INVALID;
+    sched_task_t *t = s_get(self, msg_id);
+    if (!t || t->state != T_RUNNING || t->engine != engine || t->released)
+        return IPP_ERR_NOT_FOUND;
+    sched_engine_t *e = s_engine(self, engine);
+    if (!e)
+        return IPP_ERR_NOT_FOUND;  // cannot happen: a running task's engine is kept
+    s_enter(self);
+    s_tl_remove(&e->run_head, &e->run_tail, t);
+    s_load_add(self, e, -1);
+    e->completed++;
+    t->released = true;
+    s_serve(self, e);
+    s_leave(self);
+    return IPP_OK;
 }
 
 ipp_err_t sched_unmet(sched_t *self, const char *msg_id, int engine)

@@ -211,6 +211,15 @@ ipp_err_t sched_adopt(sched_t *self, const sched_spec_t *spec, int engine);
 // the given outcome (the hub learnt it some other way).
 ipp_err_t sched_result(sched_t *self, const char *msg_id, bool ok, int engine, bool *final);
 
+// sched_release: engine has finished msg_id with a final outcome that is
+// not known here yet (the hub is still recording it): free the engine's
+// slot now — it may get its next task at once — and keep the task running
+// until sched_result gives the outcome (which then only resolves the
+// dependents). A released task is not lost with its engine. Only for final
+// outcomes: a failure with retries left goes to sched_result directly.
+// IPP_ERR_NOT_FOUND if msg_id is not running (unreleased) on engine.
+ipp_err_t sched_release(sched_t *self, const char *msg_id, int engine);
+
 // sched_unmet: engine refused msg_id (unmet functional dependency). It is
 // sent to another allowed engine, never this one again; when every
 // registered allowed engine (every target, for a task with targets; its

@@ -169,6 +169,39 @@ START_TEST(test_hwm1_queues_and_refills_freed_engine_fifo)
 }
 END_TEST
 
+// sched_release: the engine's slot is freed at once (the next task goes
+// there), dependents wait for the outcome, and losing the engine meanwhile
+// does not lose the released task.
+START_TEST(test_release_frees_slot_before_outcome)
+{
+    fake_hub_t *h = fake_new(NULL);  // hwm 1
+    fake_engines(h, 1);
+    ck_assert_int_eq(fake_submit(h, "a"), IPP_OK);
+    ck_assert_int_eq(fake_submit(h, "b"), IPP_OK);
+    const char *deps[] = {"a"};
+    ck_assert_int_eq(fake_submit_after(h, "c", deps, 1), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "a"), 0);
+    ck_assert_int_eq(fake_where(h, "b"), -1);  // hwm 1: waits
+    ck_assert_int_eq(sched_release(h->sched, "a", 0), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "b"), 0);   // slot free: b goes now
+    ck_assert_int_eq(fake_where(h, "c"), -1);  // a's outcome not known yet
+    ck_assert_int_eq(sched_release(h->sched, "a", 0), IPP_ERR_NOT_FOUND);  // once
+    ck_assert_int_eq(sched_release(h->sched, "zz", 0), IPP_ERR_NOT_FOUND);
+    // The engine goes away: b is lost, a (released) is not.
+    ck_assert_int_eq(sched_engine_remove(h->sched, 0), IPP_OK);
+    ck_assert_ptr_nonnull(fake_finished(h, "b"));
+    ck_assert_ptr_null(fake_finished(h, "a"));
+    bool final = false;
+    ck_assert_int_eq(sched_result(h->sched, "a", true, 0, &final), IPP_OK);
+    ck_assert(final);
+    ck_assert_int_eq(sched_task_state(h->sched, "a", NULL), SCHED_STATE_DONE_OK);
+    // c became runnable and waits for an engine.
+    ck_assert_int_eq(sched_engine_add(h->sched, 1), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "c"), 1);
+    fake_destroy(&h);
+}
+END_TEST
+
 START_TEST(test_hwm0_sends_everything_at_once)
 {
     sched_config_t c = cfg_hwm(0, NULL);
@@ -852,6 +885,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_random_schemes_deterministic_by_seed_and_spread);
     tcase_add_test(tc, test_weighted_avoids_loaded_engine);
     tcase_add_test(tc, test_hwm1_queues_and_refills_freed_engine_fifo);
+    tcase_add_test(tc, test_release_frees_slot_before_outcome);
     tcase_add_test(tc, test_hwm0_sends_everything_at_once);
     tcase_add_test(tc, test_hwm2_and_no_engines_waits);
     tcase_add_test(tc, test_targets_restrict_and_wait_for_their_engine);
