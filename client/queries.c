@@ -252,7 +252,6 @@ ipp_ar_t *ipp_client_get_result(ipp_client_t *c, const char *const *ids, size_t 
         ipp_ar_destroy(&ar);
         return NULL;
     }
-    cl_pump(c, 0, NULL);  // leave nothing unread behind the send
     return ar;
 }
 

@@ -770,8 +770,6 @@ static ipp_ar_t *s_run(ipp_view_t *v, const cl_flags_t *callf, size_t n, const i
         }
         cl_maybe_drain(c);
     }
-    // Leave nothing unread behind the sends (see ipp_client_fd).
-    cl_pump(c, 0, NULL);
     return ar;
 }
 

@@ -11,13 +11,16 @@
  *
  * Threads: none. A client and everything made from it (views, AsyncResults)
  * belong to one thread at a time. Incoming messages are handled only while
- * the caller is inside a call that spins: ipp_client_spin, the waits,
- * every call that waits for a reply, and (on their way out) the submitting
- * calls. To fit a client into another event loop, poll ipp_client_fd()
- * for reading and call ipp_client_spin(c, 0) whenever it is readable. The
- * descriptor is edge-triggered (ZeroMQ's ZMQ_FD): it signals new arrivals,
- * not unread ones; every libipp call leaves nothing unread behind it, so
- * it is safe to sleep on the descriptor after any of them.
+ * the caller is inside a call that spins: ipp_client_spin, the waits and
+ * every call that waits for a reply. To fit a client into another event
+ * loop, poll ipp_client_fd() for reading and call ipp_client_spin(c, 0)
+ * whenever it is readable, and also once before going back to sleep on
+ * it: the descriptor is
+ * edge-triggered (ZeroMQ's ZMQ_FD), it signals new arrivals, not unread
+ * ones, and any libipp call (a submission, say) may have taken its edge.
+ * Spin reads until ZMQ_EVENTS says nothing is left, which re-arms it.
+ * (Submitting calls do not do this themselves: it would cost a system call
+ * per task.)
  *
  * Requests that wait for a reply (every hub query, abort, connect) give up
  * after the client's timeout (ipp_client_opts_t.timeout, default 10 s) with
@@ -174,9 +177,10 @@ ipp_err_t ipp_client_wait_for_engines(ipp_client_t *client, size_t n, double tim
                                       ipp_error_t *err);
 
 /* ipp_client_fd: a descriptor that becomes readable when messages may be
- * waiting (an epoll set of both sockets' ZMQ_FD). Edge-triggered: after it
- * polls readable, call ipp_client_spin(client, 0), which reads until
- * nothing is left. Owned by the client. */
+ * waiting (an epoll set of both sockets' ZMQ_FD). Edge-triggered: when it
+ * polls readable, and before sleeping on it after any other libipp call,
+ * call ipp_client_spin(client, 0), which reads until nothing is left and so
+ * re-arms it. Owned by the client (valid until ipp_client_destroy). */
 int ipp_client_fd(const ipp_client_t *client);
 
 /* ipp_client_spin: handle every message waiting; if there was none, wait

@@ -10,9 +10,10 @@
  *
  * Nothing happens behind the caller's back: there is no thread. Results
  * arrive while the owning client spins — inside ipp_ar_wait, ipp_ar_get,
- * ipp_ar_next, ipp_client_spin, every call that waits for a reply, and on
- * the way out of every submitting call — so done callbacks run on the
- * caller's thread, from those calls.
+ * ipp_ar_next, ipp_client_spin and every call that waits for a reply —
+ * so done callbacks run on the caller's thread, from those calls. (Long
+ * submissions also read what has arrived every few hundred tasks, so
+ * replies do not pile up, but run no callbacks.)
  *
  * Times in the API are seconds as double; a negative timeout means wait
  * forever (IPP_FOREVER), 0 means do not block. Timestamps are µs since the
