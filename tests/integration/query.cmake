@@ -18,3 +18,10 @@ if(TARGET ipp-query)
       ENVIRONMENT "CK_DEFAULT_TIMEOUT=120;ASAN_OPTIONS=detect_leaks=1:exitcode=99;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
   endforeach()
 endif()
+
+# The shared output formats (tools/fmt.c), in-process.
+if(TARGET ipp_fmt)
+  ipp_unit_test(query_fmt SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_query_fmt.c
+                ${CMAKE_CURRENT_SOURCE_DIR}/test_query_util.c LIBS ipp_fmt TIMEOUT 60)
+  target_compile_definitions(test_query_fmt PRIVATE IPP_QUERY_BIN="$<TARGET_FILE:ipp-query>")
+endif()

@@ -274,6 +274,19 @@ static void s_check_history(int m)
     ck_assert(qt_has_line(r.out, ids[T_EXIT3], NULL));
     qt_run_fini(&r);
 
+    if (m == 0) {
+        // The controller named by its connection file, or by its profile.
+        char cf[1024];
+        snprintf(cf, sizeof cf, "%s/security/ipp-client.json", C.profile_dir);
+        qt_run(&r, 20, (const char *[]){"history", "--connection", cf, "--csv", NULL});
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(qt_lines(r.out), N_TASKS + 1);
+        qt_run_fini(&r);
+        qt_run(&r, 20, (const char *[]){"--profile", "default", "history", "--json", NULL});
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(qt_lines(r.out), N_TASKS);
+        qt_run_fini(&r);
+    }
     qt_runv(&r, 20, M, (const char *[]){"history", "--label", "q/*", "--json", NULL});
     ck_assert_int_eq(r.status, 0);
     rows = qt_json_lines(r.out);
@@ -534,7 +547,7 @@ END_TEST
 // if a reader left one: its content belongs to the database).
 static void s_copy_db(const char *dst)
 {
-    char cmd[2048];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && if [ -e '%s-wal' ]; then cp '%s-wal' '%s-wal'; fi",
              C.db_path, dst, C.db_path, C.db_path, dst);
     ck_assert_int_eq(system(cmd), 0);

@@ -92,17 +92,23 @@ static ipp_err_t s_on_state(q_source_t *s, const char *const *ids, size_t n, q_s
     ipp_err_t rc = ipp_client_result_status(s->client, ids, n, &rs, err);
     if (rc != IPP_OK)
         return rc;
-    for (size_t i = 0; i < n; i++) {
-        out[i] = Q_STATE_UNKNOWN;
-        for (size_t k = 0; k < rs.pending.n; k++)
-            if (strcmp(rs.pending.v[k], ids[i]) == 0)
-                out[i] = Q_STATE_PENDING;
-        for (size_t k = 0; k < rs.completed.n; k++)
-            if (strcmp(rs.completed.v[k], ids[i]) == 0)
-                out[i] = Q_STATE_COMPLETED;
+    // The reply lists ids by state; a hash keeps many ids linear.
+    json_t *where = json_object();
+    for (size_t k = 0; where && k < rs.pending.n; k++)
+        if (json_object_set_new(where, rs.pending.v[k], json_integer(Q_STATE_PENDING)) != 0)
+            rc = s_nomem(err);
+    for (size_t k = 0; where && k < rs.completed.n; k++)
+        if (json_object_set_new(where, rs.completed.v[k], json_integer(Q_STATE_COMPLETED)) != 0)
+            rc = s_nomem(err);
+    if (!where)
+        rc = s_nomem(err);
+    for (size_t i = 0; rc == IPP_OK && i < n; i++) {
+        json_t *st = json_object_get(where, ids[i]);
+        out[i] = st ? (q_state_t)json_integer_value(st) : Q_STATE_UNKNOWN;
     }
+    json_decref(where);
     ipp_result_status_fini(&rs);
-    return IPP_OK;
+    return rc;
 }
 
 static ipp_err_t s_on_history(q_source_t *s, json_t **ids, ipp_error_t *err)
