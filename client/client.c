@@ -568,38 +568,50 @@ static bool s_pollin(void *sock)
     return (events & ZMQ_POLLIN) != 0;
 }
 
-// s_drain: read both sockets until ZMQ_EVENTS says neither has anything
-// left (which also re-arms their edge-triggered ZMQ_FD), taking turns so a
-// flood on one does not starve the other. Asking ZMQ_EVENTS first costs one
-// system call per idle socket; an empty non-blocking receive would cost
-// the same and still leave the question open. Returns the count.
-static size_t s_drain(ipp_client_t *c)
+// s_drain_from: read the sockets flagged (d: dealer, s: sub) until each
+// says EAGAIN, taking turns so a flood on one does not starve the other.
+// A non-blocking receive that finds nothing has just processed the
+// socket's commands, exactly as asking ZMQ_EVENTS would: the socket's
+// edge-triggered ZMQ_FD is armed again. Returns the count.
+static size_t s_drain_from(ipp_client_t *c, bool d, bool s)
 {
     size_t total = 0;
     bool dry;
-    for (;;) {
-        bool d = s_pollin(c->dealer);
-        bool s = s_pollin(c->sub);
-        if (!d && !s)
-            break;
-        if (d)
+    while (d || s) {
+        if (d) {
             total += s_read(c, c->dealer, false, 1024, &dry);
-        if (s)
+            d = !dry;
+        }
+        if (s) {
             total += s_read(c, c->sub, true, 1024, &dry);
+            s = !dry;
+        }
     }
     return total;
 }
 
+// s_drain: read everything waiting on both sockets, starting from what
+// ZMQ_EVENTS says (one system call per idle socket). Returns the count.
+static size_t s_drain(ipp_client_t *c)
+{
+    return s_drain_from(c, s_pollin(c->dealer), s_pollin(c->sub));
+}
+
 ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
 {
-    size_t got = s_drain(c);
-    if (!got && timeout_us != 0) {
+    if (timeout_us == 0) {
+        s_drain(c);
+    } else {
+        // zmq_poll looks at ZMQ_EVENTS before it sleeps, so input already
+        // queued returns at once; after it, both sockets were asked.
         zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN, 0}, {c->sub, 0, ZMQ_POLLIN, 0}};
         long ms = timeout_us < 0 ? -1 : (long)((timeout_us + 999) / 1000);
-        if (zmq_poll(items, 2, ms) < 0 && errno != EINTR)
+        int n = zmq_poll(items, 2, ms);
+        if (n < 0 && errno != EINTR)
             return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s",
                                  zmq_strerror(errno));
-        s_drain(c);
+        if (n > 0)
+            s_drain_from(c, items[0].revents & ZMQ_POLLIN, items[1].revents & ZMQ_POLLIN);
     }
     // Re-asks and callbacks may send, and a send can swallow the wake-up
     // of the descriptor (ZMQ_FD is edge-triggered): read again after them,
