@@ -8,6 +8,7 @@
 #include "proto/clock.h"
 
 #include <check.h>
+#include <sodium.h>
 #include <errno.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -461,4 +462,33 @@ int64_t h_db_int(const h_cluster_t *c, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+void h_up(h_cluster_t *c, h_client_t *k, int n, const char *const *ctl_args)
+{
+    h_cluster_init(c);
+    h_controller_start(c, ctl_args);
+    for (int i = 0; i < n; i++)
+        h_engine_start(c, NULL);
+    h_client_open(k, c);
+    ck_assert_msg(h_wait_engines(k, (size_t)n, 15000), "engines did not register");
+}
+
+void h_down(h_cluster_t *c, h_client_t *k)
+{
+    h_client_close(k);
+    int bad = h_cluster_stop(c);
+    h_cluster_fini(c);
+    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
+}
+
+int h_main(Suite *s)
+{
+    if (sodium_init() < 0)
+        return 1;
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
 }

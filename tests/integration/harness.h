@@ -16,6 +16,8 @@
 #include "proto/ipp.pb-c.h"
 #include "proto/wire.h"
 
+#include <check.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -73,6 +75,18 @@ int h_cluster_stop(h_cluster_t *c);
 
 // h_cluster_fini: kill and reap everything started, remove the folder.
 void h_cluster_fini(h_cluster_t *c);
+
+// h_up: a fresh cluster: controller (ctl_args, NULL-terminated, may be
+// NULL), n engines, client k connected, every engine registered (15 s).
+void h_up(h_cluster_t *c, h_client_t *k, int n, const char *const *ctl_args);
+
+// h_down: close k, stop everything with SIGTERM, remove the folder; fails
+// the test if a process did not exit with status 0 (a crash, a sanitizer
+// report, a leak).
+void h_down(h_cluster_t *c, h_client_t *k);
+
+// h_main: run a Check suite (fork mode) and return the process exit status.
+int h_main(Suite *s);
 
 // h_client_open: connect a client (subscribed to every notification).
 void h_client_open(h_client_t *cl, const h_cluster_t *c);

@@ -30,23 +30,6 @@ typedef char id_t_[IPP_MSGID_LEN + 1];
 static h_cluster_t C;
 static h_client_t K;
 
-static void s_up(void)
-{
-    h_cluster_init(&C);
-    h_controller_start(&C, NULL);
-    h_engine_start(&C, NULL);
-    h_client_open(&K, &C);
-    ck_assert(h_wait_engines(&K, 1, 15000));
-}
-
-static void s_down(void)
-{
-    h_client_close(&K);
-    int bad = h_cluster_stop(&C);
-    h_cluster_fini(&C);
-    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
-}
-
 // s_alive: the controller still answers and the task count is n.
 static void s_alive(int64_t n)
 {
@@ -72,7 +55,7 @@ static void s_expect_error(int got, ipp_err_t code)
 
 START_TEST(test_unauthentic_messages_change_nothing)
 {
-    s_up();
+    h_up(&C, &K, 1, NULL);
     // Garbage.
     zmq_send(K.dealer, "garbage", 7, 0);
     zmq_send(K.dealer, "<IPP|>", 6, ZMQ_SNDMORE);
@@ -124,13 +107,13 @@ START_TEST(test_unauthentic_messages_change_nothing)
     ck_assert_int_eq(system(log), 0);
     snprintf(log, sizeof log, "grep -q IPP_ERR_NO_DELIMITER %s/controller.log", C.dir);
     ck_assert_int_eq(system(log), 0);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_signed_but_malformed)
 {
-    s_up();
+    h_up(&C, &K, 1, NULL);
     // Content that does not decode as a TaskRequest, correctly signed: we
     // build the frames and MAC by hand.
     Ipp__Header h = IPP__HEADER__INIT;
@@ -178,13 +161,13 @@ START_TEST(test_signed_but_malformed)
     s_expect_error(h_request(&K, IPP__MSG_TYPE__HEARTBEAT, &hbm.base, 5000),
                    IPP_ERR_UNKNOWN_TYPE);
     s_alive(0);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_bad_requests_get_clear_errors)
 {
-    s_up();
+    h_up(&C, &K, 1, NULL);
     id_t_ ids[4];
     h_result_t res[4];
     // No kind.
@@ -257,7 +240,7 @@ START_TEST(test_bad_requests_get_clear_errors)
     ck_assert_str_eq(rep->unknown[0], unk[0]);
     ck_assert_uint_eq(rep->n_completed, 1);
     s_alive(2);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -275,11 +258,5 @@ static Suite *s_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_main(s_suite());
 }

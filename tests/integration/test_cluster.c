@@ -18,30 +18,9 @@ typedef char id_t_[IPP_MSGID_LEN + 1];
 static h_cluster_t C;
 static h_client_t K;
 
-// s_up: controller + n engines + a client, every engine registered.
-static void s_up(int n, const char *const *ctl_args)
-{
-    h_cluster_init(&C);
-    h_controller_start(&C, ctl_args);
-    for (int i = 0; i < n; i++)
-        h_engine_start(&C, NULL);
-    h_client_open(&K, &C);
-    ck_assert_msg(h_wait_engines(&K, (size_t)n, 15000), "engines did not register");
-}
-
-// s_down: stop everything cleanly; a daemon that does not exit with 0
-// (a crash, a sanitizer report, a leak) fails the test.
-static void s_down(void)
-{
-    h_client_close(&K);
-    int bad = h_cluster_stop(&C);
-    h_cluster_fini(&C);
-    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
-}
-
 START_TEST(test_engines_register_with_ids)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
     ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base, 5000),
                      IPP__MSG_TYPE__ENGINE_LIST_REPLY);
@@ -58,13 +37,13 @@ START_TEST(test_engines_register_with_ids)
     ck_assert_int_eq(seen, 3);  // ids 0 and 1
     // The registry is in the database too.
     ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM engines"), 2);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_load_balanced_batch_spreads)
 {
-    s_up(2, (const char *[]){"--hwm", "1", NULL});
+    h_up(&C, &K, 2, (const char *[]){"--hwm", "1", NULL});
     enum { N = 40 };
     id_t_ ids[N];
     for (int i = 0; i < N; i++) {
@@ -89,13 +68,13 @@ START_TEST(test_load_balanced_batch_spreads)
                                   "engine_id IN (0,1) AND started IS NOT NULL AND "
                                   "completed >= started AND received IS NOT NULL"),
                      N);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_direct_task_runs_where_targeted)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     id_t_ ids[4];
     for (int i = 0; i < 4; i++) {
         h_task_t t = {.call = "getpid", .target = i % 2};
@@ -117,13 +96,13 @@ START_TEST(test_direct_task_runs_where_targeted)
     ck_assert(res[0].refused);
     ck_assert(strstr(res[0].evalue, "engine 7") != NULL);
     ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 4);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_command_output_and_failure)
 {
-    s_up(1, NULL);
+    h_up(&C, &K, 1, NULL);
     id_t_ ids[3];
     h_task_t ok = {.shell = "echo hello; echo oops >&2", .target = -1};
     h_task_t bad = {.shell = "exit 3", .target = -1};
@@ -144,7 +123,7 @@ START_TEST(test_command_output_and_failure)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s' AND stderr='oops\n'",
              ids[0]);
     ck_assert_int_eq(h_db_int(&C, sql), 1);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -152,7 +131,7 @@ END_TEST
 // depends on it with each combination of flags.
 START_TEST(test_dag_flags)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     id_t_ ids[8];
     h_task_t fail = {.call = "fail", .args = (const char *[]){"node 0 fails"}, .n_args = 1,
                      .target = -1};
@@ -196,13 +175,13 @@ START_TEST(test_dag_flags)
     // Dependency edges are recorded.
     ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM deps WHERE kind='after'"), 8);
     ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks WHERE status='unreachable'"), 3);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_follow_and_timeout)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     id_t_ ids[4];
     h_task_t first = {.call = "getpid", .target = -1};
     h_submit(&K, &first, ids[0]);
@@ -230,13 +209,13 @@ START_TEST(test_follow_and_timeout)
     ck_assert_int_eq(res[3].status, IPP__STATUS__UNREACHABLE);
     ck_assert_str_eq(res[3].ename, "DependencyTimeout");
     ck_assert_int_lt(waited, 2500000);  // well before the slow task ends
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_retries_after_failing_attempt)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     char mark[700], shell[900];
     snprintf(mark, sizeof mark, "%s/attempted", C.dir);
     // Fails the first time, succeeds the second.
@@ -258,7 +237,7 @@ START_TEST(test_retries_after_failing_attempt)
     h_submit(&K, &once, ids[1]);
     ck_assert_uint_eq(h_collect(&K, ids + 1, 1, res + 1, 15000), 1);
     ck_assert_int_eq(res[1].status, IPP__STATUS__ERROR);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -266,7 +245,7 @@ END_TEST
 // topic, ask (pending), and learn of the completion from the notification.
 START_TEST(test_peer_waits_by_notification)
 {
-    s_up(1, NULL);
+    h_up(&C, &K, 1, NULL);
     id_t_ ids[1];
     h_task_t slow = {.call = "sleep", .args = (const char *[]){"0.8"}, .n_args = 1,
                      .target = -1};
@@ -307,7 +286,7 @@ START_TEST(test_peer_waits_by_notification)
     ck_assert(rep->records[0]->has_started && rep->records[0]->has_completed);
     ck_assert_int_ge(rep->records[0]->completed - rep->records[0]->started, 700000);
     h_client_close(&peer);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -347,7 +326,7 @@ START_TEST(test_requires)
     ck_assert_int_eq(res[N].status, IPP__STATUS__UNREACHABLE);
     ck_assert_str_eq(res[N].ename, "ImpossibleDependency");
     ck_assert_int_eq(res[N + 1].status, IPP__STATUS__OK);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -355,7 +334,7 @@ END_TEST
 // database, no task started before every one of its parents completed.
 START_TEST(test_random_dag_order)
 {
-    s_up(2, (const char *[]){"--hwm", "2", NULL});
+    h_up(&C, &K, 2, (const char *[]){"--hwm", "2", NULL});
     enum { N = 500 };
     static id_t_ ids[N];
     uint32_t seed = 12345;
@@ -387,7 +366,7 @@ START_TEST(test_random_dag_order)
                                   "AND (c.started IS NULL OR p.completed IS NULL OR "
                                   "c.started < p.completed)"),
                      0);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -412,11 +391,5 @@ static Suite *s_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_main(s_suite());
 }

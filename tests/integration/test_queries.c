@@ -21,24 +21,6 @@ typedef char id_t_[IPP_MSGID_LEN + 1];
 static h_cluster_t C;
 static h_client_t K;
 
-static void s_up(int n)
-{
-    h_cluster_init(&C);
-    h_controller_start(&C, NULL);
-    for (int i = 0; i < n; i++)
-        h_engine_start(&C, NULL);
-    h_client_open(&K, &C);
-    ck_assert(h_wait_engines(&K, (size_t)n, 15000));
-}
-
-static void s_down(void)
-{
-    h_client_close(&K);
-    int bad = h_cluster_stop(&C);
-    h_cluster_fini(&C);
-    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
-}
-
 // s_run: submit n noop tasks (label given) and wait for them.
 static void s_run(id_t_ *ids, int n, const char *label)
 {
@@ -53,7 +35,7 @@ static void s_run(id_t_ *ids, int n, const char *label)
 
 START_TEST(test_result_status_100k_ids)
 {
-    s_up(1);
+    h_up(&C, &K, 1, NULL);
     enum { REAL = 20, N = 100000 };
     id_t_ *ids = calloc(N, sizeof *ids);
     s_run(ids, REAL, "real");
@@ -96,13 +78,13 @@ START_TEST(test_result_status_100k_ids)
     }
     free(ptrs);
     free(ids);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_queue_status_load_abort_clear)
 {
-    s_up(1);
+    h_up(&C, &K, 1, NULL);
     id_t_ ids[4];
     h_task_t slow = {.call = "sleep", .args = (const char *[]){"1.5"}, .n_args = 1,
                      .target = -1};
@@ -176,13 +158,13 @@ START_TEST(test_queue_status_load_abort_clear)
     ck_assert_uint_eq(h_collect(&K, pid + 1, 1, res, 5000), 1);
     ck_assert_int_eq(res[0].status, IPP__STATUS__ERROR);
     ck_assert_str_eq(res[0].ename, "NameError");
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_purge_and_resubmit)
 {
-    s_up(2);
+    h_up(&C, &K, 2, NULL);
     id_t_ ids[10];
     s_run(ids, 6, "batch");
     // Resubmit keeps label, retries and dependencies of the original.
@@ -244,13 +226,13 @@ START_TEST(test_purge_and_resubmit)
     Ipp__PurgeRequest none = IPP__PURGE_REQUEST__INIT;
     ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__PURGE_REQUEST, &none.base, 5000),
                      IPP__MSG_TYPE__ERROR_REPLY);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_shutdown_stops_everything)
 {
-    s_up(2);
+    h_up(&C, &K, 2, NULL);
     Ipp__ShutdownRequest sd = IPP__SHUTDOWN_REQUEST__INIT;
     sd.has_hub = 1;
     sd.hub = 1;
@@ -291,11 +273,5 @@ static Suite *s_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_main(s_suite());
 }

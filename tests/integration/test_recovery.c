@@ -18,24 +18,6 @@ typedef char id_t_[IPP_MSGID_LEN + 1];
 static h_cluster_t C;
 static h_client_t K;
 
-static void s_up(int n, const char *const *ctl_args)
-{
-    h_cluster_init(&C);
-    h_controller_start(&C, ctl_args);
-    for (int i = 0; i < n; i++)
-        h_engine_start(&C, NULL);
-    h_client_open(&K, &C);
-    ck_assert_msg(h_wait_engines(&K, (size_t)n, 15000), "engines did not register");
-}
-
-static void s_down(void)
-{
-    h_client_close(&K);
-    int bad = h_cluster_stop(&C);
-    h_cluster_fini(&C);
-    ck_assert_msg(bad == 0, "%d processes did not stop cleanly", bad);
-}
-
 // s_running_on: the engine id the DB says msg_id was sent to, waiting up
 // to 10 s for the assignment to be recorded.
 static int s_running_on(const char *msg_id)
@@ -58,7 +40,7 @@ static int s_running_on(const char *msg_id)
 // registration order here: engine i registered as id i).
 START_TEST(test_engine_killed_mid_task)
 {
-    s_up(2, NULL);
+    h_up(&C, &K, 2, NULL);
     id_t_ ids[3];
     // With a retry: goes to the other engine.
     h_task_t t = {.shell = "sleep 1.5; echo done", .target = -1, .retries = 1};
@@ -101,13 +83,13 @@ START_TEST(test_engine_killed_mid_task)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE status='lost' AND msg_id='%s'",
              ids[1]);
     ck_assert_int_eq(h_db_int(&C, sql), 1);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
 START_TEST(test_controller_killed_and_restarted)
 {
-    s_up(2, (const char *[]){"--grace", "1", NULL});
+    h_up(&C, &K, 2, (const char *[]){"--grace", "1", NULL});
     enum { N = 120 };
     id_t_ ids[N];
     for (int i = 0; i < N; i++) {
@@ -162,7 +144,7 @@ START_TEST(test_controller_killed_and_restarted)
     Ipp__ResultReply *rep = (Ipp__ResultReply *)K.msg.content;
     ck_assert_uint_eq(rep->n_completed, N);
     ck_assert_uint_eq(rep->n_pending, 0);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -170,7 +152,7 @@ START_TEST(test_dependencies_across_restart)
 {
     // A task finished in one controller run satisfies a dependency
     // submitted in the next.
-    s_up(1, NULL);
+    h_up(&C, &K, 1, NULL);
     id_t_ ids[2];
     h_task_t first = {.call = "noop", .target = -1};
     h_submit(&K, &first, ids[0]);
@@ -186,7 +168,7 @@ START_TEST(test_dependencies_across_restart)
     h_submit(&K, &second, ids[1]);
     ck_assert_uint_eq(h_collect(&K, ids + 1, 1, res + 1, 10000), 1);
     ck_assert_int_eq(res[1].status, IPP__STATUS__OK);
-    s_down();
+    h_down(&C, &K);
 }
 END_TEST
 
@@ -204,11 +186,5 @@ static Suite *s_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(s_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_main(s_suite());
 }
