@@ -51,6 +51,8 @@ typedef struct db_op_t {
     uint64_t seq;           // its sequence number
     db_op_kind_t kind;      // which member of u is used
     const char *msg_id;     // the task (the engine uuid for engine ops)
+    struct db_op_t *fold;   // writer only: RESULT — the ASSIGN folded into it;
+                            // ASSIGN — the RESULT that carries it
     union {
         struct {
             db_blob_t header, content;

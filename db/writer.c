@@ -42,6 +42,15 @@
 // (cheap then: the checkpointer has copied nearly everything) so it can.
 #define S_CKPT_PAGES 2000
 #define S_CKPT_FORCE_PAGES 32000
+// Slots of the per-batch msg_id table used to fold an assignment into the
+// result that follows it (a power of two, over twice S_BATCH_MAX).
+#define S_FOLD_SLOTS 16384
+
+// One slot of that table.
+typedef struct s_fold_slot {
+    uint32_t gen;      // valid when equal to the writer's fold_gen
+    db_op_t *last;     // the latest op of the batch for this msg_id
+} s_fold_slot_t;
 
 struct db_writer_t {
     char *path;                  // database file (owned copy)
@@ -61,8 +70,11 @@ struct db_writer_t {
     sqlite3_stmt *st_head;       // save the chain head
     db_audit_head_t chain;       // chain head as committed
     db_audit_head_t work;        // chain head inside the current batch
+    sqlite3_stmt *st_result_asg; // the same, also recording the task's assignment
     uint8_t udf_hash[DB_AUDIT_HASH_BYTES];  // set by ipp_chain_hash() during a result UPDATE
     db_sbuf_t js[4];             // scratch JSON texts (writer thread only)
+    struct s_fold_slot *fold;    // msg_id → last op in this batch (S_FOLD_SLOTS entries)
+    uint32_t fold_gen;           // batch generation stamping valid fold slots
 
     pthread_mutex_t mu;          // guards the fields below except `committed`
     pthread_cond_t wake;         // the queue got work, or stop was asked
@@ -458,7 +470,8 @@ static s_outcome_t s_apply_result(db_writer_t *w, const db_op_t *op, ipp_error_t
         return s_nomem(op, operr);
     int64_t seq = w->work.seq + 1;
     const char *prev_id = w->work.seq ? w->work.msg_id : NULL;
-    sqlite3_stmt *st = w->st_result;
+    const db_op_t *asg = op->fold;
+    sqlite3_stmt *st = asg ? w->st_result_asg : w->st_result;
     sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
     for (int i = 0; i < 11; i++)
         db_val_bind(st, i + 2, &v[i]);
@@ -466,6 +479,12 @@ static s_outcome_t s_apply_result(db_writer_t *w, const db_op_t *op, ipp_error_t
     if (prev_id)
         sqlite3_bind_text(st, 14, prev_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 15, w->work.hash, DB_AUDIT_HASH_BYTES, SQLITE_STATIC);
+    if (asg) {
+        sqlite3_bind_int(st, 16, asg->u.asg.engine_id);
+        if (asg->u.asg.engine_uuid)
+            sqlite3_bind_text(st, 17, asg->u.asg.engine_uuid, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 18, asg->u.asg.attempts);
+    }
     int rc = s_step(st);
     if (rc != SQLITE_DONE)
         return s_fatal(w, op, rc, operr, "storing the result of");
@@ -580,6 +599,53 @@ static void s_reports_free(s_report_t *r)
     }
 }
 
+// s_fold_find: the slot of msg_id in this batch's table (a free one if
+// it has none yet), or NULL when the table is full.
+static s_fold_slot_t *s_fold_find(db_writer_t *w, const char *msg_id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)msg_id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    for (uint32_t k = 0; k < S_FOLD_SLOTS; k++) {
+        s_fold_slot_t *sl = &w->fold[(h + k) & (S_FOLD_SLOTS - 1)];
+        if (sl->gen != w->fold_gen || strcmp(sl->last->msg_id, msg_id) == 0)
+            return sl;
+    }
+    return NULL;
+}
+
+// s_fold_plan: within the batch, pair each result with an assignment of
+// the same task that immediately precedes it (no other mutation of that
+// task in between, no purge anywhere between). Applying the pair as one
+// UPDATE leaves exactly the state applying them one by one would; the
+// intermediate state was never visible outside the transaction anyway.
+static void s_fold_plan(db_writer_t *w, db_op_t *first, size_t n)
+{
+    if (!w->fold)
+        return;
+    w->fold_gen++;
+    db_op_t *op = first;
+    for (size_t i = 0; i < n; i++, op = op->next) {
+        op->fold = NULL;
+        if (op->kind == DB_OP_PURGE) {
+            w->fold_gen++;  // forget everything before a purge
+            continue;
+        }
+        if (op->kind == DB_OP_ENGINE_UP || op->kind == DB_OP_ENGINE_DOWN)
+            continue;
+        s_fold_slot_t *sl = s_fold_find(w, op->msg_id);
+        if (!sl)
+            continue;
+        if (sl->gen == w->fold_gen && op->kind == DB_OP_RESULT &&
+            sl->last->kind == DB_OP_ASSIGN && !sl->last->fold) {
+            op->fold = sl->last;
+            sl->last->fold = op;
+        }
+        sl->gen = w->fold_gen;
+        sl->last = op;
+    }
+}
+
 // s_apply_all: begin, apply n ops from first, save the chain head and
 // commit. Returns true if the batch committed; otherwise *fail says why
 // and the transaction is rolled back. Single-op refusals and purge
@@ -593,8 +659,11 @@ static bool s_apply_all(db_writer_t *w, db_op_t *first, size_t n, uint64_t first
         return false;
     }
     w->work = w->chain;
+    s_fold_plan(w, first, n);
     db_op_t *op = first;
     for (size_t i = 0; i < n; i++, op = op->next) {
+        if (op->kind == DB_OP_ASSIGN && op->fold)
+            continue;  // applied with its result
         ipp_error_t operr;
         ipp_error_clear(&operr);
         int64_t count = 0;
@@ -602,6 +671,20 @@ static bool s_apply_all(db_writer_t *w, db_op_t *first, size_t n, uint64_t first
         if (out == S_FATAL) {
             *fail = operr;
             goto rollback;
+        }
+        if (out == S_REFUSED && op->fold) {
+            // The folded assignment would have been refused as well: the
+            // task was not pending when it came either.
+            ipp_error_t asgerr;
+            ipp_error_set(&asgerr, IPP_ERR_NOT_FOUND, "assigning %s: no such pending task",
+                          op->msg_id);
+            s_report_t *r = s_report_new(op->fold->seq, op->fold->seq, &asgerr, 0);
+            if (!r) {
+                ipp_error_set(fail, IPP_ERR_NOMEM, "out of memory reporting on a batch");
+                goto rollback;
+            }
+            **reps_tail = r;
+            *reps_tail = &r->next;
         }
         if (out == S_REFUSED || op->kind == DB_OP_PURGE) {
             if (out == S_REFUSED)
@@ -810,6 +893,16 @@ static const struct {
      " ?2, engine_id, engine_uuid, attempts, coalesce(?3, started), ?4, ?5, ?6, ?7, ?8,"
      " ?9, ?10, ?11, ?12)"
      " WHERE msg_id = ?1 AND status = 'pending'"},
+    // A result with the assignment that preceded it in the same batch:
+    // one row write instead of two.
+    {offsetof(db_writer_t, st_result_asg),
+     "UPDATE tasks SET status = ?2, started = coalesce(?3, started), completed = ?4,"
+     " received = ?5, result_header = ?6, result_content = ?7, result_buffers = ?8,"
+     " execute_result = ?9, error = ?10, stdout = ?11, stderr = ?12, chain_seq = ?13,"
+     " chain_prev = ?14, engine_id = ?16, engine_uuid = ?17, attempts = ?18,"
+     " chain_hash = ipp_chain_hash(?13, ?15, ?14, req_hash,"
+     " ?2, ?16, ?17, ?18, coalesce(?3, started), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+     " WHERE msg_id = ?1 AND status = 'pending'"},
     {offsetof(db_writer_t, st_why), "SELECT status FROM tasks WHERE msg_id = ?1"},
     {offsetof(db_writer_t, st_resub), "UPDATE tasks SET resubmitted = ?2 WHERE msg_id = ?1"},
     {offsetof(db_writer_t, st_eng_up),
@@ -877,6 +970,9 @@ db_writer_t *db_writer_new(const char *path, const db_writer_opts_t *opts, const
         w->opts.busy_timeout_ms = 5000;
     for (int i = 0; i < 4; i++)
         db_sbuf_init(&w->js[i]);
+    // Without the table the writer works the same, one write per mutation.
+    if (w->opts.batch_max <= S_FOLD_SLOTS / 2)
+        w->fold = calloc(S_FOLD_SLOTS, sizeof *w->fold);
     pthread_condattr_t ca;
     bool ok = pthread_condattr_init(&ca) == 0;
     if (ok) {
@@ -1009,6 +1105,7 @@ void db_writer_destroy(db_writer_t **w_p)
         close(w->efd);
     for (int i = 0; i < 4; i++)
         db_sbuf_fini(&w->js[i]);
+    free(w->fold);
     if (w->have_sync) {
         pthread_cond_destroy(&w->settled);
         pthread_cond_destroy(&w->ckpt_wake);

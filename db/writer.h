@@ -25,6 +25,10 @@
  * seq is settled without a report; deliver a result only once its
  * _result seq is.
  *
+ * An assignment immediately followed, in the same batch, by the task's
+ * result is written together with it (one row write, not two): handing
+ * assignments over a little late, with the next mutations, pays off.
+ *
  * Durability: WAL with synchronous=NORMAL (survives a killed process) or
  * FULL (fsync per batch; survives power loss). The writer keeps no
  * records in memory beyond the queue; only the audit chain head.
@@ -209,6 +213,7 @@ int db_writer_fd(const db_writer_t *w);
 uint64_t db_writer_committed(db_writer_t *w);
 
 // db_writer_next_report: pop the oldest report into *out; false when none.
+// Reports of one batch are not necessarily in seq order.
 bool db_writer_next_report(db_writer_t *w, db_report_t *out);
 
 // db_writer_backlog: how many mutations are queued and not yet settled;

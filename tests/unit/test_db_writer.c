@@ -473,6 +473,97 @@ START_TEST(test_full_durability)
 }
 END_TEST
 
+// t_assign_then_finish: on the database at path, task 1 inserted,
+// assigned and finished, task 2 inserted and assigned, and an assignment
+// and a result for unknown task 3; in one batch when batched, else with a
+// commit after every mutation. Returns the reports' (seq, code) pairs.
+static int t_assign_then_finish(const char *path, bool batched, uint64_t seqs[8], int codes[8])
+{
+    ipp_error_t err;
+    db_writer_t *w = db_writer_new(path, NULL, NULL, &err);
+    ck_assert_ptr_nonnull(w);
+    if (!batched)
+        ck_assert_int_eq(db_writer_start(w, &err), IPP_OK);
+    char one[64], two[64], three[64];
+    t_id(1, one);
+    t_id(2, two);
+    t_id(3, three);
+    uint64_t s;
+    ck_assert_int_eq(t_insert_n(w, 1, 16, &s), IPP_OK);
+    ck_assert_int_eq(db_writer_assign(w, one, 7, "engine-7", 2, &s), IPP_OK);
+    ck_assert_int_eq(t_insert_n(w, 2, 16, &s), IPP_OK);
+    db_result_t res = {.msg_id = one, .status = DB_STATUS_OK, .started = 20, .completed = 30,
+                       .received = 31, .stdout_data = {"done", 4}, .error_engine_id = -1};
+    ck_assert_int_eq(db_writer_result(w, &res, &s), IPP_OK);
+    ck_assert_int_eq(db_writer_assign(w, two, 8, "engine-8", 1, &s), IPP_OK);
+    ck_assert_int_eq(db_writer_assign(w, three, 8, "engine-8", 1, &s), IPP_OK);
+    res.msg_id = three;
+    ck_assert_int_eq(db_writer_result(w, &res, &s), IPP_OK);
+    if (batched)
+        db_writer_stop(w);  // never started: the whole queue is one batch
+    else
+        ck_assert_int_eq(db_writer_sync(w, s, 10000), IPP_OK);
+    int n = 0;
+    db_report_t rep;
+    while (n < 8 && db_writer_next_report(w, &rep)) {
+        seqs[n] = rep.first_seq;
+        codes[n++] = rep.err.code;
+    }
+    db_writer_destroy(&w);
+    return n;
+}
+
+START_TEST(test_assignment_folds_into_result)
+{
+    uint64_t seqs[2][8];
+    int codes[2][8];
+    char other[400];
+    snprintf(other, sizeof other, "%s/one-by-one.db", t_dir);
+    int n0 = t_assign_then_finish(t_path, true, seqs[0], codes[0]);
+    int n1 = t_assign_then_finish(other, false, seqs[1], codes[1]);
+    // The same refusals either way: both mutations of the unknown task.
+    ck_assert_int_eq(n0, 2);
+    ck_assert_int_eq(n1, 2);
+    for (int k = 0; k < 2; k++) {
+        uint64_t lo = seqs[k][0] < seqs[k][1] ? seqs[k][0] : seqs[k][1];
+        uint64_t hi = seqs[k][0] < seqs[k][1] ? seqs[k][1] : seqs[k][0];
+        ck_assert_uint_eq(lo, 6);
+        ck_assert_uint_eq(hi, 7);
+        ck_assert_int_eq(codes[k][0], IPP_ERR_NOT_FOUND);
+        ck_assert_int_eq(codes[k][1], IPP_ERR_NOT_FOUND);
+    }
+    // The same records, down to the audit hash.
+    ipp_error_t err;
+    db_reader_t *a = db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err);
+    db_reader_t *b = db_reader_new(other, DB_OPEN_READONLY, NULL, &err);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    for (long i = 1; i <= 2; i++) {
+        char id[64];
+        t_id(i, id);
+        db_record_t *ra, *rb;
+        ck_assert_int_eq(db_reader_get(a, id, DB_KEYS_ALL, &ra, &err), IPP_OK);
+        ck_assert_int_eq(db_reader_get(b, id, DB_KEYS_ALL, &rb, &err), IPP_OK);
+        ck_assert_int_eq(ra->engine_id, i == 1 ? 7 : 8);
+        ck_assert_int_eq(ra->attempts, i == 1 ? 2 : 1);
+        ck_assert_str_eq(ra->engine_uuid, rb->engine_uuid);
+        ck_assert_int_eq(ra->status, rb->status);
+        ck_assert_int_eq(ra->chain_seq, rb->chain_seq);
+        ck_assert_uint_eq(ra->chain_hash.size, rb->chain_hash.size);
+        if (ra->chain_hash.size)
+            ck_assert_mem_eq(ra->chain_hash.data, rb->chain_hash.data, ra->chain_hash.size);
+        db_record_destroy(&ra);
+        db_record_destroy(&rb);
+    }
+    db_audit_report_t rep;
+    ck_assert_msg(db_audit_verify(a, &rep, &err) == IPP_OK, "%s", err.msg);
+    ck_assert_int_eq(rep.checked, 1);
+    db_reader_destroy(&a);
+    db_reader_destroy(&b);
+    unlink(other);
+}
+END_TEST
+
 // t_crash_child: a writer process streaming inserts and results, writing
 // every committed seq it learns of to fd. Never returns.
 static void t_crash_child(int fd)
@@ -598,6 +689,7 @@ static Suite *t_suite(void)
     tcase_add_test(tc, test_single_refusals_spare_the_batch);
     tcase_add_test(tc, test_stop_commits_everything_queued);
     tcase_add_test(tc, test_full_durability);
+    tcase_add_test(tc, test_assignment_folds_into_result);
     tcase_add_test(tc, test_sigkill_mid_stream);
     suite_add_tcase(s, tc);
     return s;
