@@ -330,6 +330,59 @@ START_TEST(test_requires)
 }
 END_TEST
 
+// An engine with a plugin: its functions run as call tasks, print to the
+// task's stdout, use the engine namespace, fail with their own errors; a
+// task requiring one of them goes to that engine only.
+START_TEST(test_plugin_functions)
+{
+    h_cluster_init(&C);
+    h_controller_start(&C, NULL);
+    h_engine_start(&C, (const char *[]){"--plugin", IPP_TEST_PLUGIN, NULL});
+    h_engine_start(&C, NULL);
+    h_client_open(&K, &C);
+    ck_assert(h_wait_engines(&K, 2, 15000));
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT id FROM engines WHERE pid=%d", (int)C.engines[0]);
+    int plug = (int)h_db_int(&C, sql);
+    ck_assert_int_ge(plug, 0);
+    id_t_ ids[6];
+    h_result_t res[6];
+    h_task_t greet = {.call = "t_greet", .args = (const char *[]){"world"}, .n_args = 1,
+                      .target = -1, .requires = (const char *[]){"fn:t_greet"}, .n_requires = 1};
+    h_task_t store = {.call = "t_store", .args = (const char *[]){"k", "v42"}, .n_args = 2,
+                      .target = plug};
+    h_task_t fail = {.call = "t_fail", .target = plug};
+    h_submit(&K, &greet, ids[0]);
+    h_submit(&K, &store, ids[1]);
+    h_submit(&K, &fail, ids[2]);
+    ck_assert_uint_eq(h_collect(&K, ids, 3, res, 10000), 3);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[0].engine_id, plug);
+    ck_assert_str_eq(res[0].out, "hello world\n");
+    ck_assert_str_eq(res[0].buf0, "greeted");
+    ck_assert_int_eq(res[1].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[2].status, IPP__STATUS__ERROR);
+    ck_assert_str_eq(res[2].ename, "PluginError");
+    ck_assert_str_eq(res[2].evalue, "bad thing 42");
+    ck_assert_str_eq(res[2].out, "about to fail\n");
+    // The namespace persists between tasks on that engine.
+    h_task_t load = {.call = "t_load", .args = (const char *[]){"k"}, .n_args = 1,
+                     .target = plug};
+    h_submit(&K, &load, ids[3]);
+    ck_assert_uint_eq(h_collect(&K, ids + 3, 1, res + 3, 10000), 1);
+    ck_assert_int_eq(res[3].status, IPP__STATUS__OK);
+    ck_assert_str_eq(res[3].buf0, "v42");
+    // The other engine does not have it.
+    h_task_t other = {.call = "t_greet", .args = (const char *[]){"x"}, .n_args = 1,
+                      .target = 1 - plug};
+    h_submit(&K, &other, ids[4]);
+    ck_assert_uint_eq(h_collect(&K, ids + 4, 1, res + 4, 10000), 1);
+    ck_assert_int_eq(res[4].status, IPP__STATUS__ERROR);
+    ck_assert_str_eq(res[4].ename, "NameError");
+    h_down(&C, &K);
+}
+END_TEST
+
 // A random DAG of 500 nodes, each after up to 3 earlier ones: from the
 // database, no task started before every one of its parents completed.
 START_TEST(test_random_dag_order)
@@ -384,6 +437,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_retries_after_failing_attempt);
     tcase_add_test(tc, test_peer_waits_by_notification);
     tcase_add_test(tc, test_requires);
+    tcase_add_test(tc, test_plugin_functions);
     tcase_add_test(tc, test_random_dag_order);
     suite_add_tcase(s, tc);
     return s;
