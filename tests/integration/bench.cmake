@@ -1,0 +1,12 @@
+# The benchmark smoke test: tools/bench/run --quick against this build tree
+# as it is (no rebuild, no Release tree of its own; sanitizers stay on),
+# checking correctness only — every task ok, map results equal to their
+# items, every queried id and row found, DAG and chain order proven from
+# the task database. No timing is asserted; the figures land in
+# bench-smoke.json beside this test for whoever wants to look.
+add_test(NAME integration_bench
+  COMMAND ${CMAKE_SOURCE_DIR}/tools/bench/run --quick --no-build
+          --build ${CMAKE_BINARY_DIR}
+          --out ${CMAKE_CURRENT_BINARY_DIR}/bench-smoke.json)
+set_tests_properties(integration_bench PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
