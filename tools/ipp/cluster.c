@@ -147,7 +147,7 @@ static size_t s_read_pids(const char *path, pid_t *pids, size_t max)
 // rename). false (message printed) on failure.
 static bool s_write_pids(const char *path, const pid_t *pids, size_t n)
 {
-    char tmp[4200];
+    char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
@@ -608,7 +608,7 @@ static int s_start(cli_t *cli, int argc, char **argv)
         goto out;
     int64_t until = ipp_clock_mono_us() + (int64_t)(o.timeout * 1e6);
     for (;;) {
-        int st;
+        int st = 0;
         if (s_reaped(ctl, &st)) {
             char how[64];
             s_describe_exit(st, how, sizeof how);
@@ -676,7 +676,7 @@ static int s_start(cli_t *cli, int argc, char **argv)
     for (;;) {
         if (ipp_client_wait_for_engines(client, (size_t)o.n, 0.2, &err) == IPP_OK)
             break;
-        int st;
+        int st = 0;
         if (s_reaped(ctl, &st)) {
             char how[64];
             s_describe_exit(st, how, sizeof how);

@@ -101,7 +101,8 @@ int main(int argc, char **argv)
         } else if (strncmp(a, "--connection", len) == 0) {
             cli.connection = val;
         } else if (!cli_parse_double(val, 0.01, &cli.timeout)) {
-            fprintf(stderr, "ipp: --request-timeout needs a number of seconds, not '%s'\n", val);
+            fprintf(stderr, "ipp: --request-timeout needs a number of seconds, not '%s'\n\n%s",
+                    val, s_usage);
             return CLI_USAGE;
         }
     }

@@ -1,0 +1,13 @@
+# Suites of the `ipp` command line: the real ipp binary (target ipp_cli)
+# run as a child process against clusters it starts itself in a temporary
+# $IPP_DIR. Included from tests/integration/CMakeLists.txt.
+add_executable(test_cli ${CMAKE_CURRENT_LIST_DIR}/test_cli.c)
+target_link_libraries(test_cli PRIVATE ipp_proto PkgConfig::CHECK PkgConfig::SQLITE
+                      PkgConfig::JANSSON)
+target_compile_definitions(test_cli PRIVATE
+  IPP_CLI_BIN="$<TARGET_FILE:ipp_cli>"
+  IPP_EXAMPLES_DIR="${CMAKE_SOURCE_DIR}/examples")
+add_dependencies(test_cli ipp_cli ipp-controller ipp-engine)
+add_test(NAME integration_cli COMMAND test_cli)
+set_tests_properties(integration_cli PROPERTIES TIMEOUT 300
+  ENVIRONMENT "CK_DEFAULT_TIMEOUT=120;ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
