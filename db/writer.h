@@ -6,9 +6,11 @@
  * it needs (nothing passed in is kept), takes a short mutex to append to
  * a queue, never touches SQLite, and returns a sequence number: seqs
  * start at 1 and rise by one per accepted mutation. The writer thread
- * takes everything queued, applies it in one transaction and commits;
- * what arrives meanwhile goes into the next batch. So a batch commits
- * every loop iteration, as soon as the previous one is done.
+ * takes everything queued, applies it in transactions of up to batch_max
+ * mutations and commits; what arrives meanwhile goes into the next batch.
+ * It never waits to fill a batch: a batch commits every loop iteration,
+ * as soon as the previous one is done. A second thread copies the WAL
+ * back into the database file (checkpoints) so commits do not stall.
  *
  * Learning about commits: db_writer_fd() is an eventfd that becomes
  * readable after every batch; put it in zmq_poll. Then call
