@@ -826,6 +826,9 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
         zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0)
         return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot configure sockets: %s",
                              zmq_strerror(errno));
+    // The SUB sends nothing worth waiting for on close (subscriptions).
+    int zero = 0;
+    zmq_setsockopt(c->sub, ZMQ_LINGER, &zero, sizeof zero);
     if (info->curve_server_key[0]) {
         char pub[41], sec[41];
         if (opts->curve_public_key && opts->curve_secret_key) {

@@ -137,7 +137,8 @@ struct ipp_ar_t {
     size_t cbs_fired;      // callbacks already called
     bool cb_queued;        // on the client's ready queue
     bool firing;           // its callbacks are running now
-    bool zombie;           // destroyed from inside its own callback: free after
+    bool zombie;           // destroyed while firing or waited on: free after
+    unsigned waiters;      // calls waiting on it right now (nested spins)
     ipp_ar_t *cb_next;     // next on the client's ready queue
     ipp_ar_t *prev;        // the client's list of live AsyncResults
     ipp_ar_t *next;        // likewise

@@ -184,8 +184,9 @@ void ipp_ar_destroy(ipp_ar_t **ar_p)
     if (ar->zombie)
         return;
     s_unlink(ar, false);
-    if (ar->firing) {
-        // Called from one of its own callbacks: free once they return.
+    if (ar->firing || ar->waiters) {
+        // Called from a callback while this result's callbacks run or a
+        // wait on it spins: free once they return.
         ar->zombie = true;
         return;
     }
@@ -492,7 +493,7 @@ static void s_fire(ipp_ar_t *ar)
         cb.fn(ar, cb.arg);
     }
     ar->firing = false;
-    if (ar->zombie)
+    if (ar->zombie && !ar->waiters)
         s_free(ar);
 }
 
@@ -741,14 +742,35 @@ static bool s_task_done(const ipp_ar_t *ar, size_t i)
     return ar->tasks[i].done;
 }
 
-// s_wait: spin ar's client until pred holds or timeout passes.
+static ipp_err_t s_wait_loop(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
+                             const char *what, ipp_error_t *err);
+
+// s_wait: spin ar's client until pred holds or timeout passes. ar stays
+// allocated meanwhile even if a callback destroys it.
 static ipp_err_t s_wait(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
                         const char *what, ipp_error_t *err)
+{
+    ar->waiters++;
+    ipp_err_t rc = s_wait_loop(ar, timeout, pred, arg, what, err);
+    ar->waiters--;
+    if (ar->zombie) {
+        if (!ar->waiters && !ar->firing)
+            s_free(ar);
+        return ipp_error_set(err, IPP_ERR_CLOSED, "%s: the result was destroyed meanwhile",
+                             what);
+    }
+    return rc;
+}
+
+static ipp_err_t s_wait_loop(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
+                             const char *what, ipp_error_t *err)
 {
     int64_t t = cl_timeout_us(timeout);
     int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
     bool pumped = false;
     for (;;) {
+        if (ar->zombie)
+            return IPP_ERR_CLOSED;
         if (pred(ar, arg))
             return IPP_OK;
         ipp_client_t *c = ar->client;

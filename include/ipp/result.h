@@ -144,8 +144,8 @@ typedef struct ipp_ar_item_t {
 
 /* ipp_ar_done_fn: a done callback; ar is ready (every task finished) when
  * it is called. It may read ar, add callbacks, destroy ar (after which it
- * must not touch it) and make any client call, but must not destroy the
- * client. */
+ * must not touch it; a wait on ar in progress then returns IPP_ERR_CLOSED)
+ * and make any client call, but must not destroy the client. */
 typedef void(ipp_ar_done_fn)(ipp_ar_t *ar, void *arg);
 
 /* ipp_ar_destroy: forget the tasks (they keep running and stay in the

@@ -723,6 +723,41 @@ START_TEST(test_done_callbacks)
 }
 END_TEST
 
+static void s_cb_destroy_other(ipp_ar_t *ar, void *arg)
+{
+    (void)ar;
+    ipp_ar_destroy((ipp_ar_t **)arg);
+}
+
+START_TEST(test_callback_destroys_waited)
+{
+    peer_t p;
+    peer_start(&p);
+    int n = 1;  // answers the first task only
+    peer_run(&p, s_script_two_ok, &n);
+    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_error_t err;
+    ipp_view_t *lb = ipp_client_lb_view(c, &err);
+    ipp_ar_t *first = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);
+    ipp_ar_t *waited = ipp_view_apply(lb, "g", NULL, 0, NULL, &err);
+    // Nothing has been read yet (submitting does not read), so first is
+    // not ready and the callback waits for the spin below.
+    ck_assert(!ipp_ar_ready(first));
+    ipp_ar_add_done_callback(first, s_cb_destroy_other, &waited, &err);
+    // The wait spins; the first result's callback destroys what it waits on.
+    ipp_ar_t *alias = waited;
+    ck_assert_int_eq(ipp_ar_wait(alias, 5, &err), IPP_ERR_CLOSED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "destroyed"));
+    ck_assert_ptr_null(waited);
+    ck_assert_uint_eq(ipp_client_outstanding(c), 0);
+    peer_join(&p);
+    ipp_ar_destroy(&first);
+    ipp_view_destroy(&lb);
+    ipp_client_destroy(&c);
+    peer_stop(&p);
+}
+END_TEST
+
 // ------------------------------------------------------------ iteration
 
 static void s_script_out_of_order(peer_t *p)
@@ -1334,6 +1369,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_get_dict);
     tcase_add_test(tc, test_metadata_timing);
     tcase_add_test(tc, test_done_callbacks);
+    tcase_add_test(tc, test_callback_destroys_waited);
     tcase_add_test(tc, test_iteration);
     tcase_add_test(tc, test_refused_submission);
     tcase_add_test(tc, test_wait_timeout_and_shutdown);
