@@ -93,6 +93,8 @@ void qt_run(qt_run_t *r, double timeout_s, const char *const *args)
     ck_assert_msg(!strstr(r->err, "Sanitizer") && !strstr(r->err, "runtime error:"),
                   "ipp-query%s: sanitizer report:\n%s", what, r->err);
     r->status = WEXITSTATUS(st);
+    if (r->secs > 3.0)  // worth knowing when a suite gets slow
+        fprintf(stderr, "note: ipp-query%s took %.1f s\n", what, r->secs);
     ck_assert_msg(r->status != 127, "ipp-query%s: could not be executed", what);
 }
 

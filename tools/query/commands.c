@@ -391,8 +391,9 @@ int q_cmd_history(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 // ------------------------------------------------------------ get
 
 // s_get_row: the row of get for id from its record rec (NULL: unknown),
-// with the result values when it completed. Caller owns it.
-static json_t *s_get_row(q_source_t *src, const char *id, const json_t *rec, FILE *errf)
+// with its result values from values (an object by msg_id) when there.
+// Caller owns it.
+static json_t *s_get_row(const char *id, const json_t *rec, const json_t *values)
 {
     static const char *const copied[] = {
         "status",    "label",   "queue",     "engine_id", "engine_uuid", "client_uuid",
@@ -417,16 +418,26 @@ static json_t *s_get_row(q_source_t *src, const char *id, const json_t *rec, FIL
                                                        ev && ev[0] ? ": " : "", ev ? ev : ""));
         s_copy(row, e, "traceback");
     }
-    const char *status = json_string_value(json_object_get(rec, "status"));
-    if (status && db_status_completed(db_status_parse(status))) {
-        json_t *values = NULL;
-        ipp_error_t err;
-        if (q_source_values(src, id, &values, &err) == IPP_OK)
-            json_object_set_new(row, "result", values);
-        else
-            fprintf(errf, "ipp-query get: the result values of %s: %s\n", id, err.msg);
-    }
+    json_t *v = values ? json_object_get(values, id) : NULL;
+    json_object_set_new(row, "result", v ? json_incref(v) : json_null());
     return row;
+}
+
+// s_completed_ids: the msg_ids of the records in by (an object by msg_id)
+// that completed, borrowed from by (caller frees the array), count in *n.
+static const char **s_completed_ids(const json_t *by, size_t *n)
+{
+    *n = 0;
+    const char **v = calloc(json_object_size(by) + 1, sizeof *v);
+    const char *id;
+    json_t *rec;
+    json_object_foreach((json_t *)by, id, rec)
+    {
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        if (v && status && db_status_completed(db_status_parse(status)))
+            v[(*n)++] = json_string_value(json_object_get(rec, "msg_id"));
+    }
+    return v;
 }
 
 int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
@@ -437,10 +448,10 @@ int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
         "client_uuid", "user",    "submitted", "started",  "completed", "received",
         "duration",  "attempts",  "execute_input", "after", "follow",   "error",
         "traceback", "stdout",    "stderr",   "result"};
-    json_t *ids = NULL, *by = NULL, *rows = NULL;
-    const char **valid = NULL;
+    json_t *ids = NULL, *by = NULL, *rows = NULL, *values = NULL;
+    const char **valid = NULL, **done = NULL;
     ipp_error_t err;
-    size_t nv = 0;
+    size_t nv = 0, nd = 0;
     int ex = s_collect_ids(src, a, cmd, errf, &ids);
     if (ex != Q_EXIT_OK)
         goto out;
@@ -454,10 +465,22 @@ int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
         ex = s_fail(errf, cmd, &err);
         goto out;
     }
+    // The values finished tasks returned: one more request for them all.
+    if (!(done = s_completed_ids(by, &nd))) {
+        ex = s_nomem(errf, cmd);
+        goto out;
+    }
+    if (q_source_values(src, done, nd, &values, &err) != IPP_OK) {
+        if (err.code == IPP_ERR_NOMEM) {
+            ex = s_fail(errf, cmd, &err);
+            goto out;
+        }
+        fprintf(errf, "ipp-query get: no result values: %s\n", err.msg);
+    }
     bool bad = json_array_size(ids) == 0;
     for (size_t i = 0; i < json_array_size(ids); i++) {
         const char *id = json_string_value(json_array_get(ids, i));
-        json_t *row = s_get_row(src, id, json_object_get(by, id), errf);
+        json_t *row = s_get_row(id, json_object_get(by, id), values);
         if (!row || json_array_append_new(rows, row) != 0) {
             ex = s_nomem(errf, cmd);
             goto out;
@@ -474,9 +497,11 @@ int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
         ex = Q_EXIT_FAILED;
 out:
     free(valid);
+    free(done);
     json_decref(ids);
     json_decref(by);
     json_decref(rows);
+    json_decref(values);
     return ex;
 }
 

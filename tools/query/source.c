@@ -23,7 +23,8 @@ typedef struct q_source_ops_t {
     ipp_err_t (*state)(q_source_t *s, const char *const *ids, size_t n, q_state_t *out,
                        ipp_error_t *err);
     ipp_err_t (*history)(q_source_t *s, json_t **ids, ipp_error_t *err);
-    ipp_err_t (*values)(q_source_t *s, const char *id, json_t **values, ipp_error_t *err);
+    ipp_err_t (*values)(q_source_t *s, const char *const *ids, size_t n, json_t *values,
+                        ipp_error_t *err);
     ipp_err_t (*queue_status)(q_source_t *s, bool verbose, ipp_queue_status_t *out,
                               ipp_error_t *err);
 } q_source_ops_t;
@@ -131,35 +132,54 @@ static ipp_err_t s_on_history(q_source_t *s, json_t **ids, ipp_error_t *err)
     return IPP_OK;
 }
 
-static ipp_err_t s_on_values(q_source_t *s, const char *id, json_t **values, ipp_error_t *err)
+// s_values_json: bufs[0..n) as a JSON array of values (caller owns it).
+static json_t *s_values_json(size_t n, const void *(*data)(const void *, size_t),
+                             size_t (*size)(const void *, size_t), const void *bufs)
 {
-    ipp_ar_t *ar = ipp_client_get_result(s->client, &id, 1, err);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new(a, s_value_json(data(bufs, i), size(bufs, i))) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+static const void *s_ipp_buf_data(const void *v, size_t i)
+{
+    return ((const ipp_buf_t *)v)[i].data;
+}
+
+static size_t s_ipp_buf_size(const void *v, size_t i)
+{
+    return ((const ipp_buf_t *)v)[i].size;
+}
+
+static ipp_err_t s_on_values(q_source_t *s, const char *const *ids, size_t n, json_t *values,
+                             ipp_error_t *err)
+{
+    ipp_ar_t *ar = ipp_client_get_result(s->client, ids, n, err);
     if (!ar)
         return err ? err->code : IPP_ERR_INVALID;
-    json_t *a = NULL;
-    ipp_err_t rc = ipp_ar_wait(ar, s->timeout, err);
-    if (rc != IPP_OK)
-        goto out;
-    if (ipp_ar_status(ar, 0) == IPP_STATUS_UNKNOWN) {
-        rc = ipp_error_set(err, IPP_ERR_NOT_FOUND, "no such msg_id %s", id);
-        goto out;
-    }
-    if (!(a = json_array())) {
-        rc = s_nomem(err);
-        goto out;
-    }
-    size_t nb = 0;
-    const ipp_buf_t *b = ipp_ar_result(ar, 0, &nb);
-    for (size_t i = 0; i < nb; i++) {
-        if (json_array_append_new(a, s_value_json(b[i].data, b[i].size)) != 0) {
+    // Completed tasks come back with the first reply; one the controller
+    // still counts as pending (recorded, not yet delivered) is left out if
+    // it does not finish within the timeout.
+    ipp_error_t werr;
+    ipp_err_t rc = ipp_ar_wait(ar, s->timeout, &werr);
+    if (rc == IPP_ERR_TIMEOUT)
+        rc = IPP_OK;
+    else if (rc != IPP_OK && err)
+        *err = werr;
+    for (size_t i = 0; rc == IPP_OK && i < n; i++) {
+        ipp_status_t st = ipp_ar_status(ar, i);
+        if (st == IPP_STATUS_PENDING || st == IPP_STATUS_UNKNOWN || st == IPP_STATUS_REFUSED)
+            continue;
+        size_t nb = 0;
+        const ipp_buf_t *b = ipp_ar_result(ar, i, &nb);
+        json_t *a = s_values_json(nb, s_ipp_buf_data, s_ipp_buf_size, b);
+        if (!a || json_object_set_new(values, ids[i], a) != 0)
             rc = s_nomem(err);
-            goto out;
-        }
     }
-    *values = a;
-    a = NULL;
-out:
-    json_decref(a);
     ipp_ar_destroy(&ar);
     return rc;
 }
@@ -281,24 +301,33 @@ static ipp_err_t s_off_history(q_source_t *s, json_t **ids, ipp_error_t *err)
     return IPP_OK;
 }
 
-static ipp_err_t s_off_values(q_source_t *s, const char *id, json_t **values, ipp_error_t *err)
+static const void *s_db_buf_data(const void *v, size_t i)
 {
-    db_record_t *rec = NULL;
-    ipp_err_t rc = db_reader_get(s->reader, id, DB_KEYBIT(DB_KEY_RESULT_BUFFERS), &rec, err);
-    if (rc != IPP_OK)
-        return rc;
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < rec->result_buffers.n; i++) {
-        const db_bytes_t *b = &rec->result_buffers.v[i];
-        if (json_array_append_new(a, s_value_json(b->data, b->size)) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
+    return ((const db_bytes_t *)v)[i].data;
+}
+
+static size_t s_db_buf_size(const void *v, size_t i)
+{
+    return ((const db_bytes_t *)v)[i].size;
+}
+
+static ipp_err_t s_off_values(q_source_t *s, const char *const *ids, size_t n, json_t *values,
+                              ipp_error_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        db_record_t *rec = NULL;
+        ipp_err_t rc = db_reader_get(s->reader, ids[i], DB_KEYBIT(DB_KEY_RESULT_BUFFERS), &rec,
+                                     err);
+        if (rc == IPP_ERR_NOT_FOUND)
+            continue;
+        if (rc != IPP_OK)
+            return rc;
+        json_t *a = s_values_json(rec->result_buffers.n, s_db_buf_data, s_db_buf_size,
+                                  rec->result_buffers.v);
+        db_record_destroy(&rec);
+        if (!a || json_object_set_new(values, ids[i], a) != 0)
+            return s_nomem(err);
     }
-    db_record_destroy(&rec);
-    if (!a)
-        return s_nomem(err);
-    *values = a;
     return IPP_OK;
 }
 
@@ -379,10 +408,18 @@ ipp_err_t q_source_history(q_source_t *s, json_t **ids, ipp_error_t *err)
     return s->ops->history(s, ids, err);
 }
 
-ipp_err_t q_source_values(q_source_t *s, const char *id, json_t **values, ipp_error_t *err)
+ipp_err_t q_source_values(q_source_t *s, const char *const *ids, size_t n, json_t **values,
+                          ipp_error_t *err)
 {
-    *values = NULL;
-    return s->ops->values(s, id, values, err);
+    *values = json_object();
+    if (!*values)
+        return s_nomem(err);
+    ipp_err_t rc = n ? s->ops->values(s, ids, n, *values, err) : IPP_OK;
+    if (rc != IPP_OK) {
+        json_decref(*values);
+        *values = NULL;
+    }
+    return rc;
 }
 
 ipp_err_t q_source_queue_status(q_source_t *s, bool verbose, ipp_queue_status_t *out,

@@ -71,11 +71,14 @@ ipp_err_t q_source_state(q_source_t *s, const char *const *ids, size_t n, q_stat
 // array of strings (caller owns it).
 ipp_err_t q_source_history(q_source_t *s, json_t **ids, ipp_error_t *err);
 
-// q_source_values: the result values (buffers) of the completed task id;
-// *values gets a JSON array (caller owns it): each value a string when it
-// is UTF-8 text, else {"base64": "…"}. IPP_ERR_NOT_FOUND for an unknown
-// id; an empty array for a task that returned nothing.
-ipp_err_t q_source_values(q_source_t *s, const char *id, json_t **values, ipp_error_t *err);
+// q_source_values: the result values (buffers) of the completed tasks
+// ids[0..n), in one request online. *values gets a JSON object (caller
+// owns it) mapping each id whose result could be had to an array of its
+// values: each a string when it is UTF-8 text, else {"base64": "…"}
+// (empty for a task that returned nothing). Ids unknown or still pending
+// are left out.
+ipp_err_t q_source_values(q_source_t *s, const char *const *ids, size_t n, json_t **values,
+                          ipp_error_t *err);
 
 // q_source_queue_status: every engine's queue (controller only; offline:
 // IPP_ERR_INVALID). out is filled (ipp_queue_status_fini).
