@@ -128,10 +128,15 @@ int cli_connect(const cli_t *cli, ipp_client_t **out);
 // printed) for a bad profile name.
 bool cli_profile_dir(const cli_t *cli, char *buf, size_t size);
 
+// cli_fail_code: the exit code for a request that failed with code:
+// CLI_UNREACHABLE when the controller stopped answering (timeout, closed,
+// ZeroMQ failure), else CLI_FAILED.
+int cli_fail_code(ipp_err_t code);
+
 // cli_select_label: append to ids the msg_ids of every task whose label
 // matches the glob pattern (db_query $glob), in submission order, skipping
-// ids already there. Returns how many matched, or -1 (message printed)
-// when the controller refused or did not answer.
+// ids already there. Returns how many matched, or minus an exit code
+// (message printed) when the controller refused or did not answer.
 long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids);
 
 // cli_add_id: append id to ids after checking it is a msg_id; false (and

@@ -261,6 +261,13 @@ int cli_connect(const cli_t *cli, ipp_client_t **out)
     return CLI_OK;
 }
 
+int cli_fail_code(ipp_err_t code)
+{
+    return code == IPP_ERR_TIMEOUT || code == IPP_ERR_CLOSED || code == IPP_ERR_ZMQ
+               ? CLI_UNREACHABLE
+               : CLI_FAILED;
+}
+
 // s_cmp_str: qsort comparator for strings.
 static int s_cmp_str(const void *a, const void *b)
 {
@@ -274,7 +281,7 @@ long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids
     json_decref(q);
     if (!text) {
         cli_error("out of memory");
-        return -1;
+        return -CLI_FAILED;
     }
     const char *keys[] = {"msg_id"};
     json_t *rows = NULL;
@@ -283,7 +290,7 @@ long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids
     free(text);
     if (rc != IPP_OK) {
         cli_error("label '%s': %s", pattern, err.msg);
-        return -1;
+        return -cli_fail_code(rc);
     }
     // UUIDv7 text order is submission order.
     size_t n = json_array_size(rows);
@@ -300,13 +307,13 @@ long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids
         for (size_t i = 0; i < nf; i++) {
             added++;
             if (!cli_strv_has(ids, found[i]) && !cli_strv_push(ids, found[i])) {
-                added = -1;
+                added = -CLI_FAILED;
                 cli_error("out of memory");
                 break;
             }
         }
     } else {
-        added = -1;
+        added = -CLI_FAILED;
         cli_error("out of memory");
     }
     free(found);

@@ -48,7 +48,7 @@ static int s_sel_resolve(ipp_client_t *client, s_sel_t *s)
     for (size_t i = 0; i < s->labels.n; i++) {
         long n = cli_select_label(client, s->labels.v[i], &s->ids);
         if (n < 0)
-            return CLI_FAILED;
+            return (int)-n;
         if (n == 0) {
             cli_error("no task has a label matching '%s'", s->labels.v[i]);
             return CLI_FAILED;
@@ -119,6 +119,7 @@ int cli_cmd_wait(cli_t *cli, int argc, char **argv)
     ar = ipp_client_get_result(client, (const char *const *)sel.ids.v, sel.ids.n, &err);
     if (!ar) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     ipp_err_t w = cli_wait_progress(ar, timeout, &err);
@@ -141,7 +142,9 @@ int cli_cmd_wait(cli_t *cli, int argc, char **argv)
                   pending == 1 ? "" : "s");
     else if (w != IPP_OK)
         cli_error("%s", err.msg);
-    rc = (w == IPP_OK && !failed && !pending) ? CLI_OK : CLI_FAILED;
+    rc = (w == IPP_OK && !failed && !pending) ? CLI_OK
+         : w == IPP_ERR_CLOSED                 ? CLI_UNREACHABLE
+                                               : CLI_FAILED;
 out:
     ipp_ar_destroy(&ar);
     ipp_client_destroy(&client);
@@ -268,7 +271,7 @@ static void s_result_json(const ipp_ar_t *ar, size_t i)
     }
     json_object_set_new(o, "after", s_json_ids(md.after, md.n_after));
     json_object_set_new(o, "follow", s_json_ids(md.follow, md.n_follow));
-    char *text = json_dumps(o, JSON_COMPACT);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
     if (text) {
         printf("%s\n", text);
         free(text);
@@ -384,11 +387,13 @@ int cli_cmd_result(cli_t *cli, int argc, char **argv)
     size_t n = sel.ids.n;
     if (!wait && ipp_client_result_status(client, ids, n, &rs, &err) != IPP_OK) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     ar = ipp_client_get_result(client, ids, n, &err);
     if (!ar) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     // Wait for every record, but not (without --wait) for pending tasks.
@@ -400,6 +405,7 @@ int cli_cmd_result(cli_t *cli, int argc, char **argv)
             continue;
         if (ipp_ar_wait_task(ar, i, wait ? IPP_FOREVER : cli->timeout, &err) != IPP_OK) {
             cli_error("%s: %s", ipp_ar_msg_id(ar, i), err.msg);
+            rc = CLI_UNREACHABLE;
             goto out;
         }
     }
@@ -462,7 +468,7 @@ int cli_cmd_status(cli_t *cli, int argc, char **argv)
     if (ipp_client_queue_status(client, NULL, 0, verbose, &qs, &err) != IPP_OK) {
         cli_error("%s", err.msg);
         ipp_client_destroy(&client);
-        return CLI_UNREACHABLE;
+        return cli_fail_code(err.code);
     }
     printf("%-6s  %6s  %7s  %9s\n", "ENGINE", "QUEUED", "RUNNING", "COMPLETED");
     long long done = 0;
@@ -563,7 +569,7 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv)
                                  n_engines ? engines : NULL, n_engines, &purged,
                                  &err) != IPP_OK) {
         cli_error("purge refused: %s", err.msg);
-        rc = CLI_FAILED;
+        rc = cli_fail_code(err.code);
         goto out;
     }
     printf("purged %lld record%s\n", (long long)purged, purged == 1 ? "" : "s");
@@ -627,6 +633,7 @@ int cli_cmd_resubmit(cli_t *cli, int argc, char **argv)
     ar = ipp_client_resubmit(client, (const char *const *)sel.ids.v, sel.ids.n, &err);
     if (!ar) {
         cli_error("resubmit refused: %s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     for (size_t i = 0; i < ipp_ar_len(ar) && i < sel.ids.n; i++)
@@ -710,7 +717,7 @@ int cli_cmd_abort(cli_t *cli, int argc, char **argv)
                          n_engines ? engines : NULL, n_engines, &aborted, &not_pending,
                          &err) != IPP_OK) {
         cli_error("abort refused: %s", err.msg);
-        rc = CLI_FAILED;
+        rc = cli_fail_code(err.code);
         goto out;
     }
     for (size_t i = 0; i < aborted.n; i++)
@@ -780,7 +787,7 @@ int cli_cmd_shutdown(cli_t *cli, int argc, char **argv)
     bool hub = false;
     if (ipp_client_shutdown(client, targets, nt, nt == 0, &stopping, &hub, &err) != IPP_OK) {
         cli_error("shutdown refused: %s", err.msg);
-        rc = CLI_FAILED;
+        rc = cli_fail_code(err.code);
         goto out;
     }
     printf("stopping %zu engine%s%s\n", stopping.n, stopping.n == 1 ? "" : "s",

@@ -189,7 +189,7 @@ static int s_resolve(ipp_client_t *client, const cli_strv_t *items, cli_strv_t *
         }
         long n = cli_select_label(client, it, ids);
         if (n < 0)
-            return CLI_FAILED;
+            return (int)-n;
         if (n == 0) {
             cli_error("no task has a label matching '%s' (a dependency must be a msg_id or a "
                       "label pattern)",
@@ -418,6 +418,7 @@ int cli_cmd_run(cli_t *cli, int argc, char **argv)
     ar = ipp_view_submit(view, &t, &fl.f, &err);
     if (!ar) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     if (cli_wait_accepted(client, ar, cli->timeout) != 0)
@@ -429,6 +430,7 @@ int cli_cmd_run(cli_t *cli, int argc, char **argv)
     }
     if (ipp_ar_wait(ar, IPP_FOREVER, &err) != IPP_OK) {
         cli_error("task %s: %s", ipp_ar_msg_id(ar, 0), err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     cli_print_output(ar, 0, stdout, stderr);
@@ -541,12 +543,14 @@ int cli_cmd_px(cli_t *cli, int argc, char **argv)
     ar = ipp_view_submit(view, &t, &fl.f, &err);
     if (!ar) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     if (cli_wait_accepted(client, ar, cli->timeout) != 0)
         goto out;
     if (ipp_ar_wait(ar, IPP_FOREVER, &err) != IPP_OK) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     int targets[1024];
@@ -780,12 +784,14 @@ int cli_cmd_map(cli_t *cli, int argc, char **argv)
     ar = ipp_view_map_tasks(view, tasks, n, &fl.f, &err);
     if (!ar) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     if (cli_wait_accepted(client, ar, cli->timeout) != 0)
         goto out;
     if (cli_wait_progress(ar, IPP_FOREVER, &err) != IPP_OK) {
         cli_error("%s", err.msg);
+        rc = cli_fail_code(err.code);
         goto out;
     }
     bool failed = false;

@@ -652,7 +652,7 @@ wf_t *wf_parse(const char *text, size_t len, const char *name, char **errors)
     wf_t *wf = NULL;
     s_entry_t *tab = NULL;
     json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!root) {
         s_err(&e, "line %d, column %d: not valid JSON: %s", jerr.line, jerr.column, jerr.text);
         goto fail;
