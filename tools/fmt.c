@@ -13,17 +13,17 @@
 #include <unistd.h>
 
 struct fmt_t {
-    FILE *out;          // where rows go (borrowed)
-    fmt_opts_t opts;    // how
-    char **names;       // n column names (owned)
-    size_t n;           // how many columns
-    size_t *width;      // table: widest cell per column, in characters
-    char **cells;       // table: rows_kept * n rendered cells (owned)
-    size_t rows_kept;   // table: rows held in cells
-    size_t cap_rows;    // table: rows cells has room for
-    size_t rows;        // rows given to fmt_row
-    bool header_done;   // CSV: header written
-    bool io_failed;     // a write failed
+    FILE *out;         // where rows go (borrowed)
+    fmt_opts_t opts;   // how
+    char **names;      // n column names (owned)
+    size_t n;          // how many columns
+    size_t *width;     // table: widest cell per column, in characters
+    char **cells;      // table: rows_kept * n rendered cells (owned)
+    size_t rows_kept;  // table: rows held in cells
+    size_t cap_rows;   // table: rows cells has room for
+    size_t rows;       // rows given to fmt_row
+    bool header_done;  // CSV: header written
+    bool io_failed;    // a write failed
 };
 
 fmt_opts_t fmt_opts_default(FILE *out, fmt_kind_t kind)
@@ -51,10 +51,10 @@ const char *fmt_kind_name(fmt_kind_t kind)
 
 // A growing string; `failed` set on out-of-memory.
 typedef struct {
-    char *data;    // NUL-terminated when not NULL
-    size_t len;    // bytes used
-    size_t cap;    // bytes allocated
-    bool failed;   // an allocation failed
+    char *data;   // NUL-terminated when not NULL
+    size_t len;   // bytes used
+    size_t cap;   // bytes allocated
+    bool failed;  // an allocation failed
 } s_buf_t;
 
 static void s_add(s_buf_t *b, const void *p, size_t n)

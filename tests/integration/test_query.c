@@ -49,9 +49,15 @@ static void s_up(bool slow)
     ck_assert_msg(h_wait_engines(&K, 1, 15000), "the engine did not register");
     h_task_t t[N_TASKS] = {
         [T_SHELL] = {.shell = "echo hello; echo oops >&2", .target = -1, .label = "q/ok-shell"},
-        [T_ECHO] = {.call = "echo", .args = (const char *[]){"value-1"}, .n_args = 1,
-                    .target = -1, .label = "q/ok-echo"},
-        [T_FAIL] = {.call = "fail", .args = (const char *[]){"boom"}, .n_args = 1, .target = -1,
+        [T_ECHO] = {.call = "echo",
+                    .args = (const char *[]){"value-1"},
+                    .n_args = 1,
+                    .target = -1,
+                    .label = "q/ok-echo"},
+        [T_FAIL] = {.call = "fail",
+                    .args = (const char *[]){"boom"},
+                    .n_args = 1,
+                    .target = -1,
                     .label = "q/bad"},
         [T_EXIT3] = {.shell = "exit 3", .target = -1, .label = "other/exit3"},
         [T_SLOW] = {.shell = "sleep 30", .target = -1, .label = "q/slow", .wall_limit_s = 25},
@@ -154,10 +160,11 @@ static void s_check_result_status(int m)
     qt_run_fini(&r);
 
     // CSV: the header and one row per id.
-    static const char *const cols[] = {"msg_id", "state", "status", "label", "engine_id",
-                                       "completed"};
-    qt_runv(&r, 20, M, (const char *[]){"result_status", "--csv", ids[T_SHELL], ids[T_FAIL],
-                                        ids[T_SLOW], NULL});
+    static const char *const cols[] = {"msg_id", "state",     "status",
+                                       "label",  "engine_id", "completed"};
+    qt_runv(
+        &r, 20, M,
+        (const char *[]){"result_status", "--csv", ids[T_SHELL], ids[T_FAIL], ids[T_SLOW], NULL});
     ck_assert_int_eq(r.status, 1);
     json_t *csv = qt_csv(r.out);
     s_csv_header_is(csv, cols, 6);
@@ -193,10 +200,14 @@ static void s_check_result_status(int m)
     ck_assert_int_eq(r.status, 1);
     ck_assert_ptr_nonnull(strstr(r.err, "nobody/*"));
     qt_run_fini(&r);
-    qt_runv(&r, 20, M, (const char *[]){"result_status", "--json", "not-a-msg-id", NULL});
+    qt_runv(&r, 20, M,
+            (const char *[]){"result_status", "--json", "not-a-msg-id", "bad\xff\xfe", NULL});
     ck_assert_int_eq(r.status, 1);
     rows = qt_json_lines(r.out);
+    ck_assert_uint_eq(json_array_size(rows), 2);
     ck_assert_str_eq(qt_str(json_array_get(rows, 0), "state"), "unknown");
+    ck_assert_str_eq(qt_str(json_array_get(rows, 1), "msg_id"), "bad\xEF\xBF\xBD\xEF\xBF\xBD");
+    ck_assert_str_eq(qt_str(json_array_get(rows, 1), "state"), "unknown");
     json_decref(rows);
     qt_run_fini(&r);
 }
@@ -435,9 +446,8 @@ static void s_check_db(int m)
 static void s_check_audit(int m)
 {
     const char *const *M = mode_args[m];
-    static const char *const cols[] = {"msg_id",    "client_uuid", "user",   "engine_id",
-                                       "started",   "completed",   "duration", "status",
-                                       "label"};
+    static const char *const cols[] = {"msg_id",    "client_uuid", "user",   "engine_id", "started",
+                                       "completed", "duration",    "status", "label"};
     qt_run_t r;
     qt_runv(&r, 20, M, (const char *[]){"audit", "--json", NULL});
     ck_assert_msg(r.status == 0, "%s: exit %d: %s", mode_name[m], r.status, r.err);
@@ -478,7 +488,8 @@ static void s_check_audit(int m)
     ck_assert_int_eq(r.status, 0);
     ck_assert_uint_eq(qt_lines(r.out), 4);
     qt_run_fini(&r);
-    qt_runv(&r, 20, M, (const char *[]){"audit", "--since", "2999-01-01T00:00:00Z", "--json", NULL});
+    qt_runv(&r, 20, M,
+            (const char *[]){"audit", "--since", "2999-01-01T00:00:00Z", "--json", NULL});
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.out, "");
     qt_run_fini(&r);

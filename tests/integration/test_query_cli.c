@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const SUBCOMMANDS[] = {"result_status", "queue_status", "history", "get",
-                                          "db",            "audit",        "verify"};
+static const char *const SUBCOMMANDS[] = {"result_status", "queue_status", "history", "get", "db",
+                                          "audit",         "verify"};
 enum { N_SUB = sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS };
 
 START_TEST(test_help)
@@ -27,8 +27,7 @@ START_TEST(test_help)
     ck_assert(qt_has_line(r.out, "usage: ipp-query", NULL));
     ck_assert(qt_has_line(r.out, "exit status:", NULL));
     for (int i = 0; i < N_SUB; i++)
-        ck_assert_msg(qt_has_line(r.out, "  ", SUBCOMMANDS[i]), "%s not in --help",
-                      SUBCOMMANDS[i]);
+        ck_assert_msg(qt_has_line(r.out, "  ", SUBCOMMANDS[i]), "%s not in --help", SUBCOMMANDS[i]);
     ck_assert_str_eq(r.err, "");
     qt_run_fini(&r);
     for (int i = 0; i < N_SUB; i++) {
@@ -65,6 +64,8 @@ static const s_bad_t BAD[] = {
     {{"history", "--frob", NULL}, "unknown option '--frob'"},
     {{"history", "-x", NULL}, "unknown option '-x'"},
     {{"history", "--label", NULL}, "needs a value"},
+    {{"history", "--label", "\xff\xfe", NULL}, "--label"},
+    {{"get", "--label", "", NULL}, "--label"},
     {{"history", "extra", NULL}, "takes no arguments"},
     {{"history", "--keys", "status", NULL}, "does not take --keys"},
     {{"queue_status", "--label", "x", NULL}, "does not take --label"},
@@ -120,8 +121,9 @@ START_TEST(test_controller_unreachable)
     ck_assert_ptr_nonnull(strstr(r.err, "cannot reach the controller"));
     ck_assert_ptr_nonnull(strstr(r.err, "ipp-client.json"));
     qt_run_fini(&r);
-    qt_run(&r, 20, (const char *[]){"result_status", "--profile", "elsewhere",
-                                    "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee", NULL});
+    qt_run(&r, 20,
+           (const char *[]){"result_status", "--profile", "elsewhere",
+                            "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee", NULL});
     ck_assert_int_eq(r.status, 3);
     ck_assert_ptr_nonnull(strstr(r.err, "profile_elsewhere"));
     qt_run_fini(&r);

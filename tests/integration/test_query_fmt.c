@@ -108,8 +108,8 @@ START_TEST(test_table_alignment)
 {
     static const char *const cols[] = {"name", "v", "last"};
     json_t *rows = json_array();
-    json_array_append_new(rows, json_pack("{s:s,s:i,s:s}", "name", "caf\xC3\xA9", "v", 1, "last",
-                                          "tab\there\nnl"));
+    json_array_append_new(
+        rows, json_pack("{s:s,s:i,s:s}", "name", "caf\xC3\xA9", "v", 1, "last", "tab\there\nnl"));
     json_array_append_new(rows, json_pack("{s:s,s:n}", "name", "a-much-longer-name", "v"));
     fmt_opts_t o = {.kind = FMT_TABLE};
     char *text = s_render(&o, cols, 3, rows);
@@ -147,8 +147,8 @@ START_TEST(test_table_vertical)
 {
     static const char *const cols[] = {"id", "stdout", "none", "empty"};
     json_t *rows = json_array();
-    json_array_append_new(rows, json_pack("{s:s,s:s,s:s}", "id", "one", "stdout",
-                                          "line 1\nline 2\n", "empty", ""));
+    json_array_append_new(
+        rows, json_pack("{s:s,s:s,s:s}", "id", "one", "stdout", "line 1\nline 2\n", "empty", ""));
     json_array_append_new(rows, json_pack("{s:s}", "id", "two"));
     fmt_opts_t o = {.kind = FMT_TABLE, .vertical = true};
     char *text = s_render(&o, cols, 4, rows);

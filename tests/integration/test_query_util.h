@@ -18,10 +18,10 @@
 
 // One finished run.
 typedef struct qt_run_t {
-    int status;    // exit status (0..255)
-    char *out;     // everything on stdout (owned, NUL-terminated)
-    char *err;     // everything on stderr (owned)
-    double secs;   // how long it took
+    int status;   // exit status (0..255)
+    char *out;    // everything on stdout (owned, NUL-terminated)
+    char *err;    // everything on stderr (owned)
+    double secs;  // how long it took
 } qt_run_t;
 
 // qt_run: run ipp-query with args (NULL-terminated) within timeout_s

@@ -133,15 +133,27 @@ static int s_collect_ids(q_source_t *src, const q_args_t *a, const char *cmd, FI
         goto out;
     }
     for (size_t i = 0; i < a->n_pos; i++) {
-        char id[128];
-        snprintf(id, sizeof id, "%s", a->pos[i]);
-        if (ipp_msgid_valid(id))
-            for (char *p = id; *p; p++)
-                *p = (char)tolower((unsigned char)*p);
-        if (json_object_get(seen, id))
+        // Ids are stored lower-case; anything else is kept as typed (made
+        // valid UTF-8) and reported unknown.
+        char lower[IPP_MSGID_LEN + 1];
+        json_t *idj;
+        if (ipp_msgid_valid(a->pos[i])) {
+            for (size_t k = 0; k <= IPP_MSGID_LEN; k++)
+                lower[k] = (char)tolower((unsigned char)a->pos[i][k]);
+            idj = json_string(lower);
+        } else {
+            idj = fmt_str(a->pos[i]);
+        }
+        const char *id = json_string_value(idj);
+        if (!id || json_object_get(seen, id)) {
+            json_decref(idj);
+            if (!id) {
+                ex = s_nomem(errf, cmd);
+                goto out;
+            }
             continue;
-        if (json_object_set_new(seen, id, json_true()) ||
-            json_array_append_new(out, json_string(id))) {
+        }
+        if (json_array_append_new(out, idj) || json_object_set_new(seen, id, json_true())) {
             ex = s_nomem(errf, cmd);
             goto out;
         }
@@ -196,8 +208,8 @@ static const char **s_valid_ids(const json_t *arr, size_t *n)
 
 // s_records_of: the records of ids[0..n) with keys (NULL: all), indexed by
 // msg_id into *by (caller owns it).
-static ipp_err_t s_records_of(q_source_t *src, const char *const *ids, size_t n,
-                              const json_t *keys, bool with_user, json_t **by, ipp_error_t *err)
+static ipp_err_t s_records_of(q_source_t *src, const char *const *ids, size_t n, const json_t *keys,
+                              bool with_user, json_t **by, ipp_error_t *err)
 {
     *by = NULL;
     json_t *in = s_keys(ids, n);
@@ -237,8 +249,8 @@ static void s_copy(json_t *row, const json_t *rec, const char *key)
 int q_cmd_result_status(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "result_status";
-    static const char *const cols[] = {"msg_id", "state", "status", "label", "engine_id",
-                                       "completed"};
+    static const char *const cols[] = {"msg_id", "state",     "status",
+                                       "label",  "engine_id", "completed"};
     static const char *const want[] = {"msg_id", "status", "label", "engine_id", "completed"};
     json_t *ids = NULL, *by = NULL, *keys = NULL, *rows = NULL;
     const char **valid = NULL;
@@ -275,9 +287,11 @@ int q_cmd_result_status(q_source_t *src, const q_args_t *a, FILE *out, FILE *err
         }
         // Memory decides what is pending: a recorded result the
         // controller has not yet delivered still shows as pending.
-        const char *status = s == Q_STATE_PENDING   ? "pending"
-                             : s == Q_STATE_UNKNOWN ? "unknown"
-                                                    : json_string_value(json_object_get(rec, "status"));
+        const char *status = json_string_value(json_object_get(rec, "status"));
+        if (s == Q_STATE_PENDING)
+            status = "pending";
+        else if (s == Q_STATE_UNKNOWN)
+            status = "unknown";
         json_object_set_new(row, "status", status ? json_string(status) : json_null());
         s_copy(row, s == Q_STATE_UNKNOWN ? NULL : rec, "label");
         s_copy(row, s == Q_STATE_UNKNOWN ? NULL : rec, "engine_id");
@@ -310,8 +324,8 @@ static json_t *s_idlist(const ipp_strv_t *v)
 int q_cmd_queue_status(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "queue_status";
-    static const char *const cols[] = {"engine",     "queued",     "running", "completed",
-                                       "queued_ids", "running_ids"};
+    static const char *const cols[] = {"engine",    "queued",     "running",
+                                       "completed", "queued_ids", "running_ids"};
     ipp_queue_status_t qs;
     ipp_error_t err;
     if (q_source_queue_status(src, a->verbose, &qs, &err) != IPP_OK)
@@ -332,8 +346,8 @@ int q_cmd_queue_status(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf
         }
     }
     // The scheduler's own queue: tasks not yet given to any engine.
-    json_t *un = rows ? json_pack("{s:s,s:i}", "engine", "unassigned", "queued", qs.unassigned)
-                      : NULL;
+    json_t *un =
+        rows ? json_pack("{s:s,s:i}", "engine", "unassigned", "queued", qs.unassigned) : NULL;
     if (un && a->verbose)
         json_object_set_new(un, "queued_ids", s_idlist(&qs.unassigned_ids));
     if (!un || json_array_append_new(rows, un) != 0)
@@ -396,9 +410,9 @@ int q_cmd_history(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 static json_t *s_get_row(const char *id, const json_t *rec, const json_t *values)
 {
     static const char *const copied[] = {
-        "status",    "label",   "queue",     "engine_id", "engine_uuid", "client_uuid",
-        "user",      "submitted", "started", "completed", "received",    "attempts",
-        "execute_input", "after", "follow",  "stdout",    "stderr"};
+        "status",        "label",     "queue",   "engine_id", "engine_uuid", "client_uuid",
+        "user",          "submitted", "started", "completed", "received",    "attempts",
+        "execute_input", "after",     "follow",  "stdout",    "stderr"};
     json_t *row = json_pack("{s:s}", "msg_id", id);
     if (!row)
         return NULL;
@@ -414,8 +428,9 @@ static json_t *s_get_row(const char *id, const json_t *rec, const json_t *values
     if (json_is_object(e)) {
         const char *en = json_string_value(json_object_get(e, "ename"));
         const char *ev = json_string_value(json_object_get(e, "evalue"));
-        json_object_set_new(row, "error", json_sprintf("%s%s%s", en ? en : "Error",
-                                                       ev && ev[0] ? ": " : "", ev ? ev : ""));
+        json_object_set_new(
+            row, "error",
+            json_sprintf("%s%s%s", en ? en : "Error", ev && ev[0] ? ": " : "", ev ? ev : ""));
         s_copy(row, e, "traceback");
     }
     json_t *v = values ? json_object_get(values, id) : NULL;
@@ -444,10 +459,10 @@ int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "get";
     static const char *const cols[] = {
-        "msg_id",    "status",    "label",    "queue",     "engine_id", "engine_uuid",
-        "client_uuid", "user",    "submitted", "started",  "completed", "received",
-        "duration",  "attempts",  "execute_input", "after", "follow",   "error",
-        "traceback", "stdout",    "stderr",   "result"};
+        "msg_id",      "status",   "label",         "queue",   "engine_id", "engine_uuid",
+        "client_uuid", "user",     "submitted",     "started", "completed", "received",
+        "duration",    "attempts", "execute_input", "after",   "follow",    "error",
+        "traceback",   "stdout",   "stderr",        "result"};
     json_t *ids = NULL, *by = NULL, *rows = NULL, *values = NULL;
     const char **valid = NULL, **done = NULL;
     ipp_error_t err;
@@ -546,11 +561,10 @@ int q_cmd_db(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 int q_cmd_audit(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "audit";
-    static const char *const cols[] = {"msg_id",  "client_uuid", "user",     "engine_id",
-                                       "started", "completed",   "duration", "status",
-                                       "label"};
-    static const char *const want[] = {"msg_id",  "client_uuid", "engine_id", "started",
-                                       "completed", "status",    "label"};
+    static const char *const cols[] = {"msg_id",    "client_uuid", "user",   "engine_id", "started",
+                                       "completed", "duration",    "status", "label"};
+    static const char *const want[] = {"msg_id",    "client_uuid", "engine_id", "started",
+                                       "completed", "status",      "label"};
     json_t *q = json_pack("{s:{s:s}}", "status", "$ne", "pending");
     json_t *keys = s_keys(want, sizeof want / sizeof *want);
     json_t *found = NULL, *rows = json_array();
@@ -633,9 +647,9 @@ int q_cmd_verify(const char *path, const q_args_t *a, FILE *out, FILE *errf)
         }
         return ex;
     }
-    json_t *row = json_pack("{s:b,s:I,s:I,s:I}", "intact", intact, "records",
-                            (json_int_t)rep.checked, "purged", (json_int_t)rep.purged, "head_seq",
-                            (json_int_t)rep.head_seq);
+    json_t *row =
+        json_pack("{s:b,s:I,s:I,s:I}", "intact", intact, "records", (json_int_t)rep.checked,
+                  "purged", (json_int_t)rep.purged, "head_seq", (json_int_t)rep.head_seq);
     json_t *rows = json_array();
     if (!row || !rows || json_array_append_new(rows, row) != 0) {
         json_decref(rows);

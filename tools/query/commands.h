@@ -28,16 +28,16 @@ enum {
 // What the command line asked for, checked by main. Strings are borrowed
 // from argv; keys is owned by main.
 typedef struct q_args_t {
-    fmt_kind_t format;        // --json, --csv, --table (default table)
-    bool format_given;        // one of them was given
-    const char *label;        // --label PATTERN (a glob), or NULL
-    json_t *keys;             // --keys as a JSON array of key names, or NULL
-    int64_t limit;            // --limit N (0: none)
-    int64_t since_us;         // --since as µs UTC (0: none)
-    int64_t until_us;         // --until as µs UTC (0: none)
-    bool verbose;             // --verbose
-    char *const *pos;         // the arguments after the subcommand
-    size_t n_pos;             // how many
+    fmt_kind_t format;  // --json, --csv, --table (default table)
+    bool format_given;  // one of them was given
+    const char *label;  // --label PATTERN (a glob), or NULL
+    json_t *keys;       // --keys as a JSON array of key names, or NULL
+    int64_t limit;      // --limit N (0: none)
+    int64_t since_us;   // --since as µs UTC (0: none)
+    int64_t until_us;   // --until as µs UTC (0: none)
+    bool verbose;       // --verbose
+    char *const *pos;   // the arguments after the subcommand
+    size_t n_pos;       // how many
 } q_args_t;
 
 // q_exit_for: the exit status for an error code: IPP_ERR_QUERY and

@@ -25,8 +25,7 @@
 
 // ---------------------------------------------------------------- help
 
-static const char s_usage[] =
-    "usage: ipp-query [options] SUBCOMMAND [ARGS...]\n";
+static const char s_usage[] = "usage: ipp-query [options] SUBCOMMAND [ARGS...]\n";
 
 static const char s_help[] =
     "usage: ipp-query [options] SUBCOMMAND [ARGS...]\n"
@@ -77,12 +76,12 @@ static const char s_help[] =
 
 // One subcommand: its name, what it takes, its help.
 typedef struct {
-    const char *name;      // as typed
-    unsigned opts;         // S_O_* bits of the options it accepts
-    size_t min_pos;        // fewest positional arguments
-    size_t max_pos;        // most (SIZE_MAX: any)
-    bool needs_ids;        // positional ids or --label required
-    const char *help;      // its --help text
+    const char *name;  // as typed
+    unsigned opts;     // S_O_* bits of the options it accepts
+    size_t min_pos;    // fewest positional arguments
+    size_t max_pos;    // most (SIZE_MAX: any)
+    bool needs_ids;    // positional ids or --label required
+    const char *help;  // its --help text
 } s_cmd_t;
 
 // Options beyond the common ones (where to ask, output format, --help).
@@ -483,8 +482,8 @@ int main(int argc, char **argv)
         case O_LABEL:
             a.label = optarg;
             cli.given |= S_O_LABEL;
-            if (!optarg[0])
-                return s_usage_error("--label: empty pattern");
+            if (!optarg[0] || !fmt_utf8_valid(optarg, strlen(optarg)))
+                return s_usage_error("--label: empty pattern, or not UTF-8 text");
             break;
         case O_KEYS:
             cli.keys_text = optarg;
@@ -554,10 +553,9 @@ int main(int argc, char **argv)
     if (a.n_pos < cmd->min_pos || a.n_pos > cmd->max_pos) {
         if (cmd->max_pos == 0)
             return s_usage_error("%s takes no arguments (got '%s')", cmd->name, a.pos[0]);
-        return s_usage_error("%s takes %s (ipp-query %s --help)", cmd->name,
-                             cmd->min_pos == cmd->max_pos ? "exactly one argument"
-                                                          : "more arguments",
-                             cmd->name);
+        return s_usage_error(
+            "%s takes %s (ipp-query %s --help)", cmd->name,
+            cmd->min_pos == cmd->max_pos ? "exactly one argument" : "more arguments", cmd->name);
     }
     if (cmd->needs_ids && a.n_pos == 0 && !a.label)
         return s_usage_error("%s: give msg_ids or --label PATTERN", cmd->name);

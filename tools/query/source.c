@@ -70,8 +70,8 @@ static ipp_err_t s_nomem(ipp_error_t *err)
 
 // ---------------------------------------------------------------- online
 
-static ipp_err_t s_on_find(q_source_t *s, const char *query_json, const json_t *keys,
-                           int64_t limit, bool with_user, json_t **rows, ipp_error_t *err)
+static ipp_err_t s_on_find(q_source_t *s, const char *query_json, const json_t *keys, int64_t limit,
+                           bool with_user, json_t **rows, ipp_error_t *err)
 {
     (void)with_user;  // the controller's db_query leaves the request header out
     size_t nk = keys ? json_array_size(keys) : 0;
@@ -316,8 +316,8 @@ static ipp_err_t s_off_values(q_source_t *s, const char *const *ids, size_t n, j
 {
     for (size_t i = 0; i < n; i++) {
         db_record_t *rec = NULL;
-        ipp_err_t rc = db_reader_get(s->reader, ids[i], DB_KEYBIT(DB_KEY_RESULT_BUFFERS), &rec,
-                                     err);
+        ipp_err_t rc =
+            db_reader_get(s->reader, ids[i], DB_KEYBIT(DB_KEY_RESULT_BUFFERS), &rec, err);
         if (rc == IPP_ERR_NOT_FOUND)
             continue;
         if (rc != IPP_OK)
@@ -387,8 +387,8 @@ bool q_source_online_p(const q_source_t *s)
     return s && s->ops == &s_online_ops;
 }
 
-ipp_err_t q_source_find(q_source_t *s, const char *query_json, const json_t *keys,
-                        int64_t limit, bool with_user, json_t **rows, ipp_error_t *err)
+ipp_err_t q_source_find(q_source_t *s, const char *query_json, const json_t *keys, int64_t limit,
+                        bool with_user, json_t **rows, ipp_error_t *err)
 {
     *rows = NULL;
     return s->ops->find(s, query_json, keys, limit, with_user, rows, err);

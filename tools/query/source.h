@@ -58,8 +58,8 @@ bool q_source_online_p(const q_source_t *s);
 // user from the request header, when the source can tell (offline only;
 // online it stays out). *rows gets a JSON array of objects (caller owns
 // it). IPP_ERR_QUERY for a bad query, naming what is wrong.
-ipp_err_t q_source_find(q_source_t *s, const char *query_json, const json_t *keys,
-                        int64_t limit, bool with_user, json_t **rows, ipp_error_t *err);
+ipp_err_t q_source_find(q_source_t *s, const char *query_json, const json_t *keys, int64_t limit,
+                        bool with_user, json_t **rows, ipp_error_t *err);
 
 // q_source_state: where each of ids[0..n) stands, into out[0..n). Online
 // the controller's memory decides what is pending (a result recorded but
