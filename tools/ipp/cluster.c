@@ -551,8 +551,10 @@ static int s_start(cli_t *cli, int argc, char **argv)
     rc = CLI_FAILED;
     char dir[4096];
     ipp_error_t err;
-    if (!cli_profile_dir(cli, dir, sizeof dir))
+    if (!cli_profile_dir(cli, dir, sizeof dir)) {
+        rc = CLI_USAGE;
         goto out;
+    }
     if (conn_profile_prepare(dir, &err) != IPP_OK) {
         cli_error("%s", err.msg);
         goto out;
@@ -746,7 +748,7 @@ static int s_stop(cli_t *cli, int argc, char **argv)
         return cli_usage_error(&s_cmd, "unexpected argument '%s'", argv[optind]);
     char dir[4096];
     if (!cli_profile_dir(cli, dir, sizeof dir))
-        return CLI_FAILED;
+        return CLI_USAGE;
     char pidpath[4200], ctlpath[4200];
     snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
     snprintf(ctlpath, sizeof ctlpath, "%s/%s", dir, S_CONTROLLER_PID);
@@ -832,7 +834,7 @@ static int s_status(cli_t *cli, int argc, char **argv)
         return cli_usage_error(&s_cmd, "unexpected argument '%s'", argv[optind]);
     char dir[4096];
     if (!cli_profile_dir(cli, dir, sizeof dir))
-        return CLI_FAILED;
+        return CLI_USAGE;
     char pidpath[4200];
     snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
     pid_t eng[S_MAX_ENGINES];

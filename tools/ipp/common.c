@@ -217,7 +217,7 @@ int cli_connect(const cli_t *cli, ipp_client_t **out)
     } else {
         char dir[4096];
         if (!cli_profile_dir(cli, dir, sizeof dir))
-            return CLI_UNREACHABLE;
+            return CLI_USAGE;
         if (conn_file_path(dir, CONN_CLIENT, path, sizeof path, &err) != IPP_OK) {
             cli_error("%s", err.msg);
             return CLI_UNREACHABLE;

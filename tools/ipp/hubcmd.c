@@ -158,8 +158,8 @@ static const cli_cmd_t s_result_cmd = {
     "result",
     "usage: ipp result [--json] [--wait] [--label PATTERN]... [ID...]\n"
     "\n"
-    "Show what the tasks did — status, engine, timestamps, error, stdout, stderr,\n"
-    "a call's results — from the controller's database: any task, whoever\n"
+    "Show what the tasks did (status, engine, timestamps, error, stdout, stderr,\n"
+    "a call's results) from the controller's database: any task, whoever\n"
     "submitted it, however long ago. A pending task is shown as pending unless\n"
     "--wait.\n"
     "\n"

@@ -592,7 +592,7 @@ static const cli_cmd_t s_map_cmd = {
     "       ipp map [options] --call FN [ARG...] ::: ITEM...\n"
     "\n"
     "Submit one load-balanced task per item: {} in the command (or its arguments)\n"
-    "is replaced by the item — in a --shell line by the item quoted for the shell;\n"
+    "is replaced by the item (in a --shell line, by the item quoted for the shell);\n"
     "without {} the item is added as the last argument. Items come after ':::' or,\n"
     "without ':::', from stdin one per line (empty lines skipped). Waits (a progress\n"
     "bar on a terminal) and prints every item's output in item order.\n"
@@ -794,13 +794,20 @@ int cli_cmd_map(cli_t *cli, int argc, char **argv)
         rc = cli_fail_code(err.code);
         goto out;
     }
-    bool failed = false;
+    // Every output in item order; the first failures named, then a count.
+    size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
         cli_print_output(ar, i, stdout, stderr);
-        char what[200];
-        snprintf(what, sizeof what, "item '%.150s'", items.v[i]);
-        failed |= cli_print_failure(ar, i, what);
+        if (ipp_ar_status(ar, i) == IPP_STATUS_OK)
+            continue;
+        if (++failed <= 20) {
+            char what[200];
+            snprintf(what, sizeof what, "item '%.150s'", items.v[i]);
+            cli_print_failure(ar, i, what);
+        }
     }
+    if (failed > 1)
+        cli_error("%zu of %zu items failed", failed, n);
     rc = failed ? CLI_FAILED : CLI_OK;
 out:
     ipp_ar_destroy(&ar);
