@@ -2,7 +2,7 @@
 # run as a child process against clusters it starts itself in a temporary
 # $IPP_DIR. Included from tests/integration/CMakeLists.txt.
 add_executable(test_cli ${CMAKE_CURRENT_LIST_DIR}/test_cli.c)
-target_link_libraries(test_cli PRIVATE ipp_proto PkgConfig::CHECK PkgConfig::SQLITE
+target_link_libraries(test_cli PRIVATE ipp_proto util PkgConfig::CHECK PkgConfig::SQLITE
                       PkgConfig::JANSSON)
 target_compile_definitions(test_cli PRIVATE
   IPP_CLI_BIN="$<TARGET_FILE:ipp_cli>"

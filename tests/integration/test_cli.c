@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -243,7 +244,48 @@ static int s_ipp(const char *input, const char *const *args)
     return R.code;
 }
 
+// s_ipp_tty: run ipp with args on a pseudo-terminal (stdin, stdout and
+// stderr); everything it wrote into R.out, at most 90 s.
+static int s_ipp_tty(const char *const *args)
+{
+    s_run_free(&R);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = IPP_CLI_BIN;
+    for (int i = 0; args[i] && n < 63; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    char *buf = calloc(1, 1);
+    size_t len = 0, cap = 1;
+    double deadline = s_now() + 90;
+    bool open_ = true;
+    while (open_ && s_now() < deadline) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (poll(&p, 1, 200) > 0)
+            open_ = s_append(master, &buf, &len, &cap);  // EIO once the child is gone
+    }
+    close(master);
+    int st = 0;
+    if (open_)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    R.out = buf;
+    R.err = calloc(1, 1);
+    R.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    ck_assert_msg(!open_, "ipp %s did not finish within 90 s", args[0]);
+    return R.code;
+}
+
 #define IPP(...) s_ipp(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define IPP_TTY(...) s_ipp_tty((const char *const[]){__VA_ARGS__, NULL})
 #define IPP_IN(input, ...) s_ipp(input, (const char *const[]){__VA_ARGS__, NULL})
 
 // Assert the last run's exit code, showing its output when it differs.
@@ -661,6 +703,12 @@ START_TEST(test_map)
     IPP_IN("", "map", "--", "echo");
     EXPECT(0);
     ck_assert_str_eq(R.out, "");
+    // On a terminal: a progress bar, redrawn in place, ending full.
+    IPP_TTY("map", "--shell", "sleep 0.2; echo {}", ":::", "a", "b", "c", "d");
+    EXPECT(0);
+    ck_assert_msg(strstr(R.out, "\r[") && strstr(R.out, "4/4 tasks"), "%s", R.out);
+    ck_assert_msg(strstr(R.out, "[##############################] 4/4"), "%s", R.out);
+    ck_assert_msg(strstr(R.out, "a\r\nb\r\nc\r\nd\r\n"), "%s", R.out);
     s_stop();
 }
 END_TEST
