@@ -485,6 +485,11 @@ static void s_dispatch_dealer(ipp_client_t *c, wire_msg_t *m)
     case IPP__MSG_TYPE__TASK_RESULT:
         s_on_task_result(c, m);
         return;
+    case IPP__MSG_TYPE__TASK_DONE:
+        // Sent straight to a client that was told "pending": no
+        // subscription can be late for it.
+        cl_on_task_done(c, (const Ipp__TaskDone *)m->content);
+        return;
     default:
         break;
     }

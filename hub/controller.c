@@ -104,6 +104,9 @@ static void *s_socket(hub_t *hub, int type, ipp_error_t *err)
     if (type == ZMQ_ROUTER) {
         int one = 1;
         zmq_setsockopt(sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+        // Say when a peer is gone or not reading instead of dropping the
+        // message without a word.
+        zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     }
     return sock;
 }
@@ -313,9 +316,18 @@ ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
 {
     ipp_err_t rc = wire_send(hub->wire, hub->client_sock, ident, ident ? 1 : 0, type, parent,
                              content, bufs, n_bufs, ZMQ_DONTWAIT, NULL, NULL);
-    if (rc != IPP_OK)
-        IPP_LOGW(hub->log, "could not send %s: %s", wire_type_name(type),
-                 zmq_strerror(zmq_errno()));
+    if (rc != IPP_OK) {
+        int e = zmq_errno();
+        // A client that has gone is normal (submit and exit); everything
+        // it missed is in the store. One that does not read is worth a
+        // warning.
+        if (e == EHOSTUNREACH)
+            IPP_LOGD(hub->log, "%s for %s not sent: the client has gone", wire_type_name(type),
+                     parent ? parent : "-");
+        else
+            IPP_LOGW(hub->log, "%s for %s not sent: %s", wire_type_name(type),
+                     parent ? parent : "-", zmq_strerror(e));
+    }
     return rc;
 }
 
@@ -373,7 +385,7 @@ void hub_subscriptions(hub_t *hub)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, hub->pub_sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
-            return;
+            break;
         }
         const uint8_t *d = zmq_msg_data(&m);
         size_t n = zmq_msg_size(&m);
@@ -385,6 +397,7 @@ void hub_subscriptions(hub_t *hub)
                 memcpy(topic, d + 1, n - 1);
                 topic[n - 1] = '\0';
                 char *have = hub_taskmap_get(hub->subs, topic);
+                IPP_LOGD(hub->log, "%s \"%s\"", d[0] ? "subscribe" : "unsubscribe", topic);
                 if (d[0] == 1 && !have) {
                     if (hub_taskmap_put(hub->subs, topic, topic) == 0)
                         topic = NULL;

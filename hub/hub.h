@@ -43,6 +43,14 @@ typedef struct hub_config_t {
     int notify_port;             // likewise
 } hub_config_t;
 
+// A client that asked about a pending task: it is sent TASK_DONE directly
+// when the task completes (its done.<id> subscription may reach the XPUB
+// too late to see the notification).
+typedef struct hub_watcher_t {
+    uint8_t ident[64];   // its routing id
+    size_t len;          // length
+} hub_watcher_t;
+
 // A pending task: what the controller keeps in memory until the result is
 // committed and delivered. Completed tasks are not kept.
 typedef struct hub_task_t {
@@ -56,9 +64,8 @@ typedef struct hub_task_t {
     int engine;                      // engine it runs on, -1
     int attempts;                    // times sent to an engine
     bool in_sched;                   // handed to the scheduler
-    bool watched;                    // reported pending to a client: its
-                                     // completion is announced whatever
-                                     // subscriptions the hub has seen yet
+    struct hub_watcher_t *watchers;  // clients told it was pending, owned
+    size_t n_watchers;               // how many
     bool held;                       // recovery: was running when the
                                      // controller died; waits for its engine
     Ipp__TaskResult *result;         // result waiting for its commit, owned
@@ -146,8 +153,10 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
 // hub_publish: send a notification with topic when some subscription is
 // a prefix of it (the XPUB socket tells us who listens to what) or when
 // force is set.
+// hub_task_watch: remember that the client ident was told task is pending.
 void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
                  const ProtobufCMessage *content, bool force);
+void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
 // hub_subscriptions: read the XPUB's subscribe/unsubscribe messages.
 void hub_subscriptions(hub_t *hub);
 // hub_wait_push: add a commit wait; false if out of memory.

@@ -330,7 +330,7 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
         hub_task_t *task = hub_taskmap_get(hub->tasks, req->msg_ids[i]);
         if (task) {
             st[i] = DB_STATUS_PENDING;
-            task->watched = true;
+            hub_task_watch(task, ident);
         }
         if (st[i] == DB_STATUS_PENDING)
             pend[np++] = req->msg_ids[i];

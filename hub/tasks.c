@@ -20,10 +20,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+void hub_task_watch(hub_task_t *task, const wire_frame_t *ident)
+{
+    if (!ident || ident->size > sizeof task->watchers[0].ident)
+        return;
+    if (task->client_len == ident->size && memcmp(task->client, ident->data, ident->size) == 0)
+        return;  // the submitter gets TASK_RESULT anyway
+    for (size_t i = 0; i < task->n_watchers; i++)
+        if (task->watchers[i].len == ident->size &&
+            memcmp(task->watchers[i].ident, ident->data, ident->size) == 0)
+            return;
+    hub_watcher_t *v = realloc(task->watchers, (task->n_watchers + 1) * sizeof *v);
+    if (!v)
+        return;  // the subscription still has its chance
+    task->watchers = v;
+    memcpy(v[task->n_watchers].ident, ident->data, ident->size);
+    v[task->n_watchers].len = ident->size;
+    task->n_watchers++;
+}
+
 void hub_task_free(hub_task_t *task)
 {
     if (!task)
         return;
+    free(task->watchers);
     if (task->req)
         ipp__task_request__free_unpacked(task->req, NULL);
     for (size_t i = 0; i < task->n_bufs; i++)
@@ -283,7 +303,10 @@ static void s_deliver(hub_t *hub, hub_task_t *task)
     done.label = task->label[0] ? task->label : NULL;
     char topic[8 + IPP_MSGID_LEN];
     snprintf(topic, sizeof topic, "done.%s", task->msg_id);
-    hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base, task->watched);
+    hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base, false);
+    for (size_t i = 0; i < task->n_watchers; i++)
+        hub_reply(hub, &(wire_frame_t){task->watchers[i].ident, task->watchers[i].len},
+                  task->msg_id, IPP__MSG_TYPE__TASK_DONE, &done.base, NULL, 0);
     hub_taskmap_del(hub->tasks, task->msg_id);
     hub_task_free(task);
 }

@@ -70,7 +70,7 @@ void h_controller_start(h_cluster_t *c, const char *const *args)
     argv[n++] = "--heartbeat-misses";
     argv[n++] = "5";
     argv[n++] = "--log-level";
-    argv[n++] = "info";
+    argv[n++] = getenv("IPP_TEST_LOG") ? getenv("IPP_TEST_LOG") : "info";
     for (int i = 0; i < c->n_extra && n < 36; i++)
         argv[n++] = c->extra[i];
     for (int i = 0; args && args[i] && n < 38; i++) {

@@ -275,6 +275,9 @@ START_TEST(test_peer_waits_by_notification)
     ck_assert_str_eq(d->msg_id, ids[0]);
     ck_assert_int_eq(d->status, IPP__STATUS__OK);
     wire_msg_fini(&m);
+    // It also came straight to the peer's DEALER: no subscription needed.
+    ck_assert_int_eq(h_recv(&peer, 5000), IPP__MSG_TYPE__TASK_DONE);
+    ck_assert_str_eq(peer.msg.header->parent_id, ids[0]);
     // And now the result is there for the peer.
     rq.has_records = 1;
     rq.records = 1;
