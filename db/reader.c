@@ -159,7 +159,8 @@ db_reader_t *db_reader_new(const char *path, db_open_mode_t mode, const ipp_logg
         ipp_error_set(err, IPP_ERR_NOMEM, "out of memory opening %s", path);
         goto fail;
     }
-    if ((rc = s_prepare(s, "SELECT status FROM tasks WHERE msg_id = ?1", &s->st_status)) ||
+    if ((rc = s_prepare(s, "SELECT status FROM tasks INDEXED BY tasks_msg_status"
+                                  " WHERE msg_id = ?1", &s->st_status)) ||
         (rc = s_prepare(s, "SELECT status, engine_id FROM tasks WHERE msg_id = ?1", &s->st_dep)) ||
         (rc = s_prepare(s, sql.data, &s->st_get_all))) {
         db_sql_fail(err, s->db, rc, "%s: preparing reads", path);
@@ -257,14 +258,44 @@ ipp_err_t db_reader_get(db_reader_t *s, const char *msg_id, uint64_t keys, db_re
     return code;
 }
 
-// s_cmp_ids: order positions by the ids they point at (qsort_r).
-static int s_cmp_ids(const void *a, const void *b, void *ctx)
+// One id to look up: its first 16 bytes as two big-endian integers (time
+// and counter of a UUIDv7, so most comparisons end there), the id, and
+// where its answer goes.
+typedef struct {
+    uint64_t k1, k2;   // bytes 0..7 and 8..15, zero-padded
+    const char *id;    // the id (NULL sorts first and is unknown)
+    size_t pos;        // index into the caller's arrays
+} s_idkey_t;
+
+static int s_cmp_idkeys(const void *a, const void *b)
 {
-    const char *const *ids = ctx;
-    const char *x = ids[*(const size_t *)a], *y = ids[*(const size_t *)b];
-    if (!x || !y)
-        return (x != NULL) - (y != NULL);
-    return strcmp(x, y);
+    const s_idkey_t *x = a, *y = b;
+    if (x->k1 != y->k1)
+        return x->k1 < y->k1 ? -1 : 1;
+    if (x->k2 != y->k2)
+        return x->k2 < y->k2 ? -1 : 1;
+    if (!x->id || !y->id)
+        return (x->id != NULL) - (y->id != NULL);
+    size_t lx = strnlen(x->id, 16), ly = strnlen(y->id, 16);
+    if (lx < 16 || ly < 16)  // equal keys and one ends inside them: compare lengths
+        return (lx > ly) - (lx < ly);
+    return strcmp(x->id + 16, y->id + 16);
+}
+
+static void s_idkey(s_idkey_t *k, const char *id, size_t pos)
+{
+    k->k1 = k->k2 = 0;
+    k->id = id;
+    k->pos = pos;
+    if (!id)
+        return;
+    size_t i = 0;
+    for (; i < 8 && id[i]; i++)
+        k->k1 |= (uint64_t)(unsigned char)id[i] << (8 * (7 - i));
+    if (i < 8)
+        return;
+    for (; i < 16 && id[i]; i++)
+        k->k2 |= (uint64_t)(unsigned char)id[i] << (8 * (15 - i));
 }
 
 ipp_err_t db_reader_result_status(db_reader_t *s, const char *const *ids, size_t n,
@@ -273,44 +304,45 @@ ipp_err_t db_reader_result_status(db_reader_t *s, const char *const *ids, size_t
     // Looked up in sorted order, neighbouring ids share B-tree pages (and
     // time-ordered ids share table pages too): much faster than the order
     // they came in. Duplicates are looked up once.
-    size_t *order = n ? malloc(n * sizeof *order) : NULL;
-    if (n && !order)
+    s_idkey_t *keys = n ? malloc(n * sizeof *keys) : NULL;
+    if (n && !keys)
         return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory sorting %zu ids", n);
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    qsort_r(order, n, sizeof *order, s_cmp_ids, (void *)ids);
+        s_idkey(&keys[i], ids[i], i);
+    qsort(keys, n, sizeof *keys, s_cmp_idkeys);
     ipp_err_t code = db_sql_exec(s->db, "BEGIN", err);
     if (code) {
-        free(order);
+        free(keys);
         return code;
     }
     sqlite3_stmt *st = s->st_status;
     const char *prev = NULL;
     db_status_t prev_st = DB_STATUS_UNKNOWN;
     for (size_t k = 0; k < n; k++) {
-        size_t i = order[k];
+        const char *id = keys[k].id;
+        size_t i = keys[k].pos;
         out[i] = DB_STATUS_UNKNOWN;
-        if (!ids[i])
+        if (!id)
             continue;
-        if (prev && strcmp(prev, ids[i]) == 0) {
+        if (prev && strcmp(prev, id) == 0) {
             out[i] = prev_st;
             continue;
         }
-        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             out[i] = db_status_parse((const char *)sqlite3_column_text(st, 0));
         } else if (rc != SQLITE_DONE) {
-            code = db_sql_fail(err, s->db, rc, "%s: result status of %s", s->path, ids[i]);
+            code = db_sql_fail(err, s->db, rc, "%s: result status of %s", s->path, id);
             sqlite3_reset(st);
             break;
         }
         sqlite3_reset(st);
-        prev = ids[i];
+        prev = id;
         prev_st = out[i];
     }
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
-    free(order);
+    free(keys);
     return code;
 }
 

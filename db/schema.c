@@ -38,6 +38,9 @@ static const char s_create_sql[] =
     // `status <> 'ok'` term whenever a condition excludes 'ok'.
     "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
     "CREATE INDEX tasks_submitted ON tasks(submitted);"
+    // result_status reads only this (covering) index: the table rows,
+    // spread over many more pages, stay untouched.
+    "CREATE INDEX tasks_msg_status ON tasks(msg_id, status);"
     "CREATE INDEX tasks_completed ON tasks(completed) WHERE completed IS NOT NULL;"
     "CREATE INDEX tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
     "CREATE INDEX tasks_client ON tasks(client_uuid);"
@@ -67,6 +70,7 @@ static const char s_migrate_1_to_2[] =
     "ALTER TABLE tasks ADD COLUMN chain_hash BLOB;"
     "DROP INDEX IF EXISTS tasks_status;"
     "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
+    "CREATE INDEX IF NOT EXISTS tasks_msg_status ON tasks(msg_id, status);"
     "CREATE INDEX IF NOT EXISTS tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS tasks_client ON tasks(client_uuid);"
     "CREATE TABLE purges ("

@@ -11,8 +11,8 @@
  * Version history:
  *   1  tasks, deps, engines; indexes on label, status, submitted, completed.
  *   2  audit chain (req_hash, chain_seq, chain_prev, chain_hash), purges,
- *      purge_items, meta; indexes on engine_id and client_uuid; the status
- *      index leaves out 'ok' rows.
+ *      purge_items, meta; indexes on engine_id, client_uuid and (msg_id,
+ *      status); the status index leaves out 'ok' rows.
  */
 #ifndef IPP_DB_SCHEMA_H
 #define IPP_DB_SCHEMA_H
