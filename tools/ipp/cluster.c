@@ -43,6 +43,7 @@ static const cli_cmd_t s_cmd = {
     "Run a controller and engines on this machine, in the background, for one\n"
     "profile ($IPP_DIR/profile_NAME, $IPP_DIR defaulting to ~/.ipp). Logs go to\n"
     "PROFILE/log/controller.log and engine-K.log; engine pids to PROFILE/engines.pid.\n"
+    "Engines run commands in the folder `ipp cluster start` was run from.\n"
     "\n"
     "start: launch the controller and N engines; return once all N are registered.\n"
     "  Refused while a controller or engines of the profile are running.\n"
