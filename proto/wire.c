@@ -12,10 +12,12 @@
 #include "proto/replay.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct wire_session_t {
     uint8_t key[WIRE_KEY_MAX];         // MAC key
@@ -59,7 +61,14 @@ wire_session_t *wire_session_new(const wire_opts_t *opts, ipp_error_t *err)
     ipp_msgid_uuid4(self->id);
     ipp_msgid_gen_init(&self->gen);
     const char *user = opts->username ? opts->username : getenv("USER");
-    snprintf(self->username, sizeof self->username, "%s", user ? user : "unknown");
+    struct passwd pw, *found = NULL;
+    char pwbuf[1024];  // holds the name user may point to: same scope
+    if (!user || !user[0]) {
+        // No $USER (daemons, cron, containers): the account's name.
+        if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof pwbuf, &found) == 0 && found)
+            user = found->pw_name;
+    }
+    snprintf(self->username, sizeof self->username, "%s", (user && user[0]) ? user : "unknown");
     self->max_bytes = opts->max_msg_bytes ? opts->max_msg_bytes : WIRE_DEFAULT_MAX_BYTES;
     self->max_frames = opts->max_frames ? opts->max_frames : WIRE_DEFAULT_MAX_FRAMES;
     self->log = opts->log;

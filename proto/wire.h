@@ -53,7 +53,7 @@ typedef struct wire_opts_t {
     size_t replay_capacity;   // MACs remembered (default 2^18)
     size_t max_msg_bytes;     // largest message accepted, all frames (default 256 MiB)
     size_t max_frames;        // most frames accepted (default 4096)
-    const char *username;     // put in every header (default $USER or "unknown")
+    const char *username;     // put in every header (default $USER, else the account name)
     const ipp_logger_t *log;  // where refusals are logged (NULL: stderr)
     // clock: wall time in µs used for header dates and the window; NULL
     // means ipp_clock_now_us. A seam for tests of skew and staleness.

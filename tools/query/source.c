@@ -73,13 +73,16 @@ static ipp_err_t s_nomem(ipp_error_t *err)
 static ipp_err_t s_on_find(q_source_t *s, const char *query_json, const json_t *keys, int64_t limit,
                            bool with_user, json_t **rows, ipp_error_t *err)
 {
-    (void)with_user;  // the controller's db_query leaves the request header out
+    // The controller turns a record's request header into a "user" key;
+    // ask for the header when the user is wanted (no projection: all keys).
     size_t nk = keys ? json_array_size(keys) : 0;
-    const char **kv = nk ? calloc(nk, sizeof *kv) : NULL;
+    const char **kv = nk ? calloc(nk + 1, sizeof *kv) : NULL;
     if (nk && !kv)
         return s_nomem(err);
     for (size_t i = 0; i < nk; i++)
         kv[i] = json_string_value(json_array_get(keys, i));
+    if (nk && with_user)
+        kv[nk++] = "header";
     ipp_err_t rc = ipp_client_db_query_json(s->client, query_json ? query_json : "{}", kv, nk,
                                             limit, rows, err);
     free(kv);
