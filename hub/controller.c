@@ -26,14 +26,41 @@
 
 // ------------------------------------------------------------- pid file
 
+// s_is_controller: whether pid is a running (not zombie) ipp-controller.
+// A pid file left by a controller killed with SIGKILL may name a process
+// that is a zombie now, or a recycled pid running something else.
+static bool s_is_controller(int pid)
+{
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;  // no /proc: trust kill()
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');  // state follows "(comm)"
+    if (rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'))
+        return false;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return true;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';  // argv[0] ends at the first NUL
+    return strstr(buf, "ipp-controller") != NULL;
+}
+
 // s_pid_claim: write our pid to path unless a live controller holds it.
 static ipp_err_t s_pid_claim(const char *path, ipp_error_t *err)
 {
     FILE *f = fopen(path, "r");
     if (f) {
         int pid = 0;
-        if (fscanf(f, "%d", &pid) == 1 && pid > 0 && pid != getpid() &&
-            (kill(pid, 0) == 0 || errno == EPERM)) {
+        if (fscanf(f, "%d", &pid) == 1 && pid > 0 && pid != getpid() && s_is_controller(pid)) {
             fclose(f);
             return ipp_error_set(err, IPP_ERR_INVALID,
                                  "a controller is already running for this profile "

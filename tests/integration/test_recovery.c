@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef char id_t_[IPP_MSGID_LEN + 1];
@@ -172,6 +173,41 @@ START_TEST(test_dependencies_across_restart)
 }
 END_TEST
 
+// The pid file: a live controller's refuses a second one; a stale one
+// naming some other process (a recycled pid) does not block a start.
+START_TEST(test_pid_file)
+{
+    h_up(&C, &K, 0, NULL);
+    char pidfile[700], log[700];
+    snprintf(pidfile, sizeof pidfile, "%s/ipp-controller.pid", C.profile_dir);
+    snprintf(log, sizeof log, "%s/second.log", C.dir);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "%s > %s 2>&1", IPP_CONTROLLER_BIN, log);
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    snprintf(cmd, sizeof cmd, "grep -q 'already running' %s", log);
+    ck_assert_int_eq(system(cmd), 0);
+    h_controller_kill(&C);
+    // A stale pid file naming a live process that is not a controller.
+    pid_t other = fork();
+    if (other == 0) {
+        execlp("sleep", "sleep", "30", (char *)NULL);
+        _exit(127);
+    }
+    FILE *f = fopen(pidfile, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d\n", (int)other);
+    fclose(f);
+    h_controller_start(&C, NULL);
+    kill(other, SIGKILL);
+    waitpid(other, NULL, 0);
+    h_client_close(&K);
+    h_client_open(&K, &C);
+    ck_assert(h_wait_engines(&K, 0, 5000));
+    h_down(&C, &K);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("recovery");
@@ -180,6 +216,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_engine_killed_mid_task);
     tcase_add_test(tc, test_controller_killed_and_restarted);
     tcase_add_test(tc, test_dependencies_across_restart);
+    tcase_add_test(tc, test_pid_file);
     suite_add_tcase(s, tc);
     return s;
 }
