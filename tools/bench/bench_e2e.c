@@ -24,7 +24,9 @@
  *                  rows; --repeat K times each (first and median, ms)
  *   restart        from --since-ns T (CLOCK_REALTIME ns: when a controller
  *                  was started), seconds until it answers a query, then
- *                  until --engines N engines are registered with it
+ *                  until --engines N engines are registered with it (learnt
+ *                  from notifications, and from the engine list asked for
+ *                  every --refresh S, default 0.25; 0: once)
  * Common: --profile P, --prefix NAME (of every printed name; default the
  * mode), --engines N (wait for this many first; default 2), --timeout S
  * (every wait; default 600).
@@ -56,6 +58,7 @@ typedef struct {
     long repeat;          // query: times each query runs
     long long since_ns;   // restart: when the controller was started
     long engines;         // engines to wait for
+    double refresh;       // restart: ask for the engine list this often (s; 0: once)
     double timeout;       // every wait, s
 } s_args_t;
 
@@ -493,13 +496,30 @@ static int s_restart(const s_args_t *a)
                 err.msg);
         return 1;
     }
-    double left = deadline - s_now();
-    if (ipp_client_wait_for_engines(c, (size_t)a->engines, left > 1 ? left : 1, &err) ==
-        IPP_OK)
-        engines = s_since(a->since_ns);
-    else
-        fprintf(stderr, "bench_e2e: restart: engines: %s\n", err.msg);
+    // Follow engine notifications, and ask for the list now and then as
+    // well: an engine that registered while this client's subscription
+    // was still being set up announced itself to nobody listening.
+    int asked = 0, missed = 0;
+    while (s_now() < deadline) {
+        double slice = a->refresh > 0 ? a->refresh : deadline - s_now();
+        if (ipp_client_wait_for_engines(c, (size_t)a->engines, slice, &err) == IPP_OK) {
+            engines = s_since(a->since_ns);
+            break;
+        }
+        asked++;
+        if (ipp_client_refresh_engines(c, &err) == IPP_OK &&
+            ipp_client_ids(c, NULL, 0) >= (size_t)a->engines) {
+            engines = s_since(a->since_ns);
+            missed = 1;
+            break;
+        }
+    }
+    if (engines < 0)
+        fprintf(stderr, "bench_e2e: restart: %zu of %ld engines after %.0f s (%s)\n",
+                ipp_client_ids(c, NULL, 0), a->engines, a->timeout, err.msg);
     ipp_client_destroy(&c);
+    printf("%s=%d\n", s_name(a, "engine_list_requests"), asked);
+    printf("%s=%d\n", s_name(a, "engine_event_missed"), missed);
     printf("%s=%.3f\n", s_name(a, "serving_s"), serving);
     printf("%s=%.3f\n", s_name(a, "engines_s"), engines);
     return engines < 0 ? 1 : 0;
@@ -514,7 +534,7 @@ static int s_usage(void)
             "  [--profile P] [--prefix NAME] [--engines N] [--timeout S]\n"
             "  [--tasks N] [--rounds M] [--nodes N] [--parents K] [--seed S] [--label L]\n"
             "  [--items N] [--ids FILE] [--glob PATTERN] [--expect-rows R] [--repeat K]\n"
-            "  [--since-ns T]\n");
+            "  [--since-ns T] [--refresh S]\n");
     return 2;
 }
 
@@ -523,7 +543,7 @@ int main(int argc, char **argv)
     s_args_t a = {.mode = "e2e", .profile = "default", .tasks = 20000, .rounds = 2000,
                   .nodes = 10000, .parents = 3, .seed = 1, .items = 100000,
                   .glob = "bench-000000-*", .expect_rows = -1, .repeat = 3, .engines = 2,
-                  .timeout = 600};
+                  .refresh = 0.25, .timeout = 600};
     int i = 1;
     if (argc > 1 && argv[1][0] != '-')
         a.mode = argv[i++];
@@ -562,6 +582,8 @@ int main(int argc, char **argv)
             a.since_ns = strtoll(v, NULL, 10);
         else if (strcmp(o, "--engines") == 0)
             a.engines = strtol(v, NULL, 10);
+        else if (strcmp(o, "--refresh") == 0)
+            a.refresh = strtod(v, NULL);
         else if (strcmp(o, "--timeout") == 0)
             a.timeout = strtod(v, NULL);
         else

@@ -59,8 +59,8 @@ bench_cleanup() {
     trap - EXIT INT TERM
     # shellcheck disable=SC2086
     [ -n "${live// /}" ] && s_stop $live
-    if [ "$keep" = 1 ]; then
-        say "kept $work"
+    if [ "$keep" = 1 ] || [ -n "$failures" ]; then
+        say "kept $work (databases and logs)"
     else
         rm -rf "$work"
     fi
