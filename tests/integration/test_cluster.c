@@ -216,7 +216,7 @@ END_TEST
 START_TEST(test_retries_after_failing_attempt)
 {
     h_up(&C, &K, 2, NULL);
-    char mark[700], shell[900];
+    char mark[700], shell[1600];
     snprintf(mark, sizeof mark, "%s/attempted", C.dir);
     // Fails the first time, succeeds the second.
     snprintf(shell, sizeof shell, "if [ -e '%s' ]; then echo second; else touch '%s'; exit 1; fi",
