@@ -26,6 +26,12 @@ typedef struct {
     int attempts;                    // attempt number
 } s_assign_t;
 
+// An engine the store has seen: uuid → stable id.
+typedef struct {
+    char uuid[64];  // engine uuid
+    int id;         // its id
+} s_known_t;
+
 struct hub_store_t {
     db_writer_t *writer;     // the writer thread
     db_reader_t *reader;      // reads (and engine ids) on their own connection
@@ -34,7 +40,29 @@ struct hub_store_t {
     size_t n_assigns;        // how many
     size_t cap_assigns;      // allocated
     int64_t assign_due;      // monotonic µs by which they go to the writer
+    s_known_t *known;        // every engine ever registered (few)
+    size_t n_known;          // how many
+    size_t cap_known;        // allocated
+    int next_id;             // id for the next new engine
 };
+
+// s_remember: add uuid → id to the known engines.
+static bool s_remember(hub_store_t *st, const char *uuid, int id)
+{
+    if (st->n_known == st->cap_known) {
+        size_t cap = st->cap_known ? st->cap_known * 2 : 16;
+        s_known_t *v = realloc(st->known, cap * sizeof *v);
+        if (!v)
+            return false;
+        st->known = v;
+        st->cap_known = cap;
+    }
+    snprintf(st->known[st->n_known].uuid, sizeof st->known[0].uuid, "%s", uuid);
+    st->known[st->n_known++].id = id;
+    if (id >= st->next_id)
+        st->next_id = id + 1;
+    return true;
+}
 
 static void s_assigns_out(hub_store_t *st);
 
@@ -54,6 +82,19 @@ hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log, ip
     st->reader = db_reader_new(cfg->db_path, DB_OPEN_READWRITE, log, err);
     if (!st->reader)
         goto fail;
+    // Engine ids are handed out from memory and recorded by the writer, so
+    // a registration never waits for the database's write lock.
+    db_engines_t *all = NULL;
+    if (db_reader_engines(st->reader, &all, err) != IPP_OK)
+        goto fail;
+    for (size_t i = 0; i < all->n; i++) {
+        if (!s_remember(st, all->v[i].uuid, all->v[i].id)) {
+            db_engines_destroy(&all);
+            ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the engine table");
+            goto fail;
+        }
+    }
+    db_engines_destroy(&all);
     return st;
 fail:
     hub_store_close(&st);
@@ -70,6 +111,7 @@ void hub_store_close(hub_store_t **store_p)
     db_writer_destroy(&st->writer);
     db_reader_destroy(&st->reader);
     free(st->assigns);
+    free(st->known);
     free(st);
     *store_p = NULL;
 }
@@ -354,11 +396,24 @@ uint64_t hub_store_resubmitted(hub_store_t *st, const char *old_id, const char *
 ipp_err_t hub_store_engine_id(hub_store_t *st, const char *uuid, const char *hostname, int pid,
                               int64_t when, int *id, ipp_error_t *err)
 {
-    int32_t got = -1;
-    ipp_err_t rc = db_reader_engine_id(st->reader, uuid, hostname, pid, when, &got, err);
-    if (rc == IPP_OK)
-        *id = got;
-    return rc;
+    int found = -1;
+    for (size_t i = 0; i < st->n_known && found < 0; i++)
+        if (strcmp(st->known[i].uuid, uuid) == 0)
+            found = st->known[i].id;
+    if (found < 0) {
+        found = st->next_id;
+        if (!s_remember(st, uuid, found))
+            return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for engine %s", uuid);
+    }
+    // Queued like any mutation: ahead of every assignment to this engine,
+    // so a record that names the id is never committed before the engine.
+    s_assigns_out(st);
+    db_engine_t e = {found, uuid, hostname, pid, when};
+    ipp_err_t rc = db_writer_engine_up(st->writer, &e, NULL);
+    if (rc != IPP_OK)
+        return ipp_error_set(err, rc, "cannot record engine %s: %s", uuid, ipp_strerror(rc));
+    *id = found;
+    return IPP_OK;
 }
 
 void hub_store_engine_gone(hub_store_t *st, const char *uuid, int64_t when)

@@ -124,6 +124,11 @@ START_TEST(test_controller_killed_and_restarted)
     h_controller_start(&C, NULL);
     h_client_open(&K, &C);
     ck_assert_msg(h_wait_engines(&K, 2, 20000), "engines did not come back");
+    // Same uuids, same ids: no new engine rows, and the live ids are 0, 1.
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM engines"), 2);
+    Ipp__ConnectReply *cr = (Ipp__ConnectReply *)K.msg.content;
+    ck_assert_uint_eq(cr->n_engines, 2);
+    ck_assert_int_eq(cr->engines[0]->engine_id + cr->engines[1]->engine_id, 1);
     // Wait until the database says nothing is pending.
     until = ipp_clock_mono_us() + 60 * 1000000;
     while (h_db_int(&C, "SELECT count(*) FROM tasks WHERE status='pending'") > 0 &&
