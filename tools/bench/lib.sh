@@ -137,6 +137,8 @@ emit_machine() {
     emit git_commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     emit build_type "${build_type:-unknown}"
     emit sanitize "${sanitize:-OFF}"
+    # Other work on the machine skews every figure: say how busy it was.
+    emit loadavg_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 # start_controller DIR [options…]: an ipp-controller with $IPP_DIR=DIR.
@@ -183,6 +185,7 @@ rss() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$ctl/status" 2>/dev
 # write_json: every figure so far as one flat JSON object in $out; then
 # exit 1 if a step failed.
 write_json() {
+    emit loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
     emit failures "${failures:-none}"
     mkdir -p "$(dirname "$out")"
     awk '
