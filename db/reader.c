@@ -148,8 +148,12 @@ db_reader_t *db_reader_new(const char *path, db_open_mode_t mode, const ipp_logg
     s->lg = lg;
     if (!(s->db = db_schema_open(path, mode, lg, err)))
         goto fail;
-    // Reads map the file instead of copying pages through the cache.
-    sqlite3_exec(s->db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
+    // Reads map the first 16 MiB of the file (the hot index pages) instead
+    // of copying them through the cache. Mapping the whole file made every
+    // page a big query touched count in the controller's RSS (846 MB with
+    // 1,000,000 records); past the map, pages come through SQLite's bounded
+    // cache and the kernel's page cache, which the process does not hold.
+    sqlite3_exec(s->db, "PRAGMA mmap_size=16777216", NULL, NULL, NULL);
     db_key_t cols[DB_KEY__COUNT];
     db_sbuf_adds(&sql, "SELECT ");
     s_select_list(&sql, DB_KEYS_ALL, cols);

@@ -16,6 +16,7 @@
 #include "engine/runner.h"
 #include "proto/clock.h"
 #include "proto/conn.h"
+#include "proto/strmap.h"
 #include "proto/wire.h"
 
 #include <errno.h>
@@ -47,7 +48,8 @@ typedef struct s_held_t {
     char msg_id[IPP_MSGID_LEN + 1];  // the task
     eng_result_t res;                // its result, owned
     bool is_command;                 // exit status and signal mean something
-    struct s_held_t *next;           // list link (oldest first)
+    struct s_held_t *prev;           // list links (oldest first)
+    struct s_held_t *next;
 } s_held_t;
 
 struct eng_daemon_t {
@@ -77,6 +79,8 @@ struct eng_daemon_t {
     eng_runner_t *runner;            // its child process (command tasks)
     bool in_worker;                  // it is a call on the worker thread
     s_held_t *held_head, *held_tail; // results not acknowledged
+    ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
+    ipp_strmap_t *held_idx;          // msg_id → held result
     bool stopping;                   // STOP received
     bool clear_pending;              // clear the namespace when idle
     // worker thread
@@ -106,12 +110,17 @@ static void s_job_free(s_job_t *job)
     free(job);
 }
 
-static void s_send(eng_daemon_t *self, Ipp__MsgType type, const char *parent,
+// s_send: send a message without waiting; false if it could not go out
+// (EAGAIN: not connected yet, with ZMQ_IMMEDIATE).
+static bool s_send(eng_daemon_t *self, Ipp__MsgType type, const char *parent,
                    const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n_bufs)
 {
     if (wire_send(self->wire, self->sock, NULL, 0, type, parent, content, bufs, n_bufs,
-                  ZMQ_DONTWAIT, NULL, NULL) != IPP_OK && errno != EAGAIN)
+                  ZMQ_DONTWAIT, NULL, NULL) == IPP_OK)
+        return true;
+    if (errno != EAGAIN)
         IPP_LOGW(self->log, "send failed: %s", zmq_strerror(errno));
+    return false;
 }
 
 // s_connect: (re)connect the DEALER to the endpoint of the connection file.
@@ -222,6 +231,7 @@ static void s_send_result(eng_daemon_t *self, const s_held_t *h)
 // s_finish: the current task (or job) is done with res: keep and send it.
 static void s_finish(eng_daemon_t *self, s_job_t *job, eng_result_t *res, bool is_command)
 {
+    ipp_strmap_del(self->jobs_idx, job->msg_id);  // the caller frees job next
     s_held_t *h = calloc(1, sizeof *h);
     if (!h) {
         IPP_LOGE(self->log, "no memory to keep the result of %s", job->msg_id);
@@ -232,11 +242,14 @@ static void s_finish(eng_daemon_t *self, s_job_t *job, eng_result_t *res, bool i
     eng_result_init(&h->res);
     eng_result_move(&h->res, res);
     h->is_command = is_command;
+    h->prev = self->held_tail;
     if (self->held_tail)
         self->held_tail->next = h;
     else
         self->held_head = h;
     self->held_tail = h;
+    if (ipp_strmap_put(self->held_idx, h->msg_id, h) < 0)
+        IPP_LOGW(self->log, "no memory to index the result of %s", h->msg_id);
     if (self->registered)
         s_send_result(self, h);
 }
@@ -244,20 +257,19 @@ static void s_finish(eng_daemon_t *self, s_job_t *job, eng_result_t *res, bool i
 static void s_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
 {
     for (size_t i = 0; i < ack->n_msg_ids; i++) {
-        s_held_t *prev = NULL;
-        for (s_held_t *h = self->held_head; h; prev = h, h = h->next) {
-            if (strcmp(h->msg_id, ack->msg_ids[i]) != 0)
-                continue;
-            if (prev)
-                prev->next = h->next;
-            else
-                self->held_head = h->next;
-            if (self->held_tail == h)
-                self->held_tail = prev;
-            eng_result_fini(&h->res);
-            free(h);
-            break;
-        }
+        s_held_t *h = ipp_strmap_del(self->held_idx, ack->msg_ids[i]);
+        if (!h)
+            continue;  // acknowledged twice, or never ours
+        if (h->prev)
+            h->prev->next = h->next;
+        else
+            self->held_head = h->next;
+        if (h->next)
+            h->next->prev = h->prev;
+        else
+            self->held_tail = h->prev;
+        eng_result_fini(&h->res);
+        free(h);
     }
 }
 
@@ -459,15 +471,7 @@ static void s_current_done(eng_daemon_t *self)
 // s_known: whether msg_id is queued, running or held here.
 static bool s_known(const eng_daemon_t *self, const char *msg_id)
 {
-    if (self->current && strcmp(self->current->msg_id, msg_id) == 0)
-        return true;
-    for (const s_job_t *j = self->queue_head; j; j = j->next)
-        if (strcmp(j->msg_id, msg_id) == 0)
-            return true;
-    for (const s_held_t *h = self->held_head; h; h = h->next)
-        if (strcmp(h->msg_id, msg_id) == 0)
-            return true;
-    return false;
+    return ipp_strmap_get(self->jobs_idx, msg_id) || ipp_strmap_get(self->held_idx, msg_id);
 }
 
 static void s_task(eng_daemon_t *self, wire_msg_t *msg)
@@ -512,6 +516,8 @@ static void s_task(eng_daemon_t *self, wire_msg_t *msg)
         zmq_msg_move(&job->bufs[i], wire_msg_buffer_msg(msg, i));
     }
     job->n_bufs = nb;
+    if (ipp_strmap_put(self->jobs_idx, job->msg_id, job) < 0)
+        IPP_LOGW(self->log, "no memory to index task %s", id);
     if (self->queue_tail)
         self->queue_tail->next = job;
     else
@@ -551,7 +557,8 @@ static void s_abort(eng_daemon_t *self, const char *msg_id)
 
 // ------------------------------------------------------------ registration
 
-static void s_register(eng_daemon_t *self)
+// s_register: send a registration request; false if it did not go out.
+static bool s_register(eng_daemon_t *self)
 {
     size_t nq = self->current ? 1 : 0, nh = 0;
     for (s_job_t *j = self->queue_head; j; j = j->next)
@@ -566,7 +573,7 @@ static void s_register(eng_daemon_t *self)
         free(running);
         free(finished);
         free(fns);
-        return;  // tried again next interval
+        return false;  // tried again next interval
     }
     size_t k = 0;
     if (self->current)
@@ -591,10 +598,11 @@ static void s_register(eng_daemon_t *self)
     req.running = running;
     req.n_finished = nh;
     req.finished = finished;
-    s_send(self, IPP__MSG_TYPE__REGISTRATION_REQUEST, NULL, &req.base, NULL, 0);
+    bool sent = s_send(self, IPP__MSG_TYPE__REGISTRATION_REQUEST, NULL, &req.base, NULL, 0);
     free(running);
     free(finished);
     free(fns);
+    return sent;
 }
 
 // s_lost: the controller went silent or restarted: register again.
@@ -713,7 +721,9 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err)
         snprintf(self->hostname, sizeof self->hostname, "unknown");
     self->functions = eng_functions_new();
     self->ns = eng_namespace_new();
-    if (!self->functions || !self->ns) {
+    self->jobs_idx = ipp_strmap_new();
+    self->held_idx = ipp_strmap_new();
+    if (!self->functions || !self->ns || !self->jobs_idx || !self->held_idx) {
         ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the engine");
         goto fail;
     }
@@ -767,11 +777,13 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         if (!self->registered && now >= self->next_register) {
             // Re-read the connection file: the controller may have moved.
             ipp_error_t err;
+            bool sent = false;
             if (s_connect(self, &err) != IPP_OK)
                 IPP_LOGW(self->log, "%s", err.msg);
             else
-                s_register(self);
-            self->next_register = now + S_REGISTER_EVERY_US;
+                sent = s_register(self);
+            // Not connected yet: try again soon; sent: wait for the reply.
+            self->next_register = now + (sent ? S_REGISTER_EVERY_US : S_REGISTER_EVERY_US / 20);
         }
         if (self->registered && now >= self->next_beat) {
             Ipp__Heartbeat hb = IPP__HEARTBEAT__INIT;
@@ -890,6 +902,8 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
     free(self->plugins);
     eng_namespace_destroy(&self->ns);
     eng_functions_destroy(&self->functions);
+    ipp_strmap_destroy(&self->jobs_idx);
+    ipp_strmap_destroy(&self->held_idx);
     if (self->efd >= 0)
         close(self->efd);
     pthread_mutex_destroy(&self->mu);

@@ -253,8 +253,8 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     sc.seed = (uint64_t)hub->started;
     hub->sched = sched_new(&sc, &hub_sched_ops, hub);
     hub->engines = hub_registry_new();
-    hub->tasks = hub_taskmap_new();
-    hub->subs = hub_taskmap_new();
+    hub->tasks = ipp_strmap_new();
+    hub->subs = ipp_strmap_new();
     if (!hub->sched || !hub->engines || !hub->tasks || !hub->subs) {
         ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
         goto fail;
@@ -301,11 +301,11 @@ void hub_destroy(hub_t **hub_p)
     }
     sched_destroy(&hub->sched);
     if (hub->tasks)
-        hub_taskmap_each(hub->tasks, s_free_task, NULL);
-    hub_taskmap_destroy(&hub->tasks);
+        ipp_strmap_each(hub->tasks, s_free_task, NULL);
+    ipp_strmap_destroy(&hub->tasks);
     if (hub->subs)
-        hub_taskmap_each(hub->subs, s_free_key, NULL);
-    hub_taskmap_destroy(&hub->subs);
+        ipp_strmap_each(hub->subs, s_free_key, NULL);
+    ipp_strmap_destroy(&hub->subs);
     free(hub->acks);
     for (size_t i = 0; i < hub->waits_n; i++) {
         hub_wait_t *w = &hub->waits[(hub->waits_head + i) % hub->waits_cap];
@@ -392,7 +392,7 @@ static bool s_listened(const hub_t *hub, const char *topic)
             continue;
         memcpy(prefix, topic, n);
         prefix[n] = '\0';
-        if (hub_taskmap_get(hub->subs, prefix))
+        if (ipp_strmap_get(hub->subs, prefix))
             return true;
     }
     return false;
@@ -423,13 +423,13 @@ void hub_subscriptions(hub_t *hub)
             if (topic) {
                 memcpy(topic, d + 1, n - 1);
                 topic[n - 1] = '\0';
-                char *have = hub_taskmap_get(hub->subs, topic);
+                char *have = ipp_strmap_get(hub->subs, topic);
                 IPP_LOGD(hub->log, "%s \"%s\"", d[0] ? "subscribe" : "unsubscribe", topic);
                 if (d[0] == 1 && !have) {
-                    if (hub_taskmap_put(hub->subs, topic, topic) == 0)
+                    if (ipp_strmap_put(hub->subs, topic, topic) == 0)
                         topic = NULL;
                 } else if (d[0] == 0 && have) {
-                    hub_taskmap_del(hub->subs, topic);
+                    ipp_strmap_del(hub->subs, topic);
                     free(have);
                 }
                 free(topic);
@@ -439,7 +439,7 @@ void hub_subscriptions(hub_t *hub)
     }
     // Recompute the lengths in use (subscriptions are few and change rarely).
     hub->sub_lens = 0;
-    hub_taskmap_each(hub->subs, s_len_count, &hub->sub_lens);
+    ipp_strmap_each(hub->subs, s_len_count, &hub->sub_lens);
 }
 
 void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,

@@ -64,7 +64,7 @@ static void s_engine_gone(hub_t *hub, hub_engine_t *e, const char *why)
 // finished with the result not yet acknowledged).
 static void s_adopt(hub_t *hub, hub_engine_t *e, const char *msg_id)
 {
-    hub_task_t *task = hub_taskmap_get(hub->tasks, msg_id);
+    hub_task_t *task = ipp_strmap_get(hub->tasks, msg_id);
     if (!task || task->in_sched || task->result)
         return;  // finished already (or being recorded), or runs elsewhere now
     sched_spec_t spec;
@@ -193,7 +193,7 @@ void hub_engine_message(hub_t *hub, wire_msg_t *msg)
         if (e && u->msg_id) {
             IPP_LOGI(hub->log, "engine %d cannot run %s (%zu requirements missing)", e->id,
                      u->msg_id, u->n_missing);
-            hub_task_t *task = hub_taskmap_get(hub->tasks, u->msg_id);
+            hub_task_t *task = ipp_strmap_get(hub->tasks, u->msg_id);
             if (task && task->engine == e->id)
                 task->engine = -1;
             sched_unmet(hub->sched, u->msg_id, e->id);

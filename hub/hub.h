@@ -15,7 +15,7 @@
 #define IPP_HUB_HUB_H
 
 #include "hub/registry.h"
-#include "hub/taskmap.h"
+#include "proto/strmap.h"
 #include "proto/conn.h"
 #include "proto/log.h"
 #include "proto/wire.h"
@@ -106,7 +106,7 @@ typedef struct hub_t {
     void *client_sock;           // ROUTER for clients
     void *engine_sock;           // ROUTER for engines
     void *pub_sock;              // XPUB for notifications
-    hub_taskmap_t *subs;         // topics someone subscribed to (owned keys)
+    ipp_strmap_t *subs;         // topics someone subscribed to (owned keys)
     uint64_t sub_lens;           // bit n: some topic of length n (n < 63), bit 63: longer
     wire_session_t *wire;        // signing session
     conn_info_t client_conn;     // what the client connection file says
@@ -114,7 +114,7 @@ typedef struct hub_t {
     struct hub_store_t *store;   // the task store (store.c)
     sched_t *sched;              // scheduler
     hub_registry_t *engines;     // live engines
-    hub_taskmap_t *tasks;        // pending tasks by msg_id
+    ipp_strmap_t *tasks;        // pending tasks by msg_id
     hub_wait_t *waits;           // ring of commit waits, in seq order
     size_t waits_head;           // index of the oldest
     size_t waits_n;              // how many

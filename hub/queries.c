@@ -327,7 +327,7 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
     for (size_t i = 0; i < n; i++) {
         // What memory holds is the truth for pending work: a result that
         // is recorded but not yet delivered still counts as pending.
-        hub_task_t *task = hub_taskmap_get(hub->tasks, req->msg_ids[i]);
+        hub_task_t *task = ipp_strmap_get(hub->tasks, req->msg_ids[i]);
         if (task) {
             st[i] = DB_STATUS_PENDING;
             hub_task_watch(task, ident);
@@ -442,7 +442,7 @@ static void s_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, cons
         return;
     }
     for (size_t i = 0; i < req->n_msg_ids; i++) {
-        if (hub_taskmap_get(hub->tasks, req->msg_ids[i])) {
+        if (ipp_strmap_get(hub->tasks, req->msg_ids[i])) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
                             "task %s is pending and cannot be purged", req->msg_ids[i]);
             return;
@@ -501,7 +501,7 @@ static void s_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     // Check them all before resubmitting any.
     for (size_t i = 0; i < n; i++) {
-        if (hub_taskmap_get(hub->tasks, req->msg_ids[i])) {
+        if (ipp_strmap_get(hub->tasks, req->msg_ids[i])) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
                             "task %s is still pending; only finished tasks can be resubmitted",
                             req->msg_ids[i]);
@@ -725,7 +725,7 @@ static void s_abort(hub_t *hub, const wire_frame_t *ident, const char *parent,
             snprintf(copies[nc++], sizeof copies[0], "%s", queued[i].ids[k]);
     for (size_t i = 0; i < nc; i++) {
         const char *id = copies[i];
-        hub_task_t *task = hub_taskmap_get(hub->tasks, id);
+        hub_task_t *task = ipp_strmap_get(hub->tasks, id);
         if (!task || task->result) {
             notp[nn++] = copies[i];
             continue;

@@ -106,7 +106,7 @@ ipp_err_t hub_recover(hub_t *hub, ipp_error_t *err)
             continue;
         }
         db_record_destroy(&rec);
-        if (hub_taskmap_put(hub->tasks, task->msg_id, task) != 0) {
+        if (ipp_strmap_put(hub->tasks, task->msg_id, task) != 0) {
             hub_task_free(task);
             rc = ipp_error_set(err, IPP_ERR_NOMEM, "no memory to recover pending tasks");
             break;
@@ -163,7 +163,7 @@ void hub_recovery_end(hub_t *hub)
     hub->recovering = false;
     // Gather first: scheduling may finish (and free) tasks.
     s_held_t h = {0};
-    hub_taskmap_each(hub->tasks, s_gather, &h);
+    ipp_strmap_each(hub->tasks, s_gather, &h);
     if (h.n)
         IPP_LOGI(hub->log, "grace period over: %zu tasks no engine claimed run again", h.n);
     for (size_t i = 0; i < h.n; i++)

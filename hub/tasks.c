@@ -231,7 +231,7 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
     // A pending duplicate is caught here; one recorded earlier makes the
     // insert fail in the writer ("already recorded"), which refuses it then
     // — no read of the store on the submission path.
-    if (hub_taskmap_get(hub->tasks, id)) {
+    if (ipp_strmap_get(hub->tasks, id)) {
         s_refuse(hub, ident, id, IPP_ERR_INVALID, "msg_id", "task %s is already recorded", id);
         return;
     }
@@ -269,13 +269,13 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
         zmq_msg_move(&task->bufs[i], wire_msg_buffer_msg(msg, i));
     }
     task->n_bufs = nb;
-    if (hub_taskmap_put(hub->tasks, task->msg_id, task) != 0 ||
+    if (ipp_strmap_put(hub->tasks, task->msg_id, task) != 0 ||
         !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
         // The record is queued; without memory to track it, it stays
         // pending in the store and the next start recovers it.
         IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered",
                  id);
-        hub_taskmap_del(hub->tasks, task->msg_id);
+        ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_free(task);
     }
 }
@@ -307,7 +307,7 @@ static void s_deliver(hub_t *hub, hub_task_t *task)
     for (size_t i = 0; i < task->n_watchers; i++)
         hub_reply(hub, &(wire_frame_t){task->watchers[i].ident, task->watchers[i].len},
                   task->msg_id, IPP__MSG_TYPE__TASK_DONE, &done.base, NULL, 0);
-    hub_taskmap_del(hub->tasks, task->msg_id);
+    ipp_strmap_del(hub->tasks, task->msg_id);
     hub_task_free(task);
 }
 
@@ -421,7 +421,7 @@ void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
                         "a result must name its task");
         return;
     }
-    hub_task_t *task = hub_taskmap_get(hub->tasks, id);
+    hub_task_t *task = ipp_strmap_get(hub->tasks, id);
     if (!task || task->engine != e->id || task->result || !task->in_sched) {
         // Recorded already (a result re-sent after a reconnect), taken away
         // from this engine, or unknown: the engine may forget it.
@@ -542,7 +542,7 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
         if (task->client_len)
             s_refuse(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
                      err->code, NULL, "cannot record the task: %s", err->msg);
-        hub_taskmap_del(hub->tasks, task->msg_id);
+        ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_free(task);
         break;
     case HUB_WAIT_RESULT:
@@ -669,7 +669,7 @@ static void s_sched_finish(void *ctx, void *user, const char *msg_id, sched_outc
 static sched_lookup_t s_sched_lookup(void *ctx, const char *msg_id, int *engine)
 {
     hub_t *hub = ctx;
-    hub_task_t *task = hub_taskmap_get(hub->tasks, msg_id);
+    hub_task_t *task = ipp_strmap_get(hub->tasks, msg_id);
     if (task) {
         *engine = task->engine;
         return SCHED_LOOKUP_PENDING;

@@ -1,9 +1,9 @@
-/* taskmap.c — an open-addressing string → pointer map.
+/* strmap.c — an open-addressing string → pointer map.
  *
  * Hashes with FNV-1a over the key; slots hold the key pointer, the value
  * and the hash, so probes compare strings only on a hash match.
  */
-#include "hub/taskmap.h"
+#include "proto/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,7 @@ typedef struct {
     uint64_t hash;    // of key
 } s_slot_t;
 
-struct hub_taskmap_t {
+struct ipp_strmap_t {
     s_slot_t *slots;  // table
     size_t mask;      // size - 1
     size_t count;     // entries
@@ -30,9 +30,9 @@ static uint64_t s_hash(const char *key)
     return h ^ (h >> 29);
 }
 
-hub_taskmap_t *hub_taskmap_new(void)
+ipp_strmap_t *ipp_strmap_new(void)
 {
-    hub_taskmap_t *self = calloc(1, sizeof *self);
+    ipp_strmap_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->slots = calloc(1024, sizeof *self->slots);
@@ -44,7 +44,7 @@ hub_taskmap_t *hub_taskmap_new(void)
     return self;
 }
 
-void hub_taskmap_destroy(hub_taskmap_t **self_p)
+void ipp_strmap_destroy(ipp_strmap_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -54,7 +54,7 @@ void hub_taskmap_destroy(hub_taskmap_t **self_p)
 }
 
 // s_find: slot index holding key, or the empty slot where it would go.
-static size_t s_find(const hub_taskmap_t *self, const char *key, uint64_t h)
+static size_t s_find(const ipp_strmap_t *self, const char *key, uint64_t h)
 {
     size_t i = (size_t)h & self->mask;
     while (self->slots[i].key &&
@@ -63,7 +63,7 @@ static size_t s_find(const hub_taskmap_t *self, const char *key, uint64_t h)
     return i;
 }
 
-static int s_grow(hub_taskmap_t *self)
+static int s_grow(ipp_strmap_t *self)
 {
     size_t size = (self->mask + 1) * 2;
     s_slot_t *slots = calloc(size, sizeof *slots);
@@ -85,7 +85,7 @@ static int s_grow(hub_taskmap_t *self)
     return 0;
 }
 
-int hub_taskmap_put(hub_taskmap_t *self, const char *key, void *value)
+int ipp_strmap_put(ipp_strmap_t *self, const char *key, void *value)
 {
     if ((self->count + 1) * 2 > self->mask + 1 && s_grow(self) != 0)
         return -1;
@@ -100,13 +100,13 @@ int hub_taskmap_put(hub_taskmap_t *self, const char *key, void *value)
     return 0;
 }
 
-void *hub_taskmap_get(const hub_taskmap_t *self, const char *key)
+void *ipp_strmap_get(const ipp_strmap_t *self, const char *key)
 {
     size_t i = s_find(self, key, s_hash(key));
     return self->slots[i].key ? self->slots[i].value : NULL;
 }
 
-void *hub_taskmap_del(hub_taskmap_t *self, const char *key)
+void *ipp_strmap_del(ipp_strmap_t *self, const char *key)
 {
     size_t i = s_find(self, key, s_hash(key));
     if (!self->slots[i].key)
@@ -130,12 +130,12 @@ void *hub_taskmap_del(hub_taskmap_t *self, const char *key)
     return value;
 }
 
-size_t hub_taskmap_count(const hub_taskmap_t *self)
+size_t ipp_strmap_count(const ipp_strmap_t *self)
 {
     return self->count;
 }
 
-void hub_taskmap_each(const hub_taskmap_t *self, void (*fn)(void *, const char *, void *),
+void ipp_strmap_each(const ipp_strmap_t *self, void (*fn)(void *, const char *, void *),
                       void *arg)
 {
     for (size_t i = 0; i <= self->mask; i++)
