@@ -358,6 +358,29 @@ ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
     return rc;
 }
 
+void hub_error_fill(Ipp__ErrorReply *er, ipp_err_t code, const char *field, char *text)
+{
+    ipp__error_reply__init(er);
+    er->has_code = 1;
+    er->code = code;
+    er->ename = (char *)ipp_errname(code);
+    er->evalue = text;
+    er->field = (char *)field;
+}
+
+hub_dep_t hub_dep_read(const Ipp__Dependency *d)
+{
+    hub_dep_t out = {NULL, 0, true, true, false};
+    if (!d || d->n_ids == 0)
+        return out;
+    out.ids = (const char *const *)d->ids;
+    out.n = d->n_ids;
+    out.all = d->has_all ? d->all : true;
+    out.success = d->has_success ? d->success : true;
+    out.failure = d->has_failure ? d->failure : false;
+    return out;
+}
+
 void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
                      ipp_err_t code, const char *field, const char *fmt, ...)
 {
@@ -366,12 +389,8 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
-    er.has_code = 1;
-    er.code = code;
-    er.ename = (char *)ipp_errname(code);
-    er.evalue = text;
-    er.field = (char *)field;
+    Ipp__ErrorReply er;
+    hub_error_fill(&er, code, field, text);
     IPP_LOGI(hub->log, "request %s refused: %s", parent ? parent : "-", text);
     wire_send(hub->wire, sock, ident, ident ? 1 : 0, IPP__MSG_TYPE__ERROR_REPLY, parent,
               &er.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);

@@ -146,6 +146,16 @@ void hub_destroy(hub_t **hub_p);
 ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
                     Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
                     size_t n_bufs);
+// hub_error_fill: er = {code, its name, text, field} (strings borrowed).
+void hub_error_fill(Ipp__ErrorReply *er, ipp_err_t code, const char *field, char *text);
+// A wire Dependency read with IPython Parallel's defaults (all, success).
+typedef struct hub_dep_t {
+    const char *const *ids;  // borrowed from the message
+    size_t n;                // 0: no dependency
+    bool all, success, failure;
+} hub_dep_t;
+// hub_dep_read: d (may be NULL) as a hub_dep_t.
+hub_dep_t hub_dep_read(const Ipp__Dependency *d);
 // hub_reply_error: send ERROR_REPLY {code, ename, evalue, field}.
 void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
                      ipp_err_t code, const char *field, const char *fmt, ...)

@@ -177,15 +177,8 @@ bool hub_store_next_report(hub_store_t *st, uint64_t *first, uint64_t *last, int
 
 static db_dep_spec_t s_dep(const Ipp__Dependency *d)
 {
-    db_dep_spec_t out = {0};
-    if (!d || d->n_ids == 0)
-        return out;
-    out.ids = (const char *const *)d->ids;
-    out.n = d->n_ids;
-    out.all = d->has_all ? d->all : true;
-    out.success = d->has_success ? d->success : true;
-    out.failure = d->has_failure ? d->failure : false;
-    return out;
+    hub_dep_t h = hub_dep_read(d);
+    return (db_dep_spec_t){h.ids, h.n, h.all, h.success, h.failure};
 }
 
 // s_input: a readable summary of what the task runs, for audits.

@@ -60,15 +60,8 @@ void hub_task_free(hub_task_t *task)
 // s_dep: a scheduler dependency from a wire Dependency (pointers borrowed).
 static sched_dep_t s_dep(const Ipp__Dependency *d)
 {
-    sched_dep_t out = {0};
-    if (!d || d->n_ids == 0)
-        return out;
-    out.ids = (const char *const *)d->ids;
-    out.n = d->n_ids;
-    out.all = d->has_all ? d->all : true;
-    out.success = d->has_success ? d->success : true;
-    out.failure = d->has_failure ? d->failure : false;
-    return out;
+    hub_dep_t h = hub_dep_read(d);
+    return (sched_dep_t){h.ids, h.n, h.all, h.success, h.failure};
 }
 
 void hub_task_spec(const hub_task_t *task, sched_spec_t *spec)
@@ -106,12 +99,8 @@ static void s_refuse(hub_t *hub, const wire_frame_t *ident, const char *msg_id, 
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
-    er.has_code = 1;
-    er.code = code;
-    er.ename = (char *)ipp_errname(code);
-    er.evalue = text;
-    er.field = (char *)field;
+    Ipp__ErrorReply er;
+    hub_error_fill(&er, code, field, text);
     Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
     rep.msg_id = (char *)msg_id;
     rep.has_accepted = 1;
