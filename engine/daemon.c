@@ -657,6 +657,10 @@ static void s_message(eng_daemon_t *self, wire_msg_t *msg)
             IPP_LOGW(self->log, "controller error: %s", e->evalue ? e->evalue : "?");
         break;
     }
+    case IPP__MSG_TYPE__UNREGISTRATION:
+        // The controller is stopping: be ready for the next one at once.
+        s_lost(self, "the controller is stopping");
+        break;
     case IPP__MSG_TYPE__TASK_REQUEST:
         s_task(self, msg);
         break;

@@ -299,6 +299,23 @@ void hub_destroy(hub_t **hub_p)
         hub_store_sync(hub->store);
         hub_commits(hub);
     }
+    if (hub->engines && hub->engine_sock && hub->pub_sock) {
+        // Tell engines and clients we are going. Engines keep running and
+        // register again as soon as a controller is back; clients' waits
+        // end instead of running into their timeouts.
+        Ipp__Unregistration u = IPP__UNREGISTRATION__INIT;
+        u.reason = "controller stopping";
+        for (size_t i = 0; i < hub_registry_count(hub->engines); i++) {
+            hub_engine_t *e = hub_registry_at(hub->engines, i);
+            wire_send(hub->wire, hub->engine_sock, &(wire_frame_t){e->ident, e->ident_len}, 1,
+                      IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0, ZMQ_DONTWAIT,
+                      NULL, NULL);
+        }
+        Ipp__ShutdownNotice note = IPP__SHUTDOWN_NOTICE__INIT;
+        note.has_when = 1;
+        note.when = ipp_clock_now_us();
+        hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
+    }
     sched_destroy(&hub->sched);
     if (hub->tasks)
         ipp_strmap_each(hub->tasks, s_free_task, NULL);

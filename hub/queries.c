@@ -814,10 +814,7 @@ static void s_shutdown(hub_t *hub, const wire_frame_t *ident, const char *parent
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__SHUTDOWN_REPLY, &rep.base, NULL, 0);
     free(ids);
     if (req->hub) {
-        Ipp__ShutdownNotice note = IPP__SHUTDOWN_NOTICE__INIT;
-        note.has_when = 1;
-        note.when = ipp_clock_now_us();
-        hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
+        // The notice goes out as the controller stops (hub_destroy).
         IPP_LOGI(hub->log, "shutdown requested by a client");
         hub->stopping = true;
     }

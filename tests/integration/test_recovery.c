@@ -165,10 +165,14 @@ START_TEST(test_dependencies_across_restart)
     h_result_t res[2];
     ck_assert_uint_eq(h_collect(&K, ids, 1, res, 10000), 1);
     ck_assert_int_eq(h_controller_stop(&C), 0);
+    // A clean stop tells the engine, which waits for the next controller.
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "grep -q 'the controller is stopping' %s/engine-0.log", C.dir);
+    ck_assert_int_eq(system(cmd), 0);
     h_client_close(&K);
     h_controller_start(&C, NULL);
     h_client_open(&K, &C);
-    ck_assert(h_wait_engines(&K, 1, 20000));
+    ck_assert(h_wait_engines(&K, 1, 3000));
     const char *a[1] = {ids[0]};
     h_task_t second = {.call = "noop", .target = -1, .after = a, .n_after = 1};
     h_submit(&K, &second, ids[1]);
