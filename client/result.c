@@ -455,9 +455,18 @@ void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r
     t->completed = r->has_completed ? r->completed : 0;
     t->received = r->has_received ? r->received : ipp_clock_now_us();
     t->accepted = 1;
-    s_set_output(t, 1, &r->stdout_data, false);
-    s_set_output(t, 2, &r->stderr_data, false);
+    s_set_output(t, 1, &r->stdout_data, r->has_stdout_truncated && r->stdout_truncated);
+    s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
     s_set_engine_uuid(c, t, r->engine_uuid);
+    int exit_status = r->has_exit_status ? r->exit_status : -1;
+    int term_signal = r->has_term_signal ? r->term_signal : 0;
+    if (r->has_exit_status || r->has_term_signal) {
+        cl_extra_t *x = s_extra(t);
+        if (x) {
+            x->exit_status = exit_status;
+            x->term_signal = term_signal;
+        }
+    }
     if (r->label || r->has_attempts || r->request) {
         cl_extra_t *x = s_extra(t);
         if (x) {
@@ -476,7 +485,7 @@ void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r
         }
     }
     if (t->status != IPP_STATUS_OK)
-        s_set_failure(c, t, r->error, -1, 0);
+        s_set_failure(c, t, r->error, exit_status, term_signal);
     s_take_bufs(c, t, m, first, n, move);
     cl_task_finish(c, t);
 }

@@ -292,6 +292,23 @@ static void s_record(const db_record_t *rec, Ipp__TaskRecord *out, Ipp__RemoteEr
     }
 }
 
+// s_record_result: what only the recorded result frame holds (exit status,
+// signal, truncation) into out. res (the decoded frame, or NULL) is the
+// caller's to free.
+static void s_record_result(const Ipp__TaskResult *res, Ipp__TaskRecord *out)
+{
+    if (!res)
+        return;
+    out->has_exit_status = res->has_exit_status;
+    out->exit_status = res->exit_status;
+    out->has_term_signal = res->has_term_signal;
+    out->term_signal = res->term_signal;
+    out->has_stdout_truncated = res->has_stdout_truncated;
+    out->stdout_truncated = res->stdout_truncated;
+    out->has_stderr_truncated = res->has_stderr_truncated;
+    out->stderr_truncated = res->stderr_truncated;
+}
+
 static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
                       const Ipp__ResultRequest *req)
 {
@@ -305,6 +322,7 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
     Ipp__TaskRecord **tptrs = NULL;
     Ipp__RemoteError *ers = NULL;
     Ipp__TaskRequest **reqs = NULL;
+    Ipp__TaskResult **ress = NULL;
     zmq_msg_t *bufs = NULL;
     size_t np = 0, nd = 0, nu = 0, nbufs = 0;
     ipp_error_t err;
@@ -352,7 +370,8 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
         tptrs = calloc(nd, sizeof *tptrs);
         ers = calloc(nd, sizeof *ers);
         reqs = calloc(nd, sizeof *reqs);
-        if (!recs || !trs || !tptrs || !ers || !reqs) {
+        ress = calloc(nd, sizeof *ress);
+        if (!recs || !trs || !tptrs || !ers || !reqs || !ress) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
                             "no memory");
             goto out;
@@ -370,6 +389,10 @@ static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
                 reqs[i] = ipp__task_request__unpack(NULL, recs[i]->content.size,
                                                     recs[i]->content.data);
             trs[i].request = reqs[i];
+            if (recs[i]->result_content.data)
+                ress[i] = ipp__task_result__unpack(NULL, recs[i]->result_content.size,
+                                                   recs[i]->result_content.data);
+            s_record_result(ress[i], &trs[i]);
             tptrs[i] = &trs[i];
             total += recs[i]->result_buffers.n;
         }
@@ -403,7 +426,10 @@ out:
         db_record_destroy(&recs[i]);
         if (reqs[i])
             ipp__task_request__free_unpacked(reqs[i], NULL);
+        if (ress && ress[i])
+            ipp__task_result__free_unpacked(ress[i], NULL);
     }
+    free(ress);
     free(recs);
     free(trs);
     free(tptrs);

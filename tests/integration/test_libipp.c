@@ -232,6 +232,19 @@ START_TEST(test_results_outlive_their_client)
     ck_assert_int_lt(ipp_clock_mono_us() - t0, 5000000);
     ck_assert_int_eq(ipp_ar_status(hub, 0), IPP_STATUS_OK);
     ipp_ar_destroy(&hub);
+    // A failed command fetched later from the store keeps its exit status.
+    ipp_ar_t *four = ipp_view_execute(lb2, "exit 4", NULL, &err);
+    ck_assert_int_ne(ipp_ar_get(four, 10, &err), IPP_OK);
+    const char *fid[1] = {ipp_ar_msg_id(four, 0)};
+    hub = ipp_client_get_result(b, fid, 1, &err);
+    ck_assert_int_ne(ipp_ar_get(hub, 10, &err), IPP_OK);
+    ck_assert_int_eq(ipp_ar_metadata(hub, 0, &md), IPP_OK);
+    ck_assert_int_eq(md.status, IPP_STATUS_ERROR);
+    ck_assert_int_eq(md.exit_status, 4);
+    ck_assert_int_eq(md.term_signal, 0);
+    ck_assert_str_eq(md.error->ename, "CommandFailed");
+    ipp_ar_destroy(&hub);
+    ipp_ar_destroy(&four);
     ipp_ar_destroy(&own);
     ipp_view_destroy(&lb2);
     ipp_client_destroy(&a2);
