@@ -172,7 +172,7 @@ START_TEST(test_dependencies_across_restart)
     h_client_close(&K);
     h_controller_start(&C, NULL);
     h_client_open(&K, &C);
-    ck_assert(h_wait_engines(&K, 1, 3000));
+    ck_assert(h_wait_engines(&K, 1, 5000));
     const char *a[1] = {ids[0]};
     h_task_t second = {.call = "noop", .target = -1, .after = a, .n_after = 1};
     h_submit(&K, &second, ids[1]);
