@@ -363,6 +363,14 @@ static void s_hubreq_free(cl_hubreq_t *r)
 static void s_on_submit_reply(ipp_client_t *c, wire_msg_t *m)
 {
     const Ipp__SubmitReply *r = (const Ipp__SubmitReply *)m->content;
+    // Acceptances come batched: every listed task is committed.
+    for (size_t i = 0; i < r->n_accepted_ids; i++) {
+        for (cl_task_t *t = cl_index_find(&c->index, r->accepted_ids[i]); t; t = t->next_same)
+            if (!t->hub && !t->done)
+                t->accepted = 1;
+    }
+    if (r->n_accepted_ids)
+        return;
     const char *id = m->header->parent_id ? m->header->parent_id : r->msg_id;
     cl_task_t *t = cl_index_find(&c->index, id);
     if (!t) {

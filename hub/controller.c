@@ -324,6 +324,7 @@ void hub_destroy(hub_t **hub_p)
         ipp_strmap_each(hub->subs, s_free_key, NULL);
     ipp_strmap_destroy(&hub->subs);
     free(hub->acks);
+    free(hub->sacks);
     for (size_t i = 0; i < hub->waits_n; i++) {
         hub_wait_t *w = &hub->waits[(hub->waits_head + i) % hub->waits_cap];
         free(w->reply);

@@ -81,6 +81,13 @@ typedef struct hub_ack_t {
     char msg_id[IPP_MSGID_LEN + 1];  // the task
 } hub_ack_t;
 
+// An acceptance waiting to be sent with others to its client.
+typedef struct hub_sack_t {
+    uint8_t client[64];              // the client's routing id
+    size_t client_len;               // its length
+    char msg_id[IPP_MSGID_LEN + 1];  // the task
+} hub_sack_t;
+
 // What to do once a DB mutation is committed.
 typedef enum hub_wait_kind_t {
     HUB_WAIT_SUBMIT = 1,   // request durable: ack client, schedule
@@ -127,6 +134,9 @@ typedef struct hub_t {
     bool stopping;               // leave the loop
     volatile sig_atomic_t *stop_flag; // set by main's signal handler
     char pid_path[1100];         // the pid file to remove at exit
+    hub_sack_t *sacks;           // submit acceptances gathered in one commit pass
+    size_t n_sacks;              // how many
+    size_t cap_sacks;            // allocated
     hub_ack_t *acks;             // result acks gathered in one commit pass
     size_t n_acks;               // how many
     size_t cap_acks;             // allocated

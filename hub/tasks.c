@@ -363,6 +363,65 @@ static void s_ack_flush(hub_t *hub)
     hub->n_acks = 0;
 }
 
+// s_accept_later: queue "accepted" for task's client, sent at the end of
+// the commit pass with the other acceptances for that client; sent at once
+// if there is no memory.
+static void s_accept_later(hub_t *hub, hub_task_t *task)
+{
+    if (!task->client_len)
+        return;
+    if (hub->n_sacks == hub->cap_sacks) {
+        size_t cap = hub->cap_sacks ? hub->cap_sacks * 2 : 256;
+        hub_sack_t *v = realloc(hub->sacks, cap * sizeof *v);
+        if (!v) {
+            Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
+            rep.msg_id = task->msg_id;
+            rep.has_accepted = 1;
+            rep.accepted = 1;
+            hub_reply(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
+                      IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+            return;
+        }
+        hub->sacks = v;
+        hub->cap_sacks = cap;
+    }
+    hub_sack_t *a = &hub->sacks[hub->n_sacks++];
+    memcpy(a->client, task->client, task->client_len);
+    a->client_len = task->client_len;
+    memcpy(a->msg_id, task->msg_id, sizeof a->msg_id);
+}
+
+// s_accept_flush: one SUBMIT_REPLY per client for everything accepted in
+// this pass (at most 4096 ids each).
+static void s_accept_flush(hub_t *hub)
+{
+    enum { MAX_IDS = 4096 };
+    char *ids[MAX_IDS];
+    size_t start = 0;
+    while (start < hub->n_sacks) {
+        const hub_sack_t *first = &hub->sacks[start];
+        size_t n = 0;
+        for (size_t i = start; i < hub->n_sacks && n < MAX_IDS; i++) {
+            hub_sack_t *a = &hub->sacks[i];
+            if (a->msg_id[0] && a->client_len == first->client_len &&
+                memcmp(a->client, first->client, a->client_len) == 0)
+                ids[n++] = a->msg_id;
+        }
+        Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
+        rep.has_accepted = 1;
+        rep.accepted = 1;
+        rep.n_accepted_ids = n;
+        rep.accepted_ids = ids;
+        hub_reply(hub, &(wire_frame_t){first->client, first->client_len}, NULL,
+                  IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+        for (size_t i = 0; i < n; i++)
+            ids[i][0] = '\0';  // sent
+        while (start < hub->n_sacks && !hub->sacks[start].msg_id[0])
+            start++;
+    }
+    hub->n_sacks = 0;
+}
+
 void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
                        const char *evalue)
 {
@@ -480,13 +539,7 @@ static void s_committed(hub_t *hub, hub_wait_t *w)
     hub_task_t *task = w->task;
     switch (w->kind) {
     case HUB_WAIT_SUBMIT: {
-        Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
-        rep.msg_id = task->msg_id;
-        rep.has_accepted = 1;
-        rep.accepted = 1;
-        if (task->client_len)
-            hub_reply(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
-                      IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+        s_accept_later(hub, task);
         if (task->result)
             break;  // aborted before its record was committed
         sched_spec_t spec;
@@ -605,6 +658,7 @@ void hub_commits(hub_t *hub)
     }
     if (reps != small)
         free(reps);
+    s_accept_flush(hub);
     s_ack_flush(hub);
 }
 

@@ -391,6 +391,14 @@ size_t h_collect(h_client_t *cl, char (*ids)[IPP_MSGID_LEN + 1], size_t n, h_res
     int64_t until = ipp_clock_mono_us() + (int64_t)timeout_ms * 1000;
     while (finished < n && ipp_clock_mono_us() < until) {
         int t = h_recv(cl, (int)((until - ipp_clock_mono_us()) / 1000) + 1);
+        if (t == IPP__MSG_TYPE__SUBMIT_REPLY) {
+            // Acceptances come batched, without a parent.
+            Ipp__SubmitReply *s = (Ipp__SubmitReply *)cl->msg.content;
+            for (size_t k = 0; k < s->n_accepted_ids; k++)
+                for (size_t i = 0; i < n; i++)
+                    if (strcmp(ids[i], s->accepted_ids[k]) == 0)
+                        res[i].accepted = true;
+        }
         if (!t || !cl->msg.header->parent_id)
             continue;
         const char *pid = cl->msg.header->parent_id;

@@ -106,10 +106,12 @@ START_TEST(test_controller_killed_and_restarted)
         int t = h_recv(&K, 1000);
         if (t == IPP__MSG_TYPE__SUBMIT_REPLY) {
             Ipp__SubmitReply *s = (Ipp__SubmitReply *)K.msg.content;
-            for (int i = 0; i < N; i++) {
-                if (!seen[i] && s->msg_id && strcmp(s->msg_id, ids[i]) == 0 && s->accepted) {
-                    seen[i] = true;
-                    acked++;
+            for (size_t k = 0; k < s->n_accepted_ids; k++) {
+                for (int i = 0; i < N; i++) {
+                    if (!seen[i] && strcmp(s->accepted_ids[k], ids[i]) == 0) {
+                        seen[i] = true;
+                        acked++;
+                    }
                 }
             }
         }
