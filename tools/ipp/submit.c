@@ -279,6 +279,40 @@ static void s_task_common(const s_sub_t *sub, ipp_task_t *t)
 }
 
 // s_kind_check: exactly one way of saying what to run. CLI_OK or CLI_USAGE.
+// s_build_task: the task sub describes, with words as its call arguments
+// or argv. For a call, *bufs gets the argument array (caller frees; it
+// borrows the words). false (message printed) when out of memory.
+static bool s_build_task(const s_sub_t *sub, char **words, int n_words, ipp_task_t *t,
+                         ipp_buf_t **bufs)
+{
+    memset(t, 0, sizeof *t);
+    if (sub->call) {
+        t->kind = IPP_TASK_CALL;
+        t->function = sub->call;
+        *bufs = calloc((size_t)(n_words ? n_words : 1), sizeof **bufs);
+        if (!*bufs) {
+            cli_error("out of memory");
+            return false;
+        }
+        for (int i = 0; i < n_words; i++) {
+            (*bufs)[i].data = words[i];
+            (*bufs)[i].size = strlen(words[i]);
+        }
+        t->args = *bufs;
+        t->n_args = (size_t)n_words;
+    } else if (sub->shell) {
+        t->kind = IPP_TASK_SHELL;
+        t->shell = sub->shell;
+        s_task_common(sub, t);
+    } else {
+        t->kind = IPP_TASK_ARGV;
+        t->argv = (const char *const *)words;
+        t->argc = (size_t)n_words;
+        s_task_common(sub, t);
+    }
+    return true;
+}
+
 static int s_kind_check(const cli_cmd_t *cmd, const s_sub_t *sub, int n_words, bool map)
 {
     if (sub->shell && sub->call)
@@ -390,31 +424,8 @@ int cli_cmd_run(cli_t *cli, int argc, char **argv)
         goto out;
     }
     ipp_task_t t;
-    memset(&t, 0, sizeof t);
-    if (sub.call) {
-        t.kind = IPP_TASK_CALL;
-        t.function = sub.call;
-        bufs = calloc((size_t)(n_words ? n_words : 1), sizeof *bufs);
-        if (!bufs) {
-            cli_error("out of memory");
-            goto out;
-        }
-        for (int i = 0; i < n_words; i++) {
-            bufs[i].data = words[i];
-            bufs[i].size = strlen(words[i]);
-        }
-        t.args = bufs;
-        t.n_args = (size_t)n_words;
-    } else if (sub.shell) {
-        t.kind = IPP_TASK_SHELL;
-        t.shell = sub.shell;
-        s_task_common(&sub, &t);
-    } else {
-        t.kind = IPP_TASK_ARGV;
-        t.argv = (const char *const *)words;
-        t.argc = (size_t)n_words;
-        s_task_common(&sub, &t);
-    }
+    if (!s_build_task(&sub, words, n_words, &t, &bufs))
+        goto out;
     ar = ipp_view_submit(view, &t, &fl.f, &err);
     if (!ar) {
         cli_error("%s", err.msg);
@@ -515,31 +526,8 @@ int cli_cmd_px(cli_t *cli, int argc, char **argv)
         goto out;
     }
     ipp_task_t t;
-    memset(&t, 0, sizeof t);
-    if (sub.call) {
-        t.kind = IPP_TASK_CALL;
-        t.function = sub.call;
-        bufs = calloc((size_t)(n_words ? n_words : 1), sizeof *bufs);
-        if (!bufs) {
-            cli_error("out of memory");
-            goto out;
-        }
-        for (int i = 0; i < n_words; i++) {
-            bufs[i].data = words[i];
-            bufs[i].size = strlen(words[i]);
-        }
-        t.args = bufs;
-        t.n_args = (size_t)n_words;
-    } else if (sub.shell) {
-        t.kind = IPP_TASK_SHELL;
-        t.shell = sub.shell;
-        s_task_common(&sub, &t);
-    } else {
-        t.kind = IPP_TASK_ARGV;
-        t.argv = (const char *const *)words;
-        t.argc = (size_t)n_words;
-        s_task_common(&sub, &t);
-    }
+    if (!s_build_task(&sub, words, n_words, &t, &bufs))
+        goto out;
     ar = ipp_view_submit(view, &t, &fl.f, &err);
     if (!ar) {
         cli_error("%s", err.msg);
