@@ -236,22 +236,29 @@ void hub_engine_send_task(hub_t *hub, hub_task_t *task, int engine_id)
     }
     task->engine = engine_id;
     task->attempts++;
+    zmq_msg_t small[8];
     zmq_msg_t *bufs = NULL;
-    if (task->n_bufs) {
-        bufs = calloc(task->n_bufs, sizeof *bufs);
-        for (size_t i = 0; bufs && i < task->n_bufs; i++) {
-            zmq_msg_init(&bufs[i]);
-            zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
-        }
+    if (task->n_bufs)
+        bufs = task->n_bufs <= 8 ? small : calloc(task->n_bufs, sizeof *bufs);
+    if (task->n_bufs && !bufs) {
+        // Never send a task without its arguments: its result would be
+        // wrong. It stays assigned; a restart (or the engine's loss) runs it.
+        IPP_LOGE(hub->log, "no memory to send task %s to engine %d", task->msg_id, engine_id);
+        return;
+    }
+    for (size_t i = 0; i < task->n_bufs; i++) {
+        zmq_msg_init(&bufs[i]);
+        zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
     }
     Ipp__TaskRequest *req = task->req;
     req->has_attempt = 1;
     req->attempt = task->attempts;
     wire_frame_t ident = {e->ident, e->ident_len};
     ipp_err_t rc = wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST,
-                             NULL, &req->base, bufs, bufs ? task->n_bufs : 0, ZMQ_DONTWAIT,
+                             NULL, &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT,
                              task->msg_id, NULL);
-    free(bufs);
+    if (bufs != small)
+        free(bufs);
     if (rc != IPP_OK)
         IPP_LOGW(hub->log, "could not send task %s to engine %d: %s", task->msg_id, engine_id,
                  zmq_strerror(zmq_errno()));

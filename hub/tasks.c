@@ -504,7 +504,7 @@ void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
     task->rbufs = nb ? calloc(nb, sizeof *task->rbufs) : NULL;
     if (nb && !task->rbufs) {
         IPP_LOGE(hub->log, "no memory for the result of %s", id);
-        return;  // not acknowledged: the engine sends it again
+        return;  // not acknowledged: the engine keeps it and sends it when it registers next
     }
     for (size_t i = 0; i < nb; i++) {
         zmq_msg_init(&task->rbufs[i]);
@@ -520,7 +520,8 @@ void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
         // now. Dependents and the client wait for the commit.
         sched_release(hub->sched, id, e->id);
     } else {
-        IPP_LOGE(hub->log, "cannot record the result of %s; the engine will send it again", id);
+        IPP_LOGE(hub->log, "cannot record the result of %s; the engine keeps it and sends it "
+                 "again when it registers next", id);
         ipp__task_result__free_unpacked(task->result, NULL);
         task->result = NULL;
         for (size_t i = 0; i < task->n_rbufs; i++)
@@ -590,7 +591,8 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
     case HUB_WAIT_RESULT:
         // Not acknowledged: the engine keeps the result and sends it again
         // when it re-registers; until then the task stays running.
-        IPP_LOGE(hub->log, "result of %s not recorded (%s); waiting for the engine to resend",
+        IPP_LOGE(hub->log, "result of %s not recorded (%s); the engine keeps it and sends it again "
+                 "when it registers next",
                  task->msg_id, err->msg);
         ipp__task_result__free_unpacked(task->result, NULL);
         task->result = NULL;
