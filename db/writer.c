@@ -36,11 +36,15 @@
 // mutations dirty about 3 MB) or SQLite spills them mid-transaction.
 #define S_CACHE_KIB 16384
 #define S_BATCH_MAX 4096
-// WAL size (pages) at which the checkpointer is woken. While commits keep
-// coming, its checkpoints copy pages back but the WAL cannot start over;
-// past S_CKPT_FORCE_PAGES the writer checkpoints itself between commits
-// (cheap then: the checkpointer has copied nearly everything) so it can.
+// WAL size (pages) at which the checkpointer is woken, and again each time
+// the WAL has grown by S_CKPT_STEP pages since: one checkpoint per commit
+// of a few pages would cost a wake-up and two syncs per commit. While
+// commits keep coming, its checkpoints copy pages back but the WAL cannot
+// always start over; past S_CKPT_FORCE_PAGES the writer checkpoints itself
+// between commits (cheap then: the checkpointer has copied nearly
+// everything) so it can.
 #define S_CKPT_PAGES 2000
+#define S_CKPT_STEP 1000
 #define S_CKPT_FORCE_PAGES 32000
 // Slots of the per-batch msg_id table used to fold an assignment into the
 // result that follows it (a power of two, over twice S_BATCH_MAX).
@@ -86,6 +90,8 @@ struct db_writer_t {
     bool stopping;               // the thread should exit once the queue is empty
     bool running;                // the writer thread exists
     bool have_sync;              // mu and the conds were initialised
+    bool busy;                   // a thread is applying ops taken off the queue
+    size_t queued;               // ops in the queue
     int sync_waiters;            // threads inside db_writer_sync
     struct s_report *rep_head, *rep_tail;  // reports, oldest first
     pthread_t thread;            // the writer thread
@@ -96,6 +102,8 @@ struct db_writer_t {
     pthread_t ckpt_thread;       // the checkpointer
     bool ckpt_running;           // it exists (guarded by mu)
     bool ckpt_wanted;            // the WAL passed S_CKPT_PAGES (guarded by mu)
+    int ckpt_next;               // WAL pages at which to wake the checkpointer next
+                                 // (committing thread only)
     pthread_cond_t ckpt_wake;    // ckpt_wanted or stopping changed
 };
 
@@ -133,7 +141,8 @@ static ipp_err_t s_submit(db_writer_t *w, db_op_kind_t kind, const void *arg, ui
     else
         w->head = op;
     w->tail = op;
-    if (was_empty)
+    w->queued++;
+    if (was_empty && !w->opts.manual_wake)
         pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->mu);
     if (seq)
@@ -725,7 +734,7 @@ rollback:
 
 // s_run_batch: apply n ops from first in one transaction, settle their
 // seqs, publish reports, release the ops. Returns the op after the batch.
-static db_op_t *s_run_batch(db_writer_t *w, db_op_t *first, size_t n)
+static db_op_t *s_run_batch(db_writer_t *w, db_op_t *first, size_t n, bool notify)
 {
     uint64_t first_seq = first->seq, last_seq = first_seq;
     db_op_t *after = first;
@@ -775,9 +784,11 @@ static db_op_t *s_run_batch(db_writer_t *w, db_op_t *first, size_t n)
     if (w->sync_waiters)
         pthread_cond_broadcast(&w->settled);
     pthread_mutex_unlock(&w->mu);
-    uint64_t one = 1;
-    ssize_t wr = write(w->efd, &one, sizeof one);
-    (void)wr;  // EAGAIN only if the counter is saturated: the fd is readable anyway
+    if (notify) {
+        uint64_t one = 1;
+        ssize_t wr = write(w->efd, &one, sizeof one);
+        (void)wr;  // EAGAIN only if the counter is saturated: the fd is readable anyway
+    }
     return after;
 }
 
@@ -787,22 +798,67 @@ static void s_drain(db_writer_t *w, bool blocking)
 {
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && blocking && !w->stopping)
+        // A batch run by db_writer_run_small must end first: batches apply
+        // in seq order, one at a time, on the one connection.
+        while (w->busy || (!w->head && blocking && !w->stopping))
             pthread_cond_wait(&w->wake, &w->mu);
         if (!w->head)
             break;
         db_op_t *list = w->head;
         w->head = w->tail = NULL;
+        w->queued = 0;
+        w->busy = true;
         pthread_mutex_unlock(&w->mu);
         while (list) {
             size_t n = 0;
             for (db_op_t *o = list; o && n < w->opts.batch_max; o = o->next)
                 n++;
-            list = s_run_batch(w, list, n);
+            list = s_run_batch(w, list, n, true);
         }
         pthread_mutex_lock(&w->mu);
+        w->busy = false;
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+void db_writer_kick(db_writer_t *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (w->head)
+        pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+bool db_writer_run_small(db_writer_t *w, size_t max_ops)
+{
+    if (!w)
+        return false;
+    pthread_mutex_lock(&w->mu);
+    if (!w->head || w->busy || w->queued > max_ops || w->queued > w->opts.batch_max ||
+        !w->running || w->stopping) {
+        if (w->head)
+            pthread_cond_signal(&w->wake);
+        pthread_mutex_unlock(&w->mu);
+        return false;
+    }
+    db_op_t *list = w->head;
+    size_t n = w->queued;
+    w->head = w->tail = NULL;
+    w->queued = 0;
+    w->busy = true;
+    pthread_mutex_unlock(&w->mu);
+    s_run_batch(w, list, n, false);
+    pthread_mutex_lock(&w->mu);
+    w->busy = false;
+    // Ops queued by other threads meanwhile are the writer thread's to
+    // take (it may be waiting for this batch to end). With none, it stays
+    // asleep: waking it for nothing would cost what this path saves.
+    if (w->head)
+        pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    return true;
 }
 
 static void *s_thread(void *arg)
@@ -820,8 +876,12 @@ static void *s_thread(void *arg)
 static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     db_writer_t *w = arg;
-    if (pages < S_CKPT_PAGES)
+    if (pages < S_CKPT_PAGES || pages < w->ckpt_next) {
+        if (pages < w->ckpt_next - S_CKPT_STEP)
+            w->ckpt_next = S_CKPT_PAGES;  // the WAL started over
         return SQLITE_OK;
+    }
+    w->ckpt_next = pages + S_CKPT_STEP;
     bool self = pages >= S_CKPT_FORCE_PAGES;
     if (!self) {
         pthread_mutex_lock(&w->mu);
@@ -1177,6 +1237,8 @@ ipp_err_t db_writer_sync(db_writer_t *w, uint64_t seq, int timeout_ms)
     }
     ipp_err_t code = IPP_OK;
     pthread_mutex_lock(&w->mu);
+    if (w->head)
+        pthread_cond_signal(&w->wake);  // queued without a wake (manual_wake)
     w->sync_waiters++;
     while (atomic_load_explicit(&w->committed, memory_order_acquire) < seq) {
         if (!w->running) {

@@ -72,6 +72,8 @@ typedef struct db_writer_opts_t {
     int busy_timeout_ms;         // how long to wait for another writer's lock; 0 = 5000
     db_writer_fault_fn fault;    // see db_writer_fault_fn; NULL in production
     void *fault_ctx;             // passed to fault
+    bool manual_wake;            // queuing does not wake the writer thread: the
+                                 // producer calls db_writer_kick or db_writer_run_small
 } db_writer_opts_t;
 
 // Borrowed bytes; data NULL means SQL NULL (size is then ignored).
@@ -209,6 +211,19 @@ ipp_err_t db_writer_engine_down(db_writer_t *w, const char *uuid, int64_t when, 
 // db_writer_fd: the eventfd that becomes readable after each batch. Owned
 // by the writer; do not close it.
 int db_writer_fd(const db_writer_t *w);
+
+// db_writer_kick: wake the writer thread if mutations are queued (for a
+// writer opened with manual_wake; harmless otherwise).
+void db_writer_kick(db_writer_t *w);
+
+// db_writer_run_small: when no batch is in progress and at most max_ops
+// mutations are queued, apply them on the calling thread as one batch
+// and return true: they are settled (committed or reported) on return,
+// with no thread hand-off either way and the eventfd left alone. Otherwise
+// wake the writer thread for them and return false. Latency-bound callers
+// use this for the single mutation they wait on; a backlog stays with the
+// writer thread, where batches grow with load.
+bool db_writer_run_small(db_writer_t *w, size_t max_ops);
 
 // db_writer_committed: clear the eventfd, then return the highest settled
 // seq (see the top of this file). Never blocks.
