@@ -298,6 +298,7 @@ void hub_destroy(hub_t **hub_p)
         // what waited for it is delivered.
         hub_store_sync(hub->store);
         hub_commits(hub);
+        hub_acks_flush(hub, true);
     }
     if (hub->engines && hub->engine_sock && hub->pub_sock) {
         // Tell engines and clients we are going. Engines keep running and
@@ -559,6 +560,8 @@ ipp_err_t hub_run(hub_t *hub)
         int64_t fd_ = hub_store_deadline(hub->store);
         if (fd_ >= 0 && fd_ < deadline)
             deadline = fd_;
+        if (hub->n_acks && hub->acks_due < deadline)
+            deadline = hub->acks_due;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[4] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
@@ -595,7 +598,11 @@ ipp_err_t hub_run(hub_t *hub)
         if (sd >= 0 && now >= sd)
             sched_tick(hub->sched);
         // Before sleeping: the batch of this iteration goes to the disk.
-        hub_store_flush(hub->store);
+        // Committed here (small, writer idle), its waits are handled at
+        // once, which may queue a few more (a dependent's result...).
+        for (int i = 0; hub_store_flush(hub->store, i < 4); i++)
+            hub_commits(hub);
+        hub_acks_flush(hub, false);
     }
     return IPP_OK;
 }

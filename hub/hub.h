@@ -75,6 +75,11 @@ typedef struct hub_task_t {
 
 struct hub_t;
 
+// Acknowledgements wait at most this long, or for this many (see
+// hub_acks_flush).
+#define HUB_ACK_DELAY_US 20000
+#define HUB_ACK_MAX 256
+
 // A result acknowledgement waiting to be sent with others to its engine.
 typedef struct hub_ack_t {
     int engine;                      // where the result came from
@@ -137,9 +142,10 @@ typedef struct hub_t {
     hub_sack_t *sacks;           // submit acceptances gathered in one commit pass
     size_t n_sacks;              // how many
     size_t cap_sacks;            // allocated
-    hub_ack_t *acks;             // result acks gathered in one commit pass
+    hub_ack_t *acks;             // result acks gathered (see hub_acks_flush)
     size_t n_acks;               // how many
     size_t cap_acks;             // allocated
+    int64_t acks_due;            // monotonic µs by which they must be sent
 } hub_t;
 
 // ---- controller.c
@@ -201,6 +207,13 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg);
 void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg);
 // hub_commits: run the waits whose mutations are now committed (or failed).
 void hub_commits(hub_t *hub);
+// hub_acks_flush: send the result acknowledgements gathered so far, one
+// message per engine — always when force, else once HUB_ACK_MAX are
+// waiting or the oldest has waited HUB_ACK_DELAY_US. An acknowledgement
+// only lets the engine forget a result it keeps; sending them in bulk
+// spares the engine a wake-up per task. Until then the engine holds the
+// result, and would re-send it on re-registering (answered "not needed").
+void hub_acks_flush(hub_t *hub, bool force);
 // hub_task_free: free a task and everything it owns.
 void hub_task_free(hub_task_t *task);
 // hub_sched_ops: the scheduler callbacks (ctx = hub).
@@ -228,9 +241,12 @@ hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log,
 void hub_store_close(hub_store_t **store_p);
 // hub_store_fd: a descriptor that becomes readable when commits happen.
 int hub_store_fd(hub_store_t *store);
-// hub_store_flush: hand the writer what is held back and due (before the
-// loop sleeps).
-void hub_store_flush(hub_store_t *store);
+// hub_store_flush: hand the writer what is held back and due, and get
+// what is queued committed (before the loop sleeps): on this thread when
+// it is a few mutations and the writer is idle — then returns true and the
+// caller handles the commits at once — else on the writer thread (false,
+// always so when !here_ok).
+bool hub_store_flush(hub_store_t *store, bool here_ok);
 // hub_store_sync_assigns: hand held-back assignments to the writer now
 // (before a mutation made outside store.c).
 void hub_store_sync_assigns(hub_store_t *store);

@@ -18,6 +18,13 @@
 // How long an assignment may wait to be handed to the writer (µs).
 #define S_ASSIGN_DELAY_US 2000
 
+// Most queued mutations the loop commits itself rather than hand to the
+// writer thread. Two thread hand-offs (wake the writer, wake the loop on
+// the eventfd) cost more than a small commit on this kind of machine;
+// a larger backlog goes to the writer thread, whose batches grow with load
+// while the loop goes on reading messages.
+#define S_INLINE_MAX 8
+
 // An assignment not yet handed to the writer.
 typedef struct {
     char msg_id[IPP_MSGID_LEN + 1];  // the task
@@ -76,6 +83,7 @@ hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log, ip
     st->log = log;
     db_writer_opts_t wo = {0};
     wo.durability = cfg->durability ? DB_DURABILITY_FULL : DB_DURABILITY_NORMAL;
+    wo.manual_wake = true;  // hub_store_flush decides: this thread or the writer's
     st->writer = db_writer_new(cfg->db_path, &wo, log, err);
     if (!st->writer || db_writer_start(st->writer, err) != IPP_OK)
         goto fail;
@@ -133,10 +141,14 @@ static void s_assigns_out(hub_store_t *st)
     st->n_assigns = 0;
 }
 
-void hub_store_flush(hub_store_t *st)
+bool hub_store_flush(hub_store_t *st, bool here_ok)
 {
     if (st->n_assigns && ipp_clock_mono_us() >= st->assign_due)
         s_assigns_out(st);
+    if (here_ok)
+        return db_writer_run_small(st->writer, S_INLINE_MAX);
+    db_writer_kick(st->writer);
+    return false;
 }
 
 void hub_store_sync_assigns(hub_store_t *st)

@@ -315,10 +315,12 @@ static void s_ack(hub_t *hub, int engine, const char *msg_id)
               NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-// s_ack_later: queue an acknowledgement for the end of this commit pass,
-// where acks are sent one message per engine; sent at once if no memory.
+// s_ack_later: queue an acknowledgement for hub_acks_flush; sent at once
+// if there is no memory.
 static void s_ack_later(hub_t *hub, int engine, const char *msg_id)
 {
+    if (hub->n_acks == 0)
+        hub->acks_due = ipp_clock_mono_us() + HUB_ACK_DELAY_US;
     if (hub->n_acks == hub->cap_acks) {
         size_t cap = hub->cap_acks ? hub->cap_acks * 2 : 256;
         hub_ack_t *v = realloc(hub->acks, cap * sizeof *v);
@@ -334,9 +336,11 @@ static void s_ack_later(hub_t *hub, int engine, const char *msg_id)
     hub->n_acks++;
 }
 
-// s_ack_flush: one RESULT_ACK per engine for everything queued.
-static void s_ack_flush(hub_t *hub)
+void hub_acks_flush(hub_t *hub, bool force)
 {
+    if (hub->n_acks == 0 ||
+        (!force && hub->n_acks < HUB_ACK_MAX && ipp_clock_mono_us() < hub->acks_due))
+        return;
     char *ids[512];
     size_t start = 0;
     while (start < hub->n_acks) {
@@ -661,7 +665,7 @@ void hub_commits(hub_t *hub)
     if (reps != small)
         free(reps);
     s_accept_flush(hub);
-    s_ack_flush(hub);
+    hub_acks_flush(hub, false);
 }
 
 // ------------------------------------------------------------ scheduler
