@@ -102,7 +102,7 @@ build_ipp() {
         # Another build may hold the tree, or a folder may be mid-edit: retry.
         for attempt in 1 2 3 4; do
             if cmake --build "$build" -j"$(nproc)" --target ipp-controller ipp-engine \
-                bench_e2e bench_store >"$build/bench-build.log" 2>&1; then
+                bench_e2e bench_store bench_floor >"$build/bench-build.log" 2>&1; then
                 break
             fi
             if [ $attempt = 4 ]; then
@@ -118,8 +118,9 @@ build_ipp() {
     eng_bin="$build/engine/ipp-engine"
     e2e_bin="$build/tools/bench/bench_e2e"
     store_bin="$build/tools/bench/bench_store"
+    floor_bin="$build/tools/bench/bench_floor"
     local b
-    for b in "$ctl_bin" "$eng_bin" "$e2e_bin" "$store_bin"; do
+    for b in "$ctl_bin" "$eng_bin" "$e2e_bin" "$store_bin" "$floor_bin"; do
         [ -x "$b" ] || { say "missing $b (build it, or drop --no-build)"; exit 1; }
     done
     build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)

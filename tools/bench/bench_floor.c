@@ -1,0 +1,263 @@
+/* bench_floor.c — what a task round trip cannot go below on this machine.
+ *
+ * A task's round trip under the write-ahead rule is four ZeroMQ hops
+ * (client → controller → engine → controller → client) and two commits
+ * (the request before dispatch, the result before delivery). This program
+ * measures both parts bare, with nothing of ipp's around them, so the
+ * end-to-end figures of tools/bench/run can be read against them:
+ *
+ *   zmq   a DEALER in this process and a ROUTER echoing in a child process,
+ *         over tcp://127.0.0.1, 200-byte messages: the round trip (two
+ *         hops), p50 and p99 over --rounds
+ *   db    the task store's writer (db/) in a temporary directory: the
+ *         commit of one request and of one result, each alone in its
+ *         transaction, on the calling thread (db_writer_run_small, as the
+ *         controller does at low load) and through the writer thread
+ *         (queue, wake it, wait on its eventfd)
+ *
+ * Prints name=value lines, floor_latency_us last: two round trips plus two
+ * commits on the calling thread, the least a write-ahead task round trip
+ * can take here.
+ *
+ * Usage: bench_floor [--rounds N]
+ */
+#include "db/writer.h"
+#include "proto/clock.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zmq.h>
+
+static int s_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+// s_pct: the p-th percentile of v[0..n) (sorted in place).
+static int64_t s_pct(int64_t *v, long n, double p)
+{
+    qsort(v, (size_t)n, sizeof *v, s_cmp);
+    long i = (long)((double)n * p);
+    return v[i < n ? i : n - 1];
+}
+
+// s_echo: the child: a ROUTER on an ephemeral port, its endpoint written
+// to fd, echoing every message until it gets an empty one.
+static int s_echo(int fd)
+{
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_ROUTER);
+    char ep[256];
+    size_t len = sizeof ep;
+    if (zmq_bind(s, "tcp://127.0.0.1:*") != 0 ||
+        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+        return 1;
+    if (write(fd, ep, strlen(ep) + 1) < 0)
+        return 1;
+    close(fd);
+    for (;;) {
+        zmq_msg_t id, m;
+        zmq_msg_init(&id);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&id, s, 0) < 0 || zmq_msg_recv(&m, s, 0) < 0)
+            return 1;
+        bool last = zmq_msg_size(&m) == 0;
+        zmq_msg_send(&id, s, ZMQ_SNDMORE);
+        zmq_msg_send(&m, s, 0);
+        if (last)
+            break;
+    }
+    int linger = 1000;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+// s_zmq: round trips to an echoing child; fills v[0..n). 0 on success.
+static int s_zmq(int64_t *v, long n)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return 1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        close(p[0]);
+        _exit(s_echo(p[1]));
+    }
+    close(p[1]);
+    char ep[256] = {0};
+    ssize_t got = read(p[0], ep, sizeof ep - 1);
+    close(p[0]);
+    int rc = 1;
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    int tmo = 5000;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof tmo);
+    if (got > 0 && zmq_connect(s, ep) == 0) {
+        char buf[200];
+        memset(buf, 'x', sizeof buf);
+        rc = 0;
+        // A few untimed rounds first: the connection is made on the first.
+        for (long i = -50; i < n && rc == 0; i++) {
+            int64_t t0 = ipp_clock_mono_us();
+            if (zmq_send(s, buf, sizeof buf, 0) != (int)sizeof buf ||
+                zmq_recv(s, buf, sizeof buf, 0) != (int)sizeof buf)
+                rc = 1;
+            else if (i >= 0)
+                v[i] = ipp_clock_mono_us() - t0;
+        }
+        zmq_send(s, "", 0, 0);  // the child's cue to stop
+        zmq_recv(s, buf, sizeof buf, 0);
+    }
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    int st = 0;
+    if (rc != 0)
+        kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
+// s_request / s_result: one task's request and result, much as the
+// controller records them (a noop call: small frames, no output).
+static ipp_err_t s_request(db_writer_t *w, long i, uint64_t *seq)
+{
+    char id[64];
+    snprintf(id, sizeof id, "019a0000-0000-7000-8000-%012ld", i);
+    static const char hdr[120] = "header", content[40] = "content", arg[48] = "argument";
+    db_blob_t buf = {arg, sizeof arg};
+    db_request_t req = {.msg_id = id,
+                        .header = {hdr, sizeof hdr},
+                        .content = {content, sizeof content},
+                        .buffers = &buf,
+                        .n_buffers = 1,
+                        .submitted = ipp_clock_now_us(),
+                        .client_uuid = "bench-floor-client",
+                        .queue = "task"};
+    return db_writer_insert(w, &req, seq);
+}
+
+static ipp_err_t s_result(db_writer_t *w, long i, uint64_t *seq)
+{
+    char id[64];
+    snprintf(id, sizeof id, "019a0000-0000-7000-8000-%012ld", i);
+    static const char hdr[120] = "result header", content[60] = "result content";
+    int64_t now = ipp_clock_now_us();
+    db_result_t res = {.msg_id = id,
+                       .status = DB_STATUS_OK,
+                       .started = now,
+                       .completed = now,
+                       .received = now,
+                       .error_engine_id = -1,
+                       .result_header = {hdr, sizeof hdr},
+                       .result_content = {content, sizeof content}};
+    return db_writer_result(w, &res, seq);
+}
+
+// s_db: n requests and n results committed one at a time, on this thread
+// (here) or through the writer thread. 0 on success.
+static int s_db(const char *dir, bool here, int64_t *req_us, int64_t *res_us, long n, long base)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/floor-%s.db", dir, here ? "here" : "thread");
+    db_writer_opts_t o = {0};
+    o.manual_wake = here;
+    ipp_error_t err;
+    db_writer_t *w = db_writer_new(path, &o, NULL, &err);
+    if (!w || db_writer_start(w, &err) != IPP_OK) {
+        fprintf(stderr, "bench_floor: %s\n", err.msg);
+        db_writer_destroy(&w);
+        return 1;
+    }
+    int rc = 0;
+    for (long i = -20; i < n && rc == 0; i++) {
+        for (int k = 0; k < 2 && rc == 0; k++) {
+            uint64_t seq = 0;
+            int64_t t0 = ipp_clock_mono_us();
+            ipp_err_t e = k == 0 ? s_request(w, base + i, &seq) : s_result(w, base + i, &seq);
+            if (e != IPP_OK) {
+                rc = 1;
+                break;
+            }
+            if (here) {
+                if (!db_writer_run_small(w, 8))
+                    rc = 1;
+            } else {
+                while (db_writer_committed(w) < seq) {
+                    struct pollfd p = {.fd = db_writer_fd(w), .events = POLLIN};
+                    poll(&p, 1, 1000);
+                }
+            }
+            db_report_t r;
+            while (db_writer_next_report(w, &r)) {
+                fprintf(stderr, "bench_floor: %s\n", r.err.msg);
+                rc = 1;
+            }
+            if (i >= 0)
+                (k == 0 ? req_us : res_us)[i] = ipp_clock_mono_us() - t0;
+        }
+    }
+    db_writer_destroy(&w);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    long n = 2000;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            n = strtol(argv[++i], NULL, 10);
+        } else {
+            fprintf(stderr, "usage: bench_floor [--rounds N]\n");
+            return 2;
+        }
+    }
+    if (n <= 0) {
+        fprintf(stderr, "bench_floor: --rounds must be positive\n");
+        return 2;
+    }
+    int64_t *v = calloc((size_t)n * 4, sizeof *v);
+    if (!v)
+        return 1;
+    if (s_zmq(v, n) != 0) {
+        fprintf(stderr, "bench_floor: the ZeroMQ round trips failed\n");
+        return 1;
+    }
+    int64_t rtt50 = s_pct(v, n, 0.5), rtt99 = s_pct(v, n, 0.99);
+    printf("floor_zmq_rtt_p50_us=%lld\n", (long long)rtt50);
+    printf("floor_zmq_rtt_p99_us=%lld\n", (long long)rtt99);
+
+    char dir[] = "/tmp/ipp-bench-floor-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    int64_t *req = v, *res = v + n, *treq = v + 2 * n, *tres = v + 3 * n;
+    int rc = s_db(dir, true, req, res, n, 0) || s_db(dir, false, treq, tres, n, n);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_floor: could not remove %s\n", dir);
+    if (rc) {
+        fprintf(stderr, "bench_floor: the commits failed\n");
+        free(v);
+        return 1;
+    }
+    int64_t c_req = s_pct(req, n, 0.5), c_res = s_pct(res, n, 0.5);
+    printf("floor_commit_request_here_p50_us=%lld\n", (long long)c_req);
+    printf("floor_commit_result_here_p50_us=%lld\n", (long long)c_res);
+    printf("floor_commit_request_thread_p50_us=%lld\n", (long long)s_pct(treq, n, 0.5));
+    printf("floor_commit_result_thread_p50_us=%lld\n", (long long)s_pct(tres, n, 0.5));
+    printf("floor_latency_us=%lld\n", (long long)(2 * rtt50 + c_req + c_res));
+    free(v);
+    return 0;
+}
