@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +70,15 @@ static double s_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+// s_cpu_us: CPU time of this process (every thread, user + system), µs.
+static double s_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static int s_cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -97,7 +107,7 @@ static long s_run_many(ipp_client_t *c, const s_args_t *a, long n, s_submit_fn *
     if (!ars)
         return -1;
     long failed = 0;
-    double t0 = s_now();
+    double t0 = s_now(), cpu0 = s_cpu_us();
     for (long i = 0; i < n; i++) {
         if (!(ars[i] = submit(ctx, i, &err))) {
             fprintf(stderr, "bench_e2e: %s: submit %ld: %s\n", a->prefix, i, err.msg);
@@ -135,6 +145,9 @@ static long s_run_many(ipp_client_t *c, const s_args_t *a, long n, s_submit_fn *
     snprintf(what, sizeof what, "%s_per_s", unit);
     printf("%s=%.0f\n", s_name(a, what), (double)n / (t2 - t0));
     printf("%s=%.0f\n", s_name(a, "submit_per_s"), (double)n / (t1 - t0));
+    // What the client spent per task (its I/O thread included).
+    printf("%s=%.1f\n", s_name(a, "cpu_us_per_task_client"),
+           n ? (s_cpu_us() - cpu0) / (double)n : 0.0);
     printf("%s=%ld\n", s_name(a, "failed"), failed);
     return failed;
 }

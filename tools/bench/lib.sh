@@ -180,6 +180,33 @@ stop_cluster() {
     ctl="" engines=""
 }
 
+# cpu_ns PID…: CPU time so far of every thread of these processes, ns
+# (from each thread's schedstat: exact, where /proc/PID/stat counts ticks).
+cpu_ns() {
+    local p t sum=0 v
+    for p in "$@"; do
+        for t in /proc/"$p"/task/*/schedstat; do
+            v=$(cut -d' ' -f1 "$t" 2>/dev/null) || continue
+            sum=$((sum + ${v:-0}))
+        done
+    done
+    echo "$sum"
+}
+
+# bench_cpu NAME TASKS COMMAND…: bench NAME COMMAND…, then the controller's
+# and the engines' CPU per task during it (µs, one decimal).
+bench_cpu() {
+    local name=$1 tasks=$2 c0 e0 c1 e1
+    shift 2
+    # shellcheck disable=SC2086
+    c0=$(cpu_ns "$ctl") e0=$(cpu_ns $engines)
+    bench "$name" "$@"
+    # shellcheck disable=SC2086
+    c1=$(cpu_ns "$ctl") e1=$(cpu_ns $engines)
+    emit "${name}_cpu_us_per_task_controller" "$(awk -v d=$((c1 - c0)) -v n="$tasks" 'BEGIN { printf "%.1f", d / 1000 / n }')"
+    emit "${name}_cpu_us_per_task_engines" "$(awk -v d=$((e1 - e0)) -v n="$tasks" 'BEGIN { printf "%.1f", d / 1000 / n }')"
+}
+
 # rss FIELD: the current controller's VmHWM or VmRSS, kB.
 rss() { sed -n "s/^$1:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/$ctl/status" 2>/dev/null || echo -1; }
 
