@@ -424,6 +424,10 @@ void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r
     t->started = r->has_started ? r->started : 0;
     t->completed = r->has_completed ? r->completed : 0;
     t->received = ipp_clock_now_us();
+    // The controller delivers a result only once it is recorded, and the
+    // request before it: a result is an acceptance too (a quick task's
+    // SUBMIT_REPLY is not sent at all when its result goes first).
+    t->accepted = 1;
     s_set_output(t, 1, &r->stdout_data, r->has_stdout_truncated && r->stdout_truncated);
     s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
     int exit_status = r->has_exit_status ? r->exit_status : -1;

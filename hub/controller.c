@@ -298,6 +298,7 @@ void hub_destroy(hub_t **hub_p)
         // what waited for it is delivered.
         hub_store_sync(hub->store);
         hub_commits(hub);
+        hub_accepts_flush(hub, true);
         hub_acks_flush(hub, true);
     }
     if (hub->engines && hub->engine_sock && hub->pub_sock) {
@@ -562,6 +563,8 @@ ipp_err_t hub_run(hub_t *hub)
             deadline = fd_;
         if (hub->n_acks && hub->acks_due < deadline)
             deadline = hub->acks_due;
+        if (hub->n_sacks && hub->sacks_due < deadline)
+            deadline = hub->sacks_due;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[4] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
@@ -602,6 +605,7 @@ ipp_err_t hub_run(hub_t *hub)
         // once, which may queue a few more (a dependent's result...).
         for (int i = 0; hub_store_flush(hub->store, i < 4); i++)
             hub_commits(hub);
+        hub_accepts_flush(hub, false);
         hub_acks_flush(hub, false);
     }
     return IPP_OK;

@@ -71,6 +71,8 @@ typedef struct hub_task_t {
     Ipp__TaskResult *result;         // result waiting for its commit, owned
     zmq_msg_t *rbufs;                // its buffers, owned
     size_t n_rbufs;                  // how many
+    size_t sack;                     // 1 + its slot in hub_t.sacks while its
+                                     // "accepted" waits (0: none; may be stale)
 } hub_task_t;
 
 struct hub_t;
@@ -79,6 +81,13 @@ struct hub_t;
 // hub_acks_flush).
 #define HUB_ACK_DELAY_US 20000
 #define HUB_ACK_MAX 256
+
+// "Accepted" waits at most this long, or for this many: a task whose
+// result reaches its client first needs none (the result says it was
+// recorded), and the client is spared a wake-up in the middle of the
+// round trip. See hub_accepts_flush.
+#define HUB_ACCEPT_DELAY_US 2000
+#define HUB_ACCEPT_MAX 4096
 
 // A result acknowledgement waiting to be sent with others to its engine.
 typedef struct hub_ack_t {
@@ -139,7 +148,8 @@ typedef struct hub_t {
     bool stopping;               // leave the loop
     volatile sig_atomic_t *stop_flag; // set by main's signal handler
     char pid_path[1100];         // the pid file to remove at exit
-    hub_sack_t *sacks;           // submit acceptances gathered in one commit pass
+    int64_t sacks_due;           // monotonic µs by which they must be sent
+    hub_sack_t *sacks;           // submit acceptances gathered (hub_accepts_flush)
     size_t n_sacks;              // how many
     size_t cap_sacks;            // allocated
     hub_ack_t *acks;             // result acks gathered (see hub_acks_flush)
@@ -214,6 +224,11 @@ void hub_commits(hub_t *hub);
 // spares the engine a wake-up per task. Until then the engine holds the
 // result, and would re-send it on re-registering (answered "not needed").
 void hub_acks_flush(hub_t *hub, bool force);
+// hub_accepts_flush: send the gathered acceptances, one SUBMIT_REPLY per
+// client — always when force, else once HUB_ACCEPT_MAX wait or the oldest
+// has waited HUB_ACCEPT_DELAY_US. One whose task's result was delivered
+// meanwhile is not sent: a TASK_RESULT also means the request is recorded.
+void hub_accepts_flush(hub_t *hub, bool force);
 // hub_task_free: free a task and everything it owns.
 void hub_task_free(hub_task_t *task);
 // hub_sched_ops: the scheduler callbacks (ctx = hub).

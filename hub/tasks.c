@@ -275,6 +275,11 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
 static void s_deliver(hub_t *hub, hub_task_t *task)
 {
     Ipp__TaskResult *res = task->result;
+    // Its "accepted" has not gone yet: the result says as much.
+    if (task->sack && task->sack <= hub->n_sacks &&
+        strcmp(hub->sacks[task->sack - 1].msg_id, task->msg_id) == 0 && task->client_len && res)
+        hub->sacks[task->sack - 1].msg_id[0] = '\0';
+    task->sack = 0;
     if (task->client_len && res) {
         wire_frame_t ident = {task->client, task->client_len};
         hub_reply(hub, &ident, task->msg_id, IPP__MSG_TYPE__TASK_RESULT, &res->base, task->rbufs,
@@ -389,19 +394,25 @@ static void s_accept_later(hub_t *hub, hub_task_t *task)
         hub->sacks = v;
         hub->cap_sacks = cap;
     }
+    if (hub->n_sacks == 0)
+        hub->sacks_due = ipp_clock_mono_us() + HUB_ACCEPT_DELAY_US;
+    task->sack = hub->n_sacks + 1;
     hub_sack_t *a = &hub->sacks[hub->n_sacks++];
     memcpy(a->client, task->client, task->client_len);
     a->client_len = task->client_len;
     memcpy(a->msg_id, task->msg_id, sizeof a->msg_id);
 }
 
-// s_accept_flush: one SUBMIT_REPLY per client for everything accepted in
-// this pass (at most 4096 ids each).
-static void s_accept_flush(hub_t *hub)
+void hub_accepts_flush(hub_t *hub, bool force)
 {
+    if (hub->n_sacks == 0 ||
+        (!force && hub->n_sacks < HUB_ACCEPT_MAX && ipp_clock_mono_us() < hub->sacks_due))
+        return;
     enum { MAX_IDS = 4096 };
     char *ids[MAX_IDS];
     size_t start = 0;
+    while (start < hub->n_sacks && !hub->sacks[start].msg_id[0])
+        start++;  // dropped: the result went first
     while (start < hub->n_sacks) {
         const hub_sack_t *first = &hub->sacks[start];
         size_t n = 0;
@@ -664,7 +675,7 @@ void hub_commits(hub_t *hub)
     }
     if (reps != small)
         free(reps);
-    s_accept_flush(hub);
+    hub_accepts_flush(hub, false);
     hub_acks_flush(hub, false);
 }
 

@@ -420,6 +420,7 @@ size_t h_collect(h_client_t *cl, char (*ids)[IPP_MSGID_LEN + 1], size_t n, h_res
             }
         } else if (t == IPP__MSG_TYPE__TASK_RESULT && !r->done) {
             Ipp__TaskResult *tr = (Ipp__TaskResult *)cl->msg.content;
+            r->accepted = true;  // a result is only sent once the request is recorded
             r->done = true;
             r->status = tr->status;
             r->engine_id = tr->has_engine_id ? tr->engine_id : -1;

@@ -143,7 +143,7 @@ typedef struct h_result_t {
     char evalue[256];
     char out[256];             // stdout (truncated here)
     char buf0[64];             // first result buffer as text
-    bool accepted;             // SUBMIT_REPLY said accepted
+    bool accepted;             // SUBMIT_REPLY said accepted, or a TASK_RESULT came
     bool refused;              // SUBMIT_REPLY said refused
     bool done;                 // TASK_RESULT arrived
 } h_result_t;
