@@ -15,9 +15,12 @@
  *         controller does at low load) and through the writer thread
  *         (queue, wake it, wait on its eventfd)
  *
- * Prints name=value lines, floor_latency_us last: two round trips plus two
- * commits on the calling thread, the least a write-ahead task round trip
- * can take here.
+ * Prints name=value lines: the round trip's time and the CPU it costs both
+ * processes; floor_hwm1_tasks_per_s, how many such round trips per second
+ * every core together could carry (at hwm 1 each task needs one between
+ * controller and engine that nothing can batch); and floor_latency_us
+ * last: two round trips plus two commits on the calling thread, the least
+ * a write-ahead task round trip can take here.
  *
  * Usage: bench_floor [--rounds N]
  */
@@ -29,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -47,8 +51,21 @@ static int64_t s_pct(int64_t *v, long n, double p)
     return v[i < n ? i : n - 1];
 }
 
+// s_cpu_us: CPU time (user + system) of this process so far, µs.
+static double s_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// The rounds before timing starts (the connection is made on the first).
+#define S_WARMUP 50
+
 // s_echo: the child: a ROUTER on an ephemeral port, its endpoint written
-// to fd, echoing every message until it gets an empty one.
+// to fd, echoing every message until it gets an empty one, which it
+// answers with the CPU time it spent since the warm-up rounds (µs, text).
 static int s_echo(int fd)
 {
     void *ctx = zmq_ctx_new();
@@ -61,17 +78,25 @@ static int s_echo(int fd)
     if (write(fd, ep, strlen(ep) + 1) < 0)
         return 1;
     close(fd);
-    for (;;) {
+    double cpu0 = 0;
+    for (long count = 0;; count++) {
+        if (count == S_WARMUP)
+            cpu0 = s_cpu_us();
         zmq_msg_t id, m;
         zmq_msg_init(&id);
         zmq_msg_init(&m);
         if (zmq_msg_recv(&id, s, 0) < 0 || zmq_msg_recv(&m, s, 0) < 0)
             return 1;
-        bool last = zmq_msg_size(&m) == 0;
+        if (zmq_msg_size(&m) == 0) {
+            char used[64];
+            snprintf(used, sizeof used, "%.0f", s_cpu_us() - cpu0);
+            zmq_msg_send(&id, s, ZMQ_SNDMORE);
+            zmq_send(s, used, strlen(used), 0);
+            zmq_msg_close(&m);
+            break;
+        }
         zmq_msg_send(&id, s, ZMQ_SNDMORE);
         zmq_msg_send(&m, s, 0);
-        if (last)
-            break;
     }
     int linger = 1000;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
@@ -80,8 +105,9 @@ static int s_echo(int fd)
     return 0;
 }
 
-// s_zmq: round trips to an echoing child; fills v[0..n). 0 on success.
-static int s_zmq(int64_t *v, long n)
+// s_zmq: round trips to an echoing child; fills v[0..n) and *cpu_us with
+// the CPU both processes spent on them (every thread). 0 on success.
+static int s_zmq(int64_t *v, long n, double *cpu_us)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -108,8 +134,9 @@ static int s_zmq(int64_t *v, long n)
         char buf[200];
         memset(buf, 'x', sizeof buf);
         rc = 0;
-        // A few untimed rounds first: the connection is made on the first.
-        for (long i = -50; i < n && rc == 0; i++) {
+        for (long i = -S_WARMUP; i < n && rc == 0; i++) {
+            if (i == 0)
+                *cpu_us = -s_cpu_us();
             int64_t t0 = ipp_clock_mono_us();
             if (zmq_send(s, buf, sizeof buf, 0) != (int)sizeof buf ||
                 zmq_recv(s, buf, sizeof buf, 0) != (int)sizeof buf)
@@ -117,8 +144,15 @@ static int s_zmq(int64_t *v, long n)
             else if (i >= 0)
                 v[i] = ipp_clock_mono_us() - t0;
         }
-        zmq_send(s, "", 0, 0);  // the child's cue to stop
-        zmq_recv(s, buf, sizeof buf, 0);
+        *cpu_us += s_cpu_us();
+        zmq_send(s, "", 0, 0);  // the child's cue to stop, and its CPU time
+        int got_n = rc == 0 ? zmq_recv(s, buf, sizeof buf - 1, 0) : -1;
+        if (got_n > 0) {
+            buf[got_n] = '\0';
+            *cpu_us += strtod(buf, NULL);
+        } else {
+            rc = 1;
+        }
     }
     zmq_close(s);
     zmq_ctx_term(ctx);
@@ -230,13 +264,21 @@ int main(int argc, char **argv)
     int64_t *v = calloc((size_t)n * 4, sizeof *v);
     if (!v)
         return 1;
-    if (s_zmq(v, n) != 0) {
+    double cpu = 0;
+    if (s_zmq(v, n, &cpu) != 0) {
         fprintf(stderr, "bench_floor: the ZeroMQ round trips failed\n");
         return 1;
     }
     int64_t rtt50 = s_pct(v, n, 0.5), rtt99 = s_pct(v, n, 0.99);
     printf("floor_zmq_rtt_p50_us=%lld\n", (long long)rtt50);
     printf("floor_zmq_rtt_p99_us=%lld\n", (long long)rtt99);
+    // An engine at hwm 1 gets each task and returns its result in a round
+    // trip of its own: no batching can share its cost. All cores doing
+    // nothing else could carry this many such round trips per second.
+    double per_rtt = cpu / (double)n;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("floor_zmq_cpu_us_per_rtt=%.1f\n", per_rtt);
+    printf("floor_hwm1_tasks_per_s=%.0f\n", per_rtt > 0 ? (double)cores * 1e6 / per_rtt : 0.0);
 
     char dir[] = "/tmp/ipp-bench-floor-XXXXXX";
     if (!mkdtemp(dir))
