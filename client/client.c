@@ -17,6 +17,7 @@
 
 #include "proto/clock.h"
 #include "proto/conn.h"
+#include "proto/zpoll.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -293,7 +294,7 @@ ipp_err_t cl_send(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *co
         long ms = (long)((deadline - now + 999) / 1000);
         if (ms > 100)
             ms = 100;
-        zmq_poll(items, 2, ms);
+        ipp_zpoll(items, 2, ms);
     }
     s_tx_reset(c);
     return IPP_OK;
@@ -615,11 +616,11 @@ ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
     if (timeout_us == 0) {
         s_drain(c);
     } else {
-        // zmq_poll looks at ZMQ_EVENTS before it sleeps, so input already
+        // ipp_zpoll looks at ZMQ_EVENTS before it sleeps, so input already
         // queued returns at once; after it, both sockets were asked.
         zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN, 0}, {c->sub, 0, ZMQ_POLLIN, 0}};
         long ms = timeout_us < 0 ? -1 : (long)((timeout_us + 999) / 1000);
-        int n = zmq_poll(items, 2, ms);
+        int n = ipp_zpoll(items, 2, ms);
         if (n < 0 && errno != EINTR)
             return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s",
                                  zmq_strerror(errno));

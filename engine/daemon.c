@@ -18,6 +18,7 @@
 #include "proto/conn.h"
 #include "proto/strmap.h"
 #include "proto/wire.h"
+#include "proto/zpoll.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -812,16 +813,21 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         if (self->runner) {
             struct pollfd pf[ENG_RUNNER_MAX_FDS];
             size_t k = eng_runner_pollfds(self->runner, pf, ENG_RUNNER_MAX_FDS);
+            // poll(2) flags are not ZeroMQ's (POLLOUT is ZMQ_POLLERR's value).
             for (size_t i = 0; i < k; i++)
-                items[n++] = (zmq_pollitem_t){NULL, pf[i].fd, pf[i].events, 0};
+                items[n++] = (zmq_pollitem_t){
+                    NULL, pf[i].fd,
+                    (short)((pf[i].events & POLLIN ? ZMQ_POLLIN : 0) |
+                            (pf[i].events & POLLOUT ? ZMQ_POLLOUT : 0)),
+                    0};
             int rt = eng_runner_timeout_ms(self->runner);
             if (rt >= 0 && rt < timeout)
                 timeout = rt;
         }
-        if (zmq_poll(items, (int)n, timeout) < 0) {
+        if (ipp_zpoll(items, (int)n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
-            IPP_LOGE(self->log, "zmq_poll: %s", zmq_strerror(errno));
+            IPP_LOGE(self->log, "poll: %s", zmq_strerror(errno));
             rc = IPP_ERR_ZMQ;
             break;
         }

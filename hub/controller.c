@@ -10,6 +10,7 @@
 
 #include "proto/clock.h"
 #include "proto/codec.h"
+#include "proto/zpoll.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -572,11 +573,11 @@ ipp_err_t hub_run(hub_t *hub)
             {NULL, hub_store_fd(hub->store), ZMQ_POLLIN, 0},
             {hub->pub_sock, 0, ZMQ_POLLIN, 0},
         };
-        int n = zmq_poll(items, 4, timeout_ms);
+        int n = ipp_zpoll(items, 4, timeout_ms);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
-            IPP_LOGE(hub->log, "zmq_poll: %s", zmq_strerror(zmq_errno()));
+            IPP_LOGE(hub->log, "poll: %s", zmq_strerror(zmq_errno()));
             return IPP_ERR_ZMQ;
         }
         // Subscriptions first: a client subscribes to done.<id> and then

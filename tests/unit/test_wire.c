@@ -10,11 +10,15 @@
 #include "proto/msgid.h"
 #include "proto/replay.h"
 #include "proto/wire.h"
+#include "proto/zpoll.h"
 
 #include <check.h>
+#include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const uint8_t s_key[32] = "0123456789abcdef0123456789abcdef";
 static ipp_logger_t s_quiet = {IPP_LOG_ERROR, NULL, "test"};
@@ -853,6 +857,71 @@ START_TEST(test_msgids_unique_and_time_ordered)
 }
 END_TEST
 
+// s_zpoll_sender: after a moment, send one byte on the socket arg.
+static void *s_zpoll_sender(void *arg)
+{
+    usleep(50 * 1000);
+    zmq_send(arg, "z", 1, 0);
+    return NULL;
+}
+
+// ipp_zpoll: zmq_poll's meaning in one pass — sockets and plain
+// descriptors, messages already queued, messages arriving while it sleeps.
+START_TEST(test_zpoll)
+{
+    void *ctx = zmq_ctx_new();
+    void *a = zmq_socket(ctx, ZMQ_PAIR), *b = zmq_socket(ctx, ZMQ_PAIR);
+    ck_assert_int_eq(zmq_bind(a, "inproc://zpoll"), 0);
+    ck_assert_int_eq(zmq_connect(b, "inproc://zpoll"), 0);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    zmq_pollitem_t it[2] = {{a, 0, ZMQ_POLLIN, 0}, {NULL, p[0], ZMQ_POLLIN, 0}};
+    // Nothing: the timeout passes, nothing is set.
+    int64_t t0 = ipp_clock_mono_us();
+    ck_assert_int_eq(ipp_zpoll(it, 2, 50), 0);
+    ck_assert_int_ge(ipp_clock_mono_us() - t0, 40000);
+    ck_assert_int_eq(it[0].revents, 0);
+    ck_assert_int_eq(it[1].revents, 0);
+    // A queued message is seen at once; the pipe is looked at as well.
+    ck_assert_int_eq(zmq_send(b, "x", 1, 0), 1);
+    ck_assert_int_eq(write(p[1], "y", 1), 1);
+    ck_assert_int_eq(ipp_zpoll(it, 2, -1), 2);
+    ck_assert_int_eq(it[0].revents, ZMQ_POLLIN);
+    ck_assert_int_eq(it[1].revents, ZMQ_POLLIN);
+    char c;
+    ck_assert_int_eq(zmq_recv(a, &c, 1, 0), 1);
+    ck_assert_int_eq(read(p[0], &c, 1), 1);
+    // A message that arrives while it sleeps wakes it (a thread sends it).
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, s_zpoll_sender, b), 0);
+    int n = 0;
+    t0 = ipp_clock_mono_us();
+    while (n == 0 && ipp_clock_mono_us() - t0 < 5000000)
+        n = ipp_zpoll(it, 2, 5000);  // 0 may come back for commands alone
+    pthread_join(th, NULL);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(it[0].revents, ZMQ_POLLIN);
+    ck_assert_int_eq(zmq_recv(a, &c, 1, 0), 1);
+    // Writability, in ZeroMQ's flags: ZMQ_POLLOUT, not poll(2)'s POLLOUT.
+    zmq_pollitem_t w[2] = {{b, 0, ZMQ_POLLOUT, 0}, {NULL, p[1], ZMQ_POLLOUT, 0}};
+    ck_assert_int_eq(ipp_zpoll(w, 2, 0), 2);
+    ck_assert_int_eq(w[0].revents, ZMQ_POLLOUT);
+    ck_assert_int_eq(w[1].revents, ZMQ_POLLOUT);
+    // More items than it takes: refused.
+    zmq_pollitem_t many[17];
+    for (int i = 0; i < 17; i++)
+        many[i] = (zmq_pollitem_t){NULL, p[0], ZMQ_POLLIN, 0};
+    errno = 0;
+    ck_assert_int_eq(ipp_zpoll(many, 17, 0), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    close(p[0]);
+    close(p[1]);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
 START_TEST(test_clock_iso_round_trip)
 {
     char buf[40];
@@ -895,6 +964,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_replay_guard_deletion_keeps_probe_chains);
     tcase_add_test(tc, test_msgids_unique_and_time_ordered);
     tcase_add_test(tc, test_clock_iso_round_trip);
+    tcase_add_test(tc, test_zpoll);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,85 @@
+/* zpoll.c — zmq_poll in one pass (see zpoll.h). */
+#include "proto/zpoll.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+
+// The most items a caller passes (the engine's socket, its eventfd and a
+// command's pipes are the most we use).
+#define S_MAX_ITEMS 16
+
+// s_zevents: what a socket can do now (ZMQ_EVENTS, masked by want).
+static short s_zevents(void *sock, short want, int *err)
+{
+    uint32_t ev = 0;
+    size_t len = sizeof ev;
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) != 0) {
+        *err = zmq_errno();
+        return 0;
+    }
+    return (short)(ev & (uint32_t)want & (ZMQ_POLLIN | ZMQ_POLLOUT));
+}
+
+int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
+{
+    if (n < 0 || n > S_MAX_ITEMS) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct pollfd pfd[S_MAX_ITEMS];
+    int ready = 0, err = 0;
+    // Ask every socket first: a message may wait already, and asking
+    // re-arms its descriptor (it only fires for what arrives after).
+    for (int i = 0; i < n; i++) {
+        items[i].revents = 0;
+        if (items[i].socket) {
+            size_t len = sizeof pfd[i].fd;
+            if (zmq_getsockopt(items[i].socket, ZMQ_FD, &pfd[i].fd, &len) != 0)
+                return -1;
+            pfd[i].events = POLLIN;
+            items[i].revents = s_zevents(items[i].socket, items[i].events, &err);
+            if (err) {
+                errno = err;
+                return -1;
+            }
+            ready += items[i].revents != 0;
+        } else {
+            pfd[i].fd = items[i].fd;
+            pfd[i].events = (short)((items[i].events & ZMQ_POLLIN ? POLLIN : 0) |
+                                    (items[i].events & ZMQ_POLLOUT ? POLLOUT : 0) |
+                                    (items[i].events & ZMQ_POLLPRI ? POLLPRI : 0));
+        }
+        pfd[i].revents = 0;
+    }
+    // Plain descriptors are looked at in the same call; with a socket
+    // ready, without waiting.
+    int rc = poll(pfd, (nfds_t)n, ready ? 0 : (int)timeout_ms);
+    if (rc < 0)
+        return ready ? ready : -1;
+    for (int i = 0; i < n; i++) {
+        if (items[i].socket) {
+            if (!items[i].revents && pfd[i].revents) {
+                items[i].revents = s_zevents(items[i].socket, items[i].events, &err);
+                if (err) {
+                    errno = err;
+                    return -1;
+                }
+                ready += items[i].revents != 0;
+            }
+        } else {
+            short r = 0;
+            if (pfd[i].revents & POLLIN)
+                r |= ZMQ_POLLIN;
+            if (pfd[i].revents & POLLOUT)
+                r |= ZMQ_POLLOUT;
+            if (pfd[i].revents & POLLPRI)
+                r |= ZMQ_POLLPRI;
+            if (pfd[i].revents & ~(POLLIN | POLLOUT | POLLPRI))
+                r |= ZMQ_POLLERR;
+            items[i].revents = r;
+            ready += r != 0;
+        }
+    }
+    return ready;
+}
