@@ -13,6 +13,7 @@
 #include "db/fnmatch.h"
 #include "db/sql.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -208,9 +209,21 @@ out:
     return rc;
 }
 
+// s_sqlite_setup: process-wide SQLite settings, before its first use.
+// Memory statistics off: with them, every allocation SQLite makes takes a
+// global mutex, for figures nothing here reads. Refused (SQLITE_MISUSE)
+// if SQLite was initialised already by someone else; it then keeps its
+// defaults, which are correct, only slower.
+static void s_sqlite_setup(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_t *lg,
                         ipp_error_t *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, s_sqlite_setup);
     sqlite3 *db = NULL;
     if (!path) {
         ipp_error_set(err, IPP_ERR_INVALID, "no database path given");
