@@ -255,8 +255,9 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     hub->sched = sched_new(&sc, &hub_sched_ops, hub);
     hub->engines = hub_registry_new();
     hub->tasks = ipp_strmap_new();
+    hub->clients = ipp_strmap_new();
     hub->subs = ipp_strmap_new();
-    if (!hub->sched || !hub->engines || !hub->tasks || !hub->subs) {
+    if (!hub->sched || !hub->engines || !hub->tasks || !hub->clients || !hub->subs) {
         ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
         goto fail;
     }
@@ -301,6 +302,7 @@ void hub_destroy(hub_t **hub_p)
         hub_commits(hub);
         hub_accepts_flush(hub, true);
         hub_acks_flush(hub, true);
+        hub_deliveries_flush(hub, true);
     }
     if (hub->engines && hub->engine_sock && hub->pub_sock) {
         // Tell engines and clients we are going. Engines keep running and
@@ -323,6 +325,12 @@ void hub_destroy(hub_t **hub_p)
     if (hub->tasks)
         ipp_strmap_each(hub->tasks, s_free_task, NULL);
     ipp_strmap_destroy(&hub->tasks);
+    for (size_t i = 0; i < hub->n_held; i++)
+        hub_task_free(hub->held[i]);  // only if the flush above could not run
+    free(hub->held);
+    if (hub->clients)
+        ipp_strmap_each(hub->clients, s_free_key, NULL);
+    ipp_strmap_destroy(&hub->clients);
     if (hub->subs)
         ipp_strmap_each(hub->subs, s_free_key, NULL);
     ipp_strmap_destroy(&hub->subs);
@@ -566,6 +574,8 @@ ipp_err_t hub_run(hub_t *hub)
             deadline = hub->acks_due;
         if (hub->n_sacks && hub->sacks_due < deadline)
             deadline = hub->sacks_due;
+        if (hub->n_held && hub->held_due < deadline)
+            deadline = hub->held_due;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[4] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
@@ -608,6 +618,7 @@ ipp_err_t hub_run(hub_t *hub)
             hub_commits(hub);
         hub_accepts_flush(hub, false);
         hub_acks_flush(hub, false);
+        hub_deliveries_flush(hub, false);
     }
     return IPP_OK;
 }

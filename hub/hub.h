@@ -73,7 +73,14 @@ typedef struct hub_task_t {
     size_t n_rbufs;                  // how many
     size_t sack;                     // 1 + its slot in hub_t.sacks while its
                                      // "accepted" waits (0: none; may be stale)
+    struct hub_client_t *owner;      // its client's tally while counted (else NULL)
 } hub_task_t;
+
+// A client with tasks in hub_t.tasks: how many (see hub_deliveries_flush).
+typedef struct hub_client_t {
+    char key[2 * 64 + 1];            // its routing id in hex (the map key)
+    long outstanding;                // its tasks not yet delivered
+} hub_client_t;
 
 struct hub_t;
 
@@ -88,6 +95,12 @@ struct hub_t;
 // round trip. See hub_accepts_flush.
 #define HUB_ACCEPT_DELAY_US 2000
 #define HUB_ACCEPT_MAX 4096
+
+// A result for a client that still waits for others of its tasks is held
+// at most this long, or until this many are held, and then sent with the
+// others held (see hub_deliveries_flush).
+#define HUB_DELIVER_DELAY_US 1000
+#define HUB_DELIVER_MAX 512
 
 // A result acknowledgement waiting to be sent with others to its engine.
 typedef struct hub_ack_t {
@@ -156,6 +169,11 @@ typedef struct hub_t {
     size_t n_acks;               // how many
     size_t cap_acks;             // allocated
     int64_t acks_due;            // monotonic µs by which they must be sent
+    ipp_strmap_t *clients;       // hub_client_t by hex routing id (owned values)
+    hub_task_t **held;           // delivered tasks whose results wait to go out
+    size_t n_held;               // how many
+    size_t cap_held;             // allocated
+    int64_t held_due;            // monotonic µs by which they must be sent
 } hub_t;
 
 // ---- controller.c
@@ -229,6 +247,20 @@ void hub_acks_flush(hub_t *hub, bool force);
 // has waited HUB_ACCEPT_DELAY_US. One whose task's result was delivered
 // meanwhile is not sent: a TASK_RESULT also means the request is recorded.
 void hub_accepts_flush(hub_t *hub, bool force);
+// hub_deliveries_flush: send the results held back and free their tasks —
+// always when force, else once HUB_DELIVER_MAX are held or the oldest has
+// waited HUB_DELIVER_DELAY_US. A result is held only while its client
+// still has other tasks outstanding: one that waits on a single task gets
+// it at once, and so does the last of a batch (which sends the others
+// first). Held results travel together, so a client busy with many tasks
+// is woken once per batch rather than once per task; dependents never
+// wait for this (they are released at the commit).
+void hub_deliveries_flush(hub_t *hub, bool force);
+// hub_task_count: add task to its client's tally (on submission).
+void hub_task_count(hub_t *hub, hub_task_t *task);
+// hub_task_uncount: take task off its client's tally; the client's tasks
+// still outstanding after it.
+long hub_task_uncount(hub_t *hub, hub_task_t *task);
 // hub_task_free: free a task and everything it owns.
 void hub_task_free(hub_task_t *task);
 // hub_sched_ops: the scheduler callbacks (ctx = hub).

@@ -258,28 +258,28 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
         zmq_msg_move(&task->bufs[i], wire_msg_buffer_msg(msg, i));
     }
     task->n_bufs = nb;
-    if (ipp_strmap_put(hub->tasks, task->msg_id, task) != 0 ||
-        !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
+    if (ipp_strmap_put(hub->tasks, task->msg_id, task) == 0)
+        hub_task_count(hub, task);
+    else
+        goto untracked;
+    if (!hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
+    untracked:
         // The record is queued; without memory to track it, it stays
         // pending in the store and the next start recovers it.
         IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered",
                  id);
         ipp_strmap_del(hub->tasks, task->msg_id);
+        hub_task_uncount(hub, task);
         hub_task_free(task);
     }
 }
 
 // ------------------------------------------------------------ delivery
 
-// s_deliver: send task's result to its client, announce it, forget it.
-static void s_deliver(hub_t *hub, hub_task_t *task)
+// s_send_result: the result of task to its client (if it has both).
+static void s_send_result(hub_t *hub, hub_task_t *task)
 {
     Ipp__TaskResult *res = task->result;
-    // Its "accepted" has not gone yet: the result says as much.
-    if (task->sack && task->sack <= hub->n_sacks &&
-        strcmp(hub->sacks[task->sack - 1].msg_id, task->msg_id) == 0 && task->client_len && res)
-        hub->sacks[task->sack - 1].msg_id[0] = '\0';
-    task->sack = 0;
     if (task->client_len && res) {
         wire_frame_t ident = {task->client, task->client_len};
         hub_reply(hub, &ident, task->msg_id, IPP__MSG_TYPE__TASK_RESULT, &res->base, task->rbufs,
@@ -288,6 +288,48 @@ static void s_deliver(hub_t *hub, hub_task_t *task)
         task->rbufs = NULL;
         task->n_rbufs = 0;
     }
+}
+
+void hub_deliveries_flush(hub_t *hub, bool force)
+{
+    if (hub->n_held == 0 ||
+        (!force && hub->n_held < HUB_DELIVER_MAX && ipp_clock_mono_us() < hub->held_due))
+        return;
+    for (size_t i = 0; i < hub->n_held; i++) {
+        s_send_result(hub, hub->held[i]);
+        hub_task_free(hub->held[i]);
+    }
+    hub->n_held = 0;
+}
+
+// s_hold: keep task's result back for hub_deliveries_flush; false if out
+// of memory (then it goes at once).
+static bool s_hold(hub_t *hub, hub_task_t *task)
+{
+    if (hub->n_held == hub->cap_held) {
+        size_t cap = hub->cap_held ? hub->cap_held * 2 : 64;
+        hub_task_t **v = realloc(hub->held, cap * sizeof *v);
+        if (!v)
+            return false;
+        hub->held = v;
+        hub->cap_held = cap;
+    }
+    if (hub->n_held == 0)
+        hub->held_due = ipp_clock_mono_us() + HUB_DELIVER_DELAY_US;
+    hub->held[hub->n_held++] = task;
+    return true;
+}
+
+// s_deliver: announce task's completion, forget it, and send its result to
+// its client — now, or with others (see hub_deliveries_flush).
+static void s_deliver(hub_t *hub, hub_task_t *task)
+{
+    Ipp__TaskResult *res = task->result;
+    // Its "accepted" has not gone yet: the result says as much.
+    if (task->sack && task->sack <= hub->n_sacks &&
+        strcmp(hub->sacks[task->sack - 1].msg_id, task->msg_id) == 0 && task->client_len && res)
+        hub->sacks[task->sack - 1].msg_id[0] = '\0';
+    task->sack = 0;
     Ipp__TaskDone done = IPP__TASK_DONE__INIT;
     done.msg_id = task->msg_id;
     done.has_status = 1;
@@ -302,7 +344,58 @@ static void s_deliver(hub_t *hub, hub_task_t *task)
         hub_reply(hub, &(wire_frame_t){task->watchers[i].ident, task->watchers[i].len},
                   task->msg_id, IPP__MSG_TYPE__TASK_DONE, &done.base, NULL, 0);
     ipp_strmap_del(hub->tasks, task->msg_id);
+    long left = hub_task_uncount(hub, task);
+    if (task->client_len && res && left > 0 && s_hold(hub, task))
+        return;
+    // The client waits for nothing else: what is held goes first, then this.
+    hub_deliveries_flush(hub, true);
+    s_send_result(hub, task);
     hub_task_free(task);
+}
+
+// s_client_key: routing id ident of len bytes as hex into out.
+static void s_client_key(const uint8_t *ident, size_t len, char out[2 * 64 + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[ident[i] >> 4];
+        out[2 * i + 1] = hex[ident[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+void hub_task_count(hub_t *hub, hub_task_t *task)
+{
+    if (!task->client_len || task->owner || !hub->clients)
+        return;
+    char key[2 * 64 + 1];
+    s_client_key(task->client, task->client_len, key);
+    hub_client_t *c = ipp_strmap_get(hub->clients, key);
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return;  // not counted: its result simply goes at once
+        memcpy(c->key, key, sizeof c->key);
+        if (ipp_strmap_put(hub->clients, c->key, c) != 0) {
+            free(c);
+            return;
+        }
+    }
+    c->outstanding++;
+    task->owner = c;
+}
+
+long hub_task_uncount(hub_t *hub, hub_task_t *task)
+{
+    hub_client_t *c = task->owner;
+    if (!c)
+        return 0;
+    task->owner = NULL;
+    if (--c->outstanding > 0)
+        return c->outstanding;
+    ipp_strmap_del(hub->clients, c->key);
+    free(c);
+    return 0;
 }
 
 // s_ack: tell engine the result of msg_id is safe; it may forget it.
@@ -601,6 +694,7 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
             s_refuse(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
                      err->code, NULL, "cannot record the task: %s", err->msg);
         ipp_strmap_del(hub->tasks, task->msg_id);
+        hub_task_uncount(hub, task);
         hub_task_free(task);
         break;
     case HUB_WAIT_RESULT:
@@ -677,6 +771,7 @@ void hub_commits(hub_t *hub)
         free(reps);
     hub_accepts_flush(hub, false);
     hub_acks_flush(hub, false);
+    hub_deliveries_flush(hub, false);
 }
 
 // ------------------------------------------------------------ scheduler

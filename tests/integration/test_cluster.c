@@ -72,6 +72,54 @@ START_TEST(test_load_balanced_batch_spreads)
 }
 END_TEST
 
+// Results of a client with other tasks outstanding may travel together,
+// but only for a moment: a quick task's result arrives while the client's
+// slow task still runs, and every result arrives once.
+START_TEST(test_results_not_held_behind_slow_tasks)
+{
+    h_up(&C, &K, 2, NULL);
+    id_t_ slow, quick[3];
+    h_task_t ts = {.call = "sleep", .args = (const char *[]){"3"}, .n_args = 1, .target = -1};
+    h_submit(&K, &ts, slow);
+    for (int i = 0; i < 3; i++) {
+        h_task_t tq = {.call = "noop", .target = -1};
+        h_submit(&K, &tq, quick[i]);
+    }
+    // Arrival order and time of the four results; when the slow one ended.
+    int order[4], n = 0;
+    int64_t arrived[4] = {0}, slow_completed = 0;
+    int64_t until = ipp_clock_mono_us() + 20 * 1000000;
+    while (n < 4 && ipp_clock_mono_us() < until) {
+        int t = h_recv(&K, 1000);
+        if (t != IPP__MSG_TYPE__TASK_RESULT || !K.msg.header->parent_id)
+            continue;
+        const char *pid = K.msg.header->parent_id;
+        int which = strcmp(pid, slow) == 0 ? 0 : -1;
+        for (int i = 0; i < 3 && which < 0; i++)
+            if (strcmp(pid, quick[i]) == 0)
+                which = 1 + i;
+        ck_assert_msg(which >= 0, "a result for a task nobody submitted: %s", pid);
+        for (int k = 0; k < n; k++)
+            ck_assert_msg(order[k] != which, "result %d delivered twice", which);
+        arrived[which] = ipp_clock_now_us();
+        if (which == 0) {
+            Ipp__TaskResult *r = (Ipp__TaskResult *)K.msg.content;
+            ck_assert(r->has_completed);
+            slow_completed = r->completed;
+        }
+        order[n++] = which;
+    }
+    ck_assert_int_eq(n, 4);
+    ck_assert_msg(order[3] == 0, "the slow task's result came before a quick one's");
+    // Not merely before it: while it was still running.
+    for (int i = 1; i < 4; i++)
+        ck_assert_msg(arrived[i] < slow_completed,
+                      "quick result %d arrived %lld µs after the slow task ended", i,
+                      (long long)(arrived[i] - slow_completed));
+    h_down(&C, &K);
+}
+END_TEST
+
 START_TEST(test_direct_task_runs_where_targeted)
 {
     h_up(&C, &K, 2, NULL);
@@ -433,6 +481,7 @@ static Suite *s_suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_engines_register_with_ids);
     tcase_add_test(tc, test_load_balanced_batch_spreads);
+    tcase_add_test(tc, test_results_not_held_behind_slow_tasks);
     tcase_add_test(tc, test_direct_task_runs_where_targeted);
     tcase_add_test(tc, test_command_output_and_failure);
     tcase_add_test(tc, test_dag_flags);
