@@ -9,16 +9,16 @@
 // command's pipes are the most we use).
 #define S_MAX_ITEMS 16
 
-// s_zevents: what a socket can do now (ZMQ_EVENTS, masked by want).
-static short s_zevents(void *sock, short want, int *err)
+// s_ask: set it->revents to what its socket can do now (ZMQ_EVENTS, as
+// far as it->events asks); -1 with errno set if the socket refused.
+static int s_ask(zmq_pollitem_t *it)
 {
     uint32_t ev = 0;
     size_t len = sizeof ev;
-    if (zmq_getsockopt(sock, ZMQ_EVENTS, &ev, &len) != 0) {
-        *err = zmq_errno();
-        return 0;
-    }
-    return (short)(ev & (uint32_t)want & (ZMQ_POLLIN | ZMQ_POLLOUT));
+    if (zmq_getsockopt(it->socket, ZMQ_EVENTS, &ev, &len) != 0)
+        return -1;
+    it->revents = (short)(ev & (uint32_t)it->events & (ZMQ_POLLIN | ZMQ_POLLOUT));
+    return 0;
 }
 
 int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
@@ -28,7 +28,7 @@ int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
         return -1;
     }
     struct pollfd pfd[S_MAX_ITEMS];
-    int ready = 0, err = 0;
+    int ready = 0;
     // Ask every socket first: a message may wait already, and asking
     // re-arms its descriptor (it only fires for what arrives after).
     for (int i = 0; i < n; i++) {
@@ -38,11 +38,8 @@ int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
             if (zmq_getsockopt(items[i].socket, ZMQ_FD, &pfd[i].fd, &len) != 0)
                 return -1;
             pfd[i].events = POLLIN;
-            items[i].revents = s_zevents(items[i].socket, items[i].events, &err);
-            if (err) {
-                errno = err;
+            if (s_ask(&items[i]) != 0)
                 return -1;
-            }
             ready += items[i].revents != 0;
         } else {
             pfd[i].fd = items[i].fd;
@@ -60,11 +57,8 @@ int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
     for (int i = 0; i < n; i++) {
         if (items[i].socket) {
             if (!items[i].revents && pfd[i].revents) {
-                items[i].revents = s_zevents(items[i].socket, items[i].events, &err);
-                if (err) {
-                    errno = err;
+                if (s_ask(&items[i]) != 0)
                     return -1;
-                }
                 ready += items[i].revents != 0;
             }
         } else {
