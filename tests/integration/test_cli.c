@@ -183,6 +183,10 @@ static bool s_append(int fd, char **buf, size_t *len, size_t *cap)
     return true;
 }
 
+// When >= 0: s_ipp sends the command SIGINT (Ctrl-C) this many seconds
+// after starting it.
+static double s_interrupt_after = -1;
+
 // s_ipp: run ipp with args (NULL-terminated), input on stdin (NULL: none),
 // at most 90 s; fills R and returns the exit code.
 static int s_ipp(const char *input, const char *const *args)
@@ -220,8 +224,13 @@ static int s_ipp(const char *input, const char *const *args)
     char *bo = calloc(1, 1), *be = calloc(1, 1);
     size_t lo = 0, co = 1, le = 0, ce = 1;
     bool oo = true, eo = true;
-    double deadline = s_now() + 90;
+    double started = s_now(), deadline = started + 90;
+    bool interrupted = false;
     while ((oo || eo) && s_now() < deadline) {
+        if (s_interrupt_after >= 0 && !interrupted && s_now() >= started + s_interrupt_after) {
+            kill(pid, SIGINT);
+            interrupted = true;
+        }
         struct pollfd p[2] = {{oo ? out[0] : -1, POLLIN, 0}, {eo ? err[0] : -1, POLLIN, 0}};
         if (poll(p, 2, 200) <= 0)
             continue;
@@ -642,6 +651,23 @@ START_TEST(test_run)
     IPP("run", "--after", "no-such-label", "--", "true");
     EXPECT(1);
     ERR_HAS("no task has a label matching");
+    // Ctrl-C while waiting: exit 130 at once, the task's id on stdout, and
+    // the task goes on to finish.
+    s_interrupt_after = 1.0;
+    IPP("run", "--wait", "--label", "interrupted", "--call", "sleep", "3");
+    s_interrupt_after = -1;
+    EXPECT(130);
+    ERR_HAS("interrupted; 1 of 1 tasks not finished go on");
+    char c[64];
+    s_first_line(c, sizeof c);
+    ck_assert_msg(ipp_msgid_valid(c), "not a msg_id: '%s'", c);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'pending'",
+             c);
+    ck_assert_int_eq(s_db_int(sql), 1);
+    IPP("wait", c);
+    EXPECT(0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'ok'", c);
+    ck_assert_int_eq(s_db_int(sql), 1);
     s_stop();
 }
 END_TEST
@@ -703,6 +729,22 @@ START_TEST(test_map)
     IPP_IN("", "map", "--", "echo");
     EXPECT(0);
     ck_assert_str_eq(R.out, "");
+    // Ctrl-C while waiting: the ids of the items not finished, one per line.
+    s_interrupt_after = 1.0;
+    IPP("map", "--call", "sleep", ":::", "0", "3", "3");
+    s_interrupt_after = -1;
+    EXPECT(130);
+    ERR_HAS("2 of 3 tasks not finished go on");
+    const char *line = R.out;
+    for (int k = 0; k < 2; k++) {
+        char id[64];
+        const char *nl = strchr(line, '\n');
+        ck_assert_ptr_nonnull(nl);
+        snprintf(id, sizeof id, "%.*s", (int)(nl - line), line);
+        ck_assert_msg(ipp_msgid_valid(id), "not a msg_id: '%s'", id);
+        line = nl + 1;
+    }
+    ck_assert_str_eq(line, "");
     // On a terminal: a progress bar, redrawn in place, ending full.
     IPP_TTY("map", "--shell", "sleep 0.2; echo {}", ":::", "a", "b", "c", "d");
     EXPECT(0);

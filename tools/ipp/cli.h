@@ -24,6 +24,7 @@ enum {
     CLI_FAILED = 1,      // a task failed, or the controller refused the request
     CLI_USAGE = 2,       // bad arguments or a bad workflow file
     CLI_UNREACHABLE = 3, // no controller to talk to
+    CLI_INTERRUPTED = 130, // Ctrl-C while waiting: the tasks go on (see cli_left_running)
 };
 
 // Where to find the controller, from the global options.
@@ -148,9 +149,24 @@ bool cli_add_id(const cli_cmd_t *cmd, cli_strv_t *ids, const char *id);
 // refused or not acknowledged; a message per task is printed.
 size_t cli_wait_accepted(ipp_client_t *client, ipp_ar_t *ar, double timeout);
 
-// cli_wait_progress: ipp_ar_wait, drawing a progress bar on stderr when it
-// is a terminal (nothing otherwise). Returns what ipp_ar_wait returns.
-ipp_err_t cli_wait_progress(ipp_ar_t *ar, double timeout, ipp_error_t *err);
+// cli_wait_progress: ipp_ar_wait, drawing a progress bar on stderr when bar
+// and it is a terminal. Ctrl-C (SIGINT) ends the wait within 0.2 s with
+// IPP_ERR_CLOSED and cli_interrupted() true; the tasks are not touched.
+// Otherwise returns what ipp_ar_wait returns.
+ipp_err_t cli_wait_progress(ipp_ar_t *ar, double timeout, bool bar, ipp_error_t *err);
+
+// cli_interrupted: whether Ctrl-C ended the last cli_wait_progress.
+bool cli_interrupted(void);
+
+// cli_left_running: after an interrupted wait: say on stderr that the
+// unfinished tasks of ar go on and how to collect them, print their ids on
+// stdout (one per line); returns CLI_INTERRUPTED.
+int cli_left_running(const ipp_ar_t *ar);
+
+// The exit line's ending for commands that wait.
+#define CLI_EXIT_INTERRUPTED \
+    "130 interrupted (Ctrl-C): the tasks go on; the unfinished ones' ids are printed\n"
+
 
 // ------------------------------------------------------------ output
 

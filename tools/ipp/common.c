@@ -391,25 +391,68 @@ static void s_draw(const ipp_ar_t *ar, bool last)
     fflush(stderr);
 }
 
-ipp_err_t cli_wait_progress(ipp_ar_t *ar, double timeout, ipp_error_t *err)
+static volatile sig_atomic_t s_sigint;  // Ctrl-C came during a wait
+
+static void s_on_sigint(int sig)
 {
-    if (!isatty(STDERR_FILENO))
-        return ipp_ar_wait(ar, timeout, err);
+    (void)sig;
+    s_sigint = 1;
+}
+
+bool cli_interrupted(void)
+{
+    return s_sigint != 0;
+}
+
+ipp_err_t cli_wait_progress(ipp_ar_t *ar, double timeout, bool bar, ipp_error_t *err)
+{
+    bar = bar && isatty(STDERR_FILENO);
+    // Ctrl-C stops the waiting, not the tasks: no SA_RESTART, so the poll
+    // inside the wait returns, and the wait goes in steps short enough to
+    // notice it.
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = s_on_sigint;
+    sigemptyset(&sa.sa_mask);
+    s_sigint = 0;
+    sigaction(SIGINT, &sa, &old);
     int64_t until = timeout < 0 ? -1 : ipp_clock_mono_us() + (int64_t)(timeout * 1e6);
     ipp_err_t rc;
     for (;;) {
-        s_draw(ar, false);
+        if (bar)
+            s_draw(ar, false);
         double step = 0.2;
         if (until >= 0) {
             double left = (double)(until - ipp_clock_mono_us()) / 1e6;
             step = left < step ? (left > 0 ? left : 0) : step;
         }
         rc = ipp_ar_wait(ar, step, err);
+        if (s_sigint && rc != IPP_OK) {
+            rc = ipp_error_set(err, IPP_ERR_CLOSED, "interrupted");
+            break;
+        }
         if (rc != IPP_ERR_TIMEOUT || (until >= 0 && ipp_clock_mono_us() >= until))
             break;
     }
-    s_draw(ar, true);
+    sigaction(SIGINT, &old, NULL);
+    if (bar)
+        s_draw(ar, true);
     return rc;
+}
+
+int cli_left_running(const ipp_ar_t *ar)
+{
+    size_t n = ipp_ar_len(ar), left = 0;
+    for (size_t i = 0; i < n; i++)
+        left += ipp_ar_status(ar, i) == IPP_STATUS_PENDING;
+    fprintf(stderr,
+            "ipp: interrupted; %zu of %zu tasks not finished go on. Their ids follow on "
+            "stdout; 'ipp wait ID...' or 'ipp result ID...' collects them.\n",
+            left, n);
+    for (size_t i = 0; i < n; i++)
+        if (ipp_ar_status(ar, i) == IPP_STATUS_PENDING)
+            printf("%s\n", ipp_ar_msg_id(ar, i));
+    fflush(stdout);
+    return CLI_INTERRUPTED;
 }
 
 // ------------------------------------------------------------ output

@@ -51,7 +51,7 @@ static const cli_cmd_t s_cmd = {
     "  --label PREFIX       label prefix (default: from the file name)\n" CLI_COMMON_HELP
     "\n"
     "exit: 0 ok, 1 a node failed (status: failed or not submitted), 2 usage or a bad\n"
-    "file, 3 no controller.\n",
+    "file, 3 no controller, " CLI_EXIT_INTERRUPTED,
 };
 
 // What the database says about one node: its latest task.
@@ -218,9 +218,13 @@ static int s_wait_ids(ipp_client_t *client, const char *const *ids, size_t n)
         return CLI_FAILED;
     }
     int rc = CLI_OK;
-    if (cli_wait_progress(ar, IPP_FOREVER, &err) != IPP_OK) {
-        cli_error("%s", err.msg);
-        rc = CLI_FAILED;
+    if (cli_wait_progress(ar, IPP_FOREVER, true, &err) != IPP_OK) {
+        if (cli_interrupted()) {
+            rc = cli_left_running(ar);
+        } else {
+            cli_error("%s", err.msg);
+            rc = CLI_FAILED;
+        }
     }
     ipp_ar_destroy(&ar);
     return rc;

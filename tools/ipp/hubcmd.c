@@ -74,7 +74,7 @@ static const cli_cmd_t s_wait_cmd = {
     "  --timeout S          give up after S seconds (default: wait as long as it takes)\n" S_SEL_HELP
         CLI_COMMON_HELP "\n"
     "exit: 0 every task succeeded, 1 one failed, is unknown or the wait timed out,\n"
-    "2 usage, 3 no controller.\n",
+    "2 usage, 3 no controller, " CLI_EXIT_INTERRUPTED,
 };
 
 int cli_cmd_wait(cli_t *cli, int argc, char **argv)
@@ -122,7 +122,11 @@ int cli_cmd_wait(cli_t *cli, int argc, char **argv)
         rc = cli_fail_code(err.code);
         goto out;
     }
-    ipp_err_t w = cli_wait_progress(ar, timeout, &err);
+    ipp_err_t w = cli_wait_progress(ar, timeout, true, &err);
+    if (w != IPP_OK && cli_interrupted()) {
+        rc = cli_left_running(ar);
+        goto out;
+    }
     size_t n = ipp_ar_len(ar), ok = 0, failed = 0, pending = 0;
     for (size_t i = 0; i < n; i++) {
         ipp_status_t st = ipp_ar_status(ar, i);
@@ -592,7 +596,8 @@ static const cli_cmd_t s_resubmit_cmd = {
     "options:\n"
     "  --wait               wait for the new tasks; failures on stderr\n" S_SEL_HELP
         CLI_COMMON_HELP "\n"
-    "exit: 0 ok, 1 refused (or with --wait a task failed), 2 usage, 3 no controller.\n",
+    "exit: 0 ok, 1 refused (or with --wait a task failed), 2 usage, 3 no controller,\n"
+    CLI_EXIT_INTERRUPTED,
 };
 
 int cli_cmd_resubmit(cli_t *cli, int argc, char **argv)
@@ -641,7 +646,11 @@ int cli_cmd_resubmit(cli_t *cli, int argc, char **argv)
     fflush(stdout);
     rc = CLI_OK;
     if (wait) {
-        if (cli_wait_progress(ar, IPP_FOREVER, &err) != IPP_OK) {
+        if (cli_wait_progress(ar, IPP_FOREVER, true, &err) != IPP_OK) {
+            if (cli_interrupted()) {
+                rc = cli_left_running(ar);
+                goto out;
+            }
             cli_error("%s", err.msg);
             rc = CLI_FAILED;
             goto out;

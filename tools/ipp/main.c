@@ -47,7 +47,8 @@ static const char s_usage[] =
     "  --version              the version\n"
     "\n"
     "exit codes: 0 ok, 1 a task failed (or a request was refused), 2 usage error,\n"
-    "3 cannot reach the controller.\n";
+    "3 cannot reach the controller, 130 Ctrl-C while waiting (the tasks go on; the\n"
+    "ids of those not finished are printed).\n";
 
 // One subcommand.
 typedef struct s_sub_t {

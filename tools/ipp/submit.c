@@ -363,7 +363,8 @@ static const cli_cmd_t s_run_cmd = {
     "  --label L            label the task (find it later with --label L)\n"
     "  --wait               wait for the task and print its output\n" CLI_COMMON_HELP
     "\n"
-    "exit: 0 submitted (--wait: succeeded), 1 failed or refused, 2 usage, 3 no controller.\n",
+    "exit: 0 submitted (--wait: succeeded), 1 failed or refused, 2 usage, 3 no controller,\n"
+    CLI_EXIT_INTERRUPTED,
 };
 
 #define S_SUB_OPTIONS                                                  \
@@ -439,7 +440,11 @@ int cli_cmd_run(cli_t *cli, int argc, char **argv)
         rc = CLI_OK;
         goto out;
     }
-    if (ipp_ar_wait(ar, IPP_FOREVER, &err) != IPP_OK) {
+    if (cli_wait_progress(ar, IPP_FOREVER, false, &err) != IPP_OK) {
+        if (cli_interrupted()) {
+            rc = cli_left_running(ar);
+            goto out;
+        }
         cli_error("task %s: %s", ipp_ar_msg_id(ar, 0), err.msg);
         rc = cli_fail_code(err.code);
         goto out;
@@ -471,7 +476,8 @@ static const cli_cmd_t s_px_cmd = {
     "  --targets LIST       engines to run on, e.g. 0,2 (default: all registered)\n" S_CMD_HELP
     "  --label L            label the tasks\n" CLI_COMMON_HELP
     "\n"
-    "exit: 0 every engine succeeded, 1 one failed, 2 usage, 3 no controller.\n",
+    "exit: 0 every engine succeeded, 1 one failed, 2 usage, 3 no controller,\n"
+    CLI_EXIT_INTERRUPTED,
 };
 
 int cli_cmd_px(cli_t *cli, int argc, char **argv)
@@ -536,7 +542,11 @@ int cli_cmd_px(cli_t *cli, int argc, char **argv)
     }
     if (cli_wait_accepted(client, ar, cli->timeout) != 0)
         goto out;
-    if (ipp_ar_wait(ar, IPP_FOREVER, &err) != IPP_OK) {
+    if (cli_wait_progress(ar, IPP_FOREVER, false, &err) != IPP_OK) {
+        if (cli_interrupted()) {
+            rc = cli_left_running(ar);
+            goto out;
+        }
         cli_error("%s", err.msg);
         rc = cli_fail_code(err.code);
         goto out;
@@ -588,7 +598,8 @@ static const cli_cmd_t s_map_cmd = {
     "options:\n" S_DEP_HELP S_CMD_HELP
     "  --label L            label every task L\n" CLI_COMMON_HELP
     "\n"
-    "exit: 0 every item succeeded, 1 one failed, 2 usage, 3 no controller.\n",
+    "exit: 0 every item succeeded, 1 one failed, 2 usage, 3 no controller,\n"
+    CLI_EXIT_INTERRUPTED,
 };
 
 // s_subst: word with every {} replaced by item (quoted with quote); NULL
@@ -777,7 +788,11 @@ int cli_cmd_map(cli_t *cli, int argc, char **argv)
     }
     if (cli_wait_accepted(client, ar, cli->timeout) != 0)
         goto out;
-    if (cli_wait_progress(ar, IPP_FOREVER, &err) != IPP_OK) {
+    if (cli_wait_progress(ar, IPP_FOREVER, true, &err) != IPP_OK) {
+        if (cli_interrupted()) {
+            rc = cli_left_running(ar);
+            goto out;
+        }
         cli_error("%s", err.msg);
         rc = cli_fail_code(err.code);
         goto out;
