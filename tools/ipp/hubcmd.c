@@ -41,12 +41,17 @@ static int s_sel_positional(const cli_cmd_t *cmd, s_sel_t *s, int argc, char **a
     return CLI_OK;
 }
 
-// s_sel_resolve: add the tasks of every --label pattern to s->ids.
-// CLI_OK, or CLI_FAILED (message printed) when a pattern matches nothing.
-static int s_sel_resolve(ipp_client_t *client, s_sel_t *s)
+// s_sel_connect: connect to the controller (*client, the caller's to
+// destroy), then add the tasks of every --label pattern to s->ids.
+// CLI_OK, the connection's failure code, or CLI_FAILED (message printed)
+// when a pattern matches nothing.
+static int s_sel_connect(cli_t *cli, s_sel_t *s, ipp_client_t **client)
 {
+    int rc = cli_connect(cli, client);
+    if (rc != CLI_OK)
+        return rc;
     for (size_t i = 0; i < s->labels.n; i++) {
-        long n = cli_select_label(client, s->labels.v[i], &s->ids);
+        long n = cli_select_label(*client, s->labels.v[i], &s->ids);
         if (n < 0)
             return (int)-n;
         if (n == 0) {
@@ -110,9 +115,7 @@ int cli_cmd_wait(cli_t *cli, int argc, char **argv)
     }
     if ((rc = s_sel_positional(&s_wait_cmd, &sel, argc, argv, true)) != CLI_OK)
         goto out;
-    if ((rc = cli_connect(cli, &client)) != CLI_OK)
-        goto out;
-    if ((rc = s_sel_resolve(client, &sel)) != CLI_OK)
+    if ((rc = s_sel_connect(cli, &sel, &client)) != CLI_OK)
         goto out;
     rc = CLI_FAILED;
     ipp_error_t err;
@@ -381,9 +384,7 @@ int cli_cmd_result(cli_t *cli, int argc, char **argv)
     }
     if ((rc = s_sel_positional(&s_result_cmd, &sel, argc, argv, true)) != CLI_OK)
         goto out;
-    if ((rc = cli_connect(cli, &client)) != CLI_OK)
-        goto out;
-    if ((rc = s_sel_resolve(client, &sel)) != CLI_OK)
+    if ((rc = s_sel_connect(cli, &sel, &client)) != CLI_OK)
         goto out;
     rc = CLI_FAILED;
     ipp_error_t err;
@@ -563,9 +564,7 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv)
         cli_usage_error(&s_purge_cmd, "--all purges everything; give it alone");
         goto out;
     }
-    if ((rc = cli_connect(cli, &client)) != CLI_OK)
-        goto out;
-    if ((rc = s_sel_resolve(client, &sel)) != CLI_OK)
+    if ((rc = s_sel_connect(cli, &sel, &client)) != CLI_OK)
         goto out;
     ipp_error_t err;
     int64_t purged = 0;
@@ -629,9 +628,7 @@ int cli_cmd_resubmit(cli_t *cli, int argc, char **argv)
     }
     if ((rc = s_sel_positional(&s_resubmit_cmd, &sel, argc, argv, true)) != CLI_OK)
         goto out;
-    if ((rc = cli_connect(cli, &client)) != CLI_OK)
-        goto out;
-    if ((rc = s_sel_resolve(client, &sel)) != CLI_OK)
+    if ((rc = s_sel_connect(cli, &sel, &client)) != CLI_OK)
         goto out;
     rc = CLI_FAILED;
     ipp_error_t err;
@@ -717,9 +714,7 @@ int cli_cmd_abort(cli_t *cli, int argc, char **argv)
     }
     if ((rc = s_sel_positional(&s_abort_cmd, &sel, argc, argv, n_engines == 0)) != CLI_OK)
         goto out;
-    if ((rc = cli_connect(cli, &client)) != CLI_OK)
-        goto out;
-    if ((rc = s_sel_resolve(client, &sel)) != CLI_OK)
+    if ((rc = s_sel_connect(cli, &sel, &client)) != CLI_OK)
         goto out;
     ipp_error_t err;
     if (ipp_client_abort(client, (const char *const *)sel.ids.v, sel.ids.n,
