@@ -258,12 +258,11 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
         zmq_msg_move(&task->bufs[i], wire_msg_buffer_msg(msg, i));
     }
     task->n_bufs = nb;
-    if (ipp_strmap_put(hub->tasks, task->msg_id, task) == 0)
+    bool mapped = ipp_strmap_put(hub->tasks, task->msg_id, task) == 0;
+    if (mapped)
         hub_task_count(hub, task);
-    else
-        goto untracked;
-    if (!hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
-    untracked:
+    if (!mapped ||
+        !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
         // The record is queued; without memory to track it, it stays
         // pending in the store and the next start recovers it.
         IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered",
@@ -504,9 +503,12 @@ void hub_accepts_flush(hub_t *hub, bool force)
     enum { MAX_IDS = 4096 };
     char *ids[MAX_IDS];
     size_t start = 0;
-    while (start < hub->n_sacks && !hub->sacks[start].msg_id[0])
-        start++;  // dropped: the result went first
-    while (start < hub->n_sacks) {
+    for (;;) {
+        // Skip what is sent, and what was dropped (the result went first).
+        while (start < hub->n_sacks && !hub->sacks[start].msg_id[0])
+            start++;
+        if (start == hub->n_sacks)
+            break;
         const hub_sack_t *first = &hub->sacks[start];
         size_t n = 0;
         for (size_t i = start; i < hub->n_sacks && n < MAX_IDS; i++) {
@@ -524,8 +526,6 @@ void hub_accepts_flush(hub_t *hub, bool force)
                   IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
         for (size_t i = 0; i < n; i++)
             ids[i][0] = '\0';  // sent
-        while (start < hub->n_sacks && !hub->sacks[start].msg_id[0])
-            start++;
     }
     hub->n_sacks = 0;
 }
@@ -769,9 +769,6 @@ void hub_commits(hub_t *hub)
     }
     if (reps != small)
         free(reps);
-    hub_accepts_flush(hub, false);
-    hub_acks_flush(hub, false);
-    hub_deliveries_flush(hub, false);
 }
 
 // ------------------------------------------------------------ scheduler

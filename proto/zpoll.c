@@ -2,6 +2,7 @@
 #include "proto/zpoll.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 
@@ -51,7 +52,8 @@ int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
     }
     // Plain descriptors are looked at in the same call; with a socket
     // ready, without waiting.
-    int rc = poll(pfd, (nfds_t)n, ready ? 0 : (int)timeout_ms);
+    int wait_ms = ready ? 0 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
+    int rc = poll(pfd, (nfds_t)n, wait_ms < -1 ? -1 : wait_ms);
     if (rc < 0)
         return ready ? ready : -1;
     for (int i = 0; i < n; i++) {
