@@ -534,6 +534,12 @@ static void s_dispatch_sub(ipp_client_t *c, wire_msg_t *m)
         c->shutdown_seen = true;
         IPP_LOGI(&c->log, "client: the controller announced its shutdown");
         break;
+    case IPP__MSG_TYPE__SUBSCRIBED:
+        // Heard again after every reconnect (the SUB re-sends its
+        // subscriptions): events may have been missed meanwhile, so the
+        // engine list is stale until asked for again.
+        c->sub_epoch++;
+        break;
     default:
         IPP_LOGD(&c->log, "client: ignored notification %s", wire_type_name(wire_msg_type(m)));
         break;
@@ -715,25 +721,43 @@ ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
 ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
                                       ipp_error_t *err)
 {
+    if (!c)
+        return ipp_error_set(err, IPP_ERR_INVALID, "wait_for_engines: no client");
     int64_t t = cl_timeout_us(timeout);
     int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
-    // One look at the list covers events missed while subscribing.
-    if (ipp_client_ids(c, NULL, 0) < n) {
-        ipp_err_t rc = ipp_client_refresh_engines(c, err);
-        if (rc != IPP_OK)
-            return rc;
-    }
-    while (ipp_client_ids(c, NULL, 0) < n) {
+    // Engine events are heard only once the subscription is live at the
+    // controller, which says so (SUBSCRIBED). The list asked for after
+    // that covers every engine that came before; events cover the rest.
+    // A list asked for earlier could miss an engine that registered
+    // between the reply and the subscription reaching the controller.
+    for (;;) {
+        if (ipp_client_ids(c, NULL, 0) >= n)
+            return IPP_OK;
+        if (c->sub_epoch != c->list_epoch) {
+            uint32_t epoch = c->sub_epoch;
+            ipp_err_t rc = ipp_client_refresh_engines(c, err);
+            if (rc != IPP_OK)
+                return rc;
+            c->list_epoch = epoch;
+            continue;
+        }
         int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
-        if (deadline >= 0 && left <= 0)
+        if (deadline >= 0 && left <= 0) {
+            if (!c->sub_epoch)
+                return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                                     "wait_for_engines: %zu of %zu engines after %.1f s; the "
+                                     "controller at %s never confirmed the notification "
+                                     "subscription on %s",
+                                     ipp_client_ids(c, NULL, 0), n, timeout, c->endpoint,
+                                     c->notify_endpoint);
             return ipp_error_set(err, IPP_ERR_TIMEOUT,
                                  "wait_for_engines: %zu of %zu engines after %.1f s",
                                  ipp_client_ids(c, NULL, 0), n, timeout);
+        }
         ipp_err_t rc = cl_pump(c, left, err);
         if (rc != IPP_OK)
             return rc;
     }
-    return IPP_OK;
 }
 
 size_t ipp_client_outstanding(const ipp_client_t *c)
@@ -820,6 +844,19 @@ static ipp_err_t s_curve(void *sock, const conn_info_t *info, const char *pub, c
     return IPP_OK;
 }
 
+// s_subscribe_sync: subscribe to sync.<session>, after every other topic
+// (the controller confirms it with SUBSCRIBED). Returns zmq_setsockopt's.
+static int s_subscribe_sync(ipp_client_t *c, const char *sid)
+{
+    char topic[80];
+    int len = snprintf(topic, sizeof topic, "sync.%s", sid);
+    if (len < 0 || (size_t)len >= sizeof topic) {
+        errno = EINVAL;
+        return -1;
+    }
+    return zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, topic, (size_t)len);
+}
+
 // s_sockets: create, configure and connect both sockets and the epoll set.
 static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
                            const ipp_client_opts_t *opts, ipp_error_t *err)
@@ -837,7 +874,8 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
         wire_socket_setup(c->ws, c->sub) != IPP_OK ||
         zmq_setsockopt(c->dealer, ZMQ_ROUTING_ID, sid, strlen(sid)) != 0 ||
         zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "engine", 6) != 0 ||
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0)
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0 ||
+        s_subscribe_sync(c, sid) != 0)
         return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot configure sockets: %s",
                              zmq_strerror(errno));
     // The SUB sends nothing worth waiting for on close (subscriptions).

@@ -236,6 +236,8 @@ struct ipp_client_t {
     size_t cap_engines;             // allocated
     char controller_session[64];    // from CONNECT_REPLY
     bool shutdown_seen;             // SHUTDOWN_NOTICE and nothing heard since
+    uint32_t sub_epoch;             // SUBSCRIBED notices heard (0: subscriptions not yet live)
+    uint32_t list_epoch;            // sub_epoch when the engine list was last asked for
     cl_wait_t *waits;               // blocking requests waiting
     cl_hubreq_t *hubreqs;           // hub RESULT_REQUESTs waiting
     cl_id_t *reask;                 // ids whose done notification came: ask again

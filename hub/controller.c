@@ -473,7 +473,13 @@ void hub_subscriptions(hub_t *hub)
                 topic[n - 1] = '\0';
                 char *have = ipp_strmap_get(hub->subs, topic);
                 IPP_LOGD(hub->log, "%s \"%s\"", d[0] ? "subscribe" : "unsubscribe", topic);
-                if (d[0] == 1 && !have) {
+                if (d[0] == 1 && strncmp(topic, "sync.", 5) == 0) {
+                    // A client asks to hear when its subscriptions are live:
+                    // everything it subscribed to before this topic is.
+                    Ipp__Subscribed ok = IPP__SUBSCRIBED__INIT;
+                    ok.topic = topic;
+                    hub_publish(hub, topic, IPP__MSG_TYPE__SUBSCRIBED, &ok.base, true);
+                } else if (d[0] == 1 && !have) {
                     if (ipp_strmap_put(hub->subs, topic, topic) == 0)
                         topic = NULL;
                 } else if (d[0] == 0 && have) {

@@ -52,6 +52,7 @@ static const s_codec_t s_codecs[] = {
     C(ENGINE_EVENT, "engine_event", engine_event),
     C(TASK_DONE, "task_done", task_done),
     C(SHUTDOWN_NOTICE, "shutdown_notice", shutdown_notice),
+    C(SUBSCRIBED, "subscribed", subscribed),
 };
 #undef C
 

@@ -1188,6 +1188,88 @@ START_TEST(test_engine_events)
 }
 END_TEST
 
+// s_reply_engines: answer list request m with engines ids[0..n).
+static void s_reply_engines(peer_t *p, const wire_msg_t *m, const int *ids, size_t n)
+{
+    Ipp__EngineListReply r = IPP__ENGINE_LIST_REPLY__INIT;
+    Ipp__EngineInfo e[4];
+    Ipp__EngineInfo *ep[4];
+    for (size_t i = 0; i < n && i < 4; i++) {
+        e[i] = (Ipp__EngineInfo)IPP__ENGINE_INFO__INIT;
+        e[i].has_engine_id = 1;
+        e[i].engine_id = ids[i];
+        e[i].has_alive = 1;
+        e[i].alive = 1;
+        ep[i] = &e[i];
+    }
+    r.n_engines = n;
+    r.engines = ep;
+    peer_reply(p, m, IPP__MSG_TYPE__ENGINE_LIST_REPLY, &r.base, NULL, 0);
+}
+
+// An engine registers after the client's subscriptions left it but before
+// they are live at the controller (a manual XPUB holds them until this
+// script reads them): its ENGINE_EVENT is published to nobody. The client
+// must still learn of it.
+static void s_script_late_subscription(peer_t *p)
+{
+    if (!peer_handshake(p, NULL, 0))
+        return;
+    wire_msg_t m;
+    wire_msg_init(&m);
+    static const int nine[] = {9};
+    bool registered = false;
+    // A list asked for now (before any subscription is live) is empty;
+    // engine 9 registers right after it, or after 300 ms without one.
+    int got = peer_recv(p, &m, 300);
+    if (got == IPP__MSG_TYPE__ENGINE_LIST_REQUEST)
+        s_reply_engines(p, &m, NULL, 0);
+    else if (got) {
+        peer_fail(p, "unexpected %s", wire_type_name(got));
+        goto out;
+    }
+    wire_msg_fini(&m);
+    Ipp__EngineInfo info = IPP__ENGINE_INFO__INIT;
+    info.has_engine_id = 1;
+    info.engine_id = 9;
+    Ipp__EngineEvent ev = IPP__ENGINE_EVENT__INIT;
+    ev.has_kind = 1;
+    ev.kind = IPP__ENGINE_EVENT__KIND__REGISTERED;
+    ev.engine = &info;
+    peer_publish(p, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base);  // heard by nobody
+    registered = true;
+    // Now the subscriptions become live (and sync.<session> is confirmed).
+    if (!peer_saw_sub(p, "+engine", 2000)) {
+        peer_fail(p, "client never subscribed to engine events");
+        goto out;
+    }
+    s_read_subs(p, 100);
+    // Every later list holds engine 9.
+    while ((got = peer_recv(p, &m, 1000)) == IPP__MSG_TYPE__ENGINE_LIST_REQUEST) {
+        s_reply_engines(p, &m, registered ? nine : NULL, registered ? 1 : 0);
+        wire_msg_fini(&m);
+    }
+out:
+    wire_msg_fini(&m);
+}
+
+START_TEST(test_engine_registered_while_subscribing)
+{
+    peer_t p;
+    peer_start_opts(&p, true);
+    peer_run(&p, s_script_late_subscription, NULL);
+    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_error_t err;
+    ck_assert_msg(ipp_client_wait_for_engines(c, 1, 4, &err) == IPP_OK, "%s", err.msg);
+    int ids[2];
+    ck_assert_uint_eq(ipp_client_ids(c, ids, 2), 1);
+    ck_assert_int_eq(ids[0], 9);
+    ipp_client_destroy(&c);
+    peer_join(&p);
+    peer_stop(&p);
+}
+END_TEST
+
 // ----------------------------------------------------------------- abort
 
 static void s_script_abort(peer_t *p)
@@ -1378,6 +1460,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_wait_interactive_tty);
     tcase_add_test(tc, test_pollable_fd);
     tcase_add_test(tc, test_engine_events);
+    tcase_add_test(tc, test_engine_registered_while_subscribing);
     tcase_add_test(tc, test_abort);
     tcase_add_test(tc, test_zero_copy_args);
     tcase_add_test(tc, test_client_destroyed_first);

@@ -52,6 +52,7 @@ struct peer_t {
     size_t ident_len;          // its length
     char subs[64][130];        // subscriptions seen, in order ("+topic" / "-topic")
     size_t n_subs;             // how many
+    bool manual;               // XPUB_MANUAL: a subscription counts only once read
 };
 
 static ipp_logger_t s_peer_log = {IPP_LOG_ERROR, NULL, "peer"};
@@ -79,9 +80,13 @@ PEER_FN void peer_fail(peer_t *p, const char *fmt, ...)
     } while (0)
 
 // peer_start: sockets, connection file, session. Fails the test on error.
-PEER_FN void peer_start(peer_t *p)
+// peer_start_opts: as peer_start; with manual, the XPUB applies a
+// subscription only when the script reads it (s_read_subs), so a script
+// decides when the client's subscriptions become live.
+PEER_FN void peer_start_opts(peer_t *p, bool manual)
 {
     memset(p, 0, sizeof *p);
+    p->manual = manual;
     snprintf(p->dir, sizeof p->dir, "/tmp/ipp-client-test-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(p->dir));
     snprintf(p->conn, sizeof p->conn, "%s/ipp-client.json", p->dir);
@@ -101,6 +106,8 @@ PEER_FN void peer_start(peer_t *p)
     zmq_setsockopt(p->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(p->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(p->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (manual)
+        zmq_setsockopt(p->xpub, ZMQ_XPUB_MANUAL, &one, sizeof one);
     ck_assert_int_eq(zmq_bind(p->router, "tcp://127.0.0.1:*"), 0);
     ck_assert_int_eq(zmq_bind(p->xpub, "tcp://127.0.0.1:*"), 0);
     char ep[128], np[128];
@@ -124,6 +131,12 @@ PEER_FN void peer_start(peer_t *p)
     wo.log = &s_peer_log;
     p->ws = wire_session_new(&wo, &err);
     ck_assert_ptr_nonnull(p->ws);
+}
+
+// peer_start: a peer whose subscriptions are live as soon as they arrive.
+PEER_FN void peer_start(peer_t *p)
+{
+    peer_start_opts(p, false);
 }
 
 PEER_FN void *s_peer_main(void *arg)
@@ -175,9 +188,21 @@ PEER_FN void s_read_subs(peer_t *p, int timeout_ms)
         if (n <= 0)
             break;
         buf[n] = '\0';
+        if (p->manual)
+            zmq_setsockopt(p->xpub, buf[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, buf + 1,
+                           (size_t)n - 1);
         if (p->n_subs < 64)
             snprintf(p->subs[p->n_subs++], sizeof p->subs[0], "%c%s", buf[0] ? '+' : '-',
                      buf + 1);
+        if (buf[0] && strncmp(buf + 1, "sync.", 5) == 0) {
+            // As the controller does: the subscriptions before it are live.
+            Ipp__Subscribed ok = IPP__SUBSCRIBED__INIT;
+            ok.topic = buf + 1;
+            wire_frame_t t = {buf + 1, (size_t)n - 1};
+            if (wire_send(p->ws, p->xpub, &t, 1, IPP__MSG_TYPE__SUBSCRIBED, NULL, &ok.base, NULL,
+                          0, 0, NULL, NULL) != IPP_OK)
+                peer_fail(p, "peer could not confirm %s", buf + 1);
+        }
         timeout_ms = 0;
     }
 }
@@ -202,14 +227,20 @@ PEER_FN bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
 // up to timeout_ms. Returns its type, 0 on timeout.
 PEER_FN int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
 {
-    zmq_pollitem_t it = {p->router, 0, ZMQ_POLLIN, 0};
+    // Subscriptions are read (and confirmed) while waiting, as the
+    // controller does, except by a manual peer: its script reads them.
+    zmq_pollitem_t it[2] = {{p->router, 0, ZMQ_POLLIN, 0}, {p->xpub, 0, ZMQ_POLLIN, 0}};
     int64_t end = ipp_clock_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
         int64_t left = end - ipp_clock_mono_us();
         if (left < 0)
             left = 0;
-        if (zmq_poll(&it, 1, (long)(left / 1000)) <= 0)
+        if (zmq_poll(it, p->manual ? 1 : 2, (long)(left / 1000)) <= 0)
             return 0;
+        if (it[1].revents & ZMQ_POLLIN)
+            s_read_subs(p, 0);
+        if (!(it[0].revents & ZMQ_POLLIN))
+            continue;
         ipp_error_t err;
         ipp_err_t rc = wire_recv(p->ws, p->router, ZMQ_DONTWAIT, m, &err);
         if (rc == IPP_ERR_ZMQ && errno == EAGAIN)
