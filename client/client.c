@@ -1,17 +1,17 @@
-/* client.c — the Client: connection, the receive loop, blocking requests,
- * the engine list.
+/* client.c — the Client: connection and lifecycle, sending, blocking
+ * requests.
  *
  * Owns the ZeroMQ context and sockets (a DEALER whose routing id is the
  * session uuid, a SUB for notifications), the wire session, the msg_id
- * index, the engine list, and the lists of live views and AsyncResults
- * (which it detaches on destroy so they stay safe to read and free).
+ * index and the lists of live views and AsyncResults (which it detaches on
+ * destroy so they stay safe to read and free). The receive loop is in
+ * recv.c, the engine list in engines.c.
  *
  * One thread, no timers: everything arrives through cl_pump, called by
  * whichever public call is waiting. Sending never waits on a reply and
  * never blocks unboundedly: a full queue is met by reading input while
  * waiting for room, with the request timeout as the bound. Nothing here
- * may abort the process on what the network sends: bad messages are
- * logged (by the wire session) and dropped.
+ * may abort the process on what the network sends.
  */
 #include "client/internal.h"
 
@@ -107,124 +107,6 @@ ipp_err_t cl_error_from_reply(const Ipp__ErrorReply *er, const char *what, ipp_e
     return ipp_error_set(err, code, "%s: %s: %s", what, ename, evalue);
 }
 
-// --------------------------------------------------------------- engines
-
-const cl_engine_t *cl_engine_find(const ipp_client_t *c, int id)
-{
-    size_t lo = 0, hi = c->n_engines;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c->engines[mid].id == id)
-            return &c->engines[mid];
-        if (c->engines[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-static void s_engines_clear(ipp_client_t *c)
-{
-    for (size_t i = 0; i < c->n_engines; i++) {
-        free(c->engines[i].uuid);
-        free(c->engines[i].hostname);
-    }
-    c->n_engines = 0;
-}
-
-// s_engine_update: add or update the engine info says, keeping id order.
-static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive)
-{
-    if (!info || !info->has_engine_id)
-        return;
-    int id = info->engine_id;
-    size_t pos = 0;
-    while (pos < c->n_engines && c->engines[pos].id < id)
-        pos++;
-    cl_engine_t *e;
-    if (pos < c->n_engines && c->engines[pos].id == id) {
-        e = &c->engines[pos];
-    } else {
-        if (c->n_engines == c->cap_engines) {
-            size_t cap = c->cap_engines ? c->cap_engines * 2 : 16;
-            cl_engine_t *grown = realloc(c->engines, cap * sizeof *grown);
-            if (!grown) {
-                IPP_LOGE(&c->log, "client: no memory to record engine %d", id);
-                return;
-            }
-            c->engines = grown;
-            c->cap_engines = cap;
-        }
-        memmove(&c->engines[pos + 1], &c->engines[pos],
-                (c->n_engines - pos) * sizeof c->engines[0]);
-        c->n_engines++;
-        e = &c->engines[pos];
-        memset(e, 0, sizeof *e);
-        e->id = id;
-    }
-    // Keep what we knew when the event carries less.
-    if (info->uuid || !e->uuid) {
-        char *u = strdup(info->uuid ? info->uuid : "");
-        if (u) {
-            free(e->uuid);
-            e->uuid = u;
-        }
-    }
-    if (info->hostname || !e->hostname) {
-        char *h = strdup(info->hostname ? info->hostname : "");
-        if (h) {
-            free(e->hostname);
-            e->hostname = h;
-        }
-    }
-    if (!e->uuid || !e->hostname) {
-        // Out of memory with nothing to keep: drop the entry.
-        free(e->uuid);
-        free(e->hostname);
-        memmove(&c->engines[pos], &c->engines[pos + 1],
-                (c->n_engines - pos - 1) * sizeof c->engines[0]);
-        c->n_engines--;
-        return;
-    }
-    if (info->has_pid)
-        e->pid = info->pid;
-    if (info->has_registered)
-        e->registered = info->registered;
-    e->alive = alive;
-}
-
-// s_engines_replace: the list a CONNECT_REPLY or ENGINE_LIST_REPLY carries.
-static void s_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n)
-{
-    s_engines_clear(c);
-    for (size_t i = 0; i < n; i++)
-        s_engine_update(c, infos[i], infos[i]->has_alive ? infos[i]->alive : true);
-}
-
-size_t ipp_client_ids(const ipp_client_t *c, int *out, size_t max)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_engines; i++) {
-        if (!c->engines[i].alive)
-            continue;
-        if (out && n < max)
-            out[n] = c->engines[i].id;
-        n++;
-    }
-    return n;
-}
-
-size_t ipp_client_engines(const ipp_client_t *c, ipp_engine_info_t *out, size_t max)
-{
-    for (size_t i = 0; i < c->n_engines && out && i < max; i++) {
-        const cl_engine_t *e = &c->engines[i];
-        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered,
-                                     e->alive};
-    }
-    return c->n_engines;
-}
-
 // ------------------------------------------------------------- sending
 
 // s_tx_reset: empty the send buffer, keeping its frame array.
@@ -238,8 +120,6 @@ static void s_tx_reset(ipp_client_t *c)
     m->first_buffer = 0;
     c->tx_busy = false;
 }
-
-static size_t s_drain(ipp_client_t *c);
 
 ipp_err_t cl_send(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *content,
                   zmq_msg_t *buffers, size_t n_buffers, const char *msg_id, char *id_out,
@@ -288,7 +168,7 @@ ipp_err_t cl_send(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *co
                                  "client: the controller at %s took no message for %.1f s",
                                  c->endpoint, (double)c->timeout_us / 1e6);
         }
-        s_drain(c);
+        cl_drain(c);
         zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0},
                                    {c->sub, 0, ZMQ_POLLIN, 0}};
         long ms = (long)((deadline - now + 999) / 1000);
@@ -305,7 +185,7 @@ void cl_maybe_drain(ipp_client_t *c)
     if (++c->sends_since_drain < S_DRAIN_EVERY)
         return;
     c->sends_since_drain = 0;
-    s_drain(c);
+    cl_drain(c);
 }
 
 void cl_subscribe_done(ipp_client_t *c, const char *id, bool on)
@@ -337,318 +217,12 @@ ipp_err_t cl_hubreq_add(ipp_client_t *c, const char *req_id, const cl_id_t *ids,
     return IPP_OK;
 }
 
-// s_hubreq_take: unlink and return the hub request with id, or NULL.
-static cl_hubreq_t *s_hubreq_take(ipp_client_t *c, const char *id)
-{
-    for (cl_hubreq_t **p = &c->hubreqs; *p; p = &(*p)->next) {
-        if (strcmp((*p)->id, id) == 0) {
-            cl_hubreq_t *r = *p;
-            *p = r->next;
-            return r;
-        }
-    }
-    return NULL;
-}
-
-static void s_hubreq_free(cl_hubreq_t *r)
+void cl_hubreq_free(cl_hubreq_t *r)
 {
     if (!r)
         return;
     free(r->ids);
     free(r);
-}
-
-// ------------------------------------------------------------- receiving
-
-// s_on_submit_reply: the controller committed (or refused) a submission.
-static void s_on_submit_reply(ipp_client_t *c, wire_msg_t *m)
-{
-    const Ipp__SubmitReply *r = (const Ipp__SubmitReply *)m->content;
-    // Acceptances come batched: every listed task is committed.
-    for (size_t i = 0; i < r->n_accepted_ids; i++) {
-        for (cl_task_t *t = cl_index_find(&c->index, r->accepted_ids[i]); t; t = t->next_same)
-            if (!t->hub && !t->done)
-                t->accepted = 1;
-    }
-    if (r->n_accepted_ids)
-        return;
-    const char *id = m->header->parent_id ? m->header->parent_id : r->msg_id;
-    cl_task_t *t = cl_index_find(&c->index, id);
-    if (!t) {
-        IPP_LOGD(&c->log, "client: submit reply for unknown task %s", id ? id : "-");
-        return;
-    }
-    bool accepted = r->has_accepted ? r->accepted : (r->error == NULL);
-    while (t) {
-        cl_task_t *next = t->next_same;
-        if (!t->hub && !t->done) {
-            if (accepted) {
-                t->accepted = 1;
-            } else {
-                const Ipp__ErrorReply *er = r->error;
-                ipp_err_t code = IPP_ERR_INVALID;
-                if (er && er->has_code && er->code > 0 && er->code < IPP_ERR__END)
-                    code = (ipp_err_t)er->code;
-                cl_task_fail(c, t, IPP_STATUS_REFUSED, code,
-                             (er && er->ename) ? er->ename : "SubmitRefused",
-                             (er && er->evalue) ? er->evalue
-                                                : "the controller refused the task");
-            }
-        }
-        t = next;
-    }
-}
-
-// s_on_task_result: a task's outcome, for the submitter (and any hub
-// result watching the same id).
-static void s_on_task_result(ipp_client_t *c, wire_msg_t *m)
-{
-    const Ipp__TaskResult *r = (const Ipp__TaskResult *)m->content;
-    const char *id = r->msg_id ? r->msg_id : m->header->parent_id;
-    cl_task_t *t = cl_index_find(&c->index, id);
-    if (!t) {
-        // A duplicate (at-least-once delivery) or a task whose
-        // AsyncResult is gone.
-        IPP_LOGD(&c->log, "client: result for unknown task %s", id ? id : "-");
-        return;
-    }
-    bool first = true;
-    while (t) {
-        cl_task_t *next = t->next_same;  // finishing unlinks t
-        if (!t->done) {
-            cl_task_take_result(c, t, r, m, first && !next);
-            first = false;
-        }
-        t = next;
-    }
-}
-
-// s_on_error_reply: an ERROR_REPLY that no blocking request waits for.
-static void s_on_error_reply(ipp_client_t *c, wire_msg_t *m)
-{
-    const Ipp__ErrorReply *er = (const Ipp__ErrorReply *)m->content;
-    const char *parent = m->header->parent_id;
-    if (!parent)
-        return;
-    cl_hubreq_t *req = s_hubreq_take(c, parent);
-    if (req) {
-        cl_on_hub_error(c, req, er);
-        s_hubreq_free(req);
-        return;
-    }
-    cl_task_t *t = cl_index_find(&c->index, parent);
-    if (!t) {
-        IPP_LOGD(&c->log, "client: error reply to unknown request %s", parent);
-        return;
-    }
-    ipp_error_t e;
-    ipp_err_t code = cl_error_from_reply(er, "submit", &e);
-    while (t) {
-        cl_task_t *next = t->next_same;
-        if (!t->hub && !t->done)
-            cl_task_fail(c, t, IPP_STATUS_REFUSED, code, er->ename ? er->ename : "SubmitRefused",
-                         er->evalue ? er->evalue : e.msg);
-        t = next;
-    }
-}
-
-// s_on_engine_event: an engine registered or left.
-static void s_on_engine_event(ipp_client_t *c, wire_msg_t *m)
-{
-    const Ipp__EngineEvent *ev = (const Ipp__EngineEvent *)m->content;
-    if (!ev->engine)
-        return;
-    if (ev->kind == IPP__ENGINE_EVENT__KIND__REGISTERED)
-        s_engine_update(c, ev->engine, true);
-    else if (ev->kind == IPP__ENGINE_EVENT__KIND__UNREGISTERED)
-        s_engine_update(c, ev->engine, false);
-}
-
-// s_deliver_wait: if a blocking request waits for this reply, move it there.
-static bool s_deliver_wait(ipp_client_t *c, wire_msg_t *m)
-{
-    const char *parent = m->header->parent_id;
-    if (!parent)
-        return false;
-    for (cl_wait_t *w = c->waits; w; w = w->next) {
-        if (!w->got && strcmp(w->id, parent) == 0) {
-            // Hand the whole message over; the receive buffer starts afresh.
-            w->msg = *m;
-            wire_msg_init(m);
-            w->got = true;
-            return true;
-        }
-    }
-    return false;
-}
-
-// s_dispatch_dealer: one message from the controller.
-static void s_dispatch_dealer(ipp_client_t *c, wire_msg_t *m)
-{
-    c->shutdown_seen = false;
-    int type = wire_msg_type(m);
-    switch (type) {
-    case IPP__MSG_TYPE__SUBMIT_REPLY:
-        s_on_submit_reply(c, m);
-        return;
-    case IPP__MSG_TYPE__TASK_RESULT:
-        s_on_task_result(c, m);
-        return;
-    case IPP__MSG_TYPE__TASK_DONE:
-        // Sent straight to a client that was told "pending": no
-        // subscription can be late for it.
-        cl_on_task_done(c, (const Ipp__TaskDone *)m->content);
-        return;
-    default:
-        break;
-    }
-    if (s_deliver_wait(c, m))
-        return;
-    if (type == IPP__MSG_TYPE__ERROR_REPLY) {
-        s_on_error_reply(c, m);
-        return;
-    }
-    if (type == IPP__MSG_TYPE__RESULT_REPLY && m->header->parent_id) {
-        cl_hubreq_t *req = s_hubreq_take(c, m->header->parent_id);
-        if (req) {
-            cl_on_result_reply(c, m);
-            s_hubreq_free(req);
-            return;
-        }
-    }
-    IPP_LOGD(&c->log, "client: dropped %s (parent %s): nobody waits for it",
-             wire_type_name(type), m->header->parent_id ? m->header->parent_id : "-");
-}
-
-// s_dispatch_sub: one notification.
-static void s_dispatch_sub(ipp_client_t *c, wire_msg_t *m)
-{
-    switch (wire_msg_type(m)) {
-    case IPP__MSG_TYPE__ENGINE_EVENT:
-        s_on_engine_event(c, m);
-        break;
-    case IPP__MSG_TYPE__TASK_DONE:
-        cl_on_task_done(c, (const Ipp__TaskDone *)m->content);
-        break;
-    case IPP__MSG_TYPE__SHUTDOWN_NOTICE:
-        c->shutdown_seen = true;
-        IPP_LOGI(&c->log, "client: the controller announced its shutdown");
-        break;
-    case IPP__MSG_TYPE__SUBSCRIBED:
-        // Heard again after every reconnect (the SUB re-sends its
-        // subscriptions): events may have been missed meanwhile, so the
-        // engine list is stale until asked for again.
-        c->sub_epoch++;
-        break;
-    default:
-        IPP_LOGD(&c->log, "client: ignored notification %s", wire_type_name(wire_msg_type(m)));
-        break;
-    }
-}
-
-// s_read: receive and handle up to max messages from sock. Returns how
-// many were read (refused ones included); *dry is set when it ran out.
-static size_t s_read(ipp_client_t *c, void *sock, bool sub, size_t max, bool *dry)
-{
-    size_t n = 0;
-    *dry = false;
-    while (n < max) {
-        ipp_error_t e;
-        ipp_err_t rc = wire_recv(c->ws, sock, ZMQ_DONTWAIT, &c->rx, &e);
-        if (rc == IPP_ERR_ZMQ) {
-            if (errno != EAGAIN && errno != EINTR)
-                IPP_LOGW(&c->log, "client: %s", e.msg);
-            *dry = true;
-            break;
-        }
-        n++;
-        if (rc != IPP_OK) {
-            // Refused (logged by the session); nothing in it is used. A
-            // server answers authentic-but-unknown messages; a client has
-            // nobody to answer. Kept to explain a timeout later.
-            c->last_refusal = e;
-            continue;
-        }
-        if (sub)
-            s_dispatch_sub(c, &c->rx);
-        else
-            s_dispatch_dealer(c, &c->rx);
-    }
-    return n;
-}
-
-// s_pollin: the socket has input waiting (this also clears the edge of
-// its ZMQ_FD).
-static bool s_pollin(void *sock)
-{
-    int events = 0;
-    size_t len = sizeof events;
-    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) != 0)
-        return false;
-    return (events & ZMQ_POLLIN) != 0;
-}
-
-// s_drain_from: read the sockets flagged (d: dealer, s: sub) until each
-// says EAGAIN, taking turns so a flood on one does not starve the other.
-// A non-blocking receive that finds nothing has just processed the
-// socket's commands, exactly as asking ZMQ_EVENTS would: the socket's
-// edge-triggered ZMQ_FD is armed again. Returns the count.
-static size_t s_drain_from(ipp_client_t *c, bool d, bool s)
-{
-    size_t total = 0;
-    bool dry;
-    while (d || s) {
-        if (d) {
-            total += s_read(c, c->dealer, false, 1024, &dry);
-            d = !dry;
-        }
-        if (s) {
-            total += s_read(c, c->sub, true, 1024, &dry);
-            s = !dry;
-        }
-    }
-    return total;
-}
-
-// s_drain: read everything waiting on both sockets, starting from what
-// ZMQ_EVENTS says (one system call per idle socket). Returns the count.
-static size_t s_drain(ipp_client_t *c)
-{
-    return s_drain_from(c, s_pollin(c->dealer), s_pollin(c->sub));
-}
-
-ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
-{
-    if (timeout_us == 0) {
-        s_drain(c);
-    } else {
-        // ipp_zpoll looks at ZMQ_EVENTS before it sleeps, so input already
-        // queued returns at once; after it, both sockets were asked.
-        zmq_pollitem_t items[2] = {{c->dealer, 0, ZMQ_POLLIN, 0}, {c->sub, 0, ZMQ_POLLIN, 0}};
-        long ms = timeout_us < 0 ? -1 : (long)((timeout_us + 999) / 1000);
-        int n = ipp_zpoll(items, 2, ms);
-        if (n < 0 && errno != EINTR)
-            return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s",
-                                 zmq_strerror(errno));
-        if (n > 0)
-            s_drain_from(c, items[0].revents & ZMQ_POLLIN, items[1].revents & ZMQ_POLLIN);
-    }
-    // Re-asks and callbacks may send, and a send can swallow the wake-up
-    // of the descriptor (ZMQ_FD is edge-triggered): read again after them,
-    // so every pump ends with nothing unread and the descriptor armed.
-    while (!c->tx_busy && (c->n_reask || c->cb_head)) {
-        cl_flush_reasks(c);
-        cl_fire_callbacks(c);
-        s_drain(c);
-    }
-    return IPP_OK;
-}
-
-ipp_err_t ipp_client_spin(ipp_client_t *c, double timeout, ipp_error_t *err)
-{
-    if (!c)
-        return ipp_error_set(err, IPP_ERR_INVALID, "spin: no client");
-    return cl_pump(c, cl_timeout_us(timeout), err);
 }
 
 // ------------------------------------------------------------- requests
@@ -702,62 +276,6 @@ ipp_err_t cl_request(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage 
     }
     *reply = w.msg;
     return IPP_OK;
-}
-
-ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
-{
-    Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
-    wire_msg_t reply;
-    ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base,
-                              IPP__MSG_TYPE__ENGINE_LIST_REPLY, &reply, err);
-    if (rc != IPP_OK)
-        return rc;
-    const Ipp__EngineListReply *r = (const Ipp__EngineListReply *)reply.content;
-    s_engines_replace(c, r->engines, r->n_engines);
-    wire_msg_fini(&reply);
-    return IPP_OK;
-}
-
-ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
-                                      ipp_error_t *err)
-{
-    if (!c)
-        return ipp_error_set(err, IPP_ERR_INVALID, "wait_for_engines: no client");
-    int64_t t = cl_timeout_us(timeout);
-    int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
-    // Engine events are heard only once the subscription is live at the
-    // controller, which says so (SUBSCRIBED). The list asked for after
-    // that covers every engine that came before; events cover the rest.
-    // A list asked for earlier could miss an engine that registered
-    // between the reply and the subscription reaching the controller.
-    for (;;) {
-        if (ipp_client_ids(c, NULL, 0) >= n)
-            return IPP_OK;
-        if (c->sub_epoch != c->list_epoch) {
-            uint32_t epoch = c->sub_epoch;
-            ipp_err_t rc = ipp_client_refresh_engines(c, err);
-            if (rc != IPP_OK)
-                return rc;
-            c->list_epoch = epoch;
-            continue;
-        }
-        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
-        if (deadline >= 0 && left <= 0) {
-            if (!c->sub_epoch)
-                return ipp_error_set(err, IPP_ERR_TIMEOUT,
-                                     "wait_for_engines: %zu of %zu engines after %.1f s; the "
-                                     "controller at %s never confirmed the notification "
-                                     "subscription on %s",
-                                     ipp_client_ids(c, NULL, 0), n, timeout, c->endpoint,
-                                     c->notify_endpoint);
-            return ipp_error_set(err, IPP_ERR_TIMEOUT,
-                                 "wait_for_engines: %zu of %zu engines after %.1f s",
-                                 ipp_client_ids(c, NULL, 0), n, timeout);
-        }
-        ipp_err_t rc = cl_pump(c, left, err);
-        if (rc != IPP_OK)
-            return rc;
-    }
 }
 
 size_t ipp_client_outstanding(const ipp_client_t *c)
@@ -949,7 +467,7 @@ static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *
     if (rc != IPP_OK)
         return ipp_error_set(err, rc, "connect to %s: %s", c->endpoint, e.msg);
     const Ipp__ConnectReply *r = (const Ipp__ConnectReply *)reply.content;
-    s_engines_replace(c, r->engines, r->n_engines);
+    cl_engines_replace(c, r->engines, r->n_engines);
     snprintf(c->controller_session, sizeof c->controller_session, "%s",
              r->controller_session ? r->controller_session : "");
     wire_msg_fini(&reply);
@@ -1038,10 +556,10 @@ void ipp_client_destroy(ipp_client_t **client_p)
     while (c->hubreqs) {
         cl_hubreq_t *r = c->hubreqs;
         c->hubreqs = r->next;
-        s_hubreq_free(r);
+        cl_hubreq_free(r);
     }
     free(c->reask);
-    s_engines_clear(c);
+    cl_engines_clear(c);
     free(c->engines);
     cl_index_fini(&c->index);
     wire_msg_fini(&c->rx);

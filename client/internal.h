@@ -182,8 +182,17 @@ struct ipp_view_t {
     ipp_view_t *next;      // likewise
 };
 
-// cl_flags_fini: free what f owns and zero it.
+// cl_flags_fini: free what f owns and zero it. (view.c)
 void cl_flags_fini(cl_flags_t *f);
+
+// cl_flags_copy: the fields of in named by in->set, owned, into out (which
+// the caller finishes with cl_flags_fini whatever this returns).
+// IPP_ERR_INVALID for a bad value, IPP_ERR_NOMEM.
+ipp_err_t cl_flags_copy(const ipp_flags_t *in, cl_flags_t *out, ipp_error_t *err);
+
+// cl_direct_flags_ok: IPP_OK unless v is a DirectView and set names a flag
+// other than label (IPP_ERR_INVALID, saying which flags are for which view).
+ipp_err_t cl_direct_flags_ok(const ipp_view_t *v, unsigned set, ipp_error_t *err);
 
 // ---------------------------------------------------------------- client
 
@@ -276,14 +285,31 @@ ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err);
 // every so often so the controller's replies do not pile up.
 void cl_maybe_drain(ipp_client_t *c);
 
-// cl_engine_find: the known engine with id, or NULL.
+// cl_drain: read and handle everything waiting on both sockets (no
+// waiting). Returns how many messages were read. (recv.c)
+size_t cl_drain(ipp_client_t *c);
+
+// cl_engine_find: the known engine with id, or NULL. (engines.c)
 const cl_engine_t *cl_engine_find(const ipp_client_t *c, int id);
+
+// cl_engines_clear: forget every known engine (frees their strings).
+void cl_engines_clear(ipp_client_t *c);
+
+// cl_engines_replace: the known engines become the n of infos (a
+// CONNECT_REPLY's or ENGINE_LIST_REPLY's list; nothing is taken).
+void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n);
+
+// cl_on_engine_event: an ENGINE_EVENT notification (m keeps its content).
+void cl_on_engine_event(ipp_client_t *c, wire_msg_t *m);
 
 // cl_subscribe_done: (un)subscribe to done.<id> on the SUB socket.
 void cl_subscribe_done(ipp_client_t *c, const char *id, bool on);
 
 // cl_hubreq_add: remember a RESULT_REQUEST (its id) for ids. IPP_ERR_NOMEM.
 ipp_err_t cl_hubreq_add(ipp_client_t *c, const char *req_id, const cl_id_t *ids, size_t n);
+
+// cl_hubreq_free: free r (unlinked already; NULL is fine).
+void cl_hubreq_free(cl_hubreq_t *r);
 
 // cl_error_from_reply: turn an ErrorReply into an error code and message.
 ipp_err_t cl_error_from_reply(const Ipp__ErrorReply *er, const char *what, ipp_error_t *err);
@@ -302,6 +328,10 @@ ipp_ar_t *cl_ar_new(ipp_client_t *c, size_t n, bool hub);
 
 // cl_ar_detach: the client is going: forget it (tasks leave the index).
 void cl_ar_detach(ipp_ar_t *ar);
+
+// cl_ar_free: free ar and everything it owns. Only once ar is unlinked
+// from its client and nobody waits on it or fires its callbacks.
+void cl_ar_free(ipp_ar_t *ar);
 
 // cl_task_finish: t is done: out of the index, unsubscribed, counted,
 // its AsyncResult's callbacks queued when it became ready. Idempotent.

@@ -1,0 +1,200 @@
+/* engines.c — the client's engine list.
+ *
+ * Owns the client's array of known engines (id order, uuid and hostname
+ * strings) and keeps it current from three sources: the CONNECT_REPLY,
+ * ENGINE_LIST_REPLYs, and ENGINE_EVENT notifications. Only this file
+ * writes the array; views and the receive loop read it through
+ * cl_engine_find and the public accessors. Waiting happens only through
+ * cl_pump.
+ */
+#include "client/internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+// --------------------------------------------------------------- engines
+
+const cl_engine_t *cl_engine_find(const ipp_client_t *c, int id)
+{
+    size_t lo = 0, hi = c->n_engines;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->engines[mid].id == id)
+            return &c->engines[mid];
+        if (c->engines[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+void cl_engines_clear(ipp_client_t *c)
+{
+    for (size_t i = 0; i < c->n_engines; i++) {
+        free(c->engines[i].uuid);
+        free(c->engines[i].hostname);
+    }
+    c->n_engines = 0;
+}
+
+// s_engine_update: add or update the engine info says, keeping id order.
+static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive)
+{
+    if (!info || !info->has_engine_id)
+        return;
+    int id = info->engine_id;
+    size_t pos = 0;
+    while (pos < c->n_engines && c->engines[pos].id < id)
+        pos++;
+    cl_engine_t *e;
+    if (pos < c->n_engines && c->engines[pos].id == id) {
+        e = &c->engines[pos];
+    } else {
+        if (c->n_engines == c->cap_engines) {
+            size_t cap = c->cap_engines ? c->cap_engines * 2 : 16;
+            cl_engine_t *grown = realloc(c->engines, cap * sizeof *grown);
+            if (!grown) {
+                IPP_LOGE(&c->log, "client: no memory to record engine %d", id);
+                return;
+            }
+            c->engines = grown;
+            c->cap_engines = cap;
+        }
+        memmove(&c->engines[pos + 1], &c->engines[pos],
+                (c->n_engines - pos) * sizeof c->engines[0]);
+        c->n_engines++;
+        e = &c->engines[pos];
+        memset(e, 0, sizeof *e);
+        e->id = id;
+    }
+    // Keep what we knew when the event carries less.
+    if (info->uuid || !e->uuid) {
+        char *u = strdup(info->uuid ? info->uuid : "");
+        if (u) {
+            free(e->uuid);
+            e->uuid = u;
+        }
+    }
+    if (info->hostname || !e->hostname) {
+        char *h = strdup(info->hostname ? info->hostname : "");
+        if (h) {
+            free(e->hostname);
+            e->hostname = h;
+        }
+    }
+    if (!e->uuid || !e->hostname) {
+        // Out of memory with nothing to keep: drop the entry.
+        free(e->uuid);
+        free(e->hostname);
+        memmove(&c->engines[pos], &c->engines[pos + 1],
+                (c->n_engines - pos - 1) * sizeof c->engines[0]);
+        c->n_engines--;
+        return;
+    }
+    if (info->has_pid)
+        e->pid = info->pid;
+    if (info->has_registered)
+        e->registered = info->registered;
+    e->alive = alive;
+}
+
+// cl_engines_replace: the list a CONNECT_REPLY or ENGINE_LIST_REPLY carries.
+void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n)
+{
+    cl_engines_clear(c);
+    for (size_t i = 0; i < n; i++)
+        s_engine_update(c, infos[i], infos[i]->has_alive ? infos[i]->alive : true);
+}
+
+size_t ipp_client_ids(const ipp_client_t *c, int *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_engines; i++) {
+        if (!c->engines[i].alive)
+            continue;
+        if (out && n < max)
+            out[n] = c->engines[i].id;
+        n++;
+    }
+    return n;
+}
+
+size_t ipp_client_engines(const ipp_client_t *c, ipp_engine_info_t *out, size_t max)
+{
+    for (size_t i = 0; i < c->n_engines && out && i < max; i++) {
+        const cl_engine_t *e = &c->engines[i];
+        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered,
+                                     e->alive};
+    }
+    return c->n_engines;
+}
+
+// cl_on_engine_event: an engine registered or left.
+void cl_on_engine_event(ipp_client_t *c, wire_msg_t *m)
+{
+    const Ipp__EngineEvent *ev = (const Ipp__EngineEvent *)m->content;
+    if (!ev->engine)
+        return;
+    if (ev->kind == IPP__ENGINE_EVENT__KIND__REGISTERED)
+        s_engine_update(c, ev->engine, true);
+    else if (ev->kind == IPP__ENGINE_EVENT__KIND__UNREGISTERED)
+        s_engine_update(c, ev->engine, false);
+}
+
+ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
+{
+    Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
+    wire_msg_t reply;
+    ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base,
+                              IPP__MSG_TYPE__ENGINE_LIST_REPLY, &reply, err);
+    if (rc != IPP_OK)
+        return rc;
+    const Ipp__EngineListReply *r = (const Ipp__EngineListReply *)reply.content;
+    cl_engines_replace(c, r->engines, r->n_engines);
+    wire_msg_fini(&reply);
+    return IPP_OK;
+}
+
+ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
+                                      ipp_error_t *err)
+{
+    if (!c)
+        return ipp_error_set(err, IPP_ERR_INVALID, "wait_for_engines: no client");
+    int64_t t = cl_timeout_us(timeout);
+    int64_t deadline = t < 0 ? -1 : cl_mono_us() + t;
+    // Engine events are heard only once the subscription is live at the
+    // controller, which says so (SUBSCRIBED). The list asked for after
+    // that covers every engine that came before; events cover the rest.
+    // A list asked for earlier could miss an engine that registered
+    // between the reply and the subscription reaching the controller.
+    for (;;) {
+        if (ipp_client_ids(c, NULL, 0) >= n)
+            return IPP_OK;
+        if (c->sub_epoch != c->list_epoch) {
+            uint32_t epoch = c->sub_epoch;
+            ipp_err_t rc = ipp_client_refresh_engines(c, err);
+            if (rc != IPP_OK)
+                return rc;
+            c->list_epoch = epoch;
+            continue;
+        }
+        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
+        if (deadline >= 0 && left <= 0) {
+            if (!c->sub_epoch)
+                return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                                     "wait_for_engines: %zu of %zu engines after %.1f s; the "
+                                     "controller at %s never confirmed the notification "
+                                     "subscription on %s",
+                                     ipp_client_ids(c, NULL, 0), n, timeout, c->endpoint,
+                                     c->notify_endpoint);
+            return ipp_error_set(err, IPP_ERR_TIMEOUT,
+                                 "wait_for_engines: %zu of %zu engines after %.1f s",
+                                 ipp_client_ids(c, NULL, 0), n, timeout);
+        }
+        ipp_err_t rc = cl_pump(c, left, err);
+        if (rc != IPP_OK)
+            return rc;
+    }
+}
