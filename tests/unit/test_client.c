@@ -6,7 +6,19 @@
  * go, the pollable descriptor, engine events, abort, zero-copy arguments,
  * and a client destroyed under live results and views.
  */
-#include "test_client_peer.c"
+#include "test_client_peer.h"
+
+#include "proto/clock.h"
+#include "proto/codec.h"
+#include "proto/conn.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <poll.h>
 #include <pty.h>
@@ -26,7 +38,7 @@ START_TEST(test_connect_ok)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_hello, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     peer_join(&p);
     int ids[8];
     ck_assert_uint_eq(ipp_client_ids(c, ids, 8), 3);
@@ -81,7 +93,7 @@ static void s_script_wrong_key(peer_t *p)
     memset(&wo, 0, sizeof wo);
     wo.key = other;
     wo.key_len = sizeof other;
-    wo.log = &s_peer_log;
+    wo.log = &peer_log;
     ipp_error_t err;
     wire_session_t *bad = wire_session_new(&wo, &err);
     wire_msg_t m;
@@ -240,7 +252,7 @@ START_TEST(test_apply_result)
     peer_start(&p);
     char seen_id[40] = "";
     peer_run(&p, s_script_apply, seen_id);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ck_assert_ptr_nonnull(lb);
@@ -346,7 +358,7 @@ START_TEST(test_remote_error)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_failures, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *a1 = ipp_view_apply(lb, "parse", NULL, 0, NULL, &err);
@@ -440,7 +452,7 @@ START_TEST(test_composite_error)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_composite, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *dv = ipp_client_direct_view(c, NULL, 0, &err);  // all
     ck_assert(ipp_view_is_direct(dv));
@@ -509,7 +521,7 @@ START_TEST(test_get_dict)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_dict, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     int targets[] = {2, 0};
     ipp_view_t *dv = ipp_client_direct_view(c, targets, 2, &err);
@@ -575,7 +587,7 @@ START_TEST(test_metadata_timing)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_timing, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t two[2] = {{"1", 1, NULL, NULL}, {"2", 1, NULL, NULL}};
@@ -684,7 +696,7 @@ START_TEST(test_done_callbacks)
     peer_start(&p);
     int n = 3;
     peer_run(&p, s_script_two_ok, &n);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t two[2] = {{"1", 1, NULL, NULL}, {"2", 1, NULL, NULL}};
@@ -735,7 +747,7 @@ START_TEST(test_callback_destroys_waited)
     peer_start(&p);
     int n = 1;  // answers the first task only
     peer_run(&p, s_script_two_ok, &n);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *first = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);
@@ -790,7 +802,7 @@ START_TEST(test_iteration)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_out_of_order, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t items[4] = {{"a", 1, NULL, NULL}, {"b", 1, NULL, NULL}, {"c", 1, NULL, NULL},
@@ -858,7 +870,7 @@ START_TEST(test_refused_submission)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_refuse, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *a1 = ipp_view_apply(lb, "nosuch", NULL, 0, NULL, &err);
@@ -920,7 +932,7 @@ START_TEST(test_wait_timeout_and_shutdown)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_silent_then_shutdown, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *ar = ipp_view_apply(lb, "slow", NULL, 0, NULL, &err);
@@ -953,7 +965,7 @@ START_TEST(test_request_timeout)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_hello, NULL);  // answers the hello, then nothing
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     peer_join(&p);
     ipp_client_set_timeout(c, 0.2);
     ipp_error_t err;
@@ -976,7 +988,7 @@ START_TEST(test_wait_interactive_plain)
     peer_start(&p);
     int n = 2;
     peer_run(&p, s_script_two_ok, &n);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t two[2] = {{"1", 1, NULL, NULL}, {"2", 1, NULL, NULL}};
@@ -1008,7 +1020,7 @@ START_TEST(test_wait_interactive_tty)
     peer_start(&p);
     int n = 2;
     peer_run(&p, s_script_two_ok, &n);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     int master, slave;
     ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
@@ -1062,7 +1074,7 @@ START_TEST(test_pollable_fd)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_late_result, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *ar = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);
@@ -1155,7 +1167,7 @@ START_TEST(test_engine_events)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_engines, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ck_assert_int_eq(ipp_client_wait_for_engines(c, 4, 5, &err), IPP_OK);
     int ids[8];
@@ -1243,7 +1255,7 @@ static void s_script_late_subscription(peer_t *p)
         peer_fail(p, "client never subscribed to engine events");
         goto out;
     }
-    s_read_subs(p, 100);
+    peer_read_subs(p, 100);
     // Every later list holds engine 9.
     while ((got = peer_recv(p, &m, 1000)) == IPP__MSG_TYPE__ENGINE_LIST_REQUEST) {
         s_reply_engines(p, &m, registered ? nine : NULL, registered ? 1 : 0);
@@ -1258,7 +1270,7 @@ START_TEST(test_engine_registered_while_subscribing)
     peer_t p;
     peer_start_opts(&p, true);
     peer_run(&p, s_script_late_subscription, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ck_assert_msg(ipp_client_wait_for_engines(c, 1, 4, &err) == IPP_OK, "%s", err.msg);
     int ids[2];
@@ -1314,7 +1326,7 @@ START_TEST(test_abort)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_abort, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t items[3] = {{"a", 1, NULL, NULL}, {"b", 1, NULL, NULL}, {"c", 1, NULL, NULL}};
@@ -1375,7 +1387,7 @@ START_TEST(test_zero_copy_args)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_three_same, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *dv = ipp_client_direct_view(c, NULL, 0, &err);
     char *big = malloc(100000);
@@ -1410,7 +1422,7 @@ START_TEST(test_client_destroyed_first)
     peer_start(&p);
     int n = 1;
     peer_run(&p, s_script_two_ok, &n);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *done = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);

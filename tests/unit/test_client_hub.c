@@ -5,7 +5,17 @@
  * query: the fields each request carries and how each reply is read,
  * ERROR_REPLY turned into error values.
  */
-#include "test_client_peer.c"
+#include "test_client_peer.h"
+
+#include "proto/clock.h"
+#include "proto/codec.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -120,7 +130,7 @@ START_TEST(test_hub_completed)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_completed, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     // Upper case is accepted and normalised.
     const char *ids[] = {ID_A, ID_B, "018F0000-0000-7000-8000-00000000000C"};
@@ -236,7 +246,7 @@ START_TEST(test_hub_pending_then_done)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_pending, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     const char *ids[] = {ID_P};
     ipp_ar_t *ar = ipp_client_get_result(c, ids, 1, &err);
@@ -301,7 +311,7 @@ START_TEST(test_hub_same_id_as_own)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_own_and_hub, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_ar_t *own = ipp_view_apply(lb, "f", NULL, 0, NULL, &err);
@@ -344,7 +354,7 @@ START_TEST(test_hub_error_reply)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_hub_error, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     const char *ids[] = {ID_A};
     ipp_ar_t *ar = ipp_client_get_result(c, ids, 1, &err);
@@ -597,7 +607,7 @@ START_TEST(test_queries)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_queries, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
 
     const char *abc[] = {ID_A, ID_B, ID_C};

@@ -1,18 +1,8 @@
-/* test_client_peer.c — a scripted controller for the libipp tests.
- *
- * Included (not linked) by each test_client*.c suite. A peer binds a real
- * ROUTER (client port) and XPUB (notification port) on 127.0.0.1 with free
- * ports, writes a client connection file into a fresh temporary folder,
- * and runs a test's script on its own thread: the script receives what the
- * client sends and answers as docs/PROTOCOL.md says, with a wire session
- * that shares the connection file's key. The XPUB shows the script every
- * subscription the client makes, so tests can check what the client
- * subscribed to and when.
- *
- * Scripts never call ck_assert (they run on another thread): they record
- * their first failure with PEER_REQUIRE / peer_fail, and the test body
- * checks it after peer_join.
+/* test_client_peer.c — the scripted controller of the libipp tests (see
+ * test_client_peer.h).
  */
+#include "test_client_peer.h"
+
 #include "ipp/ipp.h"
 #include "proto/clock.h"
 #include "proto/codec.h"
@@ -29,37 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-// Every helper may go unused in one suite or another.
-#define PEER_FN static __attribute__((unused))
-
-typedef struct peer_t peer_t;
-typedef void (*peer_script_fn)(peer_t *p);
-
-struct peer_t {
-    void *ctx;                 // ZeroMQ context
-    void *router;              // the client ROUTER
-    void *xpub;                // the notification PUB (XPUB to see subscriptions)
-    wire_session_t *ws;        // the controller's session
-    char dir[256];             // temporary folder
-    char conn[512];            // connection file path
-    char endpoint[128];        // client endpoint
-    pthread_t th;              // script thread
-    bool running;              // th is started
-    peer_script_fn script;     // what the thread runs
-    void *arg;                 // test data for the script
-    char fail[1024];           // first failure, "" if none
-    uint8_t ident[256];        // routing id of the last client message
-    size_t ident_len;          // its length
-    char subs[64][130];        // subscriptions seen, in order ("+topic" / "-topic")
-    size_t n_subs;             // how many
-    bool manual;               // XPUB_MANUAL: a subscription counts only once read
-};
-
-static ipp_logger_t s_peer_log = {IPP_LOG_ERROR, NULL, "peer"};
+ipp_logger_t peer_log = {IPP_LOG_ERROR, NULL, "peer"};
 
 // peer_fail: record the first failure.
-static void peer_fail(peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-PEER_FN void peer_fail(peer_t *p, const char *fmt, ...)
+void peer_fail(peer_t *p, const char *fmt, ...)
 {
     if (p->fail[0])
         return;
@@ -69,21 +32,11 @@ PEER_FN void peer_fail(peer_t *p, const char *fmt, ...)
     va_end(ap);
 }
 
-#define PEER_REQUIRE(p, cond, ...)                                                          \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            char _m[512];                                                                   \
-            snprintf(_m, sizeof _m, __VA_ARGS__);                                           \
-            peer_fail((p), "%s:%d: %s: %s", __FILE__, __LINE__, #cond, _m);                 \
-            return;                                                                         \
-        }                                                                                   \
-    } while (0)
-
-// peer_start: sockets, connection file, session. Fails the test on error.
-// peer_start_opts: as peer_start; with manual, the XPUB applies a
-// subscription only when the script reads it (s_read_subs), so a script
+// peer_start_opts: sockets, connection file, session (fails the test on
+// error). With manual, the XPUB applies a
+// subscription only when the script reads it (peer_read_subs), so a script
 // decides when the client's subscriptions become live.
-PEER_FN void peer_start_opts(peer_t *p, bool manual)
+void peer_start_opts(peer_t *p, bool manual)
 {
     memset(p, 0, sizeof *p);
     p->manual = manual;
@@ -128,18 +81,19 @@ PEER_FN void peer_start_opts(peer_t *p, bool manual)
     memset(&wo, 0, sizeof wo);
     wo.key = info.key;
     wo.key_len = info.key_len;
-    wo.log = &s_peer_log;
+    wo.log = &peer_log;
     p->ws = wire_session_new(&wo, &err);
     ck_assert_ptr_nonnull(p->ws);
 }
 
-// peer_start: a peer whose subscriptions are live as soon as they arrive.
-PEER_FN void peer_start(peer_t *p)
+// peer_start: peer_start_opts without manual: subscriptions are live as
+// soon as they arrive.
+void peer_start(peer_t *p)
 {
     peer_start_opts(p, false);
 }
 
-PEER_FN void *s_peer_main(void *arg)
+static void *s_peer_main(void *arg)
 {
     peer_t *p = arg;
     p->script(p);
@@ -147,7 +101,7 @@ PEER_FN void *s_peer_main(void *arg)
 }
 
 // peer_run: run script on the peer's thread.
-PEER_FN void peer_run(peer_t *p, peer_script_fn script, void *arg)
+void peer_run(peer_t *p, peer_script_fn script, void *arg)
 {
     p->script = script;
     p->arg = arg;
@@ -156,7 +110,7 @@ PEER_FN void peer_run(peer_t *p, peer_script_fn script, void *arg)
 }
 
 // peer_join: wait for the script; fail the test with its failure.
-PEER_FN void peer_join(peer_t *p)
+void peer_join(peer_t *p)
 {
     if (p->running)
         pthread_join(p->th, NULL);
@@ -165,7 +119,7 @@ PEER_FN void peer_join(peer_t *p)
 }
 
 // peer_stop: close everything, remove the folder.
-PEER_FN void peer_stop(peer_t *p)
+void peer_stop(peer_t *p)
 {
     if (p->running)
         pthread_join(p->th, NULL);
@@ -178,8 +132,8 @@ PEER_FN void peer_stop(peer_t *p)
     rmdir(p->dir);
 }
 
-// s_read_subs: record every subscription message waiting on the XPUB.
-PEER_FN void s_read_subs(peer_t *p, int timeout_ms)
+// peer_read_subs: record every subscription message waiting on the XPUB.
+void peer_read_subs(peer_t *p, int timeout_ms)
 {
     zmq_pollitem_t it = {p->xpub, 0, ZMQ_POLLIN, 0};
     while (zmq_poll(&it, 1, timeout_ms) > 0) {
@@ -209,7 +163,7 @@ PEER_FN void s_read_subs(peer_t *p, int timeout_ms)
 
 // peer_saw_sub: the client sent this subscription ("+topic" or "-topic"),
 // waiting up to timeout_ms for it.
-PEER_FN bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
+bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
 {
     int64_t end = ipp_clock_mono_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
@@ -219,13 +173,13 @@ PEER_FN bool peer_saw_sub(peer_t *p, const char *what, int timeout_ms)
         int64_t left = end - ipp_clock_mono_us();
         if (left <= 0)
             return false;
-        s_read_subs(p, (int)(left / 1000) + 1);
+        peer_read_subs(p, (int)(left / 1000) + 1);
     }
 }
 
 // peer_recv: the next message from the client (any type) into m, waiting
 // up to timeout_ms. Returns its type, 0 on timeout.
-PEER_FN int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
+int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
 {
     // Subscriptions are read (and confirmed) while waiting, as the
     // controller does, except by a manual peer: its script reads them.
@@ -238,7 +192,7 @@ PEER_FN int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
         if (zmq_poll(it, p->manual ? 1 : 2, (long)(left / 1000)) <= 0)
             return 0;
         if (it[1].revents & ZMQ_POLLIN)
-            s_read_subs(p, 0);
+            peer_read_subs(p, 0);
         if (!(it[0].revents & ZMQ_POLLIN))
             continue;
         ipp_error_t err;
@@ -260,7 +214,7 @@ PEER_FN int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms)
 
 // peer_expect: the next message must be of type (returns false and records
 // the failure otherwise).
-PEER_FN bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
+bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
 {
     int got = peer_recv(p, m, timeout_ms);
     if (got != type) {
@@ -272,7 +226,7 @@ PEER_FN bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
 }
 
 // peer_send: send to the last client heard from; takes bufs.
-PEER_FN void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
+void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
                       zmq_msg_t *bufs, size_t n)
 {
     wire_frame_t id = {p->ident, p->ident_len};
@@ -283,14 +237,14 @@ PEER_FN void peer_send(peer_t *p, int type, const char *parent, const ProtobufCM
 }
 
 // peer_reply: answer request m.
-PEER_FN void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
+void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
                        zmq_msg_t *bufs, size_t n)
 {
     peer_send(p, type, m->header->msg_id, content, bufs, n);
 }
 
 // peer_error: answer request m with an ERROR_REPLY.
-PEER_FN void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename,
+void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename,
                        const char *evalue, const char *field)
 {
     Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
@@ -303,7 +257,7 @@ PEER_FN void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *en
 }
 
 // peer_publish: a notification under topic.
-PEER_FN void peer_publish(peer_t *p, const char *topic, int type, const ProtobufCMessage *content)
+void peer_publish(peer_t *p, const char *topic, int type, const ProtobufCMessage *content)
 {
     wire_frame_t t = {topic, strlen(topic)};
     if (wire_send(p->ws, p->xpub, &t, 1, (Ipp__MsgType)type, NULL, content, NULL, 0, 0, NULL,
@@ -312,7 +266,7 @@ PEER_FN void peer_publish(peer_t *p, const char *topic, int type, const Protobuf
 }
 
 // peer_bufs: frames holding the given strings (for replies).
-PEER_FN void peer_bufs(zmq_msg_t *out, size_t n, ...)
+void peer_bufs(zmq_msg_t *out, size_t n, ...)
 {
     va_list ap;
     va_start(ap, n);
@@ -325,7 +279,7 @@ PEER_FN void peer_bufs(zmq_msg_t *out, size_t n, ...)
 }
 
 // peer_buf_is: buffer i of m holds exactly s.
-PEER_FN bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
+bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
 {
     if (i >= wire_msg_n_buffers(m))
         return false;
@@ -335,7 +289,7 @@ PEER_FN bool peer_buf_is(const wire_msg_t *m, size_t i, const char *s)
 }
 
 // peer_handshake: answer CONNECT_REQUEST with engines ids[0..n).
-PEER_FN bool peer_handshake(peer_t *p, const int *ids, size_t n)
+bool peer_handshake(peer_t *p, const int *ids, size_t n)
 {
     wire_msg_t m;
     wire_msg_init(&m);
@@ -369,13 +323,13 @@ PEER_FN bool peer_handshake(peer_t *p, const int *ids, size_t n)
 }
 
 // peer_task_id: the msg_id of a TASK_REQUEST (its header's).
-PEER_FN const char *peer_task_id(const wire_msg_t *m)
+const char *peer_task_id(const wire_msg_t *m)
 {
     return m->header->msg_id;
 }
 
 // peer_accept: SUBMIT_REPLY accepted for task request m.
-PEER_FN void peer_accept(peer_t *p, const wire_msg_t *m)
+void peer_accept(peer_t *p, const wire_msg_t *m)
 {
     Ipp__SubmitReply r = IPP__SUBMIT_REPLY__INIT;
     r.msg_id = m->header->msg_id;
@@ -386,7 +340,7 @@ PEER_FN void peer_accept(peer_t *p, const wire_msg_t *m)
 
 // peer_result: a TASK_RESULT for task id (status, engine, one optional
 // buffer, stamps).
-PEER_FN void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
+void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
                         int64_t started, int64_t completed)
 {
     Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
@@ -412,8 +366,8 @@ PEER_FN void peer_result(peer_t *p, const char *id, int status, int engine, cons
     peer_send(p, IPP__MSG_TYPE__TASK_RESULT, id, &r.base, b, nb);
 }
 
-// s_test_client: connect to the peer (which must be running a handshake).
-PEER_FN ipp_client_t *s_test_client(peer_t *p, double timeout)
+// peer_client: connect to the peer (which must be running a handshake).
+ipp_client_t *peer_client(peer_t *p, double timeout)
 {
     ipp_error_t err;
     ipp_client_opts_t o;

@@ -4,7 +4,17 @@
  * arguments refused before anything is sent (and handed-over buffers
  * released), and many tasks submitted without waiting on any reply.
  */
-#include "test_client_peer.c"
+#include "test_client_peer.h"
+
+#include "proto/clock.h"
+#include "proto/codec.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 static const int s_three[] = {0, 1, 2};
 
@@ -110,7 +120,7 @@ START_TEST(test_scatter_gather)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_scatter, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *dv = ipp_client_direct_view(c, NULL, 0, &err);
     ipp_buf_t items[7];
@@ -176,7 +186,7 @@ START_TEST(test_direct_map)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_direct_map, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *dv = ipp_client_direct_view(c, NULL, 0, &err);
     ipp_buf_t items[10];
@@ -274,7 +284,7 @@ START_TEST(test_lb_flags)
     s_flags_state_t st;
     memset(&st, 0, sizeof st);
     peer_run(&p, s_script_flags, &st);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t two[2] = {{"1", 1, NULL, NULL}, {"2", 1, NULL, NULL}};
@@ -404,7 +414,7 @@ START_TEST(test_commands)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_commands, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     int two = 2;
     ipp_view_t *dv = ipp_client_direct_view(c, &two, 1, &err);
@@ -488,7 +498,7 @@ START_TEST(test_push_pull)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_push_pull, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     int t[] = {0, 2};
     ipp_view_t *dv = ipp_client_direct_view(c, t, 2, &err);
@@ -543,7 +553,7 @@ START_TEST(test_bad_arguments)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_nothing_sent, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_view_t *dv = ipp_client_direct_view(c, NULL, 0, &err);
@@ -602,7 +612,7 @@ START_TEST(test_no_engines)
     peer_t p;
     peer_start(&p);
     peer_run(&p, s_script_hello_none, NULL);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     peer_join(&p);
     ipp_error_t err;
     ck_assert_uint_eq(ipp_client_ids(c, NULL, 0), 0);
@@ -653,7 +663,7 @@ START_TEST(test_many_tasks)
     peer_start(&p);
     int submitted = 0;
     peer_run(&p, s_script_many, &submitted);
-    ipp_client_t *c = s_test_client(&p, 5);
+    ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
     ipp_buf_t *items = calloc(MANY, sizeof *items);
