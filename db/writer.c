@@ -1,25 +1,27 @@
-/* db/writer.c — the group-commit writer thread and its checkpointer.
+/* db/writer.c — the group-commit writer: producer API, queue, batches.
  *
- * Owns the write connection, its prepared statements, the queue of
- * mutations (db/ops.h), the reports, and a second connection used only to
- * checkpoint the WAL on a thread of its own, so copying pages back into
- * the database file does not stall commits. The producer side only ever
- * holds `mu` to carve and fill one op and append it; SQLite runs only on
- * the writer thread (or, when the writer was never started, in the thread
- * that stops it).
+ * Owns the write connection and its settings, the queue of mutations
+ * (db/ops.h), the batch loop on the writer thread, the reports and the
+ * lifecycle. What each mutation does in SQL is db/apply.c's (embedded
+ * here as `apply`); copying the WAL back into the database file is
+ * db/checkpoint.c's (embedded as `ckpt`). Calls run one way: this file
+ * calls those two, never the reverse. The producer side only ever holds
+ * `mu` to carve and fill one op and append it; SQLite runs only on the
+ * writer thread (or, when the writer was never started, in the thread
+ * that stops it; or in db_writer_run_small's caller while no batch runs).
  *
  * Must never keep completed records: the ops of a batch are released as
  * soon as it settles. The only state carried between batches is the
- * audit chain head.
+ * audit chain head, in `apply`.
  */
 #include "db/writer.h"
 
-#include "db/audit.h"
+#include "db/apply.h"
+#include "db/checkpoint.h"
 #include "db/ops.h"
 #include "db/purge.h"
 #include "db/schema.h"
 #include "db/sql.h"
-#include "proto/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -36,49 +38,14 @@
 // mutations dirty about 3 MB) or SQLite spills them mid-transaction.
 #define S_CACHE_KIB 16384
 #define S_BATCH_MAX 4096
-// WAL size (pages) at which the checkpointer is woken, and again each time
-// the WAL has grown by S_CKPT_STEP pages since: one checkpoint per commit
-// of a few pages would cost a wake-up and two syncs per commit. While
-// commits keep coming, its checkpoints copy pages back but the WAL cannot
-// always start over; past S_CKPT_FORCE_PAGES the writer checkpoints itself
-// between commits (cheap then: the checkpointer has copied nearly
-// everything) so it can.
-#define S_CKPT_PAGES 2000
-#define S_CKPT_STEP 1000
-#define S_CKPT_FORCE_PAGES 32000
-// Slots of the per-batch msg_id table used to fold an assignment into the
-// result that follows it (a power of two, over twice S_BATCH_MAX).
-#define S_FOLD_SLOTS 16384
-
-// One slot of that table.
-typedef struct s_fold_slot {
-    uint32_t gen;      // valid when equal to the writer's fold_gen
-    db_op_t *last;     // the latest op of the batch for this msg_id
-} s_fold_slot_t;
 
 struct db_writer_t {
     char *path;                  // database file (owned copy)
     db_writer_opts_t opts;       // options with defaults filled in
     const ipp_logger_t *lg;      // borrowed; may be NULL
     sqlite3 *db;                 // the write connection (writer thread)
-    sqlite3_stmt *st_begin, *st_commit, *st_rollback;
-    sqlite3_stmt *st_insert;     // INSERT a task
-    sqlite3_stmt *st_dep;        // INSERT a dependency edge
-    sqlite3_stmt *st_assign;     // UPDATE engine/attempts
-    sqlite3_stmt *st_started;    // UPDATE started
-    sqlite3_stmt *st_result;     // UPDATE the result and its chain entry
-    sqlite3_stmt *st_why;        // SELECT status (why a result was refused)
-    sqlite3_stmt *st_resub;      // UPDATE resubmitted
-    sqlite3_stmt *st_eng_up;     // upsert an engine
-    sqlite3_stmt *st_eng_down;   // mark an engine gone
-    sqlite3_stmt *st_head;       // save the chain head
-    db_audit_head_t chain;       // chain head as committed
-    db_audit_head_t work;        // chain head inside the current batch
-    sqlite3_stmt *st_result_asg; // the same, also recording the task's assignment
-    uint8_t udf_hash[DB_AUDIT_HASH_BYTES];  // set by ipp_chain_hash() during a result UPDATE
-    db_sbuf_t js[4];             // scratch JSON texts (writer thread only)
-    struct s_fold_slot *fold;    // msg_id → last op in this batch (S_FOLD_SLOTS entries)
-    uint32_t fold_gen;           // batch generation stamping valid fold slots
+    db_apply_t apply;            // op → SQL on db: statements, chain head (batch thread)
+    db_ckpt_t ckpt;              // the WAL hook on db and the checkpointer thread
 
     pthread_mutex_t mu;          // guards the fields below except `committed`
     pthread_cond_t wake;         // the queue got work, or stop was asked
@@ -97,14 +64,6 @@ struct db_writer_t {
     pthread_t thread;            // the writer thread
     int efd;                     // eventfd signalled after each batch
     _Atomic uint64_t committed;  // highest settled seq
-
-    sqlite3 *ckpt_db;            // the checkpointer's connection
-    pthread_t ckpt_thread;       // the checkpointer
-    bool ckpt_running;           // it exists (guarded by mu)
-    bool ckpt_wanted;            // the WAL passed S_CKPT_PAGES (guarded by mu)
-    int ckpt_next;               // WAL pages at which to wake the checkpointer next
-                                 // (committing thread only)
-    pthread_cond_t ckpt_wake;    // ckpt_wanted or stopping changed
 };
 
 // A report waiting for the producer.
@@ -243,347 +202,6 @@ ipp_err_t db_writer_engine_down(db_writer_t *w, const char *uuid, int64_t when, 
     return s_submit(w, DB_OP_ENGINE_DOWN, &a, seq);
 }
 
-/* ------------------------------------------------------------ applying */
-
-// Outcome of applying one op.
-typedef enum {
-    S_APPLIED,  // done
-    S_REFUSED,  // this op alone failed; *operr says why; the batch goes on
-    S_FATAL,    // SQLite failed; the batch must be rolled back
-} s_outcome_t;
-
-static db_val_t s_time_val(int64_t t)
-{
-    return t == DB_TIME_NONE ? db_val_null() : db_val_int(t);
-}
-
-static db_val_t s_blob_val(db_blob_t b)
-{
-    return b.data ? db_val_blob(b.data, b.size) : db_val_null();
-}
-
-// s_dep_json: {"ids":[…],"all":…,"success":…,"failure":…} into b; a NULL
-// value when there is no dependency.
-static db_val_t s_dep_json(db_sbuf_t *b, const db_op_dep_t *d)
-{
-    if (!d->n)
-        return db_val_null();
-    db_sbuf_adds(b, "{\"ids\":[");
-    for (size_t i = 0; i < d->n; i++) {
-        if (i)
-            db_sbuf_add(b, ",", 1);
-        db_sbuf_add_json_str(b, d->ids[i], strlen(d->ids[i]));
-    }
-    db_sbuf_addf(b, "],\"all\":%s,\"success\":%s,\"failure\":%s}",
-                 (d->flags & DB_DEP_ALL) ? "true" : "false",
-                 (d->flags & DB_DEP_SUCCESS) ? "true" : "false",
-                 (d->flags & DB_DEP_FAILURE) ? "true" : "false");
-    return db_val_textn(b->data, b->len);
-}
-
-static db_val_t s_strv_json(db_sbuf_t *b, const char **v, size_t n)
-{
-    if (!n)
-        return db_val_null();
-    db_sbuf_add(b, "[", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            db_sbuf_add(b, ",", 1);
-        db_sbuf_add_json_str(b, v[i], strlen(v[i]));
-    }
-    db_sbuf_add(b, "]", 1);
-    return db_val_textn(b->data, b->len);
-}
-
-static db_val_t s_ints_json(db_sbuf_t *b, const int32_t *v, size_t n)
-{
-    if (!n)
-        return db_val_null();
-    db_sbuf_add(b, "[", 1);
-    for (size_t i = 0; i < n; i++)
-        db_sbuf_addf(b, "%s%d", i ? "," : "", (int)v[i]);
-    db_sbuf_add(b, "]", 1);
-    return db_val_textn(b->data, b->len);
-}
-
-static db_val_t s_error_json(db_sbuf_t *b, const db_op_t *op)
-{
-    if (!op->u.res.ename && !op->u.res.evalue)
-        return db_val_null();
-    db_sbuf_adds(b, "{\"ename\":");
-    if (op->u.res.ename)
-        db_sbuf_add_json_str(b, op->u.res.ename, strlen(op->u.res.ename));
-    else
-        db_sbuf_adds(b, "null");
-    db_sbuf_adds(b, ",\"evalue\":");
-    if (op->u.res.evalue)
-        db_sbuf_add_json_str(b, op->u.res.evalue, strlen(op->u.res.evalue));
-    else
-        db_sbuf_adds(b, "null");
-    db_sbuf_adds(b, ",\"traceback\":[");
-    for (size_t i = 0; i < op->u.res.n_tb; i++) {
-        if (i)
-            db_sbuf_add(b, ",", 1);
-        db_sbuf_add_json_str(b, op->u.res.tb[i], strlen(op->u.res.tb[i]));
-    }
-    db_sbuf_addf(b, "],\"engine_id\":%d}", (int)op->u.res.eid);
-    return db_val_textn(b->data, b->len);
-}
-
-// s_scratch_reset: empty the JSON scratch buffers before building texts.
-static void s_scratch_reset(db_writer_t *w)
-{
-    for (int i = 0; i < 4; i++)
-        db_sbuf_reset(&w->js[i]);
-}
-
-// s_scratch_ok: false if one of the texts just built ran out of memory.
-static bool s_scratch_ok(const db_writer_t *w)
-{
-    for (int i = 0; i < 4; i++)
-        if (w->js[i].failed)
-            return false;
-    return true;
-}
-
-// s_step: run a bound statement that returns no rows, then reset it.
-static int s_step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return rc;
-}
-
-// s_fatal: describe an SQLite failure of op into operr.
-static s_outcome_t s_fatal(db_writer_t *w, const db_op_t *op, int rc, ipp_error_t *operr,
-                           const char *what)
-{
-    db_sql_fail(operr, w->db, rc, "%s: %s %s", w->path, what, op->msg_id ? op->msg_id : "");
-    return S_FATAL;
-}
-
-static s_outcome_t s_nomem(const db_op_t *op, ipp_error_t *operr)
-{
-    ipp_error_set(operr, IPP_ERR_NOMEM, "out of memory storing %s", op->msg_id);
-    return S_FATAL;
-}
-
-static s_outcome_t s_apply_insert(db_writer_t *w, const db_op_t *op, ipp_error_t *operr)
-{
-    s_scratch_reset(w);
-    db_val_t v[DB_AUDIT_NREQ] = {
-        db_val_text(op->msg_id),
-        s_blob_val(op->u.ins.header),
-        s_blob_val(op->u.ins.content),
-        s_blob_val(op->u.ins.buffers),
-        db_val_int(op->u.ins.submitted),
-        db_val_text(op->u.ins.client_uuid),
-        db_val_text(op->u.ins.queue),
-        db_val_text(op->u.ins.label),
-        db_val_text(op->u.ins.execute_input),
-        s_dep_json(&w->js[0], &op->u.ins.after),
-        s_dep_json(&w->js[1], &op->u.ins.follow),
-        db_val_int(op->u.ins.timeout),
-        db_val_int(op->u.ins.retries),
-        s_ints_json(&w->js[2], op->u.ins.targets, op->u.ins.n_targets),
-        s_strv_json(&w->js[3], op->u.ins.requires, op->u.ins.n_requires),
-    };
-    if (!s_scratch_ok(w))
-        return s_nomem(op, operr);
-    uint8_t rh[DB_AUDIT_HASH_BYTES];
-    db_audit_req_hash(v, rh);
-    sqlite3_stmt *st = w->st_insert;
-    for (int i = 0; i < DB_AUDIT_NREQ; i++)
-        db_val_bind(st, i + 1, &v[i]);
-    sqlite3_bind_blob(st, DB_AUDIT_NREQ + 1, rh, sizeof rh, SQLITE_STATIC);
-    int rc = s_step(st);
-    if (rc == SQLITE_CONSTRAINT) {
-        ipp_error_set(operr, IPP_ERR_INVALID, "task %s is already recorded", op->msg_id);
-        return S_REFUSED;
-    }
-    if (rc != SQLITE_DONE)
-        return s_fatal(w, op, rc, operr, "inserting");
-    const db_op_dep_t *deps[2] = {&op->u.ins.after, &op->u.ins.follow};
-    for (int k = 0; k < 2; k++) {
-        for (size_t i = 0; i < deps[k]->n; i++) {
-            sqlite3_bind_text(w->st_dep, 1, op->msg_id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(w->st_dep, 2, deps[k]->ids[i], -1, SQLITE_STATIC);
-            sqlite3_bind_text(w->st_dep, 3, k == 0 ? "after" : "follow", -1, SQLITE_STATIC);
-            sqlite3_bind_int(w->st_dep, 4, deps[k]->flags);
-            if ((rc = s_step(w->st_dep)) != SQLITE_DONE)
-                return s_fatal(w, op, rc, operr, "recording dependencies of");
-        }
-    }
-    return S_APPLIED;
-}
-
-// s_apply_update: run a bound UPDATE of one row; refused (naming what it
-// did and which thing was missing) when it changed nothing.
-static s_outcome_t s_apply_update(db_writer_t *w, const db_op_t *op, sqlite3_stmt *st,
-                                  ipp_error_t *operr, const char *what, const char *missing)
-{
-    int rc = s_step(st);
-    if (rc != SQLITE_DONE)
-        return s_fatal(w, op, rc, operr, what);
-    if (sqlite3_changes(w->db) == 0) {
-        ipp_error_set(operr, IPP_ERR_NOT_FOUND, "%s %s: no such %s", what, op->msg_id, missing);
-        return S_REFUSED;
-    }
-    return S_APPLIED;
-}
-
-// s_udf_chain_hash: ipp_chain_hash(seq, prev_hash, prev_msg_id, req_hash,
-// result columns…) — the SQL side of a result UPDATE, so the engine
-// columns and the request hash are read from the row being updated
-// without a separate SELECT. Leaves the hash in w->udf_hash too.
-static void s_udf_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    db_writer_t *w = sqlite3_user_data(ctx);
-    if (argc != 4 + DB_AUDIT_NRES) {
-        sqlite3_result_error(ctx, "ipp_chain_hash: wrong number of arguments", -1);
-        return;
-    }
-    uint8_t prev[DB_AUDIT_HASH_BYTES] = {0}, rh[DB_AUDIT_HASH_BYTES] = {0};
-    if (sqlite3_value_bytes(argv[1]) == DB_AUDIT_HASH_BYTES)
-        memcpy(prev, sqlite3_value_blob(argv[1]), sizeof prev);
-    if (sqlite3_value_bytes(argv[3]) == DB_AUDIT_HASH_BYTES)
-        memcpy(rh, sqlite3_value_blob(argv[3]), sizeof rh);
-    const char *prev_id = (const char *)sqlite3_value_text(argv[2]);
-    db_val_t res[DB_AUDIT_NRES];
-    for (int i = 0; i < DB_AUDIT_NRES; i++)
-        res[i] = db_val_value(argv[4 + i]);
-    db_audit_chain_hash(sqlite3_value_int64(argv[0]), prev, prev_id, rh, res, w->udf_hash);
-    sqlite3_result_blob(ctx, w->udf_hash, DB_AUDIT_HASH_BYTES, SQLITE_TRANSIENT);
-}
-
-static s_outcome_t s_apply_result(db_writer_t *w, const db_op_t *op, ipp_error_t *operr)
-{
-    s_scratch_reset(w);
-    db_val_t v[12] = {
-        db_val_text(db_status_name(op->u.res.status)),            // ?2
-        s_time_val(op->u.res.started),                            // ?3
-        s_time_val(op->u.res.completed),                          // ?4
-        s_time_val(op->u.res.received),                           // ?5
-        s_blob_val(op->u.res.rheader),                            // ?6
-        s_blob_val(op->u.res.rcontent),                           // ?7
-        s_blob_val(op->u.res.rbuffers),                           // ?8
-        db_val_text(op->u.res.execute_result),                    // ?9
-        s_error_json(&w->js[0], op),                              // ?10
-        op->u.res.out.data ? db_val_textn(op->u.res.out.data, op->u.res.out.size)
-                           : db_val_null(),                       // ?11
-        op->u.res.err.data ? db_val_textn(op->u.res.err.data, op->u.res.err.size)
-                           : db_val_null(),                       // ?12
-    };
-    if (!s_scratch_ok(w))
-        return s_nomem(op, operr);
-    int64_t seq = w->work.seq + 1;
-    const char *prev_id = w->work.seq ? w->work.msg_id : NULL;
-    const db_op_t *asg = op->fold;
-    sqlite3_stmt *st = asg ? w->st_result_asg : w->st_result;
-    sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
-    for (int i = 0; i < 11; i++)
-        db_val_bind(st, i + 2, &v[i]);
-    sqlite3_bind_int64(st, 13, seq);
-    if (prev_id)
-        sqlite3_bind_text(st, 14, prev_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 15, w->work.hash, DB_AUDIT_HASH_BYTES, SQLITE_STATIC);
-    if (asg) {
-        sqlite3_bind_int(st, 16, asg->u.asg.engine_id);
-        if (asg->u.asg.engine_uuid)
-            sqlite3_bind_text(st, 17, asg->u.asg.engine_uuid, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 18, asg->u.asg.attempts);
-    }
-    int rc = s_step(st);
-    if (rc != SQLITE_DONE)
-        return s_fatal(w, op, rc, operr, "storing the result of");
-    if (sqlite3_changes(w->db) == 0) {
-        // Say why: unknown, or finished already.
-        sqlite3_bind_text(w->st_why, 1, op->msg_id, -1, SQLITE_STATIC);
-        rc = sqlite3_step(w->st_why);
-        if (rc == SQLITE_ROW)
-            ipp_error_set(operr, IPP_ERR_INVALID,
-                          "result for %s: the task is already completed (%s)", op->msg_id,
-                          (const char *)sqlite3_column_text(w->st_why, 0));
-        else if (rc == SQLITE_DONE)
-            ipp_error_set(operr, IPP_ERR_NOT_FOUND, "result for %s: no such task", op->msg_id);
-        s_step(w->st_why);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            return s_fatal(w, op, rc, operr, "reading");
-        return S_REFUSED;
-    }
-    w->work.seq = seq;
-    memcpy(w->work.hash, w->udf_hash, DB_AUDIT_HASH_BYTES);
-    snprintf(w->work.msg_id, sizeof w->work.msg_id, "%s", op->msg_id);
-    return S_APPLIED;
-}
-
-// s_apply: apply one op inside the open transaction. *count receives the
-// records removed by purge ops.
-static s_outcome_t s_apply(db_writer_t *w, const db_op_t *op, int64_t *count, ipp_error_t *operr)
-{
-    sqlite3_stmt *st;
-    switch (op->kind) {
-    case DB_OP_INSERT:
-        return s_apply_insert(w, op, operr);
-    case DB_OP_ASSIGN:
-        st = w->st_assign;
-        sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, op->u.asg.engine_id);
-        if (op->u.asg.engine_uuid)
-            sqlite3_bind_text(st, 3, op->u.asg.engine_uuid, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, op->u.asg.attempts);
-        return s_apply_update(w, op, st, operr, "assigning", "pending task");
-    case DB_OP_STARTED:
-        st = w->st_started;
-        sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
-        if (op->u.sta.started != DB_TIME_NONE)
-            sqlite3_bind_int64(st, 2, op->u.sta.started);
-        return s_apply_update(w, op, st, operr, "starting", "pending task");
-    case DB_OP_RESULT:
-        return s_apply_result(w, op, operr);
-    case DB_OP_RESUBMITTED:
-        st = w->st_resub;
-        sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, op->u.rsb.new_id, -1, SQLITE_STATIC);
-        return s_apply_update(w, op, st, operr, "marking resubmitted", "task");
-    case DB_OP_PURGE: {
-        ipp_err_t rc = db_purge_run(w->db, &op->u.pur.spec, ipp_clock_now_us(), count, operr);
-        if (rc == IPP_OK)
-            return S_APPLIED;
-        if (rc == IPP_ERR_PENDING || rc == IPP_ERR_NOT_FOUND || rc == IPP_ERR_QUERY ||
-            rc == IPP_ERR_INVALID)
-            return S_REFUSED;
-        return S_FATAL;
-    }
-    case DB_OP_ENGINE_UP: {
-        st = w->st_eng_up;
-        sqlite3_bind_int(st, 1, op->u.eng.id);
-        sqlite3_bind_text(st, 2, op->msg_id, -1, SQLITE_STATIC);
-        if (op->u.eng.hostname)
-            sqlite3_bind_text(st, 3, op->u.eng.hostname, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 4, op->u.eng.pid);
-        if (op->u.eng.when != DB_TIME_NONE)
-            sqlite3_bind_int64(st, 5, op->u.eng.when);
-        int rc = s_step(st);
-        if (rc == SQLITE_CONSTRAINT) {
-            ipp_error_set(operr, IPP_ERR_INVALID,
-                          "engine id %d already belongs to another uuid than %s",
-                          (int)op->u.eng.id, op->msg_id);
-            return S_REFUSED;
-        }
-        return rc == SQLITE_DONE ? S_APPLIED : s_fatal(w, op, rc, operr, "registering engine");
-    }
-    case DB_OP_ENGINE_DOWN:
-        st = w->st_eng_down;
-        sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
-        if (op->u.eng.when != DB_TIME_NONE)
-            sqlite3_bind_int64(st, 2, op->u.eng.when);
-        return s_apply_update(w, op, st, operr, "unregistering engine", "engine");
-    }
-    return S_APPLIED;
-}
-
 /* ------------------------------------------------------------ batches */
 
 static s_report_t *s_report_new(uint64_t first, uint64_t last, const ipp_error_t *e, int64_t count)
@@ -608,127 +226,61 @@ static void s_reports_free(s_report_t *r)
     }
 }
 
-// s_fold_find: the slot of msg_id in this batch's table (a free one if
-// it has none yet), or NULL when the table is full.
-static s_fold_slot_t *s_fold_find(db_writer_t *w, const char *msg_id)
+// s_report_push: append a report on seq to the list ending at *tail;
+// false, with *fail set, when there is no memory for it.
+static bool s_report_push(s_report_t ***tail, uint64_t seq, const ipp_error_t *e, int64_t count,
+                          ipp_error_t *fail)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)msg_id; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    for (uint32_t k = 0; k < S_FOLD_SLOTS; k++) {
-        s_fold_slot_t *sl = &w->fold[(h + k) & (S_FOLD_SLOTS - 1)];
-        if (sl->gen != w->fold_gen || strcmp(sl->last->msg_id, msg_id) == 0)
-            return sl;
+    s_report_t *r = s_report_new(seq, seq, e, count);
+    if (!r) {
+        ipp_error_set(fail, IPP_ERR_NOMEM, "out of memory reporting on a batch");
+        return false;
     }
-    return NULL;
+    **tail = r;
+    *tail = &r->next;
+    return true;
 }
 
-// s_fold_plan: within the batch, pair each result with an assignment of
-// the same task that immediately precedes it (no other mutation of that
-// task in between, no purge anywhere between). Applying the pair as one
-// UPDATE leaves exactly the state applying them one by one would; the
-// intermediate state was never visible outside the transaction anyway.
-static void s_fold_plan(db_writer_t *w, db_op_t *first, size_t n)
-{
-    if (!w->fold)
-        return;
-    w->fold_gen++;
-    db_op_t *op = first;
-    for (size_t i = 0; i < n; i++, op = op->next) {
-        op->fold = NULL;
-        if (op->kind == DB_OP_PURGE) {
-            w->fold_gen++;  // forget everything before a purge
-            continue;
-        }
-        if (op->kind == DB_OP_ENGINE_UP || op->kind == DB_OP_ENGINE_DOWN)
-            continue;
-        s_fold_slot_t *sl = s_fold_find(w, op->msg_id);
-        if (!sl)
-            continue;
-        if (sl->gen == w->fold_gen && op->kind == DB_OP_RESULT &&
-            sl->last->kind == DB_OP_ASSIGN && !sl->last->fold) {
-            op->fold = sl->last;
-            sl->last->fold = op;
-        }
-        sl->gen = w->fold_gen;
-        sl->last = op;
-    }
-}
-
-// s_apply_all: begin, apply n ops from first, save the chain head and
-// commit. Returns true if the batch committed; otherwise *fail says why
+// s_apply_all: begin, apply n ops from first (db/apply.c), save the chain
+// head and commit. Returns true if the batch committed; otherwise *fail says why
 // and the transaction is rolled back. Single-op refusals and purge
 // results are appended to *reps.
 static bool s_apply_all(db_writer_t *w, db_op_t *first, size_t n, uint64_t first_seq,
                         uint64_t last_seq, s_report_t ***reps_tail, ipp_error_t *fail)
 {
-    int rc = s_step(w->st_begin);
-    if (rc != SQLITE_DONE) {
-        db_sql_fail(fail, w->db, rc, "%s: cannot begin a transaction", w->path);
+    if (db_apply_begin(&w->apply, first, n, fail) != IPP_OK)
         return false;
-    }
-    w->work = w->chain;
-    s_fold_plan(w, first, n);
     db_op_t *op = first;
     for (size_t i = 0; i < n; i++, op = op->next) {
-        if (op->kind == DB_OP_ASSIGN && op->fold)
-            continue;  // applied with its result
         ipp_error_t operr;
         ipp_error_clear(&operr);
         int64_t count = 0;
-        s_outcome_t out = s_apply(w, op, &count, &operr);
-        if (out == S_FATAL) {
+        db_apply_outcome_t out = db_apply_op(&w->apply, op, &count, &operr);
+        if (out == DB_APPLY_FATAL) {
             *fail = operr;
             goto rollback;
         }
-        if (out == S_REFUSED && op->fold) {
+        if (out == DB_APPLY_REFUSED && op->kind == DB_OP_RESULT && op->fold) {
             // The folded assignment would have been refused as well: the
             // task was not pending when it came either.
             ipp_error_t asgerr;
             ipp_error_set(&asgerr, IPP_ERR_NOT_FOUND, "assigning %s: no such pending task",
                           op->msg_id);
-            s_report_t *r = s_report_new(op->fold->seq, op->fold->seq, &asgerr, 0);
-            if (!r) {
-                ipp_error_set(fail, IPP_ERR_NOMEM, "out of memory reporting on a batch");
+            if (!s_report_push(reps_tail, op->fold->seq, &asgerr, 0, fail))
                 goto rollback;
-            }
-            **reps_tail = r;
-            *reps_tail = &r->next;
         }
-        if (out == S_REFUSED || op->kind == DB_OP_PURGE) {
-            if (out == S_REFUSED)
+        if (out == DB_APPLY_REFUSED || op->kind == DB_OP_PURGE) {
+            if (out == DB_APPLY_REFUSED)
                 IPP_LOGI(w->lg, "db: mutation %llu refused: %s", (unsigned long long)op->seq,
                          operr.msg);
-            s_report_t *r = s_report_new(op->seq, op->seq, &operr, count);
-            if (!r) {
-                ipp_error_set(fail, IPP_ERR_NOMEM, "out of memory reporting on a batch");
+            if (!s_report_push(reps_tail, op->seq, &operr, count, fail))
                 goto rollback;
-            }
-            **reps_tail = r;
-            *reps_tail = &r->next;
         }
     }
-    if (w->work.seq != w->chain.seq) {
-        sqlite3_bind_int64(w->st_head, 1, w->work.seq);
-        sqlite3_bind_blob(w->st_head, 2, w->work.hash, DB_AUDIT_HASH_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(w->st_head, 3, w->work.msg_id, -1, SQLITE_STATIC);
-        if ((rc = s_step(w->st_head)) != SQLITE_DONE) {
-            db_sql_fail(fail, w->db, rc, "%s: saving the audit chain head", w->path);
-            goto rollback;
-        }
-    }
-    rc = w->opts.fault ? w->opts.fault(w->opts.fault_ctx, first_seq, last_seq) : SQLITE_OK;
-    if (rc == SQLITE_OK)
-        rc = s_step(w->st_commit);
-    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
-        db_sql_fail(fail, NULL, rc, "%s: commit failed", w->path);
-        goto rollback;
-    }
-    w->chain = w->work;
-    return true;
+    return db_apply_commit(&w->apply, w->opts.fault, w->opts.fault_ctx, first_seq, last_seq,
+                           fail) == IPP_OK;
 rollback:
-    if (!sqlite3_get_autocommit(w->db))
-        s_step(w->st_rollback);
+    db_apply_rollback(&w->apply);
     return false;
 }
 
@@ -868,113 +420,10 @@ static void *s_thread(void *arg)
     return NULL;
 }
 
-/* ------------------------------------------------------------ checkpoints */
-
-// s_wal_hook: after each commit, with the WAL's size in pages. Wakes the
-// checkpointer; if it has fallen far behind, checkpoints here, where no
-// commit runs concurrently, so the WAL can start over.
-static int s_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-    db_writer_t *w = arg;
-    if (pages < S_CKPT_PAGES || pages < w->ckpt_next) {
-        if (pages < w->ckpt_next - S_CKPT_STEP)
-            w->ckpt_next = S_CKPT_PAGES;  // the WAL started over
-        return SQLITE_OK;
-    }
-    w->ckpt_next = pages + S_CKPT_STEP;
-    bool self = pages >= S_CKPT_FORCE_PAGES;
-    if (!self) {
-        pthread_mutex_lock(&w->mu);
-        if (w->ckpt_running && !w->stopping) {
-            w->ckpt_wanted = true;
-            pthread_cond_signal(&w->ckpt_wake);
-        } else {
-            self = true;
-        }
-        pthread_mutex_unlock(&w->mu);
-    }
-    if (self) {
-        int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            IPP_LOGW(w->lg, "db: %s: checkpoint: %s", w->path, sqlite3_errstr(rc));
-    }
-    return SQLITE_OK;
-}
-
-static void *s_ckpt_thread(void *arg)
-{
-    db_writer_t *w = arg;
-    pthread_setname_np(pthread_self(), "ipp-db-ckpt");
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->ckpt_wanted && !w->stopping)
-            pthread_cond_wait(&w->ckpt_wake, &w->mu);
-        if (w->stopping)
-            break;
-        w->ckpt_wanted = false;
-        pthread_mutex_unlock(&w->mu);
-        int rc = sqlite3_wal_checkpoint_v2(w->ckpt_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                           NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            IPP_LOGW(w->lg, "db: %s: background checkpoint: %s", w->path, sqlite3_errstr(rc));
-        pthread_mutex_lock(&w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
-static const struct {
-    size_t offset;
-    const char *sql;
-} s_stmts[] = {
-    {offsetof(db_writer_t, st_begin), "BEGIN IMMEDIATE"},
-    {offsetof(db_writer_t, st_commit), "COMMIT"},
-    {offsetof(db_writer_t, st_rollback), "ROLLBACK"},
-    {offsetof(db_writer_t, st_insert),
-     "INSERT INTO tasks (" DB_AUDIT_REQ_COLS ", req_hash) VALUES"
-     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
-    {offsetof(db_writer_t, st_dep),
-     "INSERT OR IGNORE INTO deps (task, depends_on, kind, flags) VALUES (?1, ?2, ?3, ?4)"},
-    {offsetof(db_writer_t, st_assign),
-     "UPDATE tasks SET engine_id = ?2, engine_uuid = ?3, attempts = ?4"
-     " WHERE msg_id = ?1 AND status = 'pending'"},
-    {offsetof(db_writer_t, st_started),
-     "UPDATE tasks SET started = ?2 WHERE msg_id = ?1 AND status = 'pending'"},
-    // The chain hash is computed from the row's old engine columns and
-    // request hash and the new result values, in this one statement; the
-    // argument order is DB_AUDIT_RES_COLS.
-    {offsetof(db_writer_t, st_result),
-     "UPDATE tasks SET status = ?2, started = coalesce(?3, started), completed = ?4,"
-     " received = ?5, result_header = ?6, result_content = ?7, result_buffers = ?8,"
-     " execute_result = ?9, error = ?10, stdout = ?11, stderr = ?12, chain_seq = ?13,"
-     " chain_prev = ?14, chain_hash = ipp_chain_hash(?13, ?15, ?14, req_hash,"
-     " ?2, engine_id, engine_uuid, attempts, coalesce(?3, started), ?4, ?5, ?6, ?7, ?8,"
-     " ?9, ?10, ?11, ?12)"
-     " WHERE msg_id = ?1 AND status = 'pending'"},
-    // A result with the assignment that preceded it in the same batch:
-    // one row write instead of two.
-    {offsetof(db_writer_t, st_result_asg),
-     "UPDATE tasks SET status = ?2, started = coalesce(?3, started), completed = ?4,"
-     " received = ?5, result_header = ?6, result_content = ?7, result_buffers = ?8,"
-     " execute_result = ?9, error = ?10, stdout = ?11, stderr = ?12, chain_seq = ?13,"
-     " chain_prev = ?14, engine_id = ?16, engine_uuid = ?17, attempts = ?18,"
-     " chain_hash = ipp_chain_hash(?13, ?15, ?14, req_hash,"
-     " ?2, ?16, ?17, ?18, coalesce(?3, started), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-     " WHERE msg_id = ?1 AND status = 'pending'"},
-    {offsetof(db_writer_t, st_why), "SELECT status FROM tasks WHERE msg_id = ?1"},
-    {offsetof(db_writer_t, st_resub), "UPDATE tasks SET resubmitted = ?2 WHERE msg_id = ?1"},
-    {offsetof(db_writer_t, st_eng_up),
-     "INSERT INTO engines (id, uuid, hostname, pid, registered, unregistered)"
-     " VALUES (?1, ?2, ?3, ?4, ?5, NULL) ON CONFLICT (uuid) DO UPDATE SET"
-     " hostname = excluded.hostname, pid = excluded.pid, registered = excluded.registered,"
-     " unregistered = NULL"},
-    {offsetof(db_writer_t, st_eng_down), "UPDATE engines SET unregistered = ?2 WHERE uuid = ?1"},
-    {offsetof(db_writer_t, st_head), DB_AUDIT_HEAD_SAVE_SQL},
-};
-
-// s_setup: the write connection's settings, function and statements.
+// s_setup: the write connection's settings, then the objects embedded
+// on it: the op → SQL statements and the WAL hook.
 static ipp_err_t s_setup(db_writer_t *w, ipp_error_t *err)
 {
     sqlite3_busy_timeout(w->db, w->opts.busy_timeout_ms);
@@ -996,20 +445,9 @@ static ipp_err_t s_setup(db_writer_t *w, ipp_error_t *err)
         if ((code = db_sql_exec(w->db, sql, err)))
             return code;
     }
-    int rc = sqlite3_create_function_v2(w->db, "ipp_chain_hash", 4 + DB_AUDIT_NRES,
-                                        SQLITE_UTF8 | SQLITE_DIRECTONLY, w, s_udf_chain_hash, NULL,
-                                        NULL, NULL);
-    if (rc != SQLITE_OK)
-        return db_sql_fail(err, w->db, rc, "%s: registering ipp_chain_hash", w->path);
-    for (size_t i = 0; i < sizeof s_stmts / sizeof s_stmts[0]; i++) {
-        sqlite3_stmt **slot = (sqlite3_stmt **)((char *)w + s_stmts[i].offset);
-        rc = sqlite3_prepare_v3(w->db, s_stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
-        if (rc != SQLITE_OK)
-            return db_sql_fail(err, w->db, rc, "%s: preparing the writer's statements", w->path);
-    }
-    // Checkpoints: ours, not SQLite's automatic ones inside COMMIT.
-    sqlite3_wal_hook(w->db, s_wal_hook, w);
-    return db_audit_head_load(w->db, &w->chain, err);
+    if ((code = db_apply_init(&w->apply, w->db, w->path, w->opts.batch_max, err)))
+        return code;
+    return db_ckpt_init(&w->ckpt, w->db, w->path, w->opts.busy_timeout_ms, w->lg, err);
 }
 
 db_writer_t *db_writer_new(const char *path, const db_writer_opts_t *opts, const ipp_logger_t *lg,
@@ -1028,11 +466,6 @@ db_writer_t *db_writer_new(const char *path, const db_writer_opts_t *opts, const
         w->opts.batch_max = S_BATCH_MAX;
     if (w->opts.busy_timeout_ms <= 0)
         w->opts.busy_timeout_ms = 5000;
-    for (int i = 0; i < 4; i++)
-        db_sbuf_init(&w->js[i]);
-    // Without the table the writer works the same, one write per mutation.
-    if (w->opts.batch_max <= S_FOLD_SLOTS / 2)
-        w->fold = calloc(S_FOLD_SLOTS, sizeof *w->fold);
     pthread_condattr_t ca;
     bool ok = pthread_condattr_init(&ca) == 0;
     if (ok) {
@@ -1042,13 +475,7 @@ db_writer_t *db_writer_new(const char *path, const db_writer_opts_t *opts, const
             pthread_mutex_destroy(&w->mu);
             ok = false;
         }
-        if (ok && pthread_cond_init(&w->ckpt_wake, NULL) != 0) {
-            pthread_cond_destroy(&w->wake);
-            pthread_mutex_destroy(&w->mu);
-            ok = false;
-        }
         if (ok && pthread_cond_init(&w->settled, &ca) != 0) {
-            pthread_cond_destroy(&w->ckpt_wake);
             pthread_cond_destroy(&w->wake);
             pthread_mutex_destroy(&w->mu);
             ok = false;
@@ -1087,25 +514,9 @@ ipp_err_t db_writer_start(db_writer_t *w, ipp_error_t *err)
         code = ipp_error_set(err, IPP_ERR_INVALID, "the DB writer was already started or stopped");
         goto out;
     }
-    // The checkpointer is a comfort, not a requirement: without it the
-    // writer checkpoints itself (s_wal_hook).
-    sqlite3 *ck = NULL;
-    if (sqlite3_open_v2(w->path, &ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
-        SQLITE_OK) {
-        sqlite3_busy_timeout(ck, w->opts.busy_timeout_ms);
-        // A connection learns the file is in WAL mode on its first read;
-        // until then a checkpoint on it does nothing.
-        sqlite3_exec(ck, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
-        w->ckpt_db = ck;
-        if (pthread_create(&w->ckpt_thread, NULL, s_ckpt_thread, w) == 0) {
-            w->ckpt_running = true;
-        } else {
-            w->ckpt_db = NULL;
-            sqlite3_close_v2(ck);
-        }
-    } else {
-        sqlite3_close_v2(ck);
-    }
+    // The checkpointer is a comfort, not a requirement: without it
+    // commits checkpoint on their own thread (db/checkpoint.c).
+    db_ckpt_start(&w->ckpt);
     int rc = pthread_create(&w->thread, NULL, s_thread, w);
     if (rc != 0)
         code = ipp_error_set(err, IPP_ERR_NOMEM, "cannot start the DB writer thread: %s",
@@ -1124,15 +535,10 @@ void db_writer_stop(db_writer_t *w)
     pthread_mutex_lock(&w->mu);
     w->closed = true;
     w->stopping = true;
-    bool running = w->running, ckpt = w->ckpt_running;
-    w->ckpt_running = false;
+    bool running = w->running;
     pthread_cond_broadcast(&w->wake);
-    pthread_cond_broadcast(&w->ckpt_wake);
     pthread_mutex_unlock(&w->mu);
-    if (ckpt)
-        pthread_join(w->ckpt_thread, NULL);
-    sqlite3_close_v2(w->ckpt_db);
-    w->ckpt_db = NULL;  // from here the writer checkpoints itself
+    db_ckpt_stop(&w->ckpt);  // from here the writer checkpoints itself
     if (running)
         pthread_join(w->thread, NULL);
     else if (w->db)
@@ -1158,17 +564,13 @@ void db_writer_destroy(db_writer_t **w_p)
     }
     db_oparena_fini(&w->arena);
     s_reports_free(w->rep_head);
-    for (size_t i = 0; i < sizeof s_stmts / sizeof s_stmts[0]; i++)
-        sqlite3_finalize(*(sqlite3_stmt **)((char *)w + s_stmts[i].offset));
+    db_apply_fini(&w->apply);
     sqlite3_close_v2(w->db);
+    db_ckpt_fini(&w->ckpt);  // after the close: the connection's WAL hook points at it
     if (w->efd >= 0)
         close(w->efd);
-    for (int i = 0; i < 4; i++)
-        db_sbuf_fini(&w->js[i]);
-    free(w->fold);
     if (w->have_sync) {
         pthread_cond_destroy(&w->settled);
-        pthread_cond_destroy(&w->ckpt_wake);
         pthread_cond_destroy(&w->wake);
         pthread_mutex_destroy(&w->mu);
     }
