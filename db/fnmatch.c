@@ -7,6 +7,8 @@
  */
 #include "db/fnmatch.h"
 
+#include "db/utf8.h"
+
 #include <stdint.h>
 
 // A byte that does not start well-formed UTF-8 decodes to this plus the
@@ -16,39 +18,13 @@
 // s_decode: the character at s[*i] (n bytes in all); advances *i.
 static uint32_t s_decode(const unsigned char *s, size_t n, size_t *i)
 {
-    unsigned char c = s[*i];
-    if (c < 0x80) {
-        (*i)++;
-        return c;
+    uint32_t cp;
+    size_t len = db_utf8_decode(s + *i, n - *i, &cp);
+    if (len) {
+        *i += len;
+        return cp;
     }
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    }
-    if (len && *i + len <= n) {
-        size_t k = 1;
-        for (; k < len; k++) {
-            if ((s[*i + k] & 0xC0) != 0x80)
-                break;
-            cp = (cp << 6) | (s[*i + k] & 0x3F);
-        }
-        bool ok = k == len && !(len == 3 && cp < 0x800) &&
-                  !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
-        if (ok) {
-            *i += len;
-            return cp;
-        }
-    }
-    (*i)++;
-    return S_RAW_BYTE + c;
+    return S_RAW_BYTE + s[(*i)++];
 }
 
 typedef enum { S_TOK_LIT, S_TOK_ANY, S_TOK_STAR, S_TOK_SET } s_tok_kind_t;

@@ -8,6 +8,7 @@
 #include "db/record.h"
 
 #include "db/sql.h"
+#include "db/utf8.h"
 #include "proto/clock.h"
 
 #include <sodium.h>

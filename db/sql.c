@@ -7,6 +7,8 @@
  */
 #include "db/sql.h"
 
+#include "db/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,64 +185,13 @@ void db_sbuf_addf(db_sbuf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-// s_utf8_seq: length of the well-formed UTF-8 sequence at s (at most n
-// bytes available), or 0 if the bytes there are not one.
-static size_t s_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-bool db_utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        if (p[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = s_utf8_seq(p + i, n - i);
-        if (!k)
-            return false;
-        i += k;
-    }
-    return true;
-}
-
 void db_sbuf_add_utf8(db_sbuf_t *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t run = 0;
     size_t i = 0;
     while (i < n) {
-        size_t k = (p[i] < 0x80) ? 1 : s_utf8_seq(p + i, n - i);
+        size_t k = (p[i] < 0x80) ? 1 : db_utf8_decode(p + i, n - i, NULL);
         if (k) {
             i += k;
             continue;
@@ -266,7 +217,7 @@ void db_sbuf_add_json_str(db_sbuf_t *b, const char *s, size_t n)
             i++;
             continue;
         }
-        size_t k = (c >= 0x80) ? s_utf8_seq(p + i, n - i) : 0;
+        size_t k = (c >= 0x80) ? db_utf8_decode(p + i, n - i, NULL) : 0;
         if (k) {
             i += k;
             continue;

@@ -62,14 +62,13 @@ void db_sbuf_reset(db_sbuf_t *b);
 void db_sbuf_add(db_sbuf_t *b, const void *p, size_t n);
 void db_sbuf_adds(db_sbuf_t *b, const char *s);
 void db_sbuf_addf(db_sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-// db_sbuf_add_json_str: append s[0..n) as a quoted JSON string; invalid
-// UTF-8 bytes become U+FFFD so the output always parses.
+// db_sbuf_add_json_str: append s[0..n) as a quoted JSON string; bytes that
+// are not well-formed UTF-8 (db/utf8.h) become U+FFFD so the output always
+// parses.
 void db_sbuf_add_json_str(db_sbuf_t *b, const char *s, size_t n);
 
-// db_utf8_valid: true if s[0..n) is well-formed UTF-8.
-bool db_utf8_valid(const char *s, size_t n);
 // db_sbuf_add_utf8: append s[0..n) with every byte that is not part of
-// well-formed UTF-8 replaced by U+FFFD.
+// well-formed UTF-8 (db/utf8.h) replaced by U+FFFD.
 void db_sbuf_add_utf8(db_sbuf_t *b, const char *s, size_t n);
 
 // db_err_from_sqlite: map an SQLite result code to ipp_err_t (FULL →
