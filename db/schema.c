@@ -5,7 +5,8 @@
  * IMMEDIATE transaction that re-reads the version first, so two processes
  * opening the same old file at once migrate it exactly once. Must never
  * touch a file that is not ours: the foreign-file checks run before WAL is
- * switched on.
+ * switched on and before an existing file's mode is brought to 0600. A
+ * file it creates is 0600 from the start, and so are the -wal and -shm.
  */
 #include "db/schema.h"
 
@@ -13,10 +14,18 @@
 #include "db/fnmatch.h"
 #include "db/sql.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+// The mode of the database file and, through SQLite, of its -wal and -shm
+// files: records hold commands, outputs and keys' work, for the owner alone.
+#define S_FILE_MODE 0600
 
 // The current schema, for a new file.
 static const char s_create_sql[] =
@@ -209,6 +218,72 @@ out:
     return rc;
 }
 
+// s_tighten: give the open file fd mode S_FILE_MODE if it has another.
+// When what is not NULL, a change is appended to it as "label 0644",
+// comma-separated (what holds n bytes). Returns false, with errno set, if
+// the mode could not be changed.
+static bool s_tighten(int fd, const char *label, char *what, size_t n)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return false;
+    if ((st.st_mode & 07777) == S_FILE_MODE)
+        return true;
+    if (fchmod(fd, S_FILE_MODE) != 0)
+        return false;
+    if (what) {
+        size_t used = strlen(what);
+        snprintf(what + used, n - used, "%s%s %04o", used ? ", " : "", label,
+                 (unsigned)(st.st_mode & 07777));
+    }
+    return true;
+}
+
+// s_create_private: create path, empty, with mode 0600 if it does not
+// exist, so SQLite never creates it with its own default (0644 less the
+// umask). SQLite gives the -wal and -shm files it creates the database
+// file's mode, whatever the umask, so they follow. Any failure is left
+// to sqlite3_open_v2 to meet and report.
+static void s_create_private(const char *path)
+{
+    if (!*path || strcmp(path, ":memory:") == 0)
+        return;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_FILE_MODE);
+    if (fd < 0)
+        return;
+    // A umask such as 0277 takes bits the owner needs.
+    s_tighten(fd, "", NULL, 0);
+    close(fd);
+}
+
+// s_secure_existing: bring the database file at path and its -wal and
+// -shm (left by an older version or a killed process, or made by SQLite
+// from the file's old mode just now) to mode 0600, logging once what had
+// another mode. Called only for a file found to be ours. A file whose mode
+// cannot be changed (another user's) is a warning.
+static void s_secure_existing(const char *path, const ipp_logger_t *lg)
+{
+    if (!*path || strcmp(path, ":memory:") == 0)
+        return;
+    char what[128] = "";
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    static const char *const label[] = {"the database", "its -wal", "its -shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char name[4096];
+        if (snprintf(name, sizeof name, "%s%s", path, suffix[i]) >= (int)sizeof name)
+            continue;
+        // The -wal and -shm are SQLite's own files, never links to follow.
+        int fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (i ? O_NOFOLLOW : 0));
+        if (fd < 0)
+            continue;
+        if (!s_tighten(fd, label[i], what, sizeof what))
+            IPP_LOGW(lg, "db: %s: cannot set mode 0600: %s", name, strerror(errno));
+        close(fd);
+    }
+    if (*what)
+        IPP_LOGW(lg, "db: %s: files set to mode 0600 (owner only); they had: %s", path, what);
+}
+
 // s_sqlite_setup: process-wide SQLite settings, before its first use.
 // Memory statistics off: with them, every allocation SQLite makes takes a
 // global mutex, for figures nothing here reads. Refused (SQLITE_MISUSE)
@@ -233,6 +308,8 @@ sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_
         ipp_error_set(err, IPP_ERR_NOT_FOUND, "%s: no such database file", path);
         return NULL;
     }
+    if (mode == DB_OPEN_READWRITE)
+        s_create_private(path);
     int flags = SQLITE_OPEN_NOMUTEX | (mode == DB_OPEN_READONLY
                                            ? SQLITE_OPEN_READONLY
                                            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -248,7 +325,9 @@ sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_
     if (s_identify(db, path, &id, err) || s_check(&id, path, mode, &create, &migrate, err))
         goto fail;
     if (mode == DB_OPEN_READWRITE) {
-        // Ours (or empty): now it is safe to switch to WAL.
+        // Ours (or empty): now it is safe to change its mode, before the
+        // switch to WAL creates a -wal and -shm with it, and to switch.
+        s_secure_existing(path, lg);
         if (db_sql_exec(db, "PRAGMA journal_mode=WAL", err))
             goto fail;
         if ((create || migrate) && s_upgrade(db, path, lg, err))

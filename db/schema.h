@@ -8,6 +8,11 @@
  * naming the file. Read-only opening never changes the file and refuses an
  * older version (a read-write open migrates it).
  *
+ * File modes: the file, its -wal and its -shm are 0600 (owner only),
+ * whatever the umask. A read-write open creates a missing file so, and
+ * narrows an existing one of ours (and the -wal and -shm beside it) to
+ * 0600, with one warning naming the modes it found.
+ *
  * Version history:
  *   1  tasks, deps, engines; indexes on label, status, submitted, completed.
  *   2  audit chain (req_hash, chain_seq, chain_prev, chain_hash), purges,

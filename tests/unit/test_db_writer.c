@@ -1,7 +1,7 @@
 /* test_db_writer.c — the group-commit writer: many small batches, commit
  * notification, failures (injected through the commit hook and a real
- * disk-full), single refused mutations, stop, and a writer process killed
- * with SIGKILL mid-stream.
+ * disk-full), single refused mutations, stop, a writer process killed
+ * with SIGKILL mid-stream, and the modes of the files it writes.
  *
  * After every failure the tests check three things: the producer was
  * told (a report with the error), what was committed before is intact,
@@ -777,6 +777,88 @@ START_TEST(test_sigkill_mid_stream)
 }
 END_TEST
 
+// t_mode: the permission bits of path plus suffix; -1 if it is missing.
+static int t_mode(const char *suffix)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s%s", t_path, suffix);
+    struct stat sb;
+    if (stat(p, &sb) != 0)
+        return -1;
+    return (int)(sb.st_mode & 07777);
+}
+
+// t_count_lines: lines of f (read from the start) that contain needle.
+static int t_count_lines(FILE *f, const char *needle)
+{
+    char line[1024];
+    int n = 0;
+    fflush(f);
+    rewind(f);
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, needle))
+            n++;
+    return n;
+}
+
+START_TEST(test_new_files_are_owner_only)
+{
+    // The umask most systems start with would leave 0644.
+    mode_t old = umask(022);
+    db_writer_t *w = t_writer(NULL);
+    t_insert(w, 1);
+    t_sync_clean(w);
+    // While the writer is open all three exist.
+    const char *files[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(t_mode(files[i]) == 0600, "tasks.db%s has mode %04o, want 0600", files[i],
+                      (unsigned)t_mode(files[i]));
+    db_writer_destroy(&w);
+    umask(old);
+}
+END_TEST
+
+START_TEST(test_wider_modes_are_narrowed_once)
+{
+    db_writer_t *w = t_writer(NULL);
+    t_insert(w, 1);
+    t_sync_clean(w);
+    // A reader still open keeps the -wal and -shm after the writer goes,
+    // as a killed controller would leave them.
+    ipp_error_t err;
+    db_reader_t *r = db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err);
+    ck_assert_msg(r != NULL, "reader: %s", err.msg);
+    db_writer_destroy(&w);
+    const char *files[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s%s", t_path, files[i]);
+        ck_assert_int_eq(chmod(p, 0644), 0);
+    }
+
+    FILE *logf = tmpfile();
+    ck_assert_ptr_nonnull(logf);
+    ipp_logger_t lg = {IPP_LOG_DEBUG, logf, "test"};
+    w = db_writer_new(t_path, NULL, &lg, &err);
+    ck_assert_msg(w != NULL, "writer: %s", err.msg);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(t_mode(files[i]) == 0600, "tasks.db%s has mode %04o, want 0600", files[i],
+                      (unsigned)t_mode(files[i]));
+    ck_assert_int_eq(t_count_lines(logf, "mode 0600"), 1);
+    ck_assert_int_eq(t_count_lines(logf, "its -wal 0644"), 1);
+    // Opening it again (as the controller's own reader does) says nothing more.
+    db_reader_t *rw = db_reader_new(t_path, DB_OPEN_READWRITE, &lg, &err);
+    ck_assert_msg(rw != NULL, "reader: %s", err.msg);
+    ck_assert_int_eq(t_count_lines(logf, "mode 0600"), 1);
+    // The data is all still there.
+    ck_assert_int_eq(t_status(rw, 1), DB_STATUS_PENDING);
+    db_reader_destroy(&rw);
+    db_writer_destroy(&w);
+    db_reader_destroy(&r);
+    fclose(logf);
+}
+END_TEST
+
 static Suite *t_suite(void)
 {
     Suite *s = suite_create("db_writer");
@@ -794,6 +876,8 @@ static Suite *t_suite(void)
     tcase_add_test(tc, test_manual_wake_and_run_small);
     tcase_add_test(tc, test_small_commits_keep_the_wal_bounded);
     tcase_add_test(tc, test_sigkill_mid_stream);
+    tcase_add_test(tc, test_new_files_are_owner_only);
+    tcase_add_test(tc, test_wider_modes_are_narrowed_once);
     suite_add_tcase(s, tc);
     return s;
 }
