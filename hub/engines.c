@@ -3,8 +3,9 @@
  * Registration (engine uuid → stable id from the task store), heartbeats
  * (echoed, so engines know the controller lives; silence for `misses`
  * periods means death), results, unmet-dependency answers, leaving, and
- * sending tasks and control messages to engines. Owns nothing: engines
- * live in hub->engines, tasks in hub->tasks.
+ * telling engines to stop. Sending tasks is the scheduler's side
+ * (tasks.c). Owns nothing: engines live in hub->engines, tasks in
+ * hub->tasks.
  */
 #include "hub/hub.h"
 
@@ -224,45 +225,6 @@ void hub_engines_check(hub_t *hub, int64_t now_mono)
             s_engine_gone(hub, e, why);
         }
     }
-}
-
-void hub_engine_send_task(hub_t *hub, hub_task_t *task, int engine_id)
-{
-    hub_engine_t *e = hub_registry_get(hub->engines, engine_id);
-    if (!e) {
-        // The scheduler only picks registered engines; be safe anyway.
-        IPP_LOGE(hub->log, "task %s sent to unknown engine %d", task->msg_id, engine_id);
-        return;
-    }
-    task->engine = engine_id;
-    task->attempts++;
-    zmq_msg_t small[8];
-    zmq_msg_t *bufs = NULL;
-    if (task->n_bufs)
-        bufs = task->n_bufs <= 8 ? small : calloc(task->n_bufs, sizeof *bufs);
-    if (task->n_bufs && !bufs) {
-        // Never send a task without its arguments: its result would be
-        // wrong. It stays assigned; a restart (or the engine's loss) runs it.
-        IPP_LOGE(hub->log, "no memory to send task %s to engine %d", task->msg_id, engine_id);
-        return;
-    }
-    for (size_t i = 0; i < task->n_bufs; i++) {
-        zmq_msg_init(&bufs[i]);
-        zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
-    }
-    Ipp__TaskRequest *req = task->req;
-    req->has_attempt = 1;
-    req->attempt = task->attempts;
-    wire_frame_t ident = {e->ident, e->ident_len};
-    ipp_err_t rc = wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST,
-                             NULL, &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT,
-                             task->msg_id, NULL);
-    if (bufs != small)
-        free(bufs);
-    if (rc != IPP_OK)
-        IPP_LOGW(hub->log, "could not send task %s to engine %d: %s", task->msg_id, engine_id,
-                 zmq_strerror(zmq_errno()));
-    hub_store_assign(hub->store, task, engine_id, e->uuid);
 }
 
 void hub_engines_stop(hub_t *hub, const int *targets, size_t n)

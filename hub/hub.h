@@ -84,6 +84,10 @@ typedef struct hub_client_t {
 
 struct hub_t;
 
+// Messages (or subscription changes) read from one socket before looking
+// at the others, so a flood from one side cannot starve the other.
+#define HUB_BATCH 256
+
 // Acknowledgements wait at most this long, or for this many (see
 // hub_acks_flush).
 #define HUB_ACK_DELAY_US 20000
@@ -186,49 +190,24 @@ ipp_err_t hub_run(hub_t *hub);
 void hub_stop(hub_t *hub);
 // hub_destroy: commit what is queued, tell engines, free everything.
 void hub_destroy(hub_t **hub_p);
-// hub_reply: send a reply of type to the client with routing id ident.
-ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
-                    size_t n_bufs);
-// hub_error_fill: er = {code, its name, text, field} (strings borrowed).
-void hub_error_fill(Ipp__ErrorReply *er, ipp_err_t code, const char *field, char *text);
-// A wire Dependency read with IPython Parallel's defaults (all, success).
-typedef struct hub_dep_t {
-    const char *const *ids;  // borrowed from the message
-    size_t n;                // 0: no dependency
-    bool all, success, failure;
-} hub_dep_t;
-// hub_dep_read: d (may be NULL) as a hub_dep_t.
-hub_dep_t hub_dep_read(const Ipp__Dependency *d);
-// hub_reply_error: send ERROR_REPLY {code, ename, evalue, field}.
-void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
-                     ipp_err_t code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-// hub_publish: send a notification with topic when some subscription is
-// a prefix of it (the XPUB socket tells us who listens to what) or when
-// force is set.
-// hub_task_watch: remember that the client ident was told task is pending.
-void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
-                 const ProtobufCMessage *content, bool force);
-void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
-// hub_subscriptions: read the XPUB's subscribe/unsubscribe messages.
-void hub_subscriptions(hub_t *hub);
-// hub_wait_push: add a commit wait; false if out of memory.
-bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
 
 // ---- engines.c
 // hub_engine_message: handle one message from the engine socket.
 void hub_engine_message(hub_t *hub, wire_msg_t *msg);
 // hub_engines_check: declare engines that missed too many heartbeats dead.
 void hub_engines_check(hub_t *hub, int64_t now_mono);
-// hub_engine_send_task: send task to engine e (a scheduler decision).
-void hub_engine_send_task(hub_t *hub, hub_task_t *task, int engine_id);
 // hub_engines_stop: tell every engine (or those in targets) to stop.
 void hub_engines_stop(hub_t *hub, const int *targets, size_t n);
 // hub_engine_info: fill an EngineInfo (strings borrowed from e).
 void hub_engine_info(const hub_engine_t *e, Ipp__EngineInfo *out, bool alive);
 
 // ---- tasks.c
+// hub_task_watch: remember that the client ident was told task is pending
+// (it is sent TASK_DONE directly when the task completes).
+void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
+// hub_wait_push: add a commit wait (copied; the ring owns w->reply from
+// here); false if out of memory (then the caller still owns w->reply).
+bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
 // hub_client_submit: a TASK_REQUEST from a client.
 void hub_client_submit(hub_t *hub, wire_msg_t *msg);
 // hub_task_result: a TASK_RESULT from engine e.
@@ -276,6 +255,36 @@ void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const c
 // ---- queries.c
 // hub_client_message: handle one message from the client socket.
 void hub_client_message(hub_t *hub, wire_msg_t *msg);
+
+// ---- send.c
+// hub_reply: send a reply of type to the client with routing id ident.
+// The frames of bufs go with the message (or are closed); the array
+// stays the caller's.
+ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
+                    size_t n_bufs);
+// hub_error_fill: er = {code, its name, text, field} (strings borrowed).
+void hub_error_fill(Ipp__ErrorReply *er, ipp_err_t code, const char *field, char *text);
+// hub_reply_error: send ERROR_REPLY {code, ename, evalue, field} on sock
+// (the client or the engine socket) to ident (NULL: no routing frame).
+void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const char *parent,
+                     ipp_err_t code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+// hub_publish: send a notification with topic when some subscription is
+// a prefix of it (the XPUB socket tells us who listens to what) or when
+// force is set.
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
+                 const ProtobufCMessage *content, bool force);
+// hub_subscriptions: read the XPUB's subscribe/unsubscribe messages.
+void hub_subscriptions(hub_t *hub);
+// A wire Dependency read with IPython Parallel's defaults (all, success).
+typedef struct hub_dep_t {
+    const char *const *ids;  // borrowed from the message
+    size_t n;                // 0: no dependency
+    bool all, success, failure;
+} hub_dep_t;
+// hub_dep_read: d (may be NULL) as a hub_dep_t.
+hub_dep_t hub_dep_read(const Ipp__Dependency *d);
 
 // ---- store.c: the controller's adapter to db/ (queries.c and recovery.c
 // use db/ reads directly through hub_store_reader)

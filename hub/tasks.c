@@ -721,6 +721,28 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
     }
 }
 
+// The commit waits are a ring in hub->waits, pushed here and by queries.c
+// (a purge's reply), consumed in seq order by hub_commits.
+bool hub_wait_push(hub_t *hub, const hub_wait_t *w)
+{
+    if (hub->waits_n == hub->waits_cap) {
+        size_t cap = hub->waits_cap ? hub->waits_cap * 2 : 1024;
+        hub_wait_t *v = malloc(cap * sizeof *v);
+        if (!v)
+            return false;
+        for (size_t i = 0; i < hub->waits_n; i++)
+            v[i] = hub->waits[(hub->waits_head + i) % hub->waits_cap];
+        free(hub->waits);
+        hub->waits = v;
+        hub->waits_head = 0;
+        hub->waits_cap = cap;
+    }
+    hub->waits[(hub->waits_head + hub->waits_n) % hub->waits_cap] = *w;
+    hub->waits_n++;
+    return true;
+}
+
+
 // A report of the writer: seqs first..last did not apply (or a purge ran).
 typedef struct {
     uint64_t first, last;  // seqs covered
@@ -773,6 +795,47 @@ void hub_commits(hub_t *hub)
 
 // ------------------------------------------------------------ scheduler
 
+// s_send_task: send task to engine engine_id (a scheduler decision) and
+// record the assignment. The task's buffers are shared, not copied.
+static void s_send_task(hub_t *hub, hub_task_t *task, int engine_id)
+{
+    hub_engine_t *e = hub_registry_get(hub->engines, engine_id);
+    if (!e) {
+        // The scheduler only picks registered engines; be safe anyway.
+        IPP_LOGE(hub->log, "task %s sent to unknown engine %d", task->msg_id, engine_id);
+        return;
+    }
+    task->engine = engine_id;
+    task->attempts++;
+    zmq_msg_t small[8];
+    zmq_msg_t *bufs = NULL;
+    if (task->n_bufs)
+        bufs = task->n_bufs <= 8 ? small : calloc(task->n_bufs, sizeof *bufs);
+    if (task->n_bufs && !bufs) {
+        // Never send a task without its arguments: its result would be
+        // wrong. It stays assigned; a restart (or the engine's loss) runs it.
+        IPP_LOGE(hub->log, "no memory to send task %s to engine %d", task->msg_id, engine_id);
+        return;
+    }
+    for (size_t i = 0; i < task->n_bufs; i++) {
+        zmq_msg_init(&bufs[i]);
+        zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
+    }
+    Ipp__TaskRequest *req = task->req;
+    req->has_attempt = 1;
+    req->attempt = task->attempts;
+    wire_frame_t ident = {e->ident, e->ident_len};
+    ipp_err_t rc = wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST,
+                             NULL, &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT,
+                             task->msg_id, NULL);
+    if (bufs != small)
+        free(bufs);
+    if (rc != IPP_OK)
+        IPP_LOGW(hub->log, "could not send task %s to engine %d: %s", task->msg_id, engine_id,
+                 zmq_strerror(zmq_errno()));
+    hub_store_assign(hub->store, task, engine_id, e->uuid);
+}
+
 static void s_sched_dispatch(void *ctx, void *user, const char *msg_id, int engine)
 {
     hub_task_t *task = user;
@@ -784,7 +847,7 @@ static void s_sched_dispatch(void *ctx, void *user, const char *msg_id, int engi
                      engine, NULL);
         return;
     }
-    hub_engine_send_task(ctx, user, engine);
+    s_send_task(ctx, user, engine);
 }
 
 static Ipp__Status s_status_of(sched_outcome_t why)
