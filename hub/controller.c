@@ -388,14 +388,81 @@ static void s_drain(hub_t *hub, void *sock, void (*handle)(hub_t *, wire_msg_t *
     }
 }
 
+// Where each message type goes: one table per socket. A TASK_REQUEST goes
+// to tasks.c, every other request of a client to queries.c; a TASK_RESULT
+// goes to tasks.c, the rest of what engines send to engines.c.
+typedef struct {
+    int type;           // message type (an Ipp__MsgType)
+    hub_client_fn *fn;  // its handler
+} s_client_route_t;
+
+typedef struct {
+    int type;           // message type (an Ipp__MsgType)
+    hub_engine_fn *fn;  // its handler
+} s_engine_route_t;
+
+static const s_client_route_t s_client_routes[] = {
+    {IPP__MSG_TYPE__TASK_REQUEST, hub_client_submit},
+    {IPP__MSG_TYPE__RESULT_REQUEST, hub_query_results},
+    {IPP__MSG_TYPE__CONNECT_REQUEST, hub_query_connect},
+    {IPP__MSG_TYPE__QUEUE_STATUS_REQUEST, hub_query_queue_status},
+    {IPP__MSG_TYPE__PURGE_REQUEST, hub_query_purge},
+    {IPP__MSG_TYPE__RESUBMIT_REQUEST, hub_query_resubmit},
+    {IPP__MSG_TYPE__DB_QUERY_REQUEST, hub_query_db},
+    {IPP__MSG_TYPE__HISTORY_REQUEST, hub_query_history},
+    {IPP__MSG_TYPE__ABORT_REQUEST, hub_query_abort},
+    {IPP__MSG_TYPE__CLEAR_REQUEST, hub_query_clear},
+    {IPP__MSG_TYPE__SHUTDOWN_REQUEST, hub_query_shutdown},
+    {IPP__MSG_TYPE__LOAD_REQUEST, hub_query_load},
+    {IPP__MSG_TYPE__ENGINE_LIST_REQUEST, hub_query_engine_list},
+};
+
+static const s_engine_route_t s_engine_routes[] = {
+    {IPP__MSG_TYPE__TASK_RESULT, hub_task_result},
+    {IPP__MSG_TYPE__HEARTBEAT, hub_engine_heartbeat},
+    {IPP__MSG_TYPE__REGISTRATION_REQUEST, hub_engine_register},
+    {IPP__MSG_TYPE__UNMET_DEPENDENCY, hub_engine_unmet},
+    {IPP__MSG_TYPE__UNREGISTRATION, hub_engine_unregister},
+};
+
+#define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+// s_client: hand one message from the client socket to its handler.
 static void s_client(hub_t *hub, wire_msg_t *msg)
 {
-    hub_client_message(hub, msg);
+    wire_frame_t ident[1];
+    if (wire_msg_idents(msg, ident, 1) != 1)
+        return;  // a ROUTER always adds exactly one
+    int type = wire_msg_type(msg);
+    for (size_t i = 0; i < S_COUNT(s_client_routes); i++) {
+        if (s_client_routes[i].type == type) {
+            s_client_routes[i].fn(hub, msg, ident);
+            return;
+        }
+    }
+    hub_reply_error(hub, hub->client_sock, ident, msg->header->msg_id, IPP_ERR_UNKNOWN_TYPE, NULL,
+                    "a client cannot send %s", wire_type_name(type));
 }
 
+// s_engine: hand one message from the engine socket to its handler, with
+// the registered engine it came from (whose heartbeat clock it resets).
 static void s_engine(hub_t *hub, wire_msg_t *msg)
 {
-    hub_engine_message(hub, msg);
+    wire_frame_t ident[1];
+    if (wire_msg_idents(msg, ident, 1) != 1)
+        return;  // a ROUTER always adds exactly one
+    hub_engine_t *e = hub_registry_by_ident(hub->engines, ident->data, ident->size);
+    if (e)
+        e->last_seen = ipp_clock_mono_us();
+    int type = wire_msg_type(msg);
+    for (size_t i = 0; i < S_COUNT(s_engine_routes); i++) {
+        if (s_engine_routes[i].type == type) {
+            s_engine_routes[i].fn(hub, msg, ident, e);
+            return;
+        }
+    }
+    hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_UNKNOWN_TYPE, NULL,
+                    "an engine cannot send %s here", wire_type_name(type));
 }
 
 ipp_err_t hub_run(hub_t *hub)

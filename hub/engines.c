@@ -94,8 +94,10 @@ static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const ch
               &rep.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-static void s_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
+void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                         hub_engine_t *from)
 {
+    (void)from;  // what counts is the uuid: a new process may reuse it
     Ipp__RegistrationRequest *req = (Ipp__RegistrationRequest *)msg->content;
     const char *parent = msg->header->msg_id;
     if (!req->uuid || !req->uuid[0] || strlen(req->uuid) >= 64) {
@@ -152,8 +154,8 @@ static void s_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         s_adopt(hub, e, req->finished[i]);
 }
 
-static void s_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                        hub_engine_t *e)
+void hub_engine_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                          hub_engine_t *e)
 {
     if (!e) {
         // Not registered in this run (a controller restart): ask it to.
@@ -165,51 +167,27 @@ static void s_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
               msg->header->msg_id, msg->content, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-void hub_engine_message(hub_t *hub, wire_msg_t *msg)
+void hub_engine_unmet(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
 {
-    wire_frame_t ident[1];
-    if (wire_msg_idents(msg, ident, 1) != 1)
-        return;  // a ROUTER always adds exactly one
-    hub_engine_t *e = hub_registry_by_ident(hub->engines, ident->data, ident->size);
+    (void)ident;
+    Ipp__UnmetDependency *u = (Ipp__UnmetDependency *)msg->content;
+    if (!e || !u->msg_id)
+        return;
+    IPP_LOGI(hub->log, "engine %d cannot run %s (%zu requirements missing)", e->id, u->msg_id,
+             u->n_missing);
+    hub_task_t *task = ipp_strmap_get(hub->tasks, u->msg_id);
+    if (task && task->engine == e->id)
+        task->engine = -1;
+    sched_unmet(hub->sched, u->msg_id, e->id);
+}
+
+void hub_engine_unregister(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                           hub_engine_t *e)
+{
+    (void)msg;
+    (void)ident;
     if (e)
-        e->last_seen = ipp_clock_mono_us();
-    switch (wire_msg_type(msg)) {
-    case IPP__MSG_TYPE__REGISTRATION_REQUEST:
-        s_register(hub, msg, ident);
-        break;
-    case IPP__MSG_TYPE__HEARTBEAT:
-        s_heartbeat(hub, msg, ident, e);
-        break;
-    case IPP__MSG_TYPE__TASK_RESULT:
-        if (!e) {
-            hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id,
-                            IPP_ERR_NOT_FOUND, "engine",
-                            "engine not registered with this controller");
-            break;
-        }
-        hub_task_result(hub, e, msg);
-        break;
-    case IPP__MSG_TYPE__UNMET_DEPENDENCY: {
-        Ipp__UnmetDependency *u = (Ipp__UnmetDependency *)msg->content;
-        if (e && u->msg_id) {
-            IPP_LOGI(hub->log, "engine %d cannot run %s (%zu requirements missing)", e->id,
-                     u->msg_id, u->n_missing);
-            hub_task_t *task = ipp_strmap_get(hub->tasks, u->msg_id);
-            if (task && task->engine == e->id)
-                task->engine = -1;
-            sched_unmet(hub->sched, u->msg_id, e->id);
-        }
-        break;
-    }
-    case IPP__MSG_TYPE__UNREGISTRATION:
-        if (e)
-            s_engine_gone(hub, e, "engine left");
-        break;
-    default:
-        hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_UNKNOWN_TYPE,
-                        NULL, "an engine cannot send %s here", wire_type_name(wire_msg_type(msg)));
-        break;
-    }
+        s_engine_gone(hub, e, "engine left");
 }
 
 void hub_engines_check(hub_t *hub, int64_t now_mono)

@@ -180,6 +180,15 @@ typedef struct hub_t {
     int64_t held_due;            // monotonic µs by which they must be sent
 } hub_t;
 
+// The message handlers: controller.c dispatches to them through one
+// const table per socket. msg is decoded and authentic; a handler may take
+// its content or buffers (setting them NULL in msg); ident is the sender's
+// routing id; e is the registered engine it came from, NULL if the sender
+// is not registered with this run of the controller.
+typedef void hub_client_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident);
+typedef void hub_engine_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                           hub_engine_t *e);
+
 // ---- controller.c
 // hub_new: a controller with cfg; binds sockets, writes connection files,
 // opens the task store and recovers pending work. NULL with err filled.
@@ -192,8 +201,17 @@ void hub_stop(hub_t *hub);
 void hub_destroy(hub_t **hub_p);
 
 // ---- engines.c
-// hub_engine_message: handle one message from the engine socket.
-void hub_engine_message(hub_t *hub, wire_msg_t *msg);
+// The engine socket's handlers (but TASK_RESULT: hub_task_result).
+// hub_engine_register: REGISTRATION_REQUEST — an id from the store, the
+// reply, the announcement; tasks it reports running or finished adopted.
+hub_engine_fn hub_engine_register;
+// hub_engine_heartbeat: HEARTBEAT — echoed; an unregistered sender is told
+// to register.
+hub_engine_fn hub_engine_heartbeat;
+// hub_engine_unmet: UNMET_DEPENDENCY — the engine cannot run a task here.
+hub_engine_fn hub_engine_unmet;
+// hub_engine_unregister: UNREGISTRATION — the engine leaves.
+hub_engine_fn hub_engine_unregister;
 // hub_engines_check: declare engines that missed too many heartbeats dead.
 void hub_engines_check(hub_t *hub, int64_t now_mono);
 // hub_engines_stop: tell every engine (or those in targets) to stop.
@@ -208,10 +226,13 @@ void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
 // hub_wait_push: add a commit wait (copied; the ring owns w->reply from
 // here); false if out of memory (then the caller still owns w->reply).
 bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
-// hub_client_submit: a TASK_REQUEST from a client.
-void hub_client_submit(hub_t *hub, wire_msg_t *msg);
-// hub_task_result: a TASK_RESULT from engine e.
-void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg);
+// hub_client_submit: a TASK_REQUEST from the client ident (also a
+// resubmission built by queries.c): validated, recorded, tracked; takes
+// msg's content and buffers when the record is queued.
+hub_client_fn hub_client_submit;
+// hub_task_result: a TASK_RESULT from engine e (refused when e is NULL);
+// takes msg's content and buffers while the result is recorded.
+hub_engine_fn hub_task_result;
 // hub_commits: run the waits whose mutations are now committed (or failed).
 void hub_commits(hub_t *hub);
 // hub_acks_flush: send the result acknowledgements gathered so far, one
@@ -252,9 +273,20 @@ void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);
 void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
                        const char *evalue);
 
-// ---- queries.c
-// hub_client_message: handle one message from the client socket.
-void hub_client_message(hub_t *hub, wire_msg_t *msg);
+// ---- queries.c: the client socket's handlers but TASK_REQUEST, one per
+// request type, each answering with its *_REPLY or an ERROR_REPLY.
+hub_client_fn hub_query_connect;       // CONNECT_REQUEST
+hub_client_fn hub_query_queue_status;  // QUEUE_STATUS_REQUEST
+hub_client_fn hub_query_results;       // RESULT_REQUEST (status and records)
+hub_client_fn hub_query_purge;         // PURGE_REQUEST (answered once settled)
+hub_client_fn hub_query_resubmit;      // RESUBMIT_REQUEST
+hub_client_fn hub_query_db;            // DB_QUERY_REQUEST
+hub_client_fn hub_query_history;       // HISTORY_REQUEST
+hub_client_fn hub_query_abort;         // ABORT_REQUEST
+hub_client_fn hub_query_clear;         // CLEAR_REQUEST
+hub_client_fn hub_query_shutdown;      // SHUTDOWN_REQUEST (of engines, the hub)
+hub_client_fn hub_query_load;          // LOAD_REQUEST
+hub_client_fn hub_query_engine_list;   // ENGINE_LIST_REQUEST
 
 // ---- send.c
 // hub_reply: send a reply of type to the client with routing id ident.

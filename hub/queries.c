@@ -39,8 +39,9 @@ static void s_return_init(s_return_t *r, const wire_msg_t *msg)
 
 // ------------------------------------------------------------ connect
 
-static void s_connect(hub_t *hub, const wire_frame_t *ident, const char *parent)
+void hub_query_connect(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
     size_t n = hub_registry_count(hub->engines);
     Ipp__EngineInfo *infos = n ? calloc(n, sizeof *infos) : NULL;
     Ipp__EngineInfo **ptrs = n ? calloc(n, sizeof *ptrs) : NULL;
@@ -65,8 +66,9 @@ static void s_connect(hub_t *hub, const wire_frame_t *ident, const char *parent)
     free(ptrs);
 }
 
-static void s_engine_list(hub_t *hub, const wire_frame_t *ident, const char *parent)
+void hub_query_engine_list(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
     // Every engine ever registered, the live ones marked alive.
     ipp_error_t err;
     db_engines_t *all = NULL;
@@ -139,9 +141,10 @@ static void s_collect(void *arg, const char *msg_id, void *user, bool running)
     c->ids[c->n++] = task ? task->msg_id : (char *)msg_id;
 }
 
-static void s_queue_status(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                           const Ipp__QueueStatusRequest *req)
+void hub_query_queue_status(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__QueueStatusRequest *req = (const Ipp__QueueStatusRequest *)msg->content;
     int ids[1024];
     size_t n;
     if (req->n_targets) {
@@ -309,9 +312,10 @@ static void s_record_result(const Ipp__TaskResult *res, Ipp__TaskRecord *out)
     out->stderr_truncated = res->stderr_truncated;
 }
 
-static void s_results(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                      const Ipp__ResultRequest *req)
+void hub_query_results(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__ResultRequest *req = (const Ipp__ResultRequest *)msg->content;
     size_t n = req->n_msg_ids;
     db_status_t *st = n ? calloc(n, sizeof *st) : NULL;
     char **pend = n ? calloc(n, sizeof *pend) : NULL;
@@ -459,9 +463,10 @@ static void s_purge_done(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int6
               &rep.base, NULL, 0);
 }
 
-static void s_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, const char *parent,
-                    const Ipp__PurgeRequest *req)
+void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__PurgeRequest *req = (const Ipp__PurgeRequest *)msg->content;
     if (!req->n_msg_ids && !req->all && !req->n_engine_ids && !(req->query_json && req->query_json[0])) {
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, NULL,
                         "purge needs msg_ids, all, engine_ids or a query");
@@ -507,9 +512,10 @@ static void s_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, cons
 
 // ------------------------------------------------------------ resubmit
 
-static void s_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                       const char *parent, const Ipp__ResubmitRequest *req)
+void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__ResubmitRequest *req = (const Ipp__ResubmitRequest *)msg->content;
     size_t n = req->n_msg_ids;
     db_record_t **recs = n ? calloc(n, sizeof *recs) : NULL;
     char **olds = n ? calloc(n, sizeof *olds) : NULL;
@@ -587,7 +593,7 @@ static void s_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
             rc = wire_unpack(hub->wire, &sub, &err);
         if (rc == IPP_OK) {
             // Resubmissions are the requester's: record its session.
-            hub_client_submit(hub, &sub);
+            hub_client_submit(hub, &sub, ident);
             hub_store_resubmitted(hub->store, req->msg_ids[i], ids[i]);
         }
         wire_msg_fini(&sub);
@@ -605,7 +611,6 @@ static void s_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     rep.n_new_ids = n;
     rep.new_ids = news;
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__RESUBMIT_REPLY, &rep.base, NULL, 0);
-    (void)msg;
 out:
     for (size_t i = 0; recs && i < n; i++)
         db_record_destroy(&recs[i]);
@@ -617,9 +622,10 @@ out:
 
 // ------------------------------------------------------------ db_query, history
 
-static void s_db_query(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                       const Ipp__DbQueryRequest *req)
+void hub_query_db(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__DbQueryRequest *req = (const Ipp__DbQueryRequest *)msg->content;
     ipp_error_t err;
     json_t *keys = NULL;
     if (req->n_keys) {
@@ -691,8 +697,9 @@ static void s_db_query(hub_t *hub, const wire_frame_t *ident, const char *parent
     free(text);
 }
 
-static void s_history(hub_t *hub, const wire_frame_t *ident, const char *parent)
+void hub_query_history(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
     ipp_error_t err;
     db_strv_t *ids = NULL;
     if (db_reader_history(hub_store_reader(hub->store), &ids, &err) != IPP_OK) {
@@ -723,9 +730,10 @@ static void s_engine_control(hub_t *hub, int engine, Ipp__EngineControl__Action 
               IPP__MSG_TYPE__ENGINE_CONTROL, NULL, &ctl.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-static void s_abort(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                    const Ipp__AbortRequest *req)
+void hub_query_abort(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__AbortRequest *req = (const Ipp__AbortRequest *)msg->content;
     size_t n = req->n_msg_ids;
     s_ids_t queued[64];
     size_t nt = req->n_targets < 64 ? req->n_targets : 64;
@@ -789,9 +797,10 @@ out:
     free(copies);
 }
 
-static void s_clear(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                    const Ipp__ClearRequest *req)
+void hub_query_clear(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__ClearRequest *req = (const Ipp__ClearRequest *)msg->content;
     size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
     int32_t *done = n ? calloc(n, sizeof *done) : NULL;
     size_t nd = 0;
@@ -814,9 +823,10 @@ static void s_clear(hub_t *hub, const wire_frame_t *ident, const char *parent,
     free(done);
 }
 
-static void s_shutdown(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                       const Ipp__ShutdownRequest *req)
+void hub_query_shutdown(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__ShutdownRequest *req = (const Ipp__ShutdownRequest *)msg->content;
     for (size_t i = 0; i < req->n_targets; i++) {
         if (!hub_registry_get(hub->engines, req->targets[i])) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
@@ -846,9 +856,10 @@ static void s_shutdown(hub_t *hub, const wire_frame_t *ident, const char *parent
     }
 }
 
-static void s_load(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                   const Ipp__LoadRequest *req)
+void hub_query_load(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
+    const char *parent = msg->header->msg_id;
+    const Ipp__LoadRequest *req = (const Ipp__LoadRequest *)msg->content;
     size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
     int32_t *ids = n ? calloc(n, sizeof *ids) : NULL;
     int32_t *load = n ? calloc(n, sizeof *load) : NULL;
@@ -878,60 +889,4 @@ static void s_load(hub_t *hub, const wire_frame_t *ident, const char *parent,
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__LOAD_REPLY, &rep.base, NULL, 0);
     free(ids);
     free(load);
-}
-
-// ------------------------------------------------------------ dispatch
-
-void hub_client_message(hub_t *hub, wire_msg_t *msg)
-{
-    wire_frame_t ident[1];
-    if (wire_msg_idents(msg, ident, 1) != 1)
-        return;
-    const char *parent = msg->header->msg_id;
-    const ProtobufCMessage *c = msg->content;
-    switch (wire_msg_type(msg)) {
-    case IPP__MSG_TYPE__TASK_REQUEST:
-        hub_client_submit(hub, msg);
-        break;
-    case IPP__MSG_TYPE__CONNECT_REQUEST:
-        s_connect(hub, ident, parent);
-        break;
-    case IPP__MSG_TYPE__QUEUE_STATUS_REQUEST:
-        s_queue_status(hub, ident, parent, (const Ipp__QueueStatusRequest *)c);
-        break;
-    case IPP__MSG_TYPE__RESULT_REQUEST:
-        s_results(hub, ident, parent, (const Ipp__ResultRequest *)c);
-        break;
-    case IPP__MSG_TYPE__PURGE_REQUEST:
-        s_purge(hub, msg, ident, parent, (const Ipp__PurgeRequest *)c);
-        break;
-    case IPP__MSG_TYPE__RESUBMIT_REQUEST:
-        s_resubmit(hub, msg, ident, parent, (const Ipp__ResubmitRequest *)c);
-        break;
-    case IPP__MSG_TYPE__DB_QUERY_REQUEST:
-        s_db_query(hub, ident, parent, (const Ipp__DbQueryRequest *)c);
-        break;
-    case IPP__MSG_TYPE__HISTORY_REQUEST:
-        s_history(hub, ident, parent);
-        break;
-    case IPP__MSG_TYPE__ABORT_REQUEST:
-        s_abort(hub, ident, parent, (const Ipp__AbortRequest *)c);
-        break;
-    case IPP__MSG_TYPE__CLEAR_REQUEST:
-        s_clear(hub, ident, parent, (const Ipp__ClearRequest *)c);
-        break;
-    case IPP__MSG_TYPE__SHUTDOWN_REQUEST:
-        s_shutdown(hub, ident, parent, (const Ipp__ShutdownRequest *)c);
-        break;
-    case IPP__MSG_TYPE__LOAD_REQUEST:
-        s_load(hub, ident, parent, (const Ipp__LoadRequest *)c);
-        break;
-    case IPP__MSG_TYPE__ENGINE_LIST_REQUEST:
-        s_engine_list(hub, ident, parent);
-        break;
-    default:
-        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_UNKNOWN_TYPE, NULL,
-                        "a client cannot send %s", wire_type_name(wire_msg_type(msg)));
-        break;
-    }
 }

@@ -209,10 +209,8 @@ static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *i
     return IPP_OK;
 }
 
-void hub_client_submit(hub_t *hub, wire_msg_t *msg)
+void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
-    wire_frame_t ident[1];
-    size_t n_ident = wire_msg_idents(msg, ident, 1);
     const char *id = msg->header->msg_id;
     Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
     if (s_validate(hub, ident, id, r) != IPP_OK)
@@ -235,7 +233,7 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg)
     }
     memcpy(task->msg_id, id, sizeof task->msg_id);
     task->engine = -1;
-    if (n_ident && ident->size <= sizeof task->client) {
+    if (ident->size <= sizeof task->client) {
         memcpy(task->client, ident->data, ident->size);
         task->client_len = ident->size;
     }
@@ -567,14 +565,18 @@ void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const c
 
 // ------------------------------------------------------------ results
 
-void hub_task_result(hub_t *hub, hub_engine_t *e, wire_msg_t *msg)
+void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
 {
+    if (!e) {
+        hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_NOT_FOUND,
+                        "engine", "engine not registered with this controller");
+        return;
+    }
     Ipp__TaskResult *r = (Ipp__TaskResult *)msg->content;
     const char *id = msg->header->parent_id ? msg->header->parent_id : r->msg_id;
     if (!id || !ipp_msgid_valid(id)) {
-        hub_reply_error(hub, hub->engine_sock, &(wire_frame_t){e->ident, e->ident_len},
-                        msg->header->msg_id, IPP_ERR_INVALID, "parent_id",
-                        "a result must name its task");
+        hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_INVALID,
+                        "parent_id", "a result must name its task");
         return;
     }
     hub_task_t *task = ipp_strmap_get(hub->tasks, id);
