@@ -203,21 +203,44 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     hub->log = log;
     hub->started = ipp_clock_now_us();
     wire_msg_init(&hub->in);
-    if (conn_profile_prepare(hub->cfg.profile_dir, err) != IPP_OK)
-        goto fail;
     snprintf(hub->pid_path, sizeof hub->pid_path, "%s/ipp-controller.pid",
              hub->cfg.profile_dir);
-    if (s_pid_claim(hub->pid_path, err) != IPP_OK) {
-        hub->pid_path[0] = '\0';  // not ours to remove
-        goto fail;
+    sched_config_t sc = sched_config_default();
+    sc.scheme = cfg->scheme;
+    sc.hwm = cfg->hwm;
+    sc.seed = (uint64_t)hub->started;
+    hub->sched = sched_new(&sc, &hub_sched_ops, hub);
+    hub->engines = hub_registry_new();
+    hub->tasks = ipp_strmap_new();
+    hub->clients = ipp_strmap_new();
+    hub->subs = ipp_strmap_new();
+    if (!hub->sched || !hub->engines || !hub->tasks || !hub->clients || !hub->subs) {
+        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
+        hub_destroy(&hub);
+        return NULL;
     }
+    return hub;
+}
+
+ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
+{
+    ipp_error_t local;
+    if (!err)
+        err = &local;  // the steps below read back the code they set
+    if (hub->pid_claimed || hub->zctx)
+        return ipp_error_set(err, IPP_ERR_INVALID, "the controller was already started");
+    if (conn_profile_prepare(hub->cfg.profile_dir, err) != IPP_OK)
+        goto fail;
+    if (s_pid_claim(hub->pid_path, err) != IPP_OK)
+        goto fail;  // not ours to remove
+    hub->pid_claimed = true;
     s_open_conn(hub);
 
     wire_opts_t wo = {0};
     wo.key = hub->client_conn.key;
     wo.key_len = hub->client_conn.key_len;
-    wo.window_us = cfg->window_us;
-    wo.log = log;
+    wo.window_us = hub->cfg.window_us;
+    wo.log = hub->log;
     wo.username = "controller";
     hub->wire = wire_session_new(&wo, err);
     if (!hub->wire)
@@ -240,23 +263,9 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
                &hub->engine_conn.engine_port, err) != IPP_OK)
         goto fail;
 
-    hub->store = hub_store_open(cfg, log, err);
+    hub->store = hub_store_open(&hub->cfg, hub->log, err);
     if (!hub->store)
         goto fail;
-
-    sched_config_t sc = sched_config_default();
-    sc.scheme = cfg->scheme;
-    sc.hwm = cfg->hwm;
-    sc.seed = (uint64_t)hub->started;
-    hub->sched = sched_new(&sc, &hub_sched_ops, hub);
-    hub->engines = hub_registry_new();
-    hub->tasks = ipp_strmap_new();
-    hub->clients = ipp_strmap_new();
-    hub->subs = ipp_strmap_new();
-    if (!hub->sched || !hub->engines || !hub->tasks || !hub->clients || !hub->subs) {
-        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the scheduler");
-        goto fail;
-    }
     if (hub_recover(hub, err) != IPP_OK)
         goto fail;
     // Connection files last: whoever reads them finds a controller ready.
@@ -266,31 +275,16 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     IPP_LOGI(hub->log, "listening on %s: clients %d, notifications %d, engines %d; db %s",
              hub->cfg.ip, hub->client_conn.client_port, hub->client_conn.notify_port,
              hub->engine_conn.engine_port, hub->cfg.db_path);
-    return hub;
+    return IPP_OK;
 fail:
-    hub_destroy(&hub);
-    return NULL;
+    hub_stop(hub);
+    return err->code;
 }
 
-static void s_free_key(void *arg, const char *key, void *value)
+void hub_stop(hub_t *hub)
 {
-    (void)arg;
-    (void)key;
-    free(value);
-}
-
-static void s_free_task(void *arg, const char *key, void *value)
-{
-    (void)arg;
-    (void)key;
-    hub_task_free(value);
-}
-
-void hub_destroy(hub_t **hub_p)
-{
-    if (!hub_p || !*hub_p)
+    if (!hub)
         return;
-    hub_t *hub = *hub_p;
     if (hub->store) {
         // Everything handed to the writer is committed before we go, and
         // what waited for it is delivered.
@@ -317,12 +311,50 @@ void hub_destroy(hub_t **hub_p)
         note.when = ipp_clock_now_us();
         hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
     }
+    hub_store_close(&hub->store);
+    wire_msg_fini(&hub->in);
+    if (hub->client_sock)
+        zmq_close(hub->client_sock);
+    if (hub->engine_sock)
+        zmq_close(hub->engine_sock);
+    if (hub->pub_sock)
+        zmq_close(hub->pub_sock);
+    hub->client_sock = hub->engine_sock = hub->pub_sock = NULL;
+    if (hub->zctx)
+        zmq_ctx_term(hub->zctx);
+    hub->zctx = NULL;
+    wire_session_destroy(&hub->wire);
+    if (hub->pid_claimed)
+        unlink(hub->pid_path);
+    hub->pid_claimed = false;
+}
+
+static void s_free_key(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    free(value);
+}
+
+static void s_free_task(void *arg, const char *key, void *value)
+{
+    (void)arg;
+    (void)key;
+    hub_task_free(value);
+}
+
+void hub_destroy(hub_t **hub_p)
+{
+    if (!hub_p || !*hub_p)
+        return;
+    hub_t *hub = *hub_p;
+    hub_stop(hub);
     sched_destroy(&hub->sched);
     if (hub->tasks)
         ipp_strmap_each(hub->tasks, s_free_task, NULL);
     ipp_strmap_destroy(&hub->tasks);
     for (size_t i = 0; i < hub->n_held; i++)
-        hub_task_free(hub->held[i]);  // only if the flush above could not run
+        hub_task_free(hub->held[i]);  // only if hub_stop could not send them
     free(hub->held);
     if (hub->clients)
         ipp_strmap_each(hub->clients, s_free_key, NULL);
@@ -338,26 +370,9 @@ void hub_destroy(hub_t **hub_p)
     }
     free(hub->waits);
     hub_registry_destroy(&hub->engines);
-    hub_store_close(&hub->store);
     wire_msg_fini(&hub->in);
-    if (hub->client_sock)
-        zmq_close(hub->client_sock);
-    if (hub->engine_sock)
-        zmq_close(hub->engine_sock);
-    if (hub->pub_sock)
-        zmq_close(hub->pub_sock);
-    if (hub->zctx)
-        zmq_ctx_term(hub->zctx);
-    wire_session_destroy(&hub->wire);
-    if (hub->pid_path[0])
-        unlink(hub->pid_path);
     free(hub);
     *hub_p = NULL;
-}
-
-void hub_stop(hub_t *hub)
-{
-    hub->stopping = true;
 }
 
 // ------------------------------------------------------------- the loop

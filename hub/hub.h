@@ -164,7 +164,8 @@ typedef struct hub_t {
     bool recovering;             // grace period running
     bool stopping;               // leave the loop
     volatile sig_atomic_t *stop_flag; // set by main's signal handler
-    char pid_path[1100];         // the pid file to remove at exit
+    char pid_path[1100];         // the pid file
+    bool pid_claimed;            // it holds our pid: remove it in hub_stop
     int64_t sacks_due;           // monotonic µs by which they must be sent
     hub_sack_t *sacks;           // submit acceptances gathered (hub_accepts_flush)
     size_t n_sacks;              // how many
@@ -190,14 +191,26 @@ typedef void hub_engine_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *iden
                            hub_engine_t *e);
 
 // ---- controller.c
-// hub_new: a controller with cfg; binds sockets, writes connection files,
-// opens the task store and recovers pending work. NULL with err filled.
+// The lifecycle: hub_new, hub_start, hub_run, hub_stop, hub_destroy.
+// hub_new: a controller with cfg (copied) and log (borrowed, must outlive
+// it): memory only — scheduler, registry, maps; nothing on disk or the
+// network yet. NULL with err filled.
 hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err);
-// hub_run: the event loop, until hub_stop or a shutdown request.
+// hub_start: claim the profile's pid file, bind the sockets (the ports of
+// the connection files when free), open the task store and start its
+// writer thread, recover pending work, then write the connection files.
+// Once per hub. IPP_OK, or err filled and everything it opened closed
+// again (the caller still destroys the hub).
+ipp_err_t hub_start(hub_t *hub, ipp_error_t *err);
+// hub_run: the event loop, until a shutdown request or *hub->stop_flag.
 ipp_err_t hub_run(hub_t *hub);
-// hub_stop: ask the loop to finish (async-signal-safe: sets a flag).
+// hub_stop: commit what is queued and deliver what waited for it, tell
+// engines and subscribers the controller goes, stop the writer, close the
+// sockets, remove the pid file. Safe on a hub never (or not fully) started
+// and more than once.
 void hub_stop(hub_t *hub);
-// hub_destroy: commit what is queued, tell engines, free everything.
+// hub_destroy: hub_stop if needed, then free everything; NULL-safe; sets
+// *hub_p = NULL.
 void hub_destroy(hub_t **hub_p);
 
 // ---- engines.c

@@ -226,9 +226,15 @@ int main(int argc, char **argv)
         return 1;
     }
     hub->stop_flag = &s_signalled;
+    if (hub_start(hub, &err) != IPP_OK) {
+        fprintf(stderr, "ipp-controller: %s\n", err.msg);
+        hub_destroy(&hub);
+        return 1;
+    }
     ipp_err_t rc = hub_run(hub);
     if (s_signalled)
         IPP_LOGI(&log, "signal %d: stopping", (int)s_signalled);
+    hub_stop(hub);
     hub_destroy(&hub);
     IPP_LOGI(&log, "stopped");
     return rc == IPP_OK ? 0 : 1;
