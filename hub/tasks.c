@@ -39,6 +39,22 @@ void hub_task_watch(hub_task_t *task, const wire_frame_t *ident)
     task->n_watchers++;
 }
 
+// s_result_drop: free task's result and its buffers, if any, and leave
+// it without. The one place a TaskResult the hub holds is freed: one taken
+// from an engine's message (hub_task_result) or built like an unpacked one
+// (hub_task_fail_now).
+static void s_result_drop(hub_task_t *task)
+{
+    if (task->result)
+        ipp__task_result__free_unpacked(task->result, NULL);
+    task->result = NULL;
+    for (size_t i = 0; i < task->n_rbufs; i++)
+        zmq_msg_close(&task->rbufs[i]);
+    free(task->rbufs);
+    task->rbufs = NULL;
+    task->n_rbufs = 0;
+}
+
 void hub_task_free(hub_task_t *task)
 {
     if (!task)
@@ -49,11 +65,7 @@ void hub_task_free(hub_task_t *task)
     for (size_t i = 0; i < task->n_bufs; i++)
         zmq_msg_close(&task->bufs[i]);
     free(task->bufs);
-    if (task->result)
-        ipp__task_result__free_unpacked(task->result, NULL);
-    for (size_t i = 0; i < task->n_rbufs; i++)
-        zmq_msg_close(&task->rbufs[i]);
-    free(task->rbufs);
+    s_result_drop(task);
     free(task);
 }
 
@@ -551,8 +563,7 @@ void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const c
     res->has_completed = 1;
     res->completed = now;
     res->msg_id = strdup(task->msg_id);
-    if (task->result)
-        ipp__task_result__free_unpacked(task->result, NULL);
+    s_result_drop(task);  // one held already (no caller has one) is replaced
     task->result = res;
     task->in_sched = false;
     uint64_t seq = hub_store_fail(hub->store, task, status, er->ename, er->evalue, now);
@@ -632,13 +643,7 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
     } else {
         IPP_LOGE(hub->log, "cannot record the result of %s; the engine keeps it and sends it "
                  "again when it registers next", id);
-        ipp__task_result__free_unpacked(task->result, NULL);
-        task->result = NULL;
-        for (size_t i = 0; i < task->n_rbufs; i++)
-            zmq_msg_close(&task->rbufs[i]);
-        free(task->rbufs);
-        task->rbufs = NULL;
-        task->n_rbufs = 0;
+        s_result_drop(task);
     }
 }
 
@@ -705,13 +710,7 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
         IPP_LOGE(hub->log, "result of %s not recorded (%s); the engine keeps it and sends it again "
                  "when it registers next",
                  task->msg_id, err->msg);
-        ipp__task_result__free_unpacked(task->result, NULL);
-        task->result = NULL;
-        for (size_t i = 0; i < task->n_rbufs; i++)
-            zmq_msg_close(&task->rbufs[i]);
-        free(task->rbufs);
-        task->rbufs = NULL;
-        task->n_rbufs = 0;
+        s_result_drop(task);
         break;
     case HUB_WAIT_FAILED:
         IPP_LOGE(hub->log, "failure of %s not recorded (%s); it stays pending", task->msg_id,
