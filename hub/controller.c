@@ -1,11 +1,16 @@
-/* controller.c — the controller object and its event loop.
+/* controller.c — the controller object: its lifecycle, dispatch and loop.
  *
- * Owns every resource of hub_t. The loop: work out the next timer deadline
- * (heartbeat check, scheduler timeouts, end of the recovery grace), poll the
- * client and engine sockets and the task store's commit descriptor, handle
- * what arrived, then before sleeping hand the writer its batch. Nothing here
- * blocks on the disk: the writer thread does. The replies and
- * notifications the handlers send are send.c's.
+ * Creates and frees every resource of hub_t: hub_new allocates, hub_start
+ * claims the pid file, binds the sockets, opens the task store and
+ * recovers, hub_stop releases what start took, hub_destroy frees.
+ * Incoming messages go to their handlers through one const {msg_type,
+ * handler} table per socket.
+ * The loop: work out the next timer deadline (heartbeat check, scheduler
+ * timeouts, end of the recovery grace), poll the client and engine sockets
+ * and the task store's commit descriptor, handle what arrived, then before
+ * sleeping hand the writer its batch. Nothing here blocks on the disk: the
+ * writer thread does. It is the top of hub/: no other file but main.c
+ * calls into it, and replies and notifications are send.c's.
  */
 #include "hub/hub.h"
 

@@ -3,8 +3,14 @@
  * One hub_t per ipp-controller process. It owns the ZeroMQ sockets, the wire
  * session, the task store's writer and reader, the scheduler, the engine
  * registry and the pending tasks. Everything runs on one thread (the event
- * loop in controller.c) except the task store's writer thread, which it
- * talks to through db_writer_*.
+ * loop in controller.c) except the task store's writer thread, which only
+ * store.c talks to (through db_writer_*).
+ *
+ * The files of hub/ call one way: main → controller (the loop and the
+ * dispatch tables) → the handlers → store → send. Among the handlers,
+ * queries.c, engines.c and recovery.c call into tasks.c, and queries.c into
+ * engines.c; tasks.c calls none of them, and nothing calls back into
+ * controller.c. registry.c (the engine table) is a leaf any of them use.
  *
  * Write-ahead: a task goes to an engine only after its request is committed
  * (hub_wait_t of kind HUB_WAIT_SUBMIT), and a result goes to any client only
@@ -244,7 +250,7 @@ bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
 // msg's content and buffers when the record is queued.
 hub_client_fn hub_client_submit;
 // hub_task_result: a TASK_RESULT from engine e (refused when e is NULL);
-// takes msg's content and buffers while the result is recorded.
+// takes msg's content and buffers when they become the task's result.
 hub_engine_fn hub_task_result;
 // hub_commits: run the waits whose mutations are now committed (or failed).
 void hub_commits(hub_t *hub);
@@ -278,8 +284,8 @@ long hub_task_uncount(hub_t *hub, hub_task_t *task);
 void hub_task_free(hub_task_t *task);
 // hub_sched_ops: the scheduler callbacks (ctx = hub).
 extern const sched_ops_t hub_sched_ops;
-// hub_task_spec: the scheduler spec of a task (pointers into task->req;
-// targets into the caller's buffer tgt of n_tgt entries).
+// hub_task_spec: the scheduler spec of task into spec (its pointers, the
+// targets too, borrowed from task->req: valid while the task lives).
 void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);
 // hub_task_fail_now: record that the controller failed task (status, ename,
 // evalue) and deliver it once committed.
@@ -331,8 +337,8 @@ typedef struct hub_dep_t {
 // hub_dep_read: d (may be NULL) as a hub_dep_t.
 hub_dep_t hub_dep_read(const Ipp__Dependency *d);
 
-// ---- store.c: the controller's adapter to db/ (queries.c and recovery.c
-// use db/ reads directly through hub_store_reader)
+// ---- store.c: the controller's adapter to db/. Every write to the store
+// goes through it; queries.c and recovery.c read through hub_store_reader.
 typedef struct hub_store_t hub_store_t;
 // hub_store_open: open (create, migrate) the task store of cfg->db_path and
 // start its writer thread. NULL with err filled.
@@ -348,9 +354,6 @@ int hub_store_fd(hub_store_t *store);
 // caller handles the commits at once — else on the writer thread (false,
 // always so when !here_ok).
 bool hub_store_flush(hub_store_t *store, bool here_ok);
-// hub_store_sync_assigns: hand held-back assignments to the writer now
-// (before a mutation made outside store.c).
-void hub_store_sync_assigns(hub_store_t *store);
 // hub_store_deadline: when hub_store_flush must run next (monotonic µs), or
 // -1 when nothing is held back.
 int64_t hub_store_deadline(const hub_store_t *store);
@@ -363,9 +366,9 @@ bool hub_store_next_report(hub_store_t *store, uint64_t *first, uint64_t *last, 
                            ipp_error_t *err);
 // hub_store_sync: block until everything queued is settled (shutdown only).
 uint64_t hub_store_sync(hub_store_t *store);
-// hub_store_reader / hub_store_writer: the db/ objects, for queries.
+// hub_store_reader: the read connection, lent for reads only (queries.c,
+// recovery.c); the store keeps it.
 struct db_reader_t *hub_store_reader(hub_store_t *store);
-struct db_writer_t *hub_store_writer(hub_store_t *store);
 // hub_store_insert: record a new task request from msg (its header,
 // content and buffer frames are copied). Returns the mutation's seq, 0 if
 // it could not be queued (err says why).
@@ -382,6 +385,11 @@ uint64_t hub_store_result(hub_store_t *store, const hub_task_t *task, const char
 // error (aborted, unreachable, lost…). Returns seq, 0 on failure.
 uint64_t hub_store_fail(hub_store_t *store, const hub_task_t *task, Ipp__Status status,
                         const char *ename, const char *evalue, int64_t when);
+// hub_store_purge: queue the purge req asks for, by whom; settled (with its
+// count) in a report of the writer. Returns seq, 0 with err filled if it
+// could not be queued.
+uint64_t hub_store_purge(hub_store_t *store, const Ipp__PurgeRequest *req, const char *by,
+                         ipp_error_t *err);
 // hub_store_resubmitted: record that old_id was resubmitted as new_id.
 uint64_t hub_store_resubmitted(hub_store_t *store, const char *old_id, const char *new_id);
 // hub_store_engine_id: the stable id of engine uuid (allocated on first

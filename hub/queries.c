@@ -1,17 +1,18 @@
 /* queries.c — the controller's side of the client conversation.
  *
- * Submissions go to tasks.c; everything else is answered here: connect,
+ * Every client request but a submission (that goes to tasks.c) is answered
+ * here, one handler per type (see the table in controller.c): connect,
  * queue_status, result_status/get_result, purge, resubmit, db_query,
  * history, abort, clear, shutdown, load, engine list. Reads go to the task
  * store's read connection (so ids from earlier controller runs are found);
- * what is pending is answered from memory first. Purges go through the
- * writer, and are answered once they are settled. Owns nothing past a call
- * except the reply contexts of purges in flight (in the commit waits).
+ * what is pending is answered from memory first. It never writes to the
+ * store itself: purges go through store.c and are answered once settled,
+ * resubmissions through tasks.c's submission path. Owns nothing past a
+ * call except the reply contexts of purges in flight (in the commit waits).
  */
 #include "hub/hub.h"
 
 #include "db/reader.h"
-#include "db/writer.h"
 #include "proto/clock.h"
 #include "proto/codec.h"
 
@@ -485,21 +486,14 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         return;
     }
     s_return_init(r, msg);
-    db_purge_spec_t spec = {0};
-    spec.msg_ids = (const char *const *)req->msg_ids;
-    spec.n_msg_ids = req->n_msg_ids;
-    spec.engine_ids = req->engine_ids;
-    spec.n_engine_ids = req->n_engine_ids;
-    spec.query_json = (req->query_json && req->query_json[0]) ? req->query_json : NULL;
-    spec.all_completed = req->all;
-    spec.by = msg->header->username ? msg->header->username : msg->header->session;
-    uint64_t seq = 0;
-    hub_store_sync_assigns(hub->store);
-    ipp_err_t rc = db_writer_purge(hub_store_writer(hub->store), &spec, &seq);
-    if (rc != IPP_OK) {
+    ipp_error_t err;
+    uint64_t seq = hub_store_purge(hub->store, req,
+                                   msg->header->username ? msg->header->username
+                                                         : msg->header->session,
+                                   &err);
+    if (seq == 0) {
         free(r);
-        hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL, "cannot purge: %s",
-                        ipp_strerror(rc));
+        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
         return;
     }
     if (!hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_REPLY, .reply = r,

@@ -1,9 +1,14 @@
 /* store.c — the controller's adapter to the task store (db/).
  *
- * The only file of hub/ that speaks db/: it turns controller events into
- * writer mutations and answers the few reads the loop needs (does an id
- * exist, what became of a dependency, engine ids). Owns the writer and a
- * read connection.
+ * Owns the writer (and its thread) and a read connection. Every change
+ * the controller makes to the store goes through here: it turns controller
+ * events into writer mutations, keeps assignments back briefly so they
+ * ride with the next mutation, hands out engine ids, and answers the one
+ * read the loop itself needs (what became of a dependency). The files
+ * that answer clients' questions (queries.c) and reload pending work
+ * (recovery.c) read records through the reader it lends them
+ * (hub_store_reader) with db/'s reader calls and record types; they never
+ * write, and with this file are the only ones of hub/ to include db/.
  */
 #include "hub/hub.h"
 
@@ -149,11 +154,6 @@ bool hub_store_flush(hub_store_t *st, bool here_ok)
         return db_writer_run_small(st->writer, S_INLINE_MAX);
     db_writer_kick(st->writer);
     return false;
-}
-
-void hub_store_sync_assigns(hub_store_t *st)
-{
-    s_assigns_out(st);
 }
 
 int64_t hub_store_deadline(const hub_store_t *st)
@@ -398,6 +398,28 @@ uint64_t hub_store_resubmitted(hub_store_t *st, const char *old_id, const char *
     return seq;
 }
 
+uint64_t hub_store_purge(hub_store_t *st, const Ipp__PurgeRequest *req, const char *by,
+                         ipp_error_t *err)
+{
+    db_purge_spec_t spec = {0};
+    spec.msg_ids = (const char *const *)req->msg_ids;
+    spec.n_msg_ids = req->n_msg_ids;
+    spec.engine_ids = req->engine_ids;
+    spec.n_engine_ids = req->n_engine_ids;
+    spec.query_json = (req->query_json && req->query_json[0]) ? req->query_json : NULL;
+    spec.all_completed = req->all;
+    spec.by = by;
+    // Behind every assignment made so far, like any mutation.
+    s_assigns_out(st);
+    uint64_t seq = 0;
+    ipp_err_t rc = db_writer_purge(st->writer, &spec, &seq);
+    if (rc != IPP_OK) {
+        ipp_error_set(err, rc, "cannot purge: %s", ipp_strerror(rc));
+        return 0;
+    }
+    return seq;
+}
+
 ipp_err_t hub_store_engine_id(hub_store_t *st, const char *uuid, const char *hostname, int pid,
                               int64_t when, int *id, ipp_error_t *err)
 {
@@ -448,9 +470,4 @@ sched_lookup_t hub_store_dep(hub_store_t *st, const char *msg_id, int *engine)
 db_reader_t *hub_store_reader(hub_store_t *st)
 {
     return st->reader;
-}
-
-db_writer_t *hub_store_writer(hub_store_t *st)
-{
-    return st->writer;
 }

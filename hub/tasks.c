@@ -2,13 +2,16 @@
  *
  * The write-ahead rule lives here. A submission is recorded, and only when
  * the record is committed is the client told "accepted" and the task handed
- * to the scheduler (which may send it to an engine at once). A result is
- * recorded, and only when committed is the engine told to forget it, the
- * scheduler told (dependents may run), the client sent the result and the
- * completion announced. A task leaves memory once its result is delivered.
+ * to the scheduler (which may send it to an engine at once: the scheduler's
+ * callbacks and the sending of a task are here too). A result is recorded,
+ * and only when committed is the engine told to forget it, the scheduler
+ * told (dependents may run), the client sent the result and the completion
+ * announced. A task leaves memory once its result is delivered.
  *
  * Owns the hub_task_t records (through hub->tasks) and their decoded
- * requests, argument buffers and pending results.
+ * requests, argument buffers and pending results, and the ring of commit
+ * waits (hub->waits) that hub_commits consumes. Calls no other handler
+ * file and never controller.c.
  */
 #include "hub/hub.h"
 
