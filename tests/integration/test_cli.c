@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1083,6 +1085,222 @@ START_TEST(test_purge_resubmit_abort)
 }
 END_TEST
 
+// ------------------------------------------------------------ a stalled controller
+
+// A relay between one client and the controller's client port, so a test
+// can stop the controller (SIGSTOP) at a chosen point of the conversation:
+// it reads ZMTP 3 frames (a 64-byte greeting, then frames of a flags byte
+// and a 1- or 8-byte size; flag 1 more, 2 long size, 4 command) only to
+// count whole messages in each direction.
+typedef struct s_stream_t {
+    unsigned char *buf;  // every byte read from this side so far
+    size_t len;          // how many
+    size_t cap;          // room
+    size_t scan;         // where the next unparsed frame starts
+    size_t msgs;         // whole messages (not commands) seen
+    size_t sent;         // bytes forwarded to the other side
+} s_stream_t;
+
+// s_stream_read: append what fd has to s and count the messages now
+// whole; the offset just past message number `mark` into *cut when it
+// completes. false at EOF or on an error.
+static bool s_stream_read(int fd, s_stream_t *s, size_t mark, size_t *cut)
+{
+    if (s->len + 65536 > s->cap) {
+        s->cap = (s->cap + 65536) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        if (!s->buf)
+            return false;
+    }
+    ssize_t n = read(fd, s->buf + s->len, 65536);
+    if (n <= 0)
+        return n < 0 && errno == EINTR;
+    s->len += (size_t)n;
+    if (s->scan == 0 && s->len >= 64)
+        s->scan = 64;
+    while (s->scan >= 64 && s->scan + 2 <= s->len) {
+        unsigned char flags = s->buf[s->scan];
+        size_t head = flags & 2 ? 9 : 2, size = 0;
+        if (s->scan + head > s->len)
+            break;
+        if (flags & 2)
+            for (int i = 1; i <= 8; i++)
+                size = size << 8 | s->buf[s->scan + (size_t)i];
+        else
+            size = s->buf[s->scan + 1];
+        if (s->scan + head + size > s->len)
+            break;
+        s->scan += head + size;
+        if (!(flags & 4) && !(flags & 1) && ++s->msgs == mark)
+            *cut = s->scan;
+    }
+    return true;
+}
+
+// s_stream_forward: send s's bytes up to `upto` to fd. false on an error.
+static bool s_stream_forward(int fd, s_stream_t *s, size_t upto)
+{
+    while (s->sent < upto) {
+        ssize_t n = write(fd, s->buf + s->sent, upto - s->sent);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        s->sent += (size_t)n;
+    }
+    return true;
+}
+
+// s_tasks_like: how many tasks of the profile's database have a label
+// matching the LIKE pattern.
+static long long s_tasks_like(const char *pattern)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE label LIKE '%s'", pattern);
+    return s_db_int(sql);
+}
+
+// s_relay: (in a child) accept one client on lfd and relay it to the
+// controller at port: the client's first `pass` messages go through,
+// later ones are held until `recorded` tasks matching `like` are in the
+// database and the controller has sent two messages and then nothing for
+// half a second; then the controller is stopped (SIGSTOP) and everything
+// goes through. Never returns.
+static void s_relay(int lfd, int port, pid_t controller, size_t pass, const char *like,
+                    long long recorded)
+{
+    int c = accept(lfd, NULL, NULL);
+    int h = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (c < 0 || h < 0 || connect(h, (struct sockaddr *)&a, sizeof a) != 0)
+        _exit(1);
+    s_stream_t up = {0}, down = {0};  // client to controller, and back
+    size_t cut = (size_t)-1, unused = 0;
+    bool held = true;
+    double quiet_since = s_now();
+    for (;;) {
+        if (held && cut != (size_t)-1 && down.msgs >= 2 && s_now() - quiet_since > 0.5 &&
+            s_tasks_like(like) >= recorded) {
+            kill(controller, SIGSTOP);
+            held = false;
+        }
+        size_t upto = held ? (cut < up.len ? cut : up.len) : up.len;
+        if (!s_stream_forward(h, &up, upto))
+            _exit(0);
+        struct pollfd p[2] = {{c, POLLIN, 0}, {h, POLLIN, 0}};
+        if (poll(p, 2, 50) <= 0)
+            continue;
+        if (p[0].revents && !s_stream_read(c, &up, pass + 1, &cut))
+            _exit(0);
+        if (p[1].revents) {
+            if (!s_stream_read(h, &down, 0, &unused) || !s_stream_forward(c, &down, down.len))
+                _exit(0);
+            quiet_since = s_now();
+        }
+    }
+}
+
+// s_proc_state: the state letter of pid in /proc ('T' stopped), '?' if gone.
+static char s_proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return '?';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+START_TEST(test_dag_stalled_controller)
+{
+    // A controller that stops answering in the middle of a 50-node
+    // submission: the client gives up after one --request-timeout for the
+    // whole submission, not one per node, exits 3, and says which nodes
+    // were acknowledged and which were not.
+    enum { N = 50, PASS = 5 };
+    s_start(1, NULL, NULL);
+    char *text = strdup("{\"tasks\": {");
+    for (int i = 0; i < N; i++) {
+        char *t = NULL;
+        ck_assert(asprintf(&t, "%s%s\"n%02d\": {\"cmd\": [\"true\"]}", text, i ? ", " : "",
+                           i) > 0);
+        free(text);
+        text = t;
+    }
+    char *t = NULL;
+    ck_assert(asprintf(&t, "%s}}\n", text) > 0);
+    free(text);
+    char wf[400];
+    s_write(wf, sizeof wf, "stall.json", t);
+    free(t);
+
+    // The client connects through the relay; notifications go direct.
+    char path[400];
+    snprintf(path, sizeof path, "%s/profile_default/security/ipp-client.json", s_dir);
+    json_error_t jerr;
+    json_t *conn = json_load_file(path, 0, &jerr);
+    ck_assert_msg(conn, "%s: %s", path, jerr.text);
+    int port = (int)json_integer_value(json_object_get(conn, "client_port"));
+    pid_t controller = (pid_t)json_integer_value(json_object_get(conn, "controller_pid"));
+    ck_assert_int_gt(port, 0);
+    ck_assert_int_gt(controller, 0);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    json_object_set_new(conn, "client_port", json_integer(ntohs(a.sin_port)));
+    char relayed[400];
+    snprintf(relayed, sizeof relayed, "%s/relayed-client.json", s_dir);
+    ck_assert_int_eq(json_dump_file(conn, relayed, JSON_INDENT(2)), 0);
+    ck_assert_int_eq(chmod(relayed, 0600), 0);
+    json_decref(conn);
+    pid_t relay = fork();
+    ck_assert_int_ge(relay, 0);
+    if (relay == 0)
+        s_relay(lfd, port, controller, PASS, "stall/%", PASS);
+    close(lfd);
+
+    double t0 = s_now();
+    IPP("--request-timeout", "1", "--connection", relayed, "dag", "submit", wf);
+    double took = s_now() - t0;
+    char state = s_proc_state(controller);
+    kill(controller, SIGCONT);
+    kill(relay, SIGKILL);
+    waitpid(relay, NULL, 0);
+    ck_assert_msg(state == 'T', "the controller was not stopped (state %c):\n%s", state, R.err);
+    // The old client waited a --request-timeout per unacknowledged node (45 s here).
+    ck_assert_msg(took < 20, "gave up after %.1f s: one deadline per node?\n%.1500s", took, R.err);
+    EXPECT(3);
+    ERR_HAS("did not acknowledge 45 of 50 nodes");
+    // Every node is named once, as acknowledged or not.
+    const char *ack = strstr(R.err, "acknowledged (5):");
+    const char *unack = strstr(R.err, "not acknowledged (45):");
+    ck_assert_msg(ack && unack, "no lists of nodes:\n%s", R.err);
+    for (int i = 0; i < N; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "n%02d", i);
+        ck_assert_msg(s_count(R.err, name) == 1, "%s named %d times:\n%s", name,
+                      s_count(R.err, name), R.err);
+        const char *at = strstr(R.err, name);
+        bool acked = at > ack && (at < unack || unack < ack);
+        ck_assert_msg(acked == (i < PASS), "%s listed as %s:\n%s", name,
+                      acked ? "acknowledged" : "not acknowledged", R.err);
+    }
+    // The controller goes on once resumed; what it recorded is there.
+    IPP("dag", "status", "--wait", wf);
+    ck_assert_int_ge(s_tasks_like("stall/%"), PASS);
+    s_stop();
+}
+END_TEST
+
 int main(void)
 {
     // Daemons orphaned by a failed test come here to be killed and reaped.
@@ -1101,6 +1319,7 @@ int main(void)
         {"dag_errors", test_dag_file_errors},
         {"results", test_results_from_another_client},
         {"purge", test_purge_resubmit_abort},
+        {"dag_stalled", test_dag_stalled_controller},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         // One test per case, so the runner's fixture wraps each test.

@@ -145,9 +145,18 @@ long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids
 bool cli_add_id(const cli_cmd_t *cmd, cli_strv_t *ids, const char *id);
 
 // cli_wait_accepted: spin until the controller acknowledged (or refused)
-// every task of ar, or timeout passes. Returns how many tasks were
-// refused or not acknowledged; a message per task is printed.
-size_t cli_wait_accepted(ipp_client_t *client, ipp_ar_t *ar, double timeout);
+// every task of ars[0..n) (NULL entries skipped), or until one deadline,
+// timeout seconds from the call, has passed: a single deadline for the
+// whole submission, however many tasks it holds. Then report on stderr:
+// a line per refused task with the controller's reason, and when some
+// tasks were not acknowledged, how many, which were and which were not.
+// Tasks are named by names[k] when names is given and ars[k] holds one
+// task (noun: what they are, plural, e.g. "nodes"), else by msg_id.
+// Returns CLI_OK when every task was acknowledged, CLI_UNREACHABLE when
+// one was not acknowledged in time (the controller stopped answering),
+// else CLI_FAILED (one was refused).
+int cli_wait_accepted(ipp_client_t *client, ipp_ar_t *const *ars, size_t n,
+                      const char *const *names, const char *noun, double timeout);
 
 // cli_wait_progress: ipp_ar_wait, drawing a progress bar on stderr when bar
 // and it is a terminal. Ctrl-C (SIGINT) ends the wait within 0.2 s with

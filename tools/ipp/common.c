@@ -339,41 +339,92 @@ bool cli_add_id(const cli_cmd_t *cmd, cli_strv_t *ids, const char *id)
     return true;
 }
 
-size_t cli_wait_accepted(ipp_client_t *client, ipp_ar_t *ar, double timeout)
+// Where a task stands while its submission is being acknowledged.
+typedef enum s_ack_t {
+    S_ACK_YES,      // acknowledged: recorded (or already finished)
+    S_ACK_REFUSED,  // refused by the controller, or never sent
+    S_ACK_NONE,     // no answer yet
+} s_ack_t;
+
+// s_ack_of: where task i of ar stands.
+static s_ack_t s_ack_of(const ipp_ar_t *ar, size_t i)
+{
+    ipp_metadata_t md;
+    if (ipp_ar_metadata(ar, i, &md) != IPP_OK)
+        return S_ACK_REFUSED;
+    if (md.status == IPP_STATUS_REFUSED)
+        return S_ACK_REFUSED;
+    if (!md.accepted && md.status == IPP_STATUS_PENDING)
+        return S_ACK_NONE;
+    return S_ACK_YES;
+}
+
+// s_count_acks: how many tasks of ars[0..n) stand at `want`, and in all.
+static size_t s_count_acks(ipp_ar_t *const *ars, size_t n, s_ack_t want, size_t *total)
+{
+    size_t k = 0, all = 0;
+    for (size_t a = 0; a < n; a++) {
+        for (size_t i = 0; ars[a] && i < ipp_ar_len(ars[a]); i++) {
+            all++;
+            k += s_ack_of(ars[a], i) == want;
+        }
+    }
+    if (total)
+        *total = all;
+    return k;
+}
+
+// s_list_acks: "ipp: LABEL (COUNT): NAME NAME…" on stderr for the tasks
+// standing at want.
+static void s_list_acks(ipp_ar_t *const *ars, size_t n, const char *const *names, s_ack_t want,
+                        const char *label)
+{
+    size_t count = s_count_acks(ars, n, want, NULL);
+    fprintf(stderr, "ipp: %s (%zu):", label, count);
+    for (size_t a = 0; a < n; a++) {
+        for (size_t i = 0; ars[a] && i < ipp_ar_len(ars[a]); i++) {
+            if (s_ack_of(ars[a], i) != want)
+                continue;
+            bool named = names && names[a] && ipp_ar_len(ars[a]) == 1;
+            fprintf(stderr, " %s", named ? names[a] : ipp_ar_msg_id(ars[a], i));
+        }
+    }
+    fputc('\n', stderr);
+}
+
+int cli_wait_accepted(ipp_client_t *client, ipp_ar_t *const *ars, size_t n,
+                      const char *const *names, const char *noun, double timeout)
 {
     int64_t until = ipp_clock_mono_us() + (int64_t)(timeout * 1e6);
-    size_t n = ipp_ar_len(ar);
-    for (;;) {
-        size_t waiting = 0;
-        for (size_t i = 0; i < n; i++) {
-            ipp_metadata_t md;
-            if (ipp_ar_metadata(ar, i, &md) == IPP_OK && !md.accepted &&
-                md.status == IPP_STATUS_PENDING)
-                waiting++;
-        }
-        if (!waiting || ipp_clock_mono_us() >= until)
-            break;
+    while (s_count_acks(ars, n, S_ACK_NONE, NULL) && ipp_clock_mono_us() < until) {
         ipp_error_t err;
         if (ipp_client_spin(client, 0.05, &err) != IPP_OK)
             break;
     }
-    size_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        ipp_metadata_t md;
-        if (ipp_ar_metadata(ar, i, &md) != IPP_OK)
-            continue;
-        if (md.status == IPP_STATUS_REFUSED) {
-            const ipp_remote_error_t *e = ipp_ar_error(ar, i);
-            cli_error("task %s refused: %s%s%s", md.msg_id, e && e->ename ? e->ename : "",
+    size_t total = 0;
+    size_t none = s_count_acks(ars, n, S_ACK_NONE, &total);
+    size_t refused = s_count_acks(ars, n, S_ACK_REFUSED, NULL);
+    for (size_t a = 0; refused && a < n; a++) {
+        for (size_t i = 0; ars[a] && i < ipp_ar_len(ars[a]); i++) {
+            if (s_ack_of(ars[a], i) != S_ACK_REFUSED)
+                continue;
+            const ipp_remote_error_t *e = ipp_ar_error(ars[a], i);
+            bool named = names && names[a] && ipp_ar_len(ars[a]) == 1;
+            cli_error("%s%s refused: %s%s%s", named ? "" : "task ",
+                      named ? names[a] : ipp_ar_msg_id(ars[a], i), e && e->ename ? e->ename : "",
                       e && e->evalue && *e->evalue ? ": " : "", e && e->evalue ? e->evalue : "");
-            bad++;
-        } else if (!md.accepted && md.status == IPP_STATUS_PENDING) {
-            cli_error("task %s: the controller did not acknowledge it within %.0f s",
-                      md.msg_id, timeout);
-            bad++;
         }
     }
-    return bad;
+    if (!none)
+        return refused ? CLI_FAILED : CLI_OK;
+    cli_error("the controller did not acknowledge %zu of %zu %s within %g s (it stopped "
+              "answering); those not acknowledged may or may not have been recorded",
+              none, total, noun, timeout);
+    s_list_acks(ars, n, names, S_ACK_YES, "acknowledged");
+    if (refused)
+        s_list_acks(ars, n, names, S_ACK_REFUSED, "refused");
+    s_list_acks(ars, n, names, S_ACK_NONE, "not acknowledged");
+    return CLI_UNREACHABLE;
 }
 
 // s_draw: one frame of the progress bar.

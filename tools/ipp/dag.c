@@ -51,7 +51,9 @@ static const cli_cmd_t s_cmd = {
     "  --label PREFIX       label prefix (default: from the file name)\n" CLI_COMMON_HELP
     "\n"
     "exit: 0 ok, 1 a node failed (status: failed or not submitted), 2 usage or a bad\n"
-    "file, 3 no controller, " CLI_EXIT_INTERRUPTED,
+    "file, 3 no controller, or it did not acknowledge every node within\n"
+    "--request-timeout (one limit for the whole file; the nodes it did and did not\n"
+    "acknowledge are listed), " CLI_EXIT_INTERRUPTED,
 };
 
 // What the database says about one node: its latest task.
@@ -381,7 +383,9 @@ out:
 // s_submit_nodes: submit the nodes marked in run[], in topological order,
 // labelled PREFIX/NAME; ids[i] holds each node's msg_id: for nodes not
 // run, the existing one (the dependencies of re-run children point at
-// it), for the others it gets the new one. CLI_OK or CLI_FAILED.
+// it), for the others it gets the new one. Waits at most timeout for the
+// controller to acknowledge them all. CLI_OK, CLI_FAILED (a node refused)
+// or CLI_UNREACHABLE (not all acknowledged; which were is printed).
 static int s_submit_nodes(ipp_client_t *client, double timeout, const wf_t *wf,
                           const char *prefix, const bool *run, char (*ids)[IPP_MSGID_LEN + 1])
 {
@@ -389,6 +393,7 @@ static int s_submit_nodes(ipp_client_t *client, double timeout, const wf_t *wf,
     ipp_view_t *view = ipp_client_lb_view(client, &err);
     ipp_ar_t **ars = calloc(wf->n, sizeof *ars);
     const char **dep_ids = NULL;
+    const char **names = NULL;
     ipp_buf_t *bufs = NULL;
     int rc = CLI_FAILED;
     size_t most = 1;
@@ -476,20 +481,24 @@ static int s_submit_nodes(ipp_client_t *client, double timeout, const wf_t *wf,
         }
         snprintf(ids[i], IPP_MSGID_LEN + 1, "%s", ipp_ar_msg_id(ars[i], 0));
     }
-    size_t refused = 0;
-    for (size_t i = 0; i < wf->n; i++)
-        if (ars[i])
-            refused += cli_wait_accepted(client, ars[i], timeout);
-    if (refused) {
-        cli_error("%zu of the tasks were not accepted", refused);
+    names = calloc(wf->n, sizeof *names);
+    if (!names) {
+        cli_error("out of memory");
         goto out;
     }
-    rc = CLI_OK;
+    for (size_t i = 0; i < wf->n; i++)
+        names[i] = wf->nodes[i].name;
+    // One deadline for the whole submission, not one per node.
+    rc = cli_wait_accepted(client, ars, wf->n, names, "nodes", timeout);
+    if (rc == CLI_UNREACHABLE)
+        cli_error("once the controller answers, `ipp dag status` shows what it recorded and "
+                  "`ipp dag resume` submits the rest");
 out:
     for (size_t i = 0; ars && i < wf->n; i++)
         ipp_ar_destroy(&ars[i]);
     free(ars);
     free(dep_ids);
+    free(names);
     free(bufs);
     ipp_view_destroy(&view);
     return rc;

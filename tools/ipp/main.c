@@ -42,13 +42,15 @@ static const char s_usage[] =
     "  --profile NAME         $IPP_DIR/profile_NAME (default $IPP_PROFILE, else default;\n"
     "                         $IPP_DIR defaults to ~/.ipp)\n"
     "  --connection FILE      client connection file instead of the profile's\n"
-    "  --request-timeout S    wait this long for the controller's replies (default 10)\n"
+    "  --request-timeout S    wait this long for the controller's replies (default 10);\n"
+    "                         a submission of many tasks waits this long in all for\n"
+    "                         every one to be acknowledged\n"
     "  -h, --help             this help; `ipp COMMAND --help` for a command's\n"
     "  --version              the version\n"
     "\n"
     "exit codes: 0 ok, 1 a task failed (or a request was refused), 2 usage error,\n"
-    "3 cannot reach the controller, 130 Ctrl-C while waiting (the tasks go on; the\n"
-    "ids of those not finished are printed).\n";
+    "3 cannot reach the controller (or it stopped answering), 130 Ctrl-C while\n"
+    "waiting (the tasks go on; the ids of those not finished are printed).\n";
 
 // One subcommand.
 typedef struct s_sub_t {

@@ -433,8 +433,9 @@ int cli_cmd_run(cli_t *cli, int argc, char **argv)
         rc = cli_fail_code(err.code);
         goto out;
     }
-    if (cli_wait_accepted(client, ar, cli->timeout) != 0)
+    if ((rc = cli_wait_accepted(client, &ar, 1, NULL, "tasks", cli->timeout)) != CLI_OK)
         goto out;
+    rc = CLI_FAILED;
     if (!sub.wait) {
         printf("%s\n", ipp_ar_msg_id(ar, 0));
         rc = CLI_OK;
@@ -540,8 +541,9 @@ int cli_cmd_px(cli_t *cli, int argc, char **argv)
         rc = cli_fail_code(err.code);
         goto out;
     }
-    if (cli_wait_accepted(client, ar, cli->timeout) != 0)
+    if ((rc = cli_wait_accepted(client, &ar, 1, NULL, "tasks", cli->timeout)) != CLI_OK)
         goto out;
+    rc = CLI_FAILED;
     if (cli_wait_progress(ar, IPP_FOREVER, false, &err) != IPP_OK) {
         if (cli_interrupted()) {
             rc = cli_left_running(ar);
@@ -786,8 +788,9 @@ int cli_cmd_map(cli_t *cli, int argc, char **argv)
         rc = cli_fail_code(err.code);
         goto out;
     }
-    if (cli_wait_accepted(client, ar, cli->timeout) != 0)
+    if ((rc = cli_wait_accepted(client, &ar, 1, NULL, "tasks", cli->timeout)) != CLI_OK)
         goto out;
+    rc = CLI_FAILED;
     if (cli_wait_progress(ar, IPP_FOREVER, true, &err) != IPP_OK) {
         if (cli_interrupted()) {
             rc = cli_left_running(ar);
