@@ -18,3 +18,14 @@ target_link_libraries(test_cli_workflow PRIVATE ipp_workflow PkgConfig::CHECK)
 add_test(NAME integration_cli_workflow COMMAND test_cli_workflow)
 set_tests_properties(integration_cli_workflow PROPERTIES TIMEOUT 60
   ENVIRONMENT "CK_DEFAULT_TIMEOUT=60;ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+# The README's "Using it" commands, run in order as a newcomer would.
+add_test(NAME integration_cli_readme
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_cli_readme.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})
+set_tests_properties(integration_cli_readme PROPERTIES TIMEOUT 240
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+
+# tools/setup for a user who is not root, without sudo.
+add_test(NAME integration_cli_setup
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_cli_setup.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(integration_cli_setup PROPERTIES TIMEOUT 30)
