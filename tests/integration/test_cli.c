@@ -550,6 +550,19 @@ START_TEST(test_cluster_lifecycle)
     EXPECT(1);
     ERR_HAS("exited with status 1");
     ERR_HAS("cluster not started");
+    ck_assert_msg(!strstr(R.err, "warning"), "a warning for 127.0.0.1:\n%s", R.err);
+    // An address other than loopback gets a warning before anything is
+    // bound (the controller here does not even start).
+    setenv("IPP_CONTROLLER", "/bin/false", 1);
+    IPP("cluster", "start", "-n", "1", "--ip", "0.0.0.0");
+    EXPECT(1);
+    ERR_HAS("warning: --ip 0.0.0.0: the controller's ports are open on every network interface");
+    ERR_HAS("not encrypted");
+    ERR_HAS("holds the key");
+    IPP("cluster", "start", "-n", "1", "--ip", "127.0.0.1");
+    unsetenv("IPP_CONTROLLER");
+    EXPECT(1);
+    ck_assert_msg(!strstr(R.err, "warning"), "a warning for 127.0.0.1:\n%s", R.err);
     setenv("IPP_ENGINE", "/nonexistent/ipp-engine", 1);
     IPP("cluster", "start", "-n", "1");
     unsetenv("IPP_ENGINE");

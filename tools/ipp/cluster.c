@@ -52,7 +52,8 @@ static const cli_cmd_t s_cmd = {
     "  --durability MODE      normal (default) or full (fsync per batch)\n"
     "  --scheme NAME          leastload (default), lru, plainrandom, twobin, weighted\n"
     "  --hwm N                outstanding tasks per engine (0 = unlimited; default 1)\n"
-    "  --ip ADDR              address the controller binds (default 127.0.0.1)\n"
+    "  --ip ADDR              address the controller binds (default 127.0.0.1); any\n"
+    "                         other is reachable from the network, unencrypted\n"
     "  --tag TAG              give every engine this tag (for --require tag:TAG)\n"
     "  --timeout S            how long to wait for the engines (default 60)\n"
     "stop: shut the controller and engines down (SIGTERM, then SIGKILL, for those\n"
@@ -68,6 +69,27 @@ static const cli_cmd_t s_cmd = {
 };
 
 // ------------------------------------------------------------ processes
+
+// s_loopback: ip is an address of the loopback interface only.
+static bool s_loopback(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strcmp(ip, "localhost") == 0;
+}
+
+// s_warn_exposed: say on stderr what binding the controller to ip (not
+// loopback) exposes: the wire is authenticated (a keyed MAC) but not
+// encrypted, so it is for networks whose users may all see the traffic.
+static void s_warn_exposed(const char *ip, const char *profile_dir)
+{
+    bool every = strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "*") == 0 || strcmp(ip, "::") == 0;
+    cli_error("warning: --ip %s: the controller's ports are open %s; its traffic is "
+              "not encrypted (anyone on the path can read tasks and results), and anyone "
+              "who can reach the ports and holds the key in %s/security/ can run commands "
+              "on the engines. Use it only on a network you trust.",
+              ip, every ? "on every network interface of this machine" : "to that network",
+              profile_dir);
+}
 
 // s_is_zombie: pid has exited but is not reaped yet.
 static bool s_is_zombie(pid_t pid)
@@ -580,6 +602,8 @@ static int s_start(cli_t *cli, int argc, char **argv)
             goto out;
         }
     }
+    if (o.ip && !s_loopback(o.ip))
+        s_warn_exposed(o.ip, dir);
     char ctl_bin[PATH_MAX], eng_bin[PATH_MAX];
     if (!s_find_binary("ipp-controller", "IPP_CONTROLLER", "hub", ctl_bin, sizeof ctl_bin) ||
         !s_find_binary("ipp-engine", "IPP_ENGINE", "engine", eng_bin, sizeof eng_bin))
