@@ -10,6 +10,7 @@
 
 #include "engine/builtins.h"
 #include "engine/functions.h"
+#include "engine/guard.h"
 #include "engine/namespace.h"
 #include "engine/plugin.h"
 #include "engine/requires.h"
@@ -78,6 +79,7 @@ struct eng_daemon_t {
     s_job_t *queue_head, *queue_tail;  // tasks waiting, FIFO
     s_job_t *current;                // the task in progress
     eng_runner_t *runner;            // its child process (command tasks)
+    eng_guard_t *guard;              // kills commands if the engine dies
     bool in_worker;                  // it is a call on the worker thread
     s_held_t *held_head, *held_tail; // results not acknowledged
     ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
@@ -327,6 +329,20 @@ static bool s_quick(const eng_daemon_t *self, const char *fn)
     return origin && strcmp(origin, "builtin") == 0 && strcmp(fn, "sleep") != 0;
 }
 
+// s_guard: the live command guard, started again if it died; NULL if it
+// cannot be (borrowed).
+static eng_guard_t *s_guard(eng_daemon_t *self)
+{
+    if (self->guard && eng_guard_alive(self->guard))
+        return self->guard;
+    eng_guard_destroy(&self->guard);
+    ipp_error_t err;
+    self->guard = eng_guard_new(self->log, &err);
+    if (!self->guard)
+        IPP_LOGE(self->log, "%s", err.msg);
+    return self->guard;
+}
+
 // s_start: begin the next queued task, if idle.
 static void s_start(eng_daemon_t *self)
 {
@@ -359,6 +375,15 @@ static void s_start(eng_daemon_t *self)
             cmd.stdin_len = c->has_stdin_data ? c->stdin_data.len : 0;
             cmd.wall_limit_us = c->has_wall_limit_us ? c->wall_limit_us : 0;
             cmd.stdout_limit = cmd.stderr_limit = self->opts.output_limit;
+            cmd.guard = s_guard(self);
+            if (!cmd.guard) {
+                eng_result_set_error(&res, ENG_STATUS_ERROR, "ExecError",
+                                     "no command guard: a command could outlive this engine");
+                res.started = res.completed = ipp_clock_now_us();
+                s_finish(self, job, &res, true);
+                s_job_free(job);
+                continue;
+            }
             self->runner = eng_runner_new(&cmd, self->log);
             if (!self->runner) {
                 eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
@@ -747,6 +772,10 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err)
             self->n_plugins++;
         }
     }
+    // The guard first: it then holds nothing of the threads and sockets.
+    self->guard = eng_guard_new(self->log, err);
+    if (!self->guard)
+        goto fail;
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->efd < 0) {
         ipp_error_set(err, IPP_ERR_IO, "eventfd: %s", strerror(errno));
@@ -878,6 +907,7 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
         }
     }
     eng_runner_destroy(&self->runner);
+    eng_guard_destroy(&self->guard);
     if (self->sock && self->wire && self->registered) {
         Ipp__Unregistration u = IPP__UNREGISTRATION__INIT;
         u.has_engine_id = 1;

@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +38,7 @@ extern char **environ;
 // Where the child failed before its program ran.
 enum {
     S_STAGE_NONE = 0,
-    S_STAGE_SETUP = 1,  // setpgid or dup2 of the stdio fds
+    S_STAGE_SETUP = 1,  // setpgid, the guard, or dup2 of the stdio fds
     S_STAGE_CHDIR = 2,  // chdir to the requested cwd
     S_STAGE_EXEC = 3,   // execve of every candidate
 };
@@ -71,6 +73,8 @@ struct eng_runner_t {
     char *cwd;               // requested cwd for messages, owned, may be NULL
     bool searched;           // the program was looked up on PATH
     bool keep_strays;        // leave the group's leftovers alone at exit
+    eng_guard_t *guard;      // borrowed; NULL = unguarded
+    bool guarded;            // a guard slot is held for this child's group
     int64_t wall_limit_us;   // 0 = none
     int64_t kill_grace_us;   // SIGTERM → SIGKILL
     int64_t drain_grace_us;  // output drain after exit
@@ -97,6 +101,8 @@ typedef struct s_plan_t {
     char **cands;     // NULL-terminated paths to try, owned
     char **shargv;    // ENOEXEC fallback: /bin/sh CAND argv[1..], NULL
     const char *cwd;  // borrowed
+    pid_t parent;     // the engine's pid, to check the death signal against
+    int guard_fd;     // where the child registers its group; -1 = none
 } s_plan_t;
 
 // ----------------------------------------------------------- small helpers
@@ -174,6 +180,17 @@ static void s_kill_group(const eng_runner_t *self, int sig)
         return;
     kill(-self->pid, sig);
     kill(self->pid, sig);
+}
+
+// s_unguard: the group needs no guard any more (it was killed, or is
+// about to be reaped with nothing left in it); before the reap, so its id
+// cannot have been reused by then.
+static void s_unguard(eng_runner_t *self, pid_t group)
+{
+    if (!self->guarded)
+        return;
+    eng_guard_release(self->guard, group);
+    self->guarded = false;
 }
 
 // s_write_nosigpipe: write() that never raises SIGPIPE in this process:
@@ -361,8 +378,19 @@ static void s_child(s_plan_t *plan, int in_fd, int out_fd, int err_fd, int repor
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
+    // Until the guard knows our group, the death signal covers the engine
+    // dying; the engine may have died before the prctl, hence the check.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        s_child_fail(report_fd, S_STAGE_SETUP, errno);
+    if (getppid() != plan->parent)
+        _exit(127);
     if (setpgid(0, 0) != 0)
         s_child_fail(report_fd, S_STAGE_SETUP, errno);
+    if (plan->guard_fd >= 0) {
+        int32_t group = (int32_t)getpid();
+        if (send(plan->guard_fd, &group, sizeof group, MSG_NOSIGNAL) != (ssize_t)sizeof group)
+            s_child_fail(report_fd, S_STAGE_SETUP, errno);
+    }
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         s_child_fail(report_fd, S_STAGE_SETUP, errno);
     if (plan->cwd && chdir(plan->cwd) != 0)
@@ -567,6 +595,17 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
     s_nonblock(rep_pipe[0]);
     if (in_pipe[1] >= 0)
         s_nonblock(in_pipe[1]);
+    plan.parent = getpid();
+    plan.guard_fd = -1;
+    if (self->guard) {
+        ipp_error_t gerr;
+        if (eng_guard_hold(self->guard, &gerr) != IPP_OK) {
+            s_finish_now(self, "ExecError", "cannot start '%s': %s", self->what, gerr.msg);
+            goto out;
+        }
+        self->guarded = true;
+        plan.guard_fd = eng_guard_fd(self->guard);
+    }
 
     // no signal handler of the engine may run in the child before exec
     sigset_t all, old;
@@ -584,6 +623,7 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
+        s_unguard(self, 0);
         errno = fork_errno;
         step = "fork";
         goto fail;
@@ -652,6 +692,7 @@ eng_runner_t *eng_runner_new(const eng_command_t *cmd, const ipp_logger_t *lg)
         self->in_len = cmd->stdin_len;
     }
     self->keep_strays = cmd->keep_strays;
+    self->guard = cmd->guard;
     self->wall_limit_us = cmd->wall_limit_us;
     self->kill_grace_us = cmd->kill_grace_us ? cmd->kill_grace_us : ENG_RUNNER_KILL_GRACE_US;
     self->drain_grace_us =
@@ -671,6 +712,7 @@ void eng_runner_destroy(eng_runner_t **self_p)
     eng_runner_t *self = *self_p;
     if (self->pid > 0) {
         s_kill_group(self, SIGKILL);
+        s_unguard(self, self->pid);
         while (waitpid(self->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         self->pid = 0;
@@ -756,11 +798,13 @@ static void s_check_exit(eng_runner_t *self)
             return;
         IPP_LOGW(self->lg, "command %s: waitid: %s", self->what, strerror(errno));
         self->status_lost = true;
+        s_unguard(self, self->pid);
     } else if (si.si_pid == 0) {
         return;
     } else {
         if (!self->keep_strays || self->timed_out || self->aborted)
             kill(-self->pid, SIGKILL);
+        s_unguard(self, self->pid);
         int st = 0;
         pid_t got;
         while ((got = waitpid(self->pid, &st, 0)) < 0 && errno == EINTR)

@@ -18,6 +18,11 @@
  * running in its process group is killed (unless keep_strays), and its
  * pipes are drained until end of file or for drain_grace_us at most.
  *
+ * With a guard (engine/guard.h) the command's group is killed when the
+ * engine dies, kill -9 included; the child also carries
+ * PR_SET_PDEATHSIG(SIGKILL), which fires when the thread that created the
+ * runner ends, so create runners on a thread that lives as long as they do.
+ *
  * SIGPIPE: writing stdin to a child that has gone never raises SIGPIPE in
  * the engine (it is blocked around the write and any pending one consumed),
  * whatever the engine's disposition is. Children start with every signal
@@ -30,6 +35,7 @@
 #ifndef IPP_ENGINE_RUNNER_H
 #define IPP_ENGINE_RUNNER_H
 
+#include "engine/guard.h"
 #include "engine/result.h"
 #include "ipp/error.h"
 #include "proto/log.h"
@@ -72,6 +78,9 @@ typedef struct eng_command_t {
     int64_t kill_grace_us;      // SIGTERM → SIGKILL delay; 0 = 2 s
     int64_t drain_grace_us;     // output drain after exit; 0 = 0.5 s
     bool keep_strays;           // leave the group's other processes running
+                                // (they are not guarded then)
+    eng_guard_t *guard;         // kills the group if the engine dies (borrowed,
+                                // must outlive the runner); NULL = unguarded
     bool poll_for_exit;         // no pidfd: look for the exit every 10 ms (the
                                 // fallback for kernels before 5.3; tests use it)
 } eng_command_t;

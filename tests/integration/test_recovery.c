@@ -88,6 +88,84 @@ START_TEST(test_engine_killed_mid_task)
 }
 END_TEST
 
+// s_alive: whether pid runs (a zombie waiting for a careless init does not).
+static bool s_alive(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool alive = false;
+    if (fgets(line, sizeof line, f)) {
+        const char *paren = strrchr(line, ')');
+        alive = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    }
+    fclose(f);
+    return alive;
+}
+
+// s_read_pids: the pids listed in path, one a line, into pids (cap);
+// returns how many lines.
+static size_t s_read_pids(const char *path, pid_t *pids, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    long v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        pids[n++] = (pid_t)v;
+    fclose(f);
+    return n;
+}
+
+// A command, its background children and a nested shell's children die
+// with the engine that ran them, even when the engine gets no chance to
+// clean up: otherwise a retry elsewhere would run the work twice at once.
+START_TEST(test_command_dies_with_engine)
+{
+    h_up(&C, &K, 1, NULL);
+    char pidfile[400], shell[3000];
+    snprintf(pidfile, sizeof pidfile, "%s/command.pids", C.dir);
+    // Six lines: the shell, its two background sleeps, the nested shell
+    // (twice: as $! and as its own $$) and the nested shell's sleep.
+    snprintf(shell, sizeof shell,
+             "echo $$ >> %s; sleep 300 & echo $! >> %s; "
+             "sh -c 'sleep 300 & echo $! >> %s; echo $$ >> %s; wait' & echo $! >> %s; "
+             "sleep 300 & echo $! >> %s; wait",
+             pidfile, pidfile, pidfile, pidfile, pidfile, pidfile);
+    id_t_ id;
+    h_task_t t = {.shell = shell, .target = -1};
+    h_submit(&K, &t, id);
+    enum { N = 6 };
+    pid_t pids[N + 1];
+    size_t n = 0;
+    int64_t until = ipp_clock_mono_us() + 20 * 1000000;
+    while ((n = s_read_pids(pidfile, pids, N + 1)) < N && ipp_clock_mono_us() < until)
+        usleep(20000);
+    ck_assert_uint_eq(n, N);
+    h_engine_kill(&C, 0);
+    until = ipp_clock_mono_us() + 10 * 1000000;
+    size_t left = N;
+    while (left && ipp_clock_mono_us() < until) {
+        left = 0;
+        for (size_t i = 0; i < n; i++)
+            left += s_alive(pids[i]);
+        if (left)
+            usleep(20000);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_alive(pids[i]))
+            kill(pids[i], SIGKILL);  // leave nothing behind, even on failure
+    ck_assert_msg(left == 0, "%zu of the command's processes outlived the engine", left);
+    h_result_t res;
+    ck_assert_uint_eq(h_collect(&K, &id, 1, &res, 20000), 1);
+    ck_assert_int_eq(res.status, IPP__STATUS__LOST);
+    h_down(&C, &K);
+}
+END_TEST
+
 START_TEST(test_controller_killed_and_restarted)
 {
     h_up(&C, &K, 2, (const char *[]){"--grace", "1", NULL});
@@ -225,6 +303,7 @@ static Suite *s_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_engine_killed_mid_task);
+    tcase_add_test(tc, test_command_dies_with_engine);
     tcase_add_test(tc, test_controller_killed_and_restarted);
     tcase_add_test(tc, test_dependencies_across_restart);
     tcase_add_test(tc, test_pid_file);
