@@ -13,6 +13,7 @@
 #include "engine/guard.h"
 #include "engine/namespace.h"
 #include "engine/plugin.h"
+#include "engine/request.h"
 #include "engine/requires.h"
 #include "engine/runner.h"
 #include "proto/clock.h"
@@ -357,34 +358,29 @@ static void s_start(eng_daemon_t *self)
         eng_result_init(&res);
         switch (r->kind_case) {
         case IPP__TASK_REQUEST__KIND_COMMAND: {
-            const Ipp__Command *c = r->command;
-            eng_envvar_t envs[64];
-            size_t nenv = c->n_env < 64 ? c->n_env : 64;
-            for (size_t i = 0; i < nenv; i++) {
-                envs[i].name = c->env[i]->name;
-                envs[i].value = c->env[i]->value;
+            eng_request_cmd_t rc;
+            if (eng_request_command(r->command, self->opts.output_limit, &rc) != IPP_OK) {
+                eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
+                                     "no memory to start the command");
+                res.started = res.completed = ipp_clock_now_us();
+                eng_request_command_fini(&rc);
+                s_finish(self, job, &res, true);
+                s_job_free(job);
+                continue;
             }
-            eng_command_t cmd = {0};
-            cmd.argv = (const char *const *)c->argv;
-            cmd.argc = c->n_argv;
-            cmd.shell = (c->shell && c->shell[0]) ? c->shell : NULL;
-            cmd.env = envs;
-            cmd.nenv = nenv;
-            cmd.cwd = (c->cwd && c->cwd[0]) ? c->cwd : NULL;
-            cmd.stdin_data = c->has_stdin_data ? c->stdin_data.data : NULL;
-            cmd.stdin_len = c->has_stdin_data ? c->stdin_data.len : 0;
-            cmd.wall_limit_us = c->has_wall_limit_us ? c->wall_limit_us : 0;
-            cmd.stdout_limit = cmd.stderr_limit = self->opts.output_limit;
+            eng_command_t cmd = rc.cmd;
             cmd.guard = s_guard(self);
             if (!cmd.guard) {
                 eng_result_set_error(&res, ENG_STATUS_ERROR, "ExecError",
                                      "no command guard: a command could outlive this engine");
                 res.started = res.completed = ipp_clock_now_us();
+                eng_request_command_fini(&rc);
                 s_finish(self, job, &res, true);
                 s_job_free(job);
                 continue;
             }
             self->runner = eng_runner_new(&cmd, self->log);
+            eng_request_command_fini(&rc);
             if (!self->runner) {
                 eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
                                      "no memory to start the command");
