@@ -13,7 +13,8 @@ ipp_err_t eng_request_command(const Ipp__Command *c, size_t output_limit,
                               eng_request_cmd_t *out)
 {
     memset(out, 0, sizeof *out);
-    size_t nenv = c->n_env < 64 ? c->n_env : 64;
+    // As many as the request carries: the message size limit bounds them.
+    size_t nenv = c->n_env;
     if (nenv) {
         out->env = calloc(nenv, sizeof *out->env);
         if (!out->env)
