@@ -293,21 +293,15 @@ static void *s_worker_main(void *arg)
 
         eng_result_t res;
         eng_result_init(&res);
-        eng_span_t small[8];
-        eng_span_t *args = job->n_bufs <= 8 ? small : calloc(job->n_bufs, sizeof *args);
-        if (args) {
-            for (size_t i = 0; i < job->n_bufs; i++) {
-                args[i].data = zmq_msg_data(&job->bufs[i]);
-                args[i].len = zmq_msg_size(&job->bufs[i]);
-            }
+        eng_spans_t args;
+        if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
             eng_call_opts_t co = {self->ns, &self->cancel, self->opts.output_limit};
-            eng_functions_call(self->functions, job->req->call->function, args, job->n_bufs, &co,
+            eng_functions_call(self->functions, job->req->call->function, args.v, args.n, &co,
                                &res);
-            if (args != small)
-                free(args);
         } else {
             eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory for arguments");
         }
+        eng_spans_fini(&args);
 
         pthread_mutex_lock(&self->mu);
         eng_result_move(&self->work_res, &res);
@@ -395,21 +389,15 @@ static void s_start(eng_daemon_t *self)
         case IPP__TASK_REQUEST__KIND_CALL: {
             const char *fn = r->call->function;
             if (s_quick(self, fn)) {
-                eng_span_t small[8];
-                eng_span_t *args = job->n_bufs <= 8 ? small : calloc(job->n_bufs, sizeof *args);
-                if (!args) {
+                eng_spans_t args;
+                if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
+                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit};
+                    eng_functions_call(self->functions, fn, args.v, args.n, &co, &res);
+                } else {
                     eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
                                          "no memory for arguments");
-                } else {
-                    for (size_t i = 0; i < job->n_bufs; i++) {
-                        args[i].data = zmq_msg_data(&job->bufs[i]);
-                        args[i].len = zmq_msg_size(&job->bufs[i]);
-                    }
-                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit};
-                    eng_functions_call(self->functions, fn, args, job->n_bufs, &co, &res);
-                    if (args != small)
-                        free(args);
                 }
+                eng_spans_fini(&args);
                 s_finish(self, job, &res, false);
                 s_job_free(job);
                 continue;
@@ -427,20 +415,13 @@ static void s_start(eng_daemon_t *self)
         case IPP__TASK_REQUEST__KIND_NS: {
             const Ipp__NamespaceOp *op = r->ns;
             if (op->op == IPP__NAMESPACE_OP__OP__PUSH) {
-                eng_span_t small[8];
-                eng_span_t *vals = job->n_bufs <= 8 ? small : calloc(job->n_bufs, sizeof *vals);
-                if (vals) {
-                    for (size_t i = 0; i < job->n_bufs; i++) {
-                        vals[i].data = zmq_msg_data(&job->bufs[i]);
-                        vals[i].len = zmq_msg_size(&job->bufs[i]);
-                    }
-                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys, vals,
-                                       job->n_bufs, &res);
-                    if (vals != small)
-                        free(vals);
-                } else {
+                eng_spans_t vals;
+                if (eng_spans_init(&vals, job->bufs, job->n_bufs) == IPP_OK)
+                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys,
+                                       vals.v, vals.n, &res);
+                else
                     eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory");
-                }
+                eng_spans_fini(&vals);
             } else if (op->op == IPP__NAMESPACE_OP__OP__PULL) {
                 eng_namespace_pull(self->ns, (const char *const *)op->keys, op->n_keys, &res);
             } else if (op->op == IPP__NAMESPACE_OP__OP__CLEAR) {

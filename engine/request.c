@@ -9,6 +9,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+ipp_err_t eng_spans_init(eng_spans_t *s, zmq_msg_t *msgs, size_t n)
+{
+    s->n = 0;
+    s->v = s->small;
+    if (n > sizeof s->small / sizeof s->small[0]) {
+        s->v = calloc(n, sizeof *s->v);
+        if (!s->v) {
+            s->v = s->small;
+            return IPP_ERR_NOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        s->v[i].data = zmq_msg_data(&msgs[i]);
+        s->v[i].len = zmq_msg_size(&msgs[i]);
+    }
+    s->n = n;
+    return IPP_OK;
+}
+
+void eng_spans_fini(eng_spans_t *s)
+{
+    if (s->v != s->small)
+        free(s->v);
+    s->v = s->small;
+    s->n = 0;
+}
+
 ipp_err_t eng_request_command(const Ipp__Command *c, size_t output_limit,
                               eng_request_cmd_t *out)
 {

@@ -1,7 +1,8 @@
 /* request.h — a decoded TaskRequest turned into what the engine's
  * executors take.
  *
- * Translations only: no process, no socket, no daemon state. The results
+ * Translations only (the frames of a task as spans, a command task as a
+ * runner's command): no process, no socket, no daemon state. The results
  * borrow from the request (strings, stdin bytes) and live no longer than
  * it; what had to be allocated is owned by the result and freed by its
  * fini.
@@ -14,6 +15,23 @@
 #include "proto/ipp.pb-c.h"
 
 #include <stddef.h>
+#include <zmq.h>
+
+// A task's frames seen as spans (borrowed from the frames), with no
+// allocation for a few. Not to be copied: v may point into small.
+typedef struct eng_spans_t {
+    eng_span_t *v;          // n spans: small, or on the heap
+    size_t n;               // how many
+    eng_span_t small[8];    // storage for up to 8
+} eng_spans_t;
+
+// eng_spans_init: s views the n frames msgs (borrowed; they must outlive
+// s). IPP_ERR_NOMEM when out of memory (s is then empty); call
+// eng_spans_fini either way.
+ipp_err_t eng_spans_init(eng_spans_t *s, zmq_msg_t *msgs, size_t n);
+
+// eng_spans_fini: free what s allocated; idempotent.
+void eng_spans_fini(eng_spans_t *s);
 
 // A command task ready for eng_runner_new.
 typedef struct eng_request_cmd_t {

@@ -1,6 +1,7 @@
 /* test_eng_request.c — unit tests of the TaskRequest translations: a
  * command task with every field, and with more environment variables
- * than any fixed table would hold, run for real through the runner.
+ * than any fixed table would hold, run for real through the runner; a
+ * task's frames as spans.
  */
 #include "engine/request.h"
 #include "engine/runner.h"
@@ -82,12 +83,48 @@ START_TEST(test_many_env_vars)
 }
 END_TEST
 
+// t_frames: n frames, frame i holding i + 1 bytes of 'a' + i.
+static void t_frames(zmq_msg_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(zmq_msg_init_size(&m[i], i + 1), 0);
+        memset(zmq_msg_data(&m[i]), 'a' + (int)i, i + 1);
+    }
+}
+
+START_TEST(test_spans)
+{
+    // none, a few (inline) and many (on the heap)
+    const size_t counts[] = {0, 3, 8, 9, 20};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        size_t n = counts[k];
+        zmq_msg_t m[20];
+        t_frames(m, n);
+        eng_spans_t s;
+        ck_assert_int_eq(eng_spans_init(&s, m, n), IPP_OK);
+        ck_assert_uint_eq(s.n, n);
+        ck_assert(n > 8 ? s.v != s.small : s.v == s.small);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_ptr_eq(s.v[i].data, zmq_msg_data(&m[i]));
+            ck_assert_uint_eq(s.v[i].len, i + 1);
+            ck_assert_int_eq(((const char *)s.v[i].data)[i], 'a' + (int)i);
+        }
+        eng_spans_fini(&s);
+        eng_spans_fini(&s);  // idempotent
+        ck_assert_uint_eq(s.n, 0);
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close(&m[i]);
+    }
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("eng_request");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_command_fields);
     tcase_add_test(tc, test_many_env_vars);
+    tcase_add_test(tc, test_spans);
     suite_add_tcase(s, tc);
     return s;
 }
