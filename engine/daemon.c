@@ -86,6 +86,8 @@ struct eng_daemon_t {
     ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
     ipp_strmap_t *held_idx;          // msg_id → held result
     bool stopping;                   // STOP received
+    bool started;                    // eng_daemon_start was called
+    bool running;                    // started and not stopped: run may loop
     bool clear_pending;              // clear the namespace when idle
     // worker thread
     pthread_t worker;                // runs slow calls
@@ -749,35 +751,40 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err)
             self->n_plugins++;
         }
     }
-    // The guard first: it then holds nothing of the threads and sockets.
-    self->guard = eng_guard_new(self->log, err);
-    if (!self->guard)
-        goto fail;
-    self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (self->efd < 0) {
-        ipp_error_set(err, IPP_ERR_IO, "eventfd: %s", strerror(errno));
-        goto fail;
-    }
-    if (pthread_create(&self->worker, NULL, s_worker_main, self) != 0) {
-        ipp_error_set(err, IPP_ERR_IO, "cannot start the worker thread");
-        goto fail;
-    }
-    self->worker_started = true;
-    self->zctx = zmq_ctx_new();
-    if (!self->zctx) {
-        ipp_error_set(err, IPP_ERR_ZMQ, "zmq_ctx_new failed");
-        goto fail;
-    }
-    if (s_connect(self, err) != IPP_OK)
-        goto fail;
     return self;
 fail:
     eng_daemon_destroy(&self);
     return NULL;
 }
 
+ipp_err_t eng_daemon_start(eng_daemon_t *self, ipp_error_t *err)
+{
+    if (self->started)
+        return ipp_error_set(err, IPP_ERR_INVALID, "the engine was already started");
+    self->started = true;
+    // The guard first: it then holds nothing of the threads and sockets.
+    self->guard = eng_guard_new(self->log, err);
+    if (!self->guard)
+        return err ? err->code : IPP_ERR_IO;
+    self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (self->efd < 0)
+        return ipp_error_set(err, IPP_ERR_IO, "eventfd: %s", strerror(errno));
+    if (pthread_create(&self->worker, NULL, s_worker_main, self) != 0)
+        return ipp_error_set(err, IPP_ERR_IO, "cannot start the worker thread");
+    self->worker_started = true;
+    self->zctx = zmq_ctx_new();
+    if (!self->zctx)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "zmq_ctx_new failed");
+    ipp_err_t rc = s_connect(self, err);
+    if (rc == IPP_OK)
+        self->running = true;
+    return rc;
+}
+
 ipp_err_t eng_daemon_run(eng_daemon_t *self)
 {
+    if (!self->running)
+        return IPP_ERR_INVALID;
     wire_msg_t msg;
     wire_msg_init(&msg);
     self->last_heard = ipp_clock_mono_us();
@@ -866,11 +873,11 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
     return rc;
 }
 
-void eng_daemon_destroy(eng_daemon_t **self_p)
+void eng_daemon_stop(eng_daemon_t *self)
 {
-    if (!self_p || !*self_p)
+    if (!self)
         return;
-    eng_daemon_t *self = *self_p;
+    self->running = false;
     if (self->worker_started) {
         atomic_store(&self->cancel, 1);
         pthread_mutex_lock(&self->mu);
@@ -878,10 +885,9 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
         pthread_cond_signal(&self->cv);
         pthread_mutex_unlock(&self->mu);
         pthread_join(self->worker, NULL);
-        if (self->in_worker) {
-            // The worker left without finishing its job: nothing to send.
-            self->in_worker = false;
-        }
+        self->worker_started = false;
+        // The worker left without finishing its job: nothing to send.
+        self->in_worker = false;
     }
     eng_runner_destroy(&self->runner);
     eng_guard_destroy(&self->guard);
@@ -893,6 +899,29 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
         u.reason = "engine stopping";
         s_send(self, IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0);
     }
+    self->registered = false;
+    if (self->sock) {
+        int linger = 500;
+        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(self->sock);
+        self->sock = NULL;
+    }
+    if (self->zctx) {
+        zmq_ctx_term(self->zctx);
+        self->zctx = NULL;
+    }
+    if (self->efd >= 0) {
+        close(self->efd);
+        self->efd = -1;
+    }
+}
+
+void eng_daemon_destroy(eng_daemon_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    eng_daemon_t *self = *self_p;
+    eng_daemon_stop(self);
     s_job_free(self->current);
     while (self->queue_head) {
         s_job_t *j = self->queue_head;
@@ -906,13 +935,6 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
         free(h);
     }
     eng_result_fini(&self->work_res);
-    if (self->sock) {
-        int linger = 500;
-        zmq_setsockopt(self->sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_close(self->sock);
-    }
-    if (self->zctx)
-        zmq_ctx_term(self->zctx);
     wire_session_destroy(&self->wire);
     for (size_t i = 0; i < self->n_plugins; i++)
         eng_plugin_destroy(&self->plugins[i]);
@@ -921,8 +943,6 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
     eng_functions_destroy(&self->functions);
     ipp_strmap_destroy(&self->jobs_idx);
     ipp_strmap_destroy(&self->held_idx);
-    if (self->efd >= 0)
-        close(self->efd);
     pthread_mutex_destroy(&self->mu);
     pthread_cond_destroy(&self->cv);
     free(self);

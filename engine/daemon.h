@@ -35,16 +35,29 @@ typedef struct eng_daemon_opts_t {
 
 typedef struct eng_daemon_t eng_daemon_t;
 
-// eng_daemon_new: load plugins, read the connection file, connect. NULL
-// with err filled (a plugin that does not load, a bad connection file).
-// Caller owns the result.
+// eng_daemon_new: check the options, load plugins, prepare everything
+// that needs no thread, socket, process or file of the engine's own.
+// NULL with err filled (a bad uuid, a plugin that does not load). Caller
+// owns the result.
 eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err);
 
+// eng_daemon_start: start the command guard process and the worker
+// thread, read the connection file and connect. Once only; on failure
+// (a bad connection file, no fork) err is filled and the daemon can only
+// be stopped and destroyed.
+ipp_err_t eng_daemon_start(eng_daemon_t *self, ipp_error_t *err);
+
 // eng_daemon_run: the loop, until the controller says STOP or opts->stop
-// is set. Returns IPP_OK, or an error if the loop itself failed.
+// is set. Returns IPP_OK, IPP_ERR_INVALID if not started (or stopped), or
+// an error if the loop itself failed.
 ipp_err_t eng_daemon_run(eng_daemon_t *self);
 
-// eng_daemon_destroy: kill what runs, unregister, free; NULL-safe.
+// eng_daemon_stop: kill what runs, join the worker, unregister, close the
+// socket, end the guard. Safe twice and without start; NULL-safe.
+void eng_daemon_stop(eng_daemon_t *self);
+
+// eng_daemon_destroy: stop if needed, then free everything; NULL-safe;
+// sets *self_p = NULL.
 void eng_daemon_destroy(eng_daemon_t **self_p);
 
 #endif

@@ -66,6 +66,7 @@ int main(int argc, char **argv)
     const char **tags = calloc((size_t)argc, sizeof *tags);
     const char **plugins = calloc((size_t)argc, sizeof *plugins);
     int rc = 2;
+    eng_daemon_t *d = NULL;
     char path[2048];
     if (!tags || !plugins) {
         fprintf(stderr, "ipp-engine: out of memory\n");
@@ -146,15 +147,16 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    eng_daemon_t *d = eng_daemon_new(&eo, &err);
-    if (!d) {
+    d = eng_daemon_new(&eo, &err);
+    if (!d || eng_daemon_start(d, &err) != IPP_OK) {
         fprintf(stderr, "ipp-engine: %s\n", err.msg);
         rc = 1;
         goto out;
     }
     rc = eng_daemon_run(d) == IPP_OK ? 0 : 1;
-    eng_daemon_destroy(&d);
 out:
+    eng_daemon_stop(d);
+    eng_daemon_destroy(&d);
     free(tags);
     free(plugins);
     return rc;
