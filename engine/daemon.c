@@ -1,32 +1,24 @@
-/* daemon.c — ipp-engine's loop: registration, heartbeats, tasks, results.
+/* daemon.c — ipp-engine's network side: lifecycle, registration,
+ * heartbeats, messages and the loop.
  *
  * Owns the socket, the wire session, the function registry and plugins,
- * the namespace, the FIFO of tasks received, the task in progress (a
- * runner or a call on the worker thread) and the results not yet
- * acknowledged. The worker thread only ever runs one call; it touches
- * nothing of the daemon but the job it is handed and an eventfd.
+ * the namespace, the command guard, the worker thread's lifetime and the
+ * registration state; the tasks themselves are tasks.c's (the state both
+ * share is in daemon_int.h). new starts nothing; start brings up the
+ * guard, the worker and the socket; stop takes them down. Must never
+ * block in the loop but in zmq_poll, and never exit the process.
  */
-#include "engine/daemon.h"
+#include "engine/daemon_int.h"
 
 #include "engine/builtins.h"
-#include "engine/functions.h"
-#include "engine/guard.h"
-#include "engine/namespace.h"
-#include "engine/plugin.h"
-#include "engine/request.h"
-#include "engine/requires.h"
-#include "engine/runner.h"
 #include "proto/clock.h"
 #include "proto/conn.h"
-#include "proto/strmap.h"
-#include "proto/wire.h"
 #include "proto/zpoll.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,97 +29,7 @@
 #define S_DEFAULT_PERIOD_US 1000000LL  // heartbeat period until told
 #define S_DEFAULT_MISSES 5
 
-// A task received and not finished.
-typedef struct s_job_t {
-    char msg_id[IPP_MSGID_LEN + 1];  // the task
-    Ipp__TaskRequest *req;           // decoded request, owned
-    zmq_msg_t *bufs;                 // argument buffers, owned
-    size_t n_bufs;                   // how many
-    struct s_job_t *next;            // FIFO link
-} s_job_t;
-
-// A finished task whose result the controller has not acknowledged.
-typedef struct s_held_t {
-    char msg_id[IPP_MSGID_LEN + 1];  // the task
-    eng_result_t res;                // its result, owned
-    bool is_command;                 // exit status and signal mean something
-    struct s_held_t *prev;           // list links (oldest first)
-    struct s_held_t *next;
-} s_held_t;
-
-struct eng_daemon_t {
-    eng_daemon_opts_t opts;          // as given (pointers borrowed)
-    const ipp_logger_t *log;         // logger
-    char uuid[IPP_MSGID_LEN + 1];    // engine uuid = routing id
-    char hostname[256];              // gethostname
-    char endpoint[256];              // where the DEALER is connected
-    void *zctx;                      // ZeroMQ context
-    void *sock;                      // DEALER to the controller
-    wire_session_t *wire;            // signing session
-    eng_functions_t *functions;      // call functions
-    eng_plugin_t **plugins;          // loaded plugins, owned
-    size_t n_plugins;                // how many
-    eng_namespace_t *ns;             // the engine namespace
-    int engine_id;                   // id given by the controller, -1
-    bool registered;                 // a registration reply arrived
-    char controller[IPP_MSGID_LEN + 1];  // controller session we registered with
-    int64_t period_us;               // heartbeat period
-    int misses;                      // silent periods before re-registering
-    int64_t last_heard;              // mono µs of the last controller message
-    int64_t next_beat;               // mono µs of the next heartbeat
-    int64_t next_register;           // mono µs of the next registration attempt
-    uint64_t beat_seq;               // heartbeat counter
-    s_job_t *queue_head, *queue_tail;  // tasks waiting, FIFO
-    s_job_t *current;                // the task in progress
-    eng_runner_t *runner;            // its child process (command tasks)
-    eng_guard_t *guard;              // kills commands if the engine dies
-    bool in_worker;                  // it is a call on the worker thread
-    s_held_t *held_head, *held_tail; // results not acknowledged
-    ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
-    ipp_strmap_t *held_idx;          // msg_id → held result
-    bool stopping;                   // STOP received
-    bool started;                    // eng_daemon_start was called
-    bool running;                    // started and not stopped: run may loop
-    bool clear_pending;              // clear the namespace when idle
-    // worker thread
-    pthread_t worker;                // runs slow calls
-    bool worker_started;             // joined at destroy
-    pthread_mutex_t mu;              // guards the three below
-    pthread_cond_t cv;               // signals a job or quit
-    s_job_t *work;                   // job for the worker, NULL = none
-    bool work_done;                  // the worker finished work
-    bool worker_quit;                // leave
-    eng_result_t work_res;           // the worker's result
-    atomic_int cancel;               // abort the running call
-    int efd;                         // eventfd: worker → loop
-};
-
-// ------------------------------------------------------------ helpers
-
-static void s_job_free(s_job_t *job)
-{
-    if (!job)
-        return;
-    if (job->req)
-        ipp__task_request__free_unpacked(job->req, NULL);
-    for (size_t i = 0; i < job->n_bufs; i++)
-        zmq_msg_close(&job->bufs[i]);
-    free(job->bufs);
-    free(job);
-}
-
-// s_send: send a message without waiting; false if it could not go out
-// (EAGAIN: not connected yet, with ZMQ_IMMEDIATE).
-static bool s_send(eng_daemon_t *self, Ipp__MsgType type, const char *parent,
-                   const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n_bufs)
-{
-    if (wire_send(self->wire, self->sock, NULL, 0, type, parent, content, bufs, n_bufs,
-                  ZMQ_DONTWAIT, NULL, NULL) == IPP_OK)
-        return true;
-    if (errno != EAGAIN)
-        IPP_LOGW(self->log, "send failed: %s", zmq_strerror(errno));
-    return false;
-}
+// ------------------------------------------------------------ connection
 
 // s_connect: (re)connect the DEALER to the endpoint of the connection file.
 static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
@@ -174,401 +76,15 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
     return IPP_OK;
 }
 
-// ------------------------------------------------------------ results
-
-// s_send_result: send held result h (a copy; h stays until acknowledged).
-static void s_send_result(eng_daemon_t *self, const s_held_t *h)
-{
-    const eng_result_t *res = &h->res;
-    Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
-    Ipp__RemoteError er = IPP__REMOTE_ERROR__INIT;
-    r.has_status = 1;
-    r.status = res->status == ENG_STATUS_OK      ? IPP__STATUS__OK
-               : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
-                                                   : IPP__STATUS__ERROR;
-    if (res->ename[0]) {
-        er.ename = (char *)res->ename;
-        er.evalue = res->evalue ? res->evalue : "";
-        er.has_engine_id = 1;
-        er.engine_id = self->engine_id;
-        r.error = &er;
-    }
-    r.has_stdout_data = 1;
-    r.stdout_data.data = res->stdout_data.data;
-    r.stdout_data.len = res->stdout_data.len;
-    r.has_stderr_data = res->stderr_data.len > 0;
-    r.stderr_data.data = res->stderr_data.data;
-    r.stderr_data.len = res->stderr_data.len;
-    r.has_stdout_truncated = res->stdout_truncated;
-    r.stdout_truncated = res->stdout_truncated;
-    r.has_stderr_truncated = res->stderr_truncated;
-    r.stderr_truncated = res->stderr_truncated;
-    r.has_started = 1;
-    r.started = res->started;
-    r.has_completed = 1;
-    r.completed = res->completed;
-    if (h->is_command) {
-        r.has_exit_status = 1;
-        r.exit_status = res->exit_status;
-        r.has_term_signal = 1;
-        r.term_signal = res->term_signal;
-    }
-    r.has_engine_id = 1;
-    r.engine_id = self->engine_id;
-    r.msg_id = (char *)h->msg_id;
-    zmq_msg_t *bufs = NULL;
-    size_t n = res->nbuffers;
-    if (n) {
-        bufs = calloc(n, sizeof *bufs);
-        if (!bufs) {
-            IPP_LOGE(self->log, "no memory to send the result of %s", h->msg_id);
-            return;
-        }
-        for (size_t i = 0; i < n; i++) {
-            zmq_msg_init_size(&bufs[i], res->buffers[i].len);
-            if (res->buffers[i].len)
-                memcpy(zmq_msg_data(&bufs[i]), res->buffers[i].data, res->buffers[i].len);
-        }
-    }
-    s_send(self, IPP__MSG_TYPE__TASK_RESULT, h->msg_id, &r.base, bufs, n);
-    free(bufs);
-}
-
-// s_finish: the current task (or job) is done with res: keep and send it.
-static void s_finish(eng_daemon_t *self, s_job_t *job, eng_result_t *res, bool is_command)
-{
-    ipp_strmap_del(self->jobs_idx, job->msg_id);  // the caller frees job next
-    s_held_t *h = calloc(1, sizeof *h);
-    if (!h) {
-        IPP_LOGE(self->log, "no memory to keep the result of %s", job->msg_id);
-        eng_result_fini(res);
-        return;
-    }
-    memcpy(h->msg_id, job->msg_id, sizeof h->msg_id);
-    eng_result_init(&h->res);
-    eng_result_move(&h->res, res);
-    h->is_command = is_command;
-    h->prev = self->held_tail;
-    if (self->held_tail)
-        self->held_tail->next = h;
-    else
-        self->held_head = h;
-    self->held_tail = h;
-    if (ipp_strmap_put(self->held_idx, h->msg_id, h) < 0)
-        IPP_LOGW(self->log, "no memory to index the result of %s", h->msg_id);
-    if (self->registered)
-        s_send_result(self, h);
-}
-
-static void s_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
-{
-    for (size_t i = 0; i < ack->n_msg_ids; i++) {
-        s_held_t *h = ipp_strmap_del(self->held_idx, ack->msg_ids[i]);
-        if (!h)
-            continue;  // acknowledged twice, or never ours
-        if (h->prev)
-            h->prev->next = h->next;
-        else
-            self->held_head = h->next;
-        if (h->next)
-            h->next->prev = h->prev;
-        else
-            self->held_tail = h->prev;
-        eng_result_fini(&h->res);
-        free(h);
-    }
-}
-
-// ------------------------------------------------------------ worker
-
-static void *s_worker_main(void *arg)
-{
-    eng_daemon_t *self = arg;
-    pthread_mutex_lock(&self->mu);
-    for (;;) {
-        while (!self->work && !self->worker_quit)
-            pthread_cond_wait(&self->cv, &self->mu);
-        if (self->worker_quit)
-            break;
-        s_job_t *job = self->work;
-        pthread_mutex_unlock(&self->mu);
-
-        eng_result_t res;
-        eng_result_init(&res);
-        eng_spans_t args;
-        if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
-            eng_call_opts_t co = {self->ns, &self->cancel, self->opts.output_limit};
-            eng_functions_call(self->functions, job->req->call->function, args.v, args.n, &co,
-                               &res);
-        } else {
-            eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory for arguments");
-        }
-        eng_spans_fini(&args);
-
-        pthread_mutex_lock(&self->mu);
-        eng_result_move(&self->work_res, &res);
-        self->work = NULL;
-        self->work_done = true;
-        uint64_t one = 1;
-        if (write(self->efd, &one, sizeof one) < 0)
-            IPP_LOGE(self->log, "worker cannot signal the loop: %s", strerror(errno));
-    }
-    pthread_mutex_unlock(&self->mu);
-    return NULL;
-}
-
-// ------------------------------------------------------------ tasks
-
-// s_quick: whether call fn is quick enough to run on the loop's thread.
-static bool s_quick(const eng_daemon_t *self, const char *fn)
-{
-    const char *origin = eng_functions_origin(self->functions, fn);
-    return origin && strcmp(origin, "builtin") == 0 && strcmp(fn, "sleep") != 0;
-}
-
-// s_guard: the live command guard, started again if it died; NULL if it
-// cannot be (borrowed).
-static eng_guard_t *s_guard(eng_daemon_t *self)
-{
-    if (self->guard && eng_guard_alive(self->guard))
-        return self->guard;
-    eng_guard_destroy(&self->guard);
-    ipp_error_t err;
-    self->guard = eng_guard_new(self->log, &err);
-    if (!self->guard)
-        IPP_LOGE(self->log, "%s", err.msg);
-    return self->guard;
-}
-
-// s_start: begin the next queued task, if idle.
-static void s_start(eng_daemon_t *self)
-{
-    while (!self->current && self->queue_head && !self->stopping) {
-        s_job_t *job = self->queue_head;
-        self->queue_head = job->next;
-        if (!self->queue_head)
-            self->queue_tail = NULL;
-        job->next = NULL;
-        const Ipp__TaskRequest *r = job->req;
-        eng_result_t res;
-        eng_result_init(&res);
-        switch (r->kind_case) {
-        case IPP__TASK_REQUEST__KIND_COMMAND: {
-            eng_request_cmd_t rc;
-            if (eng_request_command(r->command, self->opts.output_limit, &rc) != IPP_OK) {
-                eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
-                                     "no memory to start the command");
-                res.started = res.completed = ipp_clock_now_us();
-                eng_request_command_fini(&rc);
-                s_finish(self, job, &res, true);
-                s_job_free(job);
-                continue;
-            }
-            eng_command_t cmd = rc.cmd;
-            cmd.guard = s_guard(self);
-            if (!cmd.guard) {
-                eng_result_set_error(&res, ENG_STATUS_ERROR, "ExecError",
-                                     "no command guard: a command could outlive this engine");
-                res.started = res.completed = ipp_clock_now_us();
-                eng_request_command_fini(&rc);
-                s_finish(self, job, &res, true);
-                s_job_free(job);
-                continue;
-            }
-            self->runner = eng_runner_new(&cmd, self->log);
-            eng_request_command_fini(&rc);
-            if (!self->runner) {
-                eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
-                                     "no memory to start the command");
-                s_finish(self, job, &res, true);
-                s_job_free(job);
-                continue;
-            }
-            self->current = job;
-            eng_runner_poll(self->runner);
-            return;
-        }
-        case IPP__TASK_REQUEST__KIND_CALL: {
-            const char *fn = r->call->function;
-            if (s_quick(self, fn)) {
-                eng_spans_t args;
-                if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
-                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit};
-                    eng_functions_call(self->functions, fn, args.v, args.n, &co, &res);
-                } else {
-                    eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
-                                         "no memory for arguments");
-                }
-                eng_spans_fini(&args);
-                s_finish(self, job, &res, false);
-                s_job_free(job);
-                continue;
-            }
-            atomic_store(&self->cancel, 0);
-            pthread_mutex_lock(&self->mu);
-            self->work = job;
-            self->work_done = false;
-            pthread_cond_signal(&self->cv);
-            pthread_mutex_unlock(&self->mu);
-            self->current = job;
-            self->in_worker = true;
-            return;
-        }
-        case IPP__TASK_REQUEST__KIND_NS: {
-            const Ipp__NamespaceOp *op = r->ns;
-            if (op->op == IPP__NAMESPACE_OP__OP__PUSH) {
-                eng_spans_t vals;
-                if (eng_spans_init(&vals, job->bufs, job->n_bufs) == IPP_OK)
-                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys,
-                                       vals.v, vals.n, &res);
-                else
-                    eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory");
-                eng_spans_fini(&vals);
-            } else if (op->op == IPP__NAMESPACE_OP__OP__PULL) {
-                eng_namespace_pull(self->ns, (const char *const *)op->keys, op->n_keys, &res);
-            } else if (op->op == IPP__NAMESPACE_OP__OP__CLEAR) {
-                eng_namespace_clear_task(self->ns, &res);
-            } else {
-                eng_result_set_error(&res, ENG_STATUS_ERROR, "ValueError",
-                                     "unknown namespace operation");
-            }
-            s_finish(self, job, &res, false);
-            s_job_free(job);
-            continue;
-        }
-        default:
-            eng_result_set_error(&res, ENG_STATUS_ERROR, "ValueError",
-                                 "task has no command, call or namespace operation");
-            res.started = res.completed = ipp_clock_now_us();
-            s_finish(self, job, &res, false);
-            s_job_free(job);
-            continue;
-        }
-    }
-}
-
-// s_current_done: collect the result of the task in progress.
-static void s_current_done(eng_daemon_t *self)
-{
-    s_job_t *job = self->current;
-    eng_result_t res;
-    eng_result_init(&res);
-    bool is_command = self->runner != NULL;
-    if (self->runner) {
-        eng_runner_take_result(self->runner, &res);
-        eng_runner_destroy(&self->runner);
-    } else {
-        pthread_mutex_lock(&self->mu);
-        eng_result_move(&res, &self->work_res);
-        self->work_done = false;
-        pthread_mutex_unlock(&self->mu);
-        self->in_worker = false;
-    }
-    self->current = NULL;
-    s_finish(self, job, &res, is_command);
-    s_job_free(job);
-    if (self->clear_pending) {
-        eng_namespace_clear(self->ns);
-        self->clear_pending = false;
-    }
-}
-
-// s_known: whether msg_id is queued, running or held here.
-static bool s_known(const eng_daemon_t *self, const char *msg_id)
-{
-    return ipp_strmap_get(self->jobs_idx, msg_id) || ipp_strmap_get(self->held_idx, msg_id);
-}
-
-static void s_task(eng_daemon_t *self, wire_msg_t *msg)
-{
-    const char *id = msg->header->msg_id;
-    Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
-    if (s_known(self, id))
-        return;  // sent twice (a re-registration raced it): once is enough
-    if (r->n_requires) {
-        eng_missing_t missing;
-        eng_missing_init(&missing);
-        eng_requires_env_t env = {self->functions, self->opts.tags, self->opts.n_tags, NULL};
-        eng_requires_check((const char *const *)r->requires, r->n_requires, &env, &missing);
-        if (missing.count) {
-            Ipp__UnmetDependency u = IPP__UNMET_DEPENDENCY__INIT;
-            u.msg_id = (char *)id;
-            u.has_engine_id = 1;
-            u.engine_id = self->engine_id;
-            u.n_missing = missing.count;
-            u.missing = missing.items;
-            IPP_LOGI(self->log, "task %s needs %s here: unmet", id, missing.items[0]);
-            s_send(self, IPP__MSG_TYPE__UNMET_DEPENDENCY, id, &u.base, NULL, 0);
-            eng_missing_fini(&missing);
-            return;
-        }
-        eng_missing_fini(&missing);
-    }
-    s_job_t *job = calloc(1, sizeof *job);
-    size_t nb = wire_msg_n_buffers(msg);
-    if (job && nb)
-        job->bufs = calloc(nb, sizeof *job->bufs);
-    if (!job || (nb && !job->bufs)) {
-        free(job);
-        IPP_LOGE(self->log, "no memory for task %s", id);
-        return;  // the controller requeues it when this engine is lost
-    }
-    memcpy(job->msg_id, id, sizeof job->msg_id);
-    job->req = r;
-    msg->content = NULL;
-    for (size_t i = 0; i < nb; i++) {
-        zmq_msg_init(&job->bufs[i]);
-        zmq_msg_move(&job->bufs[i], wire_msg_buffer_msg(msg, i));
-    }
-    job->n_bufs = nb;
-    if (ipp_strmap_put(self->jobs_idx, job->msg_id, job) < 0)
-        IPP_LOGW(self->log, "no memory to index task %s", id);
-    if (self->queue_tail)
-        self->queue_tail->next = job;
-    else
-        self->queue_head = job;
-    self->queue_tail = job;
-}
-
-// s_abort: stop msg_id if it runs or waits here.
-static void s_abort(eng_daemon_t *self, const char *msg_id)
-{
-    if (self->current && strcmp(self->current->msg_id, msg_id) == 0) {
-        if (self->runner)
-            eng_runner_abort(self->runner);
-        else
-            atomic_store(&self->cancel, 1);
-        return;
-    }
-    s_job_t *prev = NULL;
-    for (s_job_t *j = self->queue_head; j; prev = j, j = j->next) {
-        if (strcmp(j->msg_id, msg_id) != 0)
-            continue;
-        if (prev)
-            prev->next = j->next;
-        else
-            self->queue_head = j->next;
-        if (self->queue_tail == j)
-            self->queue_tail = prev;
-        eng_result_t res;
-        eng_result_init(&res);
-        eng_result_set_error(&res, ENG_STATUS_ABORTED, "TaskAborted", "aborted before it ran");
-        res.started = res.completed = ipp_clock_now_us();
-        s_finish(self, j, &res, false);
-        s_job_free(j);
-        return;
-    }
-}
-
 // ------------------------------------------------------------ registration
 
 // s_register: send a registration request; false if it did not go out.
 static bool s_register(eng_daemon_t *self)
 {
     size_t nq = self->current ? 1 : 0, nh = 0;
-    for (s_job_t *j = self->queue_head; j; j = j->next)
+    for (eng_job_t *j = self->queue_head; j; j = j->next)
         nq++;
-    for (s_held_t *h = self->held_head; h; h = h->next)
+    for (eng_held_t *h = self->held_head; h; h = h->next)
         nh++;
     char **running = nq ? calloc(nq, sizeof *running) : NULL;
     char **finished = nh ? calloc(nh, sizeof *finished) : NULL;
@@ -583,10 +99,10 @@ static bool s_register(eng_daemon_t *self)
     size_t k = 0;
     if (self->current)
         running[k++] = self->current->msg_id;
-    for (s_job_t *j = self->queue_head; j; j = j->next)
+    for (eng_job_t *j = self->queue_head; j; j = j->next)
         running[k++] = j->msg_id;
     k = 0;
-    for (s_held_t *h = self->held_head; h; h = h->next)
+    for (eng_held_t *h = self->held_head; h; h = h->next)
         finished[k++] = h->msg_id;
     for (size_t i = 0; i < nf; i++)
         fns[i] = (char *)eng_functions_name(self->functions, i);
@@ -603,7 +119,8 @@ static bool s_register(eng_daemon_t *self)
     req.running = running;
     req.n_finished = nh;
     req.finished = finished;
-    bool sent = s_send(self, IPP__MSG_TYPE__REGISTRATION_REQUEST, NULL, &req.base, NULL, 0);
+    bool sent =
+        eng_daemon_send(self, IPP__MSG_TYPE__REGISTRATION_REQUEST, NULL, &req.base, NULL, 0);
     free(running);
     free(finished);
     free(fns);
@@ -639,8 +156,7 @@ static void s_registered(eng_daemon_t *self, wire_msg_t *msg)
     if (first)
         IPP_LOGI(self->log, "registered as engine %d", self->engine_id);
     // Everything not acknowledged goes again.
-    for (s_held_t *h = self->held_head; h; h = h->next)
-        s_send_result(self, h);
+    eng_tasks_resend(self);
 }
 
 static void s_message(eng_daemon_t *self, wire_msg_t *msg)
@@ -667,10 +183,10 @@ static void s_message(eng_daemon_t *self, wire_msg_t *msg)
         s_lost(self, "the controller is stopping");
         break;
     case IPP__MSG_TYPE__TASK_REQUEST:
-        s_task(self, msg);
+        eng_tasks_receive(self, msg);
         break;
     case IPP__MSG_TYPE__RESULT_ACK:
-        s_ack(self, (Ipp__ResultAck *)msg->content);
+        eng_tasks_ack(self, (Ipp__ResultAck *)msg->content);
         break;
     case IPP__MSG_TYPE__ENGINE_CONTROL: {
         Ipp__EngineControl *c = (Ipp__EngineControl *)msg->content;
@@ -684,7 +200,7 @@ static void s_message(eng_daemon_t *self, wire_msg_t *msg)
                 eng_namespace_clear(self->ns);
         } else if (c->action == IPP__ENGINE_CONTROL__ACTION__ABORT) {
             for (size_t i = 0; i < c->n_msg_ids; i++)
-                s_abort(self, c->msg_ids[i]);
+                eng_tasks_abort(self, c->msg_ids[i]);
         }
         break;
     }
@@ -769,7 +285,7 @@ ipp_err_t eng_daemon_start(eng_daemon_t *self, ipp_error_t *err)
     self->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (self->efd < 0)
         return ipp_error_set(err, IPP_ERR_IO, "eventfd: %s", strerror(errno));
-    if (pthread_create(&self->worker, NULL, s_worker_main, self) != 0)
+    if (pthread_create(&self->worker, NULL, eng_tasks_worker, self) != 0)
         return ipp_error_set(err, IPP_ERR_IO, "cannot start the worker thread");
     self->worker_started = true;
     self->zctx = zmq_ctx_new();
@@ -810,12 +326,12 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
             hb.has_engine_id = 1;
             hb.engine_id = self->engine_id;
             hb.running = self->current ? self->current->msg_id : NULL;
-            s_send(self, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, NULL, 0);
+            eng_daemon_send(self, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, NULL, 0);
             self->next_beat = now + self->period_us;
         }
         if (self->registered && now - self->last_heard > self->period_us * self->misses)
             s_lost(self, "the controller is silent");
-        s_start(self);
+        eng_tasks_start(self);
 
         int64_t deadline = self->registered ? self->next_beat : self->next_register;
         long timeout = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
@@ -859,15 +375,7 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
             if (read(self->efd, &v, sizeof v) < 0 && errno != EAGAIN)
                 IPP_LOGW(self->log, "eventfd: %s", strerror(errno));
         }
-        if (self->in_worker) {
-            pthread_mutex_lock(&self->mu);
-            bool done = self->work_done;
-            pthread_mutex_unlock(&self->mu);
-            if (done)
-                s_current_done(self);
-        }
-        if (self->runner && eng_runner_poll(self->runner))
-            s_current_done(self);
+        eng_tasks_collect(self);
     }
     wire_msg_fini(&msg);
     return rc;
@@ -897,7 +405,7 @@ void eng_daemon_stop(eng_daemon_t *self)
         u.engine_id = self->engine_id;
         u.uuid = self->uuid;
         u.reason = "engine stopping";
-        s_send(self, IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0);
+        eng_daemon_send(self, IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0);
     }
     self->registered = false;
     if (self->sock) {
@@ -922,19 +430,7 @@ void eng_daemon_destroy(eng_daemon_t **self_p)
         return;
     eng_daemon_t *self = *self_p;
     eng_daemon_stop(self);
-    s_job_free(self->current);
-    while (self->queue_head) {
-        s_job_t *j = self->queue_head;
-        self->queue_head = j->next;
-        s_job_free(j);
-    }
-    while (self->held_head) {
-        s_held_t *h = self->held_head;
-        self->held_head = h->next;
-        eng_result_fini(&h->res);
-        free(h);
-    }
-    eng_result_fini(&self->work_res);
+    eng_tasks_fini(self);
     wire_session_destroy(&self->wire);
     for (size_t i = 0; i < self->n_plugins; i++)
         eng_plugin_destroy(&self->plugins[i]);

@@ -1,0 +1,456 @@
+/* tasks.c — the engine's tasks: queue, execution, results.
+ *
+ * Owns, inside eng_daemon_t, the FIFO of tasks received, the task in
+ * progress (a runner, or a call on the worker thread), the results not
+ * yet acknowledged, and the worker thread's side of the hand-off. The
+ * worker thread only ever runs one call; it touches nothing of the daemon
+ * but the job it is handed, its result slot and the eventfd. Must never
+ * block the loop (commands run as child processes, slow calls on the
+ * worker) nor drop a result before the controller acknowledged it.
+ */
+#include "engine/daemon_int.h"
+
+#include "engine/request.h"
+#include "engine/requires.h"
+#include "proto/clock.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void s_job_free(eng_job_t *job)
+{
+    if (!job)
+        return;
+    if (job->req)
+        ipp__task_request__free_unpacked(job->req, NULL);
+    for (size_t i = 0; i < job->n_bufs; i++)
+        zmq_msg_close(&job->bufs[i]);
+    free(job->bufs);
+    free(job);
+}
+
+// ------------------------------------------------------------ results
+
+// s_send_result: send held result h (a copy; h stays until acknowledged).
+static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
+{
+    const eng_result_t *res = &h->res;
+    Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
+    Ipp__RemoteError er = IPP__REMOTE_ERROR__INIT;
+    r.has_status = 1;
+    r.status = res->status == ENG_STATUS_OK      ? IPP__STATUS__OK
+               : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
+                                                   : IPP__STATUS__ERROR;
+    if (res->ename[0]) {
+        er.ename = (char *)res->ename;
+        er.evalue = res->evalue ? res->evalue : "";
+        er.has_engine_id = 1;
+        er.engine_id = self->engine_id;
+        r.error = &er;
+    }
+    r.has_stdout_data = 1;
+    r.stdout_data.data = res->stdout_data.data;
+    r.stdout_data.len = res->stdout_data.len;
+    r.has_stderr_data = res->stderr_data.len > 0;
+    r.stderr_data.data = res->stderr_data.data;
+    r.stderr_data.len = res->stderr_data.len;
+    r.has_stdout_truncated = res->stdout_truncated;
+    r.stdout_truncated = res->stdout_truncated;
+    r.has_stderr_truncated = res->stderr_truncated;
+    r.stderr_truncated = res->stderr_truncated;
+    r.has_started = 1;
+    r.started = res->started;
+    r.has_completed = 1;
+    r.completed = res->completed;
+    if (h->is_command) {
+        r.has_exit_status = 1;
+        r.exit_status = res->exit_status;
+        r.has_term_signal = 1;
+        r.term_signal = res->term_signal;
+    }
+    r.has_engine_id = 1;
+    r.engine_id = self->engine_id;
+    r.msg_id = (char *)h->msg_id;
+    zmq_msg_t *bufs = NULL;
+    size_t n = res->nbuffers;
+    if (n) {
+        bufs = calloc(n, sizeof *bufs);
+        if (!bufs) {
+            IPP_LOGE(self->log, "no memory to send the result of %s", h->msg_id);
+            return;
+        }
+        for (size_t i = 0; i < n; i++) {
+            zmq_msg_init_size(&bufs[i], res->buffers[i].len);
+            if (res->buffers[i].len)
+                memcpy(zmq_msg_data(&bufs[i]), res->buffers[i].data, res->buffers[i].len);
+        }
+    }
+    eng_daemon_send(self, IPP__MSG_TYPE__TASK_RESULT, h->msg_id, &r.base, bufs, n);
+    free(bufs);
+}
+
+// s_finish: the current task (or job) is done with res: keep and send it.
+static void s_finish(eng_daemon_t *self, eng_job_t *job, eng_result_t *res, bool is_command)
+{
+    ipp_strmap_del(self->jobs_idx, job->msg_id);  // the caller frees job next
+    eng_held_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        IPP_LOGE(self->log, "no memory to keep the result of %s", job->msg_id);
+        eng_result_fini(res);
+        return;
+    }
+    memcpy(h->msg_id, job->msg_id, sizeof h->msg_id);
+    eng_result_init(&h->res);
+    eng_result_move(&h->res, res);
+    h->is_command = is_command;
+    h->prev = self->held_tail;
+    if (self->held_tail)
+        self->held_tail->next = h;
+    else
+        self->held_head = h;
+    self->held_tail = h;
+    if (ipp_strmap_put(self->held_idx, h->msg_id, h) < 0)
+        IPP_LOGW(self->log, "no memory to index the result of %s", h->msg_id);
+    if (self->registered)
+        s_send_result(self, h);
+}
+
+void eng_tasks_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
+{
+    for (size_t i = 0; i < ack->n_msg_ids; i++) {
+        eng_held_t *h = ipp_strmap_del(self->held_idx, ack->msg_ids[i]);
+        if (!h)
+            continue;  // acknowledged twice, or never ours
+        if (h->prev)
+            h->prev->next = h->next;
+        else
+            self->held_head = h->next;
+        if (h->next)
+            h->next->prev = h->prev;
+        else
+            self->held_tail = h->prev;
+        eng_result_fini(&h->res);
+        free(h);
+    }
+}
+
+// ------------------------------------------------------------ worker
+
+void *eng_tasks_worker(void *arg)
+{
+    eng_daemon_t *self = arg;
+    pthread_mutex_lock(&self->mu);
+    for (;;) {
+        while (!self->work && !self->worker_quit)
+            pthread_cond_wait(&self->cv, &self->mu);
+        if (self->worker_quit)
+            break;
+        eng_job_t *job = self->work;
+        pthread_mutex_unlock(&self->mu);
+
+        eng_result_t res;
+        eng_result_init(&res);
+        eng_spans_t args;
+        if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
+            eng_call_opts_t co = {self->ns, &self->cancel, self->opts.output_limit};
+            eng_functions_call(self->functions, job->req->call->function, args.v, args.n, &co,
+                               &res);
+        } else {
+            eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory for arguments");
+        }
+        eng_spans_fini(&args);
+
+        pthread_mutex_lock(&self->mu);
+        eng_result_move(&self->work_res, &res);
+        self->work = NULL;
+        self->work_done = true;
+        uint64_t one = 1;
+        if (write(self->efd, &one, sizeof one) < 0)
+            IPP_LOGE(self->log, "worker cannot signal the loop: %s", strerror(errno));
+    }
+    pthread_mutex_unlock(&self->mu);
+    return NULL;
+}
+
+// ------------------------------------------------------------ tasks
+
+// s_quick: whether call fn is quick enough to run on the loop's thread.
+static bool s_quick(const eng_daemon_t *self, const char *fn)
+{
+    const char *origin = eng_functions_origin(self->functions, fn);
+    return origin && strcmp(origin, "builtin") == 0 && strcmp(fn, "sleep") != 0;
+}
+
+// s_guard: the live command guard, started again if it died; NULL if it
+// cannot be (borrowed).
+static eng_guard_t *s_guard(eng_daemon_t *self)
+{
+    if (self->guard && eng_guard_alive(self->guard))
+        return self->guard;
+    eng_guard_destroy(&self->guard);
+    ipp_error_t err;
+    self->guard = eng_guard_new(self->log, &err);
+    if (!self->guard)
+        IPP_LOGE(self->log, "%s", err.msg);
+    return self->guard;
+}
+
+// s_start_command: start command task job as the current one; true if it
+// runs. Otherwise its error result is kept and job is freed.
+static bool s_start_command(eng_daemon_t *self, eng_job_t *job)
+{
+    eng_result_t res;
+    eng_result_init(&res);
+    eng_request_cmd_t rc;
+    const char *ename = NULL, *why = NULL;
+    if (eng_request_command(job->req->command, self->opts.output_limit, &rc) != IPP_OK) {
+        ename = "MemoryError";
+        why = "no memory to start the command";
+    } else if (!(rc.cmd.guard = s_guard(self))) {
+        ename = "ExecError";
+        why = "no command guard process: the command could outlive this engine";
+    } else if (!(self->runner = eng_runner_new(&rc.cmd, self->log))) {
+        ename = "MemoryError";
+        why = "no memory to start the command";
+    }
+    eng_request_command_fini(&rc);
+    if (ename) {
+        eng_result_set_error(&res, ENG_STATUS_ERROR, ename, "%s", why);
+        res.started = res.completed = ipp_clock_now_us();
+        s_finish(self, job, &res, true);
+        s_job_free(job);
+        return false;
+    }
+    self->current = job;
+    eng_runner_poll(self->runner);
+    return true;
+}
+
+void eng_tasks_start(eng_daemon_t *self)
+{
+    while (!self->current && self->queue_head && !self->stopping) {
+        eng_job_t *job = self->queue_head;
+        self->queue_head = job->next;
+        if (!self->queue_head)
+            self->queue_tail = NULL;
+        job->next = NULL;
+        const Ipp__TaskRequest *r = job->req;
+        eng_result_t res;
+        eng_result_init(&res);
+        switch (r->kind_case) {
+        case IPP__TASK_REQUEST__KIND_COMMAND:
+            if (s_start_command(self, job))
+                return;
+            continue;
+        case IPP__TASK_REQUEST__KIND_CALL: {
+            const char *fn = r->call->function;
+            if (s_quick(self, fn)) {
+                eng_spans_t args;
+                if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
+                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit};
+                    eng_functions_call(self->functions, fn, args.v, args.n, &co, &res);
+                } else {
+                    eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
+                                         "no memory for arguments");
+                }
+                eng_spans_fini(&args);
+                s_finish(self, job, &res, false);
+                s_job_free(job);
+                continue;
+            }
+            atomic_store(&self->cancel, 0);
+            pthread_mutex_lock(&self->mu);
+            self->work = job;
+            self->work_done = false;
+            pthread_cond_signal(&self->cv);
+            pthread_mutex_unlock(&self->mu);
+            self->current = job;
+            self->in_worker = true;
+            return;
+        }
+        case IPP__TASK_REQUEST__KIND_NS: {
+            const Ipp__NamespaceOp *op = r->ns;
+            if (op->op == IPP__NAMESPACE_OP__OP__PUSH) {
+                eng_spans_t vals;
+                if (eng_spans_init(&vals, job->bufs, job->n_bufs) == IPP_OK)
+                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys,
+                                       vals.v, vals.n, &res);
+                else
+                    eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory");
+                eng_spans_fini(&vals);
+            } else if (op->op == IPP__NAMESPACE_OP__OP__PULL) {
+                eng_namespace_pull(self->ns, (const char *const *)op->keys, op->n_keys, &res);
+            } else if (op->op == IPP__NAMESPACE_OP__OP__CLEAR) {
+                eng_namespace_clear_task(self->ns, &res);
+            } else {
+                eng_result_set_error(&res, ENG_STATUS_ERROR, "ValueError",
+                                     "unknown namespace operation");
+            }
+            s_finish(self, job, &res, false);
+            s_job_free(job);
+            continue;
+        }
+        default:
+            eng_result_set_error(&res, ENG_STATUS_ERROR, "ValueError",
+                                 "task has no command, call or namespace operation");
+            res.started = res.completed = ipp_clock_now_us();
+            s_finish(self, job, &res, false);
+            s_job_free(job);
+            continue;
+        }
+    }
+}
+
+// s_current_done: collect the result of the task in progress.
+static void s_current_done(eng_daemon_t *self)
+{
+    eng_job_t *job = self->current;
+    eng_result_t res;
+    eng_result_init(&res);
+    bool is_command = self->runner != NULL;
+    if (self->runner) {
+        eng_runner_take_result(self->runner, &res);
+        eng_runner_destroy(&self->runner);
+    } else {
+        pthread_mutex_lock(&self->mu);
+        eng_result_move(&res, &self->work_res);
+        self->work_done = false;
+        pthread_mutex_unlock(&self->mu);
+        self->in_worker = false;
+    }
+    self->current = NULL;
+    s_finish(self, job, &res, is_command);
+    s_job_free(job);
+    if (self->clear_pending) {
+        eng_namespace_clear(self->ns);
+        self->clear_pending = false;
+    }
+}
+
+// s_known: whether msg_id is queued, running or held here.
+static bool s_known(const eng_daemon_t *self, const char *msg_id)
+{
+    return ipp_strmap_get(self->jobs_idx, msg_id) || ipp_strmap_get(self->held_idx, msg_id);
+}
+
+void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg)
+{
+    const char *id = msg->header->msg_id;
+    Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
+    if (s_known(self, id))
+        return;  // sent twice (a re-registration raced it): once is enough
+    if (r->n_requires) {
+        eng_missing_t missing;
+        eng_missing_init(&missing);
+        eng_requires_env_t env = {self->functions, self->opts.tags, self->opts.n_tags, NULL};
+        eng_requires_check((const char *const *)r->requires, r->n_requires, &env, &missing);
+        if (missing.count) {
+            Ipp__UnmetDependency u = IPP__UNMET_DEPENDENCY__INIT;
+            u.msg_id = (char *)id;
+            u.has_engine_id = 1;
+            u.engine_id = self->engine_id;
+            u.n_missing = missing.count;
+            u.missing = missing.items;
+            IPP_LOGI(self->log, "task %s needs %s here: unmet", id, missing.items[0]);
+            eng_daemon_send(self, IPP__MSG_TYPE__UNMET_DEPENDENCY, id, &u.base, NULL, 0);
+            eng_missing_fini(&missing);
+            return;
+        }
+        eng_missing_fini(&missing);
+    }
+    eng_job_t *job = calloc(1, sizeof *job);
+    size_t nb = wire_msg_n_buffers(msg);
+    if (job && nb)
+        job->bufs = calloc(nb, sizeof *job->bufs);
+    if (!job || (nb && !job->bufs)) {
+        free(job);
+        IPP_LOGE(self->log, "no memory for task %s", id);
+        return;  // the controller requeues it when this engine is lost
+    }
+    memcpy(job->msg_id, id, sizeof job->msg_id);
+    job->req = r;
+    msg->content = NULL;
+    for (size_t i = 0; i < nb; i++) {
+        zmq_msg_init(&job->bufs[i]);
+        zmq_msg_move(&job->bufs[i], wire_msg_buffer_msg(msg, i));
+    }
+    job->n_bufs = nb;
+    if (ipp_strmap_put(self->jobs_idx, job->msg_id, job) < 0)
+        IPP_LOGW(self->log, "no memory to index task %s", id);
+    if (self->queue_tail)
+        self->queue_tail->next = job;
+    else
+        self->queue_head = job;
+    self->queue_tail = job;
+}
+
+void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
+{
+    if (self->current && strcmp(self->current->msg_id, msg_id) == 0) {
+        if (self->runner)
+            eng_runner_abort(self->runner);
+        else
+            atomic_store(&self->cancel, 1);
+        return;
+    }
+    eng_job_t *prev = NULL;
+    for (eng_job_t *j = self->queue_head; j; prev = j, j = j->next) {
+        if (strcmp(j->msg_id, msg_id) != 0)
+            continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            self->queue_head = j->next;
+        if (self->queue_tail == j)
+            self->queue_tail = prev;
+        eng_result_t res;
+        eng_result_init(&res);
+        eng_result_set_error(&res, ENG_STATUS_ABORTED, "TaskAborted", "aborted before it ran");
+        res.started = res.completed = ipp_clock_now_us();
+        s_finish(self, j, &res, false);
+        s_job_free(j);
+        return;
+    }
+}
+
+
+void eng_tasks_collect(eng_daemon_t *self)
+{
+    if (self->in_worker) {
+        pthread_mutex_lock(&self->mu);
+        bool done = self->work_done;
+        pthread_mutex_unlock(&self->mu);
+        if (done)
+            s_current_done(self);
+    }
+    if (self->runner && eng_runner_poll(self->runner))
+        s_current_done(self);
+}
+
+void eng_tasks_resend(eng_daemon_t *self)
+{
+    for (eng_held_t *h = self->held_head; h; h = h->next)
+        s_send_result(self, h);
+}
+
+void eng_tasks_fini(eng_daemon_t *self)
+{
+    s_job_free(self->current);
+    self->current = NULL;
+    while (self->queue_head) {
+        eng_job_t *j = self->queue_head;
+        self->queue_head = j->next;
+        s_job_free(j);
+    }
+    self->queue_tail = NULL;
+    while (self->held_head) {
+        eng_held_t *h = self->held_head;
+        self->held_head = h->next;
+        eng_result_fini(&h->res);
+        free(h);
+    }
+    self->held_tail = NULL;
+    eng_result_fini(&self->work_res);
+}
