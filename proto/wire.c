@@ -32,12 +32,38 @@ struct wire_session_t {
     int64_t (*clock)(void *);          // wall clock (µs)
     void *clock_ctx;                   // its argument
     wire_msg_t scratch;                // frames of the message being sent
+    bool warned_write;                 // the guard's failed write was logged
 };
 
 static int64_t s_default_clock(void *ctx)
 {
     (void)ctx;
     return ipp_clock_now_us();
+}
+
+// s_restore: load the guard's state from path and set its not-before date;
+// wait (at most half a second) for the clock to pass it after a quick
+// restart. Returns IPP_OK or the guard's error.
+static ipp_err_t s_restore(wire_session_t *self, const char *path, ipp_error_t *err)
+{
+    int64_t now = self->clock(self->clock_ctx);
+    int64_t ceiling = INT64_MIN;
+    ipp_err_t rc = wire_replay_persist(self->replay, path, now, &ceiling, err);
+    if (rc != IPP_OK)
+        return rc;
+    const int64_t most = 500000;
+    int64_t until = ipp_clock_mono_us() + most;
+    while (now <= ceiling && ceiling - now <= most && ipp_clock_mono_us() < until) {
+        int64_t step = ceiling - now + 1;
+        usleep((useconds_t)(step < 10000 ? step : 10000));
+        now = self->clock(self->clock_ctx);
+    }
+    if (now <= ceiling)
+        IPP_LOGW(self->log,
+                 "replay guard: messages dated up to %.3f s from now are refused: the "
+                 "previous run may have accepted them (did the clock go back?)",
+                 (double)(ceiling - now) / 1e6);
+    return IPP_OK;
 }
 
 wire_session_t *wire_session_new(const wire_opts_t *opts, ipp_error_t *err)
@@ -74,12 +100,21 @@ wire_session_t *wire_session_new(const wire_opts_t *opts, ipp_error_t *err)
     self->log = opts->log;
     self->clock = opts->clock ? opts->clock : s_default_clock;
     self->clock_ctx = opts->clock_ctx;
+    int64_t window = opts->window_us > 0 ? opts->window_us : WIRE_DEFAULT_WINDOW_US;
+    int64_t future = opts->future_us > 0 ? opts->future_us : WIRE_DEFAULT_FUTURE_US;
+    if (future > window)
+        future = window;
     self->replay = wire_replay_new(
-        opts->replay_capacity ? opts->replay_capacity : WIRE_DEFAULT_REPLAY_CAP,
-        opts->window_us > 0 ? opts->window_us : WIRE_DEFAULT_WINDOW_US);
+        opts->replay_capacity ? opts->replay_capacity : WIRE_DEFAULT_REPLAY_CAP, window, future);
     wire_msg_init(&self->scratch);
     if (!self->replay) {
-        ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the replay guard");
+        ipp_error_set(err, IPP_ERR_NOMEM,
+                      "no replay guard (window %.0f s: more than a day, or no memory)",
+                      (double)window / 1e6);
+        wire_session_destroy(&self);
+        return NULL;
+    }
+    if (opts->state_path && s_restore(self, opts->state_path, err) != IPP_OK) {
         wire_session_destroy(&self);
         return NULL;
     }
@@ -376,9 +411,53 @@ static ipp_err_t s_refuse(wire_session_t *self, ipp_error_t *err, ipp_err_t code
     return code;
 }
 
+// s_stale_detail: what to tell the sender of a message refused for its
+// date (why) — the offset measured, and what would fix it — into out.
+static void s_stale_detail(const wire_session_t *self, wire_replay_why_t why, int64_t date,
+                           int64_t now, char *out, size_t size)
+{
+    double off = (double)(date - now) / 1e6;
+    double ago = -off;
+    switch (why) {
+    case WIRE_REPLAY_FUTURE:
+        snprintf(out, size,
+                 "message dated %.1f s in the future; clocks differ by more than the %.0f s "
+                 "allowed",
+                 off, (double)wire_replay_future(self->replay) / 1e6);
+        break;
+    case WIRE_REPLAY_PAST:
+        snprintf(out, size,
+                 "message dated %.1f s in the past, older than the %.0f s window: clocks "
+                 "differ, or it was delayed or replayed",
+                 ago, (double)wire_replay_window(self->replay) / 1e6);
+        break;
+    case WIRE_REPLAY_NOT_BEFORE:
+        snprintf(out, size,
+                 "message dated %.3f s before the receiver's restart point (%.1f s ago): "
+                 "signed before the receiver restarted, or replayed; sign it again",
+                 (double)(wire_replay_not_before(self->replay) - date) / 1e6, ago);
+        break;
+    case WIRE_REPLAY_AHEAD_FULL:
+        snprintf(out, size,
+                 "message dated %.1f s in the future, and the %zu messages dated ahead the "
+                 "replay guard can hold are taken; clocks differ: set them right",
+                 off, wire_replay_ahead_capacity(self->replay));
+        break;
+    case WIRE_REPLAY_FORGOTTEN:
+    case WIRE_REPLAY_FULL:
+    default:
+        snprintf(out, size,
+                 "message dated %+.3f s from now; the replay guard is full (%zu messages "
+                 "inside the window) and this date is among the oldest it can no longer "
+                 "vouch for",
+                 off, wire_replay_count(self->replay));
+        break;
+    }
+}
+
 ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
 {
-    char detail[160];
+    char detail[256];
     if (msg->n_frames > self->max_frames) {
         snprintf(detail, sizeof detail, "%zu frames, limit %zu", msg->n_frames,
                  self->max_frames);
@@ -422,14 +501,19 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
                         "header lacks msg_id, msg_type, session, date or version");
     }
     int64_t now = self->clock(self->clock_ctx);
-    ipp_err_t rc = wire_replay_check(self->replay, got, WIRE_MAC_LEN, h->date, now);
+    wire_replay_why_t why;
+    ipp_err_t rc = wire_replay_check(self->replay, got, WIRE_MAC_LEN, h->date, now, &why);
     if (rc == IPP_ERR_STALE) {
-        snprintf(detail, sizeof detail, "dated %+.3f s from now (outside the window or "
-                 "older than the replay memory)", (double)(h->date - now) / 1e6);
+        s_stale_detail(self, why, h->date, now, detail, sizeof detail);
         return s_refuse(self, err, rc, msg, detail);
     }
     if (rc == IPP_ERR_REPLAY)
         return s_refuse(self, err, rc, msg, "MAC seen before");
+    if (!self->warned_write && wire_replay_write_failed(self->replay)) {
+        self->warned_write = true;
+        IPP_LOGW(self->log, "replay guard: cannot write its state file; after a restart "
+                 "it may not refuse what it accepted before");
+    }
     if (h->version == 0 || h->version > IPP__VERSION__PROTOCOL_VERSION) {
         snprintf(detail, sizeof detail, "version %u, this side speaks %d", h->version,
                  IPP__VERSION__PROTOCOL_VERSION);

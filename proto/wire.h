@@ -17,10 +17,11 @@
  * Refusals on receipt, each with its own code and one log line, and nothing
  * decoded is handed out for the first five: too many frames, too big, no
  * delimiter, bad or missing MAC, header that does not decode; then dated
- * outside the window (STALE), MAC seen before (REPLAY), protocol version
- * not understood, unknown msg_type, content that does not decode. For the
- * last three the header and routing ids are kept so the caller can send an
- * ErrorReply.
+ * outside the window or refused by the replay guard for its date (STALE,
+ * the text names the offset measured), MAC seen before (REPLAY), protocol
+ * version not understood, unknown msg_type, content that does not decode.
+ * For the last five the MAC is valid, and the header and routing ids are
+ * kept so the caller can answer with an ErrorReply.
  */
 #ifndef IPP_PROTO_WIRE_H
 #define IPP_PROTO_WIRE_H
@@ -41,6 +42,7 @@
 #define WIRE_KEY_MAX 64
 #define WIRE_SCHEME "blake2b-256"
 #define WIRE_DEFAULT_WINDOW_US (300LL * 1000000)
+#define WIRE_DEFAULT_FUTURE_US (60LL * 1000000)
 #define WIRE_DEFAULT_REPLAY_CAP ((size_t)1 << 18)
 #define WIRE_DEFAULT_MAX_BYTES ((size_t)256 << 20)
 #define WIRE_DEFAULT_MAX_FRAMES 4096
@@ -49,8 +51,14 @@
 typedef struct wire_opts_t {
     const uint8_t *key;       // MAC key, WIRE_KEY_MIN..WIRE_KEY_MAX bytes; required
     size_t key_len;           // its length
-    int64_t window_us;        // accepted clock skew either side (default 5 min)
+    int64_t window_us;        // how old a message may be (default 5 min)
+    int64_t future_us;        // how far ahead it may be dated (default 1 min, ≤ window)
     size_t replay_capacity;   // MACs remembered (default 2^18)
+    // state_path: a file where the replay guard keeps what a restart must
+    // not forget (see replay.h); NULL keeps it in memory only. A session
+    // created with one refuses every message dated at or before the newest
+    // date the previous session on that file may have accepted.
+    const char *state_path;
     size_t max_msg_bytes;     // largest message accepted, all frames (default 256 MiB)
     size_t max_frames;        // most frames accepted (default 4096)
     const char *username;     // put in every header (default $USER, else the account name)
@@ -81,8 +89,12 @@ typedef struct wire_msg_t {
 } wire_msg_t;
 
 // wire_session_new: a session with a fresh session uuid. Returns NULL and
-// fills err when the key is missing or of bad length, or memory runs out.
-// The key is copied. Caller owns the result.
+// fills err when the key is missing or of bad length, the window is out of
+// range, the state file cannot be read or written, or memory runs out. The
+// key is copied. With a state_path, when the previous session on that file
+// ended less than half a second ago, waits (up to that) until the clock has
+// passed the newest date it may have accepted, so that a quick restart
+// refuses no correctly dated message. Caller owns the result.
 wire_session_t *wire_session_new(const wire_opts_t *opts, ipp_error_t *err);
 
 // wire_session_destroy: wipe the key, free *self_p (NULL-safe), set NULL.

@@ -18,6 +18,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const uint8_t s_key[32] = "0123456789abcdef0123456789abcdef";
@@ -511,6 +512,38 @@ START_TEST(test_refuse_stale_and_future)
     wire_msg_fini(&m);
     wire_msg_fini(&packed);
 
+    // Inside the old ±300 s, but more ahead than the 60 s allowed: refused
+    // with the offset measured, so the sender knows its clock is wrong.
+    s_fake_now = ipp_clock_now_us() + 290LL * 1000000 + 400000;
+    s_pack_task(tx, &packed);
+    s_copy_frames(&m, &packed);
+    ipp_error_t err;
+    ck_assert_int_eq(wire_unpack(rx, &m, &err), IPP_ERR_STALE);
+    ck_assert_ptr_nonnull(m.header);  // authentic: the receiver may answer
+    ck_assert_msg(strstr(err.msg, "message dated 290.") != NULL, "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "s in the future; clocks differ by more than the 60 s "
+                                  "allowed") != NULL, "%s", err.msg);
+    wire_msg_fini(&m);
+    wire_msg_fini(&packed);
+
+    // 30 s ahead is within what is allowed.
+    s_fake_now = ipp_clock_now_us() + 30LL * 1000000;
+    s_pack_task(tx, &packed);
+    s_copy_frames(&m, &packed);
+    ck_assert_int_eq(wire_unpack(rx, &m, NULL), IPP_OK);
+    wire_msg_fini(&m);
+    wire_msg_fini(&packed);
+
+    // Too old: the text says how old, and the window.
+    s_fake_now = ipp_clock_now_us() - 400LL * 1000000;
+    s_pack_task(tx, &packed);
+    s_copy_frames(&m, &packed);
+    ck_assert_int_eq(wire_unpack(rx, &m, &err), IPP_ERR_STALE);
+    ck_assert_msg(strstr(err.msg, "in the past, older than the 300 s window") != NULL, "%s",
+                  err.msg);
+    wire_msg_fini(&m);
+    wire_msg_fini(&packed);
+
     s_fake_now = ipp_clock_now_us() - 290LL * 1000000;  // inside the window
     s_pack_task(tx, &packed);
     s_copy_frames(&m, &packed);
@@ -759,32 +792,93 @@ static void s_mac_of(uint64_t n, uint8_t mac[WIRE_MAC_LEN])
     crypto_generichash(mac, WIRE_MAC_LEN, (const uint8_t *)&n, sizeof n, NULL, 0);
 }
 
-START_TEST(test_replay_guard_bounded_with_watermark)
+// s_check: wire_replay_check of message n dated d at now; why into *why.
+static ipp_err_t s_check(wire_replay_t *g, uint64_t n, int64_t d, int64_t now,
+                         wire_replay_why_t *why)
 {
-    const int64_t now = 1000000000000LL;
-    wire_replay_t *g = wire_replay_new(1000, 60LL * 1000000);
     uint8_t mac[WIRE_MAC_LEN];
-    // 5000 messages, dates increasing by 1 µs: memory never exceeds 1000.
-    for (uint64_t i = 0; i < 5000; i++) {
-        s_mac_of(i, mac);
-        ck_assert_int_eq(wire_replay_check(g, mac, WIRE_MAC_LEN, now + (int64_t)i, now), IPP_OK);
+    s_mac_of(n, mac);
+    return wire_replay_check(g, mac, WIRE_MAC_LEN, d, now, why);
+}
+
+START_TEST(test_session_refuses_replays_across_a_restart)
+{
+    char dir[] = "/tmp/ipp-replay-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/guard", dir);
+    wire_opts_t o = {0};
+    o.key = s_key;
+    o.key_len = sizeof s_key;
+    o.log = &s_quiet;
+    o.state_path = path;
+    wire_session_t *tx = s_session();
+    wire_session_t *rx = wire_session_new(&o, NULL);
+    ck_assert_ptr_nonnull(rx);
+    wire_msg_t packed, m;
+    s_pack_task(tx, &packed);
+    s_copy_frames(&m, &packed);
+    ck_assert_int_eq(wire_unpack(rx, &m, NULL), IPP_OK);
+    wire_msg_fini(&m);
+    // The receiver restarts at once, with the same state file.
+    wire_session_destroy(&rx);
+    rx = wire_session_new(&o, NULL);
+    ck_assert_ptr_nonnull(rx);
+    s_copy_frames(&m, &packed);
+    ipp_error_t err;
+    ck_assert_int_eq(wire_unpack(rx, &m, &err), IPP_ERR_STALE);
+    ck_assert_msg(strstr(err.msg, "signed before the receiver restarted, or replayed") != NULL,
+                  "%s", err.msg);
+    wire_msg_fini(&m);
+    wire_msg_fini(&packed);
+    // What the sender signs now is accepted: the restart waited for the
+    // clock to pass every date the previous run accepted.
+    s_pack_task(tx, &packed);
+    s_copy_frames(&m, &packed);
+    ck_assert_int_eq(wire_unpack(rx, &m, NULL), IPP_OK);
+    wire_msg_fini(&m);
+    wire_msg_fini(&packed);
+    wire_session_destroy(&rx);
+    wire_session_destroy(&tx);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_replay_guard_bounded)
+{
+    // 20,000 messages 10 ms apart into room for 1,000: memory never grows,
+    // every message is accepted once, and none of them is accepted again,
+    // remembered or not.
+    const int64_t t0 = 1700000000000000LL;
+    wire_replay_t *g = wire_replay_new(1000, 60LL * 1000000, 10LL * 1000000);
+    ck_assert_ptr_nonnull(g);
+    size_t mem = wire_replay_memory(g);
+    wire_replay_why_t why;
+    int64_t now = t0;
+    for (uint64_t i = 0; i < 20000; i++) {
+        now = t0 + (int64_t)i * 10000;
+        ck_assert_int_eq(s_check(g, i, now - 5000, now, &why), IPP_OK);
+        ck_assert_int_eq(why, WIRE_REPLAY_FRESH);
         ck_assert_uint_le(wire_replay_count(g), 1000);
+        ck_assert_uint_eq(wire_replay_memory(g), mem);
     }
-    ck_assert_int_eq(wire_replay_watermark(g), now + 3999);
-    // Every one of them is refused again: remembered ones as replays, the
-    // forgotten ones as older than the watermark.
-    for (uint64_t i = 0; i < 5000; i++) {
-        s_mac_of(i, mac);
-        ipp_err_t want = i < 4000 ? IPP_ERR_STALE : IPP_ERR_REPLAY;
-        ck_assert_int_eq(wire_replay_check(g, mac, WIRE_MAC_LEN, now + (int64_t)i, now), want);
+    size_t seen = 0, stale = 0;
+    for (uint64_t i = 0; i < 20000; i++) {
+        ipp_err_t rc = s_check(g, i, t0 + (int64_t)i * 10000 - 5000, now, &why);
+        ck_assert_int_ne(rc, IPP_OK);
+        if (rc == IPP_ERR_REPLAY)
+            seen++;
+        else
+            stale++;
     }
-    // A fresh MAC newer than the watermark passes.
-    s_mac_of(99999, mac);
-    ck_assert_int_eq(wire_replay_check(g, mac, WIRE_MAC_LEN, now + 5000, now), IPP_OK);
-    // Time passing beyond the window forgets old entries.
+    ck_assert_uint_ge(seen, 900);  // the newest are remembered by MAC
+    ck_assert_uint_gt(stale, 0);   // the oldest are refused by date
+    // A fresh message dated now passes.
+    ck_assert_int_eq(s_check(g, 99999, now, now, &why), IPP_OK);
+    // Time passing beyond the window forgets everything older.
     int64_t later = now + 61LL * 1000000;
-    s_mac_of(123456, mac);
-    ck_assert_int_eq(wire_replay_check(g, mac, WIRE_MAC_LEN, later, later), IPP_OK);
+    ck_assert_int_eq(s_check(g, 123456, later, later, &why), IPP_OK);
     ck_assert_uint_eq(wire_replay_count(g), 1);
     wire_replay_destroy(&g);
     ck_assert_ptr_null(g);
@@ -795,22 +889,114 @@ START_TEST(test_replay_guard_deletion_keeps_probe_chains)
 {
     // Tiny table, heavy churn: every remembered MAC stays findable after
     // many backward-shift deletions.
-    const int64_t now = 5000000000LL;
-    wire_replay_t *g = wire_replay_new(64, 3600LL * 1000000);
-    uint8_t mac[WIRE_MAC_LEN];
+    const int64_t t0 = 5000000000LL;
+    wire_replay_t *g = wire_replay_new(64, 3600LL * 1000000, 0);
+    wire_replay_why_t why;
     for (uint64_t i = 0; i < 20000; i++) {
-        s_mac_of(i, mac);
-        ck_assert_int_eq(wire_replay_check(g, mac, WIRE_MAC_LEN, now + (int64_t)i, now), IPP_OK);
+        int64_t now = t0 + (int64_t)i * WIRE_REPLAY_BUCKET_US;
+        ck_assert_int_eq(s_check(g, i, now, now, &why), IPP_OK);
         if (i >= 64 && i % 97 == 0) {
-            for (uint64_t k = i - 63; k <= i; k++) {
-                s_mac_of(k, mac);
-                ck_assert_int_eq(
-                    wire_replay_check(g, mac, WIRE_MAC_LEN, now + (int64_t)k, now),
-                    IPP_ERR_REPLAY);
-            }
+            for (uint64_t k = i - 63; k <= i; k++)
+                ck_assert_int_eq(s_check(g, k, t0 + (int64_t)k * WIRE_REPLAY_BUCKET_US, now, &why),
+                                 IPP_ERR_REPLAY);
         }
     }
     wire_replay_destroy(&g);
+}
+END_TEST
+
+START_TEST(test_replay_guard_future_flood_locks_nobody_out)
+{
+    // A peer (or a key holder) floods the guard with messages dated ahead:
+    // 290 s (refused at once: over the forward skew allowed), then 55 s
+    // (inside it). Correctly dated messages must still be accepted, then
+    // and as time brings the flood's dates.
+    const int64_t now = 1700000000000000LL;
+    wire_replay_t *g = wire_replay_new(1024, 300LL * 1000000, 0);
+    ck_assert_int_eq(wire_replay_future(g), 60LL * 1000000);
+    size_t mem = wire_replay_memory(g);
+    wire_replay_why_t why;
+    for (uint64_t i = 0; i < 4096; i++) {
+        ck_assert_int_eq(s_check(g, i, now + 290LL * 1000000 + (int64_t)i, now, &why),
+                         IPP_ERR_STALE);
+        ck_assert_int_eq(why, WIRE_REPLAY_FUTURE);
+    }
+    size_t taken = 0;
+    for (uint64_t i = 0; i < 4096; i++) {
+        ipp_err_t rc = s_check(g, 10000 + i, now + 55LL * 1000000 + (int64_t)i * 10, now, &why);
+        if (rc == IPP_OK) {
+            taken++;
+            continue;
+        }
+        ck_assert_int_eq(rc, IPP_ERR_STALE);
+        ck_assert_int_eq(why, WIRE_REPLAY_AHEAD_FULL);
+    }
+    // The offender got its share, no more.
+    ck_assert_uint_eq(taken, wire_replay_ahead_capacity(g));
+    ck_assert_uint_eq(wire_replay_ahead_count(g), taken);
+    ck_assert_uint_lt(taken, 1024);
+    // Correctly dated traffic, 1 ms apart for 120 s of fake time (more
+    // than the room holds, so the guard forgets its oldest), is accepted
+    // every time, also when the clock reaches the flood's dates.
+    for (uint64_t i = 0; i < 120000; i++) {
+        int64_t t = now + (int64_t)i * 1000;
+        ipp_err_t rc = s_check(g, 1000000 + i, t - 2000, t, &why);
+        ck_assert_msg(rc == IPP_OK, "message %llu refused (why %d)", (unsigned long long)i,
+                      (int)why);
+        ck_assert_uint_le(wire_replay_count(g), 1024);
+    }
+    ck_assert_uint_eq(wire_replay_memory(g), mem);
+    wire_replay_destroy(&g);
+}
+END_TEST
+
+START_TEST(test_replay_guard_survives_a_restart)
+{
+    char dir[] = "/tmp/ipp-replay-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/guard", dir);
+    const int64_t now = 1700000000000000LL;
+    wire_replay_why_t why;
+    int64_t ceiling = 0;
+    wire_replay_t *g = wire_replay_new(1024, 300LL * 1000000, 0);
+    ck_assert_int_eq(wire_replay_persist(g, path, now, &ceiling, NULL), IPP_OK);
+    ck_assert_int_eq(ceiling, now);  // no file: refuse what was signed before this run
+    ck_assert_int_eq(s_check(g, 1, now - 1, now, &why), IPP_ERR_STALE);
+    ck_assert_int_eq(why, WIRE_REPLAY_NOT_BEFORE);
+    for (uint64_t i = 0; i < 100; i++)
+        ck_assert_int_eq(s_check(g, 10 + i, now + 1000 + (int64_t)i, now + 2000, &why), IPP_OK);
+    // Dated 30 s ahead: remembered by MAC in the file.
+    ck_assert_int_eq(s_check(g, 7, now + 30LL * 1000000, now + 2000, &why), IPP_OK);
+    wire_replay_destroy(&g);
+
+    // The next run, 10 ms later: the ceiling covers everything accepted
+    // not ahead, the message dated ahead is remembered again, and a
+    // message dated after the ceiling is fresh.
+    int64_t now2 = now + 10000;
+    g = wire_replay_new(1024, 300LL * 1000000, 0);
+    ck_assert_int_eq(wire_replay_persist(g, path, now2, &ceiling, NULL), IPP_OK);
+    ck_assert_int_ge(ceiling, now + 1099);
+    ck_assert_int_le(ceiling, now + 2000 + WIRE_REPLAY_LEASE_US);
+    for (uint64_t i = 0; i < 100; i++) {
+        ck_assert_int_eq(s_check(g, 10 + i, now + 1000 + (int64_t)i, now2, &why), IPP_ERR_STALE);
+        ck_assert_int_eq(why, WIRE_REPLAY_NOT_BEFORE);
+    }
+    ck_assert_int_eq(s_check(g, 7, now + 30LL * 1000000, now2, &why), IPP_ERR_REPLAY);
+    ck_assert_int_eq(s_check(g, 500, ceiling + 1, ceiling + 1, &why), IPP_OK);
+    wire_replay_destroy(&g);
+
+    // And the one after that still remembers the message dated ahead.
+    g = wire_replay_new(1024, 300LL * 1000000, 0);
+    ck_assert_int_eq(wire_replay_persist(g, path, now2 + 5LL * 1000000, &ceiling, NULL), IPP_OK);
+    ck_assert_int_eq(s_check(g, 7, now + 30LL * 1000000, now2 + 5LL * 1000000, &why),
+                     IPP_ERR_REPLAY);
+    wire_replay_destroy(&g);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -960,8 +1146,11 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_refuse_version_and_unknown_type);
     tcase_add_test(tc, test_send_recv_over_zmq_zero_copy);
     tcase_add_test(tc, test_session_key_checked);
-    tcase_add_test(tc, test_replay_guard_bounded_with_watermark);
+    tcase_add_test(tc, test_session_refuses_replays_across_a_restart);
+    tcase_add_test(tc, test_replay_guard_bounded);
     tcase_add_test(tc, test_replay_guard_deletion_keeps_probe_chains);
+    tcase_add_test(tc, test_replay_guard_future_flood_locks_nobody_out);
+    tcase_add_test(tc, test_replay_guard_survives_a_restart);
     tcase_add_test(tc, test_msgids_unique_and_time_ordered);
     tcase_add_test(tc, test_clock_iso_round_trip);
     tcase_add_test(tc, test_zpoll);
