@@ -245,6 +245,9 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
     wo.key = hub->client_conn.key;
     wo.key_len = hub->client_conn.key_len;
     wo.window_us = hub->cfg.window_us;
+    char guard_path[1100];  // what the replay guard must not forget over a restart
+    snprintf(guard_path, sizeof guard_path, "%s/replay-guard", hub->cfg.profile_dir);
+    wo.state_path = guard_path;
     wo.log = hub->log;
     wo.username = "controller";
     hub->wire = wire_session_new(&wo, err);
@@ -394,9 +397,11 @@ static void s_drain(hub_t *hub, void *sock, void (*handle)(hub_t *, wire_msg_t *
             handle(hub, &hub->in);
             continue;
         }
-        // A signed request we cannot read gets an answer; anything not
+        // A signed request we cannot read, or refused for its date (the
+        // text names the clock offset), gets an answer; anything not
         // authentic is dropped (wire_recv logged it).
-        if ((rc == IPP_ERR_BAD_CONTENT || rc == IPP_ERR_UNKNOWN_TYPE || rc == IPP_ERR_VERSION) &&
+        if ((rc == IPP_ERR_BAD_CONTENT || rc == IPP_ERR_UNKNOWN_TYPE || rc == IPP_ERR_VERSION ||
+             rc == IPP_ERR_STALE) &&
             hub->in.header) {
             wire_frame_t id[1];
             size_t n = wire_msg_idents(&hub->in, id, 1);
