@@ -63,6 +63,7 @@ static int64_t s_bid(int64_t d)
     return (d % WIRE_REPLAY_BUCKET_US < 0) ? q - 1 : q;
 }
 
+// s_bucket: the place in the ring of bucket id (owned by self).
 static s_bucket_t *s_bucket(wire_replay_t *self, int64_t id)
 {
     int64_t m = id % (int64_t)self->nb;

@@ -2,8 +2,9 @@
  *
  * Owns the session key (wiped on destroy), the replay guard and a scratch
  * message reused by every send, so sending allocates nothing beyond what
- * ZeroMQ does for frames. Never executes or records anything: it only says
- * whether a message is well formed, authentic and fresh.
+ * ZeroMQ does for frames. Never executes or records anything (beyond the
+ * replay guard's own state file, when given one): it only says whether a
+ * message is well formed, authentic and fresh.
  */
 #include "proto/wire.h"
 
