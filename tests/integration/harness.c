@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,9 +36,11 @@ static void s_track(h_cluster_t *c, pid_t pid)
 // s_spawn: fork + exec argv with output to log; returns the pid.
 static pid_t s_spawn(h_cluster_t *c, const char *const *argv, const char *log)
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        h_die_with_parent(parent);
         FILE *f = fopen(log, "a");
         if (f) {
             dup2(fileno(f), 1);
@@ -48,6 +51,15 @@ static pid_t s_spawn(h_cluster_t *c, const char *const *argv, const char *log)
     }
     s_track(c, pid);
     return pid;
+}
+
+void h_die_with_parent(pid_t parent)
+{
+    // Whatever way the test process ends (a failed check exits without
+    // running any cleanup), the kernel then kills what it started.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);  // the parent died before the line above
 }
 
 void h_cluster_init(h_cluster_t *c)
@@ -219,35 +231,53 @@ void h_cluster_fini(h_cluster_t *c)
 
 // ------------------------------------------------------------ client
 
-void h_client_open(h_client_t *cl, const h_cluster_t *c)
+bool h_client_try_open(h_client_t *cl, const h_cluster_t *c, char *why, size_t why_size)
 {
     memset(cl, 0, sizeof *cl);
+    wire_msg_init(&cl->msg);
     char cf[700];
     snprintf(cf, sizeof cf, "%s/security/%s", c->profile_dir, CONN_CLIENT_FILE);
     ipp_error_t err;
-    ck_assert_msg(conn_read(cf, CONN_CLIENT, &cl->info, &err) == IPP_OK, "%s", err.msg);
+    if (conn_read(cf, CONN_CLIENT, &cl->info, &err) != IPP_OK) {
+        snprintf(why, why_size, "%s", err.msg);
+        return false;
+    }
     static ipp_logger_t quiet = {IPP_LOG_ERROR, NULL, "test-client"};
     wire_opts_t wo = {0};
     wo.key = cl->info.key;
     wo.key_len = cl->info.key_len;
     wo.log = &quiet;
     cl->wire = wire_session_new(&wo, &err);
-    ck_assert_ptr_nonnull(cl->wire);
+    if (!cl->wire) {
+        snprintf(why, why_size, "%s", err.msg);
+        return false;
+    }
     cl->zctx = zmq_ctx_new();
-    cl->dealer = zmq_socket(cl->zctx, ZMQ_DEALER);
-    cl->sub = zmq_socket(cl->zctx, ZMQ_SUB);
+    cl->dealer = cl->zctx ? zmq_socket(cl->zctx, ZMQ_DEALER) : NULL;
+    cl->sub = cl->zctx ? zmq_socket(cl->zctx, ZMQ_SUB) : NULL;
+    if (!cl->dealer || !cl->sub) {
+        snprintf(why, why_size, "zmq: %s", zmq_strerror(zmq_errno()));
+        return false;
+    }
     wire_socket_setup(cl->wire, cl->dealer);
     wire_socket_setup(cl->wire, cl->sub);
     const char *sid = wire_session_id(cl->wire);
     zmq_setsockopt(cl->dealer, ZMQ_ROUTING_ID, sid, strlen(sid));
     zmq_setsockopt(cl->sub, ZMQ_SUBSCRIBE, "", 0);
     char ep[128];
-    ck_assert_int_eq(zmq_connect(cl->dealer, conn_endpoint(&cl->info, cl->info.client_port, ep,
-                                                           sizeof ep)),
-                     0);
-    ck_assert_int_eq(
-        zmq_connect(cl->sub, conn_endpoint(&cl->info, cl->info.notify_port, ep, sizeof ep)), 0);
-    wire_msg_init(&cl->msg);
+    if (zmq_connect(cl->dealer, conn_endpoint(&cl->info, cl->info.client_port, ep, sizeof ep)) !=
+            0 ||
+        zmq_connect(cl->sub, conn_endpoint(&cl->info, cl->info.notify_port, ep, sizeof ep)) != 0) {
+        snprintf(why, why_size, "cannot connect to %s: %s", ep, zmq_strerror(zmq_errno()));
+        return false;
+    }
+    return true;
+}
+
+void h_client_open(h_client_t *cl, const h_cluster_t *c)
+{
+    char why[300];
+    ck_assert_msg(h_client_try_open(cl, c, why, sizeof why), "%s", why);
 }
 
 void h_client_close(h_client_t *cl)
@@ -263,12 +293,17 @@ void h_client_close(h_client_t *cl)
     memset(cl, 0, sizeof *cl);
 }
 
+ipp_err_t h_try_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
+                     zmq_msg_t *bufs, size_t n_bufs, const char *msg_id, char *id_out)
+{
+    return wire_send(cl->wire, cl->dealer, NULL, 0, type, NULL, content, bufs, n_bufs, 0, msg_id,
+                     id_out);
+}
+
 void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
             zmq_msg_t *bufs, size_t n_bufs, char *id_out)
 {
-    ck_assert_int_eq(wire_send(cl->wire, cl->dealer, NULL, 0, type, NULL, content, bufs, n_bufs,
-                               0, NULL, id_out),
-                     IPP_OK);
+    ck_assert_int_eq(h_try_send(cl, type, content, bufs, n_bufs, NULL, id_out), IPP_OK);
 }
 
 int h_recv(h_client_t *cl, int timeout_ms)
@@ -313,7 +348,7 @@ bool h_wait_engines(h_client_t *cl, size_t n, int timeout_ms)
     return false;
 }
 
-void h_submit(h_client_t *cl, const h_task_t *t, char *id)
+ipp_err_t h_submit_as(h_client_t *cl, const h_task_t *t, const char *msg_id, char *id)
 {
     Ipp__TaskRequest req = IPP__TASK_REQUEST__INIT;
     Ipp__Call call = IPP__CALL__INIT;
@@ -376,7 +411,12 @@ void h_submit(h_client_t *cl, const h_task_t *t, char *id)
     req.label = (char *)t->label;
     req.n_requires = t->n_requires;
     req.requires = (char **)t->requires;
-    h_send(cl, IPP__MSG_TYPE__TASK_REQUEST, &req.base, bufs, nb, id);
+    return h_try_send(cl, IPP__MSG_TYPE__TASK_REQUEST, &req.base, bufs, nb, msg_id, id);
+}
+
+void h_submit(h_client_t *cl, const h_task_t *t, char *id)
+{
+    ck_assert_int_eq(h_submit_as(cl, t, NULL, id), IPP_OK);
 }
 
 size_t h_collect(h_client_t *cl, char (*ids)[IPP_MSGID_LEN + 1], size_t n, h_result_t *res,
@@ -471,6 +511,33 @@ int64_t h_db_int(const h_cluster_t *c, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+}
+
+bool h_db_text(const h_cluster_t *c, const char *sql, char *out, size_t size)
+{
+    sqlite3 *db = NULL;
+    bool got = false;
+    out[0] = '\0';
+    if (sqlite3_open_v2(c->db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(out, size, "cannot open %s: %s", c->db_path, db ? sqlite3_errmsg(db) : "?");
+        sqlite3_close(db);
+        return false;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+        snprintf(out, size, "%s", v ? (const char *)v : "");
+        got = true;
+    } else if (rc != SQLITE_DONE) {
+        snprintf(out, size, "%s: %s", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return got;
 }
 
 void h_up(h_cluster_t *c, h_client_t *k, int n, const char *const *ctl_args)

@@ -4,7 +4,8 @@
  * temporary $IPP_DIR, on 127.0.0.1 with ports the controller picks, and
  * talks to the controller with a wire-level client: real sockets, real
  * signing, nothing of ours mocked. Every process started is recorded by pid
- * and killed (SIGKILL) and reaped at the end, also when a test fails.
+ * and killed (SIGKILL) and reaped at the end, also when a test fails; each
+ * also gets SIGKILL from the kernel if the test process dies first.
  *
  * Functions fail the current Check test (ck_assert) on setup problems; the
  * ones that wait take a timeout so no test can hang.
@@ -88,8 +89,17 @@ void h_down(h_cluster_t *c, h_client_t *k);
 // h_main: run a Check suite (fork mode) and return the process exit status.
 int h_main(Suite *s);
 
+// h_die_with_parent: in a child just forked from parent, have the kernel
+// SIGKILL it when the parent dies (exits at once if parent is gone).
+void h_die_with_parent(pid_t parent);
+
 // h_client_open: connect a client (subscribed to every notification).
 void h_client_open(h_client_t *cl, const h_cluster_t *c);
+
+// h_client_try_open: h_client_open that never fails the test (for forked
+// processes): false with the reason in why. Either way, close cl with
+// h_client_close.
+bool h_client_try_open(h_client_t *cl, const h_cluster_t *c, char *why, size_t why_size);
 
 // h_client_close: close it.
 void h_client_close(h_client_t *cl);
@@ -97,6 +107,11 @@ void h_client_close(h_client_t *cl);
 // h_send: send a request; returns its msg_id in id_out (37 bytes).
 void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
             zmq_msg_t *bufs, size_t n_bufs, char *id_out);
+
+// h_try_send: h_send that returns wire_send's result instead of failing
+// the test; msg_id, if not NULL, is the id to send under.
+ipp_err_t h_try_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
+                     zmq_msg_t *bufs, size_t n_bufs, const char *msg_id, char *id_out);
 
 // h_recv: the next message from the controller (DEALER) within timeout_ms,
 // into cl->msg; its type, or 0 on timeout.
@@ -134,6 +149,12 @@ typedef struct h_task_t {
 // h_submit: submit t; its msg_id into id (37 bytes). Does not wait.
 void h_submit(h_client_t *cl, const h_task_t *t, char *id);
 
+// h_submit_as: submit t under msg_id (NULL: a new one), its id into id (37
+// bytes, may be NULL); wire_send's result, never failing the test. Sending
+// an id again (signed afresh) is how a client re-sends a request whose
+// acceptance it did not see.
+ipp_err_t h_submit_as(h_client_t *cl, const h_task_t *t, const char *msg_id, char *id);
+
 // A task's outcome, as its TASK_RESULT said.
 typedef struct h_result_t {
     char msg_id[IPP_MSGID_LEN + 1];
@@ -157,5 +178,10 @@ size_t h_collect(h_client_t *cl, char (*ids)[IPP_MSGID_LEN + 1], size_t n, h_res
 // h_db_int: one integer from SQL on the cluster's database (read-only
 // connection), or -1.
 int64_t h_db_int(const h_cluster_t *c, const char *sql);
+
+// h_db_text: the first column of SQL's first row as text into out (size
+// bytes), read-only; false if there was no row (out then holds the error,
+// or is empty).
+bool h_db_text(const h_cluster_t *c, const char *sql, char *out, size_t size);
 
 #endif
