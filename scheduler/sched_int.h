@@ -7,10 +7,11 @@
  * one another. The calls run one way (each file's header paragraph says
  * its role):
  *
- *   sched.c (decisions, public calls) ─→ records.c
+ *   sched.c (new/destroy, the public calls) ─→ decide.c ─→ records.c
+ *                                           └──────────────→ records.c
  *
  * sched_rec_* live in records.c: they keep the records and indices right
- * and decide nothing.
+ * and decide nothing. sched_decide_* live in decide.c.
  *
  * A task moves WAITING (dependencies not met) → READY (runnable, waiting
  * for an engine slot) → RUNNING (sent) → gone, or back from RUNNING to
@@ -309,5 +310,40 @@ void sched_rec_oom(sched_t *self);
 // remember the outcome, forget the task, queue its waiters for resolution
 // (self->fin owns the record until they are resolved).
 void sched_rec_done(sched_t *self, sched_task_t *t, bool ok, int32_t engine);
+
+// ------------------------------------------------------------- decide.c
+
+// sched_decide_fail: the scheduler finishes t with an error (why, and an
+// evalue from fmt): the hub is told, dependents are resolved. t may be
+// WAITING, READY, or RUNNING already taken off its engine (then t->engine
+// is kept as where it ran). The record is freed once its waiters are.
+void sched_decide_fail(sched_t *self, sched_task_t *t, sched_outcome_t why, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+// sched_decide_serve: engine e may have room: give it queued work, oldest first.
+void sched_decide_serve(sched_t *self, sched_engine_t *e);
+
+// sched_decide_ready: t's dependencies are met: send it, queue it, or fail
+// it when no engine can ever take it.
+void sched_decide_ready(sched_t *self, sched_task_t *t);
+
+// sched_decide_requeue: t came back from an engine (refusal, retry, engine
+// death): a new waiting period, then placement.
+void sched_decide_requeue(sched_t *self, sched_task_t *t);
+
+// sched_decide_note: one of t's dependencies (dep_id, of kind EDGE_*,
+// finished ok on engine) is known; update t and fail it when unreachable;
+// with act, also place it when met. Returns true if t is no longer
+// WAITING/READY.
+bool sched_decide_note(sched_t *self, sched_task_t *t, int kind, const char *dep_id, bool ok,
+                       int32_t engine, bool act);
+
+// sched_decide_enter: a public call begins (calls nest through callbacks).
+void sched_decide_enter(sched_t *self);
+
+// sched_decide_leave: a public call ends: resolve the waiters of every task
+// that finished; the outermost call then tells the hub its decisions, in
+// the order they were made.
+void sched_decide_leave(sched_t *self);
 
 #endif
