@@ -7,8 +7,8 @@
  * one another. The calls run one way (each file's header paragraph says
  * its role):
  *
- *   sched.c (new/destroy, the public calls) ─→ decide.c ─→ records.c
- *                                           └──────────────→ records.c
+ *   submit.c (sched_submit, sched_adopt) ─→ decide.c ─→ records.c
+ *   sched.c (new/destroy, the events) ─────→ decide.c ─→ records.c
  *
  * sched_rec_* live in records.c: they keep the records and indices right
  * and decide nothing. sched_decide_* live in decide.c.
