@@ -4,14 +4,18 @@
  * Only the scheduler's own files include it, and white-box unit tests may.
  * It holds the bodies of the task, engine, edge, slot and place records
  * and of sched_t itself, and the functions the files below sched.c offer
- * one another. The calls run one way (each file's header paragraph says
- * its role):
+ * one another. The calls run one way, down (each file's header paragraph
+ * says its role):
  *
- *   submit.c (sched_submit, sched_adopt) ─→ decide.c ─→ records.c
- *   sched.c (new/destroy, the events) ─────→ decide.c ─→ records.c
+ *   sched.c  (new/destroy, the events) ──┐
+ *   submit.c (submission, adoption) ─────┴─→ decide.c ─→ records.c
+ *   access.c (read-only queries) ─────────────────────→ records.c
  *
- * sched_rec_* live in records.c: they keep the records and indices right
- * and decide nothing. sched_decide_* live in decide.c.
+ * sched.c and submit.c also call records.c directly. records.c calls no
+ * other file of these, decide.c only records.c, and nothing calls sched.c
+ * or submit.c but the hub. sched_rec_* live in records.c: they keep the
+ * records and indices right and decide nothing. sched_decide_* live in
+ * decide.c.
  *
  * A task moves WAITING (dependencies not met) → READY (runnable, waiting
  * for an engine slot) → RUNNING (sent) → gone, or back from RUNNING to
