@@ -80,7 +80,7 @@ static bool s_check_spec(const sched_t *self, const sched_spec_t *spec)
 // ---------------------------------------------------------------- record
 
 // s_fill: set up t's fields from spec (allocations first; on failure t is
-// unchanged). n_edges_max edges are reserved.
+// unchanged), with room for n_after + n_follow edges; 0 or -1.
 static int s_fill(sched_t *self, sched_task_t *t, const sched_spec_t *spec, size_t n_after,
                   size_t n_follow)
 {
@@ -130,6 +130,26 @@ fail:
     return -1;
 }
 
+// s_take: get or create the record of spec->msg_id and fill it: its
+// EXPECTED record (waiters kept, still EXPECTED), else a new one in the map
+// (T_DONE, counted nowhere), set up from spec with room for n_after +
+// n_follow edges; the caller gives it its state. NULL when out of memory,
+// and then nothing has changed (a new record is forgotten again).
+static sched_task_t *s_take(sched_t *self, const sched_spec_t *spec, size_t n_after,
+                            size_t n_follow)
+{
+    sched_task_t *t = sched_rec_get(self, spec->msg_id);
+    bool fresh = t == NULL;
+    if (fresh && !(t = sched_rec_task_new(self, spec->msg_id, T_DONE)))
+        return NULL;
+    if (s_fill(self, t, spec, n_after, n_follow) != 0) {
+        if (fresh)
+            sched_rec_task_forget(self, t);
+        return NULL;
+    }
+    return t;
+}
+
 // ---------------------------------------------------------- public calls
 
 ipp_err_t sched_submit(sched_t *self, const sched_spec_t *spec)
@@ -150,18 +170,9 @@ ipp_err_t sched_submit(sched_t *self, const sched_spec_t *spec)
                             sizeof *self->timers.items) != 0)
         return IPP_ERR_NOMEM;
 
-    sched_task_t *t = sched_rec_get(self, spec->msg_id);
-    bool fresh = t == NULL;
-    if (fresh && !(t = sched_rec_task_new(self, spec->msg_id, T_DONE)))
+    sched_task_t *t = s_take(self, spec, (size_t)n_after, (size_t)n_follow);
+    if (!t)
         return IPP_ERR_NOMEM;
-    if (s_fill(self, t, spec, (size_t)n_after, (size_t)n_follow) != 0) {
-        if (fresh) {
-            sched_idmap_del(&self->tasks, t->hash, t->msg_id);
-            sched_rec_set_state(self, t, T_DONE);
-            sched_rec_task_free(self, t);
-        }
-        return IPP_ERR_NOMEM;
-    }
     sched_decide_enter(self);
     sched_done_del(self->done, spec->msg_id);
     sched_rec_set_state(self, t, T_WAITING);
@@ -238,18 +249,9 @@ ipp_err_t sched_adopt(sched_t *self, const sched_spec_t *spec, int engine)
     sched_engine_t *e = sched_rec_engine(self, engine);
     if (!e || !e->registered)
         return IPP_ERR_INVALID;
-    sched_task_t *t = sched_rec_get(self, spec->msg_id);
-    bool fresh = t == NULL;
-    if (fresh && !(t = sched_rec_task_new(self, spec->msg_id, T_DONE)))
+    sched_task_t *t = s_take(self, spec, 0, 0);
+    if (!t)
         return IPP_ERR_NOMEM;
-    if (s_fill(self, t, spec, 0, 0) != 0) {
-        if (fresh) {
-            sched_idmap_del(&self->tasks, t->hash, t->msg_id);
-            sched_rec_set_state(self, t, T_DONE);
-            sched_rec_task_free(self, t);
-        }
-        return IPP_ERR_NOMEM;
-    }
     sched_decide_enter(self);
     sched_done_del(self->done, spec->msg_id);
     sched_rec_set_state(self, t, T_RUNNING);
