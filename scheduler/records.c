@@ -210,8 +210,11 @@ sched_place_t *sched_rec_place_get(sched_task_t *t)
 
 // ---------------------------------------------------------------- edges
 
-void sched_rec_edge_link(sched_t *self, sched_task_t *dep, sched_edge_t *e)
+void sched_rec_edge_add(sched_t *self, sched_task_t *t, sched_task_t *dep, int kind)
 {
+    sched_edge_t *e = &t->edges[t->n_edges++];
+    e->task = t;
+    e->kind = kind;
     e->dep = dep;
     e->next = NULL;
     e->prev = dep->wait_tail;

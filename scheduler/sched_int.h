@@ -253,8 +253,9 @@ sched_place_t *sched_rec_place_get(sched_task_t *t);
 // sched_rec_place_free: free p and its arrays (NULL-safe).
 void sched_rec_place_free(sched_place_t *p);
 
-// sched_rec_edge_link: link e into dep's waiter list.
-void sched_rec_edge_link(sched_t *self, sched_task_t *dep, sched_edge_t *e);
+// sched_rec_edge_add: t waits on dep: t's next edge (of kind EDGE_*, room
+// reserved when t was filled), linked into dep's waiter list.
+void sched_rec_edge_add(sched_t *self, sched_task_t *t, sched_task_t *dep, int kind);
 
 // sched_rec_edge_unlink: unlink e from its dep (no-op if resolved); an
 // EXPECTED dep left with no waiter is forgotten.

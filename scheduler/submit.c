@@ -187,10 +187,7 @@ ipp_err_t sched_submit(sched_t *self, const sched_spec_t *spec)
         }
         sched_task_t *d = sched_rec_get(self, id);
         if (d) {
-            sched_rec_edge_link(self, d, &t->edges[t->n_edges]);
-            t->edges[t->n_edges].task = t;
-            t->edges[t->n_edges].kind = kind;
-            t->n_edges++;
+            sched_rec_edge_add(self, t, d, kind);
             continue;
         }
         bool ok;
@@ -211,10 +208,7 @@ ipp_err_t sched_submit(sched_t *self, const sched_spec_t *spec)
                                       id);
                     goto out;
                 }
-                sched_rec_edge_link(self, d, &t->edges[t->n_edges]);
-                t->edges[t->n_edges].task = t;
-                t->edges[t->n_edges].kind = kind;
-                t->n_edges++;
+                sched_rec_edge_add(self, t, d, kind);
                 continue;
             }
             if (found != SCHED_LOOKUP_OK && found != SCHED_LOOKUP_ERROR) {
