@@ -48,9 +48,9 @@ ipp_err_t sched_outcome_err(sched_outcome_t why)
 
 // ---------------------------------------------------- fail and dispatch
 
-// sched_decide_fail: the scheduler finishes t with an error: tell the hub, resolve
-// dependents. t may be WAITING, READY, or RUNNING already taken off its
-// engine (then t->engine is kept as where it ran).
+// sched_decide_fail: the scheduler finishes t with an error: tell the hub,
+// resolve dependents. t may be WAITING, READY, or RUNNING already taken off
+// its engine (then t->engine is kept as where it ran).
 void sched_decide_fail(sched_t *self, sched_task_t *t, sched_outcome_t why, const char *fmt, ...)
 {
     int32_t ran = t->state == T_RUNNING ? t->engine : -1;
@@ -281,7 +281,8 @@ oom:
 
 // ------------------------------------------------ serve, ready, requeue
 
-// sched_decide_serve: engine e may have room: give it queued work, oldest first.
+// sched_decide_serve: engine e may have room: give it queued work, oldest
+// first.
 void sched_decide_serve(sched_t *self, sched_engine_t *e)
 {
     while (e->registered) {
@@ -351,8 +352,8 @@ void sched_decide_ready(sched_t *self, sched_task_t *t)
     sched_rec_tl_push(&self->fifo_head, &self->fifo_tail, t);
 }
 
-// sched_decide_requeue: t came back from an engine (refusal, retry, engine death):
-// a new waiting period, then placement.
+// sched_decide_requeue: t came back from an engine (refusal, retry, engine
+// death): a new waiting period, then placement.
 void sched_decide_requeue(sched_t *self, sched_task_t *t)
 {
     sched_rec_set_state(self, t, T_WAITING);
@@ -368,8 +369,8 @@ static const char *s_verb(bool ok, int32_t engine)
     return ok ? "succeeded" : engine < 0 ? "did not run" : "failed";
 }
 
-// sched_decide_note: one of t's dependencies (dep_id, finished ok on engine) is known;
-// update t and act: fail it when unreachable, place it when met.
+// sched_decide_note: one of t's dependencies (dep_id, finished ok on engine)
+// is known; update t and act: fail it when unreachable, place it when met.
 // Returns true if t is no longer WAITING/READY.
 bool sched_decide_note(sched_t *self, sched_task_t *t, int kind, const char *dep_id, bool ok,
                        int32_t engine, bool act)

@@ -158,7 +158,8 @@ void sched_rec_set_state(sched_t *self, sched_task_t *t, int state)
 
 // ---------------------------------------------------------------- tasks
 
-// sched_rec_task_new: a zeroed record for msg_id, in the map. NULL when out of memory.
+// sched_rec_task_new: a zeroed record for msg_id, in the map. NULL when out
+// of memory.
 sched_task_t *sched_rec_task_new(sched_t *self, const char *msg_id, int state)
 {
     sched_task_t *t = sched_pool_alloc(&self->task_pool);
@@ -188,8 +189,8 @@ void sched_rec_place_free(sched_place_t *p)
     free(p);
 }
 
-// sched_rec_task_free: release t's own allocations and the record. It must be out
-// of every index already.
+// sched_rec_task_free: release t's own allocations and the record. It must be
+// out of every index already.
 void sched_rec_task_free(sched_t *self, sched_task_t *t)
 {
     if (t->edges && t->edges != t->inline_edges)
@@ -263,9 +264,9 @@ void sched_rec_drop_edges(sched_t *self, sched_task_t *t)
         sched_rec_edge_unlink(self, &t->edges[i]);
 }
 
-// sched_rec_drop_after_edges: t is sent; its `after` is met for good. Its pending
-// `follow` ids (any-mode) stay linked: where they run matters if t comes
-// back (refused, retried, engine lost).
+// sched_rec_drop_after_edges: t is sent; its `after` is met for good. Its
+// pending `follow` ids (any-mode) stay linked: where they run matters if t
+// comes back (refused, retried, engine lost).
 void sched_rec_drop_after_edges(sched_t *self, sched_task_t *t)
 {
     for (uint32_t i = 0; i < t->n_edges; i++)
@@ -446,8 +447,8 @@ void sched_rec_oom(sched_t *self)
     self->st.oom = true;
 }
 
-// sched_rec_done: t (out of every index) has finished with (ok, engine): remember
-// the outcome, forget the task, queue its waiters for resolution.
+// sched_rec_done: t (out of every index) has finished with (ok, engine):
+// remember the outcome, forget the task, queue its waiters for resolution.
 void sched_rec_done(sched_t *self, sched_task_t *t, bool ok, int32_t engine)
 {
     sched_rec_drop_edges(self, t);

@@ -1,10 +1,14 @@
-/* sched.c — the scheduler's lifecycle and its public calls.
+/* sched.c — the scheduler's lifecycle and its events.
  *
- * Makes and frees sched_t with everything it holds, and takes the hub's
- * calls: it checks each, updates the records (records.c) and leaves the
- * decisions to decide.c. Never calls the hub's dispatch/finish itself
- * (decide.c tells them at the end of the outermost call), never scans
- * waiting tasks, and never touches the hub's user pointers.
+ * Makes and frees sched_t with everything it owns (task and engine
+ * records, maps, pools, the finished cache, the timeout heap, the outbox,
+ * scratch arrays), and takes the hub's events: a result, a release, a
+ * refusal, an engine up or down, an abort, time passing. It checks each,
+ * updates the records through records.c and leaves the decisions to
+ * decide.c; submission and adoption are submit.c's, the read-only queries
+ * access.c's. Never calls the hub's dispatch/finish itself (decide.c tells
+ * them at the end of the outermost call), never scans waiting tasks, and
+ * never touches the hub's user pointers.
  */
 #include "scheduler/sched.h"
 #include "scheduler/sched_int.h"
@@ -15,7 +19,7 @@
 #define DONE_CACHE_DEFAULT 65536
 #define POOL_BLOCK 1024
 
-// ------------------------------------------------------------------ misc
+// ---------------------------------------------------------------- config
 
 sched_config_t sched_config_default(void)
 {
@@ -90,7 +94,7 @@ void sched_destroy(sched_t **self_p)
     *self_p = NULL;
 }
 
-// ------------------------------------------------------ public: events
+// ---------------------------------------------------------------- events
 
 ipp_err_t sched_result(sched_t *self, const char *msg_id, bool ok, int engine, bool *final)
 {

@@ -325,7 +325,8 @@ void sched_rec_done(sched_t *self, sched_task_t *t, bool ok, int32_t engine);
 void sched_decide_fail(sched_t *self, sched_task_t *t, sched_outcome_t why, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-// sched_decide_serve: engine e may have room: give it queued work, oldest first.
+// sched_decide_serve: engine e may have room: give it queued work, oldest
+// first.
 void sched_decide_serve(sched_t *self, sched_engine_t *e);
 
 // sched_decide_ready: t's dependencies are met: send it, queue it, or fail
