@@ -37,12 +37,8 @@ static const char *s_kind_name(conn_kind_t kind)
     return kind == CONN_ENGINE ? "engine" : "client";
 }
 
-ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err)
+char *conn_format(const conn_info_t *info)
 {
-    ipp_err_t rc = IPP_OK;
-    char *text = NULL;
-    int fd = -1;
-    char tmp[4096];
     char b64[sodium_base64_ENCODED_LEN(WIRE_KEY_MAX, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(b64, sizeof b64, info->key, info->key_len,
                       sodium_base64_VARIANT_ORIGINAL);
@@ -50,8 +46,9 @@ ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err
                           "transport", info->transport, "ip", info->ip, "key", b64,
                           "signature_scheme", info->scheme, "controller_pid",
                           info->controller_pid);
+    sodium_memzero(b64, sizeof b64);
     if (!o)
-        return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
+        return NULL;
     if (info->kind == CONN_CLIENT) {
         json_object_set_new(o, "client_port", json_integer(info->client_port));
         json_object_set_new(o, "notify_port", json_integer(info->notify_port));
@@ -60,12 +57,19 @@ ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err
     }
     if (info->curve_server_key[0])
         json_object_set_new(o, "curve_server_key", json_string(info->curve_server_key));
-    text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-    sodium_memzero(b64, sizeof b64);
-    if (!text) {
-        rc = ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
-        goto out;
-    }
+    char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err)
+{
+    ipp_err_t rc = IPP_OK;
+    int fd = -1;
+    char tmp[4096];
+    char *text = conn_format(info);
+    if (!text)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
         rc = ipp_error_set(err, IPP_ERR_INVALID, "path too long: %s", path);
         goto out;
@@ -96,11 +100,8 @@ out:
         close(fd);
     if (rc != IPP_OK)
         unlink(tmp);
-    if (text) {
-        sodium_memzero(text, strlen(text));
-        free(text);
-    }
-    json_decref(o);
+    sodium_memzero(text, strlen(text));
+    free(text);
     return rc;
 }
 
@@ -139,31 +140,12 @@ static ipp_err_t s_get_port(json_t *o, const char *path, const char *name, int *
     return IPP_OK;
 }
 
-ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_error_t *err)
+// s_check: check the JSON o of the connection file called path into info
+// (already initialised for kind). Borrows o.
+static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_info_t *info,
+                         ipp_error_t *err)
 {
     ipp_err_t rc = IPP_OK;
-    json_t *o = NULL;
-    conn_info_init(info, kind);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return ipp_error_set(err, IPP_ERR_NOT_FOUND,
-                                 "%s: no such connection file (is the controller started?)",
-                                 path);
-        return ipp_error_set(err, IPP_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    if (st.st_mode & 077)
-        return ipp_error_set(err, IPP_ERR_PERMISSION,
-                             "%s: mode %04o lets others read the key; it must be 0600 "
-                             "(chmod 600 %s)",
-                             path, (unsigned)(st.st_mode & 07777), path);
-    json_error_t jerr;
-    o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o) {
-        rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: not valid JSON (line %d: %s)", path,
-                           jerr.line, jerr.text);
-        goto out;
-    }
     if (!json_is_object(o)) {
         rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: must hold a JSON object", path);
         goto out;
@@ -234,9 +216,48 @@ ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_e
     if (json_is_integer(pid))
         info->controller_pid = (int)json_integer_value(pid);
 out:
-    json_decref(o);
     if (rc != IPP_OK)
         sodium_memzero(info->key, sizeof info->key);
+    return rc;
+}
+
+ipp_err_t conn_parse(const char *text, size_t len, const char *name, conn_kind_t kind,
+                     conn_info_t *info, ipp_error_t *err)
+{
+    conn_info_init(info, kind);
+    json_error_t jerr;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: not valid JSON (line %d: %s)", name,
+                             jerr.line, jerr.text);
+    ipp_err_t rc = s_check(o, name, kind, info, err);
+    json_decref(o);
+    return rc;
+}
+
+ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_error_t *err)
+{
+    conn_info_init(info, kind);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return ipp_error_set(err, IPP_ERR_NOT_FOUND,
+                                 "%s: no such connection file (is the controller started?)",
+                                 path);
+        return ipp_error_set(err, IPP_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (st.st_mode & 077)
+        return ipp_error_set(err, IPP_ERR_PERMISSION,
+                             "%s: mode %04o lets others read the key; it must be 0600 "
+                             "(chmod 600 %s)",
+                             path, (unsigned)(st.st_mode & 07777), path);
+    json_error_t jerr;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: not valid JSON (line %d: %s)", path,
+                             jerr.line, jerr.text);
+    ipp_err_t rc = s_check(o, path, kind, info, err);
+    json_decref(o);
     return rc;
 }
 

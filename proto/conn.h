@@ -47,6 +47,18 @@ void conn_info_new_key(conn_info_t *info);
 // in the same folder, fsync, rename — so a reader never sees half a file.
 ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err);
 
+// conn_format: info as the JSON text of a connection file (what
+// conn_write puts in the file, without the final newline). Caller owns
+// the text (free(); it holds the key, so zero it first). NULL when out of
+// memory or when a string field of info is not UTF-8.
+char *conn_format(const conn_info_t *info);
+
+// conn_parse: check the connection-file text[0..len) into info, exactly
+// as conn_read checks a file's contents; name stands for the file in
+// messages. Errors: IPP_ERR_CONN_FILE, as for conn_read. Borrows text.
+ipp_err_t conn_parse(const char *text, size_t len, const char *name, conn_kind_t kind,
+                     conn_info_t *info, ipp_error_t *err);
+
 // conn_read: read and check path into info. Errors: IPP_ERR_NOT_FOUND (no
 // file), IPP_ERR_PERMISSION (readable by group or others), IPP_ERR_CONN_FILE
 // (not JSON, a field missing or of the wrong type, a bad port, a malformed
