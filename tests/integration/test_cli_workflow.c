@@ -157,6 +157,32 @@ START_TEST(test_many_errors_capped)
 }
 END_TEST
 
+START_TEST(test_control_characters_in_names)
+{
+    // Names and keys are the user's text: a newline or an escape in one
+    // must neither split a problem over two lines nor reach the terminal.
+    char *errors = NULL;
+    wf_t *wf = s_parse("{\"tasks\": {\"a\\nb\": {\"shell\": \"x\", \"col\\u001b[2Jour\": 1,"
+                       " \"after\": [\"no\\rpe\"]}}, \"ex\\ttra\": 1}",
+                       &errors);
+    ck_assert_ptr_null(wf);
+    ck_assert_ptr_nonnull(errors);
+    ck_assert_msg(!strchr(errors, '\033') && !strchr(errors, '\r') && !strchr(errors, '\t'),
+                  "%s", errors);
+    size_t lines = 0;
+    for (const char *p = errors; *p; lines++) {
+        ck_assert_msg(strncmp(p, "t.json: ", 8) == 0, "a line not naming the file in:\n%s",
+                      errors);
+        const char *nl = strchr(p, '\n');
+        ck_assert_ptr_nonnull(nl);
+        p = nl + 1;
+    }
+    ck_assert_uint_eq(lines, 4);  // bad name, unknown field, unknown node, unknown top-level
+    ck_assert_msg(strstr(errors, "node 'a?b'"), "%s", errors);
+    free(errors);
+}
+END_TEST
+
 START_TEST(test_order_parents_first)
 {
     // Children listed before their parents: node i waits for i+1 and i+7.
@@ -284,6 +310,7 @@ int main(void)
     tcase_add_test(tc, test_fields);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_many_errors_capped);
+    tcase_add_test(tc, test_control_characters_in_names);
     tcase_add_test(tc, test_order_parents_first);
     tcase_add_test(tc, test_cycles);
     tcase_add_test(tc, test_files_and_prefixes);

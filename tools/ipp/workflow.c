@@ -34,7 +34,9 @@ typedef struct s_errs_t {
     bool nomem;        // an allocation failed
 } s_errs_t;
 
-// s_err: add one problem.
+// s_err: add one problem. Names and keys quoted in it are the file's
+// text: control characters in them become '?', so a problem stays on one
+// line and nothing in a file can drive the user's terminal.
 static void s_err(s_errs_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void s_err(s_errs_t *e, const char *fmt, ...)
 {
@@ -46,6 +48,9 @@ static void s_err(s_errs_t *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     size_t need = strlen(e->file) + strlen(line) + 4;
     if (e->len + need + 1 > e->cap) {
         size_t cap = (e->cap + need) * 2 + 256;
