@@ -12,13 +12,6 @@ add_test(NAME integration_cli COMMAND test_cli)
 set_tests_properties(integration_cli PROPERTIES TIMEOUT 300
   ENVIRONMENT "CK_DEFAULT_TIMEOUT=120;ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
-# The workflow-file checker alone: no processes, a fraction of a second.
-add_executable(test_cli_workflow ${CMAKE_CURRENT_LIST_DIR}/test_cli_workflow.c)
-target_link_libraries(test_cli_workflow PRIVATE ipp_workflow PkgConfig::CHECK)
-add_test(NAME integration_cli_workflow COMMAND test_cli_workflow)
-set_tests_properties(integration_cli_workflow PROPERTIES TIMEOUT 60
-  ENVIRONMENT "CK_DEFAULT_TIMEOUT=60;ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
-
 # The README's "Using it" commands, run in order as a newcomer would.
 add_test(NAME integration_cli_readme
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_cli_readme.sh ${CMAKE_BINARY_DIR} ${CMAKE_SOURCE_DIR})

@@ -19,9 +19,3 @@ if(TARGET ipp-query)
   endforeach()
 endif()
 
-# The shared output formats (tools/fmt.c), in-process.
-if(TARGET ipp_fmt)
-  ipp_unit_test(query_fmt SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_query_fmt.c
-                ${CMAKE_CURRENT_SOURCE_DIR}/test_query_util.c LIBS ipp_fmt TIMEOUT 60)
-  target_compile_definitions(test_query_fmt PRIVATE IPP_QUERY_BIN="$<TARGET_FILE:ipp-query>")
-endif()

@@ -3,6 +3,8 @@
  */
 #include "proto/conn.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -16,15 +18,12 @@ static char s_dir[256];
 
 static void s_setup(void)
 {
-    snprintf(s_dir, sizeof s_dir, "/tmp/ipp-test-conn-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(s_dir));
+    tu_tmpdir(s_dir, sizeof s_dir, "conn");
 }
 
 static void s_teardown(void)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tu_rmtree(s_dir), 0);
 }
 
 static void s_write_raw(const char *path, const char *text, mode_t mode)

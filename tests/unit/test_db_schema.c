@@ -8,8 +8,9 @@
 #include "db/schema.h"
 #include "db/writer.h"
 
+#include "testutil.h"
+
 #include <check.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,25 +21,13 @@ static char t_path[320];
 
 static void t_setup(void)
 {
-    snprintf(t_dir, sizeof t_dir, "/tmp/ipp_test_db_schema.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "db_schema");
     snprintf(t_path, sizeof t_path, "%s/tasks.db", t_dir);
 }
 
 static void t_teardown(void)
 {
-    DIR *d = opendir(t_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char p[600];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", t_dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(t_dir);
+    tu_rmtree(t_dir);
 }
 
 // t_raw: run sql on path with a plain SQLite connection.

@@ -10,8 +10,9 @@
 #include "db/reader.h"
 #include "db/writer.h"
 
+#include "testutil.h"
+
 #include <check.h>
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,25 +27,13 @@ static char t_path[320];
 
 static void t_setup(void)
 {
-    snprintf(t_dir, sizeof t_dir, "/tmp/ipp_test_db_writer.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "db_writer");
     snprintf(t_path, sizeof t_path, "%s/tasks.db", t_dir);
 }
 
 static void t_teardown(void)
 {
-    DIR *d = opendir(t_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char p[600];
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", t_dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(t_dir);
+    tu_rmtree(t_dir);
 }
 
 static void t_id(long i, char out[64])

@@ -10,8 +10,9 @@
 #include "engine/plugin.h"
 #include "proto/clock.h"
 
+#include "testutil.h"
+
 #include <check.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,9 +27,7 @@ static eng_namespace_t *t_ns;
 
 static void t_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(t_dir, sizeof t_dir, "%s/test_eng_functions.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "eng_functions");
     t_fns = eng_functions_new();
     ck_assert_ptr_nonnull(t_fns);
     ipp_error_t err;
@@ -38,16 +37,11 @@ static void t_setup(void)
     ck_assert_ptr_nonnull(t_ns);
 }
 
-static int t_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void t_teardown(void)
 {
     eng_namespace_destroy(&t_ns);
     eng_functions_destroy(&t_fns);
-    nftw(t_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(t_dir);
 }
 
 // t_arm_fini_proof: have the test plugin's fini create t_dir/fini-ran.
@@ -255,6 +249,8 @@ END_TEST
 
 static void t_dummy(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)ctx;
+    (void)userdata;
 }
 
 START_TEST(test_register_rules)

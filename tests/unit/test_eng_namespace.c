@@ -6,8 +6,9 @@
  */
 #include "engine/namespace.h"
 
+#include "testutil.h"
+
 #include <check.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +21,9 @@ static eng_namespace_t *t_ns;
 
 static void t_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(t_dir, sizeof t_dir, "%s/test_eng_namespace.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "eng_namespace");
     t_ns = eng_namespace_new();
     ck_assert_ptr_nonnull(t_ns);
-}
-
-static int t_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
 }
 
 static void t_teardown(void)
@@ -37,7 +31,7 @@ static void t_teardown(void)
     eng_namespace_destroy(&t_ns);
     ck_assert_ptr_null(t_ns);
     eng_namespace_destroy(&t_ns);  // NULL-safe
-    nftw(t_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(t_dir);
 }
 
 static eng_span_t t_text(const char *s)

@@ -7,9 +7,10 @@
 #include "engine/builtins.h"
 #include "engine/requires.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +34,7 @@ static void t_touch(const char *name, mode_t mode)
 
 static void t_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(t_dir, sizeof t_dir, "%s/test_eng_requires.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "eng_requires");
     t_touch("ipp-tool", 0755);
     t_touch("ipp-data", 0644);
     char sub[PATH_MAX + 16];
@@ -47,15 +46,10 @@ static void t_setup(void)
     ck_assert_int_eq(eng_builtins_register(t_fns, &err), IPP_OK);
 }
 
-static int t_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void t_teardown(void)
 {
     eng_functions_destroy(&t_fns);
-    nftw(t_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(t_dir);
 }
 
 static const char *t_tags[] = {"gpu", "big-mem"};

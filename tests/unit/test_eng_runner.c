@@ -9,11 +9,12 @@
 #include "engine/runner.h"
 #include "proto/clock.h"
 
+#include "testutil.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,21 +28,14 @@ static char t_dir[PATH_MAX];
 
 static void t_setup(void)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(t_dir, sizeof t_dir, "%s/test_eng_runner.XXXXXX", base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t_dir));
+    tu_tmpdir(t_dir, sizeof t_dir, "eng_runner");
     // the engine's own settings must not leak into children
     signal(SIGPIPE, SIG_IGN);
 }
 
-static int t_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static void t_teardown(void)
 {
-    nftw(t_dir, t_rm, 16, FTW_DEPTH | FTW_PHYS);
+    tu_rmtree(t_dir);
 }
 
 // t_path: t_dir/name in a static buffer (one at a time).
