@@ -413,9 +413,9 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
             ra = sqlite3_step(ta);
         } else {
             if (sqlite3_column_bytes(pu, 2) != DB_AUDIT_HASH_BYTES) {
-                const char *id = (const char *)sqlite3_column_text(pu, 1);
-                code = s_fail(&w, seq, id, "purge record of %s (chain entry %lld) is damaged", id,
-                              (long long)seq);
+                const char *pid = (const char *)sqlite3_column_text(pu, 1);
+                code = s_fail(&w, seq, pid, "purge record of %s (chain entry %lld) is damaged",
+                              pid, (long long)seq);
                 goto out;
             }
             memcpy(w.prev, sqlite3_column_blob(pu, 2), sizeof w.prev);

@@ -45,11 +45,14 @@ static bool s_arg_text(ipp_call_ctx_t *ctx, const char *fn, size_t i, char *buf,
 // noop: nothing in, nothing out.
 static void s_noop(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)ctx;
+    (void)userdata;
 }
 
 // echo: returns its argument buffers unchanged.
 static void s_echo(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     size_t n = ipp_call_nargs(ctx);
     for (size_t i = 0; i < n; i++) {
         size_t len = 0;
@@ -63,6 +66,7 @@ static void s_echo(ipp_call_ctx_t *ctx, void *userdata)
 // fractional), returning early when the task is aborted.
 static void s_sleep(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     char text[S_TEXT_MAX];
     if (!s_arg_text(ctx, "sleep", 0, text, sizeof text))
         return;
@@ -94,6 +98,7 @@ static void s_sleep(ipp_call_ctx_t *ctx, void *userdata)
 // getpid: the engine's pid as decimal text.
 static void s_getpid(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld", (long)getpid());
     ipp_call_return(ctx, buf, (size_t)n);
@@ -102,6 +107,7 @@ static void s_getpid(ipp_call_ctx_t *ctx, void *userdata)
 // hostname: the engine host's name.
 static void s_hostname(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     char buf[256];
     if (gethostname(buf, sizeof buf) != 0) {
         ipp_call_error(ctx, "OSError", "hostname: %s", strerror(errno));
@@ -115,6 +121,7 @@ static void s_hostname(ipp_call_ctx_t *ctx, void *userdata)
 // any) as the message.
 static void s_fail(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     size_t len = 0;
     const char *msg = ipp_call_arg(ctx, 0, &len);
     if (!msg) {
@@ -130,6 +137,7 @@ static void s_fail(ipp_call_ctx_t *ctx, void *userdata)
 // argument; "KeyError" when it is not set.
 static void s_env(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     char name[S_TEXT_MAX];
     if (!s_arg_text(ctx, "env", 0, name, sizeof name))
         return;

@@ -81,8 +81,7 @@ static bool s_check_spec(const sched_t *self, const sched_spec_t *spec)
 
 // s_fill: set up t's fields from spec (allocations first; on failure t is
 // unchanged), with room for n_after + n_follow edges; 0 or -1.
-static int s_fill(sched_t *self, sched_task_t *t, const sched_spec_t *spec, size_t n_after,
-                  size_t n_follow)
+static int s_fill(sched_task_t *t, const sched_spec_t *spec, size_t n_after, size_t n_follow)
 {
     size_t n_edges = n_after + n_follow;
     sched_edge_t *edges = t->inline_edges;
@@ -142,7 +141,7 @@ static sched_task_t *s_take(sched_t *self, const sched_spec_t *spec, size_t n_af
     bool fresh = t == NULL;
     if (fresh && !(t = sched_rec_task_new(self, spec->msg_id, T_DONE)))
         return NULL;
-    if (s_fill(self, t, spec, n_after, n_follow) != 0) {
+    if (s_fill(t, spec, n_after, n_follow) != 0) {
         if (fresh)
             sched_rec_task_forget(self, t);
         return NULL;

@@ -30,6 +30,7 @@ typedef struct t_state_t {
 // t_greet: prints "hello NAME" and returns "greeted".
 static void t_greet(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     size_t len = 0;
     const char *name = ipp_call_arg(ctx, 0, &len);
     if (!name) {
@@ -43,6 +44,7 @@ static void t_greet(ipp_call_ctx_t *ctx, void *userdata)
 // t_store: namespace[arg0] = arg1.
 static void t_store(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     size_t klen = 0, vlen = 0;
     const char *key = ipp_call_arg(ctx, 0, &klen);
     const void *value = ipp_call_arg(ctx, 1, &vlen);
@@ -61,6 +63,7 @@ static void t_store(ipp_call_ctx_t *ctx, void *userdata)
 // when a second argument "del" is given.
 static void t_load(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     size_t klen = 0, alen = 0;
     const char *key = ipp_call_arg(ctx, 0, &klen);
     const char *action = ipp_call_arg(ctx, 1, &alen);
@@ -86,6 +89,7 @@ static void t_load(ipp_call_ctx_t *ctx, void *userdata)
 // the output kept); a second error is ignored.
 static void t_fail(ipp_call_ctx_t *ctx, void *userdata)
 {
+    (void)userdata;
     ipp_call_printf(ctx, "about to fail\n");
     ipp_call_return(ctx, "lost", 4);
     ipp_call_error(ctx, "PluginError", "bad thing %d", 42);

@@ -162,12 +162,14 @@ typedef struct {
 
 static ipp_ar_t *s_submit_noop(void *ctx, long i, ipp_error_t *err)
 {
+    (void)i;
     s_lb_ctx_t *x = ctx;
     return ipp_view_apply(x->view, "noop", NULL, 0, NULL, err);
 }
 
 static ipp_ar_t *s_submit_command(void *ctx, long i, ipp_error_t *err)
 {
+    (void)i;
     s_lb_ctx_t *x = ctx;
     return ipp_view_run(x->view, x->argv, NULL, err);
 }
@@ -187,6 +189,7 @@ static int s_commands(ipp_client_t *c, ipp_view_t *lb, const s_args_t *a)
 
 static int s_latency(ipp_client_t *c, ipp_view_t *lb, const s_args_t *a)
 {
+    (void)c;
     ipp_error_t err;
     int rc = 0;
     long n = a->rounds;
