@@ -467,7 +467,7 @@ static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *
     if (rc != IPP_OK)
         return ipp_error_set(err, rc, "connect to %s: %s", c->endpoint, e.msg);
     const Ipp__ConnectReply *r = (const Ipp__ConnectReply *)reply.content;
-    cl_engines_replace(c, r->engines, r->n_engines);
+    cl_engines_replace(c, r->engines, r->n_engines, r->has_engines_seq ? r->engines_seq : 0);
     snprintf(c->controller_session, sizeof c->controller_session, "%s",
              r->controller_session ? r->controller_session : "");
     wire_msg_fini(&reply);

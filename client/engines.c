@@ -39,8 +39,10 @@ void cl_engines_clear(ipp_client_t *c)
     c->n_engines = 0;
 }
 
-// s_engine_update: add or update the engine info says, keeping id order.
-static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive)
+// s_engine_update: add or update the engine info says (as of seq),
+// keeping id order.
+static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive,
+                            int64_t seq)
 {
     if (!info || !info->has_engine_id)
         return;
@@ -98,14 +100,32 @@ static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool a
     if (info->has_registered)
         e->registered = info->registered;
     e->alive = alive;
+    e->seq = seq;
 }
 
-// cl_engines_replace: the list a CONNECT_REPLY or ENGINE_LIST_REPLY carries.
-void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n)
+// cl_engines_replace: the list a CONNECT_REPLY or ENGINE_LIST_REPLY
+// carries, made when the controller's last event had seq. An entry from an
+// event after that (its ENGINE_EVENT overtook the reply, which travels on
+// the other socket) is newer than the list and stays as it is.
+void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n, int64_t seq)
 {
-    cl_engines_clear(c);
-    for (size_t i = 0; i < n; i++)
-        s_engine_update(c, infos[i], infos[i]->has_alive ? infos[i]->alive : true);
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_engines; i++) {
+        cl_engine_t *e = &c->engines[i];
+        if (seq > 0 && e->seq > seq) {
+            c->engines[kept++] = *e;
+        } else {
+            free(e->uuid);
+            free(e->hostname);
+        }
+    }
+    c->n_engines = kept;
+    for (size_t i = 0; i < n; i++) {
+        const Ipp__EngineInfo *info = infos[i];
+        if (info->has_engine_id && kept && cl_engine_find(c, info->engine_id))
+            continue;  // heard of since
+        s_engine_update(c, info, info->has_alive ? info->alive : true, seq);
+    }
 }
 
 size_t ipp_client_ids(const ipp_client_t *c, int *out, size_t max)
@@ -137,10 +157,15 @@ void cl_on_engine_event(ipp_client_t *c, wire_msg_t *m)
     const Ipp__EngineEvent *ev = (const Ipp__EngineEvent *)m->content;
     if (!ev->engine)
         return;
+    int64_t seq = ev->has_seq ? ev->seq : 0;
+    const cl_engine_t *known =
+        ev->engine->has_engine_id ? cl_engine_find(c, ev->engine->engine_id) : NULL;
+    if (seq > 0 && known && known->seq >= seq)
+        return;  // a list made after this event is already in
     if (ev->kind == IPP__ENGINE_EVENT__KIND__REGISTERED)
-        s_engine_update(c, ev->engine, true);
+        s_engine_update(c, ev->engine, true, seq);
     else if (ev->kind == IPP__ENGINE_EVENT__KIND__UNREGISTERED)
-        s_engine_update(c, ev->engine, false);
+        s_engine_update(c, ev->engine, false, seq);
 }
 
 ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
@@ -152,7 +177,7 @@ ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
     if (rc != IPP_OK)
         return rc;
     const Ipp__EngineListReply *r = (const Ipp__EngineListReply *)reply.content;
-    cl_engines_replace(c, r->engines, r->n_engines);
+    cl_engines_replace(c, r->engines, r->n_engines, r->has_seq ? r->seq : 0);
     wire_msg_fini(&reply);
     return IPP_OK;
 }

@@ -204,6 +204,7 @@ typedef struct cl_engine_t {
     int pid;             // 0 unknown
     int64_t registered;  // µs UTC, 0 unknown
     bool alive;          // registered now
+    int64_t seq;         // seq of the event or list this came from (0: none given)
 } cl_engine_t;
 
 // A blocking request waiting for its reply (on the caller's stack).
@@ -296,8 +297,9 @@ const cl_engine_t *cl_engine_find(const ipp_client_t *c, int id);
 void cl_engines_clear(ipp_client_t *c);
 
 // cl_engines_replace: the known engines become the n of infos (a
-// CONNECT_REPLY's or ENGINE_LIST_REPLY's list; nothing is taken).
-void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n);
+// CONNECT_REPLY's or ENGINE_LIST_REPLY's list made at event seq; nothing is
+// taken), except those heard of by an event after it (a higher seq).
+void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n, int64_t seq);
 
 // cl_on_engine_event: an ENGINE_EVENT notification (m keeps its content).
 void cl_on_engine_event(ipp_client_t *c, wire_msg_t *m);

@@ -43,6 +43,11 @@ static void s_announce(hub_t *hub, const hub_engine_t *e, bool up)
     ev.has_kind = 1;
     ev.kind = up ? IPP__ENGINE_EVENT__KIND__REGISTERED : IPP__ENGINE_EVENT__KIND__UNREGISTERED;
     ev.engine = &info;
+    // A clock, not a counter, so it keeps rising over a restart.
+    int64_t now = ipp_clock_now_us();
+    hub->engines_seq = now > hub->engines_seq ? now : hub->engines_seq + 1;
+    ev.has_seq = 1;
+    ev.seq = hub->engines_seq;
     hub_publish(hub, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base, true);
 }
 

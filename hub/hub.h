@@ -165,6 +165,7 @@ typedef struct hub_t {
     size_t waits_cap;            // ring size
     wire_msg_t in;               // reused for every incoming message
     int64_t started;             // wall clock µs at start
+    int64_t engines_seq;         // seq of the last ENGINE_EVENT (µs clock, strictly rising)
     int64_t next_beat;           // monotonic µs of the next heartbeat check
     int64_t grace_until;         // monotonic µs: end of the recovery grace
     bool recovering;             // grace period running

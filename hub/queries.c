@@ -62,6 +62,8 @@ void hub_query_connect(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     rep.controller_session = (char *)wire_session_id(hub->wire);
     rep.has_started = 1;
     rep.started = hub->started;
+    rep.has_engines_seq = 1;
+    rep.engines_seq = hub->engines_seq;
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__CONNECT_REPLY, &rep.base, NULL, 0);
     free(infos);
     free(ptrs);
@@ -70,46 +72,55 @@ void hub_query_connect(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 void hub_query_engine_list(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
-    // Every engine ever registered, the live ones marked alive.
+    // Every engine ever registered: the live ones from the registry (a
+    // registration's row may not be committed yet), then those in the
+    // store that are not live.
     ipp_error_t err;
     db_engines_t *all = NULL;
     if (db_reader_engines(hub_store_reader(hub->store), &all, &err) != IPP_OK) {
         hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
         return;
     }
-    size_t n = all->n;
-    Ipp__EngineInfo *infos = n ? calloc(n, sizeof *infos) : NULL;
-    Ipp__EngineInfo **ptrs = n ? calloc(n, sizeof *ptrs) : NULL;
-    if (n && (!infos || !ptrs)) {
+    size_t live = hub_registry_count(hub->engines);
+    size_t cap = live + all->n;
+    Ipp__EngineInfo *infos = cap ? calloc(cap, sizeof *infos) : NULL;
+    Ipp__EngineInfo **ptrs = cap ? calloc(cap, sizeof *ptrs) : NULL;
+    if (cap && (!infos || !ptrs)) {
         free(infos);
         free(ptrs);
         db_engines_destroy(&all);
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
         return;
     }
-    for (size_t i = 0; i < n; i++) {
+    size_t n = 0;
+    for (size_t i = 0; i < live; i++) {
+        hub_engine_info(hub_registry_at(hub->engines, i), &infos[n], true);
+        ptrs[n] = &infos[n];
+        n++;
+    }
+    for (size_t i = 0; i < all->n; i++) {
         const db_engine_info_t *d = &all->v[i];
-        hub_engine_t *live = hub_registry_get(hub->engines, d->id);
-        if (live) {
-            hub_engine_info(live, &infos[i], true);
-        } else {
-            ipp__engine_info__init(&infos[i]);
-            infos[i].has_engine_id = 1;
-            infos[i].engine_id = d->id;
-            infos[i].uuid = d->uuid;
-            infos[i].hostname = d->hostname;
-            infos[i].has_pid = 1;
-            infos[i].pid = d->pid;
-            infos[i].has_registered = 1;
-            infos[i].registered = d->registered;
-            infos[i].has_alive = 1;
-            infos[i].alive = 0;
-        }
-        ptrs[i] = &infos[i];
+        if (hub_registry_get(hub->engines, d->id))
+            continue;
+        ipp__engine_info__init(&infos[n]);
+        infos[n].has_engine_id = 1;
+        infos[n].engine_id = d->id;
+        infos[n].uuid = d->uuid;
+        infos[n].hostname = d->hostname;
+        infos[n].has_pid = 1;
+        infos[n].pid = d->pid;
+        infos[n].has_registered = 1;
+        infos[n].registered = d->registered;
+        infos[n].has_alive = 1;
+        infos[n].alive = 0;
+        ptrs[n] = &infos[n];
+        n++;
     }
     Ipp__EngineListReply rep = IPP__ENGINE_LIST_REPLY__INIT;
     rep.n_engines = n;
     rep.engines = ptrs;
+    rep.has_seq = 1;
+    rep.seq = hub->engines_seq;
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__ENGINE_LIST_REPLY, &rep.base, NULL, 0);
     free(infos);
     free(ptrs);

@@ -1282,6 +1282,68 @@ START_TEST(test_engine_registered_while_subscribing)
 }
 END_TEST
 
+// The controller publishes an engine's registration (seq 7) and then
+// answers a list request with a list it made before (seq 5, without that
+// engine): the reply, on the other socket, arrives after the event. The
+// event is newer and must not be undone by the older list.
+static void s_script_list_overtaken(peer_t *p)
+{
+    if (!peer_handshake(p, NULL, 0))
+        return;
+    wire_msg_t m;
+    wire_msg_init(&m);
+    if (!peer_expect(p, &m, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, 5000))
+        goto out;
+    Ipp__EngineInfo info = IPP__ENGINE_INFO__INIT;
+    info.has_engine_id = 1;
+    info.engine_id = 4;
+    Ipp__EngineEvent ev = IPP__ENGINE_EVENT__INIT;
+    ev.has_kind = 1;
+    ev.kind = IPP__ENGINE_EVENT__KIND__REGISTERED;
+    ev.engine = &info;
+    ev.has_seq = 1;
+    ev.seq = 7;
+    peer_publish(p, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base);
+    usleep(200000);  // the client reads the event first
+    Ipp__EngineListReply r = IPP__ENGINE_LIST_REPLY__INIT;
+    r.has_seq = 1;
+    r.seq = 5;
+    peer_reply(p, &m, IPP__MSG_TYPE__ENGINE_LIST_REPLY, &r.base, NULL, 0);
+    wire_msg_fini(&m);
+    // A stale event (seq 6, engine 4 leaving) changes nothing either.
+    ev.kind = IPP__ENGINE_EVENT__KIND__UNREGISTERED;
+    ev.seq = 6;
+    peer_publish(p, "engine", IPP__MSG_TYPE__ENGINE_EVENT, &ev.base);
+    // A later list (seq 9) without engine 4 wins over the event.
+    if (!peer_expect(p, &m, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, 5000))
+        goto out;
+    r.seq = 9;
+    peer_reply(p, &m, IPP__MSG_TYPE__ENGINE_LIST_REPLY, &r.base, NULL, 0);
+out:
+    wire_msg_fini(&m);
+}
+
+START_TEST(test_engine_list_overtaken_by_event)
+{
+    peer_t p;
+    peer_start(&p);
+    peer_run(&p, s_script_list_overtaken, NULL);
+    ipp_client_t *c = peer_client(&p, 5);
+    ipp_error_t err;
+    ck_assert_msg(ipp_client_wait_for_engines(c, 1, 4, &err) == IPP_OK, "%s", err.msg);
+    // Let the stale event arrive; engine 4 stays.
+    ipp_client_spin(c, 0.3, &err);
+    int ids[2];
+    ck_assert_uint_eq(ipp_client_ids(c, ids, 2), 1);
+    ck_assert_int_eq(ids[0], 4);
+    ck_assert_int_eq(ipp_client_refresh_engines(c, &err), IPP_OK);
+    ck_assert_uint_eq(ipp_client_ids(c, ids, 2), 0);
+    ipp_client_destroy(&c);
+    peer_join(&p);
+    peer_stop(&p);
+}
+END_TEST
+
 // ----------------------------------------------------------------- abort
 
 static void s_script_abort(peer_t *p)
@@ -1473,6 +1535,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_pollable_fd);
     tcase_add_test(tc, test_engine_events);
     tcase_add_test(tc, test_engine_registered_while_subscribing);
+    tcase_add_test(tc, test_engine_list_overtaken_by_event);
     tcase_add_test(tc, test_abort);
     tcase_add_test(tc, test_zero_copy_args);
     tcase_add_test(tc, test_client_destroyed_first);
