@@ -89,6 +89,9 @@ ipp_err_t cl_flags_copy(const ipp_flags_t *in, cl_flags_t *out, ipp_error_t *err
     if (in->set & IPP_FLAG_RETRIES) {
         if (in->retries < 0)
             return ipp_error_set(err, IPP_ERR_INVALID, "retries: %d is negative", in->retries);
+        if (in->retries > IPP_RETRIES_MAX)
+            return ipp_error_set(err, IPP_ERR_INVALID, "retries: at most %d, not %d",
+                                 IPP_RETRIES_MAX, in->retries);
         out->retries = in->retries;
     }
     if (in->set & IPP_FLAG_LABEL && in->label && in->label[0] &&

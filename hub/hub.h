@@ -74,6 +74,8 @@ typedef struct hub_task_t {
     size_t n_watchers;               // how many
     bool held;                       // recovery: was running when the
                                      // controller died; waits for its engine
+    bool aborted;                    // aborted while running: its engine was
+                                     // told to stop it; what comes back is final
     Ipp__TaskResult *result;         // result waiting for its commit, owned
     zmq_msg_t *rbufs;                // its buffers, owned
     size_t n_rbufs;                  // how many

@@ -780,7 +780,10 @@ void hub_query_abort(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         if (rc == IPP_OK) {
             aborted[na++] = copies[i];
         } else if (rc == IPP_ERR_PENDING && task->engine >= 0) {
-            // Running: the engine kills it and reports TaskAborted.
+            // Running: the engine kills it and reports TaskAborted. The
+            // scheduler has taken its retries; the hub records what comes
+            // back (a failure, or the loss of its engine) as aborted.
+            task->aborted = true;
             char *one[1] = {copies[i]};
             s_engine_control(hub, task->engine, IPP__ENGINE_CONTROL__ACTION__ABORT, one, 1);
             aborted[na++] = copies[i];

@@ -15,6 +15,7 @@
  */
 #include "hub/hub.h"
 
+#include "ipp/limits.h"
 #include "proto/clock.h"
 
 #include <errno.h>
@@ -214,6 +215,11 @@ static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *i
     if ((r->has_timeout_us && r->timeout_us < 0) || (r->has_retries && r->retries < 0)) {
         s_refuse(hub, ident, id, IPP_ERR_INVALID, r->timeout_us < 0 ? "timeout" : "retries",
                  "timeout and retries cannot be negative");
+        return IPP_ERR_INVALID;
+    }
+    if (r->has_retries && r->retries > IPP_RETRIES_MAX) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "retries", "retries: at most %d, not %d",
+                 IPP_RETRIES_MAX, (int)r->retries);
         return IPP_ERR_INVALID;
     }
     if (r->label && strlen(r->label) >= sizeof(((hub_task_t *)0)->label)) {
@@ -579,6 +585,38 @@ void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const c
 
 // ------------------------------------------------------------ results
 
+// s_result_aborted: r, a failure of a task aborted while it ran, becomes
+// the abort it is: status ABORTED, ename TaskAborted (what the engine said
+// stays in evalue). Its strings stay r's (freed with it).
+static void s_result_aborted(Ipp__TaskResult *r)
+{
+    r->has_status = 1;
+    r->status = IPP__STATUS__ABORTED;
+    if (!r->error) {
+        r->error = calloc(1, sizeof *r->error);
+        if (!r->error)
+            return;  // the status says it; no room for the words
+        ipp__remote_error__init(r->error);
+    }
+    if (r->error->ename && strcmp(r->error->ename, "TaskAborted") == 0)
+        return;
+    char text[512];
+    snprintf(text, sizeof text, "aborted while running (the engine reported %s%s%s)",
+             r->error->ename ? r->error->ename : "a failure", r->error->evalue ? ": " : "",
+             r->error->evalue ? r->error->evalue : "");
+    char *ename = strdup("TaskAborted");
+    char *evalue = strdup(text);
+    if (!ename || !evalue) {
+        free(ename);
+        free(evalue);
+        return;
+    }
+    free(r->error->ename);
+    free(r->error->evalue);
+    r->error->ename = ename;
+    r->error->evalue = evalue;
+}
+
 void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
 {
     if (!e) {
@@ -606,7 +644,9 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         return;
     }
     bool ok = r->has_status && r->status == IPP__STATUS__OK;
-    if (!ok && sched_retries_left(hub->sched, id) > 0) {
+    if (!ok && task->aborted)
+        s_result_aborted(r);
+    if (!ok && !task->aborted && sched_retries_left(hub->sched, id) > 0) {
         // A failed attempt with retries left: not a result. The request is
         // durable, so the scheduler may send it again at once.
         IPP_LOGI(hub->log, "task %s failed on engine %d (%s); retrying", id, e->id,
@@ -880,6 +920,12 @@ static void s_sched_finish(void *ctx, void *user, const char *msg_id, sched_outc
         // A result is being recorded: it stands (the engine died after
         // sending it). The scheduler has forgotten the task already.
         task->in_sched = false;
+        return;
+    }
+    if (task->aborted && why == SCHED_LOST) {
+        // Its engine went away after being told to stop it.
+        hub_task_fail_now(ctx, task, IPP__STATUS__ABORTED, "TaskAborted",
+                          "aborted while running (then its engine went away)");
         return;
     }
     hub_task_fail_now(ctx, task, s_status_of(why), ename, evalue);

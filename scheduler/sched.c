@@ -320,8 +320,11 @@ ipp_err_t sched_abort(sched_t *self, const char *msg_id)
     sched_task_t *t = sched_rec_get(self, msg_id);
     if (!t || t->state == T_EXPECTED)
         return IPP_ERR_NOT_FOUND;
-    if (t->state == T_RUNNING)
+    if (t->state == T_RUNNING) {
+        // Its engine is told to stop it; whatever comes back is final.
+        t->retries = 0;
         return IPP_ERR_PENDING;
+    }
     sched_decide_enter(self);
     sched_decide_fail(self, t, SCHED_ABORTED, "aborted before it ran");
     sched_decide_leave(self);

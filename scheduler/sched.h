@@ -242,7 +242,9 @@ ipp_err_t sched_engine_add(sched_t *self, int engine);
 ipp_err_t sched_engine_remove(sched_t *self, int engine);
 
 // sched_abort: fail a waiting or queued task with TaskAborted (dependents
-// updated). IPP_ERR_PENDING if it is running (cannot be aborted here),
+// updated). IPP_ERR_PENDING if it is running: it cannot be aborted here
+// (the hub tells its engine), but it has no retries left from now on, so
+// the outcome its engine reports, or the loss of its engine, is final.
 // IPP_ERR_NOT_FOUND if not live.
 ipp_err_t sched_abort(sched_t *self, const char *msg_id);
 

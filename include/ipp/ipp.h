@@ -2,13 +2,15 @@
  *
  * Include this one header. It brings the error type (ipp/error.h) and the
  * client API: the Client and hub queries (ipp/client.h), DirectView and
- * LoadBalancedView (ipp/view.h), AsyncResult (ipp/result.h).
+ * LoadBalancedView (ipp/view.h), AsyncResult (ipp/result.h), and the limits
+ * of a request (ipp/limits.h).
  */
 #ifndef IPP_IPP_H
 #define IPP_IPP_H
 
 #include "ipp/client.h"
 #include "ipp/error.h"
+#include "ipp/limits.h"
 #include "ipp/result.h"
 #include "ipp/view.h"
 

@@ -107,7 +107,8 @@ typedef struct ipp_flags_t {
     const ipp_dependency_t *follow;   /* run only where these ran (NULL = none) */
     double timeout;                   /* fail with DependencyTimeout if dependencies are not
                                          met within this many seconds; 0 = no limit */
-    int retries;                      /* further attempts after a failure */
+    int retries;                      /* further attempts after a failure, 0 to
+                                         IPP_RETRIES_MAX (ipp/limits.h) */
     const char *label;                /* a name to find the task by later */
     const int *targets;               /* engines the scheduler may use (n_targets of them) */
     size_t n_targets;                 /* 0 = any */

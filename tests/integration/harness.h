@@ -104,6 +104,16 @@ bool h_client_try_open(h_client_t *cl, const h_cluster_t *c, char *why, size_t w
 // h_client_close: close it.
 void h_client_close(h_client_t *cl);
 
+// h_engine_peer_open: a raw peer on the engine port (signed with the
+// engine file's key), not an engine: it only sends what the test sends.
+// routing_id NULL: a fresh one. Close it with h_client_close.
+void h_engine_peer_open(h_client_t *cl, const h_cluster_t *c, const char *routing_id);
+
+// h_send_bytes: send a message of type whose content frame is the given
+// bytes (correctly signed, whatever they hold); its msg_id into id_out.
+void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t len,
+                  char *id_out);
+
 // h_send: send a request; returns its msg_id in id_out (37 bytes).
 void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
             zmq_msg_t *bufs, size_t n_bufs, char *id_out);
@@ -131,6 +141,8 @@ typedef struct h_task_t {
     size_t n_args;
     const char *shell;         // shell command, or NULL
     int target;                // >= 0: direct (mux) to this engine
+    const int *targets;        // load-balanced (target < 0): engines allowed
+    size_t n_targets;          // how many (0: any)
     const char *const *after;  // after ids
     size_t n_after;
     bool after_any;            // all = false

@@ -471,6 +471,7 @@ START_TEST(test_usage_errors)
         {"--request-timeout", "soon", "status"},
         {"run"},
         {"run", "--retries", "x", "--", "true"},
+        {"run", "--retries", "101", "--", "true"},
         {"run", "--timeout", "-1", "--", "true"},
         {"run", "--bogus", "--", "true"},
         {"run", "--shell", "true", "extra"},

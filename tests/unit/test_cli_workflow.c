@@ -106,6 +106,7 @@ START_TEST(test_errors)
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": -2}}}", "field 'timeout': must be between"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": true}}}", "must be a number of seconds, not a boolean"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"retries\": 1.5}}}", "field 'retries'"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"retries\": 101}}}", "from 0 to 100"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": \"fn:x\"}}}", "field 'requires': must be a list"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": [\"\"]}}}", "field 'requires': item 1 is empty"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"targets\": [-1]}}}", "field 'targets': item 1"},

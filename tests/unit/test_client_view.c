@@ -339,6 +339,11 @@ START_TEST(test_lb_flags)
     ipp_flags_t neg = {.set = IPP_FLAG_RETRIES, .retries = -1};
     ck_assert_ptr_null(ipp_view_apply(lb, "echo", NULL, 0, &neg, &err));
     ck_assert_int_eq(err.code, IPP_ERR_INVALID);
+    // Over the cap: refused here, before anything is sent.
+    ipp_flags_t many = {.set = IPP_FLAG_RETRIES, .retries = IPP_RETRIES_MAX + 1};
+    ck_assert_ptr_null(ipp_view_apply(lb, "echo", NULL, 0, &many, &err));
+    ck_assert_int_eq(err.code, IPP_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "retries: at most 100"));
     const char *junk[] = {"not-an-id"};
     ipp_dependency_t bad = IPP_DEPENDENCY_INIT;
     bad.ids = junk;

@@ -672,6 +672,54 @@ START_TEST(test_abort_waiting_queued_running_unknown)
 }
 END_TEST
 
+// An abort of a running task cannot stop it here, but it takes away its
+// retries: neither the failure its engine reports nor the loss of its
+// engine sends it anywhere again.
+START_TEST(test_abort_running_task_is_never_retried)
+{
+    fake_hub_t *h = fake_new(NULL);
+    fake_engines(h, 2);
+    sched_spec_t s = fake_task("many");
+    s.retries = 5;
+    ck_assert_int_eq(sched_submit(h->sched, &s), IPP_OK);
+    ck_assert_int_eq(sched_abort(h->sched, "many"), IPP_ERR_PENDING);
+    ck_assert_uint_eq(sched_retries_left(h->sched, "many"), 0);
+    bool final = false;
+    ck_assert_int_eq(sched_result(h->sched, "many", false, fake_where(h, "many"), &final),
+                     IPP_OK);
+    ck_assert(final);
+    ck_assert_uint_eq(fake_dispatches(h, "many"), 1);
+    ck_assert_int_eq(sched_task_state(h->sched, "many", NULL), SCHED_STATE_DONE_ERR);
+
+    // Its engine dies after the abort: lost, not sent to the other one.
+    s.msg_id = "lost";
+    s.user = (void *)"lost";
+    ck_assert_int_eq(sched_submit(h->sched, &s), IPP_OK);
+    int where = fake_where(h, "lost");
+    ck_assert_int_eq(sched_abort(h->sched, "lost"), IPP_ERR_PENDING);
+    ck_assert_int_eq(sched_engine_remove(h->sched, where), IPP_OK);
+    ck_assert_uint_eq(fake_dispatches(h, "lost"), 1);
+    const fake_event_t *f = fake_finished(h, "lost");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->why, SCHED_LOST);
+
+    // A retry re-dispatched before the abort came: the new attempt is the
+    // one aborted, and it is the last.
+    s.msg_id = "again";
+    s.user = (void *)"again";
+    ck_assert_int_eq(sched_engine_add(h->sched, where), IPP_OK);
+    ck_assert_int_eq(sched_submit(h->sched, &s), IPP_OK);
+    ck_assert_int_eq(fake_fail(h, "again"), IPP_OK);
+    ck_assert_uint_eq(fake_dispatches(h, "again"), 2);
+    ck_assert_int_eq(sched_abort(h->sched, "again"), IPP_ERR_PENDING);
+    ck_assert_int_eq(sched_result(h->sched, "again", false, fake_where(h, "again"), &final),
+                     IPP_OK);
+    ck_assert(final);
+    ck_assert_uint_eq(fake_dispatches(h, "again"), 2);
+    fake_destroy(&h);
+}
+END_TEST
+
 // ---------------------------------------------------------- re-entrancy
 
 static void s_finish_submits(fake_hub_t *h, const char *msg_id, sched_outcome_t why)
@@ -903,6 +951,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_late_result_from_old_engine_ignored);
     tcase_add_test(tc, test_adopt_running_task_counts_as_load);
     tcase_add_test(tc, test_abort_waiting_queued_running_unknown);
+    tcase_add_test(tc, test_abort_running_task_is_never_retried);
     tcase_add_test(tc, test_callbacks_may_call_back_in);
     tcase_add_test(tc, test_nested_calls_see_consistent_state);
     tcase_add_test(tc, test_accessors_report_queues);

@@ -449,6 +449,7 @@ static void m_step(model_t *m)
         ck_assert_int_eq(t->state, M_DONE);
     } else if (r < 82 && (t = m_pick(m, M_RUNNING))) {
         ck_assert_int_eq(sched_abort(m->h->sched, t->id), IPP_ERR_PENDING);
+        t->retries = 0;  // aborted while running: whatever comes back is final
     } else if (r < 90) {
         m->h->now += (int64_t)sched_rng_below(&m->rng, 5000);
         m->op = 't';

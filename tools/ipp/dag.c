@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+_Static_assert(IPP_RETRIES_MAX == 100, "the usage text says retries 0 to 100");
+
 static const cli_cmd_t s_cmd = {
     "dag",
     "usage: ipp dag submit FILE [--label PREFIX] [--wait]\n"
@@ -33,7 +35,7 @@ static const cli_cmd_t s_cmd = {
     "plus, all optional:\n"
     "  \"after\": [NAME...] or {\"ids\": [NAME...], \"all\": B, \"success\": B, \"failure\": B}\n"
     "  \"follow\": the same, for running where those ran\n"
-    "  \"timeout\": S (dependency wait limit), \"retries\": N, \"requires\": [X...],\n"
+    "  \"timeout\": S (dependency wait limit), \"retries\": N (0 to 100), \"requires\": [X...],\n"
     "  \"env\": {NAME: VALUE}, \"cwd\": DIR, \"wall_limit\": S, \"targets\": [ENGINE...]\n"
     "Node names are letters, digits, '_', '-' and '.'. The whole file is checked\n"
     "before anything is submitted (unknown names and fields, wrong types, cycles).\n"

@@ -101,9 +101,9 @@ static int s_sub_option(const cli_cmd_t *cmd, s_sub_t *sub, int c, const char *a
         }
         return 1;
     case O_RETRIES:
-        if (!cli_parse_int(arg, 0, 1000000, &v)) {
-            cli_usage_error(cmd, "--retries needs a whole number from 0 to 1000000, not '%s'",
-                            arg);
+        if (!cli_parse_int(arg, 0, IPP_RETRIES_MAX, &v)) {
+            cli_usage_error(cmd, "--retries needs a whole number from 0 to %d, not '%s'",
+                            IPP_RETRIES_MAX, arg);
             return -1;
         }
         sub->retries = v;
@@ -330,6 +330,7 @@ static int s_kind_check(const cli_cmd_t *cmd, const s_sub_t *sub, int n_words, b
 }
 
 // Descriptions of the shared options, for the usage texts.
+_Static_assert(IPP_RETRIES_MAX == 100, "--retries in S_DEP_HELP says 0 to 100");
 #define S_DEP_HELP                                                                    \
     "  --after IDS          run after these tasks finished (msg_ids or label\n"        \
     "                       patterns, comma-separated; repeatable)\n"                  \
@@ -337,7 +338,7 @@ static int s_kind_check(const cli_cmd_t *cmd, const s_sub_t *sub, int n_words, b
     "  --after-failure      a failed one counts too (default: only successes)\n"       \
     "  --follow IDS         run where these tasks ran\n"                               \
     "  --timeout S          fail (DependencyTimeout) if not runnable within S seconds\n" \
-    "  --retries N          further attempts after a failure\n"                        \
+    "  --retries N          further attempts after a failure (0 to 100)\n"             \
     "  --targets LIST       engines it may run on, e.g. 0,2\n"                         \
     "  --require X          what the engine must have: fn:NAME, cmd:PROGRAM, tag:T\n"
 #define S_CMD_HELP                                                           \

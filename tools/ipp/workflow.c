@@ -10,6 +10,8 @@
  */
 #include "tools/ipp/workflow.h"
 
+#include "ipp/limits.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -425,10 +427,10 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
         s_number(e, name, "timeout", v, &nd->timeout);
     if ((v = json_object_get(o, "retries"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > 1000000)
-            s_err(e, "node '%s', field 'retries': must be a whole number from 0 to 1000000, "
+            json_integer_value(v) > IPP_RETRIES_MAX)
+            s_err(e, "node '%s', field 'retries': must be a whole number from 0 to %d, "
                      "not %s",
-                  name, json_is_integer(v) ? "a negative or huge one" : s_type(v));
+                  name, IPP_RETRIES_MAX, json_is_integer(v) ? "a negative or larger one" : s_type(v));
         else
             nd->retries = (int)json_integer_value(v);
     }

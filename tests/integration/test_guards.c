@@ -1,0 +1,133 @@
+/* test_guards.c — what the controller refuses, bounds or ends for good,
+ * with the real binaries:
+ *
+ *   abort of a running task with retries left → aborted, never run again
+ *   abort while a failing task retries        → aborted, not retried on
+ *   retries over IPP_RETRIES_MAX              → refused, field "retries"
+ */
+#include "harness.h"
+
+#include "ipp/limits.h"
+#include "proto/clock.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef char id_t_[IPP_MSGID_LEN + 1];
+
+static h_cluster_t C;
+static h_client_t K;
+
+// s_attempts: the attempts recorded for id (-1 if no record yet).
+static int64_t s_attempts(const char *id)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT attempts FROM tasks WHERE msg_id='%s'", id);
+    return h_db_int(&C, sql);
+}
+
+// s_abort: ask the controller to abort id; true if it says "aborted".
+static bool s_abort(const char *id)
+{
+    Ipp__AbortRequest req = IPP__ABORT_REQUEST__INIT;
+    char *ids[1] = {(char *)id};
+    req.n_msg_ids = 1;
+    req.msg_ids = ids;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__ABORT_REQUEST, &req.base, 5000),
+                     IPP__MSG_TYPE__ABORT_REPLY);
+    return ((Ipp__AbortReply *)K.msg.content)->n_aborted == 1;
+}
+
+// A running task with many retries left, aborted: the engine stops it and
+// that is the end of it, recorded as aborted after one attempt.
+START_TEST(test_abort_running_task_with_retries_is_final)
+{
+    h_up(&C, &K, 2, NULL);
+    id_t_ ids[1];
+    h_task_t t = {.shell = "sleep 30", .target = -1, .retries = IPP_RETRIES_MAX};
+    h_submit(&K, &t, ids[0]);
+    // Running: its assignment is recorded.
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    while (s_attempts(ids[0]) < 1 && ipp_clock_mono_us() < until)
+        usleep(50000);
+    ck_assert_int_eq(s_attempts(ids[0]), 1);
+    ck_assert(s_abort(ids[0]));
+    h_result_t res[1];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 20000), 1);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__ABORTED);
+    ck_assert_str_eq(res[0].ename, "TaskAborted");
+    ck_assert_int_eq(s_attempts(ids[0]), 1);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s' AND status='aborted'",
+             ids[0]);
+    ck_assert_int_eq(h_db_int(&C, sql), 1);
+    h_down(&C, &K);
+}
+END_TEST
+
+// A task that fails at once, again and again: the abort lands while it
+// runs, or while it waits between attempts; either way it is aborted, and
+// the failure that crosses the abort is not retried.
+START_TEST(test_abort_races_with_retries)
+{
+    h_up(&C, &K, 2, NULL);
+    id_t_ ids[1];
+    h_task_t t = {.shell = "sleep 0.02; exit 3", .target = -1, .retries = IPP_RETRIES_MAX};
+    h_submit(&K, &t, ids[0]);
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    while (s_attempts(ids[0]) < 3 && ipp_clock_mono_us() < until)
+        usleep(20000);
+    ck_assert_int_ge(s_attempts(ids[0]), 3);
+    ck_assert(s_abort(ids[0]));
+    h_result_t res[1];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 30000), 1);
+    ck_assert_msg(res[0].status == IPP__STATUS__ABORTED, "status %d (%s: %s)", res[0].status,
+                  res[0].ename, res[0].evalue);
+    ck_assert_str_eq(res[0].ename, "TaskAborted");
+    int64_t at_end = s_attempts(ids[0]);
+    ck_assert_int_lt(at_end, IPP_RETRIES_MAX + 1);
+    // Nothing runs it again afterwards.
+    usleep(500000);
+    ck_assert_int_eq(s_attempts(ids[0]), at_end);
+    h_down(&C, &K);
+}
+END_TEST
+
+START_TEST(test_retries_over_the_cap_refused)
+{
+    h_up(&C, &K, 1, NULL);
+    id_t_ ids[2];
+    h_task_t over = {.call = "noop", .target = -1, .retries = IPP_RETRIES_MAX + 1};
+    h_submit(&K, &over, ids[0]);
+    h_task_t at = {.call = "noop", .target = -1, .retries = IPP_RETRIES_MAX};
+    h_submit(&K, &at, ids[1]);
+    h_result_t res[2];
+    ck_assert_uint_eq(h_collect(&K, ids, 2, res, 10000), 2);
+    ck_assert(res[0].refused);
+    ck_assert_msg(strstr(res[0].evalue, "retries: at most 100") != NULL, "%s", res[0].evalue);
+    ck_assert_int_eq(s_attempts(ids[0]), -1);  // nothing recorded
+    ck_assert(!res[1].refused);
+    ck_assert_int_eq(res[1].status, IPP__STATUS__OK);
+    h_down(&C, &K);
+}
+END_TEST
+
+static Suite *s_suite(void)
+{
+    Suite *s = suite_create("guards");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, test_abort_running_task_with_retries_is_final);
+    tcase_add_test(tc, test_abort_races_with_retries);
+    tcase_add_test(tc, test_retries_over_the_cap_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return h_main(s_suite());
+}
