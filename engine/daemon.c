@@ -152,7 +152,9 @@ static void s_registered(eng_daemon_t *self, wire_msg_t *msg)
     snprintf(self->controller, sizeof self->controller, "%s", msg->header->session);
     bool first = !self->registered;
     self->registered = true;
-    self->next_beat = ipp_clock_mono_us() + self->period_us;
+    // The first heartbeat goes at once: the controller sends no work to an
+    // engine until it has heard one after the registration.
+    self->next_beat = ipp_clock_mono_us();
     if (first)
         IPP_LOGI(self->log, "registered as engine %d", self->engine_id);
     // Everything not acknowledged goes again.

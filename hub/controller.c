@@ -205,6 +205,8 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
         return NULL;
     }
     hub->cfg = *cfg;
+    if (hub->cfg.max_engines == 0)
+        hub->cfg.max_engines = HUB_MAX_ENGINES_DEFAULT;
     hub->log = log;
     hub->started = ipp_clock_now_us();
     wire_msg_init(&hub->in);

@@ -1,9 +1,11 @@
 /* engines.c — the controller's side of the engine conversation.
  *
- * Registration (engine uuid → stable id from the task store), heartbeats
- * (echoed, so engines know the controller lives; silence for `misses`
- * periods means death), results, unmet-dependency answers, leaving, and
- * telling engines to stop. Sending tasks is the scheduler's side
+ * Registration (engine uuid → stable id from the task store; at most
+ * --max-engines at once, one per connection), heartbeats (echoed, so
+ * engines know the controller lives; silence for `misses` periods means
+ * death; the first one after a registration makes the engine schedulable:
+ * until then the scheduler holds it), results, unmet-dependency answers,
+ * leaving, and telling engines to stop. Sending tasks is the scheduler's side
  * (tasks.c). Owns nothing: engines live in hub->engines, tasks in
  * hub->tasks.
  */
@@ -116,6 +118,7 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
         return;
     }
     hub_engine_t *old = hub_registry_by_uuid(hub->engines, req->uuid);
+    hub_engine_t *same_conn = hub_registry_by_ident(hub->engines, ident->data, ident->size);
     if (old && old->pid == req->pid && strcmp(old->hostname, req->hostname ? req->hostname : "") == 0 &&
         old->ident_len == ident->size && memcmp(old->ident, ident->data, ident->size) == 0) {
         // The same process again (it heard nothing from us for a while):
@@ -128,6 +131,19 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     if (old)
         s_engine_gone(hub, old, "a new process registered with its uuid");
+    // One connection is one engine: what was registered on it is gone (its
+    // messages could not be told apart from the new one's).
+    if (same_conn && same_conn != old)
+        s_engine_gone(hub, same_conn, "its connection registered as another engine");
+    if (hub_registry_count(hub->engines) >= hub->cfg.max_engines) {
+        IPP_LOGW(hub->log, "registration of %s refused: %zu engines registered (--max-engines %zu)",
+                 req->uuid, hub_registry_count(hub->engines), hub->cfg.max_engines);
+        hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_INVALID, NULL,
+                        "registration refused: this controller takes at most %zu engines "
+                        "(--max-engines)",
+                        hub->cfg.max_engines);
+        return;
+    }
     ipp_error_t err;
     int id = -1;
     if (hub_store_engine_id(hub->store, req->uuid, req->hostname ? req->hostname : "",
@@ -152,7 +168,9 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
              req->uuid, req->hostname ? req->hostname : "?", req->pid, req->n_running,
              req->n_finished);
     s_announce(hub, e, true);
-    sched_engine_add(hub->sched, id);
+    // No work until it proves it is alive with a heartbeat: a registration
+    // alone may come from a peer that never runs anything.
+    sched_engine_add_held(hub->sched, id);
     for (size_t i = 0; i < req->n_running; i++)
         s_adopt(hub, e, req->running[i]);
     for (size_t i = 0; i < req->n_finished; i++)
@@ -167,6 +185,14 @@ void hub_engine_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident
         hub_reply_error(hub, hub->engine_sock, ident, msg->header->msg_id, IPP_ERR_NOT_FOUND,
                         "engine", "engine not registered with this controller");
         return;
+    }
+    const Ipp__Heartbeat *hb = (const Ipp__Heartbeat *)msg->content;
+    if (!e->alive && (!hb->has_engine_id || hb->engine_id == e->id)) {
+        // The first heartbeat since it registered, naming the id the reply
+        // gave it: it is alive, and may get work.
+        e->alive = true;
+        sched_engine_unhold(hub->sched, e->id);
+        IPP_LOGD(hub->log, "engine %d is alive: it gets work", e->id);
     }
     wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__HEARTBEAT,
               msg->header->msg_id, msg->content, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);

@@ -44,10 +44,15 @@ typedef struct hub_config_t {
     int64_t grace_us;            // after a restart: how long engines get to
                                  // report held tasks before those are requeued
     int64_t window_us;           // accepted clock skew for messages
+    size_t max_engines;          // registered engines at most (--max-engines;
+                                 // 0 = HUB_MAX_ENGINES_DEFAULT)
     int client_port;             // 0 = reuse the connection file's, else free
     int engine_port;             // likewise
     int notify_port;             // likewise
 } hub_config_t;
+
+// Engines registered at once unless --max-engines says otherwise.
+#define HUB_MAX_ENGINES_DEFAULT 1024
 
 // A client that asked about a pending task: it is sent TASK_DONE directly
 // when the task completes (its done.<id> subscription may reach the XPUB
@@ -226,9 +231,11 @@ void hub_destroy(hub_t **hub_p);
 // The engine socket's handlers (but TASK_RESULT: hub_task_result).
 // hub_engine_register: REGISTRATION_REQUEST — an id from the store, the
 // reply, the announcement; tasks it reports running or finished adopted.
+// Refused past cfg.max_engines. The engine is held in the scheduler (no
+// work) until its first heartbeat.
 hub_engine_fn hub_engine_register;
-// hub_engine_heartbeat: HEARTBEAT — echoed; an unregistered sender is told
-// to register.
+// hub_engine_heartbeat: HEARTBEAT — echoed; the first since registering
+// makes the engine schedulable; an unregistered sender is told to register.
 hub_engine_fn hub_engine_heartbeat;
 // hub_engine_unmet: UNMET_DEPENDENCY — the engine cannot run a task here.
 hub_engine_fn hub_engine_unmet;

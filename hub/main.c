@@ -45,6 +45,8 @@ static void s_usage(FILE *out)
             "                          heartbeat period x misses)\n"
             "  --window S              how old a message may be, seconds (default 300); it\n"
             "                          may be dated at most 60 s (or S if less) ahead\n"
+            "  --max-engines N         engines registered at once, at most (default 1024);\n"
+            "                          registrations past it are refused\n"
             "  --client-port P, --notify-port P, --engine-port P\n"
             "                          fixed ports (default: those of the existing connection\n"
             "                          files, else free ports)\n"
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
 {
     enum {
         O_PROFILE = 1000, O_IP, O_DB, O_DURABILITY, O_SCHEME, O_HWM, O_HB, O_MISSES,
-        O_GRACE, O_WINDOW, O_CPORT, O_NPORT, O_EPORT, O_LOG
+        O_GRACE, O_WINDOW, O_MAX_ENGINES, O_CPORT, O_NPORT, O_EPORT, O_LOG
     };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
         {"heartbeat-misses", required_argument, NULL, O_MISSES},
         {"grace", required_argument, NULL, O_GRACE},
         {"window", required_argument, NULL, O_WINDOW},
+        {"max-engines", required_argument, NULL, O_MAX_ENGINES},
         {"client-port", required_argument, NULL, O_CPORT},
         {"notify-port", required_argument, NULL, O_NPORT},
         {"engine-port", required_argument, NULL, O_EPORT},
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
     cfg.heartbeat_misses = 5;
     cfg.grace_us = -1;
     cfg.window_us = 300LL * 1000000;
+    cfg.max_engines = HUB_MAX_ENGINES_DEFAULT;
     const char *profile = "default";
     const char *db = NULL;
     ipp_logger_t log = {IPP_LOG_INFO, NULL, "ipp-controller"};
@@ -165,6 +169,15 @@ int main(int argc, char **argv)
             if (s_number("--window", optarg, 1, &v))
                 return 2;
             cfg.window_us = (int64_t)(v * 1e6);
+            break;
+        case O_MAX_ENGINES:
+            if (s_number("--max-engines", optarg, 1, &v) || v != (double)(size_t)v ||
+                v > 1000000) {
+                fprintf(stderr, "ipp-controller: --max-engines is a whole number from 1 to "
+                                "1000000\n");
+                return 2;
+            }
+            cfg.max_engines = (size_t)v;
             break;
         case O_CPORT:
         case O_NPORT:

@@ -29,6 +29,8 @@ typedef struct hub_engine_t {
     uint8_t ident[HUB_IDENT_MAX];    // ROUTER routing id
     size_t ident_len;                // its length
     int64_t completed;               // tasks it finished in this run
+    bool alive;                      // a heartbeat came after this registration:
+                                     // the scheduler may send it work
 } hub_engine_t;
 
 typedef struct hub_registry_t hub_registry_t;

@@ -285,7 +285,7 @@ oom:
 // first.
 void sched_decide_serve(sched_t *self, sched_engine_t *e)
 {
-    while (e->registered) {
+    while (e->registered && !e->held) {
         self->st.ops++;
         if (e->mux_head && (self->mux_hwm == 0 || e->load < self->mux_hwm)) {
             s_dispatch(self, e->mux_head, e);

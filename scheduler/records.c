@@ -278,7 +278,7 @@ void sched_rec_drop_after_edges(sched_t *self, sched_task_t *t)
 
 bool sched_rec_is_free(const sched_t *self, const sched_engine_t *e)
 {
-    return e->registered && (self->hwm == 0 || e->load < self->hwm);
+    return e->registered && !e->held && (self->hwm == 0 || e->load < self->hwm);
 }
 
 // sched_rec_load_add: change e's load by delta, keeping n_free right.

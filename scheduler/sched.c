@@ -204,7 +204,8 @@ ipp_err_t sched_unmet(sched_t *self, const char *msg_id, int engine)
     return IPP_OK;
 }
 
-ipp_err_t sched_engine_add(sched_t *self, int engine)
+// s_engine_up: sched_engine_add, the engine held (no work) or not.
+static ipp_err_t s_engine_up(sched_t *self, int engine, bool held)
 {
     if (!self || engine < 0)
         return IPP_ERR_INVALID;
@@ -217,6 +218,7 @@ ipp_err_t sched_engine_add(sched_t *self, int engine)
         return IPP_ERR_NOMEM;
     sched_decide_enter(self);
     e->registered = true;
+    e->held = held;
     e->completed = 0;
     self->n_registered++;
     self->st.engines = self->n_registered;
@@ -242,6 +244,32 @@ ipp_err_t sched_engine_add(sched_t *self, int engine)
         if (!sched_rec_excluded(t->place, engine) && !sched_rec_slot_add(self, t, e))
             sched_rec_oom(self);
     }
+    sched_decide_serve(self, e);
+    sched_decide_leave(self);
+    return IPP_OK;
+}
+
+ipp_err_t sched_engine_add(sched_t *self, int engine)
+{
+    return s_engine_up(self, engine, false);
+}
+
+ipp_err_t sched_engine_add_held(sched_t *self, int engine)
+{
+    return s_engine_up(self, engine, true);
+}
+
+ipp_err_t sched_engine_unhold(sched_t *self, int engine)
+{
+    sched_engine_t *e = self ? sched_rec_engine(self, engine) : NULL;
+    if (!e || !e->registered)
+        return IPP_ERR_NOT_FOUND;
+    if (!e->held)
+        return IPP_OK;
+    sched_decide_enter(self);
+    e->held = false;
+    if (sched_rec_is_free(self, e))
+        self->n_free++;
     sched_decide_serve(self, e);
     sched_decide_leave(self);
     return IPP_OK;

@@ -232,6 +232,17 @@ ipp_err_t sched_unmet(sched_t *self, const char *msg_id, int engine);
 // IPP_ERR_INVALID if already registered or negative.
 ipp_err_t sched_engine_add(sched_t *self, int engine);
 
+// sched_engine_add_held: like sched_engine_add, but the engine gets no
+// work until sched_engine_unhold: it counts as registered (tasks may queue
+// for it, sched_adopt may place running tasks on it) but is never chosen.
+// For an engine that registered and has not yet shown that it is alive.
+ipp_err_t sched_engine_add_held(sched_t *self, int engine);
+
+// sched_engine_unhold: engine (registered) may get work now; it is served
+// at once. IPP_OK also when it was not held; IPP_ERR_NOT_FOUND if it is
+// not registered.
+ipp_err_t sched_engine_unhold(sched_t *self, int engine);
+
 // sched_engine_remove: engine is gone. Its running tasks are lost: run
 // again elsewhere if they have retries left, else failed with EngineError;
 // its queued mux tasks fail with EngineError; dependents are updated.

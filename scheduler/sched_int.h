@@ -138,6 +138,8 @@ struct sched_engine_t {
     int32_t id;                 // engine id (map key)
     bool registered;            // up; false while only referenced by targets/follow
     bool pinned;                // being removed: keep the record until done
+    bool held;                  // registered, not yet proven alive: no work
+                                // is sent to it (sched_engine_add_held)
     uint32_t load;              // tasks sent and not finished
     uint64_t completed;         // results since it registered
     int64_t lru_stamp;          // position in LRU order (smaller = less recent)
@@ -272,7 +274,7 @@ void sched_rec_drop_after_edges(sched_t *self, sched_task_t *t);
 // sched_rec_deps_met: are both of t's dependencies met?
 bool sched_rec_deps_met(const sched_task_t *t);
 
-// sched_rec_is_free: is e registered and under hwm?
+// sched_rec_is_free: is e registered, not held, and under hwm?
 bool sched_rec_is_free(const sched_t *self, const sched_engine_t *e);
 
 // sched_rec_load_add: change e's load by delta, keeping n_free right.

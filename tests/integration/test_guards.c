@@ -4,6 +4,8 @@
  *   abort of a running task with retries left → aborted, never run again
  *   abort while a failing task retries        → aborted, not retried on
  *   retries over IPP_RETRIES_MAX              → refused, field "retries"
+ *   a flood of registrations that never beat  → never sent work, unregistered
+ *   registrations past --max-engines          → refused, naming the cap
  */
 #include "harness.h"
 
@@ -115,6 +117,106 @@ START_TEST(test_retries_over_the_cap_refused)
 }
 END_TEST
 
+// s_register: peer p sends a registration as engine uuid.
+static void s_register(h_client_t *p, const char *uuid)
+{
+    Ipp__RegistrationRequest req = IPP__REGISTRATION_REQUEST__INIT;
+    req.uuid = (char *)uuid;
+    req.hostname = "nowhere";
+    req.has_pid = 1;
+    req.pid = 1;
+    h_send(p, IPP__MSG_TYPE__REGISTRATION_REQUEST, &req.base, NULL, 0, NULL);
+}
+
+// s_alive_engines: how many engines the controller lists as alive.
+static size_t s_alive_engines(void)
+{
+    Ipp__EngineListRequest req = IPP__ENGINE_LIST_REQUEST__INIT;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &req.base, 5000),
+                     IPP__MSG_TYPE__ENGINE_LIST_REPLY);
+    Ipp__EngineListReply *rep = (Ipp__EngineListReply *)K.msg.content;
+    size_t n = 0;
+    for (size_t i = 0; i < rep->n_engines; i++)
+        n += rep->engines[i]->alive;
+    return n;
+}
+
+// Peers holding the key register as engines, many times each, and never
+// send a heartbeat: none of them is sent a task, the real engines run
+// everything, and the fakes are unregistered once the heartbeat timeout
+// (1 s here) has passed.
+START_TEST(test_registration_flood_gets_no_work)
+{
+    h_up(&C, &K, 2, NULL);
+    enum { PEERS = 40, EACH = 5, N = 20 };
+    static h_client_t peers[PEERS];
+    for (int i = 0; i < PEERS; i++) {
+        h_engine_peer_open(&peers[i], &C, NULL);
+        for (int k = 0; k < EACH; k++) {
+            char uuid[64];
+            snprintf(uuid, sizeof uuid, "fake-%d-%d", i, k);
+            s_register(&peers[i], uuid);
+        }
+    }
+    // Every peer's last registration stands, for now.
+    ck_assert(h_wait_engines(&K, 2 + PEERS, 15000));
+    id_t_ ids[N];
+    for (int i = 0; i < N; i++) {
+        h_task_t t = {.call = "noop", .target = -1};
+        h_submit(&K, &t, ids[i]);
+    }
+    h_result_t res[N];
+    ck_assert_uint_eq(h_collect(&K, ids, N, res, 30000), N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(res[i].status == IPP__STATUS__OK, "task %d: status %d (%s: %s)", i,
+                      res[i].status, res[i].ename, res[i].evalue);
+        ck_assert_msg(res[i].engine_id == 0 || res[i].engine_id == 1, "task %d ran on %d", i,
+                      res[i].engine_id);
+    }
+    const char *left = "SELECT count(*) FROM engines WHERE uuid LIKE 'fake-%' AND "
+                       "unregistered IS NULL";
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    while ((s_alive_engines() > 2 || h_db_int(&C, left) != 0) && ipp_clock_mono_us() < until)
+        usleep(100000);
+    ck_assert_uint_eq(s_alive_engines(), 2);
+    ck_assert_int_eq(h_db_int(&C, left), 0);
+    for (int i = 0; i < PEERS; i++)
+        h_client_close(&peers[i]);
+    h_down(&C, &K);
+}
+END_TEST
+
+// With --max-engines 3 and two engines up, one more registers; the next
+// is refused with an error naming the cap, and taken once there is room.
+START_TEST(test_registrations_past_the_cap_refused)
+{
+    h_up(&C, &K, 2, (const char *[]){"--max-engines", "3", NULL});
+    h_client_t a, b;
+    h_engine_peer_open(&a, &C, NULL);
+    h_engine_peer_open(&b, &C, NULL);
+    s_register(&a, "fake-a");
+    ck_assert_int_eq(h_recv(&a, 5000), IPP__MSG_TYPE__REGISTRATION_REPLY);
+    s_register(&b, "fake-b");
+    ck_assert_int_eq(h_recv(&b, 5000), IPP__MSG_TYPE__ERROR_REPLY);
+    Ipp__ErrorReply *e = (Ipp__ErrorReply *)b.msg.content;
+    ck_assert_int_eq(e->code, IPP_ERR_INVALID);
+    ck_assert_msg(strstr(e->evalue, "at most 3 engines (--max-engines)") != NULL, "%s",
+                  e->evalue);
+    // a never beats: it is unregistered, and b gets its place.
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    int got = 0;
+    while (got != IPP__MSG_TYPE__REGISTRATION_REPLY && ipp_clock_mono_us() < until) {
+        usleep(300000);
+        s_register(&b, "fake-b");
+        got = h_recv(&b, 2000);
+    }
+    ck_assert_int_eq(got, IPP__MSG_TYPE__REGISTRATION_REPLY);
+    h_client_close(&a);
+    h_client_close(&b);
+    h_down(&C, &K);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("guards");
@@ -123,6 +225,8 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_abort_running_task_with_retries_is_final);
     tcase_add_test(tc, test_abort_races_with_retries);
     tcase_add_test(tc, test_retries_over_the_cap_refused);
+    tcase_add_test(tc, test_registration_flood_gets_no_work);
+    tcase_add_test(tc, test_registrations_past_the_cap_refused);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -720,6 +720,60 @@ START_TEST(test_abort_running_task_is_never_retried)
 }
 END_TEST
 
+// An engine added held (registered, not yet proven alive) is never sent
+// anything: not load-balanced work, not tasks that name it, not its mux
+// queue. Unheld, it is served at once; removed while held, nothing is lost.
+START_TEST(test_held_engine_gets_no_work_until_unheld)
+{
+    fake_hub_t *h = fake_new(NULL);
+    fake_engines(h, 1);
+    ck_assert_int_eq(sched_engine_add_held(h->sched, 5), IPP_OK);
+    ck_assert_int_eq(sched_engine_add_held(h->sched, 5), IPP_ERR_INVALID);  // registered
+    for (int i = 0; i < 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "t%d", i);
+        ck_assert_int_eq(fake_submit(h, id), IPP_OK);
+    }
+    ck_assert_int_eq(fake_where(h, "t0"), 0);
+    ck_assert_int_eq(fake_where(h, "t1"), -1);  // engine 0 is busy; 5 is held
+    int five = 5;
+    sched_spec_t tg = fake_task("targeted");
+    tg.targets = &five;
+    tg.n_targets = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &tg), IPP_OK);
+    sched_spec_t mx = fake_mux("mux", 5);
+    ck_assert_int_eq(sched_submit(h->sched, &mx), IPP_OK);
+    ck_assert_uint_eq(h->n_dispatch, 1);
+    ck_assert_ptr_null(fake_finished(h, "targeted"));
+    ck_assert_ptr_null(fake_finished(h, "mux"));
+    // A task it already runs (adopted after a restart) is its own.
+    sched_spec_t ad = fake_task("adopted");
+    ck_assert_int_eq(sched_adopt(h->sched, &ad, 5), IPP_OK);
+
+    ck_assert_int_eq(sched_engine_unhold(h->sched, 5), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "mux"), 5);
+    ck_assert_uint_eq(h->n_dispatch, 2);  // its load (adopted, mux) is at the hwm
+    ck_assert_int_eq(sched_engine_unhold(h->sched, 5), IPP_OK);  // not held: no-op
+    ck_assert_int_eq(sched_engine_unhold(h->sched, 9), IPP_ERR_NOT_FOUND);
+    ck_assert_int_eq(fake_ok(h, "adopted"), IPP_OK);
+    ck_assert_int_eq(fake_ok(h, "mux"), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "t1"), 5);  // the oldest waiting
+    ck_assert_int_eq(fake_ok(h, "t1"), IPP_OK);
+    ck_assert_int_eq(fake_ok(h, "t0"), IPP_OK);
+    ck_assert(fake_where(h, "targeted") == 5 || fake_where(h, "t2") == 5);
+
+    // Held and gone: its queue fails, the others wait for engine 0.
+    ck_assert_int_eq(sched_engine_add_held(h->sched, 7), IPP_OK);
+    sched_spec_t m7 = fake_mux("m7", 7);
+    ck_assert_int_eq(sched_submit(h->sched, &m7), IPP_OK);
+    size_t sent = h->n_dispatch;
+    ck_assert_int_eq(sched_engine_remove(h->sched, 7), IPP_OK);
+    ck_assert_int_eq(fake_finished(h, "m7")->why, SCHED_LOST);
+    ck_assert_uint_eq(h->n_dispatch, sent);
+    fake_destroy(&h);
+}
+END_TEST
+
 // ---------------------------------------------------------- re-entrancy
 
 static void s_finish_submits(fake_hub_t *h, const char *msg_id, sched_outcome_t why)
@@ -952,6 +1006,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_adopt_running_task_counts_as_load);
     tcase_add_test(tc, test_abort_waiting_queued_running_unknown);
     tcase_add_test(tc, test_abort_running_task_is_never_retried);
+    tcase_add_test(tc, test_held_engine_gets_no_work_until_unheld);
     tcase_add_test(tc, test_callbacks_may_call_back_in);
     tcase_add_test(tc, test_nested_calls_see_consistent_state);
     tcase_add_test(tc, test_accessors_report_queues);
