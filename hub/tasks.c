@@ -15,6 +15,7 @@
  */
 #include "hub/hub.h"
 
+#include "db/utf8.h"
 #include "ipp/limits.h"
 #include "proto/clock.h"
 
@@ -230,11 +231,34 @@ static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *i
     return IPP_OK;
 }
 
+// s_check_label: the label as the wire carries it (decoding stops a string
+// at its first NUL) is text: no NUL byte, well-formed UTF-8. IPP_OK, or a
+// refusal sent and its code returned.
+static ipp_err_t s_check_label(hub_t *hub, const wire_frame_t *ident, const char *id,
+                               const wire_msg_t *msg)
+{
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field_by_name(&ipp__task_request__descriptor, "label");
+    size_t n = 0;
+    const char *bytes = fd ? wire_msg_field(msg, fd->id, &n) : NULL;
+    if (!bytes)
+        return IPP_OK;
+    if (memchr(bytes, '\0', n)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "label", "label contains a NUL byte");
+        return IPP_ERR_INVALID;
+    }
+    if (!db_utf8_valid(bytes, n)) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "label", "label is not valid UTF-8");
+        return IPP_ERR_INVALID;
+    }
+    return IPP_OK;
+}
+
 void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *id = msg->header->msg_id;
     Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
-    if (s_validate(hub, ident, id, r) != IPP_OK)
+    if (s_validate(hub, ident, id, r) != IPP_OK || s_check_label(hub, ident, id, msg) != IPP_OK)
         return;
     // A pending duplicate is caught here; one recorded earlier makes the
     // insert fail in the writer ("already recorded"), which refuses it then

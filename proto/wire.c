@@ -221,6 +221,68 @@ ipp_err_t wire_msg_add_frame(wire_msg_t *msg, const void *data, size_t size)
     return IPP_OK;
 }
 
+// s_varint: read a base-128 varint at *p (< end); false if cut short or
+// longer than 10 bytes.
+static bool s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+const void *wire_msg_field(const wire_msg_t *msg, uint32_t field, size_t *len)
+{
+    if (!msg->first_buffer || msg->first_buffer > msg->n_frames)
+        return NULL;
+    zmq_msg_t *f = &msg->frames[msg->first_buffer - 1];
+    const uint8_t *p = zmq_msg_data(f);
+    const uint8_t *end = p + zmq_msg_size(f);
+    const uint8_t *found = NULL;
+    size_t found_len = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (!s_varint(&p, end, &key))
+            return NULL;
+        switch (key & 7) {
+        case 0:  // varint
+            if (!s_varint(&p, end, &v))
+                return NULL;
+            break;
+        case 1:  // 64-bit
+            if (end - p < 8)
+                return NULL;
+            p += 8;
+            break;
+        case 2:  // length-delimited
+            if (!s_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return NULL;
+            if ((key >> 3) == field) {
+                found = p;
+                found_len = (size_t)v;
+            }
+            p += v;
+            break;
+        case 5:  // 32-bit
+            if (end - p < 4)
+                return NULL;
+            p += 4;
+            break;
+        default:  // groups are not used by this protocol
+            return NULL;
+        }
+    }
+    if (found && len)
+        *len = found_len;
+    return found;
+}
+
 size_t wire_msg_n_buffers(const wire_msg_t *msg)
 {
     return msg->first_buffer ? msg->n_frames - msg->first_buffer : 0;

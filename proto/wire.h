@@ -168,6 +168,14 @@ const void *wire_msg_buffer(const wire_msg_t *msg, size_t i, size_t *size);
 // without copying (zmq_msg_copy shares the data).
 zmq_msg_t *wire_msg_buffer_msg(wire_msg_t *msg, size_t i);
 
+// wire_msg_field: the bytes of top-level field number `field` as the
+// content frame carries them, for a length-delimited field (a string, say):
+// the last occurrence, which is the one protobuf-c decodes. Its length into
+// *len; the bytes stay owned by msg. NULL when msg has no content frame,
+// the field is absent, or the encoding is malformed before it. Lets a
+// receiver see what decoding hides (a NUL inside a string).
+const void *wire_msg_field(const wire_msg_t *msg, uint32_t field, size_t *len);
+
 // wire_msg_idents: the routing frames, as wire_frame_t entries written to
 // out (up to max); returns how many there are.
 size_t wire_msg_idents(const wire_msg_t *msg, wire_frame_t *out, size_t max);

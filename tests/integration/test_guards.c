@@ -6,6 +6,7 @@
  *   retries over IPP_RETRIES_MAX              → refused, field "retries"
  *   a flood of registrations that never beat  → never sent work, unregistered
  *   registrations past --max-engines          → refused, naming the cap
+ *   a label with a NUL byte, or not UTF-8     → refused, field "label"
  */
 #include "harness.h"
 
@@ -217,6 +218,43 @@ START_TEST(test_registrations_past_the_cap_refused)
 }
 END_TEST
 
+// A label is text: a NUL byte inside it (which decoding would silently
+// cut at) and bytes that are not UTF-8 are refused, and nothing recorded.
+START_TEST(test_labels_must_be_text)
+{
+    h_up(&C, &K, 1, NULL);
+    id_t_ ids[3];
+    // The NUL goes in after packing: protobuf-c packs strings up to a NUL.
+    Ipp__TaskRequest req = IPP__TASK_REQUEST__INIT;
+    Ipp__Call call = IPP__CALL__INIT;
+    call.function = "noop";
+    req.kind_case = IPP__TASK_REQUEST__KIND_CALL;
+    req.call = &call;
+    req.label = "nightly/Xhidden";
+    uint8_t buf[256];
+    size_t n = ipp__task_request__pack(&req, buf);
+    uint8_t *x = memchr(buf, 'X', n);
+    ck_assert_ptr_nonnull(x);
+    *x = 0;
+    h_send_bytes(&K, IPP__MSG_TYPE__TASK_REQUEST, buf, n, ids[0]);
+    h_task_t bad = {.call = "noop", .target = -1, .label = "caf\xc3"};
+    h_submit(&K, &bad, ids[1]);
+    h_task_t good = {.call = "noop", .target = -1, .label = "caf\xc3\xa9/\xe2\x9c\x93"};
+    h_submit(&K, &good, ids[2]);
+    h_result_t res[3];
+    ck_assert_uint_eq(h_collect(&K, ids, 3, res, 10000), 3);
+    ck_assert(res[0].refused);
+    ck_assert_msg(strstr(res[0].evalue, "label contains a NUL byte") != NULL, "%s",
+                  res[0].evalue);
+    ck_assert(res[1].refused);
+    ck_assert_msg(strstr(res[1].evalue, "label is not valid UTF-8") != NULL, "%s",
+                  res[1].evalue);
+    ck_assert_int_eq(res[2].status, IPP__STATUS__OK);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 1);
+    h_down(&C, &K);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("guards");
@@ -227,6 +265,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_retries_over_the_cap_refused);
     tcase_add_test(tc, test_registration_flood_gets_no_work);
     tcase_add_test(tc, test_registrations_past_the_cap_refused);
+    tcase_add_test(tc, test_labels_must_be_text);
     suite_add_tcase(s, tc);
     return s;
 }
