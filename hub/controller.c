@@ -215,6 +215,9 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     sched_config_t sc = sched_config_default();
     sc.scheme = cfg->scheme;
     sc.hwm = cfg->hwm;
+    // A task whose targets are all down waits as long as engines get to
+    // come back after a restart, then fails (docs/PROTOCOL.md).
+    sc.targets_grace_us = cfg->grace_us;
     sc.seed = (uint64_t)hub->started;
     hub->sched = sched_new(&sc, &hub_sched_ops, hub);
     hub->engines = hub_registry_new();

@@ -408,6 +408,9 @@ ipp_err_t hub_store_engine_id(hub_store_t *store, const char *uuid, const char *
                               int pid, int64_t when, int *id, ipp_error_t *err);
 // hub_store_engine_gone: record that engine uuid unregistered at when.
 void hub_store_engine_gone(hub_store_t *store, const char *uuid, int64_t when);
+// hub_store_engine_known: has an engine with id ever registered (with
+// this database)?
+bool hub_store_engine_known(const hub_store_t *store, int id);
 // hub_store_dep: what the store knows of a dependency id (for the
 // scheduler's lookup): finished ok / with error (and where), pending, unknown.
 sched_lookup_t hub_store_dep(hub_store_t *store, const char *msg_id, int *engine);

@@ -471,3 +471,11 @@ db_reader_t *hub_store_reader(hub_store_t *st)
 {
     return st->reader;
 }
+
+bool hub_store_engine_known(const hub_store_t *st, int id)
+{
+    for (size_t i = 0; i < st->n_known; i++)
+        if (st->known[i].id == id)
+            return true;
+    return false;
+}

@@ -716,6 +716,25 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
 
 // ------------------------------------------------------------ commits
 
+// s_targets_unknown: a load-balanced task whose targets name only engine
+// ids that never registered can never run: it is failed now with
+// ImpossibleDependency (true). Targets that registered once but are down
+// are the scheduler's: it waits the grace for one (targets_grace_us).
+static bool s_targets_unknown(hub_t *hub, hub_task_t *task)
+{
+    const Ipp__TaskRequest *r = task->req;
+    if (r->queue == IPP__QUEUE__QUEUE_MUX || r->n_targets == 0)
+        return false;
+    for (size_t i = 0; i < r->n_targets; i++)
+        if (hub_store_engine_known(hub->store, r->targets[i]))
+            return false;
+    char why[160];
+    snprintf(why, sizeof why, "no engine with id %d%s (its targets) has ever registered",
+             r->targets[0], r->n_targets > 1 ? " or the others" : "");
+    hub_task_fail_now(hub, task, IPP__STATUS__UNREACHABLE, "ImpossibleDependency", why);
+    return true;
+}
+
 // s_committed: the wait w's mutation is durable.
 static void s_committed(hub_t *hub, hub_wait_t *w)
 {
@@ -725,6 +744,8 @@ static void s_committed(hub_t *hub, hub_wait_t *w)
         s_accept_later(hub, task);
         if (task->result)
             break;  // aborted before its record was committed
+        if (s_targets_unknown(hub, task))
+            break;
         sched_spec_t spec;
         hub_task_spec(task, &spec);
         task->in_sched = true;

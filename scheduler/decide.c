@@ -162,6 +162,24 @@ static bool s_restricted(const sched_task_t *t)
     return p && (p->n_targets || t->follow.n || p->n_refused || p->n_avoid);
 }
 
+// s_arm_grace: READY t may only run on targets none of which is
+// registered: fail it if none registers within the grace (sched_tick),
+// unless its own timeout comes first.
+static void s_arm_grace(sched_t *self, sched_task_t *t)
+{
+    int64_t at = self->ops.now(self->ctx) + self->targets_grace;
+    if (sched_timer_armed(&t->timer) && t->timer.deadline <= at)
+        return;
+    sched_timeheap_disarm(&self->timers, &t->timer);
+    if (sched_timeheap_arm(&self->timers, &t->timer, at) != 0) {
+        sched_rec_oom(self);  // it only waits longer
+        if (t->due > 0 && sched_timeheap_arm(&self->timers, &t->timer, t->due) != 0)
+            sched_rec_oom(self);
+        return;
+    }
+    t->grace = true;
+}
+
 // s_place_restricted: place READY-to-be t that has restrictions: send it to
 // a free allowed engine, else give it a slot on each allowed engine, else
 // fail it when no engine can ever take it.
@@ -271,6 +289,8 @@ static void s_place_restricted(sched_t *self, sched_task_t *t)
             if (!e || !sched_rec_slot_add(self, t, e))
                 goto oom;
         }
+        if (nreg == 0 && p->n_targets && self->targets_grace > 0)
+            s_arm_grace(self, t);
         return;
     }
     return;

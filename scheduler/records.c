@@ -478,8 +478,13 @@ bool sched_rec_deps_met(const sched_task_t *t)
 
 int sched_rec_arm(sched_t *self, sched_task_t *t)
 {
+    if (t->grace)
+        sched_timeheap_disarm(&self->timers, &t->timer);
+    t->grace = false;
+    t->due = 0;
     if (t->timeout <= 0)
         return 0;
     sched_timeheap_disarm(&self->timers, &t->timer);
-    return sched_timeheap_arm(&self->timers, &t->timer, self->ops.now(self->ctx) + t->timeout);
+    t->due = self->ops.now(self->ctx) + t->timeout;
+    return sched_timeheap_arm(&self->timers, &t->timer, t->due);
 }

@@ -48,6 +48,7 @@ sched_t *sched_new(const sched_config_t *cfg, const sched_ops_t *ops, void *ctx)
     self->scheme = c.scheme ? c.scheme : &sched_scheme_leastload;
     self->hwm = c.hwm;
     self->mux_hwm = c.mux_hwm;
+    self->targets_grace = c.targets_grace_us > 0 ? c.targets_grace_us : 0;
     self->seed = c.seed;
     sched_rng_seed(&self->rng, c.seed);
     sched_pool_init(&self->task_pool, sizeof(sched_task_t), POOL_BLOCK);
@@ -302,7 +303,8 @@ ipp_err_t sched_engine_remove(sched_t *self, int engine)
         t->place->n_reg--;
         if (t->place->cofinite)
             sched_rec_slot_del(self, s);  // not counted again: e is down
-        if (t->place->n_reg == 0 && self->n_registered > 0) {
+        // With targets, also when no engine is left: its grace starts.
+        if (t->place->n_reg == 0 && (self->n_registered > 0 || t->place->n_targets)) {
             t->rework = work;
             work = t;
         }
@@ -368,6 +370,20 @@ void sched_tick(sched_t *self)
     sched_timer_t *tm;
     while ((tm = sched_timeheap_peek(&self->timers)) && tm->deadline <= now) {
         sched_task_t *t = (sched_task_t *)((char *)tm - offsetof(sched_task_t, timer));
+        if (t->grace) {
+            t->grace = false;
+            sched_timeheap_disarm(&self->timers, &t->timer);
+            if (t->state == T_READY && t->place && t->place->n_reg == 0) {
+                sched_decide_fail(self, t, SCHED_UNREACHABLE,
+                                  "none of its target engines registered within %.3f s",
+                                  (double)self->targets_grace / 1e6);
+                continue;
+            }
+            // One came back meanwhile: its own timeout, if any, holds again.
+            if (t->due > 0 && sched_timeheap_arm(&self->timers, &t->timer, t->due) != 0)
+                sched_rec_oom(self);
+            continue;
+        }
         if (t->state == T_READY)
             sched_decide_fail(self, t, SCHED_TIMEOUT, "no engine could take it within %.3f s",
                               (double)t->timeout / 1e6);

@@ -109,11 +109,16 @@ typedef struct sched_config_t {
                            // queue here; 0 = send at once (IPython's MUX)
     uint64_t seed;         // seeds the random schemes and the hashes
     size_t done_cache;     // finished outcomes remembered; 0 = 65536
+    int64_t targets_grace_us; // a task-queue task with targets, runnable but
+                           // with none of them registered, fails with
+                           // ImpossibleDependency if none registers within
+                           // this long (µs); 0 = it waits for them
 } sched_config_t;
 
 #define SCHED_HWM_DEFAULT 1
 
-// sched_config_default: leastload, hwm 1, mux_hwm 0, seed 0, cache 65536.
+// sched_config_default: leastload, hwm 1, mux_hwm 0, seed 0, cache 65536,
+// targets_grace_us 0.
 sched_config_t sched_config_default(void);
 
 // One graph dependency: ids with IPython Parallel's switches. A zeroed
@@ -247,7 +252,8 @@ ipp_err_t sched_engine_unhold(sched_t *self, int engine);
 // again elsewhere if they have retries left, else failed with EngineError;
 // its queued mux tasks fail with EngineError; dependents are updated.
 // Tasks restricted to it by targets or follow keep waiting for it to come
-// back (bound them with a timeout); a task every other registered engine
+// back (bound them with a timeout; a task whose targets are all down fails
+// after targets_grace_us when that is set); a task every other registered engine
 // has refused fails with ImpossibleDependency. IPP_ERR_NOT_FOUND if not
 // registered.
 ipp_err_t sched_engine_remove(sched_t *self, int engine);

@@ -121,6 +121,8 @@ struct sched_task_t {
     sched_place_t *place;           // restrictions (owned), NULL if none
     sched_timer_t timer;            // armed while WAITING or READY with a timeout
     int64_t timeout;                // µs; 0 = none
+    int64_t due;                    // when its timeout expires while armed (0 = none)
+    bool grace;                     // its timer is the targets grace, not its timeout
     uint64_t seq;                   // READY order: lower is older
     sched_depset_t after;           // time dependency counters
     sched_depset_t follow;          // location dependency counters
@@ -162,6 +164,7 @@ struct sched_t {
     uint32_t hwm;                      // task-queue limit per engine, 0 = none
     uint32_t mux_hwm;                  // mux limit per engine, 0 = none
     uint64_t seed;                     // hash seed
+    int64_t targets_grace;             // µs a task waits for down targets, 0 = ever
     sched_rng_t rng;                   // for random schemes
     sched_pool_t task_pool;            // sched_task_t records
     sched_pool_t slot_pool;            // sched_slot_t records

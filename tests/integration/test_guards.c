@@ -7,6 +7,8 @@
  *   a flood of registrations that never beat  → never sent work, unregistered
  *   registrations past --max-engines          → refused, naming the cap
  *   a label with a NUL byte, or not UTF-8     → refused, field "label"
+ *   --targets naming an engine never seen     → ImpossibleDependency at once
+ *   --targets whose engines are all down      → ImpossibleDependency after the grace
  */
 #include "harness.h"
 
@@ -255,6 +257,53 @@ START_TEST(test_labels_must_be_text)
 }
 END_TEST
 
+START_TEST(test_targets_never_registered_fail_at_once)
+{
+    h_up(&C, &K, 1, NULL);
+    id_t_ ids[1];
+    const int nowhere[] = {7, 9};
+    h_task_t t = {.call = "noop", .target = -1, .targets = nowhere, .n_targets = 2};
+    h_submit(&K, &t, ids[0]);
+    h_result_t res[1];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 10000), 1);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_str_eq(res[0].ename, "ImpossibleDependency");
+    ck_assert_msg(strstr(res[0].evalue, "ever registered") != NULL, "%s", res[0].evalue);
+    h_down(&C, &K);
+}
+END_TEST
+
+// An engine that was registered and died: a task that may only run there
+// waits the grace (1 s here: heartbeat 0.2 s x 5), then fails.
+START_TEST(test_targets_down_fail_after_the_grace)
+{
+    h_up(&C, &K, 2, NULL);
+    h_engine_kill(&C, 1);
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    while (s_alive_engines() != 1 && ipp_clock_mono_us() < until)
+        usleep(100000);
+    ck_assert_uint_eq(s_alive_engines(), 1);
+    Ipp__EngineListRequest lr = IPP__ENGINE_LIST_REQUEST__INIT;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__ENGINE_LIST_REQUEST, &lr.base, 5000),
+                     IPP__MSG_TYPE__ENGINE_LIST_REPLY);
+    Ipp__EngineListReply *rep = (Ipp__EngineListReply *)K.msg.content;
+    int dead = -1;
+    for (size_t i = 0; i < rep->n_engines; i++)
+        if (!rep->engines[i]->alive)
+            dead = rep->engines[i]->engine_id;
+    ck_assert_int_ge(dead, 0);
+    id_t_ ids[1];
+    h_task_t t = {.call = "noop", .target = -1, .targets = &dead, .n_targets = 1};
+    h_submit(&K, &t, ids[0]);
+    h_result_t res[1];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 15000), 1);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__UNREACHABLE);
+    ck_assert_str_eq(res[0].ename, "ImpossibleDependency");
+    ck_assert_msg(strstr(res[0].evalue, "target engines") != NULL, "%s", res[0].evalue);
+    h_down(&C, &K);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("guards");
@@ -266,6 +315,8 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_registration_flood_gets_no_work);
     tcase_add_test(tc, test_registrations_past_the_cap_refused);
     tcase_add_test(tc, test_labels_must_be_text);
+    tcase_add_test(tc, test_targets_never_registered_fail_at_once);
+    tcase_add_test(tc, test_targets_down_fail_after_the_grace);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -281,6 +281,62 @@ START_TEST(test_targets_restrict_and_wait_for_their_engine)
 }
 END_TEST
 
+// With targets_grace_us, a runnable task whose targets are all down fails
+// with ImpossibleDependency when none registers in time; one that comes
+// back in time takes it; its own shorter timeout still counts; and a task
+// whose only target dies while it waits gets the same grace.
+START_TEST(test_targets_all_down_fail_after_the_grace)
+{
+    sched_config_t c = sched_config_default();
+    c.targets_grace_us = 1000;
+    fake_hub_t *h = fake_new(&c);
+    fake_engines(h, 1);
+    int seven = 7, eight = 8, zero = 0;
+    sched_spec_t a = fake_task("a");
+    a.targets = &seven;
+    a.n_targets = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &a), IPP_OK);
+    sched_spec_t b = fake_task("b");
+    b.targets = &eight;
+    b.n_targets = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &b), IPP_OK);
+    sched_spec_t t = fake_task("t");
+    t.targets = &seven;
+    t.n_targets = 1;
+    t.timeout_us = 500;
+    ck_assert_int_eq(sched_submit(h->sched, &t), IPP_OK);
+    ck_assert_int_eq(sched_next_deadline(h->sched), h->now + 500);
+    h->now += 600;
+    sched_tick(h->sched);
+    ck_assert_int_eq(fake_finished(h, "t")->why, SCHED_TIMEOUT);
+    ck_assert_int_eq(sched_engine_add(h->sched, 8), IPP_OK);  // b's comes back in time
+    ck_assert_int_eq(fake_where(h, "b"), 8);
+    h->now += 500;
+    sched_tick(h->sched);
+    const fake_event_t *f = fake_finished(h, "a");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->why, SCHED_UNREACHABLE);
+    ck_assert_str_eq(f->ename, "ImpossibleDependency");
+    ck_assert_ptr_nonnull(strstr(f->evalue, "target engines"));
+    ck_assert_ptr_null(fake_finished(h, "b"));
+
+    // Waiting for busy engine 0, which then dies: the grace starts then.
+    ck_assert_int_eq(fake_submit(h, "busy"), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "busy"), 0);
+    sched_spec_t w = fake_task("w");
+    w.targets = &zero;
+    w.n_targets = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &w), IPP_OK);
+    ck_assert_int_eq(sched_next_deadline(h->sched), -1);  // 0 is up: no grace
+    ck_assert_int_eq(sched_engine_remove(h->sched, 0), IPP_OK);
+    ck_assert_int_eq(sched_next_deadline(h->sched), h->now + 1000);
+    h->now += 1000;
+    sched_tick(h->sched);
+    ck_assert_int_eq(fake_finished(h, "w")->why, SCHED_UNREACHABLE);
+    fake_destroy(&h);
+}
+END_TEST
+
 START_TEST(test_restricted_and_shared_queues_keep_age_order)
 {
     fake_hub_t *h = fake_new(NULL);
@@ -992,6 +1048,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_hwm0_sends_everything_at_once);
     tcase_add_test(tc, test_hwm2_and_no_engines_waits);
     tcase_add_test(tc, test_targets_restrict_and_wait_for_their_engine);
+    tcase_add_test(tc, test_targets_all_down_fail_after_the_grace);
     tcase_add_test(tc, test_restricted_and_shared_queues_keep_age_order);
     tcase_add_test(tc, test_mux_fifo_per_engine_with_window);
     tcase_add_test(tc, test_mux_unlimited_sends_in_order_and_counts_as_load);
