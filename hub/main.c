@@ -32,7 +32,9 @@ static void s_usage(FILE *out)
             "\n"
             "options:\n"
             "  --profile NAME          profile to use (default: default)\n"
-            "  --ip ADDR               address to bind (default 127.0.0.1)\n"
+            "  --ip ADDR               address to bind (default 127.0.0.1); any other than\n"
+            "                          loopback is reachable from the network, unencrypted\n"
+            "                          (a warning is logged at every start)\n"
             "  --db PATH               task database (default: PROFILE/db/tasks.db)\n"
             "  --durability MODE       normal (survives a killed process; default) or\n"
             "                          full (fsync per batch; survives power loss)\n"
@@ -55,6 +57,14 @@ static void s_usage(FILE *out)
             "\n"
             "SIGTERM or SIGINT stop it cleanly: queued records are committed, engines are\n"
             "told, the pid file is removed.\n");
+}
+
+// s_loopback: is ip an address only this host can reach (127.0.0.0/8,
+// ::1, localhost)?
+static bool s_loopback(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "[::1]") == 0 ||
+           strcmp(ip, "localhost") == 0;
 }
 
 // s_number: parse a non-negative number (seconds may be fractional).
@@ -234,6 +244,12 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (!s_loopback(cfg.ip))
+        IPP_LOGW(&log,
+                 "--ip %s: the ports are reachable from the network and the traffic is not "
+                 "encrypted; anyone who can reach them and holds the key in %s/security/ can "
+                 "run commands on the engines",
+                 cfg.ip, cfg.profile_dir);
     hub_t *hub = hub_new(&cfg, &log, &err);
     if (!hub) {
         fprintf(stderr, "ipp-controller: %s\n", err.msg);

@@ -9,6 +9,7 @@
  *   a label with a NUL byte, or not UTF-8     → refused, field "label"
  *   --targets naming an engine never seen     → ImpossibleDependency at once
  *   --targets whose engines are all down      → ImpossibleDependency after the grace
+ *   --ip other than loopback                  → a warning at every start
  */
 #include "harness.h"
 
@@ -304,6 +305,35 @@ START_TEST(test_targets_down_fail_after_the_grace)
 }
 END_TEST
 
+// s_log_has: does the controller's log hold text?
+static bool s_log_has(const char *text)
+{
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "grep -qF '%s' %s/controller.log", text, C.dir);
+    return system(cmd) == 0;
+}
+
+START_TEST(test_non_loopback_ip_warns_at_every_start)
+{
+    const char *warning = "the ports are reachable from the network and the traffic is not "
+                          "encrypted";
+    h_cluster_init(&C);
+    h_controller_start(&C, NULL);
+    ck_assert_int_eq(h_controller_stop(&C), 0);
+    ck_assert(!s_log_has(warning));  // loopback: nothing to say
+    for (int start = 0; start < 2; start++) {
+        // The arguments stay for the restart (h_controller_start keeps them).
+        h_controller_start(&C, start == 0 ? (const char *[]){"--ip", "0.0.0.0", NULL} : NULL);
+        ck_assert_int_eq(h_controller_stop(&C), 0);
+    }
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "test $(grep -cF '%s' %s/controller.log) -eq 2", warning, C.dir);
+    ck_assert_msg(system(cmd) == 0, "the warning is not in the log once per start");
+    ck_assert(s_log_has("holds the key in"));
+    h_cluster_fini(&C);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("guards");
@@ -317,6 +347,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_labels_must_be_text);
     tcase_add_test(tc, test_targets_never_registered_fail_at_once);
     tcase_add_test(tc, test_targets_down_fail_after_the_grace);
+    tcase_add_test(tc, test_non_loopback_ip_warns_at_every_start);
     suite_add_tcase(s, tc);
     return s;
 }
