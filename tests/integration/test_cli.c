@@ -570,9 +570,22 @@ START_TEST(test_cluster_lifecycle)
     EXPECT(1);
     ERR_HAS("not an executable");
 
-    s_start(2, NULL, NULL);
-    // The recorded pids are live engines.
+    // Logs are the owner's alone (0600), also one left 0644 before.
     char path[400];
+    snprintf(path, sizeof path, "%s/profile_default/log/engine-1.log", s_dir);
+    int old = open(path, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(old, 0);
+    ck_assert_int_eq(fchmod(old, 0644), 0);
+    close(old);
+    s_start(2, NULL, NULL);
+    const char *logs[] = {"controller", "engine-0", "engine-1"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/profile_default/log/%s.log", s_dir, logs[i]);
+        struct stat st;
+        ck_assert_int_eq(stat(path, &st), 0);
+        ck_assert_msg((st.st_mode & 0777) == 0600, "%s has mode %o", path, st.st_mode & 0777);
+    }
+    // The recorded pids are live engines.
     snprintf(path, sizeof path, "%s/profile_default/engines.pid", s_dir);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);

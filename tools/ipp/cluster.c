@@ -42,7 +42,8 @@ static const cli_cmd_t s_cmd = {
     "\n"
     "Run a controller and engines on this machine, in the background, for one\n"
     "profile ($IPP_DIR/profile_NAME, $IPP_DIR defaulting to ~/.ipp). Logs go to\n"
-    "PROFILE/log/controller.log and engine-K.log; engine pids to PROFILE/engines.pid.\n"
+    "PROFILE/log/controller.log and engine-K.log (mode 0600); engine pids to\n"
+    "PROFILE/engines.pid.\n"
     "Engines run commands in the folder `ipp cluster start` was run from.\n"
     "\n"
     "start: launch the controller and N engines; return once all N are registered.\n"
@@ -296,8 +297,12 @@ static pid_t s_spawn(char *const *argv, const char *log)
         close(pfd[0]);
         setsid();
         int in = open("/dev/null", O_RDONLY);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+        // Logs name tasks, commands and paths: the owner's alone, like the
+        // database and the connection files; one made by an older version
+        // is narrowed too.
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || out < 0 || fchmod(out, 0600) != 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+            dup2(out, 2) < 0) {
             e = errno;
         } else {
             if (in > 2)
