@@ -272,13 +272,24 @@ static void s_secure_existing(const char *path, const ipp_logger_t *lg)
         char name[4096];
         if (snprintf(name, sizeof name, "%s%s", path, suffix[i]) >= (int)sizeof name)
             continue;
-        // The -wal and -shm are SQLite's own files, never links to follow.
-        int fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (i ? O_NOFOLLOW : 0));
-        if (fd < 0)
+        // By path, never through a descriptor: closing any descriptor of
+        // a file drops every POSIX lock this process holds on it, and
+        // other connections of this process hold SQLite's locks on these
+        // files (dropping them let a commit write into a -shm being
+        // reset: SIGBUS, lost commits). The -wal and -shm are SQLite's
+        // own files, never links to follow.
+        struct stat st;
+        if ((i ? lstat(name, &st) : stat(name, &st)) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if (!s_tighten(fd, label[i], what, sizeof what))
+        if ((st.st_mode & 07777) == S_FILE_MODE)
+            continue;
+        if (chmod(name, S_FILE_MODE) != 0) {
             IPP_LOGW(lg, "db: %s: cannot set mode 0600: %s", name, strerror(errno));
-        close(fd);
+            continue;
+        }
+        size_t used = strlen(what);
+        snprintf(what + used, sizeof what - used, "%s%s %04o", used ? ", " : "", label[i],
+                 (unsigned)(st.st_mode & 07777));
     }
     if (*what)
         IPP_LOGW(lg, "db: %s: files set to mode 0600 (owner only); they had: %s", path, what);
