@@ -517,22 +517,65 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 
 // ------------------------------------------------------------ resubmit
 
+// A resubmission's deferred reply: where it goes and the id pairs, in one
+// block (the commit wait frees it with free()).
+typedef struct {
+    s_return_t ret;                      // where the reply goes
+    size_t n;                            // how many pairs
+    char ids[][2][IPP_MSGID_LEN + 1];    // [i][0] the old id, [i][1] the new
+} s_resub_t;
+
+// s_resubmit_done: the new tasks and their links are committed (or not):
+// only now may the client learn the new ids, since a controller killed
+// before the commit would have forgotten them.
+static void s_resubmit_done(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t count)
+{
+    (void)count;
+    s_resub_t *r = w->reply;
+    wire_frame_t ident = {r->ret.ident, r->ret.ident_len};
+    const wire_frame_t *to = r->ret.ident_len ? &ident : NULL;
+    if (err) {
+        hub_reply_error(hub, hub->client_sock, to, r->ret.parent, err->code, NULL,
+                        "resubmission not recorded: %s", err->msg);
+        return;
+    }
+    char **olds = calloc(r->n, sizeof *olds);
+    char **news = calloc(r->n, sizeof *news);
+    if (!olds || !news) {
+        free(olds);
+        free(news);
+        hub_reply_error(hub, hub->client_sock, to, r->ret.parent, IPP_ERR_NOMEM, NULL,
+                        "no memory for the reply (the resubmissions are recorded)");
+        return;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        olds[i] = r->ids[i][0];
+        news[i] = r->ids[i][1];
+    }
+    Ipp__ResubmitReply rep = IPP__RESUBMIT_REPLY__INIT;
+    rep.n_old_ids = r->n;
+    rep.old_ids = olds;
+    rep.n_new_ids = r->n;
+    rep.new_ids = news;
+    hub_reply(hub, to, r->ret.parent, IPP__MSG_TYPE__RESUBMIT_REPLY, &rep.base, NULL, 0);
+    free(olds);
+    free(news);
+}
+
 void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
     const Ipp__ResubmitRequest *req = (const Ipp__ResubmitRequest *)msg->content;
     size_t n = req->n_msg_ids;
     db_record_t **recs = n ? calloc(n, sizeof *recs) : NULL;
-    char **olds = n ? calloc(n, sizeof *olds) : NULL;
-    char **news = n ? calloc(n, sizeof *news) : NULL;
-    char(*ids)[IPP_MSGID_LEN + 1] = n ? calloc(n, sizeof *ids) : NULL;
+    s_resub_t *res = n ? calloc(1, sizeof *res + n * sizeof res->ids[0]) : NULL;
     ipp_error_t err;
     if (n == 0) {
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, "msg_ids",
                         "resubmit needs msg_ids");
         goto out;
     }
-    if (!recs || !olds || !news || !ids) {
+    if (!recs || !res) {
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
         goto out;
     }
@@ -564,6 +607,7 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
             goto out;
         }
     }
+    uint64_t last = 0;  // the writer sequence of the last mutation made
     for (size_t i = 0; i < n; i++) {
         Ipp__TaskRequest *tr =
             ipp__task_request__unpack(NULL, recs[i]->content.size, recs[i]->content.data);
@@ -588,18 +632,25 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         }
         // Build the submission as the client would have sent it, signed
         // by us, and let the normal path record and schedule it.
+        char *new_id = res->ids[i][1];
         wire_msg_t sub;
         wire_msg_init(&sub);
         ipp_err_t rc = wire_pack(hub->wire, &sub, ident, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL,
-                                 &tr->base, bufs, bufs ? nb : 0, NULL, ids[i]);
+                                 &tr->base, bufs, bufs ? nb : 0, NULL, new_id);
         free(bufs);
         ipp__task_request__free_unpacked(tr, NULL);
         if (rc == IPP_OK)
             rc = wire_unpack(hub->wire, &sub, &err);
         if (rc == IPP_OK) {
-            // Resubmissions are the requester's: record its session.
+            // Resubmissions are the requester's: record its session. The
+            // link is written only when the new task is tracked (the
+            // submission may have been refused), so it never names a
+            // task that is not recorded.
             hub_client_submit(hub, &sub, ident);
-            hub_store_resubmitted(hub->store, req->msg_ids[i], ids[i]);
+            if (!ipp_strmap_get(hub->tasks, new_id))
+                rc = IPP_ERR_INVALID;
+            else if ((last = hub_store_resubmitted(hub->store, req->msg_ids[i], new_id)) == 0)
+                rc = IPP_ERR_IO;
         }
         wire_msg_fini(&sub);
         if (rc != IPP_OK) {
@@ -607,22 +658,22 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
                             "cannot resubmit %s", req->msg_ids[i]);
             goto out;
         }
-        olds[i] = req->msg_ids[i];
-        news[i] = ids[i];
+        snprintf(res->ids[i][0], sizeof res->ids[i][0], "%s", req->msg_ids[i]);
+        res->n = i + 1;
     }
-    Ipp__ResubmitReply rep = IPP__RESUBMIT_REPLY__INIT;
-    rep.n_old_ids = n;
-    rep.old_ids = olds;
-    rep.n_new_ids = n;
-    rep.new_ids = news;
-    hub_reply(hub, ident, parent, IPP__MSG_TYPE__RESUBMIT_REPLY, &rep.base, NULL, 0);
+    s_return_init(&res->ret, msg);
+    if (!hub_wait_push(hub, &(hub_wait_t){.seq = last, .kind = HUB_WAIT_REPLY, .reply = res,
+                                          .done = s_resubmit_done})) {
+        hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
+                        "no memory to wait for the resubmission (it is recorded)");
+        goto out;
+    }
+    res = NULL;  // the wait owns it
 out:
     for (size_t i = 0; recs && i < n; i++)
         db_record_destroy(&recs[i]);
     free(recs);
-    free(olds);
-    free(news);
-    free(ids);
+    free(res);
 }
 
 // ------------------------------------------------------------ db_query, history

@@ -9,6 +9,7 @@
 #include "proto/msgid.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,58 @@ START_TEST(test_purge_and_resubmit)
 }
 END_TEST
 
+// A RESUBMIT_REPLY names tasks a client may then wait for: it must not
+// leave before they are committed, or a controller killed in between
+// would have handed out ids it forgot. The test holds the database's
+// write lock (as another writer would) while the resubmission is asked
+// for: the reply must wait for the lock to go and the commit to happen.
+START_TEST(test_resubmit_replies_after_commit)
+{
+    h_up(&C, &K, 1, NULL);
+    id_t_ ids[1];
+    s_run(ids, 1, "first");
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(C.db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    Ipp__ResubmitRequest rs = IPP__RESUBMIT_REQUEST__INIT;
+    char *one[1] = {ids[0]};
+    rs.n_msg_ids = 1;
+    rs.msg_ids = one;
+    h_send(&K, IPP__MSG_TYPE__RESUBMIT_REQUEST, &rs.base, NULL, 0, NULL);
+    // While the lock is held nothing can be committed, so no reply may come.
+    int64_t until = ipp_clock_mono_us() + 1000000;
+    while (ipp_clock_mono_us() < until) {
+        int type = h_recv(&K, 50);
+        ck_assert_msg(type != IPP__MSG_TYPE__RESUBMIT_REPLY && type != IPP__MSG_TYPE__ERROR_REPLY,
+                      "resubmit answered (type %d) while its task could not be committed", type);
+    }
+    ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    int type = 0;
+    until = ipp_clock_mono_us() + 10000000;
+    while (type != IPP__MSG_TYPE__RESUBMIT_REPLY && ipp_clock_mono_us() < until)
+        type = h_recv(&K, 100);
+    ck_assert_int_eq(type, IPP__MSG_TYPE__RESUBMIT_REPLY);
+    Ipp__ResubmitReply *rr = (Ipp__ResubmitReply *)K.msg.content;
+    ck_assert_uint_eq(rr->n_new_ids, 1);
+    char sql[300];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s'", rr->new_ids[0]);
+    ck_assert_int_eq(h_db_int(&C, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s' AND resubmitted='%s'",
+             ids[0], rr->new_ids[0]);
+    ck_assert_int_eq(h_db_int(&C, sql), 1);
+    // A resubmission of an unknown id gets an error and records nothing.
+    int64_t before = h_db_int(&C, "SELECT count(*) FROM tasks");
+    char *unknown[1] = {"00000000-0000-7000-8000-000000000000"};
+    rs.msg_ids = unknown;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__RESUBMIT_REQUEST, &rs.base, 5000),
+                     IPP__MSG_TYPE__ERROR_REPLY);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), before);
+    h_down(&C, &K);
+}
+END_TEST
+
 START_TEST(test_shutdown_stops_everything)
 {
     h_up(&C, &K, 2, NULL);
@@ -273,6 +326,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_result_status_100k_ids);
     tcase_add_test(tc, test_queue_status_load_abort_clear);
     tcase_add_test(tc, test_purge_and_resubmit);
+    tcase_add_test(tc, test_resubmit_replies_after_commit);
     tcase_add_test(tc, test_shutdown_stops_everything);
     suite_add_tcase(s, tc);
     return s;
