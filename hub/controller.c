@@ -382,6 +382,7 @@ void hub_destroy(hub_t **hub_p)
         free(w->reply);
     }
     free(hub->waits);
+    free(hub->unsaved);
     hub_registry_destroy(&hub->engines);
     wire_msg_fini(&hub->in);
     free(hub);
@@ -542,6 +543,7 @@ ipp_err_t hub_run(hub_t *hub)
         now = ipp_clock_mono_us();
         if (now >= hub->next_beat) {
             hub_engines_check(hub, now);
+            hub_tasks_retry_unsaved(hub);
             hub->next_beat = now + hub->cfg.heartbeat_us;
         }
         if (hub->recovering && now >= hub->grace_until)

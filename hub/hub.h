@@ -87,6 +87,10 @@ typedef struct hub_task_t {
     size_t sack;                     // 1 + its slot in hub_t.sacks while its
                                      // "accepted" waits (0: none; may be stale)
     struct hub_client_t *owner;      // its client's tally while counted (else NULL)
+    int unsaved;                     // 0, or the hub_wait_kind_t (RESULT or FAILED)
+                                     // whose commit failed: result is held and
+                                     // written again (hub_tasks_retry_unsaved)
+    int unsaved_engine;              // RESULT: the engine that sent it
 } hub_task_t;
 
 // A client with tasks in hub_t.tasks: how many (see hub_deliveries_flush).
@@ -193,6 +197,10 @@ typedef struct hub_t {
     size_t n_held;               // how many
     size_t cap_held;             // allocated
     int64_t held_due;            // monotonic µs by which they must be sent
+    char (*unsaved)[IPP_MSGID_LEN + 1]; // tasks whose result or failure could not
+                                     // be committed (disk full…), written again
+    size_t n_unsaved;                // how many
+    size_t cap_unsaved;              // allocated
 } hub_t;
 
 // The message handlers: controller.c dispatches to them through one
@@ -255,6 +263,11 @@ void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
 // hub_wait_push: add a commit wait (copied; the ring owns w->reply from
 // here); false if out of memory (then the caller still owns w->reply).
 bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
+// hub_tasks_retry_unsaved: write again the results and failures whose
+// commit failed (a full disk, an I/O error); called every heartbeat
+// interval. The engine is acknowledged, dependents released and the
+// client told only when one commits, so nothing is run twice.
+void hub_tasks_retry_unsaved(hub_t *hub);
 // hub_client_submit: a TASK_REQUEST from the client ident (also a
 // resubmission built by queries.c): validated, recorded, tracked; takes
 // msg's content and buffers when the record is queued.

@@ -656,6 +656,14 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         return;
     }
     hub_task_t *task = ipp_strmap_get(hub->tasks, id);
+    if (task && task->engine == e->id && task->result) {
+        // Sent again while the first copy waits for its commit (or for a
+        // retry of one that failed): the ack goes out with that commit,
+        // never before, so the engine keeps its copy until then.
+        IPP_LOGI(hub->log, "result of %s from engine %d sent again; its commit is pending", id,
+                 e->id);
+        return;
+    }
     if (!task || task->engine != e->id || task->result || !task->in_sched) {
         // Recorded already (a result re-sent after a reconnect), taken away
         // from this engine, or unknown: the engine may forget it.
@@ -778,6 +786,60 @@ static void s_committed(hub_t *hub, hub_wait_t *w)
     }
 }
 
+// s_unsaved_add: task's result (kind RESULT, from engine) or failure
+// (kind FAILED) did not commit: keep it and its id for
+// hub_tasks_retry_unsaved. Without memory for the id the result is
+// dropped, as before there was a retry: the engine still holds it and
+// sends it again when it registers next.
+static void s_unsaved_add(hub_t *hub, hub_task_t *task, hub_wait_kind_t kind, int engine)
+{
+    if (!task->unsaved && hub->n_unsaved == hub->cap_unsaved) {
+        size_t cap = hub->cap_unsaved ? hub->cap_unsaved * 2 : 16;
+        void *v = realloc(hub->unsaved, cap * sizeof *hub->unsaved);
+        if (!v) {
+            IPP_LOGE(hub->log, "no memory to hold the result of %s", task->msg_id);
+            if (kind == HUB_WAIT_RESULT)
+                s_result_drop(task);
+            return;
+        }
+        hub->unsaved = v;
+        hub->cap_unsaved = cap;
+    }
+    if (!task->unsaved)
+        memcpy(hub->unsaved[hub->n_unsaved++], task->msg_id, sizeof hub->unsaved[0]);
+    task->unsaved = (int)kind;
+    task->unsaved_engine = engine;
+}
+
+void hub_tasks_retry_unsaved(hub_t *hub)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < hub->n_unsaved; i++) {
+        hub_task_t *task = ipp_strmap_get(hub->tasks, hub->unsaved[i]);
+        if (!task || !task->unsaved || !task->result)
+            continue;
+        hub_wait_kind_t kind = (hub_wait_kind_t)task->unsaved;
+        uint64_t seq = 0;
+        if (kind == HUB_WAIT_RESULT) {
+            hub_engine_t *e = hub_registry_get(hub->engines, task->unsaved_engine);
+            const char *uuid = e ? e->uuid : "";
+            seq = hub_store_result(hub->store, task, uuid, ipp_clock_now_us());
+        } else {
+            const Ipp__RemoteError *er = task->result->error;
+            seq = hub_store_fail(hub->store, task, task->result->status,
+                                 er && er->ename ? er->ename : "TaskFailed",
+                                 er && er->evalue ? er->evalue : "", task->result->completed);
+        }
+        if (seq != 0 && hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = kind, .task = task,
+                                                         .engine = task->unsaved_engine})) {
+            task->unsaved = 0;  // s_failed adds it again if this one fails too
+            continue;
+        }
+        memmove(hub->unsaved[keep++], hub->unsaved[i], sizeof hub->unsaved[0]);
+    }
+    hub->n_unsaved = keep;
+}
+
 // s_failed: the wait w's mutation did not apply (its batch rolled back on
 // disk full or an I/O error, or the mutation itself was refused).
 static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t count)
@@ -793,16 +855,16 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
         hub_task_free(task);
         break;
     case HUB_WAIT_RESULT:
-        // Not acknowledged: the engine keeps the result and sends it again
-        // when it re-registers; until then the task stays running.
-        IPP_LOGE(hub->log, "result of %s not recorded (%s); the engine keeps it and sends it again "
-                 "when it registers next",
+        // Not acknowledged (the engine keeps it too): held here and
+        // written again every heartbeat interval until it commits.
+        IPP_LOGE(hub->log, "result of %s not recorded (%s); it is held and written again",
                  task->msg_id, err->msg);
-        s_result_drop(task);
+        s_unsaved_add(hub, task, HUB_WAIT_RESULT, w->engine);
         break;
     case HUB_WAIT_FAILED:
-        IPP_LOGE(hub->log, "failure of %s not recorded (%s); it stays pending", task->msg_id,
-                 err->msg);
+        IPP_LOGE(hub->log, "failure of %s not recorded (%s); it is held and written again",
+                 task->msg_id, err->msg);
+        s_unsaved_add(hub, task, HUB_WAIT_FAILED, -1);
         break;
     case HUB_WAIT_REPLY:
         w->done(hub, w, err, count);
