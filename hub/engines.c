@@ -68,6 +68,35 @@ static void s_engine_gone(hub_t *hub, hub_engine_t *e, const char *why)
     sched_engine_remove(hub->sched, id);
 }
 
+// s_engine_restart: a new process registers with old's uuid: old is
+// announced gone and forgotten by the registry, but the scheduler keeps
+// the engine (held) with the tasks the new process reports; the others
+// are lost (retried or failed). Returns old's id.
+static int s_engine_restart(hub_t *hub, hub_engine_t *old, const Ipp__RegistrationRequest *req)
+{
+    int id = old->id;
+    IPP_LOGW(hub->log, "engine %d (%s) unregistered: a new process registered with its uuid", id,
+             old->uuid);
+    size_t n = req->n_running + req->n_finished, k = 0;
+    const char **keep = n ? calloc(n, sizeof *keep) : NULL;
+    for (size_t i = 0; keep && i < n; i++) {
+        const char *mid = i < req->n_running ? req->running[i] : req->finished[i - req->n_running];
+        hub_task_t *task = mid ? ipp_strmap_get(hub->tasks, mid) : NULL;
+        if (task && task->engine == id && task->in_sched && !task->result)
+            keep[k++] = mid;
+    }
+    hub_store_engine_gone(hub->store, old->uuid, ipp_clock_now_us());
+    s_announce(hub, old, false);
+    hub_registry_remove(hub->engines, id);
+    // Last: the scheduler's callbacks may look engines up. Without memory
+    // for the list, nothing is kept: those tasks are lost as with a death.
+    sched_engine_restart(hub->sched, id, keep, k);
+    if (k)
+        IPP_LOGI(hub->log, "engine %d: the new process holds %zu of its tasks: kept", id, k);
+    free(keep);
+    return id;
+}
+
 // s_adopt: after a restart, engine e says it holds msg_id (running, or
 // finished with the result not yet acknowledged).
 static void s_adopt(hub_t *hub, hub_engine_t *e, const char *msg_id)
@@ -129,13 +158,22 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
         IPP_LOGI(hub->log, "engine %d registered again (same process)", old->id);
         return;
     }
-    if (old)
-        s_engine_gone(hub, old, "a new process registered with its uuid");
+    // A new process in an old one's place keeps the engine's id (it is the
+    // uuid's) and, in the scheduler, whatever it says it runs or holds:
+    // the controller may have sent it tasks meant for its predecessor
+    // before it registered, and it may have run them already.
+    int restarted = -1;
+    if (old) {
+        if (same_conn == old)
+            same_conn = NULL;
+        restarted = s_engine_restart(hub, old, req);
+        old = NULL;
+    }
     // One connection is one engine: what was registered on it is gone (its
     // messages could not be told apart from the new one's).
-    if (same_conn && same_conn != old)
+    if (same_conn)
         s_engine_gone(hub, same_conn, "its connection registered as another engine");
-    if (hub_registry_count(hub->engines) >= hub->cfg.max_engines) {
+    if (restarted < 0 && hub_registry_count(hub->engines) >= hub->cfg.max_engines) {
         IPP_LOGW(hub->log, "registration of %s refused: %zu engines registered (--max-engines %zu)",
                  req->uuid, hub_registry_count(hub->engines), hub->cfg.max_engines);
         hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_INVALID, NULL,
@@ -148,6 +186,8 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     int id = -1;
     if (hub_store_engine_id(hub->store, req->uuid, req->hostname ? req->hostname : "",
                             req->pid, ipp_clock_now_us(), &id, &err) != IPP_OK) {
+        if (restarted >= 0)
+            sched_engine_remove(hub->sched, restarted);
         hub_reply_error(hub, hub->engine_sock, ident, parent, err.code, NULL,
                         "cannot record the engine: %s", err.msg);
         return;
@@ -156,6 +196,8 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
                                        req->tags, req->n_tags, req->functions,
                                        req->n_functions, ident->data, ident->size);
     if (!e) {
+        if (restarted >= 0)
+            sched_engine_remove(hub->sched, restarted);
         hub_reply_error(hub, hub->engine_sock, ident, parent, IPP_ERR_NOMEM, NULL,
                         "no memory to register engine %d", id);
         return;
@@ -170,7 +212,11 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     s_announce(hub, e, true);
     // No work until it proves it is alive with a heartbeat: a registration
     // alone may come from a peer that never runs anything.
-    sched_engine_add_held(hub->sched, id);
+    if (restarted != id) {
+        if (restarted >= 0)
+            sched_engine_remove(hub->sched, restarted);  // ids are the uuid's: not expected
+        sched_engine_add_held(hub->sched, id);
+    }
     for (size_t i = 0; i < req->n_running; i++)
         s_adopt(hub, e, req->running[i]);
     for (size_t i = 0; i < req->n_finished; i++)

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DONE_CACHE_DEFAULT 65536
 #define POOL_BLOCK 1024
@@ -339,6 +340,61 @@ ipp_err_t sched_engine_remove(sched_t *self, int engine)
     }
     e->pinned = false;
     sched_rec_engine_maybe_free(self, e);
+    sched_decide_leave(self);
+    return IPP_OK;
+}
+
+// s_kept: whether msg_id is one of keep[0..n).
+static bool s_kept(const char *msg_id, const char *const *keep, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keep[i] && strcmp(keep[i], msg_id) == 0)
+            return true;
+    return false;
+}
+
+ipp_err_t sched_engine_restart(sched_t *self, int engine, const char *const *keep, size_t n_keep)
+{
+    if (!self || (n_keep && !keep))
+        return IPP_ERR_INVALID;
+    sched_engine_t *e = sched_rec_engine(self, engine);
+    if (!e || !e->registered)
+        return IPP_ERR_NOT_FOUND;
+    sched_decide_enter(self);
+    e->pinned = true;
+    // Held from here on, like a new registration: no work until it shows
+    // it is alive.
+    if (sched_rec_is_free(self, e))
+        self->n_free--;
+    e->held = true;
+    e->completed = 0;
+    // What the old process ran is lost unless the new one says it has it;
+    // the kept ones stay where they are. Queued mux tasks were never sent
+    // and wait for it as before.
+    sched_task_t *lost = NULL;
+    for (sched_task_t *t = e->run_head, *next; t; t = next) {
+        next = t->next;
+        if (s_kept(t->msg_id, keep, n_keep))
+            continue;
+        sched_rec_tl_remove(&e->run_head, &e->run_tail, t);
+        sched_rec_load_add(self, e, -1);
+        self->st.ops++;
+        t->rework = lost;
+        lost = t;
+    }
+    while (lost) {
+        sched_task_t *t = lost;
+        lost = t->rework;
+        t->rework = NULL;
+        if (t->queue == SCHED_QUEUE_TASK && t->retries > 0) {
+            t->retries--;
+            sched_decide_requeue(self, t);
+        } else {
+            sched_decide_fail(self, t, SCHED_LOST,
+                              "engine %d restarted while running the task", engine);
+        }
+    }
+    e->pinned = false;
     sched_decide_leave(self);
     return IPP_OK;
 }

@@ -258,6 +258,16 @@ ipp_err_t sched_engine_unhold(sched_t *self, int engine);
 // registered.
 ipp_err_t sched_engine_remove(sched_t *self, int engine);
 
+// sched_engine_restart: a new process took engine's place (same id): it
+// is held (as by sched_engine_add_held) until sched_engine_unhold. Of the
+// tasks running on it, those named in keep (n_keep ids, borrowed: the new
+// process says it runs them or holds their results) stay running there;
+// the others are lost as in sched_engine_remove (retried elsewhere if they
+// have retries left, else failed with EngineError). Queued mux tasks, and
+// tasks restricted to it, keep waiting for it. IPP_ERR_NOT_FOUND if not
+// registered.
+ipp_err_t sched_engine_restart(sched_t *self, int engine, const char *const *keep, size_t n_keep);
+
 // sched_abort: fail a waiting or queued task with TaskAborted (dependents
 // updated). IPP_ERR_PENDING if it is running: it cannot be aborted here
 // (the hub tells its engine), but it has no retries left from now on, so

@@ -190,6 +190,90 @@ START_TEST(test_registration_flood_gets_no_work)
 }
 END_TEST
 
+// s_beat: one heartbeat from peer p as engine id.
+static void s_beat(h_client_t *p, int id)
+{
+    Ipp__Heartbeat hb = IPP__HEARTBEAT__INIT;
+    hb.has_engine_id = 1;
+    hb.engine_id = id;
+    h_send(p, IPP__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0, NULL);
+}
+
+// An engine killed and started again reconnects with the same routing id
+// before the controller has noticed the death: a task the controller then
+// sends to the old process reaches the new one, which runs it before it
+// registers and reports its result as held. That task is the new
+// process's: it completes with its result, instead of failing because the
+// old process is gone.
+START_TEST(test_restarted_engine_keeps_tasks_it_was_sent_before_registering)
+{
+    h_up(&C, &K, 0, (const char *[]){"--heartbeat-misses", "50", NULL});
+    h_client_t old, neu;
+    h_engine_peer_open(&old, &C, "restarting-engine");
+    Ipp__RegistrationRequest req = IPP__REGISTRATION_REQUEST__INIT;
+    req.uuid = "restarting-uuid";
+    req.hostname = "here";
+    req.has_pid = 1;
+    req.pid = 100;
+    h_send(&old, IPP__MSG_TYPE__REGISTRATION_REQUEST, &req.base, NULL, 0, NULL);
+    ck_assert_int_eq(h_recv(&old, 5000), IPP__MSG_TYPE__REGISTRATION_REPLY);
+    int id = ((Ipp__RegistrationReply *)old.msg.content)->engine_id;
+    s_beat(&old, id);
+    ck_assert_int_eq(h_recv(&old, 5000), IPP__MSG_TYPE__HEARTBEAT);
+    ck_assert(h_wait_engines(&K, 1, 5000));
+    // Killed: gone without a word. Its successor takes the routing id.
+    h_client_close(&old);
+    h_engine_peer_open(&neu, &C, "restarting-engine");
+    int got = 0;
+    for (int i = 0; i < 50 && got != IPP__MSG_TYPE__HEARTBEAT; i++) {
+        s_beat(&neu, id);  // answered once the connection is the new one's
+        got = h_recv(&neu, 200);
+    }
+    ck_assert_int_eq(got, IPP__MSG_TYPE__HEARTBEAT);
+
+    id_t_ ids[1];
+    h_task_t t = {.call = "noop", .target = -1};
+    h_submit(&K, &t, ids[0]);
+    got = 0;
+    for (int i = 0; i < 50 && got != IPP__MSG_TYPE__TASK_REQUEST; i++)
+        got = h_recv(&neu, 200);
+    ck_assert_int_eq(got, IPP__MSG_TYPE__TASK_REQUEST);
+    ck_assert_str_eq(neu.msg.header->msg_id, ids[0]);
+
+    char *held[1] = {ids[0]};
+    req.pid = 101;
+    req.n_finished = 1;
+    req.finished = held;
+    h_send(&neu, IPP__MSG_TYPE__REGISTRATION_REQUEST, &req.base, NULL, 0, NULL);
+    got = 0;
+    for (int i = 0; i < 25 && got != IPP__MSG_TYPE__REGISTRATION_REPLY; i++)
+        got = h_recv(&neu, 200);
+    ck_assert_int_eq(got, IPP__MSG_TYPE__REGISTRATION_REPLY);
+    ck_assert_int_eq(((Ipp__RegistrationReply *)neu.msg.content)->engine_id, id);
+    s_beat(&neu, id);
+    Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
+    r.has_status = 1;
+    r.status = IPP__STATUS__OK;
+    r.msg_id = ids[0];
+    ck_assert_int_eq(wire_send(neu.wire, neu.dealer, NULL, 0, IPP__MSG_TYPE__TASK_RESULT, ids[0],
+                               &r.base, NULL, 0, 0, NULL, NULL),
+                     IPP_OK);
+    h_result_t res[1];
+    ck_assert_uint_eq(h_collect(&K, ids, 1, res, 10000), 1);
+    ck_assert_msg(res[0].status == IPP__STATUS__OK, "status %d (%s: %s)", res[0].status,
+                  res[0].ename, res[0].evalue);
+    ck_assert_int_eq(res[0].engine_id, id);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT status || ' ' || attempts FROM tasks WHERE msg_id='%s'",
+             ids[0]);
+    char text[64];
+    ck_assert(h_db_text(&C, sql, text, sizeof text));
+    ck_assert_str_eq(text, "ok 1");
+    h_client_close(&neu);
+    h_down(&C, &K);
+}
+END_TEST
+
 // With --max-engines 3 and two engines up, one more registers; the next
 // is refused with an error naming the cap, and taken once there is room.
 START_TEST(test_registrations_past_the_cap_refused)
@@ -344,6 +428,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_retries_over_the_cap_refused);
     tcase_add_test(tc, test_registration_flood_gets_no_work);
     tcase_add_test(tc, test_registrations_past_the_cap_refused);
+    tcase_add_test(tc, test_restarted_engine_keeps_tasks_it_was_sent_before_registering);
     tcase_add_test(tc, test_labels_must_be_text);
     tcase_add_test(tc, test_targets_never_registered_fail_at_once);
     tcase_add_test(tc, test_targets_down_fail_after_the_grace);

@@ -653,6 +653,53 @@ START_TEST(test_engine_removal_lost_retried_or_engine_error)
 }
 END_TEST
 
+// A new process in engine 0's place (same id): what it reports it holds
+// stays running there, the rest is lost as with a death, queued mux tasks
+// wait for it, and it gets no work until unheld.
+START_TEST(test_engine_restart_keeps_what_the_new_process_holds)
+{
+    sched_config_t c = cfg_hwm(0, NULL);
+    c.mux_hwm = 1;
+    fake_hub_t *h = fake_new(&c);
+    fake_engines(h, 1);
+    sched_spec_t kept = fake_task("kept");
+    ck_assert_int_eq(sched_submit(h->sched, &kept), IPP_OK);
+    sched_spec_t gone = fake_task("gone");
+    ck_assert_int_eq(sched_submit(h->sched, &gone), IPP_OK);
+    sched_spec_t again = fake_task("again");
+    again.retries = 1;
+    ck_assert_int_eq(sched_submit(h->sched, &again), IPP_OK);
+    sched_spec_t m = fake_mux("mux", 0);
+    ck_assert_int_eq(sched_submit(h->sched, &m), IPP_OK);
+    ck_assert_int_eq(fake_where(h, "kept"), 0);
+    ck_assert_int_eq(fake_where(h, "again"), 0);
+    ck_assert_int_eq(fake_where(h, "mux"), -1);  // over mux_hwm: queued
+    ck_assert_uint_eq(fake_dispatches(h, "again"), 1);
+
+    const char *keep[] = {"kept", "unknown-id"};
+    ck_assert_int_eq(sched_engine_restart(h->sched, 0, keep, 2), IPP_OK);
+    ck_assert_ptr_null(fake_finished(h, "kept"));
+    ck_assert_int_eq(sched_task_state(h->sched, "kept", NULL), SCHED_STATE_RUNNING);
+    const fake_event_t *f = fake_finished(h, "gone");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(f->why, SCHED_LOST);
+    ck_assert_ptr_nonnull(strstr(f->evalue, "restarted"));
+    ck_assert_ptr_null(fake_finished(h, "again"));
+    ck_assert_ptr_null(fake_finished(h, "mux"));
+    ck_assert_uint_eq(fake_dispatches(h, "again"), 1);  // held: not sent yet
+    ck_assert_int_eq(s_load(h, 0), 1);                  // "kept"
+
+    ck_assert_int_eq(sched_engine_unhold(h->sched, 0), IPP_OK);
+    ck_assert_uint_eq(fake_dispatches(h, "again"), 2);
+    ck_assert_int_eq(fake_where(h, "again"), 0);
+    ck_assert_int_eq(fake_ok(h, "kept"), IPP_OK);
+    ck_assert_int_eq(sched_task_state(h->sched, "kept", NULL), SCHED_STATE_DONE_OK);
+    ck_assert_int_eq(sched_engine_restart(h->sched, 7, NULL, 0), IPP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sched_engine_restart(h->sched, 0, NULL, 1), IPP_ERR_INVALID);
+    fake_destroy(&h);
+}
+END_TEST
+
 START_TEST(test_late_result_from_old_engine_ignored)
 {
     fake_hub_t *h = fake_new(NULL);
@@ -1059,6 +1106,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_unmet_new_engine_gets_a_chance);
     tcase_add_test(tc, test_unmet_last_allowed_engine_leaving_fails_task);
     tcase_add_test(tc, test_engine_removal_lost_retried_or_engine_error);
+    tcase_add_test(tc, test_engine_restart_keeps_what_the_new_process_holds);
     tcase_add_test(tc, test_late_result_from_old_engine_ignored);
     tcase_add_test(tc, test_adopt_running_task_counts_as_load);
     tcase_add_test(tc, test_abort_waiting_queued_running_unknown);
