@@ -436,7 +436,8 @@ out:
 
 // s_db_query: the DB_QUERY_REQUEST round trip; *reply on IPP_OK.
 static ipp_err_t s_db_query(ipp_client_t *c, const char *query_json, const char *const *keys,
-                            size_t n_keys, int64_t limit, wire_msg_t *reply, ipp_error_t *err)
+                            size_t n_keys, int64_t limit, int64_t offset, wire_msg_t *reply,
+                            ipp_error_t *err)
 {
     ipp_err_t rc = s_client_ok(c, keys, n_keys, "db_query", err);
     if (rc != IPP_OK)
@@ -449,6 +450,10 @@ static ipp_err_t s_db_query(ipp_client_t *c, const char *query_json, const char 
         req.has_limit = 1;
         req.limit = limit;
     }
+    if (offset > 0) {
+        req.has_offset = 1;
+        req.offset = offset;
+    }
     return cl_request(c, IPP__MSG_TYPE__DB_QUERY_REQUEST, &req.base, IPP__MSG_TYPE__DB_QUERY_REPLY,
                       reply, err);
 }
@@ -459,16 +464,40 @@ ipp_err_t ipp_client_db_query(ipp_client_t *c, const char *query_json, const cha
     if (!text)
         return ipp_error_set(err, IPP_ERR_INVALID, "db_query: nowhere to put the rows");
     *text = NULL;
-    wire_msg_t reply;
-    ipp_err_t rc = s_db_query(c, query_json, keys, n_keys, limit, &reply, err);
-    if (rc != IPP_OK)
+    // The controller answers in pages; they are joined here.
+    char *all = NULL;
+    size_t len = 0;
+    int64_t offset = 0;
+    ipp_err_t rc = IPP_OK;
+    for (;;) {
+        wire_msg_t reply;
+        rc = s_db_query(c, query_json, keys, n_keys, limit, offset, &reply, err);
+        if (rc != IPP_OK)
+            break;
+        const Ipp__DbQueryReply *r = (const Ipp__DbQueryReply *)reply.content;
+        const char *page = r->records_json ? r->records_json : "";
+        size_t pl = strlen(page);
+        char *t = realloc(all, len + pl + 1);
+        if (!t) {
+            wire_msg_fini(&reply);
+            rc = s_nomem(err, "db_query");
+            break;
+        }
+        all = t;
+        memcpy(all + len, page, pl + 1);
+        len += pl;
+        bool more = r->has_more && r->more && r->has_next_offset && r->next_offset > offset;
+        offset = r->has_next_offset ? r->next_offset : offset;
+        wire_msg_fini(&reply);
+        if (!more)
+            break;
+    }
+    if (rc != IPP_OK) {
+        free(all);
         return rc;
-    const Ipp__DbQueryReply *r = (const Ipp__DbQueryReply *)reply.content;
-    *text = strdup(r->records_json ? r->records_json : "");
-    if (!*text)
-        rc = s_nomem(err, "db_query");
-    wire_msg_fini(&reply);
-    return rc;
+    }
+    *text = all;
+    return IPP_OK;
 }
 
 ipp_err_t ipp_client_db_query_json(ipp_client_t *c, const char *query_json,
@@ -572,17 +601,53 @@ ipp_err_t ipp_client_history(ipp_client_t *c, ipp_strv_t *out, ipp_error_t *err)
         return rc;
     if (out)
         memset(out, 0, sizeof *out);
-    Ipp__HistoryRequest req = IPP__HISTORY_REQUEST__INIT;
-    wire_msg_t reply;
-    rc = cl_request(c, IPP__MSG_TYPE__HISTORY_REQUEST, &req.base, IPP__MSG_TYPE__HISTORY_REPLY,
-                    &reply, err);
-    if (rc != IPP_OK)
+    // The controller answers in pages; they are joined here.
+    ipp_strv_t got = {0};
+    int64_t offset = 0;
+    for (;;) {
+        Ipp__HistoryRequest req = IPP__HISTORY_REQUEST__INIT;
+        if (offset > 0) {
+            req.has_offset = 1;
+            req.offset = offset;
+        }
+        wire_msg_t reply;
+        rc = cl_request(c, IPP__MSG_TYPE__HISTORY_REQUEST, &req.base,
+                        IPP__MSG_TYPE__HISTORY_REPLY, &reply, err);
+        if (rc != IPP_OK)
+            break;
+        const Ipp__HistoryReply *r = (const Ipp__HistoryReply *)reply.content;
+        ipp_strv_t page = {0};
+        if (s_strv_from(r->msg_ids, r->n_msg_ids, &page) != IPP_OK) {
+            wire_msg_fini(&reply);
+            rc = s_nomem(err, "history");
+            break;
+        }
+        char **v = page.n ? realloc(got.v, (got.n + page.n) * sizeof *v) : got.v;
+        if (page.n && !v) {
+            ipp_strv_fini(&page);
+            wire_msg_fini(&reply);
+            rc = s_nomem(err, "history");
+            break;
+        }
+        got.v = v;
+        memcpy(got.v + got.n, page.v, page.n * sizeof *v);
+        got.n += page.n;
+        free(page.v);  // its strings are got's now
+        bool more = r->has_more && r->more && r->has_next_offset && r->next_offset > offset;
+        offset = r->has_next_offset ? r->next_offset : offset;
+        wire_msg_fini(&reply);
+        if (!more)
+            break;
+    }
+    if (rc != IPP_OK) {
+        ipp_strv_fini(&got);
         return rc;
-    const Ipp__HistoryReply *r = (const Ipp__HistoryReply *)reply.content;
-    if (s_strv_from(r->msg_ids, r->n_msg_ids, out) != IPP_OK)
-        rc = s_nomem(err, "history");
-    wire_msg_fini(&reply);
-    return rc;
+    }
+    if (out)
+        *out = got;
+    else
+        ipp_strv_fini(&got);
+    return IPP_OK;
 }
 
 ipp_err_t ipp_client_abort(ipp_client_t *c, const char *const *ids, size_t n_ids,

@@ -13,6 +13,7 @@
  * calls into it, and replies and notifications are send.c's.
  */
 #include "hub/hub.h"
+#include "hub/reads.h"
 
 #include "proto/clock.h"
 #include "proto/codec.h"
@@ -279,6 +280,10 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
     hub->store = hub_store_open(&hub->cfg, hub->log, err);
     if (!hub->store)
         goto fail;
+    // Reads that may be large get a thread and a connection of their own.
+    hub->reads = hub_reads_new(hub->cfg.db_path, 0, 0, hub->log, err);
+    if (!hub->reads)
+        goto fail;
     if (hub_recover(hub, err) != IPP_OK)
         goto fail;
     // Connection files last: whoever reads them finds a controller ready.
@@ -324,6 +329,7 @@ void hub_stop(hub_t *hub)
         note.when = ipp_clock_now_us();
         hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
     }
+    hub_reads_destroy(&hub->reads);  // reads under way finish; their replies are not sent
     hub_store_close(&hub->store);
     wire_msg_fini(&hub->in);
     if (hub->client_sock)
@@ -516,13 +522,14 @@ ipp_err_t hub_run(hub_t *hub)
         if (hub->n_held && hub->held_due < deadline)
             deadline = hub->held_due;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
-        zmq_pollitem_t items[4] = {
+        zmq_pollitem_t items[5] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
             {hub->engine_sock, 0, ZMQ_POLLIN, 0},
             {NULL, hub_store_fd(hub->store), ZMQ_POLLIN, 0},
             {hub->pub_sock, 0, ZMQ_POLLIN, 0},
+            {NULL, hub_reads_fd(hub->reads), ZMQ_POLLIN, 0},
         };
-        int n = ipp_zpoll(items, 4, timeout_ms);
+        int n = ipp_zpoll(items, 5, timeout_ms);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -540,6 +547,8 @@ ipp_err_t hub_run(hub_t *hub)
             s_drain(hub, hub->engine_sock, s_engine);
         if (items[0].revents & ZMQ_POLLIN)
             s_drain(hub, hub->client_sock, s_client);
+        if (items[4].revents & ZMQ_POLLIN)
+            hub_query_reads_done(hub);
         now = ipp_clock_mono_us();
         if (now >= hub->next_beat) {
             hub_engines_check(hub, now);

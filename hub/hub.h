@@ -167,6 +167,7 @@ typedef struct hub_t {
     conn_info_t client_conn;     // what the client connection file says
     conn_info_t engine_conn;     // what the engine connection file says
     struct hub_store_t *store;   // the task store (store.c)
+    struct hub_reads_t *reads;   // large reads, off the loop (reads.c)
     sched_t *sched;              // scheduler
     hub_registry_t *engines;     // live engines
     ipp_strmap_t *tasks;        // pending tasks by msg_id
@@ -324,6 +325,9 @@ hub_client_fn hub_query_purge;         // PURGE_REQUEST (answered once settled)
 hub_client_fn hub_query_resubmit;      // RESUBMIT_REQUEST
 hub_client_fn hub_query_db;            // DB_QUERY_REQUEST
 hub_client_fn hub_query_history;       // HISTORY_REQUEST
+// hub_query_reads_done: send the replies of the reads the reader thread
+// finished (db_query, history pages); called when hub_reads_fd is readable.
+void hub_query_reads_done(hub_t *hub);
 hub_client_fn hub_query_abort;         // ABORT_REQUEST
 hub_client_fn hub_query_clear;         // CLEAR_REQUEST
 hub_client_fn hub_query_shutdown;      // SHUTDOWN_REQUEST (of engines, the hub)

@@ -11,6 +11,7 @@
  * call except the reply contexts of purges in flight (in the commit waits).
  */
 #include "hub/hub.h"
+#include "hub/reads.h"
 
 #include "db/reader.h"
 #include "proto/clock.h"
@@ -678,95 +679,105 @@ out:
 
 // ------------------------------------------------------------ db_query, history
 
+// s_read_job: a read job for msg from ident, its reply address filled;
+// NULL (and the client told) when out of memory.
+static hub_read_t *s_read_job(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
+                              hub_read_kind_t kind)
+{
+    hub_read_t *job = calloc(1, sizeof *job);
+    if (!job || ident->size > sizeof job->ident) {
+        free(job);
+        hub_reply_error(hub, hub->client_sock, ident, msg->header->msg_id, IPP_ERR_NOMEM, NULL,
+                        "no memory for the read");
+        return NULL;
+    }
+    job->kind = kind;
+    memcpy(job->ident, ident->data, ident->size);
+    job->ident_len = ident->size;
+    snprintf(job->parent, sizeof job->parent, "%s", msg->header->msg_id);
+    return job;
+}
+
 void hub_query_db(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
-    const char *parent = msg->header->msg_id;
     const Ipp__DbQueryRequest *req = (const Ipp__DbQueryRequest *)msg->content;
-    ipp_error_t err;
-    json_t *keys = NULL;
-    if (req->n_keys) {
-        keys = json_array();
-        for (size_t i = 0; i < req->n_keys; i++)
-            json_array_append_new(keys, json_string(req->keys[i] ? req->keys[i] : ""));
-    }
-    const char *q = (req->query_json && req->query_json[0]) ? req->query_json : "{}";
-    db_cursor_t *cur = db_reader_find_text(hub_store_reader(hub->store), q, keys,
-                                          req->has_limit ? req->limit : 0, &err);
-    json_decref(keys);
-    if (!cur) {
-        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, "query_json", "%s",
-                        err.msg);
+    if ((req->has_limit && req->limit < 0) || (req->has_offset && req->offset < 0)) {
+        hub_reply_error(hub, hub->client_sock, ident, msg->header->msg_id, IPP_ERR_INVALID,
+                        req->has_limit && req->limit < 0 ? "limit" : "offset",
+                        "limit and offset cannot be negative");
         return;
     }
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    ipp_err_t rc = text ? IPP_OK : IPP_ERR_NOMEM;
-    for (;;) {
-        db_record_t *rec = NULL;
-        if (rc != IPP_OK || (rc = db_cursor_next(cur, &rec, &err)) != IPP_OK || !rec)
-            break;
-        json_t *o = db_record_to_json(rec, DB_JSON_ISO_TIME | DB_JSON_NO_BYTES);
-        // Frames stay out of the rows, but who submitted the task (in the
-        // request header) is what audits ask: give it as "user".
-        if (o && rec->header.data) {
-            Ipp__Header *h = ipp__header__unpack(NULL, rec->header.size, rec->header.data);
-            if (h && h->username && h->username[0])
-                json_object_set_new(o, "user", json_string(h->username));
-            if (h)
-                ipp__header__free_unpacked(h, NULL);
+    hub_read_t *job = s_read_job(hub, msg, ident, HUB_READ_DB_QUERY);
+    if (!job)
+        return;
+    bool ok = true;
+    job->query_json = strdup(req->query_json ? req->query_json : "");
+    ok = job->query_json != NULL;
+    if (ok && req->n_keys) {
+        job->keys = calloc(req->n_keys, sizeof *job->keys);
+        ok = job->keys != NULL;
+        for (size_t i = 0; ok && i < req->n_keys; i++) {
+            ok = (job->keys[i] = strdup(req->keys[i] ? req->keys[i] : "")) != NULL;
+            job->n_keys = i + 1;
         }
-        db_record_destroy(&rec);
-        char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (!line) {
-            rc = IPP_ERR_NOMEM;
-            break;
-        }
-        size_t ll = strlen(line);
-        if (len + ll + 2 > cap) {
-            while (len + ll + 2 > cap)
-                cap *= 2;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(line);
-                rc = IPP_ERR_NOMEM;
-                break;
-            }
-            text = t;
-        }
-        memcpy(text + len, line, ll);
-        len += ll;
-        text[len++] = '\n';
-        free(line);
     }
-    db_cursor_destroy(&cur);
-    if (rc != IPP_OK) {
-        free(text);
-        hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL, "query failed: %s",
-                        rc == IPP_ERR_NOMEM ? "out of memory" : err.msg);
+    if (!ok) {
+        hub_read_free(job);
+        hub_reply_error(hub, hub->client_sock, ident, msg->header->msg_id, IPP_ERR_NOMEM, NULL,
+                        "no memory for the query");
         return;
     }
-    text[len] = '\0';
-    Ipp__DbQueryReply rep = IPP__DB_QUERY_REPLY__INIT;
-    rep.records_json = text;
-    hub_reply(hub, ident, parent, IPP__MSG_TYPE__DB_QUERY_REPLY, &rep.base, NULL, 0);
-    free(text);
+    job->limit = req->has_limit ? req->limit : 0;
+    job->offset = req->has_offset ? req->offset : 0;
+    hub_reads_post(hub->reads, job);
 }
 
 void hub_query_history(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
-    const char *parent = msg->header->msg_id;
-    ipp_error_t err;
-    db_strv_t *ids = NULL;
-    if (db_reader_history(hub_store_reader(hub->store), &ids, &err) != IPP_OK) {
-        hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
+    const Ipp__HistoryRequest *req = (const Ipp__HistoryRequest *)msg->content;
+    if (req->has_offset && req->offset < 0) {
+        hub_reply_error(hub, hub->client_sock, ident, msg->header->msg_id, IPP_ERR_INVALID,
+                        "offset", "offset cannot be negative");
         return;
     }
-    Ipp__HistoryReply rep = IPP__HISTORY_REPLY__INIT;
-    rep.n_msg_ids = ids->n;
-    rep.msg_ids = ids->v;
-    hub_reply(hub, ident, parent, IPP__MSG_TYPE__HISTORY_REPLY, &rep.base, NULL, 0);
-    db_strv_destroy(&ids);
+    hub_read_t *job = s_read_job(hub, msg, ident, HUB_READ_HISTORY);
+    if (!job)
+        return;
+    job->offset = req->has_offset ? req->offset : 0;
+    hub_reads_post(hub->reads, job);
+}
+
+void hub_query_reads_done(hub_t *hub)
+{
+    hub_read_t *job;
+    while ((job = hub_reads_take(hub->reads))) {
+        wire_frame_t ident = {job->ident, job->ident_len};
+        if (job->err.code != IPP_OK) {
+            hub_reply_error(hub, hub->client_sock, &ident, job->parent, job->err.code,
+                            job->kind == HUB_READ_DB_QUERY && job->err.code == IPP_ERR_QUERY
+                                ? "query_json"
+                                : NULL,
+                            "%s", job->err.msg);
+        } else if (job->kind == HUB_READ_DB_QUERY) {
+            Ipp__DbQueryReply rep = IPP__DB_QUERY_REPLY__INIT;
+            rep.records_json = job->text;
+            rep.has_more = 1;
+            rep.more = job->more;
+            rep.has_next_offset = 1;
+            rep.next_offset = job->offset + job->rows;
+            hub_reply(hub, &ident, job->parent, IPP__MSG_TYPE__DB_QUERY_REPLY, &rep.base, NULL, 0);
+        } else {
+            Ipp__HistoryReply rep = IPP__HISTORY_REPLY__INIT;
+            rep.n_msg_ids = job->n_ids;
+            rep.msg_ids = job->ids;
+            rep.has_more = 1;
+            rep.more = job->more;
+            rep.has_next_offset = 1;
+            rep.next_offset = job->offset + job->rows;
+            hub_reply(hub, &ident, job->parent, IPP__MSG_TYPE__HISTORY_REPLY, &rep.base, NULL, 0);
+        }
+        hub_read_free(job);
+    }
 }
 
 // ------------------------------------------------------------ abort, clear, shutdown, load

@@ -290,6 +290,80 @@ START_TEST(test_resubmit_replies_after_commit)
 }
 END_TEST
 
+// A db_query over 20 MB of rows runs off the controller's loop: a task
+// submitted right after it completes before the query's first page
+// leaves (on the loop it would have waited behind it), and the answer
+// comes in pages that join up to every row.
+START_TEST(test_big_db_query_pages_off_the_loop)
+{
+    h_up(&C, &K, 2, NULL);
+    enum { BIG = 200 };
+    id_t_ *ids = calloc(BIG, sizeof *ids);
+    for (int i = 0; i < BIG; i++) {
+        h_task_t t = {.shell = "head -c 100000 /dev/zero | tr '\\0' y", .target = -1,
+                      .label = "fat"};
+        h_submit(&K, &t, ids[i]);
+    }
+    h_result_t *res = calloc(BIG, sizeof *res);
+    ck_assert_uint_eq(h_collect(&K, ids, BIG, res, 120000), BIG);
+    free(res);
+    free(ids);
+
+    Ipp__DbQueryRequest q = IPP__DB_QUERY_REQUEST__INIT;
+    q.query_json = "{\"label\": \"fat\"}";
+    char *keys[2] = {"msg_id", "stdout"};
+    q.n_keys = 2;
+    q.keys = keys;
+    char qid[IPP_MSGID_LEN + 1];
+    h_send(&K, IPP__MSG_TYPE__DB_QUERY_REQUEST, &q.base, NULL, 0, qid);
+    id_t_ quick[1];
+    h_task_t n = {.call = "noop", .target = -1};
+    h_submit(&K, &n, quick[0]);
+    bool task_first = false, got_page = false;
+    int64_t rows = 0, offset = 0;
+    bool more = false;
+    int64_t until = ipp_clock_mono_us() + 120 * 1000000;
+    while (!got_page && ipp_clock_mono_us() < until) {
+        int type = h_recv(&K, 200);
+        if (type == IPP__MSG_TYPE__TASK_RESULT && K.msg.header->parent_id &&
+            strcmp(K.msg.header->parent_id, quick[0]) == 0)
+            task_first = !got_page;
+        if (type == IPP__MSG_TYPE__DB_QUERY_REPLY && strcmp(K.msg.header->parent_id, qid) == 0) {
+            const Ipp__DbQueryReply *r = (const Ipp__DbQueryReply *)K.msg.content;
+            got_page = true;
+            more = r->more;
+            offset = r->next_offset;
+            for (const char *p = r->records_json; p && *p; p++)
+                rows += *p == '\n';
+        }
+    }
+    ck_assert(got_page);
+    ck_assert_msg(task_first, "a task waited behind a db_query");
+    ck_assert_msg(more, "20 MB of rows came in one page");
+    ck_assert_int_eq(offset, rows);
+    while (more) {
+        q.has_offset = 1;
+        q.offset = offset;
+        ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__DB_QUERY_REQUEST, &q.base, 60000),
+                         IPP__MSG_TYPE__DB_QUERY_REPLY);
+        const Ipp__DbQueryReply *r = (const Ipp__DbQueryReply *)K.msg.content;
+        int64_t page = 0;
+        for (const char *p = r->records_json; p && *p; p++)
+            page += *p == '\n';
+        ck_assert_int_eq(r->next_offset, offset + page);
+        rows += page;
+        offset = r->next_offset;
+        more = r->more;
+    }
+    ck_assert_int_eq(rows, BIG);
+    // A negative offset is refused.
+    q.offset = -1;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__DB_QUERY_REQUEST, &q.base, 5000),
+                     IPP__MSG_TYPE__ERROR_REPLY);
+    h_down(&C, &K);
+}
+END_TEST
+
 START_TEST(test_shutdown_stops_everything)
 {
     h_up(&C, &K, 2, NULL);
@@ -327,6 +401,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_queue_status_load_abort_clear);
     tcase_add_test(tc, test_purge_and_resubmit);
     tcase_add_test(tc, test_resubmit_replies_after_commit);
+    tcase_add_test(tc, test_big_db_query_pages_off_the_loop);
     tcase_add_test(tc, test_shutdown_stops_everything);
     suite_add_tcase(s, tc);
     return s;
