@@ -13,6 +13,7 @@
 #include "proto/replay.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -34,6 +35,9 @@ struct wire_session_t {
     void *clock_ctx;                   // its argument
     wire_msg_t scratch;                // frames of the message being sent
     bool warned_write;                 // the guard's failed write was logged
+    uint64_t refused[WIRE_REFUSAL_KINDS];  // refusals by kind (s_refusal_kind)
+    uint64_t quiet[WIRE_REFUSAL_KINDS];    // of them, not logged since the last line
+    int64_t logged[WIRE_REFUSAL_KINDS];    // monotonic µs of that line (0: never)
 };
 
 static int64_t s_default_clock(void *ctx)
@@ -463,15 +467,58 @@ ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *iden
 
 // ------------------------------------------------------------ receiving
 
-// s_refuse: log a refusal once, fill err, return code.
+// s_refusal_kind: the counter of code.
+static size_t s_refusal_kind(ipp_err_t code)
+{
+    if (code >= IPP_ERR_NO_DELIMITER && code <= IPP_ERR_UNKNOWN_TYPE)
+        return (size_t)(code - IPP_ERR_NO_DELIMITER);
+    return WIRE_REFUSAL_KINDS - 1;
+}
+
+// s_refuse: count a refusal, log it at a bounded rate, fill err, return
+// code.
 static ipp_err_t s_refuse(wire_session_t *self, ipp_error_t *err, ipp_err_t code,
                           const wire_msg_t *msg, const char *detail)
 {
     const char *id = (msg->header && msg->header->msg_id) ? msg->header->msg_id : "-";
     ipp_error_set(err, code, "%s: %s (msg_id %s)", ipp_strerror(code), detail, id);
-    IPP_LOGW(self->log, "refused message: %s: %s (msg_id %s, %zu frames)",
-             ipp_errname(code), detail, id, msg->n_frames);
+    size_t k = s_refusal_kind(code);
+    self->refused[k]++;
+    int64_t now = ipp_clock_mono_us();
+    if (self->logged[k] != 0 && now - self->logged[k] < WIRE_REFUSAL_LOG_US) {
+        self->quiet[k]++;
+        return code;
+    }
+    if (self->quiet[k])
+        IPP_LOGW(self->log,
+                 "refused message: %s: %s (msg_id %s, %zu frames); %" PRIu64
+                 " more refused as %s in the last %.0f s, %" PRIu64 " in all",
+                 ipp_errname(code), detail, id, msg->n_frames, self->quiet[k], ipp_errname(code),
+                 (double)(now - self->logged[k]) / 1e6, self->refused[k]);
+    else
+        IPP_LOGW(self->log, "refused message: %s: %s (msg_id %s, %zu frames)",
+                 ipp_errname(code), detail, id, msg->n_frames);
+    self->logged[k] = now;
+    self->quiet[k] = 0;
     return code;
+}
+
+size_t wire_refusals(const wire_session_t *self, wire_refusal_t *out, size_t cap)
+{
+    if (!self)
+        return 0;
+    size_t n = 0;
+    for (size_t k = 0; k < WIRE_REFUSAL_KINDS; k++) {
+        if (!self->refused[k])
+            continue;
+        if (out && n < cap) {
+            out[n].code = k == WIRE_REFUSAL_KINDS - 1 ? IPP_ERR_INVALID
+                                                       : (ipp_err_t)(IPP_ERR_NO_DELIMITER + (int)k);
+            out[n].count = self->refused[k];
+        }
+        n++;
+    }
+    return n;
 }
 
 // s_stale_detail: what to tell the sender of a message refused for its

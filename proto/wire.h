@@ -103,6 +103,24 @@ void wire_session_destroy(wire_session_t **self_p);
 // wire_session_id: the session uuid put in every header. Owned by self.
 const char *wire_session_id(const wire_session_t *self);
 
+// Refusals: every message wire_recv refuses is counted by its error code
+// (IPP_ERR_NO_DELIMITER … IPP_ERR_UNKNOWN_TYPE; any other code counts
+// under IPP_ERR_INVALID). The log gets the first refusal of each code,
+// then at most one line per code every WIRE_REFUSAL_LOG_US, saying how
+// many more were refused meanwhile — so garbage from the network cannot
+// flood the log.
+#define WIRE_REFUSAL_LOG_US 10000000
+#define WIRE_REFUSAL_KINDS 11
+
+typedef struct wire_refusal_t {
+    ipp_err_t code;   // why (an IPP_ERR_ code)
+    uint64_t count;   // how many since the session started
+} wire_refusal_t;
+
+// wire_refusals: the non-zero refusal counts into out (at most cap, in
+// code order); returns how many there are. NULL-safe (0).
+size_t wire_refusals(const wire_session_t *self, wire_refusal_t *out, size_t cap);
+
 // wire_session_new_id: write a fresh msg_id (UUIDv7) into out.
 void wire_session_new_id(wire_session_t *self, char out[IPP_MSGID_LEN + 1]);
 

@@ -361,6 +361,61 @@ START_TEST(test_refuse_missing_delimiter)
 }
 END_TEST
 
+// A flood of garbage is counted in full but logged at a bounded rate: the
+// first refusal of each kind, then nothing more within the interval.
+START_TEST(test_refusals_counted_and_logged_at_a_bounded_rate)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(out);
+    ipp_logger_t lg = {IPP_LOG_WARN, out, "test"};
+    wire_opts_t o = {0};
+    o.key = s_key;
+    o.key_len = sizeof s_key;
+    o.log = &lg;
+    ipp_error_t err;
+    wire_session_t *s = wire_session_new(&o, &err);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(wire_refusals(s, NULL, 0), 0);
+    for (int i = 0; i < 5000; i++) {
+        wire_msg_t m;
+        wire_msg_init(&m);
+        wire_msg_add_frame(&m, "junk", 4);
+        s_expect(s, &m, IPP_ERR_NO_DELIMITER);
+        wire_msg_fini(&m);
+    }
+    for (int i = 0; i < 300; i++) {
+        wire_msg_t m;
+        wire_msg_init(&m);
+        wire_msg_add_frame(&m, "<IPP|>", 6);
+        wire_msg_add_frame(&m, "mac", 3);
+        wire_msg_add_frame(&m, "h", 1);
+        wire_msg_add_frame(&m, "c", 1);
+        s_expect(s, &m, IPP_ERR_BAD_MAC);
+        wire_msg_fini(&m);
+    }
+    fflush(out);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    ck_assert_msg(lines == 2, "%zu log lines for 5,300 refusals:\n%s", lines, text);
+    ck_assert_ptr_nonnull(strstr(text, "IPP_ERR_NO_DELIMITER"));
+    ck_assert_ptr_nonnull(strstr(text, "IPP_ERR_BAD_MAC"));
+    wire_refusal_t r[WIRE_REFUSAL_KINDS];
+    ck_assert_uint_eq(wire_refusals(s, r, WIRE_REFUSAL_KINDS), 2);
+    ck_assert_int_eq(r[0].code, IPP_ERR_NO_DELIMITER);
+    ck_assert_uint_eq(r[0].count, 5000);
+    ck_assert_int_eq(r[1].code, IPP_ERR_BAD_MAC);
+    ck_assert_uint_eq(r[1].count, 300);
+    ck_assert_uint_eq(wire_refusals(s, r, 1), 2);  // says how many, fills what fits
+    ck_assert_uint_eq(wire_refusals(NULL, r, 1), 0);
+    wire_session_destroy(&s);
+    fclose(out);
+    free(text);
+}
+END_TEST
+
 START_TEST(test_refuse_bad_or_missing_mac)
 {
     wire_session_t *tx = s_session();
@@ -1137,6 +1192,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_routing_ids_and_empty_content);
     tcase_add_test(tc, test_pack_refuses_wrong_content_type);
     tcase_add_test(tc, test_refuse_missing_delimiter);
+    tcase_add_test(tc, test_refusals_counted_and_logged_at_a_bounded_rate);
     tcase_add_test(tc, test_refuse_bad_or_missing_mac);
     tcase_add_test(tc, test_mac_covers_buffers_header_content);
     tcase_add_test(tc, test_refuse_replay);
