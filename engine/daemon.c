@@ -336,6 +336,9 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         eng_tasks_start(self);
 
         int64_t deadline = self->registered ? self->next_beat : self->next_register;
+        int64_t call_deadline = eng_tasks_deadline(self);
+        if (call_deadline && call_deadline < deadline)
+            deadline = call_deadline;
         long timeout = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[2 + ENG_RUNNER_MAX_FDS];
         size_t n = 0;

@@ -72,6 +72,8 @@ struct eng_daemon_t {
     eng_runner_t *runner;            // its child process (command tasks)
     eng_guard_t *guard;              // kills commands if the engine dies
     bool in_worker;                  // it is a call on the worker thread
+    int64_t call_deadline;           // mono µs when that call passes its wall-time
+                                     // limit; 0 = no limit
     eng_held_t *held_head, *held_tail; // results not acknowledged
     ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
     ipp_strmap_t *held_idx;          // msg_id → held result
@@ -117,9 +119,14 @@ void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg);
 // inline).
 void eng_tasks_start(eng_daemon_t *self);
 
-// eng_tasks_collect: if the task in progress has finished (its runner or
-// the worker is done), keep and send its result.
+// eng_tasks_collect: stop the call in progress if its wall-time limit
+// passed; if the task in progress has finished (its runner or the worker
+// is done), keep and send its result.
 void eng_tasks_collect(eng_daemon_t *self);
+
+// eng_tasks_deadline: mono µs by which eng_tasks_collect must run to
+// enforce the wall-time limit of the call in progress; 0 = none.
+int64_t eng_tasks_deadline(const eng_daemon_t *self);
 
 // eng_tasks_abort: stop msg_id if it runs or waits here.
 void eng_tasks_abort(eng_daemon_t *self, const char *msg_id);

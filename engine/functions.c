@@ -38,6 +38,7 @@ typedef struct s_ctx_t {
     size_t nargs;              // how many
     eng_result_t *res;         // where results go, borrowed
     eng_capture_t out;         // the task's stdout
+    eng_capture_t err;         // the task's stderr
     eng_namespace_t *ns;       // the engine namespace, borrowed, may be NULL
     const atomic_int *cancel;  // abort flag, borrowed, may be NULL
     bool failed;               // the function set an error
@@ -256,6 +257,98 @@ static int s_verror(ipp_call_ctx_t *pub, const char *ename, const char *fmt, va_
     return 0;
 }
 
+static int s_write_stderr(ipp_call_ctx_t *pub, const void *data, size_t len)
+{
+    s_ctx_t *ctx = (s_ctx_t *)pub;
+    if (len && !data)
+        return -1;
+    if (eng_capture_append(&ctx->err, data, len) != IPP_OK) {
+        ctx->nomem = true;
+        return -1;
+    }
+    return 0;
+}
+
+// s_dup_text: a NUL-terminated copy of text[0..len) into *dst (the old
+// one freed). -1 when out of memory (dst unchanged).
+static int s_dup_text(char **dst, const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    if (len)
+        memcpy(copy, text, len);
+    copy[len] = '\0';
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static int s_set_traceback(ipp_call_ctx_t *pub, const char *text, size_t len)
+{
+    s_ctx_t *ctx = (s_ctx_t *)pub;
+    if (len && !text)
+        return -1;
+    if (s_dup_text(&ctx->res->traceback, text, len) != 0) {
+        ctx->nomem = true;
+        return -1;
+    }
+    return 0;
+}
+
+// s_utf8_len: the length of the well-formed UTF-8 sequence at s[0..n),
+// 0 when it is not one (overlong forms, surrogates, past U+10FFFF).
+static size_t s_utf8_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
+    if (!len || s[0] > 0xf4 || len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+static int s_set_summary(ipp_call_ctx_t *pub, const char *text, size_t len)
+{
+    s_ctx_t *ctx = (s_ctx_t *)pub;
+    if (len && !text)
+        return -1;
+    // Cut at the last whole character that fits, leaving room for "…".
+    static const char ellipsis[] = "\xe2\x80\xa6";
+    const size_t room = IPP_CALL_SUMMARY_MAX - (sizeof ellipsis - 1);
+    size_t keep = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = s_utf8_len((const unsigned char *)text + i, len - i);
+        if (!n || memchr(text + i, '\0', n))
+            return -1;
+        if (i + n <= room)
+            keep = i + n;
+        i += n;
+    }
+    bool cut = len > IPP_CALL_SUMMARY_MAX;
+    char *copy = malloc((cut ? keep : len) + sizeof ellipsis);
+    if (!copy) {
+        ctx->nomem = true;
+        return -1;
+    }
+    size_t n = cut ? keep : len;
+    if (n)
+        memcpy(copy, text, n);
+    if (cut)
+        memcpy(copy + n, ellipsis, sizeof ellipsis);
+    else
+        copy[n] = '\0';
+    free(ctx->res->summary);
+    ctx->res->summary = copy;
+    return 0;
+}
+
 static int s_ns_get(ipp_call_ctx_t *pub, const char *key, const void **data, size_t *len)
 {
     s_ctx_t *ctx = (s_ctx_t *)pub;
@@ -292,7 +385,8 @@ static int s_ns_del(ipp_call_ctx_t *pub, const char *key)
 static int s_cancelled(const ipp_call_ctx_t *pub)
 {
     const s_ctx_t *ctx = (const s_ctx_t *)pub;
-    return ctx->cancel && atomic_load(ctx->cancel) ? 1 : 0;
+    int v = ctx->cancel ? atomic_load(ctx->cancel) : 0;
+    return v == IPP_CALL_CANCEL_WALL_TIME ? v : v ? IPP_CALL_CANCEL_ABORT : 0;
 }
 
 static const ipp_plugin_api_t s_api = {
@@ -310,6 +404,9 @@ static const ipp_plugin_api_t s_api = {
     .ns_set = s_ns_set,
     .ns_del = s_ns_del,
     .cancelled = s_cancelled,
+    .write_stderr = s_write_stderr,
+    .set_traceback = s_set_traceback,
+    .set_summary = s_set_summary,
 };
 
 void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions,
@@ -347,23 +444,49 @@ ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name,
         .cancel = opts ? opts->cancel : NULL,
     };
     eng_capture_init(&ctx.out, opts ? opts->stdout_limit : 0);
+    eng_capture_init(&ctx.err, opts ? opts->stdout_limit : 0);
 
     f->fn(&ctx.pub, f->userdata);
 
-    if (s_cancelled(&ctx.pub)) {
+    int why = s_cancelled(&ctx.pub);
+    if (why) {
+        // The function's own account of the stop is kept when it gave one.
+        const char *ename = why == IPP_CALL_CANCEL_WALL_TIME ? "WallTimeExceeded" : "TaskAborted";
         eng_result_drop_buffers(res);
-        eng_result_set_error(res, ENG_STATUS_ABORTED, "TaskAborted",
-                             "call to '%s' aborted", f->name);
+        free(res->summary);
+        res->summary = NULL;
+        if (!ctx.failed || strcmp(res->ename, ename) != 0) {
+            free(res->traceback);
+            res->traceback = NULL;
+            if (why == IPP_CALL_CANCEL_WALL_TIME)
+                eng_result_set_error(res, ENG_STATUS_ERROR, ename,
+                                     "call to '%s' exceeded its wall-time limit", f->name);
+            else
+                eng_result_set_error(res, ENG_STATUS_ABORTED, ename, "call to '%s' aborted",
+                                     f->name);
+        }
+        res->status = why == IPP_CALL_CANCEL_WALL_TIME ? ENG_STATUS_ERROR : ENG_STATUS_ABORTED;
     } else if (ctx.failed) {
         eng_result_drop_buffers(res);
+        free(res->summary);
+        res->summary = NULL;
     } else if (ctx.nomem) {
         eng_result_drop_buffers(res);
+        free(res->summary);
+        res->summary = NULL;
         eng_result_set_error(res, ENG_STATUS_ERROR, "MemoryError",
                              "engine out of memory during call to '%s'", f->name);
+    }
+    if (res->status == ENG_STATUS_OK) {
+        free(res->traceback);
+        res->traceback = NULL;
     }
     free(res->stdout_data.data);
     eng_capture_finish(&ctx.out, &res->stdout_data, &res->stdout_truncated);
     eng_capture_fini(&ctx.out);
+    free(res->stderr_data.data);
+    eng_capture_finish(&ctx.err, &res->stderr_data, &res->stderr_truncated);
+    eng_capture_fini(&ctx.err);
     res->completed = ipp_clock_now_us();
     return IPP_OK;
 }

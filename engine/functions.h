@@ -63,15 +63,20 @@ const char *eng_functions_origin(const eng_functions_t *self, const char *name);
 // Options of one call.
 typedef struct eng_call_opts_t {
     eng_namespace_t *ns;       // the namespace the function may use; NULL = none
-    const atomic_int *cancel;  // set non-zero to abort; NULL = never
-    size_t stdout_limit;       // bound on printed output; 0 = 1 MiB
+    const atomic_int *cancel;  // set to IPP_CALL_CANCEL_ABORT (or any non-zero
+                               // value) to abort, IPP_CALL_CANCEL_WALL_TIME when
+                               // the wall-time limit passed; NULL = never
+    size_t stdout_limit;       // bound on stdout and on stderr; 0 = 1 MiB
 } eng_call_opts_t;
 
 // eng_functions_call: run name(args) now, on this thread, and fill res
-// (which the caller initialised): started/completed, stdout, result
-// buffers, and on failure status ERROR with the function's ename/evalue
-// (result buffers dropped), or ABORTED/"TaskAborted" when opts->cancel was
-// set by the time it returned. An unknown name fills res with "NameError"
+// (which the caller initialised): started/completed, stdout, stderr,
+// result buffers and summary, and on failure status ERROR with the
+// function's ename/evalue/traceback (result buffers and summary dropped),
+// or ABORTED/"TaskAborted" (ERROR/"WallTimeExceeded" for
+// IPP_CALL_CANCEL_WALL_TIME) when opts->cancel was set by the time it
+// returned — keeping the function's evalue and traceback if it failed
+// with that same ename. An unknown name fills res with "NameError"
 // and returns IPP_ERR_NOT_FOUND. args are borrowed for the call. opts may
 // be NULL. Returns IPP_OK when the function ran, whatever its outcome.
 // A long function blocks the calling thread; it may run on a worker thread

@@ -34,6 +34,8 @@ void eng_result_fini(eng_result_t *self)
     free(self->evalue);
     free(self->stdout_data.data);
     free(self->stderr_data.data);
+    free(self->traceback);
+    free(self->summary);
     eng_result_drop_buffers(self);
     eng_result_init(self);
 }

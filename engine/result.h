@@ -41,7 +41,7 @@ typedef struct eng_result_t {
     char ename[ENG_ENAME_MAX];  // error class ("CommandFailed"); "" when ok
     char *evalue;               // error text, owned; NULL when ok (or no memory)
     eng_buf_t stdout_data;      // captured stdout, truncation marker included
-    eng_buf_t stderr_data;      // captured stderr (commands only)
+    eng_buf_t stderr_data;      // captured stderr
     bool stdout_truncated;      // stdout exceeded its bound
     bool stderr_truncated;      // stderr exceeded its bound
     eng_buf_t *buffers;         // result buffers (calls, pulls), owned array
@@ -49,6 +49,10 @@ typedef struct eng_result_t {
     size_t cap_buffers;         // entries allocated in buffers
     int64_t started;            // µs UTC when the task began (ipp_clock_now_us)
     int64_t completed;          // µs UTC when it ended
+    char *traceback;            // error traceback text (lines split by '\n'),
+                                // owned; NULL when none
+    char *summary;              // readable form of the value (UTF-8), owned;
+                                // NULL when none
     int exit_status;            // command exit code; -1 if it never exited normally
     int term_signal;            // signal that ended the command; 0 = none
 } eng_result_t;

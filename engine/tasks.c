@@ -33,12 +33,45 @@ static void s_job_free(eng_job_t *job)
 
 // ------------------------------------------------------------ results
 
+// s_split_lines: text cut at '\n' into *lines (one malloc'ed block the
+// caller frees: the pointer array followed by the text); a last empty
+// line is dropped. Returns the count; 0 with *lines NULL when text is NULL
+// or out of memory.
+static size_t s_split_lines(const char *text, char ***lines)
+{
+    *lines = NULL;
+    if (!text)
+        return 0;
+    size_t len = strlen(text), n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    char **v = malloc(n * sizeof *v + len + 1);
+    if (!v)
+        return 0;
+    char *copy = (char *)(v + n);
+    memcpy(copy, text, len + 1);
+    size_t k = 0;
+    for (char *p = copy;;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        if (nl || *p)
+            v[k++] = p;
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    *lines = v;
+    return k;
+}
+
 // s_send_result: send held result h (a copy; h stays until acknowledged).
 static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
 {
     const eng_result_t *res = &h->res;
     Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
     Ipp__RemoteError er = IPP__REMOTE_ERROR__INIT;
+    char **tb = NULL;
     r.has_status = 1;
     r.status = res->status == ENG_STATUS_OK      ? IPP__STATUS__OK
                : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
@@ -48,8 +81,11 @@ static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
         er.evalue = res->evalue ? res->evalue : "";
         er.has_engine_id = 1;
         er.engine_id = self->engine_id;
+        er.n_traceback = s_split_lines(res->traceback, &tb);
+        er.traceback = tb;
         r.error = &er;
     }
+    r.summary = res->summary;
     r.has_stdout_data = 1;
     r.stdout_data.data = res->stdout_data.data;
     r.stdout_data.len = res->stdout_data.len;
@@ -79,6 +115,7 @@ static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
         bufs = calloc(n, sizeof *bufs);
         if (!bufs) {
             IPP_LOGE(self->log, "no memory to send the result of %s", h->msg_id);
+            free(tb);
             return;
         }
         for (size_t i = 0; i < n; i++) {
@@ -89,6 +126,7 @@ static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
     }
     eng_daemon_send(self, IPP__MSG_TYPE__TASK_RESULT, h->msg_id, &r.base, bufs, n);
     free(bufs);
+    free(tb);
 }
 
 // s_finish: the current task (or job) is done with res: keep and send it.
@@ -260,6 +298,18 @@ void eng_tasks_start(eng_daemon_t *self)
                 s_job_free(job);
                 continue;
             }
+            if (r->call->has_wall_limit_us && r->call->wall_limit_us < 0) {
+                eng_result_set_error(&res, ENG_STATUS_ERROR, "ValueError",
+                                     "call.wall_limit_us is negative (%lld)",
+                                     (long long)r->call->wall_limit_us);
+                res.started = res.completed = ipp_clock_now_us();
+                s_finish(self, job, &res, false);
+                s_job_free(job);
+                continue;
+            }
+            self->call_deadline = r->call->wall_limit_us > 0
+                                      ? ipp_clock_mono_us() + r->call->wall_limit_us
+                                      : 0;
             atomic_store(&self->cancel, 0);
             pthread_mutex_lock(&self->mu);
             self->work = job;
@@ -319,6 +369,7 @@ static void s_current_done(eng_daemon_t *self)
         self->work_done = false;
         pthread_mutex_unlock(&self->mu);
         self->in_worker = false;
+        self->call_deadline = 0;
     }
     self->current = NULL;
     s_finish(self, job, &res, is_command);
@@ -416,8 +467,19 @@ void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
 }
 
 
+int64_t eng_tasks_deadline(const eng_daemon_t *self)
+{
+    return self->in_worker && atomic_load(&self->cancel) == 0 ? self->call_deadline : 0;
+}
+
 void eng_tasks_collect(eng_daemon_t *self)
 {
+    if (self->in_worker && self->call_deadline && atomic_load(&self->cancel) == 0 &&
+        ipp_clock_mono_us() >= self->call_deadline) {
+        IPP_LOGI(self->log, "task %s: wall-time limit reached; stopping the call",
+                 self->current->msg_id);
+        atomic_store(&self->cancel, IPP_CALL_CANCEL_WALL_TIME);
+    }
     if (self->in_worker) {
         pthread_mutex_lock(&self->mu);
         bool done = self->work_done;

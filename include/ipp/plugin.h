@@ -4,8 +4,9 @@
  * exports one entry point, ipp_plugin_init(), which registers call functions
  * by name. A call task names one of them; the engine runs it in its own
  * process, one task at a time, with the task's argument buffers, and sends
- * back what the function appended as result buffers, what it printed, and
- * the error it set (if any).
+ * back what the function appended as result buffers, what it printed to
+ * stdout and stderr, the error it set (if any, with a traceback) and a
+ * summary of its value.
  *
  * Every entry below reaches the engine through a table of function pointers
  * carried by the registry and context objects, so a plugin needs no symbols
@@ -51,7 +52,8 @@ extern "C" {
 #endif
 
 /* The ABI version of the table below. Raised only when an existing entry
- * changes meaning; new entries are appended and detected by the table size. */
+ * changes meaning; new entries are appended and detected by the table size
+ * (IPP_PLUGIN_API_HAS). */
 #define IPP_PLUGIN_ABI_VERSION 1
 
 /* The name of the entry point every plugin exports. */
@@ -97,7 +99,27 @@ struct ipp_plugin_api_t {
                   size_t len);
     int (*ns_del)(ipp_call_ctx_t *ctx, const char *key);
     int (*cancelled)(const ipp_call_ctx_t *ctx);
+    /* Appended after the first release; test with IPP_PLUGIN_API_HAS. */
+    int (*write_stderr)(ipp_call_ctx_t *ctx, const void *data, size_t len);
+    int (*set_traceback)(ipp_call_ctx_t *ctx, const char *text, size_t len);
+    int (*set_summary)(ipp_call_ctx_t *ctx, const char *text, size_t len);
 };
+
+/* IPP_PLUGIN_API_HAS: whether the engine's table has entry `member` (an
+ * older engine's table is shorter). The wrappers below check it, so a
+ * plugin built against this header still loads into an older engine. */
+#define IPP_PLUGIN_API_HAS(api, member)                                             \
+    ((api)->size >= offsetof(ipp_plugin_api_t, member) + sizeof((api)->member) && \
+     (api)->member != NULL)
+
+/* What ipp_call_cancelled returns once a call should stop. An engine
+ * older than these values returns 1 for both. */
+#define IPP_CALL_CANCEL_ABORT 1      /* the task was aborted */
+#define IPP_CALL_CANCEL_WALL_TIME 2  /* its wall-time limit (Call.wall_limit_us) passed */
+
+/* The most bytes of a summary the engine keeps (longer ones are cut at a
+ * character boundary and end with "…"). */
+#define IPP_CALL_SUMMARY_MAX 8192
 
 /* The registry handed to ipp_plugin_init. Only `api` is public; the engine
  * keeps its own state behind it, so never copy or allocate one. */
@@ -212,11 +234,48 @@ static inline int ipp_ns_del(ipp_call_ctx_t *ctx, const char *key)
     return ctx->api->ns_del(ctx, key);
 }
 
-/* ipp_call_cancelled: non-zero once the task has been aborted; a long
- * function should return soon after (what it set is then discarded). */
+/* ipp_call_cancelled: non-zero once the task has been aborted
+ * (IPP_CALL_CANCEL_ABORT) or has run past its wall-time limit
+ * (IPP_CALL_CANCEL_WALL_TIME); a long function should return soon after.
+ * What it set is then discarded, except its stdout and stderr: the task
+ * ends ABORTED/"TaskAborted" or ERROR/"WallTimeExceeded" — with the
+ * function's own evalue and traceback if it set an error under that ename. */
 static inline int ipp_call_cancelled(const ipp_call_ctx_t *ctx)
 {
     return ctx->api->cancelled(ctx);
+}
+
+/* ipp_call_write_stderr: append bytes to the task's stderr, bounded as
+ * stdout is. Returns 0, or -1 when out of memory or when the engine is too
+ * old to record stderr of calls. */
+static inline int ipp_call_write_stderr(ipp_call_ctx_t *ctx, const void *data, size_t len)
+{
+    if (!IPP_PLUGIN_API_HAS(ctx->api, write_stderr))
+        return -1;
+    return ctx->api->write_stderr(ctx, data, len);
+}
+
+/* ipp_call_traceback: the traceback of the error the call fails with,
+ * text[0..len) (copied; lines separated by '\n', sent as RemoteError's
+ * traceback lines). Used only if the call fails; the last one set wins.
+ * Returns 0, or -1 (out of memory, engine too old). */
+static inline int ipp_call_traceback(ipp_call_ctx_t *ctx, const char *text, size_t len)
+{
+    if (!IPP_PLUGIN_API_HAS(ctx->api, set_traceback))
+        return -1;
+    return ctx->api->set_traceback(ctx, text, len);
+}
+
+/* ipp_call_summary: a short readable form of the call's value (copied;
+ * recorded as the task's summary, shown by `ipp result` and `ipp-query
+ * get`), at most IPP_CALL_SUMMARY_MAX bytes kept. Used only if the call
+ * succeeds; the last one set wins. Returns 0, or -1 (text not UTF-8, out
+ * of memory, engine too old). */
+static inline int ipp_call_summary(ipp_call_ctx_t *ctx, const char *text, size_t len)
+{
+    if (!IPP_PLUGIN_API_HAS(ctx->api, set_summary))
+        return -1;
+    return ctx->api->set_summary(ctx, text, len);
 }
 
 #ifdef __cplusplus
