@@ -8,15 +8,55 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifndef IPP_LIBDIR_REL
+#define IPP_LIBDIR_REL "lib"
+#endif
+#ifndef IPP_LIBDIR_FULL
+#define IPP_LIBDIR_FULL "/usr/local/lib"
+#endif
+#define S_PYTHON_PLUGIN "ipp_python.so"
 
 static volatile sig_atomic_t s_signalled;
 
 static void s_on_signal(int sig)
 {
     s_signalled = sig;
+}
+
+// s_find_python: the Python plugin ipp-engine loads by default, into buf:
+// beside the binary, in the build tree (python/ beside it), then in the
+// install's <libdir>/ipp (relative to the binary, then the configured
+// one). NULL when none of them exists.
+static const char *s_find_python(char *buf, size_t size)
+{
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    const char *dir = NULL;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            dir = exe;
+        }
+    }
+    const char *const rel[] = {"/" S_PYTHON_PLUGIN, "/python/" S_PYTHON_PLUGIN,
+                               "/../" IPP_LIBDIR_REL "/ipp/" S_PYTHON_PLUGIN};
+    for (size_t i = 0; dir && i < sizeof rel / sizeof *rel; i++) {
+        int w = snprintf(buf, size, "%s%s", dir, rel[i]);
+        if (w > 0 && (size_t)w < size && access(buf, R_OK) == 0)
+            return buf;
+    }
+    int w = snprintf(buf, size, "%s/ipp/%s", IPP_LIBDIR_FULL, S_PYTHON_PLUGIN);
+    if (w > 0 && (size_t)w < size && access(buf, R_OK) == 0)
+        return buf;
+    return NULL;
 }
 
 static void s_usage(FILE *out)
@@ -40,6 +80,12 @@ static void s_usage(FILE *out)
             "                        gives the same uuid the same engine id\n"
             "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable)\n"
             "  --plugin PATH.so      load call functions from a plugin (repeatable)\n"
+            "  --python PATH.so      load the Python plugin (py.apply, py.execute, py.push,\n"
+            "                        py.pull, py.clear) from PATH; by default it is loaded\n"
+            "                        when found beside ipp-engine, in its build tree or in\n"
+            "                        <libdir>/ipp (Python runs in a child process,\n"
+            "                        ipp-python-host, one per engine)\n"
+            "  --no-python           do not load the Python plugin\n"
             "  --output-limit BYTES  stdout/stderr kept per task (default 1048576)\n"
             "  --log-level LEVEL     error, warn, info (default) or debug\n"
             "  -h, --help            show this help\n");
@@ -47,13 +93,16 @@ static void s_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG };
+    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG, O_PYTHON,
+           O_NO_PYTHON };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
         {"connection", required_argument, NULL, O_CONN},
         {"uuid", required_argument, NULL, O_UUID},
         {"tag", required_argument, NULL, O_TAG},
         {"plugin", required_argument, NULL, O_PLUGIN},
+        {"python", required_argument, NULL, O_PYTHON},
+        {"no-python", no_argument, NULL, O_NO_PYTHON},
         {"output-limit", required_argument, NULL, O_OUT},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
@@ -64,7 +113,10 @@ int main(int argc, char **argv)
     ipp_logger_t log = {IPP_LOG_INFO, NULL, "ipp-engine"};
     eng_daemon_opts_t eo = {0};
     const char **tags = calloc((size_t)argc, sizeof *tags);
-    const char **plugins = calloc((size_t)argc, sizeof *plugins);
+    const char **plugins = calloc((size_t)argc + 1, sizeof *plugins);
+    const char *python = NULL;
+    bool no_python = false;
+    char pybuf[2048];
     int rc = 2;
     eng_daemon_t *d = NULL;
     char path[2048];
@@ -89,6 +141,12 @@ int main(int argc, char **argv)
             break;
         case O_PLUGIN:
             plugins[eo.n_plugins++] = optarg;
+            break;
+        case O_PYTHON:
+            python = optarg;
+            break;
+        case O_NO_PYTHON:
+            no_python = true;
             break;
         case O_OUT: {
             char *end = NULL;
@@ -124,6 +182,14 @@ int main(int argc, char **argv)
         s_usage(stderr);
         goto out;
     }
+    if (python && no_python) {
+        fprintf(stderr, "ipp-engine: --python and --no-python contradict each other\n");
+        goto out;
+    }
+    if (!python && !no_python)
+        python = s_find_python(pybuf, sizeof pybuf);
+    if (python)
+        plugins[eo.n_plugins++] = python;
     ipp_error_t err;
     if (!conn) {
         char pdir[1024];
