@@ -301,6 +301,7 @@ static void s_record(const db_record_t *rec, Ipp__TaskRecord *out, Ipp__RemoteEr
     out->has_result_buffers = 1;
     out->result_buffers = (int32_t)rec->result_buffers.n;
     out->execute_input = rec->execute_input;
+    out->summary = rec->execute_result;
     if (rec->header.data) {
         out->has_header = 1;
         out->header.data = rec->header.data;

@@ -356,6 +356,7 @@ uint64_t hub_store_result(hub_store_t *st, const hub_task_t *task, const char *e
     } else {
         res.error_engine_id = -1;
     }
+    res.execute_result = r->summary;
     // The result as delivered: its content encoded once more is small and
     // lets get_result hand it back byte for byte.
     size_t len = protobuf_c_message_get_packed_size(&r->base);

@@ -165,6 +165,11 @@ static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *i
                      "a call task needs a function name");
             return IPP_ERR_INVALID;
         }
+        if (r->call->has_wall_limit_us && r->call->wall_limit_us < 0) {
+            s_refuse(hub, ident, id, IPP_ERR_INVALID, "call.wall_limit_us",
+                     "a wall-time limit cannot be negative");
+            return IPP_ERR_INVALID;
+        }
         break;
     case IPP__TASK_REQUEST__KIND_NS:
         if (r->queue != IPP__QUEUE__QUEUE_MUX) {
