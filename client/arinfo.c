@@ -123,6 +123,7 @@ ipp_err_t ipp_ar_metadata(const ipp_ar_t *ar, size_t i, ipp_metadata_t *md)
         md->exit_status = x->exit_status;
         md->term_signal = x->term_signal;
         md->attempts = x->attempts;
+        md->summary = x->summary;
         if (x->after) {
             md->after = (const char *const *)x->after;
             md->n_after = x->n_after;

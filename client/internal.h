@@ -78,6 +78,7 @@ typedef struct cl_extra_t {
     bool stderr_trunc;          // cut by the engine
     char *engine_uuid;          // engine uuid (owned), NULL if not known
     char *label;                // label from a hub record (owned)
+    char *summary;              // the result's summary (owned), NULL if none
     int exit_status;            // command exit code, -1 unknown
     int term_signal;            // command signal, 0 none
     int attempts;               // tries (hub records), 0 unknown

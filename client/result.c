@@ -144,6 +144,7 @@ static void s_extra_free(cl_extra_t *x)
     free(x->stderr_data);
     free(x->engine_uuid);
     free(x->label);
+    free(x->summary);
     free((char *)x->error.ename);
     free((char *)x->error.evalue);
     cl_strv_free((char **)x->error.traceback, x->error.n_traceback);
@@ -413,6 +414,16 @@ static void s_set_failure(ipp_client_t *c, cl_task_t *t, const Ipp__RemoteError 
                 re ? re->n_traceback : 0, engine);
 }
 
+// s_set_summary: keep a copy of the result's summary (NULL: none).
+static void s_set_summary(cl_task_t *t, const char *summary)
+{
+    if (!summary || !*summary)
+        return;
+    cl_extra_t *x = s_extra(t);
+    if (x && !x->summary)
+        x->summary = strdup(summary);
+}
+
 void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r,
                          wire_msg_t *m, bool move)
 {
@@ -442,6 +453,7 @@ void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r
         }
     }
     s_set_engine_uuid(c, t, NULL);
+    s_set_summary(t, r->summary);
     if (t->status != IPP_STATUS_OK)
         s_set_failure(c, t, r->error, exit_status, term_signal);
     s_take_bufs(c, t, m, 0, wire_msg_n_buffers(m), move);
@@ -464,6 +476,7 @@ void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r
     s_set_output(t, 1, &r->stdout_data, r->has_stdout_truncated && r->stdout_truncated);
     s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
     s_set_engine_uuid(c, t, r->engine_uuid);
+    s_set_summary(t, r->summary);
     int exit_status = r->has_exit_status ? r->exit_status : -1;
     int term_signal = r->has_term_signal ? r->term_signal : 0;
     if (r->has_exit_status || r->has_term_signal) {

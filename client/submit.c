@@ -173,6 +173,10 @@ static ipp_err_t s_fill_kind(const ipp_task_t *t, Ipp__TaskRequest *req, s_scrat
     if (t->kind == IPP_TASK_CALL) {
         sc->call = (Ipp__Call)IPP__CALL__INIT;
         sc->call.function = (char *)t->function;
+        if (t->wall_limit > 0) {
+            sc->call.has_wall_limit_us = 1;
+            sc->call.wall_limit_us = cl_timeout_us(t->wall_limit);
+        }
         req->kind_case = IPP__TASK_REQUEST__KIND_CALL;
         req->call = &sc->call;
         return IPP_OK;

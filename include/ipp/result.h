@@ -124,6 +124,8 @@ typedef struct ipp_metadata_t {
     size_t n_after;                /* how many */
     const char *const *follow;     /* location dependencies (msg_ids) */
     size_t n_follow;               /* how many */
+    const char *summary;           /* a readable form of the value (a Python
+                                      task's repr), NULL if none */
 } ipp_metadata_t;
 
 /* Which timestamp, for ipp_ar_timedelta. */

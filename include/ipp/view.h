@@ -66,7 +66,8 @@ typedef struct ipp_task_t {
     const char *cwd;               /* ARGV/SHELL: working directory, NULL = engine's */
     const void *stdin_data;        /* ARGV/SHELL: bytes for stdin (copied) */
     size_t stdin_len;              /* their length */
-    double wall_limit;             /* ARGV/SHELL: running-time limit in s, 0 = none */
+    double wall_limit;             /* running-time limit in s, 0 = none (a call is
+                                      stopped by its engine: WallTimeExceeded) */
 } ipp_task_t;
 
 /* A graph dependency: msg_ids (given directly, and/or every task of some

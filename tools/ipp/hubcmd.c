@@ -263,6 +263,7 @@ static void s_result_json(const ipp_ar_t *ar, size_t i)
     for (size_t k = 0; res && k < nb; k++)
         json_array_append_new(res, s_json_buf(&b[k]));
     json_object_set_new(o, "result", res ? res : json_null());
+    json_object_set_new(o, "summary", md.summary ? json_string(md.summary) : json_null());
     if (md.error) {
         json_t *tb = json_array();
         for (size_t k = 0; tb && k < md.error->n_traceback; k++)
@@ -340,7 +341,11 @@ static void s_result_text(const ipp_ar_t *ar, size_t i, bool first)
     }
     size_t nb = 0;
     const ipp_buf_t *b = ipp_ar_result(ar, i, &nb);
-    if (nb) {
+    if (md.summary) {
+        // a summarised value (a pickle) is for programs, not for a terminal
+        printf("--- result (summary; %zu buffer%s in --json)\n%s\n", nb, nb == 1 ? "" : "s",
+               md.summary);
+    } else if (nb) {
         printf("--- result\n");
         for (size_t k = 0; k < nb; k++) {
             fwrite(b[k].data, 1, b[k].size, stdout);

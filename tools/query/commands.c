@@ -435,6 +435,8 @@ static json_t *s_get_row(const char *id, const json_t *rec, const json_t *values
     }
     json_t *v = values ? json_object_get(values, id) : NULL;
     json_object_set_new(row, "result", v ? json_incref(v) : json_null());
+    const json_t *sum = json_object_get(rec, "execute_result");
+    json_object_set_new(row, "summary", json_is_string(sum) ? json_incref((json_t *)sum) : json_null());
     return row;
 }
 
@@ -462,7 +464,7 @@ int q_cmd_get(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
         "msg_id",      "status",   "label",         "queue",   "engine_id", "engine_uuid",
         "client_uuid", "user",     "submitted",     "started", "completed", "received",
         "duration",    "attempts", "execute_input", "after",   "follow",    "error",
-        "traceback",   "stdout",   "stderr",        "result"};
+        "traceback",   "stdout",   "stderr",        "result",  "summary"};
     json_t *ids = NULL, *by = NULL, *rows = NULL, *values = NULL;
     const char **valid = NULL, **done = NULL;
     ipp_error_t err;

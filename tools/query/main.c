@@ -127,9 +127,10 @@ static const s_cmd_t s_cmds[] = {
      "client_uuid, user (offline only: the controller's db_query does not return\n"
      "the request header it is read from), submitted, started, completed,\n"
      "received, duration (s), attempts, execute_input, after, follow, error\n"
-     "('ename: evalue'), traceback, stdout, stderr, and result: the values a\n"
+     "('ename: evalue'), traceback, stdout, stderr, result: the values a\n"
      "finished task returned (text, or {\"base64\": ...} for bytes that are not\n"
-     "UTF-8). As a table, each record is shown as 'name  value' lines. Does not\n"
+     "UTF-8), and summary: a readable form of the value when the engine gave one\n"
+     "(a Python task's repr; the record's execute_result). As a table, each record is shown as 'name  value' lines. Does not\n"
      "wait for pending tasks. Unknown ids get status 'unknown'.\n"
      "\n"
      "Exit status 1 when a task failed or is unknown.\n"},
