@@ -213,7 +213,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     int devnull = -1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
         (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-        snprintf(why, size, "cannot start %s: %s", st->host, strerror(errno));
+        snprintf(why, size, "cannot start %.512s: %s", st->host, strerror(errno));
         goto fail;
     }
     char fdarg[] = "3";
@@ -232,7 +232,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     close(devnull);
     devnull = -1;
     if (pid < 0) {
-        snprintf(why, size, "cannot start %s: fork: %s", st->host, strerror(fork_errno));
+        snprintf(why, size, "cannot start %.512s: fork: %s", st->host, strerror(fork_errno));
         goto fail;
     }
     st->pid = pid;
@@ -245,7 +245,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
         struct pollfd pf = {.fd = st->fd, .events = POLLIN};
         int n = poll(&pf, 1, S_TICK_MS);
         if (n < 0 && errno != EINTR) {
-            snprintf(why, size, "waiting for %s: poll: %s", st->host, strerror(errno));
+            snprintf(why, size, "waiting for %.512s: poll: %s", st->host, strerror(errno));
             break;
         }
         if (n > 0) {
@@ -258,7 +258,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
             if (rc == 0 && f.h.kind == PY_FATAL && f.h.nparts == 1)
                 snprintf(why, size, "%s", f.parts[0]);
             else if (rc == 0)
-                snprintf(why, size, "%s answered frame kind %u before READY", st->host,
+                snprintf(why, size, "%.512s answered frame kind %u before READY", st->host,
                          f.h.kind);
             else
                 why[0] = '\0';
@@ -270,7 +270,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
             break;
         }
         if (s_mono_us() >= until) {
-            snprintf(why, size, "%s did not start within %d s", st->host,
+            snprintf(why, size, "%.512s did not start within %d s", st->host,
                      (int)(S_START_US / 1000000));
             break;
         }
@@ -278,7 +278,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     char how[128];
     s_stop_host(st, 200000, how, sizeof how);
     if (!why[0])
-        snprintf(why, size, "the Python host %s %s before it was ready (is it installed, "
+        snprintf(why, size, "the Python host %.512s %s before it was ready (is it installed, "
                  "with python3-cloudpickle?)", st->host, how);
     return -1;
 fail:

@@ -234,8 +234,8 @@ static void t_stopped(const char *code, int value, eng_result_t *res)
 {
     t_stopper_t s;
     t_stopper_start(&s, value);
-    char src[4096];
-    snprintf(src, sizeof src, "MARKER = '%s'\n%s", s.marker, code);
+    char src[PATH_MAX + 4096];
+    snprintf(src, sizeof src, "MARKER = '%s'\n%.4000s", s.marker, code);
     t_exec(src, res);
     pthread_join(s.thread, NULL);
     atomic_store(&t_cancel, 0);
