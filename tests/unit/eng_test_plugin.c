@@ -113,6 +113,26 @@ static void t_count(ipp_call_ctx_t *ctx, void *userdata)
     ipp_call_return(ctx, text, n);
 }
 
+// t_report: the entries appended to the table: arg 0 to stderr, arg 1 as
+// the summary; with arg 2, fail with it as the traceback. Prints what the
+// summary call returned ("summary 0" / "summary -1").
+static void t_report(ipp_call_ctx_t *ctx, void *userdata)
+{
+    (void)userdata;
+    size_t n0 = 0, n1 = 0, n2 = 0;
+    const char *err = ipp_call_arg(ctx, 0, &n0);
+    const char *sum = ipp_call_arg(ctx, 1, &n1);
+    const char *tb = ipp_call_arg(ctx, 2, &n2);
+    if (err)
+        ipp_call_write_stderr(ctx, err, n0);
+    if (sum)
+        ipp_call_printf(ctx, "summary %d", ipp_call_summary(ctx, sum, n1));
+    if (tb) {
+        ipp_call_error(ctx, "ReportedError", "with a traceback");
+        ipp_call_traceback(ctx, tb, n2);
+    }
+}
+
 // t_fini: frees the state and, when the test asks for it, leaves a file
 // behind as proof that it ran.
 static void t_fini(void *state)
@@ -139,6 +159,7 @@ int ipp_plugin_init(ipp_plugin_registry_t *reg)
     rc |= ipp_plugin_register(reg, "t_load", t_load, NULL);
     rc |= ipp_plugin_register(reg, "t_fail", t_fail, NULL);
     rc |= ipp_plugin_register(reg, "t_count", t_count, state);
+    rc |= ipp_plugin_register(reg, "t_report", t_report, NULL);
 #ifdef ENG_TEST_PLUGIN_DUPLICATE
     // "echo" is a built-in: the engine must refuse this plugin, even
     // though init itself reports success

@@ -322,8 +322,8 @@ START_TEST(test_plugin_functions)
     eng_plugin_t *p = eng_plugin_load(ENG_TEST_PLUGIN_PATH, t_fns, NULL, &err);
     ck_assert_msg(p != NULL, "%s", err.msg);
     ck_assert_str_eq(eng_plugin_path(p), ENG_TEST_PLUGIN_PATH);
-    ck_assert_uint_eq(eng_plugin_count(p), 5);
-    ck_assert_uint_eq(eng_functions_count(t_fns), 12);
+    ck_assert_uint_eq(eng_plugin_count(p), 6);
+    ck_assert_uint_eq(eng_functions_count(t_fns), 13);
     ck_assert_str_eq(eng_functions_name(t_fns, 7), "t_greet");
     ck_assert_str_eq(eng_functions_origin(t_fns, "t_greet"), ENG_TEST_PLUGIN_PATH);
 
@@ -336,6 +336,49 @@ START_TEST(test_plugin_functions)
     ck_assert(!res.stdout_truncated);
     ck_assert_uint_eq(res.nbuffers, 1);
     ck_assert(t_buf_is(&res.buffers[0], "greeted"));
+    eng_result_fini(&res);
+
+    // stderr, a summary, a traceback: the entries appended to the table
+    eng_span_t rep[3] = {t_text("warned\n"), t_text("[1, 2]"), t_text("line 1\nline 2\n")};
+    ck_assert_int_eq(t_call("t_report", rep, 2, &res), IPP_OK);
+    ck_assert_int_eq(res.status, ENG_STATUS_OK);
+    ck_assert(t_buf_is(&res.stderr_data, "warned\n"));
+    ck_assert(t_buf_is(&res.stdout_data, "summary 0"));
+    ck_assert_str_eq(res.summary, "[1, 2]");
+    ck_assert_ptr_null(res.traceback);
+    eng_result_fini(&res);
+    ck_assert_int_eq(t_call("t_report", rep, 3, &res), IPP_OK);
+    ck_assert_int_eq(res.status, ENG_STATUS_ERROR);
+    ck_assert_str_eq(res.ename, "ReportedError");
+    ck_assert_str_eq(res.traceback, "line 1\nline 2\n");
+    ck_assert_ptr_null(res.summary);  // a failed call has no summary
+    ck_assert(t_buf_is(&res.stderr_data, "warned\n"));
+    eng_result_fini(&res);
+    // a summary that is not UTF-8 (or holds a NUL) is refused
+    eng_span_t bad[2] = {t_text(""), {"ok\xc3(", 5}};
+    ck_assert_int_eq(t_call("t_report", bad, 2, &res), IPP_OK);
+    ck_assert(t_buf_is(&res.stdout_data, "summary -1"));
+    ck_assert_ptr_null(res.summary);
+    eng_result_fini(&res);
+    bad[1] = (eng_span_t){"a\0b", 3};
+    ck_assert_int_eq(t_call("t_report", bad, 2, &res), IPP_OK);
+    ck_assert(t_buf_is(&res.stdout_data, "summary -1"));
+    eng_result_fini(&res);
+    // a long one is cut at a character boundary, ending with "…"
+    size_t big = IPP_CALL_SUMMARY_MAX + 100;
+    char *text = malloc(big);
+    ck_assert_ptr_nonnull(text);
+    for (size_t k = 0; k + 1 < big; k += 2)
+        memcpy(text + k, "\xc3\xa9", 2);  // é, two bytes each
+    bad[1] = (eng_span_t){text, big};
+    ck_assert_int_eq(t_call("t_report", bad, 2, &res), IPP_OK);
+    free(text);
+    ck_assert(t_buf_is(&res.stdout_data, "summary 0"));
+    size_t slen = strlen(res.summary);
+    ck_assert_uint_le(slen, IPP_CALL_SUMMARY_MAX);
+    ck_assert_uint_ge(slen, IPP_CALL_SUMMARY_MAX - 4);
+    ck_assert_str_eq(res.summary + slen - 3, "\xe2\x80\xa6");
+    ck_assert_uint_eq((slen - 3) % 2, 0);  // whole characters only
     eng_result_fini(&res);
 
     // its own argument check
@@ -479,7 +522,7 @@ START_TEST(test_plugin_duplicate_name)
     ipp_error_clear(&err);
     ck_assert_ptr_null(eng_plugin_load(ENG_TEST_PLUGIN_PATH, t_fns, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "already registered"));
-    ck_assert_uint_eq(eng_functions_count(t_fns), 12);  // the first one intact
+    ck_assert_uint_eq(eng_functions_count(t_fns), 13);  // the first one intact
     eng_result_t res;
     eng_span_t arg = t_text("again");
     ck_assert_int_eq(t_call("t_greet", &arg, 1, &res), IPP_OK);
