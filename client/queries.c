@@ -629,9 +629,11 @@ ipp_err_t ipp_client_history(ipp_client_t *c, ipp_strv_t *out, ipp_error_t *err)
             rc = s_nomem(err, "history");
             break;
         }
-        got.v = v;
-        memcpy(got.v + got.n, page.v, page.n * sizeof *v);
-        got.n += page.n;
+        if (page.n) {
+            got.v = v;
+            memcpy(got.v + got.n, page.v, page.n * sizeof *v);
+            got.n += page.n;
+        }
         free(page.v);  // its strings are got's now
         bool more = r->has_more && r->more && r->has_next_offset && r->next_offset > offset;
         offset = r->has_next_offset ? r->next_offset : offset;
