@@ -10,6 +10,7 @@
  */
 #include "db/apply.h"
 
+#include "db/keys.h"
 #include "db/purge.h"
 #include "proto/clock.h"
 
@@ -167,6 +168,9 @@ static db_apply_outcome_t s_apply_insert(db_apply_t *a, const db_op_t *op, ipp_e
         db_val_int(op->u.ins.retries),
         s_ints_json(&a->js[2], op->u.ins.targets, op->u.ins.n_targets),
         s_strv_json(&a->js[3], op->u.ins.requires, op->u.ins.n_requires),
+        db_val_text(op->u.ins.submitted_by),
+        op->u.ins.submitted_by ? db_val_int(op->u.ins.submitted_by_key ? 1 : 0)
+                               : db_val_text(NULL),
     };
     if (!s_scratch_ok(a))
         return s_nomem(op, operr);
@@ -361,6 +365,14 @@ db_apply_outcome_t db_apply_op(db_apply_t *a, const db_op_t *op, int64_t *count,
         if (op->u.eng.when != DB_TIME_NONE)
             sqlite3_bind_int64(st, 2, op->u.eng.when);
         return s_apply_update(a, op, st, operr, "unregistering engine", "engine");
+    case DB_OP_KEY_SEEN: {
+        // A key revoked or unknown to this file changes nothing: not an error.
+        st = a->st_key_seen;
+        sqlite3_bind_text(st, 1, op->msg_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, op->u.eng.when);
+        int rc = s_step(st);
+        return rc == SQLITE_DONE ? DB_APPLY_DONE : s_fatal(a, op, rc, operr, "recording key");
+    }
     }
     return DB_APPLY_DONE;
 }
@@ -399,7 +411,8 @@ static void s_fold_plan(db_apply_t *a, db_op_t *first, size_t n)
             a->fold_gen++;  // forget everything before a purge
             continue;
         }
-        if (op->kind == DB_OP_ENGINE_UP || op->kind == DB_OP_ENGINE_DOWN)
+        if (op->kind == DB_OP_ENGINE_UP || op->kind == DB_OP_ENGINE_DOWN ||
+            op->kind == DB_OP_KEY_SEEN)
             continue;
         s_fold_slot_t *sl = s_fold_find(a, op->msg_id);
         if (!sl)
@@ -425,7 +438,7 @@ static const struct {
     {offsetof(db_apply_t, st_rollback), "ROLLBACK"},
     {offsetof(db_apply_t, st_insert),
      "INSERT INTO tasks (" DB_AUDIT_REQ_COLS ", req_hash) VALUES"
-     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"},
+     " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"},
     {offsetof(db_apply_t, st_dep),
      "INSERT OR IGNORE INTO deps (task, depends_on, kind, flags) VALUES (?1, ?2, ?3, ?4)"},
     {offsetof(db_apply_t, st_assign),
@@ -462,6 +475,7 @@ static const struct {
      " hostname = excluded.hostname, pid = excluded.pid, registered = excluded.registered,"
      " unregistered = NULL"},
     {offsetof(db_apply_t, st_eng_down), "UPDATE engines SET unregistered = ?2 WHERE uuid = ?1"},
+    {offsetof(db_apply_t, st_key_seen), DB_KEYS_SEEN_SQL},
     {offsetof(db_apply_t, st_head), DB_AUDIT_HEAD_SAVE_SQL},
 };
 

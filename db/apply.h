@@ -48,6 +48,7 @@ typedef struct db_apply_t {
     sqlite3_stmt *st_resub;      // UPDATE resubmitted
     sqlite3_stmt *st_eng_up;     // upsert an engine
     sqlite3_stmt *st_eng_down;   // mark an engine gone
+    sqlite3_stmt *st_key_seen;   // a key's last_seen
     sqlite3_stmt *st_head;       // save the chain head
     db_audit_head_t chain;       // chain head as committed
     db_audit_head_t work;        // chain head inside the current batch

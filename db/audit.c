@@ -55,7 +55,10 @@ void db_audit_req_hash(const db_val_t *req, uint8_t out[DB_AUDIT_HASH_BYTES])
     crypto_generichash_init(&h, NULL, 0, DB_AUDIT_HASH_BYTES);
     static const char domain[] = "ipp audit request v1";
     crypto_generichash_update(&h, (const uint8_t *)domain, sizeof domain);
-    for (int i = 0; i < DB_AUDIT_NREQ; i++)
+    int n = DB_AUDIT_NREQ;
+    if (req[DB_AUDIT_NREQ - DB_AUDIT_NREQ_OPT].type == DB_VAL_NULL)
+        n -= DB_AUDIT_NREQ_OPT;  // a record from before schema version 3
+    for (int i = 0; i < n; i++)
         s_feed_val(&h, &req[i]);
     crypto_generichash_final(&h, out, DB_AUDIT_HASH_BYTES);
 }

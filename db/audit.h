@@ -24,11 +24,14 @@
 
 #define DB_AUDIT_HASH_BYTES 32
 
-// The request columns hashed into req_hash, in this order.
+// The request columns hashed into req_hash, in this order. The last
+// DB_AUDIT_NREQ_OPT (who submitted it, schema version 3) are hashed only
+// when submitted_by is not NULL, so a record written before they existed
+// keeps its hash, and one written since cannot lose them unseen.
 #define DB_AUDIT_REQ_COLS                                                                     \
     "msg_id, header, content, buffers, submitted, client_uuid, queue, label, execute_input, " \
-    "\"after\", follow, timeout, retries, targets, requires"
-enum { DB_AUDIT_NREQ = 15 };
+    "\"after\", follow, timeout, retries, targets, requires, submitted_by, submitted_by_key"
+enum { DB_AUDIT_NREQ = 17, DB_AUDIT_NREQ_OPT = 2 };
 
 // The result columns hashed into the chain hash, in this order.
 #define DB_AUDIT_RES_COLS                                                                 \

@@ -131,6 +131,8 @@ static void s_fill_insert(s_cp_t *c, db_op_t *op, const db_request_t *r)
     op->u.ins.n_targets = r->n_targets;
     op->u.ins.requires = s_strv(c, r->requires, r->n_requires);
     op->u.ins.n_requires = r->n_requires;
+    op->u.ins.submitted_by = s_str(c, r->submitted_by);
+    op->u.ins.submitted_by_key = r->submitted_by_key;
 }
 
 static void s_fill_result(s_cp_t *c, db_op_t *op, const db_result_t *r)
@@ -181,6 +183,9 @@ static void s_fill_small(s_cp_t *c, db_op_t *op, const db_op_small_t *a)
         break;
     case DB_OP_RESUBMITTED:
         op->u.rsb.new_id = text;
+        break;
+    case DB_OP_KEY_SEEN:
+        op->u.eng.when = a->t;
         break;
     default:  // engine up / down
         op->u.eng.id = a->i1;

@@ -30,6 +30,7 @@ typedef enum db_op_kind_t {
     DB_OP_PURGE,
     DB_OP_ENGINE_UP,
     DB_OP_ENGINE_DOWN,
+    DB_OP_KEY_SEEN,     // a Curve key was seen (msg_id holds its name)
 } db_op_kind_t;
 
 // Dependency flags as stored in deps.flags.
@@ -66,6 +67,8 @@ typedef struct db_op_t {
             size_t n_targets;
             const char **requires;
             size_t n_requires;
+            const char *submitted_by;
+            bool submitted_by_key;
         } ins;
         struct {
             int32_t engine_id;

@@ -50,6 +50,8 @@ static const db_key_info_t s_keys[DB_KEY__COUNT] = {
     [DB_KEY_CHAIN_SEQ] = {"chain_seq", DB_KIND_INT},
     [DB_KEY_CHAIN_PREV] = {"chain_prev", DB_KIND_TEXT},
     [DB_KEY_CHAIN_HASH] = {"chain_hash", DB_KIND_BLOB},
+    [DB_KEY_SUBMITTED_BY] = {"submitted_by", DB_KIND_TEXT},
+    [DB_KEY_SUBMITTED_BY_KEY] = {"submitted_by_key", DB_KIND_INT},
 };
 
 static const char *s_status_names[] = {
@@ -174,6 +176,7 @@ void db_record_destroy(db_record_t **rec_p)
     free(r->targets);
     s_strv_free(r->requires, r->n_requires);
     free(r->chain_prev);
+    free(r->submitted_by);
     s_bytes_fini(&r->chain_hash);
     free(r);
     *rec_p = NULL;
@@ -373,6 +376,7 @@ static char **s_text_field(db_record_t *r, db_key_t k)
     case DB_KEY_EXECUTE_RESULT: return &r->execute_result;
     case DB_KEY_LABEL: return &r->label;
     case DB_KEY_CHAIN_PREV: return &r->chain_prev;
+    case DB_KEY_SUBMITTED_BY: return &r->submitted_by;
     default: return NULL;
     }
 }
@@ -410,6 +414,7 @@ static int32_t *s_i32_field(db_record_t *r, db_key_t k)
     case DB_KEY_ENGINE_ID: return &r->engine_id;
     case DB_KEY_RETRIES: return &r->retries;
     case DB_KEY_ATTEMPTS: return &r->attempts;
+    case DB_KEY_SUBMITTED_BY_KEY: return &r->submitted_by_key;
     default: return NULL;
     }
 }

@@ -72,6 +72,8 @@ typedef enum db_key_t {
     DB_KEY_CHAIN_SEQ,
     DB_KEY_CHAIN_PREV,
     DB_KEY_CHAIN_HASH,
+    DB_KEY_SUBMITTED_BY,
+    DB_KEY_SUBMITTED_BY_KEY,
     DB_KEY__COUNT
 } db_key_t;
 
@@ -177,6 +179,8 @@ typedef struct db_record_t {
     int64_t chain_seq;             // audit chain position, 0 if not chained
     char *chain_prev;              // msg_id of the previous chain entry
     db_bytes_t chain_hash;         // 32-byte audit hash
+    char *submitted_by;            // a Curve key's name, or a self-declared user
+    int32_t submitted_by_key;      // 1: submitted_by is a checked key's name
 } db_record_t;
 
 // db_record_new: an empty record (no keys); caller owns it.

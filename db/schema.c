@@ -27,6 +27,14 @@
 // files: records hold commands, outputs and keys' work, for the owner alone.
 #define S_FILE_MODE 0600
 
+// The Curve keys of clients, engines and admins (db/keys.h): a name is
+// given once, so a revoked name stays taken and its tasks stay its own.
+#define S_KEYS_TABLE_SQL                                                                    \
+    "CREATE TABLE keys ("                                                                   \
+    " name TEXT PRIMARY KEY NOT NULL, role TEXT NOT NULL"                                   \
+    " CHECK (role IN ('client','engine','admin')), public_key TEXT NOT NULL UNIQUE,"        \
+    " created INTEGER NOT NULL, last_seen INTEGER, revoked INTEGER);"
+
 // The current schema, for a new file.
 static const char s_create_sql[] =
     "CREATE TABLE tasks ("
@@ -40,7 +48,8 @@ static const char s_create_sql[] =
     " \"after\" TEXT, follow TEXT, targets TEXT, requires TEXT, error TEXT,"
     " execute_input TEXT, execute_result TEXT, stdout TEXT, stderr TEXT,"
     " header BLOB, content BLOB, buffers BLOB,"
-    " result_header BLOB, result_content BLOB, result_buffers BLOB);"
+    " result_header BLOB, result_content BLOB, result_buffers BLOB,"
+    " submitted_by TEXT, submitted_by_key INTEGER);"
     "CREATE INDEX tasks_label ON tasks(label) WHERE label IS NOT NULL;"
     // Most tasks end 'ok' and a status index helps only for the rare
     // values, so 'ok' rows stay out of it: a completion then removes one
@@ -68,7 +77,8 @@ static const char s_create_sql[] =
     "CREATE TABLE purge_items ("
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
     " chain_prev TEXT, chain_hash BLOB NOT NULL);"
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    S_KEYS_TABLE_SQL;
 
 // Version 1 → 2: the audit chain and purge log, two more indexes, the
 // status index made partial. The hashes of existing records are computed
@@ -90,6 +100,14 @@ static const char s_migrate_1_to_2[] =
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
     " chain_prev TEXT, chain_hash BLOB NOT NULL);"
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+
+// Version 2 → 3: who submitted each task (the Curve key's name, or the
+// self-declared user of the header), and the keys table. Older records
+// keep NULL there, and their audit hashes stay valid (see db/audit.h).
+static const char s_migrate_2_to_3[] =
+    "ALTER TABLE tasks ADD COLUMN submitted_by TEXT;"
+    "ALTER TABLE tasks ADD COLUMN submitted_by_key INTEGER;"
+    S_KEYS_TABLE_SQL;
 
 // s_query_int: the integer result of a PRAGMA or any one-value query.
 static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -196,11 +214,18 @@ static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg
     }
     if (migrate) {
         int64_t from = id.version;
-        if (id.version == 1) {
-            if ((rc = db_sql_exec(db, s_migrate_1_to_2, err)) || (rc = db_audit_rehash(db, err)) ||
-                (rc = db_sql_exec(db, "PRAGMA user_version=2", err)))
-                goto out;
-        }
+        // The rehash of 1 → 2 reads the request columns of the current
+        // schema, so it runs once every step has added its columns.
+        if (id.version == 1 && (rc = db_sql_exec(db, s_migrate_1_to_2, err)))
+            goto out;
+        if (id.version <= 2 && (rc = db_sql_exec(db, s_migrate_2_to_3, err)))
+            goto out;
+        if (id.version == 1 && (rc = db_audit_rehash(db, err)))
+            goto out;
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", DB_SCHEMA_VERSION);
+        if ((rc = db_sql_exec(db, sql, err)))
+            goto out;
         IPP_LOGI(lg, "db: migrated %s from schema version %lld to %d", path, (long long)from,
                  DB_SCHEMA_VERSION);
     }

@@ -27,7 +27,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_APPLICATION_ID 0x49505044  // 'IPPD'
 
 typedef enum db_open_mode_t {

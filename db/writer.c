@@ -202,6 +202,14 @@ ipp_err_t db_writer_engine_down(db_writer_t *w, const char *uuid, int64_t when, 
     return s_submit(w, DB_OP_ENGINE_DOWN, &a, seq);
 }
 
+ipp_err_t db_writer_key_seen(db_writer_t *w, const char *name, int64_t when, uint64_t *seq)
+{
+    if (!w || !name || !*name)
+        return IPP_ERR_INVALID;
+    db_op_small_t a = {.msg_id = name, .t = when};
+    return s_submit(w, DB_OP_KEY_SEEN, &a, seq);
+}
+
 /* ------------------------------------------------------------ batches */
 
 static s_report_t *s_report_new(uint64_t first, uint64_t last, const ipp_error_t *e, int64_t count)

@@ -111,6 +111,9 @@ typedef struct db_request_t {
     size_t n_targets;
     const char *const *requires;   // functional dependencies ("fn:x", "cmd:y", "tag:z")
     size_t n_requires;
+    const char *submitted_by;      // who submitted it: a Curve key's name, or the
+                                   // header's self-declared user; NULL = not known
+    bool submitted_by_key;         // submitted_by names a key the controller checked
 } db_request_t;
 
 // A finished task (borrowed). Also used for aborted / unreachable / lost.
@@ -205,6 +208,9 @@ ipp_err_t db_writer_purge(db_writer_t *w, const db_purge_spec_t *spec, uint64_t 
 // db_writer_engine_up: record an engine registration (insert, or update
 // the row with the same uuid, keeping its id).
 ipp_err_t db_writer_engine_up(db_writer_t *w, const db_engine_t *e, uint64_t *seq);
+// db_writer_key_seen: record that the Curve key called name was seen at
+// when (µs UTC); a later date than the one recorded wins.
+ipp_err_t db_writer_key_seen(db_writer_t *w, const char *name, int64_t when, uint64_t *seq);
 // db_writer_engine_down: record that the engine with uuid left at when.
 ipp_err_t db_writer_engine_down(db_writer_t *w, const char *uuid, int64_t when, uint64_t *seq);
 

@@ -48,6 +48,12 @@ static void t_fill(int n)
         db_request_t req = {.msg_id = id, .header = {"h", 1}, .content = {out, strlen(out)},
                             .buffers = &buf, .n_buffers = 1, .submitted = 100 + i,
                             .client_uuid = "c", .queue = "task"};
+        // Even tasks name their submitter (a key or a self-declared user),
+        // odd ones do not, as records written before schema version 3.
+        if (i % 2 == 0) {
+            req.submitted_by = i % 4 ? "bob" : "alice";
+            req.submitted_by_key = i % 4 == 0;
+        }
         ck_assert_int_eq(db_writer_insert(w, &req, NULL), IPP_OK);
         if (i >= n - 2)
             continue;
@@ -76,6 +82,33 @@ static void t_raw(const char *sql)
     sqlite3_close(db);
 }
 
+// t_raw_int: the integer the query sql gives.
+static long long t_raw_int(const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open(t_path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    long long v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+// t_fill_again: a fresh file of 12 tasks, as test_submitter_is_covered
+// starts from.
+static void t_fill_again(void)
+{
+    unlink(t_path);
+    char side[400];
+    snprintf(side, sizeof side, "%s-wal", t_path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", t_path);
+    unlink(side);
+    t_fill(12);
+}
+
 // t_verify: run the verification on a fresh read-only reader.
 static ipp_err_t t_verify(db_audit_report_t *rep, ipp_error_t *err)
 {
@@ -96,6 +129,33 @@ static void t_expect_broken(const char *id, const char *needle)
     ck_assert_msg(strstr(err.msg, needle) != NULL, "'%s' does not say '%s'", err.msg, needle);
     ck_assert_str_eq(rep.bad_msg_id, id);
 }
+
+// The submitter is covered: renaming it, removing it, adding one to a
+// record that had none, or calling a self-declared name a key's all break
+// the chain at that record.
+START_TEST(test_submitter_is_covered)
+{
+    t_fill(12);
+    db_audit_report_t rep;
+    ipp_error_t err;
+    ck_assert_msg(t_verify(&rep, &err) == IPP_OK, "%s", err.msg);
+    ck_assert_int_eq(t_raw_int("SELECT count(*) FROM tasks WHERE submitted_by = 'alice'"
+                               " AND submitted_by_key = 1"), 3);
+    static const char *const edits[] = {
+        "UPDATE tasks SET submitted_by = 'mallory' WHERE chain_seq = 5",
+        "UPDATE tasks SET submitted_by = NULL, submitted_by_key = NULL WHERE chain_seq = 5",
+        "UPDATE tasks SET submitted_by = 'alice', submitted_by_key = 1 WHERE chain_seq = 4",
+        "UPDATE tasks SET submitted_by_key = 1 WHERE chain_seq = 3",
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof *edits; i++) {
+        t_fill_again();
+        t_raw(edits[i]);
+        char id[64];
+        t_id(i == 0 || i == 1 ? 4 : i == 2 ? 3 : 2, id);
+        t_expect_broken(id, "altered");
+    }
+}
+END_TEST
 
 START_TEST(test_intact_chain_verifies)
 {
@@ -276,6 +336,7 @@ static Suite *t_suite(void)
     tcase_add_checked_fixture(tc, t_setup, t_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_intact_chain_verifies);
+    tcase_add_test(tc, test_submitter_is_covered);
     tcase_add_test(tc, test_altered_result_is_named);
     tcase_add_test(tc, test_altered_request_and_status_are_named);
     tcase_add_test(tc, test_deleted_record_is_named);
