@@ -49,6 +49,8 @@ static const s_codec_t s_codecs[] = {
     C(CONNECT_REQUEST, "connect_request", connect_request),
     C(CONNECT_REPLY, "connect_reply", connect_reply),
     C(ERROR_REPLY, "error_reply", error_reply),
+    C(KEYS_RELOAD_REQUEST, "keys_reload_request", keys_reload_request),
+    C(KEYS_RELOAD_REPLY, "keys_reload_reply", keys_reload_reply),
     C(ENGINE_EVENT, "engine_event", engine_event),
     C(TASK_DONE, "task_done", task_done),
     C(SHUTDOWN_NOTICE, "shutdown_notice", shutdown_notice),

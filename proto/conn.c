@@ -57,19 +57,27 @@ char *conn_format(const conn_info_t *info)
     }
     if (info->curve_server_key[0])
         json_object_set_new(o, "curve_server_key", json_string(info->curve_server_key));
+    if (info->curve_public_key[0]) {
+        json_object_set_new(o, "curve_public_key", json_string(info->curve_public_key));
+        json_object_set_new(o, "curve_secret_key", json_string(info->curve_secret_key));
+    }
+    if (info->key_name[0])
+        json_object_set_new(o, "key_name", json_string(info->key_name));
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(o);
     return text;
 }
 
-ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err)
+// s_write_text: text and a newline into path, mode 0600, through a
+// temporary file in the same folder: renamed over path, or with exclusive
+// linked to it (when path exists then, *existed is set and it is left
+// alone: IPP_OK). Wipes and frees text.
+static ipp_err_t s_write_text(const char *path, char *text, bool exclusive, bool *existed,
+                              ipp_error_t *err)
 {
     ipp_err_t rc = IPP_OK;
     int fd = -1;
     char tmp[4096];
-    char *text = conn_format(info);
-    if (!text)
-        return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
         rc = ipp_error_set(err, IPP_ERR_INVALID, "path too long: %s", path);
         goto out;
@@ -90,6 +98,17 @@ ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err
         goto out;
     }
     fd = -1;
+    if (exclusive) {
+        if (link(tmp, path) != 0) {
+            if (errno == EEXIST && existed)
+                *existed = true;
+            else
+                rc = ipp_error_set(err, IPP_ERR_IO, "cannot create %s: %s", path,
+                                   strerror(errno));
+        }
+        unlink(tmp);
+        goto out;
+    }
     if (rename(tmp, path) != 0) {
         rc = ipp_error_set(err, IPP_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
                            strerror(errno));
@@ -103,6 +122,14 @@ out:
     sodium_memzero(text, strlen(text));
     free(text);
     return rc;
+}
+
+ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err)
+{
+    char *text = conn_format(info);
+    if (!text)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
+    return s_write_text(path, text, false, NULL, err);
 }
 
 // s_get_string: copy string field name of o into buf; error naming it.
@@ -212,12 +239,49 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
             goto out;
         }
     }
+    if ((rc = s_get_string(o, path, "curve_public_key", info->curve_public_key,
+                           sizeof info->curve_public_key, 0, err)) != IPP_OK ||
+        (rc = s_get_string(o, path, "curve_secret_key", info->curve_secret_key,
+                           sizeof info->curve_secret_key, 0, err)) != IPP_OK ||
+        (rc = s_get_string(o, path, "key_name", info->key_name, sizeof info->key_name, 0,
+                           err)) != IPP_OK)
+        goto out;
+    if (!info->curve_public_key[0] != !info->curve_secret_key[0]) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: fields \"curve_public_key\" and \"curve_secret_key\" go "
+                           "together",
+                           path);
+        goto out;
+    }
+    if (info->curve_public_key[0]) {
+        uint8_t raw[32];
+        const char *bad = NULL;
+        if (!info->curve_server_key[0])
+            bad = "curve_server_key";
+        else if (strlen(info->curve_public_key) != 40 ||
+                 !zmq_z85_decode(raw, info->curve_public_key))
+            bad = "curve_public_key";
+        else if (strlen(info->curve_secret_key) != 40 ||
+                 !zmq_z85_decode(raw, info->curve_secret_key))
+            bad = "curve_secret_key";
+        sodium_memzero(raw, sizeof raw);
+        if (bad) {
+            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                               "%s: field \"%s\" %s", path, bad,
+                               strcmp(bad, "curve_server_key") == 0
+                                   ? "is missing (a key pair needs the controller's key)"
+                                   : "is not a 40-character Z85 key");
+            goto out;
+        }
+    }
     json_t *pid = json_object_get(o, "controller_pid");
     if (json_is_integer(pid))
         info->controller_pid = (int)json_integer_value(pid);
 out:
-    if (rc != IPP_OK)
+    if (rc != IPP_OK) {
         sodium_memzero(info->key, sizeof info->key);
+        sodium_memzero(info->curve_secret_key, sizeof info->curve_secret_key);
+    }
     return rc;
 }
 
@@ -258,6 +322,91 @@ ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_e
                              jerr.line, jerr.text);
     ipp_err_t rc = s_check(o, path, kind, info, err);
     json_decref(o);
+    return rc;
+}
+
+ipp_err_t conn_curve_check(const char *who, ipp_error_t *err)
+{
+    if (zmq_has("curve"))
+        return IPP_OK;
+    int major = 0, minor = 0, patch = 0;
+    zmq_version(&major, &minor, &patch);
+    return ipp_error_set(err, IPP_ERR_UNSUPPORTED,
+                         "%s: this libzmq (%d.%d.%d) was built without CurveZMQ "
+                         "(zmq_has(\"curve\") is false); install a libzmq with libsodium "
+                         "support (Debian's libzmq5 has it)",
+                         who, major, minor, patch);
+}
+
+// s_stat_private: IPP_OK when path exists and only its owner may read it.
+static ipp_err_t s_stat_private(const char *path, const char *what, ipp_error_t *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return ipp_error_set(err, IPP_ERR_NOT_FOUND, "%s: no such %s", path, what);
+        return ipp_error_set(err, IPP_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (st.st_mode & 077)
+        return ipp_error_set(err, IPP_ERR_PERMISSION,
+                             "%s: mode %04o lets others read the %s; it must be 0600 "
+                             "(chmod 600 %s)",
+                             path, (unsigned)(st.st_mode & 07777), what, path);
+    return IPP_OK;
+}
+
+ipp_err_t conn_keypair_load(const char *path, bool create, char pub[41], char sec[41],
+                            ipp_error_t *err)
+{
+    ipp_err_t rc = s_stat_private(path, "key file", err);
+    if (rc == IPP_ERR_NOT_FOUND && create) {
+        char p[41], s[41];
+        if (zmq_curve_keypair(p, s) != 0)
+            return ipp_error_set(err, IPP_ERR_UNSUPPORTED, "%s: cannot make a Curve key pair: %s",
+                                 path, zmq_strerror(zmq_errno()));
+        json_t *o = json_pack("{s:s, s:s}", "public_key", p, "secret_key", s);
+        sodium_memzero(s, sizeof s);
+        char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        json_decref(o);  // jansson keeps its own copy of the secret: freed here
+        if (!text)
+            return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for %s", path);
+        bool existed = false;
+        if ((rc = s_write_text(path, text, true, &existed, err)) != IPP_OK)
+            return rc;
+        rc = s_stat_private(path, "key file", err);
+    }
+    if (rc != IPP_OK)
+        return rc;
+    json_error_t jerr;
+    json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: not a key file (line %d: %s)", path,
+                             jerr.line, jerr.text);
+    const char *p = json_string_value(json_object_get(o, "public_key"));
+    const char *s = json_string_value(json_object_get(o, "secret_key"));
+    uint8_t raw[32], rawp[32];
+    if (!p || !s || strlen(p) != 40 || strlen(s) != 40 || !zmq_z85_decode(rawp, p) ||
+        !zmq_z85_decode(raw, s)) {
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                           "%s: needs \"public_key\" and \"secret_key\", 40-character Z85 "
+                           "keys",
+                           path);
+    } else {
+        // The pair must belong together: derive the public key again.
+        uint8_t derived[32];
+        crypto_scalarmult_base(derived, raw);
+        if (sodium_memcmp(derived, rawp, 32) != 0) {
+            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                               "%s: \"public_key\" does not belong to \"secret_key\"", path);
+        } else {
+            memcpy(pub, p, 41);
+            memcpy(sec, s, 41);
+        }
+    }
+    sodium_memzero(raw, sizeof raw);
+    json_decref(o);
+    if (rc != IPP_OK)
+        sodium_memzero(sec, 41);
     return rc;
 }
 

@@ -5,8 +5,13 @@
  * ipp-client.json (client and notification ports) and ipp-engine.json
  * (engine port). Each holds the transport, ip, ports, the MAC key (base64),
  * the signature scheme, and the controller's Curve public key when Curve
- * is on. Reading one checks its mode, every field and the key, and names
- * the file and the field in any error.
+ * is on. A connection file made for one Curve key (`ipp keys new`) also
+ * holds that key's name and pair. Reading one checks its mode, every field
+ * and the key, and names the file and the field in any error.
+ *
+ * Key files hold a Curve key pair alone (the controller's server key, in
+ * the profile's security/ folder): written once, atomically, mode 0600,
+ * and refused when anyone but the owner can read them.
  */
 #ifndef IPP_PROTO_CONN_H
 #define IPP_PROTO_CONN_H
@@ -14,6 +19,7 @@
 #include "ipp/error.h"
 #include "proto/wire.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,8 +40,13 @@ typedef struct conn_info_t {
     size_t key_len;               // its length
     char scheme[32];              // signature scheme, WIRE_SCHEME
     char curve_server_key[41];    // Z85 public key; "" when Curve is off
+    char curve_public_key[41];    // this peer's Z85 public key; "" = none in the file
+    char curve_secret_key[41];    // its Z85 secret key (with a public key only)
+    char key_name[65];            // the name the key is recorded under; "" = none
     int controller_pid;           // pid of the controller that wrote it, 0 = unknown
 } conn_info_t;
+
+#define CONN_SERVER_KEY_FILE "curve-server.key"
 
 // conn_info_init: defaults (tcp, 127.0.0.1, WIRE_SCHEME, no ports, no key).
 void conn_info_init(conn_info_t *info, conn_kind_t kind);
@@ -64,6 +75,20 @@ ipp_err_t conn_parse(const char *text, size_t len, const char *name, conn_kind_t
 // (not JSON, a field missing or of the wrong type, a bad port, a malformed
 // key or Curve key, an unknown scheme) — each message names file and field.
 ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_error_t *err);
+
+// conn_curve_check: IPP_OK when this libzmq can do CurveZMQ, else
+// IPP_ERR_UNSUPPORTED with a message saying so (who names the asker).
+ipp_err_t conn_curve_check(const char *who, ipp_error_t *err);
+
+// conn_keypair_load: read the key file path into pub and sec (Z85, 41
+// bytes each). With create, a missing file is made first: a fresh pair,
+// mode 0600, written to a temporary file and linked into place, so two
+// processes racing to create it end up with the same pair. Errors:
+// IPP_ERR_NOT_FOUND (no file and !create), IPP_ERR_PERMISSION (group or
+// others may read it; the message names the file), IPP_ERR_CONN_FILE (not
+// a key file), IPP_ERR_IO. sec is wiped on failure.
+ipp_err_t conn_keypair_load(const char *path, bool create, char pub[41], char sec[41],
+                            ipp_error_t *err);
 
 // conn_endpoint: "tcp://IP:PORT" into buf; IPv6 addresses get brackets.
 char *conn_endpoint(const conn_info_t *info, int port, char *buf, size_t size);

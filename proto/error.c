@@ -36,6 +36,7 @@ static const s_entry_t s_table[] = {
     {IPP_ERR_UNKNOWN_TYPE, "IPP_ERR_UNKNOWN_TYPE", "unknown message type"},
     {IPP_ERR_CONN_FILE, "IPP_ERR_CONN_FILE", "bad connection file"},
     {IPP_ERR_PERMISSION, "IPP_ERR_PERMISSION", "permission problem"},
+    {IPP_ERR_DENIED, "IPP_ERR_DENIED", "not permitted for this key"},
     {IPP_ERR_DB, "IPP_ERR_DB", "database error"},
     {IPP_ERR_DB_FULL, "IPP_ERR_DB_FULL", "database disk full"},
     {IPP_ERR_DB_SCHEMA, "IPP_ERR_DB_SCHEMA", "database schema not supported"},

@@ -24,6 +24,7 @@ typedef enum ipp_err_t {
     IPP_ERR_TIMEOUT = 5,        /* nothing arrived in time */
     IPP_ERR_NOT_FOUND = 6,      /* no such id, file or record */
     IPP_ERR_CLOSED = 7,         /* the peer or object is gone */
+    IPP_ERR_UNSUPPORTED = 8,    /* this build or library cannot do it (Curve) */
 
     /* wire: a received message refused */
     IPP_ERR_NO_DELIMITER = 20,  /* no <IPP|> delimiter frame */
@@ -40,6 +41,7 @@ typedef enum ipp_err_t {
     /* files and configuration */
     IPP_ERR_CONN_FILE = 40,     /* connection file missing field, malformed */
     IPP_ERR_PERMISSION = 41,    /* a file's mode is too open, or access denied */
+    IPP_ERR_DENIED = 42,        /* the key's role does not permit the request */
 
     /* task store */
     IPP_ERR_DB = 60,            /* SQLite failed */
