@@ -265,9 +265,14 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
         ipp_error_set(err, IPP_ERR_ZMQ, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
+    if (hub_keys_setup(hub, err) != IPP_OK)
+        goto fail;
     if (!(hub->client_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
         !(hub->engine_sock = s_socket(hub, ZMQ_ROUTER, err)) ||
-        !(hub->pub_sock = s_socket(hub, ZMQ_XPUB, err)))
+        !(hub->pub_sock = s_socket(hub, ZMQ_XPUB, err)) ||
+        hub_keys_socket(hub, hub->client_sock, "client", err) != IPP_OK ||
+        hub_keys_socket(hub, hub->engine_sock, "engine", err) != IPP_OK ||
+        hub_keys_socket(hub, hub->pub_sock, "notify", err) != IPP_OK)
         goto fail;
     if (s_bind(hub, hub->client_sock, hub->client_conn.client_port,
                &hub->client_conn.client_port, err) != IPP_OK ||
@@ -284,6 +289,9 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
     hub->reads = hub_reads_new(hub->cfg.db_path, 0, 0, hub->log, err);
     if (!hub->reads)
         goto fail;
+    int keys = 0;
+    if (hub_keys_load(hub, NULL, 0, &keys, err) != IPP_OK)
+        goto fail;
     if (hub_recover(hub, err) != IPP_OK)
         goto fail;
     // Connection files last: whoever reads them finds a controller ready.
@@ -293,6 +301,8 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
     IPP_LOGI(hub->log, "listening on %s: clients %d, notifications %d, engines %d; db %s",
              hub->cfg.ip, hub->client_conn.client_port, hub->client_conn.notify_port,
              hub->engine_conn.engine_port, hub->cfg.db_path);
+    if (hub->cfg.curve)
+        IPP_LOGI(hub->log, "curve: on; %d key%s known (ipp keys list)", keys, keys == 1 ? "" : "s");
     return IPP_OK;
 fail:
     hub_stop(hub);
@@ -338,7 +348,9 @@ void hub_stop(hub_t *hub)
         zmq_close(hub->engine_sock);
     if (hub->pub_sock)
         zmq_close(hub->pub_sock);
-    hub->client_sock = hub->engine_sock = hub->pub_sock = NULL;
+    if (hub->zap_sock)
+        zmq_close(hub->zap_sock);
+    hub->client_sock = hub->engine_sock = hub->pub_sock = hub->zap_sock = NULL;
     if (hub->zctx)
         zmq_ctx_term(hub->zctx);
     hub->zctx = NULL;
@@ -390,6 +402,7 @@ void hub_destroy(hub_t **hub_p)
     free(hub->waits);
     free(hub->unsaved);
     hub_registry_destroy(&hub->engines);
+    hub_keys_free(hub);
     wire_msg_fini(&hub->in);
     free(hub);
     *hub_p = NULL;
@@ -452,6 +465,7 @@ static const s_client_route_t s_client_routes[] = {
     {IPP__MSG_TYPE__SHUTDOWN_REQUEST, hub_query_shutdown},
     {IPP__MSG_TYPE__LOAD_REQUEST, hub_query_load},
     {IPP__MSG_TYPE__ENGINE_LIST_REQUEST, hub_query_engine_list},
+    {IPP__MSG_TYPE__KEYS_RELOAD_REQUEST, hub_query_keys_reload},
 };
 
 static const s_engine_route_t s_engine_routes[] = {
@@ -470,6 +484,8 @@ static void s_client(hub_t *hub, wire_msg_t *msg)
     wire_frame_t ident[1];
     if (wire_msg_idents(msg, ident, 1) != 1)
         return;  // a ROUTER always adds exactly one
+    if (!hub_keys_check(hub, hub->client_sock, msg))
+        return;
     int type = wire_msg_type(msg);
     for (size_t i = 0; i < S_COUNT(s_client_routes); i++) {
         if (s_client_routes[i].type == type) {
@@ -488,6 +504,9 @@ static void s_engine(hub_t *hub, wire_msg_t *msg)
     wire_frame_t ident[1];
     if (wire_msg_idents(msg, ident, 1) != 1)
         return;  // a ROUTER always adds exactly one
+    // A revoked engine's heartbeats stop counting: it is declared dead.
+    if (!hub_keys_check(hub, hub->engine_sock, msg))
+        return;
     hub_engine_t *e = hub_registry_by_ident(hub->engines, ident->data, ident->size);
     if (e)
         e->last_seen = ipp_clock_mono_us();
@@ -522,14 +541,15 @@ ipp_err_t hub_run(hub_t *hub)
         if (hub->n_held && hub->held_due < deadline)
             deadline = hub->held_due;
         long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
-        zmq_pollitem_t items[5] = {
+        zmq_pollitem_t items[6] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
             {hub->engine_sock, 0, ZMQ_POLLIN, 0},
             {NULL, hub_store_fd(hub->store), ZMQ_POLLIN, 0},
             {hub->pub_sock, 0, ZMQ_POLLIN, 0},
             {NULL, hub_reads_fd(hub->reads), ZMQ_POLLIN, 0},
+            {hub->zap_sock, 0, ZMQ_POLLIN, 0},
         };
-        int n = ipp_zpoll(items, 5, timeout_ms);
+        int n = ipp_zpoll(items, hub->zap_sock ? 6 : 5, timeout_ms);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -539,6 +559,9 @@ ipp_err_t hub_run(hub_t *hub)
         // Subscriptions first: a client subscribes to done.<id> and then
         // asks for the result, so its subscription must count before the
         // completion it waits for is announced.
+        // Handshakes first: a peer waits for its answer to say anything.
+        if (hub->zap_sock && (items[5].revents & ZMQ_POLLIN))
+            hub_keys_zap(hub);
         if (items[3].revents & ZMQ_POLLIN)
             hub_subscriptions(hub);
         if (items[2].revents & ZMQ_POLLIN)

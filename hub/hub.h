@@ -20,6 +20,7 @@
 #ifndef IPP_HUB_HUB_H
 #define IPP_HUB_HUB_H
 
+#include "db/keys.h"
 #include "hub/registry.h"
 #include "proto/strmap.h"
 #include "proto/conn.h"
@@ -49,6 +50,7 @@ typedef struct hub_config_t {
     int client_port;             // 0 = reuse the connection file's, else free
     int engine_port;             // likewise
     int notify_port;             // likewise
+    bool curve;                  // CurveZMQ on every socket, a key per peer (keys.c)
 } hub_config_t;
 
 // Engines registered at once unless --max-engines says otherwise.
@@ -91,6 +93,8 @@ typedef struct hub_task_t {
                                      // whose commit failed: result is held and
                                      // written again (hub_tasks_retry_unsaved)
     int unsaved_engine;              // RESULT: the engine that sent it
+    char by[DB_KEY_NAME_MAX + 1];    // who submitted it: key name, or the header's user
+    bool by_key;                     // by is a Curve key's name (else self-declared)
 } hub_task_t;
 
 // A client with tasks in hub_t.tasks: how many (see hub_deliveries_flush).
@@ -154,6 +158,25 @@ typedef struct hub_wait_t {
                  int64_t count);  // HUB_WAIT_REPLY: called when settled
 } hub_wait_t;
 
+// A Curve key the controller knows (keys.c): loaded from the task store at
+// start and again when `ipp keys` says one changed.
+typedef struct hub_key_t {
+    char name[DB_KEY_NAME_MAX + 1];      // its name (the ZAP User-Id)
+    db_role_t role;                      // client, engine or admin
+    char public_key[DB_KEY_Z85_LEN + 1]; // Z85
+    bool revoked;                        // refused from now on, also on open connections
+    int64_t seen_queued;                 // monotonic µs its last_seen was last written
+} hub_key_t;
+
+// Why a peer or a request was refused (counted in hub_t.refusals).
+typedef enum hub_refusal_t {
+    HUB_REFUSE_UNKNOWN = 0,  // a key the controller does not know
+    HUB_REFUSE_SOCKET,       // a known key on the socket of another role
+    HUB_REFUSE_REVOKED,      // a revoked key (at the handshake or on a message)
+    HUB_REFUSE_DENIED,       // a request the key's role does not permit
+    HUB_REFUSE__N
+} hub_refusal_t;
+
 typedef struct hub_t {
     hub_config_t cfg;            // settings
     const ipp_logger_t *log;     // logger (owned by main)
@@ -202,6 +225,14 @@ typedef struct hub_t {
                                      // be committed (disk full…), written again
     size_t n_unsaved;                // how many
     size_t cap_unsaved;              // allocated
+    char curve_secret[41];       // server secret key (Z85) while Curve is on
+    void *zap_sock;              // ZAP handler (REP on inproc://zeromq.zap.01), Curve only
+    ipp_strmap_t *keys;          // hub_key_t by name (owned values), Curve only
+    ipp_strmap_t *keys_by_pub;   // the same entries by public key (borrowed)
+    ipp_strmap_t *refused_logged;// "reason|key|host" already logged (values unused)
+    int64_t refusals[HUB_REFUSE__N]; // refusals counted since start
+    const hub_key_t *peer;       // the key of the message being handled (NULL
+                                 // without Curve: no identity, nothing limited)
 } hub_t;
 
 // The message handlers: controller.c dispatches to them through one
@@ -256,6 +287,50 @@ void hub_engines_check(hub_t *hub, int64_t now_mono);
 void hub_engines_stop(hub_t *hub, const int *targets, size_t n);
 // hub_engine_info: fill an EngineInfo (strings borrowed from e).
 void hub_engine_info(const hub_engine_t *e, Ipp__EngineInfo *out, bool alive);
+
+// ---- keys.c: Curve — the server key, the key table, the ZAP handler,
+// the check of every message's key and the role permissions.
+// hub_keys_setup: with cfg.curve, read (or create) the server key pair and
+// the profile owner's admin key ("owner", its pair in ipp-client.json), and
+// bind the ZAP handler in hub->zctx: before any socket binds, so no
+// connection is ever accepted unchecked. Without Curve: nothing.
+ipp_err_t hub_keys_setup(hub_t *hub, ipp_error_t *err);
+// hub_keys_socket: make sock a Curve server of domain ("client", "notify",
+// "engine"): only keys of that socket's roles get in.
+ipp_err_t hub_keys_socket(hub_t *hub, void *sock, const char *domain, ipp_error_t *err);
+// hub_keys_load: read keys names[0..n) (names NULL: every key) from the
+// task store into the table; a name no longer in the store is dropped
+// (refused from then on). *loaded gets how many were read.
+ipp_err_t hub_keys_load(hub_t *hub, const char *const *names, size_t n, int *loaded,
+                        ipp_error_t *err);
+// hub_keys_zap: answer the ZAP requests waiting (from the loop; never
+// touches the disk).
+void hub_keys_zap(hub_t *hub);
+// hub_keys_check: the key msg (received on sock) came with, set as
+// hub->peer; true when it may be handled. A message of a key unknown or
+// revoked since its handshake is refused (counted, logged once, answered
+// with ERROR_REPLY when it has a header). Without Curve: true, peer NULL.
+bool hub_keys_check(hub_t *hub, void *sock, wire_msg_t *msg);
+// hub_refused: count a refusal and log it the first time this reason, key
+// and peer host come together.
+void hub_refused(hub_t *hub, hub_refusal_t why, const char *key, const char *peer,
+                 const char *what);
+// hub_refusal_name: "unknown key", "wrong socket", "revoked", "not permitted".
+const char *hub_refusal_name(hub_refusal_t why);
+// hub_permit_admin: may the sender do what (a request of admins only)? If
+// not, it is answered with ERROR_REPLY (IPP_ERR_DENIED naming what and the
+// role it needs), counted, and false is returned.
+bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                      const char *what);
+// hub_permit_task: may the sender act (what: "abort", "purge", "resubmit")
+// on a task submitted by `by` (by_key: by is a key's name)? Admins may on
+// any; clients on their own. Refused as hub_permit_admin does.
+bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                     const char *what, const char *msg_id, const char *by, bool by_key);
+// hub_keys_free: free the key table (hub_destroy).
+void hub_keys_free(hub_t *hub);
+// hub_query_keys_reload: KEYS_RELOAD_REQUEST (admins only with Curve).
+hub_client_fn hub_query_keys_reload;
 
 // ---- tasks.c
 // hub_task_watch: remember that the client ident was told task is pending
@@ -423,6 +498,8 @@ uint64_t hub_store_resubmitted(hub_store_t *store, const char *old_id, const cha
 // sight), recording the registration. IPP_OK or an error.
 ipp_err_t hub_store_engine_id(hub_store_t *store, const char *uuid, const char *hostname,
                               int pid, int64_t when, int *id, ipp_error_t *err);
+// hub_store_key_seen: record that the Curve key name was seen at when.
+void hub_store_key_seen(hub_store_t *store, const char *name, int64_t when);
 // hub_store_engine_gone: record that engine uuid unregistered at when.
 void hub_store_engine_gone(hub_store_t *store, const char *uuid, int64_t when);
 // hub_store_engine_known: has an engine with id ever registered (with

@@ -33,8 +33,14 @@ static void s_usage(FILE *out)
             "options:\n"
             "  --profile NAME          profile to use (default: default)\n"
             "  --ip ADDR               address to bind (default 127.0.0.1); any other than\n"
-            "                          loopback is reachable from the network, unencrypted\n"
-            "                          (a warning is logged at every start)\n"
+            "                          loopback is reachable from the network, so Curve is\n"
+            "                          on there unless --insecure\n"
+            "  --curve                 CurveZMQ on every socket: traffic encrypted, and only\n"
+            "                          keys made with `ipp keys new` get in, each on the\n"
+            "                          socket of its role (default on for a non-loopback --ip)\n"
+            "  --insecure              bind a non-loopback --ip without Curve: unencrypted,\n"
+            "                          anyone holding the MAC key may do anything (a warning\n"
+            "                          is logged at every start)\n"
             "  --db PATH               task database (default: PROFILE/db/tasks.db)\n"
             "  --durability MODE       normal (survives a killed process; default) or\n"
             "                          full (fsync per batch; survives power loss)\n"
@@ -86,7 +92,8 @@ int main(int argc, char **argv)
 {
     enum {
         O_PROFILE = 1000, O_IP, O_DB, O_DURABILITY, O_SCHEME, O_HWM, O_HB, O_MISSES,
-        O_GRACE, O_WINDOW, O_MAX_ENGINES, O_CPORT, O_NPORT, O_EPORT, O_LOG
+        O_GRACE, O_WINDOW, O_MAX_ENGINES, O_CPORT, O_NPORT, O_EPORT, O_LOG, O_CURVE,
+        O_INSECURE
     };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
@@ -104,6 +111,8 @@ int main(int argc, char **argv)
         {"notify-port", required_argument, NULL, O_NPORT},
         {"engine-port", required_argument, NULL, O_EPORT},
         {"log-level", required_argument, NULL, O_LOG},
+        {"curve", no_argument, NULL, O_CURVE},
+        {"insecure", no_argument, NULL, O_INSECURE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -123,6 +132,7 @@ int main(int argc, char **argv)
     ipp_logger_t log = {IPP_LOG_INFO, NULL, "ipp-controller"};
     double v;
     int c;
+    bool curve = false, insecure = false;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_PROFILE:
@@ -212,6 +222,12 @@ int main(int argc, char **argv)
             log.level = (ipp_log_level_t)level;
             break;
         }
+        case O_CURVE:
+            curve = true;
+            break;
+        case O_INSECURE:
+            insecure = true;
+            break;
         case 'h':
             s_usage(stdout);
             return 0;
@@ -224,6 +240,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "ipp-controller: unexpected argument \"%s\"\n", argv[optind]);
         s_usage(stderr);
         return 2;
+    }
+    if (curve && insecure) {
+        fprintf(stderr, "ipp-controller: --curve and --insecure contradict each other\n");
+        return 2;
+    }
+    // Off loopback, Curve unless refused in so many words.
+    cfg.curve = curve || (!insecure && !s_loopback(cfg.ip));
+    if (cfg.curve) {
+        ipp_error_t cerr;
+        if (conn_curve_check("ipp-controller", &cerr) != IPP_OK) {
+            fprintf(stderr, "%s\n", cerr.msg);
+            return 1;
+        }
     }
     if (cfg.grace_us < 0)
         cfg.grace_us = cfg.heartbeat_us * cfg.heartbeat_misses;
@@ -244,12 +273,14 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!s_loopback(cfg.ip))
+    if (!s_loopback(cfg.ip) && !cfg.curve)
         IPP_LOGW(&log,
-                 "--ip %s: the ports are reachable from the network and the traffic is not "
-                 "encrypted; anyone who can reach them and holds the key in %s/security/ can "
-                 "run commands on the engines",
+                 "--ip %s --insecure: the ports are reachable from the network and the traffic "
+                 "is not encrypted; anyone who can reach them and holds the key in %s/security/ "
+                 "can run commands on the engines (drop --insecure to use Curve)",
                  cfg.ip, cfg.profile_dir);
+    else if (!s_loopback(cfg.ip))
+        IPP_LOGI(&log, "--ip %s: Curve is on; peers need a key from `ipp keys new`", cfg.ip);
     hub_t *hub = hub_new(&cfg, &log, &err);
     if (!hub) {
         fprintf(stderr, "ipp-controller: %s\n", err.msg);

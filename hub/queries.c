@@ -216,6 +216,18 @@ void hub_query_queue_status(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ide
     rep.engines = ptrs;
     rep.has_unassigned = 1;
     rep.unassigned = (int32_t)st.unassigned;
+    rep.has_curve = 1;
+    rep.curve = hub->cfg.curve;
+    Ipp__Refusals rf[HUB_REFUSE__N], *rfp[HUB_REFUSE__N];
+    for (int i = 0; hub->cfg.curve && i < HUB_REFUSE__N; i++) {
+        ipp__refusals__init(&rf[i]);
+        rf[i].reason = (char *)hub_refusal_name((hub_refusal_t)i);
+        rf[i].has_count = 1;
+        rf[i].count = hub->refusals[i];
+        rfp[i] = &rf[i];
+    }
+    rep.n_refusals = hub->cfg.curve ? HUB_REFUSE__N : 0;
+    rep.refusals = rfp;
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__QUEUE_STATUS_REPLY, &rep.base, NULL, 0);
 out:
     for (size_t i = 0; lists && i < 2 * n; i++)
@@ -477,6 +489,25 @@ static void s_purge_done(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int6
               &rep.base, NULL, 0);
 }
 
+// s_permit_recorded: may the sender act (what) on the recorded task id?
+// Decided on who submitted it; a task not recorded is left to the request
+// (it answers "not found" its own way). Answers and returns false if not.
+static bool s_permit_recorded(hub_t *hub, const wire_frame_t *ident, const char *parent,
+                              const char *what, const char *id)
+{
+    if (!hub->peer || hub->peer->role == DB_ROLE_ADMIN)
+        return true;
+    db_record_t *rec = NULL;
+    ipp_error_t err;
+    uint64_t keys = DB_KEYBIT(DB_KEY_SUBMITTED_BY) | DB_KEYBIT(DB_KEY_SUBMITTED_BY_KEY);
+    if (db_reader_get(hub_store_reader(hub->store), id, keys, &rec, &err) != IPP_OK || !rec)
+        return true;
+    bool ok = hub_permit_task(hub, ident, parent, what, id, rec->submitted_by,
+                              rec->submitted_by_key == 1);
+    db_record_destroy(&rec);
+    return ok;
+}
+
 void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
@@ -486,12 +517,22 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
                         "purge needs msg_ids, all, engine_ids or a query");
         return;
     }
+    // A client key purges its own tasks, named one by one; the rest is
+    // for admins.
+    if ((req->all || req->n_engine_ids || (req->query_json && req->query_json[0])) &&
+        !hub_permit_admin(hub, ident, parent,
+                          req->all ? "purging every task"
+                          : req->n_engine_ids ? "purging by engine"
+                                              : "purging by query"))
+        return;
     for (size_t i = 0; i < req->n_msg_ids; i++) {
         if (ipp_strmap_get(hub->tasks, req->msg_ids[i])) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_PENDING, "msg_ids",
                             "task %s is pending and cannot be purged", req->msg_ids[i]);
             return;
         }
+        if (!s_permit_recorded(hub, ident, parent, "purge", req->msg_ids[i]))
+            return;
     }
     s_return_t *r = malloc(sizeof *r);
     if (!r) {
@@ -500,9 +541,11 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     }
     s_return_init(r, msg);
     ipp_error_t err;
+    // The purge log names the key when there is one.
     uint64_t seq = hub_store_purge(hub->store, req,
-                                   msg->header->username ? msg->header->username
-                                                         : msg->header->session,
+                                   hub->peer ? hub->peer->name
+                                   : msg->header->username ? msg->header->username
+                                                           : msg->header->session,
                                    &err);
     if (seq == 0) {
         free(r);
@@ -590,7 +633,8 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
             goto out;
         }
         uint64_t keys = DB_KEYBIT(DB_KEY_CONTENT) | DB_KEYBIT(DB_KEY_BUFFERS) |
-                        DB_KEYBIT(DB_KEY_STATUS);
+                        DB_KEYBIT(DB_KEY_STATUS) | DB_KEYBIT(DB_KEY_SUBMITTED_BY) |
+                        DB_KEYBIT(DB_KEY_SUBMITTED_BY_KEY);
         if (db_reader_get(hub_store_reader(hub->store), req->msg_ids[i], keys, &recs[i], &err) !=
             IPP_OK) {
             hub_reply_error(hub, hub->client_sock, ident, parent, err.code, "msg_ids", "%s",
@@ -603,6 +647,9 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
                             req->msg_ids[i]);
             goto out;
         }
+        if (!hub_permit_task(hub, ident, parent, "resubmit", req->msg_ids[i],
+                             recs[i]->submitted_by, recs[i]->submitted_by_key == 1))
+            goto out;
         if (!recs[i]->content.data) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "msg_ids",
                             "task %s has no recorded request to resubmit", req->msg_ids[i]);
@@ -803,6 +850,15 @@ void hub_query_abort(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     const char *parent = msg->header->msg_id;
     const Ipp__AbortRequest *req = (const Ipp__AbortRequest *)msg->content;
     size_t n = req->n_msg_ids;
+    // Everything queued on an engine is anyone's: admins only. Named tasks
+    // are checked all before any is aborted.
+    if (req->n_targets && !hub_permit_admin(hub, ident, parent, "aborting an engine's queue"))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const hub_task_t *t = req->msg_ids[i] ? ipp_strmap_get(hub->tasks, req->msg_ids[i]) : NULL;
+        if (t && !hub_permit_task(hub, ident, parent, "abort", t->msg_id, t->by, t->by_key))
+            return;
+    }
     s_ids_t queued[64];
     size_t nt = req->n_targets < 64 ? req->n_targets : 64;
     memset(queued, 0, sizeof queued);
@@ -872,6 +928,8 @@ void hub_query_clear(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
     const Ipp__ClearRequest *req = (const Ipp__ClearRequest *)msg->content;
+    if (!hub_permit_admin(hub, ident, parent, "clearing engines' namespaces"))
+        return;
     size_t n = req->n_targets ? req->n_targets : hub_registry_count(hub->engines);
     int32_t *done = n ? calloc(n, sizeof *done) : NULL;
     size_t nd = 0;
@@ -898,6 +956,9 @@ void hub_query_shutdown(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
     const Ipp__ShutdownRequest *req = (const Ipp__ShutdownRequest *)msg->content;
+    if (!hub_permit_admin(hub, ident, parent, req->hub ? "shutting the controller down"
+                                                      : "stopping engines"))
+        return;
     for (size_t i = 0; i < req->n_targets; i++) {
         if (!hub_registry_get(hub->engines, req->targets[i])) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
@@ -922,7 +983,7 @@ void hub_query_shutdown(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     free(ids);
     if (req->hub) {
         // The notice goes out as the controller stops (hub_destroy).
-        IPP_LOGI(hub->log, "shutdown requested by a client");
+        IPP_LOGI(hub->log, "shutdown requested by %s", hub->peer ? hub->peer->name : "a client");
         hub->stopping = true;
     }
 }

@@ -31,6 +31,10 @@ static hub_task_t *s_task_from(const db_record_t *rec, ipp_error_t *err)
     task->attempts = rec->attempts;
     if (rec->label)
         snprintf(task->label, sizeof task->label, "%s", rec->label);
+    if (rec->submitted_by) {
+        snprintf(task->by, sizeof task->by, "%s", rec->submitted_by);
+        task->by_key = rec->submitted_by_key == 1;
+    }
     // Clients use their session uuid as routing id: if the submitter is
     // connected again, it gets the result.
     if (rec->client_uuid && strlen(rec->client_uuid) <= sizeof task->client) {

@@ -261,6 +261,8 @@ uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_ms
     req.n_targets = r->n_targets;
     req.requires = (const char *const *)r->requires;
     req.n_requires = r->n_requires;
+    req.submitted_by = task->by[0] ? task->by : NULL;
+    req.submitted_by_key = task->by_key;
     s_assigns_out(st);
     uint64_t seq = 0;
     ipp_err_t rc = db_writer_insert(st->writer, &req, &seq);
@@ -442,6 +444,13 @@ ipp_err_t hub_store_engine_id(hub_store_t *st, const char *uuid, const char *hos
         return ipp_error_set(err, rc, "cannot record engine %s: %s", uuid, ipp_strerror(rc));
     *id = found;
     return IPP_OK;
+}
+
+void hub_store_key_seen(hub_store_t *st, const char *name, int64_t when)
+{
+    // Only for `ipp keys list`: losing one (a full queue) loses nothing else.
+    if (st && db_writer_key_seen(st->writer, name, when, NULL) == IPP_OK)
+        db_writer_kick(st->writer);
 }
 
 void hub_store_engine_gone(hub_store_t *st, const char *uuid, int64_t when)

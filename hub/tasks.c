@@ -289,6 +289,13 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     }
     if (r->label)
         snprintf(task->label, sizeof task->label, "%s", r->label);
+    // Who submitted it: the key ZAP checked, else what the header claims.
+    if (hub->peer) {
+        snprintf(task->by, sizeof task->by, "%s", hub->peer->name);
+        task->by_key = true;
+    } else if (msg->header->username) {
+        snprintf(task->by, sizeof task->by, "%s", msg->header->username);
+    }
     // The request keeps who asked, for the engine and the record.
     ipp_error_t err;
     uint64_t seq = hub_store_insert(hub->store, task, msg, &err);
