@@ -401,12 +401,23 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
     zmq_setsockopt(c->sub, ZMQ_LINGER, &zero, sizeof zero);
     if (info->curve_server_key[0]) {
         char pub[41], sec[41];
+        ipp_err_t crc = conn_curve_check("client", err);
+        if (crc != IPP_OK)
+            return crc;
+        // The options' pair, else the file's: the controller lets in only
+        // keys it knows, so a made-up pair would only wait and time out.
         if (opts->curve_public_key && opts->curve_secret_key) {
             snprintf(pub, sizeof pub, "%s", opts->curve_public_key);
             snprintf(sec, sizeof sec, "%s", opts->curve_secret_key);
-        } else if (zmq_curve_keypair(pub, sec) != 0) {
-            return ipp_error_set(err, IPP_ERR_ZMQ, "client: no Curve key pair: %s",
-                                 zmq_strerror(errno));
+        } else if (info->curve_public_key[0]) {
+            memcpy(pub, info->curve_public_key, sizeof pub);
+            memcpy(sec, info->curve_secret_key, sizeof sec);
+        } else {
+            return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                                 "client: %s holds the controller's Curve key but no key pair "
+                                 "of yours; ask its admin for one (ipp keys new --role client "
+                                 "NAME --out FILE) and connect with that file",
+                                 c->path);
         }
         ipp_err_t rc = s_curve(c->dealer, info, pub, sec, err);
         if (rc == IPP_OK)
@@ -455,8 +466,12 @@ static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *
                              c->last_refusal.msg);
     }
     if (rc == IPP_ERR_TIMEOUT) {
-        char hint[96] = "";
-        if (info->controller_pid > 0)
+        char hint[256] = "";
+        if (info->curve_server_key[0])
+            snprintf(hint, sizeof hint,
+                     "; with Curve, the controller also stays silent to a key it does not "
+                     "know, a revoked key, or an engine key");
+        else if (info->controller_pid > 0)
             snprintf(hint, sizeof hint, "; it was written by controller pid %d",
                      info->controller_pid);
         return ipp_error_set(err, IPP_ERR_TIMEOUT,
@@ -511,7 +526,9 @@ ipp_client_t *ipp_client_new(const ipp_client_opts_t *opts, ipp_error_t *err)
     memset(info.key, 0, sizeof info.key);
     if (!c->ws)
         goto fail;
-    if (s_sockets(c, &info, opts, err) != IPP_OK || s_hello(c, &info, err) != IPP_OK)
+    ipp_err_t rc = s_sockets(c, &info, opts, err);
+    memset(info.curve_secret_key, 0, sizeof info.curve_secret_key);
+    if (rc != IPP_OK || s_hello(c, &info, err) != IPP_OK)
         goto fail;
     return c;
 fail:

@@ -329,6 +329,20 @@ ipp_err_t ipp_client_queue_status(ipp_client_t *c, const int *targets, size_t n,
     const Ipp__QueueStatusReply *r = (const Ipp__QueueStatusReply *)reply.content;
     if (out) {
         out->unassigned = r->has_unassigned ? r->unassigned : 0;
+        out->curve = r->has_curve && r->curve;
+        for (size_t i = 0; i < r->n_refusals; i++) {
+            const Ipp__Refusals *f = r->refusals[i];
+            int64_t v = f->has_count ? f->count : 0;
+            const char *why = f->reason ? f->reason : "";
+            if (strcmp(why, "unknown key") == 0)
+                out->refused_unknown_key = v;
+            else if (strcmp(why, "wrong socket") == 0)
+                out->refused_wrong_socket = v;
+            else if (strcmp(why, "revoked") == 0)
+                out->refused_revoked = v;
+            else if (strcmp(why, "not permitted") == 0)
+                out->refused_denied = v;
+        }
         if (r->n_engines) {
             out->engines = calloc(r->n_engines, sizeof *out->engines);
             if (!out->engines)
@@ -354,6 +368,27 @@ ipp_err_t ipp_client_queue_status(ipp_client_t *c, const int *targets, size_t n,
     }
     wire_msg_fini(&reply);
     return rc;
+}
+
+ipp_err_t ipp_client_keys_reload(ipp_client_t *c, const char *const *names, size_t n,
+                                 int *loaded, ipp_error_t *err)
+{
+    ipp_err_t rc = s_client_ok(c, names, n, "keys_reload", err);
+    if (rc != IPP_OK)
+        return rc;
+    Ipp__KeysReloadRequest req = IPP__KEYS_RELOAD_REQUEST__INIT;
+    req.n_names = n;
+    req.names = (char **)names;
+    wire_msg_t reply;
+    rc = cl_request(c, IPP__MSG_TYPE__KEYS_RELOAD_REQUEST, &req.base,
+                    IPP__MSG_TYPE__KEYS_RELOAD_REPLY, &reply, err);
+    if (rc != IPP_OK)
+        return rc;
+    const Ipp__KeysReloadReply *r = (const Ipp__KeysReloadReply *)reply.content;
+    if (loaded)
+        *loaded = r->has_loaded ? r->loaded : 0;
+    wire_msg_fini(&reply);
+    return IPP_OK;
 }
 
 ipp_err_t ipp_client_purge_results(ipp_client_t *c, const char *const *ids, size_t n_ids,

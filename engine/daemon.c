@@ -64,6 +64,29 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
         return ipp_error_set(err, IPP_ERR_ZMQ, "zmq_socket: %s", zmq_strerror(errno));
     int one = 1;
     wire_socket_setup(self->wire, self->sock);
+    if (info.curve_server_key[0]) {
+        // With Curve the controller lets in only engine keys it knows: the
+        // file must be one `ipp keys new --role engine` wrote.
+        rc = conn_curve_check("engine", err);
+        if (rc == IPP_OK && !info.curve_public_key[0])
+            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
+                               "%s holds the controller's Curve key but no engine key pair; "
+                               "make one with `ipp keys new --role engine NAME --out FILE` "
+                               "and start the engine with --connection FILE",
+                               self->opts.conn_path);
+        if (rc == IPP_OK &&
+            (zmq_setsockopt(self->sock, ZMQ_CURVE_SERVERKEY, info.curve_server_key, 40) != 0 ||
+             zmq_setsockopt(self->sock, ZMQ_CURVE_PUBLICKEY, info.curve_public_key, 40) != 0 ||
+             zmq_setsockopt(self->sock, ZMQ_CURVE_SECRETKEY, info.curve_secret_key, 40) != 0))
+            rc = ipp_error_set(err, IPP_ERR_ZMQ, "cannot set the Curve keys: %s",
+                               zmq_strerror(errno));
+        memset(info.curve_secret_key, 0, sizeof info.curve_secret_key);
+        if (rc != IPP_OK) {
+            zmq_close(self->sock);
+            self->sock = NULL;
+            return rc;
+        }
+    }
     zmq_setsockopt(self->sock, ZMQ_ROUTING_ID, self->uuid, strlen(self->uuid));
     // Nothing queues for a controller that is not there: a registration
     // or result sent into the void would arrive late and twice.

@@ -124,6 +124,12 @@ typedef struct ipp_queue_status_t {
     size_t n_engines;             /* how many */
     int unassigned;               /* tasks not yet given to an engine */
     ipp_strv_t unassigned_ids;    /* verbose: their msg_ids */
+    bool curve;                   /* the controller runs with CurveZMQ */
+    /* With Curve: peers and requests refused since the controller started. */
+    int64_t refused_unknown_key;  /* a key it does not know */
+    int64_t refused_wrong_socket; /* a key on the socket of another role */
+    int64_t refused_revoked;      /* a revoked key */
+    int64_t refused_denied;       /* a request the key's role does not permit */
 } ipp_queue_status_t;
 
 /* ipp_queue_status_fini: free what qs holds (NULL-safe). */
@@ -221,6 +227,15 @@ ipp_err_t ipp_client_result_status(ipp_client_t *client, const char *const *ids,
  * verbose lists msg_ids. out is filled (ipp_queue_status_fini). */
 ipp_err_t ipp_client_queue_status(ipp_client_t *client, const int *targets, size_t n,
                                   bool verbose, ipp_queue_status_t *out, ipp_error_t *err);
+
+/* ipp_client_keys_reload: tell the controller that the keys names[0..n)
+ * (n 0: all) changed in its task database (`ipp keys new|revoke` does it
+ * after writing them), so it reads them again: a revocation takes effect
+ * at once. Needs an admin key when the controller runs with Curve
+ * (IPP_ERR_DENIED otherwise); without Curve it is answered and does
+ * nothing. *loaded (may be NULL) gets how many keys were read. */
+ipp_err_t ipp_client_keys_reload(ipp_client_t *client, const char *const *names, size_t n,
+                                 int *loaded, ipp_error_t *err);
 
 /* ipp_client_purge_results: forget completed records: ids[0..n_ids), or
  * all of them, or those run by engines[0..n_engines). A pending id refuses
