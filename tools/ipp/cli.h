@@ -213,5 +213,6 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv);
 int cli_cmd_resubmit(cli_t *cli, int argc, char **argv);
 int cli_cmd_abort(cli_t *cli, int argc, char **argv);
 int cli_cmd_shutdown(cli_t *cli, int argc, char **argv);
+int cli_cmd_keys(cli_t *cli, int argc, char **argv);      // keys.c
 
 #endif

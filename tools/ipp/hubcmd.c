@@ -443,7 +443,8 @@ static const cli_cmd_t s_status_cmd = {
     "usage: ipp status [--verbose]\n"
     "\n"
     "The queues: per engine, tasks waiting, running and completed; and the tasks\n"
-    "the scheduler has not given to an engine yet.\n"
+    "the scheduler has not given to an engine yet. With Curve, also how many\n"
+    "connections and requests were refused, by reason.\n"
     "\n"
     "options:\n"
     "  -v, --verbose        list the msg_ids too\n" CLI_COMMON_HELP
@@ -499,6 +500,11 @@ int cli_cmd_status(cli_t *cli, int argc, char **argv)
            qs.n_engines == 1 ? "" : "s", queued, running, done, qs.unassigned);
     for (size_t k = 0; k < qs.unassigned_ids.n; k++)
         printf("        unassigned %s\n", qs.unassigned_ids.v[k]);
+    if (qs.curve)
+        printf("curve on; refused: %lld unknown key, %lld wrong socket, %lld revoked, "
+               "%lld not permitted\n",
+               (long long)qs.refused_unknown_key, (long long)qs.refused_wrong_socket,
+               (long long)qs.refused_revoked, (long long)qs.refused_denied);
     ipp_queue_status_fini(&qs);
     ipp_client_destroy(&client);
     return CLI_OK;

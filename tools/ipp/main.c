@@ -36,6 +36,10 @@ static const char s_usage[] =
     "  resubmit ID...         run tasks again\n"
     "  abort ID...            abort tasks not started yet\n"
     "  shutdown               stop the engines and the controller\n"
+    "keys (CurveZMQ: a key per client and engine):\n"
+    "  keys new --role R NAME a key and its connection file (client, engine, admin)\n"
+    "  keys list              name, role, created, last seen, revoked\n"
+    "  keys revoke NAME       refuse it from now on, open connections too\n"
     "Wherever IDs are taken, --label PATTERN selects tasks by label (glob).\n"
     "\n"
     "global options (before COMMAND; --profile and --connection also after it):\n"
@@ -63,6 +67,7 @@ static const s_sub_t s_subs[] = {
     {"map", cli_cmd_map},         {"dag", cli_cmd_dag},       {"wait", cli_cmd_wait},
     {"result", cli_cmd_result},   {"status", cli_cmd_status}, {"purge", cli_cmd_purge},
     {"resubmit", cli_cmd_resubmit}, {"abort", cli_cmd_abort}, {"shutdown", cli_cmd_shutdown},
+    {"keys", cli_cmd_keys},
 };
 
 int main(int argc, char **argv)
