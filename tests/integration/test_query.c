@@ -446,8 +446,9 @@ static void s_check_db(int m)
 static void s_check_audit(int m)
 {
     const char *const *M = mode_args[m];
-    static const char *const cols[] = {"msg_id",    "client_uuid", "user",   "engine_id", "started",
-                                       "completed", "duration",    "status", "label"};
+    static const char *const cols[] = {"msg_id",   "client_uuid", "user",     "submitted_by",
+                                       "engine_id", "started",    "completed", "duration",
+                                       "status",    "label"};
     qt_run_t r;
     qt_runv(&r, 20, M, (const char *[]){"audit", "--json", NULL});
     ck_assert_msg(r.status == 0, "%s: exit %d: %s", mode_name[m], r.status, r.err);
@@ -464,13 +465,15 @@ static void s_check_audit(int m)
     ck_assert(json_real_value(json_object_get(f, "duration")) >= 0);
     if (m != 0)
         ck_assert_str_eq(qt_str(f, "user"), "qtester");
+    // Without Curve, who submitted it is what the header claims, marked so.
+    ck_assert_str_eq(qt_str(f, "submitted_by"), "qtester (self-declared)");
     json_decref(rows);
     qt_run_fini(&r);
 
     qt_runv(&r, 20, M, (const char *[]){"audit", "--csv", NULL});
     ck_assert_int_eq(r.status, 0);
     json_t *csv = qt_csv(r.out);
-    s_csv_header_is(csv, cols, 9);
+    s_csv_header_is(csv, cols, 10);
     ck_assert_uint_eq(json_array_size(csv), 5);
     json_decref(csv);
     qt_run_fini(&r);

@@ -563,10 +563,12 @@ int q_cmd_db(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 int q_cmd_audit(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "audit";
-    static const char *const cols[] = {"msg_id",    "client_uuid", "user",   "engine_id", "started",
-                                       "completed", "duration",    "status", "label"};
-    static const char *const want[] = {"msg_id",    "client_uuid", "engine_id", "started",
-                                       "completed", "status",      "label"};
+    static const char *const cols[] = {"msg_id",   "client_uuid", "user",     "submitted_by",
+                                       "engine_id", "started",    "completed", "duration",
+                                       "status",    "label"};
+    static const char *const want[] = {"msg_id",    "client_uuid", "engine_id",
+                                       "started",   "completed",   "status",
+                                       "label",     "submitted_by", "submitted_by_key"};
     json_t *q = json_pack("{s:{s:s}}", "status", "$ne", "pending");
     json_t *keys = s_keys(want, sizeof want / sizeof *want);
     json_t *found = NULL, *rows = json_array();
@@ -598,9 +600,22 @@ int q_cmd_audit(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
             goto out;
         }
         for (size_t c = 0; c < sizeof cols / sizeof *cols; c++)
-            if (strcmp(cols[c], "duration") != 0)
+            if (strcmp(cols[c], "duration") != 0 && strcmp(cols[c], "submitted_by") != 0)
                 s_copy(row, rec, cols[c]);
         json_object_set_new(row, "duration", s_duration(rec));
+        // The key that submitted it, as the controller checked it; a name
+        // only the header claims is marked so.
+        const char *by = json_string_value(json_object_get(rec, "submitted_by"));
+        json_t *bk = json_object_get(rec, "submitted_by_key");
+        if (!by) {
+            json_object_set_new(row, "submitted_by", json_null());
+        } else if (json_is_integer(bk) && json_integer_value(bk) == 1) {
+            json_object_set_new(row, "submitted_by", json_string(by));
+        } else {
+            char text[200];
+            snprintf(text, sizeof text, "%s (self-declared)", by);
+            json_object_set_new(row, "submitted_by", json_string(text));
+        }
     }
     fmt_opts_t o = fmt_opts_default(out, a->format);
     ex = s_emit(out, errf, cmd, &o, cols, sizeof cols / sizeof *cols, rows);
