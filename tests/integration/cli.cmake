@@ -22,3 +22,13 @@ set_tests_properties(integration_cli_readme PROPERTIES TIMEOUT 240
 add_test(NAME integration_cli_setup
   COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_cli_setup.sh ${CMAKE_SOURCE_DIR})
 set_tests_properties(integration_cli_setup PROPERTIES TIMEOUT 30)
+
+# CurveZMQ end to end: keys, roles, refusals, the audit's key names.
+add_executable(curve_peer ${CMAKE_CURRENT_LIST_DIR}/curve_peer.c)
+target_link_libraries(curve_peer PRIVATE ipp_client)
+add_test(NAME integration_curve
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_curve.sh $<TARGET_FILE_DIR:ipp-controller>
+          $<TARGET_FILE_DIR:ipp-engine> $<TARGET_FILE:ipp_cli> $<TARGET_FILE:ipp-query>
+          $<TARGET_FILE:curve_peer>)
+set_tests_properties(integration_curve PROPERTIES TIMEOUT 180
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
