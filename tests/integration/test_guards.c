@@ -407,13 +407,22 @@ START_TEST(test_non_loopback_ip_warns_at_every_start)
     ck_assert(!s_log_has(warning));  // loopback: nothing to say
     for (int start = 0; start < 2; start++) {
         // The arguments stay for the restart (h_controller_start keeps them).
-        h_controller_start(&C, start == 0 ? (const char *[]){"--ip", "0.0.0.0", NULL} : NULL);
+        h_controller_start(&C, start == 0 ? (const char *[]){"--ip", "0.0.0.0", "--insecure",
+                                                              NULL}
+                                          : NULL);
         ck_assert_int_eq(h_controller_stop(&C), 0);
     }
     char cmd[900];
     snprintf(cmd, sizeof cmd, "test $(grep -cF '%s' %s/controller.log) -eq 2", warning, C.dir);
     ck_assert_msg(system(cmd) == 0, "the warning is not in the log once per start");
     ck_assert(s_log_has("holds the key in"));
+    h_cluster_fini(&C);
+    // Without --insecure, a non-loopback address gets Curve, and no warning.
+    h_cluster_init(&C);
+    h_controller_start(&C, (const char *[]){"--ip", "0.0.0.0", NULL});
+    ck_assert_int_eq(h_controller_stop(&C), 0);
+    ck_assert(!s_log_has(warning));
+    ck_assert(s_log_has("Curve is on"));
     h_cluster_fini(&C);
 }
 END_TEST
