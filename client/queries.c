@@ -305,6 +305,7 @@ void ipp_queue_status_fini(ipp_queue_status_t *qs)
     }
     free(qs->engines);
     ipp_strv_fini(&qs->unassigned_ids);
+    free(qs->refused_messages);
     memset(qs, 0, sizeof *qs);
 }
 
@@ -342,6 +343,20 @@ ipp_err_t ipp_client_queue_status(ipp_client_t *c, const int *targets, size_t n,
                 out->refused_revoked = v;
             else if (strcmp(why, "not permitted") == 0)
                 out->refused_denied = v;
+            else if (rc == IPP_OK) {
+                // A message the wire layer refused: kept by its reason.
+                ipp_refusal_count_t *m =
+                    realloc(out->refused_messages,
+                            (out->n_refused_messages + 1) * sizeof *out->refused_messages);
+                if (!m) {
+                    rc = s_nomem(err, "queue_status");
+                    continue;
+                }
+                out->refused_messages = m;
+                m += out->n_refused_messages++;
+                snprintf(m->reason, sizeof m->reason, "%s", why);
+                m->count = v > 0 ? (uint64_t)v : 0;
+            }
         }
         if (r->n_engines) {
             out->engines = calloc(r->n_engines, sizeof *out->engines);

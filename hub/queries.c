@@ -218,15 +218,27 @@ void hub_query_queue_status(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ide
     rep.unassigned = (int32_t)st.unassigned;
     rep.has_curve = 1;
     rep.curve = hub->cfg.curve;
-    Ipp__Refusals rf[HUB_REFUSE__N], *rfp[HUB_REFUSE__N];
-    for (int i = 0; hub->cfg.curve && i < HUB_REFUSE__N; i++) {
-        ipp__refusals__init(&rf[i]);
-        rf[i].reason = (char *)hub_refusal_name((hub_refusal_t)i);
-        rf[i].has_count = 1;
-        rf[i].count = hub->refusals[i];
-        rfp[i] = &rf[i];
+    wire_refusal_t refs[WIRE_REFUSAL_KINDS];
+    size_t n_refs = wire_refusals(hub->wire, refs, WIRE_REFUSAL_KINDS);
+    Ipp__Refusals rf[HUB_REFUSE__N + WIRE_REFUSAL_KINDS];
+    Ipp__Refusals *rfp[HUB_REFUSE__N + WIRE_REFUSAL_KINDS];
+    size_t nrf = 0;
+    for (int i = 0; hub->cfg.curve && i < HUB_REFUSE__N; i++, nrf++) {
+        ipp__refusals__init(&rf[nrf]);
+        rf[nrf].reason = (char *)hub_refusal_name((hub_refusal_t)i);
+        rf[nrf].has_count = 1;
+        rf[nrf].count = hub->refusals[i];
+        rfp[nrf] = &rf[nrf];
     }
-    rep.n_refusals = hub->cfg.curve ? HUB_REFUSE__N : 0;
+    for (size_t i = 0; i < n_refs && i < WIRE_REFUSAL_KINDS; i++, nrf++) {
+        ipp__refusals__init(&rf[nrf]);
+        const char *name = ipp_errname(refs[i].code);
+        rf[nrf].reason = (char *)(strncmp(name, "IPP_ERR_", 8) == 0 ? name + 8 : name);
+        rf[nrf].has_count = 1;
+        rf[nrf].count = (int64_t)refs[i].count;
+        rfp[nrf] = &rf[nrf];
+    }
+    rep.n_refusals = nrf;
     rep.refusals = rfp;
     hub_reply(hub, ident, parent, IPP__MSG_TYPE__QUEUE_STATUS_REPLY, &rep.base, NULL, 0);
 out:

@@ -118,6 +118,12 @@ typedef struct ipp_engine_queue_t {
     ipp_strv_t running_ids;  /* verbose: the running msg_ids */
 } ipp_engine_queue_t;
 
+/* queue_status: messages the controller refused for one reason. */
+typedef struct ipp_refusal_count_t {
+    char reason[32];              /* the error's name: BAD_MAC, STALE, REPLAY… */
+    uint64_t count;               /* how many since the controller started */
+} ipp_refusal_count_t;
+
 /* queue_status: every engine's queue and the scheduler's own. */
 typedef struct ipp_queue_status_t {
     ipp_engine_queue_t *engines;  /* one per engine asked about */
@@ -130,6 +136,10 @@ typedef struct ipp_queue_status_t {
     int64_t refused_wrong_socket; /* a key on the socket of another role */
     int64_t refused_revoked;      /* a revoked key */
     int64_t refused_denied;       /* a request the key's role does not permit */
+    /* Messages refused as not authentic or malformed (bad signature, stale,
+     * replayed, no delimiter…), by reason; only reasons that occurred. */
+    ipp_refusal_count_t *refused_messages; /* NULL when none */
+    size_t n_refused_messages;    /* how many reasons */
 } ipp_queue_status_t;
 
 /* ipp_queue_status_fini: free what qs holds (NULL-safe). */

@@ -2,6 +2,8 @@
  * changes nothing and keeps serving:
  *
  *   garbage frames, no delimiter          → dropped, logged
+ *   a flood of garbage                    → counted by reason in queue_status,
+ *                                           logged a few lines only
  *   signed with another key               → dropped, nothing recorded
  *   a valid submission replayed           → the copy is dropped
  *   valid MAC, content that does not decode → ERROR_REPLY IPP_ERR_BAD_CONTENT
@@ -107,6 +109,41 @@ START_TEST(test_unauthentic_messages_change_nothing)
     ck_assert_int_eq(system(log), 0);
     snprintf(log, sizeof log, "grep -q IPP_ERR_NO_DELIMITER %s/controller.log", C.dir);
     ck_assert_int_eq(system(log), 0);
+    h_down(&C, &K);
+}
+END_TEST
+
+// s_refused: how many messages the controller says it refused as reason.
+static uint64_t s_refused(const char *reason)
+{
+    Ipp__QueueStatusRequest q = IPP__QUEUE_STATUS_REQUEST__INIT;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__QUEUE_STATUS_REQUEST, &q.base, 5000),
+                     IPP__MSG_TYPE__QUEUE_STATUS_REPLY);
+    const Ipp__QueueStatusReply *r = (const Ipp__QueueStatusReply *)K.msg.content;
+    for (size_t i = 0; i < r->n_refusals; i++)
+        if (r->refusals[i]->reason && strcmp(r->refusals[i]->reason, reason) == 0)
+            return (uint64_t)r->refusals[i]->count;
+    return 0;
+}
+
+// 20,000 garbage messages from a peer without the key: every one counted
+// (queue_status, so `ipp status`, shows them by reason), a few log lines.
+START_TEST(test_garbage_flood_counted_not_logged)
+{
+    h_up(&C, &K, 1, NULL);
+    enum { FLOOD = 20000 };
+    for (int i = 0; i < FLOOD; i++)
+        ck_assert_int_eq(zmq_send(K.dealer, "garbage", 7, 0), 7);
+    int64_t until = ipp_clock_mono_us() + 30 * 1000000;
+    uint64_t n = 0;
+    while ((n = s_refused("NO_DELIMITER")) < FLOOD && ipp_clock_mono_us() < until)
+        usleep(100000);
+    ck_assert_uint_eq(n, FLOOD);
+    s_alive(0);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "test $(grep -c 'refused message' %s/controller.log) -le 4",
+             C.dir);
+    ck_assert_msg(system(cmd) == 0, "the flood was logged line by line (%s)", cmd);
     h_down(&C, &K);
 }
 END_TEST
@@ -250,6 +287,7 @@ static Suite *s_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, test_unauthentic_messages_change_nothing);
+    tcase_add_test(tc, test_garbage_flood_counted_not_logged);
     tcase_add_test(tc, test_signed_but_malformed);
     tcase_add_test(tc, test_bad_requests_get_clear_errors);
     suite_add_tcase(s, tc);

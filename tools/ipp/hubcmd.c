@@ -442,10 +442,11 @@ static const cli_cmd_t s_status_cmd = {
     "status",
     "usage: ipp status [--verbose]\n"
     "\n"
-    "The queues: per engine, tasks waiting, running and completed; and the tasks\n"
-    "the scheduler has not given to an engine yet. With Curve, also how many\n"
-    "connections and requests were refused, by reason.\n"
-    "\n"
+    "The queues: per engine, tasks waiting, running and completed; the tasks the\n"
+    "scheduler has not given to an engine yet; how many messages the controller\n"
+    "refused since it started (bad signature, stale, replayed…), by reason, when\n"
+    "there were any; and with Curve, how many connections and requests were\n"
+    "refused, by reason.\n"    "\n"
     "options:\n"
     "  -v, --verbose        list the msg_ids too\n" CLI_COMMON_HELP
     "\n"
@@ -505,6 +506,16 @@ int cli_cmd_status(cli_t *cli, int argc, char **argv)
                "%lld not permitted\n",
                (long long)qs.refused_unknown_key, (long long)qs.refused_wrong_socket,
                (long long)qs.refused_revoked, (long long)qs.refused_denied);
+    if (qs.n_refused_messages) {
+        unsigned long long all = 0;
+        for (size_t k = 0; k < qs.n_refused_messages; k++)
+            all += (unsigned long long)qs.refused_messages[k].count;
+        printf("refused messages: %llu (", all);
+        for (size_t k = 0; k < qs.n_refused_messages; k++)
+            printf("%s%s %llu", k ? ", " : "", qs.refused_messages[k].reason,
+                   (unsigned long long)qs.refused_messages[k].count);
+        printf(")\n");
+    }
     ipp_queue_status_fini(&qs);
     ipp_client_destroy(&client);
     return CLI_OK;
