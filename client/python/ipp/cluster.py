@@ -36,7 +36,7 @@ class Cluster:
     """Cluster(n=None, profile='default', ipp_dir=None, …): a local cluster."""
 
     def __init__(self, n=None, profile=None, ipp_dir=None, engines=None, hwm=None,
-                 scheme=None, timeout=60, ipp=None, **unused):
+                 scheme=None, timeout=60, ipp=None, env=None, **unused):
         if unused:
             raise TypeError(f"Cluster() got unexpected arguments: {', '.join(unused)}")
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -48,6 +48,7 @@ class Cluster:
         self.scheme = scheme
         self.timeout = timeout
         self._ipp = ipp
+        self.env = dict(env or {})  # for the `ipp` processes: name → value, None removes
         self._running = False
         self._client = None
 
@@ -55,6 +56,11 @@ class Cluster:
         env = dict(os.environ)
         if self.ipp_dir is not None:
             env["IPP_DIR"] = self.ipp_dir
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         return env
 
     def _run(self, *args):
