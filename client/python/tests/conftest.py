@@ -63,3 +63,14 @@ def py(rc):
         pytest.skip(_probe["why"])
     rc[:].clear(block=True)
     return rc
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The engines cannot import the test modules: functions defined in them
+    # travel by value, as functions of an interactive __main__ do.
+    import cloudpickle
+    import sys
+
+    for m in {item.module for item in items if getattr(item, "module", None)}:
+        if m.__name__ in sys.modules:
+            cloudpickle.register_pickle_by_value(m)
