@@ -239,6 +239,7 @@ static void s_script_apply(peer_t *p)
     r.started = 1700000000000000;
     r.has_completed = 1;
     r.completed = 1700000000250000;
+    r.summary = "'result-one'";
     zmq_msg_t b[2];
     peer_bufs(b, 2, "result-one", "x");
     peer_send(p, IPP__MSG_TYPE__TASK_RESULT, m.header->msg_id, &r.base, b, 2);
@@ -294,6 +295,7 @@ START_TEST(test_apply_result)
     ck_assert_int_ge(md.received, md.submitted);
     ck_assert_ptr_null(md.error);
     ck_assert_ptr_null(md.label);
+    ck_assert_str_eq(md.summary, "'result-one'");
     ck_assert_int_eq(ipp_ar_metadata(ar, 1, &md), IPP_ERR_INVALID);
     ipp_ar_destroy(&ar);
     ck_assert_ptr_null(ar);
@@ -952,6 +954,7 @@ START_TEST(test_wait_timeout_and_shutdown)
     ipp_ar_metadata(ar, 0, &md);
     ck_assert(md.accepted);
     ck_assert_int_eq(md.status, IPP_STATUS_PENDING);
+    ck_assert_ptr_null(md.summary);  // none until a result brings one
     peer_join(&p);
     ipp_ar_destroy(&ar);
     ipp_view_destroy(&lb);
