@@ -317,7 +317,8 @@ static PyObject *s_metadata(PyObject *obj, PyObject *arg)
         s_set(d, "attempts", PyLong_FromLong(md.attempts)) < 0 ||
         s_set(d, "error", md.error ? s_error_tuple(md.error) : Py_NewRef(Py_None)) < 0 ||
         s_set(d, "after", s_strs_list(md.after, md.n_after)) < 0 ||
-        s_set(d, "follow", s_strs_list(md.follow, md.n_follow)) < 0) {
+        s_set(d, "follow", s_strs_list(md.follow, md.n_follow)) < 0 ||
+        s_set(d, "summary", s_opt_str(md.summary)) < 0) {
         Py_DECREF(d);
         return NULL;
     }

@@ -151,6 +151,11 @@ def test_metadata_and_timing(py):
     assert py[0].apply_async(print, "hello").get() is None
     one = py[0].apply_async(lambda: print("to out") or os.write(2, b"") or 7)
     assert one.get() == 7 and one.stdout == "to out\n" and one["stdout"] == "to out\n"
+    assert one.metadata["summary"] == "7"  # the engine's repr of the value
+    err = py[0].apply_async(lambda: __import__("sys").stderr.write("to err") and 1 / 0)
+    with pytest.raises(ipp.RemoteError):
+        err.get()
+    assert err.stderr == "to err"
     assert set(py.metadata) >= set(ar.msg_ids)
 
 
