@@ -224,10 +224,11 @@ static int s_db(const char *dir, bool here, int64_t *req_us, int64_t *res_us, lo
                 rc = 1;
                 break;
             }
-            if (here) {
-                if (!db_writer_run_small(w, 8))
-                    rc = 1;
-            } else {
+            // Here: on this thread, unless the writer thread took the
+            // batch first (it may wake for one just queued); then wait
+            // for it like the thread path does.
+            if (!here || !db_writer_run_small(w, 8)) {
+                db_writer_kick(w);
                 while (db_writer_committed(w) < seq) {
                     struct pollfd p = {.fd = db_writer_fd(w), .events = POLLIN};
                     poll(&p, 1, 1000);
