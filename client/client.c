@@ -102,8 +102,7 @@ ipp_err_t cl_error_from_reply(const Ipp__ErrorReply *er, const char *what, ipp_e
     const char *ename = (er && er->ename) ? er->ename : ipp_errname(code);
     const char *evalue = (er && er->evalue) ? er->evalue : ipp_strerror(code);
     if (er && er->field && er->field[0])
-        return ipp_error_set(err, code, "%s: %s: %s (field %s)", what, ename, evalue,
-                             er->field);
+        return ipp_error_set(err, code, "%s: %s: %s (field %s)", what, ename, evalue, er->field);
     return ipp_error_set(err, code, "%s: %s: %s", what, ename, evalue);
 }
 
@@ -133,8 +132,8 @@ ipp_err_t cl_send(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage *co
         return ipp_error_set(err, IPP_ERR_INVALID, "client: send while sending");
     }
     c->tx_busy = true;
-    ipp_err_t rc = wire_pack(c->ws, &c->tx, NULL, 0, type, NULL, content, buffers, n_buffers,
-                             msg_id, id_out);
+    ipp_err_t rc =
+        wire_pack(c->ws, &c->tx, NULL, 0, type, NULL, content, buffers, n_buffers, msg_id, id_out);
     if (rc != IPP_OK) {
         s_tx_reset(c);
         return ipp_error_set(err, rc, "client: cannot pack %s: %s", wire_type_name(type),
@@ -264,8 +263,7 @@ ipp_err_t cl_request(ipp_client_t *c, Ipp__MsgType type, const ProtobufCMessage 
     }
     int got = wire_msg_type(&w.msg);
     if (got == IPP__MSG_TYPE__ERROR_REPLY) {
-        rc = cl_error_from_reply((const Ipp__ErrorReply *)w.msg.content, wire_type_name(type),
-                                 err);
+        rc = cl_error_from_reply((const Ipp__ErrorReply *)w.msg.content, wire_type_name(type), err);
         wire_msg_fini(&w.msg);
         return rc;
     }
@@ -376,8 +374,8 @@ static int s_subscribe_sync(ipp_client_t *c, const char *sid)
 }
 
 // s_sockets: create, configure and connect both sockets and the epoll set.
-static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
-                           const ipp_client_opts_t *opts, ipp_error_t *err)
+static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info, const ipp_client_opts_t *opts,
+                           ipp_error_t *err)
 {
     c->ctx = zmq_ctx_new();
     if (!c->ctx)
@@ -392,8 +390,7 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info,
         wire_socket_setup(c->ws, c->sub) != IPP_OK ||
         zmq_setsockopt(c->dealer, ZMQ_ROUTING_ID, sid, strlen(sid)) != 0 ||
         zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "engine", 6) != 0 ||
-        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0 ||
-        s_subscribe_sync(c, sid) != 0)
+        zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "shutdown", 8) != 0 || s_subscribe_sync(c, sid) != 0)
         return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot configure sockets: %s",
                              zmq_strerror(errno));
     // The SUB sends nothing worth waiting for on close (subscriptions).

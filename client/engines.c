@@ -41,8 +41,7 @@ void cl_engines_clear(ipp_client_t *c)
 
 // s_engine_update: add or update the engine info says (as of seq),
 // keeping id order.
-static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive,
-                            int64_t seq)
+static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool alive, int64_t seq)
 {
     if (!info || !info->has_engine_id)
         return;
@@ -145,8 +144,7 @@ size_t ipp_client_engines(const ipp_client_t *c, ipp_engine_info_t *out, size_t 
 {
     for (size_t i = 0; i < c->n_engines && out && i < max; i++) {
         const cl_engine_t *e = &c->engines[i];
-        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered,
-                                     e->alive};
+        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered, e->alive};
     }
     return c->n_engines;
 }
@@ -182,8 +180,7 @@ ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
     return IPP_OK;
 }
 
-ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
-                                      ipp_error_t *err)
+ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout, ipp_error_t *err)
 {
     if (!c)
         return ipp_error_set(err, IPP_ERR_INVALID, "wait_for_engines: no client");

@@ -70,24 +70,24 @@ typedef struct cl_bufs_t {
 
 // The rare parts of a task, allocated only when one of them is present.
 typedef struct cl_extra_t {
-    char *stdout_data;          // captured stdout (owned), NULL if none
-    size_t stdout_len;          // its length
-    bool stdout_trunc;          // cut by the engine
-    char *stderr_data;          // captured stderr (owned), NULL if none
-    size_t stderr_len;          // its length
-    bool stderr_trunc;          // cut by the engine
-    char *engine_uuid;          // engine uuid (owned), NULL if not known
-    char *label;                // label from a hub record (owned)
-    char *summary;              // the result's summary (owned), NULL if none
-    int exit_status;            // command exit code, -1 unknown
-    int term_signal;            // command signal, 0 none
-    int attempts;               // tries (hub records), 0 unknown
-    bool has_error;             // error below is filled
-    ipp_remote_error_t error;   // its strings and traceback array are owned here
-    char **after;               // dependencies from a hub record (owned)
-    size_t n_after;             // how many
-    char **follow;              // likewise
-    size_t n_follow;            // how many
+    char *stdout_data;         // captured stdout (owned), NULL if none
+    size_t stdout_len;         // its length
+    bool stdout_trunc;         // cut by the engine
+    char *stderr_data;         // captured stderr (owned), NULL if none
+    size_t stderr_len;         // its length
+    bool stderr_trunc;         // cut by the engine
+    char *engine_uuid;         // engine uuid (owned), NULL if not known
+    char *label;               // label from a hub record (owned)
+    char *summary;             // the result's summary (owned), NULL if none
+    int exit_status;           // command exit code, -1 unknown
+    int term_signal;           // command signal, 0 none
+    int attempts;              // tries (hub records), 0 unknown
+    bool has_error;            // error below is filled
+    ipp_remote_error_t error;  // its strings and traceback array are owned here
+    char **after;              // dependencies from a hub record (owned)
+    size_t n_after;            // how many
+    char **follow;             // likewise
+    size_t n_follow;           // how many
 } cl_extra_t;
 
 // One task of an AsyncResult. Kept small: hot paths touch only the first
@@ -228,39 +228,39 @@ typedef struct cl_hubreq_t {
 } cl_hubreq_t;
 
 struct ipp_client_t {
-    void *ctx;                      // ZeroMQ context (owned)
-    void *dealer;                   // to the controller's client ROUTER
-    void *sub;                      // from the controller's PUB
-    int epfd;                       // epoll set of both sockets' ZMQ_FD
-    wire_session_t *ws;             // signing, ids, replay guard (owned)
-    ipp_logger_t log;               // where warnings go
-    char path[4096];                // the connection file
-    char endpoint[320];             // client ROUTER endpoint
-    char notify_endpoint[320];      // PUB endpoint
-    int64_t timeout_us;             // request timeout
-    wire_msg_t rx;                  // receive buffer, reused
-    wire_msg_t tx;                  // send buffer, reused
-    bool tx_busy;                   // tx holds a message being sent
-    cl_index_t index;               // unfinished tasks by msg_id
-    cl_engine_t *engines;           // known engines, by ascending id
-    size_t n_engines;               // how many
-    size_t cap_engines;             // allocated
-    char controller_session[64];    // from CONNECT_REPLY
-    bool shutdown_seen;             // SHUTDOWN_NOTICE and nothing heard since
-    uint32_t sub_epoch;             // SUBSCRIBED notices heard (0: subscriptions not yet live)
-    uint32_t list_epoch;            // sub_epoch when the engine list was last asked for
-    cl_wait_t *waits;               // blocking requests waiting
-    cl_hubreq_t *hubreqs;           // hub RESULT_REQUESTs waiting
-    cl_id_t *reask;                 // ids whose done notification came: ask again
-    size_t n_reask;                 // how many
-    size_t cap_reask;               // allocated
-    ipp_ar_t *ars;                  // live AsyncResults
-    ipp_view_t *views;              // live views
-    ipp_ar_t *cb_head;              // AsyncResults ready with callbacks to run
-    ipp_ar_t *cb_tail;              // likewise
-    size_t n_outstanding;           // unfinished tasks of live AsyncResults
-    unsigned sends_since_drain;     // submissions since input was last read
-    ipp_error_t last_refusal;       // why the last refused message was refused
+    void *ctx;                    // ZeroMQ context (owned)
+    void *dealer;                 // to the controller's client ROUTER
+    void *sub;                    // from the controller's PUB
+    int epfd;                     // epoll set of both sockets' ZMQ_FD
+    wire_session_t *ws;           // signing, ids, replay guard (owned)
+    ipp_logger_t log;             // where warnings go
+    char path[4096];              // the connection file
+    char endpoint[320];           // client ROUTER endpoint
+    char notify_endpoint[320];    // PUB endpoint
+    int64_t timeout_us;           // request timeout
+    wire_msg_t rx;                // receive buffer, reused
+    wire_msg_t tx;                // send buffer, reused
+    bool tx_busy;                 // tx holds a message being sent
+    cl_index_t index;             // unfinished tasks by msg_id
+    cl_engine_t *engines;         // known engines, by ascending id
+    size_t n_engines;             // how many
+    size_t cap_engines;           // allocated
+    char controller_session[64];  // from CONNECT_REPLY
+    bool shutdown_seen;           // SHUTDOWN_NOTICE and nothing heard since
+    uint32_t sub_epoch;           // SUBSCRIBED notices heard (0: subscriptions not yet live)
+    uint32_t list_epoch;          // sub_epoch when the engine list was last asked for
+    cl_wait_t *waits;             // blocking requests waiting
+    cl_hubreq_t *hubreqs;         // hub RESULT_REQUESTs waiting
+    cl_id_t *reask;               // ids whose done notification came: ask again
+    size_t n_reask;               // how many
+    size_t cap_reask;             // allocated
+    ipp_ar_t *ars;                // live AsyncResults
+    ipp_view_t *views;            // live views
+    ipp_ar_t *cb_head;            // AsyncResults ready with callbacks to run
+    ipp_ar_t *cb_tail;            // likewise
+    size_t n_outstanding;         // unfinished tasks of live AsyncResults
+    unsigned sends_since_drain;   // submissions since input was last read
+    ipp_error_t last_refusal;     // why the last refused message was refused
 };
 
 // cl_send: sign and send one message to the controller; buffers are taken
@@ -342,19 +342,19 @@ void cl_task_finish(ipp_client_t *c, cl_task_t *t);
 
 // cl_task_fail: finish t with status st and a RemoteError of code, ename,
 // evalue (copied; NULL = ""), engine -1.
-void cl_task_fail(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code,
-                  const char *ename, const char *evalue);
+void cl_task_fail(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code, const char *ename,
+                  const char *evalue);
 
 // cl_task_take_result: fill t from a TASK_RESULT r (m is the whole message)
 // and finish it. Buffers are moved out of m if move, else shared
 // (zmq_msg_copy).
-void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r,
-                         wire_msg_t *m, bool move);
+void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r, wire_msg_t *m,
+                         bool move);
 
 // cl_task_take_record: fill t from a TaskRecord r whose buffers are
 // m's buffers [first, first + n) and finish it (same move rule).
-void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r,
-                         wire_msg_t *m, size_t first, size_t n, bool move);
+void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r, wire_msg_t *m,
+                         size_t first, size_t n, bool move);
 
 // cl_fire_callbacks: run the callbacks of every AsyncResult on the ready
 // queue.

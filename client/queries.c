@@ -153,9 +153,8 @@ void cl_on_result_reply(ipp_client_t *c, wire_msg_t *m)
     size_t cursor = 0;
     for (size_t i = 0; i < r->n_records; i++) {
         const Ipp__TaskRecord *rec = r->records[i];
-        size_t cnt = (rec->has_result_buffers && rec->result_buffers > 0)
-                         ? (size_t)rec->result_buffers
-                         : 0;
+        size_t cnt =
+            (rec->has_result_buffers && rec->result_buffers > 0) ? (size_t)rec->result_buffers : 0;
         if (cursor + cnt > nb) {
             IPP_LOGW(&c->log, "client: record %s claims %zu buffers, %zu left",
                      rec->msg_id ? rec->msg_id : "-", cnt, nb - cursor);
@@ -209,8 +208,7 @@ void cl_on_hub_error(ipp_client_t *c, cl_hubreq_t *req, const Ipp__ErrorReply *e
     }
 }
 
-ipp_ar_t *ipp_client_get_result(ipp_client_t *c, const char *const *ids, size_t n,
-                                ipp_error_t *err)
+ipp_ar_t *ipp_client_get_result(ipp_client_t *c, const char *const *ids, size_t n, ipp_error_t *err)
 {
     if (s_client_ok(c, ids, n, "get_result", err) != IPP_OK)
         return NULL;
@@ -385,8 +383,8 @@ ipp_err_t ipp_client_queue_status(ipp_client_t *c, const int *targets, size_t n,
     return rc;
 }
 
-ipp_err_t ipp_client_keys_reload(ipp_client_t *c, const char *const *names, size_t n,
-                                 int *loaded, ipp_error_t *err)
+ipp_err_t ipp_client_keys_reload(ipp_client_t *c, const char *const *names, size_t n, int *loaded,
+                                 ipp_error_t *err)
 {
     ipp_err_t rc = s_client_ok(c, names, n, "keys_reload", err);
     if (rc != IPP_OK)
@@ -406,9 +404,9 @@ ipp_err_t ipp_client_keys_reload(ipp_client_t *c, const char *const *names, size
     return IPP_OK;
 }
 
-ipp_err_t ipp_client_purge_results(ipp_client_t *c, const char *const *ids, size_t n_ids,
-                                   bool all, const int *engines, size_t n_engines,
-                                   int64_t *purged, ipp_error_t *err)
+ipp_err_t ipp_client_purge_results(ipp_client_t *c, const char *const *ids, size_t n_ids, bool all,
+                                   const int *engines, size_t n_engines, int64_t *purged,
+                                   ipp_error_t *err)
 {
     ipp_err_t rc = s_client_ok(c, ids, n_ids, "purge_results", err);
     if (rc == IPP_OK)
@@ -439,8 +437,7 @@ ipp_err_t ipp_client_purge_results(ipp_client_t *c, const char *const *ids, size
     return IPP_OK;
 }
 
-ipp_ar_t *ipp_client_resubmit(ipp_client_t *c, const char *const *ids, size_t n,
-                              ipp_error_t *err)
+ipp_ar_t *ipp_client_resubmit(ipp_client_t *c, const char *const *ids, size_t n, ipp_error_t *err)
 {
     if (s_client_ok(c, ids, n, "resubmit", err) != IPP_OK)
         return NULL;
@@ -550,9 +547,9 @@ ipp_err_t ipp_client_db_query(ipp_client_t *c, const char *query_json, const cha
     return IPP_OK;
 }
 
-ipp_err_t ipp_client_db_query_json(ipp_client_t *c, const char *query_json,
-                                   const char *const *keys, size_t n_keys, int64_t limit,
-                                   struct json_t **rows, ipp_error_t *err)
+ipp_err_t ipp_client_db_query_json(ipp_client_t *c, const char *query_json, const char *const *keys,
+                                   size_t n_keys, int64_t limit, struct json_t **rows,
+                                   ipp_error_t *err)
 {
     if (!rows)
         return ipp_error_set(err, IPP_ERR_INVALID, "db_query: nowhere to put the rows");
@@ -661,8 +658,8 @@ ipp_err_t ipp_client_history(ipp_client_t *c, ipp_strv_t *out, ipp_error_t *err)
             req.offset = offset;
         }
         wire_msg_t reply;
-        rc = cl_request(c, IPP__MSG_TYPE__HISTORY_REQUEST, &req.base,
-                        IPP__MSG_TYPE__HISTORY_REPLY, &reply, err);
+        rc = cl_request(c, IPP__MSG_TYPE__HISTORY_REQUEST, &req.base, IPP__MSG_TYPE__HISTORY_REPLY,
+                        &reply, err);
         if (rc != IPP_OK)
             break;
         const Ipp__HistoryReply *r = (const Ipp__HistoryReply *)reply.content;

@@ -62,8 +62,7 @@ static void s_on_submit_reply(ipp_client_t *c, wire_msg_t *m)
                     code = (ipp_err_t)er->code;
                 cl_task_fail(c, t, IPP_STATUS_REFUSED, code,
                              (er && er->ename) ? er->ename : "SubmitRefused",
-                             (er && er->evalue) ? er->evalue
-                                                : "the controller refused the task");
+                             (er && er->evalue) ? er->evalue : "the controller refused the task");
             }
         }
         t = next;
@@ -175,8 +174,8 @@ static void s_dispatch_dealer(ipp_client_t *c, wire_msg_t *m)
             return;
         }
     }
-    IPP_LOGD(&c->log, "client: dropped %s (parent %s): nobody waits for it",
-             wire_type_name(type), m->header->parent_id ? m->header->parent_id : "-");
+    IPP_LOGD(&c->log, "client: dropped %s (parent %s): nobody waits for it", wire_type_name(type),
+             m->header->parent_id ? m->header->parent_id : "-");
 }
 
 // s_dispatch_sub: one notification.
@@ -287,8 +286,7 @@ ipp_err_t cl_pump(ipp_client_t *c, int64_t timeout_us, ipp_error_t *err)
         long ms = timeout_us < 0 ? -1 : (long)((timeout_us + 999) / 1000);
         int n = ipp_zpoll(items, 2, ms);
         if (n < 0 && errno != EINTR)
-            return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s",
-                                 zmq_strerror(errno));
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s", zmq_strerror(errno));
         if (n > 0)
             s_drain_from(c, items[0].revents & ZMQ_POLLIN, items[1].revents & ZMQ_POLLIN);
     }

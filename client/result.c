@@ -297,8 +297,8 @@ void cl_task_finish(ipp_client_t *c, cl_task_t *t)
     }
 }
 
-void cl_task_fail(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code,
-                  const char *ename, const char *evalue)
+void cl_task_fail(ipp_client_t *c, cl_task_t *t, ipp_status_t st, ipp_err_t code, const char *ename,
+                  const char *evalue)
 {
     if (t->done)
         return;
@@ -341,8 +341,7 @@ static void s_take_bufs(ipp_client_t *c, cl_task_t *t, wire_msg_t *m, size_t fir
             zmq_msg_copy(&b->msgs[i], src);
         // Small messages live inside zmq_msg_t: take the address only now
         // that the frame sits where it stays.
-        b->views[i] = (ipp_buf_t){zmq_msg_data(&b->msgs[i]), zmq_msg_size(&b->msgs[i]), NULL,
-                                  NULL};
+        b->views[i] = (ipp_buf_t){zmq_msg_data(&b->msgs[i]), zmq_msg_size(&b->msgs[i]), NULL, NULL};
     }
     t->bufs = b;
 }
@@ -424,8 +423,8 @@ static void s_set_summary(cl_task_t *t, const char *summary)
         x->summary = strdup(summary);
 }
 
-void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r,
-                         wire_msg_t *m, bool move)
+void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r, wire_msg_t *m,
+                         bool move)
 {
     if (t->done)
         return;
@@ -460,8 +459,8 @@ void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r
     cl_task_finish(c, t);
 }
 
-void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r,
-                         wire_msg_t *m, size_t first, size_t n, bool move)
+void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r, wire_msg_t *m,
+                         size_t first, size_t n, bool move)
 {
     if (t->done)
         return;
@@ -538,8 +537,7 @@ void cl_fire_callbacks(ipp_client_t *c)
     }
 }
 
-ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg,
-                                   ipp_error_t *err)
+ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg, ipp_error_t *err)
 {
     if (!ar || !fn)
         return ipp_error_set(err, IPP_ERR_INVALID, "add_done_callback: no result or function");

@@ -257,18 +257,18 @@ typedef enum {
 } s_mode_t;
 
 typedef struct s_src_t {
-    s_mode_t mode;                // which of the above
-    const ipp_task_t *task;       // S_SAME with a task; S_TASKS: the array
-    bool ns;                      // S_SAME/S_PARTS: a namespace op instead of a task
-    Ipp__NamespaceOp__Op op;      // which
-    const char *const *keys;      // its keys
-    size_t n_keys;                // how many
-    zmq_msg_t *shared;            // S_SAME: frames each task gets a reference to
-    size_t n_shared;              // how many
-    const char *function;         // S_ITEMS
-    const ipp_buf_t *items;       // S_ITEMS: n * k buffers
-    size_t k;                     // S_ITEMS: buffers per task
-    zmq_msg_t *parts;             // S_PARTS: one frame per task (moved out when sent)
+    s_mode_t mode;            // which of the above
+    const ipp_task_t *task;   // S_SAME with a task; S_TASKS: the array
+    bool ns;                  // S_SAME/S_PARTS: a namespace op instead of a task
+    Ipp__NamespaceOp__Op op;  // which
+    const char *const *keys;  // its keys
+    size_t n_keys;            // how many
+    zmq_msg_t *shared;        // S_SAME: frames each task gets a reference to
+    size_t n_shared;          // how many
+    const char *function;     // S_ITEMS
+    const ipp_buf_t *items;   // S_ITEMS: n * k buffers
+    size_t k;                 // S_ITEMS: buffers per task
+    zmq_msg_t *parts;         // S_PARTS: one frame per task (moved out when sent)
 } s_src_t;
 
 // s_skip: task j will not be sent: release what it owns.
@@ -476,8 +476,8 @@ static ipp_ar_t *s_run(ipp_view_t *v, const cl_flags_t *callf, size_t n, const i
             continue;
         }
         t->submitted = ipp_clock_now_us();
-        ipp_err_t rc = cl_send(c, IPP__MSG_TYPE__TASK_REQUEST, &req.base, bufs, nb, t->msg_id,
-                               NULL, &send_err);
+        ipp_err_t rc = cl_send(c, IPP__MSG_TYPE__TASK_REQUEST, &req.base, bufs, nb, t->msg_id, NULL,
+                               &send_err);
         free(own);
         s_scratch_fini(&sc);
         if (rc != IPP_OK) {
@@ -494,8 +494,7 @@ static ipp_ar_t *s_run(ipp_view_t *v, const cl_flags_t *callf, size_t n, const i
 // copied, and the engines a DirectView targets now (*targets owned by the
 // caller; NULL for a LoadBalancedView).
 static ipp_err_t s_call_prep(ipp_view_t *v, const ipp_flags_t *flags, const char *what,
-                             cl_flags_t *callf, int **targets, size_t *n_targets,
-                             ipp_error_t *err)
+                             cl_flags_t *callf, int **targets, size_t *n_targets, ipp_error_t *err)
 {
     memset(callf, 0, sizeof *callf);
     *targets = NULL;
@@ -526,9 +525,8 @@ static ipp_err_t s_call_prep(ipp_view_t *v, const ipp_flags_t *flags, const char
 // s_same: the apply pattern: one task description (or ns op), every
 // target of a DirectView or one scheduled task. shared_in are the
 // argument buffers (handed-over ones taken whatever happens).
-static ipp_ar_t *s_same(ipp_view_t *v, const ipp_flags_t *flags, const char *what,
-                        s_src_t *src, const ipp_buf_t *shared_in, size_t n_shared,
-                        ipp_error_t *err)
+static ipp_ar_t *s_same(ipp_view_t *v, const ipp_flags_t *flags, const char *what, s_src_t *src,
+                        const ipp_buf_t *shared_in, size_t n_shared, ipp_error_t *err)
 {
     cl_flags_t callf;
     int *targets = NULL;
@@ -624,12 +622,11 @@ ipp_ar_t *ipp_view_submit(ipp_view_t *v, const ipp_task_t *task, const ipp_flags
     memset(&src, 0, sizeof src);
     src.task = task;
     bool call = task->kind == IPP_TASK_CALL;
-    return s_same(v, flags, "submit", &src, call ? task->args : NULL, call ? task->n_args : 0,
-                  err);
+    return s_same(v, flags, "submit", &src, call ? task->args : NULL, call ? task->n_args : 0, err);
 }
 
-ipp_ar_t *ipp_view_apply(ipp_view_t *v, const char *function, const ipp_buf_t *args,
-                         size_t n_args, const ipp_flags_t *flags, ipp_error_t *err)
+ipp_ar_t *ipp_view_apply(ipp_view_t *v, const char *function, const ipp_buf_t *args, size_t n_args,
+                         const ipp_flags_t *flags, ipp_error_t *err)
 {
     ipp_task_t t;
     memset(&t, 0, sizeof t);
@@ -660,9 +657,8 @@ ipp_ar_t *ipp_view_run(ipp_view_t *v, const char *const *argv, const ipp_flags_t
     return ipp_view_submit(v, &t, flags, err);
 }
 
-ipp_ar_t *ipp_view_map(ipp_view_t *v, const char *function, const ipp_buf_t *items,
-                       size_t n_items, size_t args_per_item, const ipp_flags_t *flags,
-                       ipp_error_t *err)
+ipp_ar_t *ipp_view_map(ipp_view_t *v, const char *function, const ipp_buf_t *items, size_t n_items,
+                       size_t args_per_item, const ipp_flags_t *flags, ipp_error_t *err)
 {
     bool bufs_ok = args_per_item && n_items <= SIZE_MAX / args_per_item &&
                    s_bufs_ok(items, n_items * args_per_item);
@@ -728,8 +724,8 @@ static bool s_keys_ok(const char *const *keys, size_t n)
     return true;
 }
 
-ipp_ar_t *ipp_view_push(ipp_view_t *v, const char *const *keys, const ipp_buf_t *values,
-                        size_t n, const ipp_flags_t *flags, ipp_error_t *err)
+ipp_ar_t *ipp_view_push(ipp_view_t *v, const char *const *keys, const ipp_buf_t *values, size_t n,
+                        const ipp_flags_t *flags, ipp_error_t *err)
 {
     bool bufs_ok = s_bufs_ok(values, n);
     bool ok = s_direct_only(v, "push", err);
@@ -751,8 +747,8 @@ ipp_ar_t *ipp_view_push(ipp_view_t *v, const char *const *keys, const ipp_buf_t 
     return s_same(v, flags, "push", &src, values, n, err);
 }
 
-ipp_ar_t *ipp_view_pull(ipp_view_t *v, const char *const *keys, size_t n,
-                        const ipp_flags_t *flags, ipp_error_t *err)
+ipp_ar_t *ipp_view_pull(ipp_view_t *v, const char *const *keys, size_t n, const ipp_flags_t *flags,
+                        ipp_error_t *err)
 {
     if (!s_direct_only(v, "pull", err))
         return NULL;
@@ -799,8 +795,8 @@ void ipp_partition(size_t n, size_t parts, size_t p, size_t *lo, size_t *hi)
         *hi = b;
 }
 
-ipp_ar_t *ipp_view_scatter(ipp_view_t *v, const char *key, const ipp_buf_t *items,
-                           size_t n_items, const ipp_flags_t *flags, ipp_error_t *err)
+ipp_ar_t *ipp_view_scatter(ipp_view_t *v, const char *key, const ipp_buf_t *items, size_t n_items,
+                           const ipp_flags_t *flags, ipp_error_t *err)
 {
     bool bufs_ok = s_bufs_ok(items, n_items);
     cl_flags_t callf;

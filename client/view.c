@@ -24,8 +24,8 @@ void cl_flags_fini(cl_flags_t *f)
 }
 
 // s_dep_copy: d as owned ids; *has false for "none" (d NULL).
-static ipp_err_t s_dep_copy(const ipp_dependency_t *d, const char *name, cl_dep_t *out,
-                            bool *has, ipp_error_t *err)
+static ipp_err_t s_dep_copy(const ipp_dependency_t *d, const char *name, cl_dep_t *out, bool *has,
+                            ipp_error_t *err)
 {
     memset(out, 0, sizeof *out);
     *has = false;
@@ -82,8 +82,7 @@ ipp_err_t cl_flags_copy(const ipp_flags_t *in, cl_flags_t *out, ipp_error_t *err
         return rc;
     if (in->set & IPP_FLAG_TIMEOUT) {
         if (!(in->timeout >= 0))
-            return ipp_error_set(err, IPP_ERR_INVALID, "timeout: %g s is negative",
-                                 in->timeout);
+            return ipp_error_set(err, IPP_ERR_INVALID, "timeout: %g s is negative", in->timeout);
         out->timeout_us = cl_timeout_us(in->timeout);
     }
     if (in->set & IPP_FLAG_RETRIES) {
@@ -94,8 +93,7 @@ ipp_err_t cl_flags_copy(const ipp_flags_t *in, cl_flags_t *out, ipp_error_t *err
                                  IPP_RETRIES_MAX, in->retries);
         out->retries = in->retries;
     }
-    if (in->set & IPP_FLAG_LABEL && in->label && in->label[0] &&
-        !(out->label = strdup(in->label)))
+    if (in->set & IPP_FLAG_LABEL && in->label && in->label[0] && !(out->label = strdup(in->label)))
         return ipp_error_set(err, IPP_ERR_NOMEM, "label: out of memory");
     if (in->set & IPP_FLAG_TARGETS && in->n_targets) {
         if (!in->targets)

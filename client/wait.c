@@ -39,8 +39,8 @@ static ipp_err_t s_wait_loop(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t
 
 // s_wait: spin ar's client until pred holds or timeout passes. ar stays
 // allocated meanwhile even if a callback destroys it.
-static ipp_err_t s_wait(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
-                        const char *what, ipp_error_t *err)
+static ipp_err_t s_wait(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg, const char *what,
+                        ipp_error_t *err)
 {
     ar->waiters++;
     ipp_err_t rc = s_wait_loop(ar, timeout, pred, arg, what, err);
@@ -48,8 +48,7 @@ static ipp_err_t s_wait(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t arg,
     if (ar->zombie) {
         if (!ar->waiters && !ar->firing)
             cl_ar_free(ar);
-        return ipp_error_set(err, IPP_ERR_CLOSED, "%s: the result was destroyed meanwhile",
-                             what);
+        return ipp_error_set(err, IPP_ERR_CLOSED, "%s: the result was destroyed meanwhile", what);
     }
     return rc;
 }
@@ -74,8 +73,8 @@ static ipp_err_t s_wait_loop(ipp_ar_t *ar, double timeout, s_pred_t pred, size_t
             left = 0;
         if (pumped && c->shutdown_seen)
             return ipp_error_set(err, IPP_ERR_CLOSED,
-                                 "%s: the controller shut down (%zu of %zu done)", what,
-                                 ar->n_done, ar->n);
+                                 "%s: the controller shut down (%zu of %zu done)", what, ar->n_done,
+                                 ar->n);
         if (pumped && left == 0)
             return ipp_error_set(err, IPP_ERR_TIMEOUT, "%s: %zu of %zu tasks done after %.3g s",
                                  what, ar->n_done, ar->n, timeout);
@@ -161,8 +160,8 @@ static int s_cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size_t max,
-                          size_t *n, ipp_error_t *err)
+ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size_t max, size_t *n,
+                          ipp_error_t *err)
 {
     ipp_err_t rc = ipp_ar_get(ar, timeout, err);
     if (rc != IPP_OK)
@@ -195,8 +194,7 @@ ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size
     return IPP_OK;
 }
 
-ipp_err_t ipp_ar_concat(ipp_ar_t *ar, double timeout, void **data, size_t *len,
-                        ipp_error_t *err)
+ipp_err_t ipp_ar_concat(ipp_ar_t *ar, double timeout, void **data, size_t *len, ipp_error_t *err)
 {
     if (!data || !len)
         return ipp_error_set(err, IPP_ERR_INVALID, "concat: nowhere to put the bytes");

@@ -24,8 +24,8 @@
 
 // One slot of that table.
 typedef struct db_apply_fold_slot {
-    uint32_t gen;      // valid when equal to the table's fold_gen
-    db_op_t *last;     // the latest op of the batch for this msg_id
+    uint32_t gen;   // valid when equal to the table's fold_gen
+    db_op_t *last;  // the latest op of the batch for this msg_id
 } s_fold_slot_t;
 
 /* ------------------------------------------------------------ values */
@@ -169,8 +169,7 @@ static db_apply_outcome_t s_apply_insert(db_apply_t *a, const db_op_t *op, ipp_e
         s_ints_json(&a->js[2], op->u.ins.targets, op->u.ins.n_targets),
         s_strv_json(&a->js[3], op->u.ins.requires, op->u.ins.n_requires),
         db_val_text(op->u.ins.submitted_by),
-        op->u.ins.submitted_by ? db_val_int(op->u.ins.submitted_by_key ? 1 : 0)
-                               : db_val_text(NULL),
+        op->u.ins.submitted_by ? db_val_int(op->u.ins.submitted_by_key ? 1 : 0) : db_val_text(NULL),
     };
     if (!s_scratch_ok(a))
         return s_nomem(op, operr);
@@ -204,8 +203,7 @@ static db_apply_outcome_t s_apply_insert(db_apply_t *a, const db_op_t *op, ipp_e
 // s_apply_update: run a bound UPDATE of one row; refused (naming what it
 // did and which thing was missing) when it changed nothing.
 static db_apply_outcome_t s_apply_update(db_apply_t *a, const db_op_t *op, sqlite3_stmt *st,
-                                         ipp_error_t *operr, const char *what,
-                                         const char *missing)
+                                         ipp_error_t *operr, const char *what, const char *missing)
 {
     int rc = s_step(st);
     if (rc != SQLITE_DONE)
@@ -245,19 +243,19 @@ static db_apply_outcome_t s_apply_result(db_apply_t *a, const db_op_t *op, ipp_e
 {
     s_scratch_reset(a);
     db_val_t v[12] = {
-        db_val_text(db_status_name(op->u.res.status)),            // ?2
-        s_time_val(op->u.res.started),                            // ?3
-        s_time_val(op->u.res.completed),                          // ?4
-        s_time_val(op->u.res.received),                           // ?5
-        s_blob_val(op->u.res.rheader),                            // ?6
-        s_blob_val(op->u.res.rcontent),                           // ?7
-        s_blob_val(op->u.res.rbuffers),                           // ?8
-        db_val_text(op->u.res.execute_result),                    // ?9
-        s_error_json(&a->js[0], op),                              // ?10
+        db_val_text(db_status_name(op->u.res.status)),  // ?2
+        s_time_val(op->u.res.started),                  // ?3
+        s_time_val(op->u.res.completed),                // ?4
+        s_time_val(op->u.res.received),                 // ?5
+        s_blob_val(op->u.res.rheader),                  // ?6
+        s_blob_val(op->u.res.rcontent),                 // ?7
+        s_blob_val(op->u.res.rbuffers),                 // ?8
+        db_val_text(op->u.res.execute_result),          // ?9
+        s_error_json(&a->js[0], op),                    // ?10
         op->u.res.out.data ? db_val_textn(op->u.res.out.data, op->u.res.out.size)
-                           : db_val_null(),                       // ?11
+                           : db_val_null(),  // ?11
         op->u.res.err.data ? db_val_textn(op->u.res.err.data, op->u.res.err.size)
-                           : db_val_null(),                       // ?12
+                           : db_val_null(),  // ?12
     };
     if (!s_scratch_ok(a))
         return s_nomem(op, operr);
@@ -302,8 +300,7 @@ static db_apply_outcome_t s_apply_result(db_apply_t *a, const db_op_t *op, ipp_e
     return DB_APPLY_DONE;
 }
 
-db_apply_outcome_t db_apply_op(db_apply_t *a, const db_op_t *op, int64_t *count,
-                               ipp_error_t *operr)
+db_apply_outcome_t db_apply_op(db_apply_t *a, const db_op_t *op, int64_t *count, ipp_error_t *operr)
 {
     sqlite3_stmt *st;
     switch (op->kind) {
@@ -353,8 +350,8 @@ db_apply_outcome_t db_apply_op(db_apply_t *a, const db_op_t *op, int64_t *count,
         int rc = s_step(st);
         if (rc == SQLITE_CONSTRAINT) {
             ipp_error_set(operr, IPP_ERR_INVALID,
-                          "engine id %d already belongs to another uuid than %s",
-                          (int)op->u.eng.id, op->msg_id);
+                          "engine id %d already belongs to another uuid than %s", (int)op->u.eng.id,
+                          op->msg_id);
             return DB_APPLY_REFUSED;
         }
         return rc == SQLITE_DONE ? DB_APPLY_DONE : s_fatal(a, op, rc, operr, "registering engine");
@@ -417,8 +414,8 @@ static void s_fold_plan(db_apply_t *a, db_op_t *first, size_t n)
         s_fold_slot_t *sl = s_fold_find(a, op->msg_id);
         if (!sl)
             continue;
-        if (sl->gen == a->fold_gen && op->kind == DB_OP_RESULT &&
-            sl->last->kind == DB_OP_ASSIGN && !sl->last->fold) {
+        if (sl->gen == a->fold_gen && op->kind == DB_OP_RESULT && sl->last->kind == DB_OP_ASSIGN &&
+            !sl->last->fold) {
             op->fold = sl->last;
             sl->last->fold = op;
         }

@@ -35,27 +35,27 @@ typedef enum db_apply_outcome_t {
 struct db_apply_fold_slot;
 
 typedef struct db_apply_t {
-    sqlite3 *db;                 // the write connection (borrowed)
-    const char *path;            // the database file, for messages (borrowed)
+    sqlite3 *db;       // the write connection (borrowed)
+    const char *path;  // the database file, for messages (borrowed)
     sqlite3_stmt *st_begin, *st_commit, *st_rollback;
-    sqlite3_stmt *st_insert;     // INSERT a task
-    sqlite3_stmt *st_dep;        // INSERT a dependency edge
-    sqlite3_stmt *st_assign;     // UPDATE engine/attempts
-    sqlite3_stmt *st_started;    // UPDATE started
-    sqlite3_stmt *st_result;     // UPDATE the result and its chain entry
-    sqlite3_stmt *st_result_asg; // the same, also recording the task's assignment
-    sqlite3_stmt *st_why;        // SELECT status (why a result was refused)
-    sqlite3_stmt *st_resub;      // UPDATE resubmitted
-    sqlite3_stmt *st_eng_up;     // upsert an engine
-    sqlite3_stmt *st_eng_down;   // mark an engine gone
-    sqlite3_stmt *st_key_seen;   // a key's last_seen
-    sqlite3_stmt *st_head;       // save the chain head
-    db_audit_head_t chain;       // chain head as committed
-    db_audit_head_t work;        // chain head inside the current batch
+    sqlite3_stmt *st_insert;                // INSERT a task
+    sqlite3_stmt *st_dep;                   // INSERT a dependency edge
+    sqlite3_stmt *st_assign;                // UPDATE engine/attempts
+    sqlite3_stmt *st_started;               // UPDATE started
+    sqlite3_stmt *st_result;                // UPDATE the result and its chain entry
+    sqlite3_stmt *st_result_asg;            // the same, also recording the task's assignment
+    sqlite3_stmt *st_why;                   // SELECT status (why a result was refused)
+    sqlite3_stmt *st_resub;                 // UPDATE resubmitted
+    sqlite3_stmt *st_eng_up;                // upsert an engine
+    sqlite3_stmt *st_eng_down;              // mark an engine gone
+    sqlite3_stmt *st_key_seen;              // a key's last_seen
+    sqlite3_stmt *st_head;                  // save the chain head
+    db_audit_head_t chain;                  // chain head as committed
+    db_audit_head_t work;                   // chain head inside the current batch
     uint8_t udf_hash[DB_AUDIT_HASH_BYTES];  // set by ipp_chain_hash() during a result UPDATE
-    db_sbuf_t js[4];             // scratch JSON texts
-    struct db_apply_fold_slot *fold;  // msg_id → last op in this batch; NULL: no folding
-    uint32_t fold_gen;           // batch generation stamping valid fold slots
+    db_sbuf_t js[4];                        // scratch JSON texts
+    struct db_apply_fold_slot *fold;        // msg_id → last op in this batch; NULL: no folding
+    uint32_t fold_gen;                      // batch generation stamping valid fold slots
 } db_apply_t;
 
 // db_apply_init: register ipp_chain_hash() on db, prepare the statements

@@ -85,8 +85,8 @@ ipp_err_t db_audit_head_load(sqlite3 *db, db_audit_head_t *head, ipp_error_t *er
 {
     memset(head, 0, sizeof *head);
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key LIKE 'chain_%'", -1,
-                                &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT key, value FROM meta WHERE key LIKE 'chain_%'", -1, &st,
+                                NULL);
     if (rc != SQLITE_OK)
         return db_sql_fail(err, db, rc, "reading the audit chain head");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -212,9 +212,9 @@ ipp_err_t db_audit_rehash(sqlite3 *db, ipp_error_t *err)
                          " ORDER BY coalesce(completed, 0), rowid",
                          &ids, &n, err)))
         goto out;
-    if ((rc = sqlite3_prepare_v2(db, "SELECT msg_id, req_hash, " DB_AUDIT_RES_COLS
-                                     " FROM tasks WHERE rowid=?",
-                                 -1, &sel, NULL)) != SQLITE_OK ||
+    if ((rc = sqlite3_prepare_v2(
+             db, "SELECT msg_id, req_hash, " DB_AUDIT_RES_COLS " FROM tasks WHERE rowid=?", -1,
+             &sel, NULL)) != SQLITE_OK ||
         (rc = sqlite3_prepare_v2(
              db, "UPDATE tasks SET chain_seq=?1, chain_prev=?2, chain_hash=?3 WHERE rowid=?4", -1,
              &upd, NULL)) != SQLITE_OK) {
@@ -265,12 +265,12 @@ out:
 // State of one verification walk.
 typedef struct {
     sqlite3 *db;
-    bool prev_purged;           // the previous entry is known only from a purge record
-    db_audit_report_t *rep;     // filled as we go
+    bool prev_purged;        // the previous entry is known only from a purge record
+    db_audit_report_t *rep;  // filled as we go
     ipp_error_t *err;
-    int64_t expected;           // the chain position the next entry must have
+    int64_t expected;                   // the chain position the next entry must have
     uint8_t prev[DB_AUDIT_HASH_BYTES];  // hash of the previous entry
-    char prev_id[128];          // its msg_id ("" before the first)
+    char prev_id[128];                  // its msg_id ("" before the first)
 } s_walk_t;
 
 // s_fail: record the first problem and return IPP_ERR_AUDIT.
@@ -389,8 +389,8 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
         int64_t seq = from_task ? sa : sp;
         if (seq != w.expected) {
             if (seq < w.expected) {
-                code = s_fail(&w, seq, id, "record %s repeats chain entry %lld", id,
-                              (long long)seq);
+                code =
+                    s_fail(&w, seq, id, "record %s repeats chain entry %lld", id, (long long)seq);
             } else if (from_task ? sqlite3_column_text(row, seq_col + 1) != NULL
                                  : sqlite3_column_text(pu, 3) != NULL) {
                 // The entry after the gap names the one before it.
@@ -417,8 +417,8 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
         } else {
             if (sqlite3_column_bytes(pu, 2) != DB_AUDIT_HASH_BYTES) {
                 const char *pid = (const char *)sqlite3_column_text(pu, 1);
-                code = s_fail(&w, seq, pid, "purge record of %s (chain entry %lld) is damaged",
-                              pid, (long long)seq);
+                code = s_fail(&w, seq, pid, "purge record of %s (chain entry %lld) is damaged", pid,
+                              (long long)seq);
                 goto out;
             }
             memcpy(w.prev, sqlite3_column_blob(pu, 2), sizeof w.prev);
@@ -450,8 +450,8 @@ ipp_err_t db_audit_verify_db(sqlite3 *db, db_audit_report_t *rep_out, ipp_error_
     }
     if (last > 0 && sodium_memcmp(head.hash, w.prev, sizeof w.prev) != 0) {
         code = s_fail(&w, last, w.prev_id,
-                      "record %s (chain entry %lld) does not match the recorded chain head", w.prev_id,
-                      (long long)last);
+                      "record %s (chain entry %lld) does not match the recorded chain head",
+                      w.prev_id, (long long)last);
         goto out;
     }
     rc = sqlite3_step(loose);

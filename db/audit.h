@@ -28,14 +28,14 @@
 // DB_AUDIT_NREQ_OPT (who submitted it, schema version 3) are hashed only
 // when submitted_by is not NULL, so a record written before they existed
 // keeps its hash, and one written since cannot lose them unseen.
-#define DB_AUDIT_REQ_COLS                                                                     \
-    "msg_id, header, content, buffers, submitted, client_uuid, queue, label, execute_input, " \
+#define DB_AUDIT_REQ_COLS                                                                          \
+    "msg_id, header, content, buffers, submitted, client_uuid, queue, label, execute_input, "      \
     "\"after\", follow, timeout, retries, targets, requires, submitted_by, submitted_by_key"
 enum { DB_AUDIT_NREQ = 17, DB_AUDIT_NREQ_OPT = 2 };
 
 // The result columns hashed into the chain hash, in this order.
-#define DB_AUDIT_RES_COLS                                                                 \
-    "status, engine_id, engine_uuid, attempts, started, completed, received, "            \
+#define DB_AUDIT_RES_COLS                                                                          \
+    "status, engine_id, engine_uuid, attempts, started, completed, received, "                     \
     "result_header, result_content, result_buffers, execute_result, error, stdout, stderr"
 enum { DB_AUDIT_NRES = 14 };
 
@@ -53,17 +53,17 @@ void db_audit_chain_hash(int64_t seq, const uint8_t prev[DB_AUDIT_HASH_BYTES],
 
 // The chain head: the newest entry.
 typedef struct db_audit_head_t {
-    int64_t seq;                          // 0 when the chain is empty
-    uint8_t hash[DB_AUDIT_HASH_BYTES];    // its hash (zero when empty)
-    char msg_id[128];                     // its msg_id ("" when empty)
+    int64_t seq;                        // 0 when the chain is empty
+    uint8_t hash[DB_AUDIT_HASH_BYTES];  // its hash (zero when empty)
+    char msg_id[128];                   // its msg_id ("" when empty)
 } db_audit_head_t;
 
 // db_audit_head_load: read the head from the meta table of db.
 ipp_err_t db_audit_head_load(sqlite3 *db, db_audit_head_t *head, ipp_error_t *err);
 // The statement that stores the head: ?1 seq, ?2 hash, ?3 msg_id. The
 // writer keeps it prepared.
-#define DB_AUDIT_HEAD_SAVE_SQL                                               \
-    "INSERT OR REPLACE INTO meta(key, value) VALUES"                         \
+#define DB_AUDIT_HEAD_SAVE_SQL                                                                     \
+    "INSERT OR REPLACE INTO meta(key, value) VALUES"                                               \
     " ('chain_seq', ?1), ('chain_hash', ?2), ('chain_msg_id', ?3)"
 
 // db_audit_head_save: write head into the meta table (inside the caller's

@@ -24,19 +24,19 @@
 #include <stdbool.h>
 
 typedef struct db_ckpt_t {
-    const char *path;          // the database file (borrowed)
-    const ipp_logger_t *lg;    // borrowed; may be NULL
-    int busy_timeout_ms;       // for the checkpointer's connection
-    int next;                  // WAL pages at which to wake the thread next
-                               // (committing thread only)
-    bool have_sync;            // mu and wake were initialised
-    pthread_mutex_t mu;        // guards the fields below
-    pthread_cond_t wake;       // wanted or stopping changed
-    sqlite3 *db;               // the thread's connection
-    pthread_t thread;          // the checkpointer thread
-    bool running;              // the thread exists
-    bool wanted;               // the WAL grew enough for another checkpoint
-    bool stopping;             // the thread should exit
+    const char *path;        // the database file (borrowed)
+    const ipp_logger_t *lg;  // borrowed; may be NULL
+    int busy_timeout_ms;     // for the checkpointer's connection
+    int next;                // WAL pages at which to wake the thread next
+                             // (committing thread only)
+    bool have_sync;          // mu and wake were initialised
+    pthread_mutex_t mu;      // guards the fields below
+    pthread_cond_t wake;     // wanted or stopping changed
+    sqlite3 *db;             // the thread's connection
+    pthread_t thread;        // the checkpointer thread
+    bool running;            // the thread exists
+    bool wanted;             // the WAL grew enough for another checkpoint
+    bool stopping;           // the thread should exit
 } db_ckpt_t;
 
 // db_ckpt_init: set c up and install its WAL hook on the write connection

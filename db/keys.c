@@ -114,8 +114,7 @@ ipp_err_t db_keys_revoke(sqlite3 *db, const char *name, int64_t when, ipp_error_
     if (k.revoked)
         return IPP_OK;
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "UPDATE keys SET revoked = ?2 WHERE name = ?1", -1, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v2(db, "UPDATE keys SET revoked = ?2 WHERE name = ?1", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, when > 0 ? when : 1);
@@ -130,8 +129,7 @@ ipp_err_t db_keys_revoke(sqlite3 *db, const char *name, int64_t when, ipp_error_
 ipp_err_t db_keys_get(sqlite3 *db, const char *name, db_curve_key_t *out, ipp_error_t *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT " S_COLS " FROM keys WHERE name = ?1", -1, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT " S_COLS " FROM keys WHERE name = ?1", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name ? name : "", -1, SQLITE_STATIC);
         rc = sqlite3_step(st);

@@ -32,12 +32,12 @@ typedef enum db_role_t {
 
 // A key as stored.
 typedef struct db_curve_key_t {
-    char name[DB_KEY_NAME_MAX + 1];          // its name
-    db_role_t role;                          // its role
-    char public_key[DB_KEY_Z85_LEN + 1];     // Z85 public key
-    int64_t created;                         // µs UTC
-    int64_t last_seen;                       // µs UTC, 0 = never
-    int64_t revoked;                         // µs UTC, 0 = in force
+    char name[DB_KEY_NAME_MAX + 1];       // its name
+    db_role_t role;                       // its role
+    char public_key[DB_KEY_Z85_LEN + 1];  // Z85 public key
+    int64_t created;                      // µs UTC
+    int64_t last_seen;                    // µs UTC, 0 = never
+    int64_t revoked;                      // µs UTC, 0 = in force
 } db_curve_key_t;
 
 // db_role_name: "client", "engine", "admin", or "none". Static string.
@@ -67,7 +67,7 @@ ipp_err_t db_keys_list(sqlite3 *db, db_curve_key_t **out, size_t *n, ipp_error_t
 
 // The statement that records a key as seen: ?1 name, ?2 when (µs); the
 // writer keeps it prepared (DB_OP_KEY_SEEN).
-#define DB_KEYS_SEEN_SQL \
+#define DB_KEYS_SEEN_SQL                                                                           \
     "UPDATE keys SET last_seen = ?2 WHERE name = ?1 AND coalesce(last_seen, 0) < ?2"
 
 #endif

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_CHUNK_BYTES (1u << 20)     // one chunk
+#define S_CHUNK_BYTES (1u << 20)      // one chunk
 #define S_BIG_OP (S_CHUNK_BYTES / 4)  // ops larger than this get their own malloc
-#define S_SPARE_MAX 8                // empty chunks kept for reuse
+#define S_SPARE_MAX 8                 // empty chunks kept for reuse
 
 struct db_opchunk_t {
-    db_opchunk_t *next;   // sealed list or spare list
-    size_t used;          // bytes carved
-    uint64_t carved;      // ops carved (mutex)
-    uint64_t freed;       // ops settled (writer thread only)
-    bool sealed;          // full: no more carving (mutex)
+    db_opchunk_t *next;  // sealed list or spare list
+    size_t used;         // bytes carved
+    uint64_t carved;     // ops carved (mutex)
+    uint64_t freed;      // ops settled (writer thread only)
+    bool sealed;         // full: no more carving (mutex)
     alignas(max_align_t) unsigned char data[];
 };
 

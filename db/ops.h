@@ -30,7 +30,7 @@ typedef enum db_op_kind_t {
     DB_OP_PURGE,
     DB_OP_ENGINE_UP,
     DB_OP_ENGINE_DOWN,
-    DB_OP_KEY_SEEN,     // a Curve key was seen (msg_id holds its name)
+    DB_OP_KEY_SEEN,  // a Curve key was seen (msg_id holds its name)
 } db_op_kind_t;
 
 // Dependency flags as stored in deps.flags.
@@ -40,20 +40,20 @@ enum { DB_DEP_ALL = 1, DB_DEP_SUCCESS = 2, DB_DEP_FAILURE = 4 };
 typedef struct db_op_dep_t {
     const char **ids;  // n copied msg_ids
     size_t n;
-    int flags;         // DB_DEP_*
+    int flags;  // DB_DEP_*
 } db_op_dep_t;
 
 typedef struct db_opchunk_t db_opchunk_t;
 
 // One queued mutation. Every pointer points into the same block.
 typedef struct db_op_t {
-    struct db_op_t *next;   // queue link
-    db_opchunk_t *chunk;    // the chunk holding this block, NULL if malloc'd alone
-    uint64_t seq;           // its sequence number
-    db_op_kind_t kind;      // which member of u is used
-    const char *msg_id;     // the task (the engine uuid for engine ops)
-    struct db_op_t *fold;   // writer only: RESULT — the ASSIGN folded into it;
-                            // ASSIGN — the RESULT that carries it
+    struct db_op_t *next;  // queue link
+    db_opchunk_t *chunk;   // the chunk holding this block, NULL if malloc'd alone
+    uint64_t seq;          // its sequence number
+    db_op_kind_t kind;     // which member of u is used
+    const char *msg_id;    // the task (the engine uuid for engine ops)
+    struct db_op_t *fold;  // writer only: RESULT — the ASSIGN folded into it;
+                           // ASSIGN — the RESULT that carries it
     union {
         struct {
             db_blob_t header, content;
@@ -123,10 +123,10 @@ db_op_t *db_op_write(void *mem, db_op_kind_t kind, const void *arg);
 
 // The chunk arena.
 typedef struct db_oparena_t {
-    db_opchunk_t *cur;           // chunk being carved, or NULL
-    db_opchunk_t *sealed_head;   // full chunks waiting for their ops to settle, oldest first
+    db_opchunk_t *cur;          // chunk being carved, or NULL
+    db_opchunk_t *sealed_head;  // full chunks waiting for their ops to settle, oldest first
     db_opchunk_t *sealed_tail;
-    db_opchunk_t *spare;         // empty chunks kept for reuse
+    db_opchunk_t *spare;  // empty chunks kept for reuse
     size_t n_spare;
 } db_oparena_t;
 

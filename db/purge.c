@@ -102,7 +102,8 @@ static char *s_what(const db_purge_spec_t *spec, const char *ids_json, const cha
     if (!o)
         return NULL;
     if (ids_json)
-        json_object_set_new(o, spec->allow_pending ? "drop" : "msg_ids", json_loads(ids_json, 0, NULL));
+        json_object_set_new(o, spec->allow_pending ? "drop" : "msg_ids",
+                            json_loads(ids_json, 0, NULL));
     if (engines_json)
         json_object_set_new(o, "engine_ids", json_loads(engines_json, 0, NULL));
     if (spec->query_json)
@@ -160,8 +161,8 @@ ipp_err_t db_purge_run(sqlite3 *db, const db_purge_spec_t *spec, int64_t now, in
         if (rc != SQLITE_OK)
             goto sqlfail;
         if (found) {
-            code = ipp_error_set(err, IPP_ERR_NOT_FOUND, "cannot purge %s: no such task; nothing purged",
-                                 found_id);
+            code = ipp_error_set(err, IPP_ERR_NOT_FOUND,
+                                 "cannot purge %s: no such task; nothing purged", found_id);
             goto out;
         }
         if (!spec->allow_pending) {
@@ -254,11 +255,12 @@ ipp_err_t db_purge_run(sqlite3 *db, const db_purge_spec_t *spec, int64_t now, in
         sqlite3_finalize(st);
         st = NULL;
         int64_t purge_id = sqlite3_last_insert_rowid(db);
-        if ((rc = s_run(db,
-                        "INSERT INTO purge_items(chain_seq, purge_id, msg_id, chain_prev, chain_hash)"
-                        " SELECT chain_seq, ?2, msg_id, chain_prev, chain_hash FROM tasks"
-                        " WHERE rowid IN (SELECT id FROM temp.purge_set) AND chain_seq IS NOT NULL",
-                        NULL, purge_id)) != SQLITE_OK ||
+        if ((rc = s_run(
+                 db,
+                 "INSERT INTO purge_items(chain_seq, purge_id, msg_id, chain_prev, chain_hash)"
+                 " SELECT chain_seq, ?2, msg_id, chain_prev, chain_hash FROM tasks"
+                 " WHERE rowid IN (SELECT id FROM temp.purge_set) AND chain_seq IS NOT NULL",
+                 NULL, purge_id)) != SQLITE_OK ||
             (rc = s_run(db,
                         "DELETE FROM deps WHERE task IN (SELECT msg_id FROM tasks"
                         " WHERE rowid IN (SELECT id FROM temp.purge_set))",

@@ -23,14 +23,14 @@
 
 // What to purge. Everything is borrowed.
 typedef struct db_purge_spec_t {
-    const char *const *msg_ids;   // these records; each must exist (else IPP_ERR_NOT_FOUND)
-    size_t n_msg_ids;             // and be completed (else IPP_ERR_PENDING)
-    const int32_t *engine_ids;    // the completed records that ran on these engines
+    const char *const *msg_ids;  // these records; each must exist (else IPP_ERR_NOT_FOUND)
+    size_t n_msg_ids;            // and be completed (else IPP_ERR_PENDING)
+    const int32_t *engine_ids;   // the completed records that ran on these engines
     size_t n_engine_ids;
-    const char *query_json;       // the records matching this db_query; all must be completed
-    bool all_completed;           // every completed record
-    bool allow_pending;           // drop: records named in msg_ids may be pending
-    const char *by;               // who asked (user or client uuid), recorded; may be NULL
+    const char *query_json;  // the records matching this db_query; all must be completed
+    bool all_completed;      // every completed record
+    bool allow_pending;      // drop: records named in msg_ids may be pending
+    const char *by;          // who asked (user or client uuid), recorded; may be NULL
 } db_purge_spec_t;
 
 // db_purge_run: purge on db inside the caller's transaction (or as its own

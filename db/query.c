@@ -93,24 +93,35 @@ static ipp_err_t s_bind_text(db_query_t *q, const char *s, size_t n, ipp_error_t
 static const char *s_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number with a fraction";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
 static const char *s_kind_wants(db_key_kind_t kind)
 {
     switch (kind) {
-    case DB_KIND_INT: return "an integer";
-    case DB_KIND_TIME: return "a time (µs integer or ISO 8601 string)";
-    case DB_KIND_STATUS: return "a status name";
-    default: return "a string";
+    case DB_KIND_INT:
+        return "an integer";
+    case DB_KIND_TIME:
+        return "a time (µs integer or ISO 8601 string)";
+    case DB_KIND_STATUS:
+        return "a status name";
+    default:
+        return "a string";
     }
 }
 
@@ -146,7 +157,8 @@ static ipp_err_t s_scalar(const db_key_info_t *k, const char *op, const json_t *
     case DB_KIND_STATUS:
         if (!json_is_string(v))
             goto wrong;
-        if (strcmp(where, "$glob") != 0 && db_status_parse(json_string_value(v)) == DB_STATUS_UNKNOWN)
+        if (strcmp(where, "$glob") != 0 &&
+            db_status_parse(json_string_value(v)) == DB_STATUS_UNKNOWN)
             return ipp_error_set(err, IPP_ERR_QUERY, "key 'status': '%.60s' is not a status (%s)",
                                  json_string_value(v), s_status_list);
         /* fall through */
@@ -210,8 +222,8 @@ static ipp_err_t s_in(db_query_t *q, const db_key_info_t *k, const char *op, con
                              "key '%s' holds bytes: only null tests are allowed, not %s", k->name,
                              op);
     if (!json_is_array(arr))
-        return ipp_error_set(err, IPP_ERR_QUERY, "key '%s': %s takes an array, not %s", k->name,
-                             op, s_type_name(arr));
+        return ipp_error_set(err, IPP_ERR_QUERY, "key '%s': %s takes an array, not %s", k->name, op,
+                             s_type_name(arr));
     db_sbuf_t list;
     db_sbuf_init(&list);
     db_sbuf_add(&list, "[", 1);
@@ -328,7 +340,8 @@ static bool s_excludes_ok(const char *op, const json_t *arg)
         return json_array_size(arg) > 0;
     }
     if (strcmp(op, "$glob") == 0)
-        return json_is_string(arg) && !db_fnmatch(json_string_value(arg), json_string_length(arg), "ok", 2);
+        return json_is_string(arg) &&
+               !db_fnmatch(json_string_value(arg), json_string_length(arg), "ok", 2);
     return false;
 }
 
@@ -377,8 +390,8 @@ static ipp_err_t s_key_term(db_query_t *q, const char *name, const json_t *cond,
             if (json_is_null(arg))
                 return ipp_error_set(err, IPP_ERR_QUERY, "key '%s': %s cannot compare with null",
                                      name, op);
-            const char *sql = op[1] == 'l' ? (op[3] == 'e' ? "<=" : "<")
-                                           : (op[3] == 'e' ? ">=" : ">");
+            const char *sql =
+                op[1] == 'l' ? (op[3] == 'e' ? "<=" : "<") : (op[3] == 'e' ? ">=" : ">");
             rc = s_cmp(q, k, op, sql, arg, err);
         } else if (strcmp(op, "$in") == 0) {
             rc = s_in(q, k, op, arg, false, err);
@@ -498,10 +511,9 @@ int db_query_bind(const db_query_t *q, sqlite3_stmt *st, int first)
 {
     for (size_t i = 0; i < q->n_binds; i++) {
         const s_bind_t *b = &q->binds[i];
-        int rc = b->type == DB_VAL_INT
-                     ? sqlite3_bind_int64(st, first + (int)i, b->i)
-                     : sqlite3_bind_text64(st, first + (int)i, b->s, b->n, SQLITE_STATIC,
-                                           SQLITE_UTF8);
+        int rc = b->type == DB_VAL_INT ? sqlite3_bind_int64(st, first + (int)i, b->i)
+                                       : sqlite3_bind_text64(st, first + (int)i, b->s, b->n,
+                                                             SQLITE_STATIC, SQLITE_UTF8);
         if (rc != SQLITE_OK)
             return rc;
     }

@@ -15,30 +15,30 @@
 #include <string.h>
 
 struct db_reader_t {
-    char *path;                 // database file (owned copy)
-    db_open_mode_t mode;        // read-only or read-write
-    const ipp_logger_t *lg;     // borrowed; may be NULL
-    sqlite3 *db;                // the connection
-    sqlite3_stmt *st_status;    // status by msg_id
-    sqlite3_stmt *st_dep;       // status, engine_id by msg_id
-    sqlite3_stmt *st_get_all;   // every key by msg_id
+    char *path;                // database file (owned copy)
+    db_open_mode_t mode;       // read-only or read-write
+    const ipp_logger_t *lg;    // borrowed; may be NULL
+    sqlite3 *db;               // the connection
+    sqlite3_stmt *st_status;   // status by msg_id
+    sqlite3_stmt *st_dep;      // status, engine_id by msg_id
+    sqlite3_stmt *st_get_all;  // every key by msg_id
 };
 
 struct db_cursor_t {
-    db_reader_t *reader;         // borrowed
-    sqlite3_stmt *st;           // the running query
-    db_query_t *q;              // owned compiled query (its values stay bound)
-    int n_cols;                 // columns in each row
+    db_reader_t *reader;           // borrowed
+    sqlite3_stmt *st;              // the running query
+    db_query_t *q;                 // owned compiled query (its values stay bound)
+    int n_cols;                    // columns in each row
     db_key_t cols[DB_KEY__COUNT];  // the key of each column
-    bool done;                  // the statement has finished
+    bool done;                     // the statement has finished
 };
 
 /* ------------------------------------------------------------ strings */
 
 // Builder for a db_strv_t: strings appended to one buffer, offsets kept.
 typedef struct {
-    db_sbuf_t bytes;   // all strings, NUL-separated
-    size_t *offs;      // where each starts
+    db_sbuf_t bytes;  // all strings, NUL-separated
+    size_t *offs;     // where each starts
     size_t n, cap;
     bool failed;
 } s_strv_builder_t;
@@ -135,7 +135,7 @@ static int s_prepare(db_reader_t *s, const char *sql, sqlite3_stmt **st)
 }
 
 db_reader_t *db_reader_new(const char *path, db_open_mode_t mode, const ipp_logger_t *lg,
-                          ipp_error_t *err)
+                           ipp_error_t *err)
 {
     db_reader_t *s = calloc(1, sizeof *s);
     db_sbuf_t sql;
@@ -163,8 +163,10 @@ db_reader_t *db_reader_new(const char *path, db_open_mode_t mode, const ipp_logg
         ipp_error_set(err, IPP_ERR_NOMEM, "out of memory opening %s", path);
         goto fail;
     }
-    if ((rc = s_prepare(s, "SELECT status FROM tasks INDEXED BY tasks_msg_status"
-                                  " WHERE msg_id = ?1", &s->st_status)) ||
+    if ((rc = s_prepare(s,
+                        "SELECT status FROM tasks INDEXED BY tasks_msg_status"
+                        " WHERE msg_id = ?1",
+                        &s->st_status)) ||
         (rc = s_prepare(s, "SELECT status, engine_id FROM tasks WHERE msg_id = ?1", &s->st_dep)) ||
         (rc = s_prepare(s, sql.data, &s->st_get_all))) {
         db_sql_fail(err, s->db, rc, "%s: preparing reads", path);
@@ -219,7 +221,7 @@ static ipp_err_t s_row_record(sqlite3_stmt *st, const db_key_t *cols, int n, db_
 }
 
 ipp_err_t db_reader_get(db_reader_t *s, const char *msg_id, uint64_t keys, db_record_t **out,
-                       ipp_error_t *err)
+                        ipp_error_t *err)
 {
     *out = NULL;
     if (!msg_id)
@@ -266,9 +268,9 @@ ipp_err_t db_reader_get(db_reader_t *s, const char *msg_id, uint64_t keys, db_re
 // and counter of a UUIDv7, so most comparisons end there), the id, and
 // where its answer goes.
 typedef struct {
-    uint64_t k1, k2;   // bytes 0..7 and 8..15, zero-padded
-    const char *id;    // the id (NULL sorts first and is unknown)
-    size_t pos;        // index into the caller's arrays
+    uint64_t k1, k2;  // bytes 0..7 and 8..15, zero-padded
+    const char *id;   // the id (NULL sorts first and is unknown)
+    size_t pos;       // index into the caller's arrays
 } s_idkey_t;
 
 static int s_cmp_idkeys(const void *a, const void *b)
@@ -351,7 +353,7 @@ ipp_err_t db_reader_result_status(db_reader_t *s, const char *const *ids, size_t
 }
 
 ipp_err_t db_reader_dep_state(db_reader_t *s, const char *msg_id, db_status_t *status,
-                             int32_t *engine_id, ipp_error_t *err)
+                              int32_t *engine_id, ipp_error_t *err)
 {
     *status = DB_STATUS_UNKNOWN;
     *engine_id = -1;
@@ -407,7 +409,7 @@ ipp_err_t db_reader_history(db_reader_t *s, db_strv_t **out, ipp_error_t *err)
 }
 
 ipp_err_t db_reader_dependents(db_reader_t *s, const char *msg_id, db_strv_t **out,
-                              ipp_error_t *err)
+                               ipp_error_t *err)
 {
     if (!msg_id)
         return ipp_error_set(err, IPP_ERR_INVALID, "no msg_id given");
@@ -452,7 +454,7 @@ static db_cursor_t *s_cursor(db_reader_t *s, db_query_t *q, uint64_t keys, int64
 }
 
 db_cursor_t *db_reader_find(db_reader_t *s, const json_t *query, const json_t *keys, int64_t limit,
-                           ipp_error_t *err)
+                            ipp_error_t *err)
 {
     db_query_t *q = db_query_compile(query, keys, err);
     if (!q)
@@ -461,7 +463,7 @@ db_cursor_t *db_reader_find(db_reader_t *s, const json_t *query, const json_t *k
 }
 
 db_cursor_t *db_reader_find_text(db_reader_t *s, const char *query_json, const json_t *keys,
-                                int64_t limit, ipp_error_t *err)
+                                 int64_t limit, ipp_error_t *err)
 {
     db_query_t *q = db_query_compile_text(query_json, keys, err);
     if (!q)
@@ -518,7 +520,7 @@ static ipp_err_t s_need_rw(db_reader_t *s, const char *what, ipp_error_t *err)
 }
 
 ipp_err_t db_reader_purge(db_reader_t *s, const db_purge_spec_t *spec, int64_t *purged,
-                         ipp_error_t *err)
+                          ipp_error_t *err)
 {
     *purged = 0;
     ipp_err_t code = s_need_rw(s, "purge", err);
@@ -536,7 +538,7 @@ ipp_err_t db_reader_purge(db_reader_t *s, const db_purge_spec_t *spec, int64_t *
 }
 
 ipp_err_t db_reader_engine_id(db_reader_t *s, const char *uuid, const char *hostname, int32_t pid,
-                             int64_t now, int32_t *id, ipp_error_t *err)
+                              int64_t now, int32_t *id, ipp_error_t *err)
 {
     if (!uuid || !*uuid)
         return ipp_error_set(err, IPP_ERR_INVALID, "no engine uuid given");

@@ -299,7 +299,8 @@ static bool s_parse_error(const json_t *j, db_remote_error_t *e)
     const json_t *en = json_object_get(j, "ename"), *ev = json_object_get(j, "evalue");
     const json_t *tb = json_object_get(j, "traceback"), *eid = json_object_get(j, "engine_id");
     e->set = true;
-    if (json_is_string(en) && !(e->ename = s_strndup(json_string_value(en), json_string_length(en))))
+    if (json_is_string(en) &&
+        !(e->ename = s_strndup(json_string_value(en), json_string_length(en))))
         return false;
     if (json_is_string(ev) &&
         !(e->evalue = s_strndup(json_string_value(ev), json_string_length(ev))))
@@ -367,55 +368,86 @@ static ipp_err_t s_fill_json(db_record_t *r, db_key_t k, const char *text, size_
 static char **s_text_field(db_record_t *r, db_key_t k)
 {
     switch (k) {
-    case DB_KEY_MSG_ID: return &r->msg_id;
-    case DB_KEY_CLIENT_UUID: return &r->client_uuid;
-    case DB_KEY_ENGINE_UUID: return &r->engine_uuid;
-    case DB_KEY_RESUBMITTED: return &r->resubmitted;
-    case DB_KEY_QUEUE: return &r->queue;
-    case DB_KEY_EXECUTE_INPUT: return &r->execute_input;
-    case DB_KEY_EXECUTE_RESULT: return &r->execute_result;
-    case DB_KEY_LABEL: return &r->label;
-    case DB_KEY_CHAIN_PREV: return &r->chain_prev;
-    case DB_KEY_SUBMITTED_BY: return &r->submitted_by;
-    default: return NULL;
+    case DB_KEY_MSG_ID:
+        return &r->msg_id;
+    case DB_KEY_CLIENT_UUID:
+        return &r->client_uuid;
+    case DB_KEY_ENGINE_UUID:
+        return &r->engine_uuid;
+    case DB_KEY_RESUBMITTED:
+        return &r->resubmitted;
+    case DB_KEY_QUEUE:
+        return &r->queue;
+    case DB_KEY_EXECUTE_INPUT:
+        return &r->execute_input;
+    case DB_KEY_EXECUTE_RESULT:
+        return &r->execute_result;
+    case DB_KEY_LABEL:
+        return &r->label;
+    case DB_KEY_CHAIN_PREV:
+        return &r->chain_prev;
+    case DB_KEY_SUBMITTED_BY:
+        return &r->submitted_by;
+    default:
+        return NULL;
     }
 }
 
 static db_bytes_t *s_bytes_field(db_record_t *r, db_key_t k)
 {
     switch (k) {
-    case DB_KEY_HEADER: return &r->header;
-    case DB_KEY_CONTENT: return &r->content;
-    case DB_KEY_RESULT_HEADER: return &r->result_header;
-    case DB_KEY_RESULT_CONTENT: return &r->result_content;
-    case DB_KEY_STDOUT: return &r->stdout_data;
-    case DB_KEY_STDERR: return &r->stderr_data;
-    case DB_KEY_CHAIN_HASH: return &r->chain_hash;
-    default: return NULL;
+    case DB_KEY_HEADER:
+        return &r->header;
+    case DB_KEY_CONTENT:
+        return &r->content;
+    case DB_KEY_RESULT_HEADER:
+        return &r->result_header;
+    case DB_KEY_RESULT_CONTENT:
+        return &r->result_content;
+    case DB_KEY_STDOUT:
+        return &r->stdout_data;
+    case DB_KEY_STDERR:
+        return &r->stderr_data;
+    case DB_KEY_CHAIN_HASH:
+        return &r->chain_hash;
+    default:
+        return NULL;
     }
 }
 
 static int64_t *s_i64_field(db_record_t *r, db_key_t k)
 {
     switch (k) {
-    case DB_KEY_SUBMITTED: return &r->submitted;
-    case DB_KEY_STARTED: return &r->started;
-    case DB_KEY_COMPLETED: return &r->completed;
-    case DB_KEY_RECEIVED: return &r->received;
-    case DB_KEY_TIMEOUT: return &r->timeout;
-    case DB_KEY_CHAIN_SEQ: return &r->chain_seq;
-    default: return NULL;
+    case DB_KEY_SUBMITTED:
+        return &r->submitted;
+    case DB_KEY_STARTED:
+        return &r->started;
+    case DB_KEY_COMPLETED:
+        return &r->completed;
+    case DB_KEY_RECEIVED:
+        return &r->received;
+    case DB_KEY_TIMEOUT:
+        return &r->timeout;
+    case DB_KEY_CHAIN_SEQ:
+        return &r->chain_seq;
+    default:
+        return NULL;
     }
 }
 
 static int32_t *s_i32_field(db_record_t *r, db_key_t k)
 {
     switch (k) {
-    case DB_KEY_ENGINE_ID: return &r->engine_id;
-    case DB_KEY_RETRIES: return &r->retries;
-    case DB_KEY_ATTEMPTS: return &r->attempts;
-    case DB_KEY_SUBMITTED_BY_KEY: return &r->submitted_by_key;
-    default: return NULL;
+    case DB_KEY_ENGINE_ID:
+        return &r->engine_id;
+    case DB_KEY_RETRIES:
+        return &r->retries;
+    case DB_KEY_ATTEMPTS:
+        return &r->attempts;
+    case DB_KEY_SUBMITTED_BY_KEY:
+        return &r->submitted_by_key;
+    default:
+        return NULL;
     }
 }
 

@@ -81,7 +81,8 @@ typedef enum db_key_t {
 #define DB_KEYS_ALL (DB_KEYBIT(DB_KEY__COUNT) - 1)
 // The keys IPython Parallel's db_query returns by default: everything but
 // the request and result buffers.
-#define DB_KEYS_DEFAULT (DB_KEYS_ALL & ~(DB_KEYBIT(DB_KEY_BUFFERS) | DB_KEYBIT(DB_KEY_RESULT_BUFFERS)))
+#define DB_KEYS_DEFAULT                                                                            \
+    (DB_KEYS_ALL & ~(DB_KEYBIT(DB_KEY_BUFFERS) | DB_KEYBIT(DB_KEY_RESULT_BUFFERS)))
 
 // How a key's column is typed, which decides what a query may compare it to.
 typedef enum db_key_kind_t {
@@ -114,18 +115,18 @@ typedef struct db_bytes_t {
 
 // A list of buffers (owned).
 typedef struct db_bufv_t {
-    size_t n;        // how many
-    db_bytes_t *v;   // n entries, each owning its bytes
+    size_t n;       // how many
+    db_bytes_t *v;  // n entries, each owning its bytes
 } db_bufv_t;
 
 // A graph dependency as stored (owned).
 typedef struct db_dep_t {
-    bool set;        // false when the column is NULL (no dependency)
-    size_t n;        // ids
-    char **ids;      // n msg_ids, each owned
-    bool all;        // every id must be met (else any one)
-    bool success;    // a successful dependency counts as met
-    bool failure;    // a failed dependency counts as met
+    bool set;      // false when the column is NULL (no dependency)
+    size_t n;      // ids
+    char **ids;    // n msg_ids, each owned
+    bool all;      // every id must be met (else any one)
+    bool success;  // a successful dependency counts as met
+    bool failure;  // a failed dependency counts as met
 } db_dep_t;
 
 // A RemoteError as stored (owned).
@@ -142,45 +143,45 @@ typedef struct db_remote_error_t {
 // Only the keys in `keys` were read; for those, `nulls` marks the ones
 // whose column is NULL (integers are then 0 and pointers NULL).
 typedef struct db_record_t {
-    uint64_t keys;                 // DB_KEYBIT of every key read
-    uint64_t nulls;                // DB_KEYBIT of every key read that is NULL
-    char *msg_id;                  // always read
-    db_bytes_t header;             // request header frame
-    db_bytes_t content;            // request content frame
-    db_bufv_t buffers;             // request buffers
-    int64_t submitted;             // µs UTC
-    char *client_uuid;             // submitting client's session
-    char *engine_uuid;             // engine it ran on
-    int64_t started;               // µs UTC
-    int64_t completed;             // µs UTC
-    char *resubmitted;             // msg_id of the task that replaced it
-    int64_t received;              // µs UTC, when the controller got the result
-    db_bytes_t result_header;      // result header frame
-    db_bytes_t result_content;     // result content frame
-    db_bufv_t result_buffers;      // result buffers
-    char *queue;                   // "task" or "mux"
-    char *execute_input;           // command text, for audits
-    char *execute_result;          // free-form result text
-    db_remote_error_t error;       // the RemoteError
-    db_bytes_t stdout_data;        // captured stdout (text, maybe not UTF-8)
-    db_bytes_t stderr_data;        // captured stderr
-    char *label;                   // user label
-    int32_t engine_id;             // engine it ran on
-    db_status_t status;            // pending / ok / …
-    db_dep_t after;                // time dependency
-    db_dep_t follow;               // location dependency
-    int64_t timeout;               // dependency wait limit, µs
-    int32_t retries;               // further attempts allowed after a failure
-    size_t n_targets;              // allowed engines
-    int32_t *targets;              // n_targets engine ids (owned)
-    size_t n_requires;             // functional dependencies
-    char **requires;               // n_requires strings, each owned
-    int32_t attempts;              // how many times it was dispatched
-    int64_t chain_seq;             // audit chain position, 0 if not chained
-    char *chain_prev;              // msg_id of the previous chain entry
-    db_bytes_t chain_hash;         // 32-byte audit hash
-    char *submitted_by;            // a Curve key's name, or a self-declared user
-    int32_t submitted_by_key;      // 1: submitted_by is a checked key's name
+    uint64_t keys;              // DB_KEYBIT of every key read
+    uint64_t nulls;             // DB_KEYBIT of every key read that is NULL
+    char *msg_id;               // always read
+    db_bytes_t header;          // request header frame
+    db_bytes_t content;         // request content frame
+    db_bufv_t buffers;          // request buffers
+    int64_t submitted;          // µs UTC
+    char *client_uuid;          // submitting client's session
+    char *engine_uuid;          // engine it ran on
+    int64_t started;            // µs UTC
+    int64_t completed;          // µs UTC
+    char *resubmitted;          // msg_id of the task that replaced it
+    int64_t received;           // µs UTC, when the controller got the result
+    db_bytes_t result_header;   // result header frame
+    db_bytes_t result_content;  // result content frame
+    db_bufv_t result_buffers;   // result buffers
+    char *queue;                // "task" or "mux"
+    char *execute_input;        // command text, for audits
+    char *execute_result;       // free-form result text
+    db_remote_error_t error;    // the RemoteError
+    db_bytes_t stdout_data;     // captured stdout (text, maybe not UTF-8)
+    db_bytes_t stderr_data;     // captured stderr
+    char *label;                // user label
+    int32_t engine_id;          // engine it ran on
+    db_status_t status;         // pending / ok / …
+    db_dep_t after;             // time dependency
+    db_dep_t follow;            // location dependency
+    int64_t timeout;            // dependency wait limit, µs
+    int32_t retries;            // further attempts allowed after a failure
+    size_t n_targets;           // allowed engines
+    int32_t *targets;           // n_targets engine ids (owned)
+    size_t n_requires;          // functional dependencies
+    char **requires;            // n_requires strings, each owned
+    int32_t attempts;           // how many times it was dispatched
+    int64_t chain_seq;          // audit chain position, 0 if not chained
+    char *chain_prev;           // msg_id of the previous chain entry
+    db_bytes_t chain_hash;      // 32-byte audit hash
+    char *submitted_by;         // a Curve key's name, or a self-declared user
+    int32_t submitted_by_key;   // 1: submitted_by is a checked key's name
 } db_record_t;
 
 // db_record_new: an empty record (no keys); caller owns it.

@@ -29,10 +29,10 @@
 
 // The Curve keys of clients, engines and admins (db/keys.h): a name is
 // given once, so a revoked name stays taken and its tasks stay its own.
-#define S_KEYS_TABLE_SQL                                                                    \
-    "CREATE TABLE keys ("                                                                   \
-    " name TEXT PRIMARY KEY NOT NULL, role TEXT NOT NULL"                                   \
-    " CHECK (role IN ('client','engine','admin')), public_key TEXT NOT NULL UNIQUE,"        \
+#define S_KEYS_TABLE_SQL                                                                           \
+    "CREATE TABLE keys ("                                                                          \
+    " name TEXT PRIMARY KEY NOT NULL, role TEXT NOT NULL"                                          \
+    " CHECK (role IN ('client','engine','admin')), public_key TEXT NOT NULL UNIQUE,"               \
     " created INTEGER NOT NULL, last_seen INTEGER, revoked INTEGER);"
 
 // The current schema, for a new file.
@@ -77,8 +77,7 @@ static const char s_create_sql[] =
     "CREATE TABLE purge_items ("
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
     " chain_prev TEXT, chain_hash BLOB NOT NULL);"
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    S_KEYS_TABLE_SQL;
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;" S_KEYS_TABLE_SQL;
 
 // Version 1 → 2: the audit chain and purge log, two more indexes, the
 // status index made partial. The hashes of existing records are computed
@@ -106,8 +105,7 @@ static const char s_migrate_1_to_2[] =
 // keep NULL there, and their audit hashes stay valid (see db/audit.h).
 static const char s_migrate_2_to_3[] =
     "ALTER TABLE tasks ADD COLUMN submitted_by TEXT;"
-    "ALTER TABLE tasks ADD COLUMN submitted_by_key INTEGER;"
-    S_KEYS_TABLE_SQL;
+    "ALTER TABLE tasks ADD COLUMN submitted_by_key INTEGER;" S_KEYS_TABLE_SQL;
 
 // s_query_int: the integer result of a PRAGMA or any one-value query.
 static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -130,10 +128,10 @@ static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
 
 // The identity of a file as found on disk.
 typedef struct {
-    int64_t app_id;    // PRAGMA application_id
-    int64_t version;   // PRAGMA user_version
-    int64_t objects;   // rows in sqlite_schema
-    int64_t has_tasks; // 1 if a table named tasks exists
+    int64_t app_id;     // PRAGMA application_id
+    int64_t version;    // PRAGMA user_version
+    int64_t objects;    // rows in sqlite_schema
+    int64_t has_tasks;  // 1 if a table named tasks exists
 } s_ident_t;
 
 static ipp_err_t s_identify(sqlite3 *db, const char *path, s_ident_t *id, ipp_error_t *err)
@@ -156,8 +154,8 @@ static ipp_err_t s_identify(sqlite3 *db, const char *path, s_ident_t *id, ipp_er
 
 // s_check: decide what to do with a file of identity id. Sets *create or
 // *migrate, or returns IPP_ERR_DB_SCHEMA naming the file.
-static ipp_err_t s_check(const s_ident_t *id, const char *path, db_open_mode_t mode,
-                         bool *create, bool *migrate, ipp_error_t *err)
+static ipp_err_t s_check(const s_ident_t *id, const char *path, db_open_mode_t mode, bool *create,
+                         bool *migrate, ipp_error_t *err)
 {
     *create = *migrate = false;
     if (id->app_id == 0 && id->version == 0 && id->objects == 0) {
@@ -193,8 +191,7 @@ static ipp_err_t s_check(const s_ident_t *id, const char *path, db_open_mode_t m
 
 // s_upgrade: create or migrate inside one IMMEDIATE transaction, checking
 // the version again once the write lock is held.
-static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg,
-                           ipp_error_t *err)
+static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg, ipp_error_t *err)
 {
     ipp_err_t rc = db_sql_exec(db, "BEGIN IMMEDIATE", err);
     if (rc)
@@ -346,9 +343,9 @@ sqlite3 *db_schema_open(const char *path, db_open_mode_t mode, const ipp_logger_
     }
     if (mode == DB_OPEN_READWRITE)
         s_create_private(path);
-    int flags = SQLITE_OPEN_NOMUTEX | (mode == DB_OPEN_READONLY
-                                           ? SQLITE_OPEN_READONLY
-                                           : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (mode == DB_OPEN_READONLY ? SQLITE_OPEN_READONLY
+                                          : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc != SQLITE_OK) {
         db_sql_fail(err, db, rc, "opening %s", path);

@@ -56,13 +56,11 @@ db_val_t db_val_column(sqlite3_stmt *st, int col)
         return db_val_int((int64_t)sqlite3_column_double(st, col));
     case SQLITE_TEXT: {
         const unsigned char *t = sqlite3_column_text(st, col);
-        return (db_val_t){.type = DB_VAL_TEXT, .p = t,
-                          .n = (size_t)sqlite3_column_bytes(st, col)};
+        return (db_val_t){.type = DB_VAL_TEXT, .p = t, .n = (size_t)sqlite3_column_bytes(st, col)};
     }
     case SQLITE_BLOB: {
         const void *p = sqlite3_column_blob(st, col);
-        return (db_val_t){.type = DB_VAL_BLOB, .p = p,
-                          .n = (size_t)sqlite3_column_bytes(st, col)};
+        return (db_val_t){.type = DB_VAL_BLOB, .p = p, .n = (size_t)sqlite3_column_bytes(st, col)};
     }
     default:
         return db_val_null();
@@ -97,8 +95,8 @@ int db_val_bind(sqlite3_stmt *st, int idx, const db_val_t *v)
     case DB_VAL_TEXT:
         // An empty text still has to be a text, not NULL: give SQLite a
         // non-NULL pointer.
-        return sqlite3_bind_text64(st, idx, v->p ? (const char *)v->p : "", v->n,
-                                   SQLITE_STATIC, SQLITE_UTF8);
+        return sqlite3_bind_text64(st, idx, v->p ? (const char *)v->p : "", v->n, SQLITE_STATIC,
+                                   SQLITE_UTF8);
     case DB_VAL_BLOB:
         if (v->n == 0)
             return sqlite3_bind_zeroblob(st, idx, 0);

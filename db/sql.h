@@ -50,10 +50,10 @@ int db_val_bind(sqlite3_stmt *st, int idx, const db_val_t *v);
 
 // A growable byte buffer. Owns data; reuse it with db_sbuf_reset.
 typedef struct db_sbuf_t {
-    char *data;    // the bytes, NUL-terminated when len > 0 or after any append
-    size_t len;    // bytes used (not counting the NUL)
-    size_t cap;    // bytes allocated
-    bool failed;   // an allocation failed; contents are incomplete
+    char *data;   // the bytes, NUL-terminated when len > 0 or after any append
+    size_t len;   // bytes used (not counting the NUL)
+    size_t cap;   // bytes allocated
+    bool failed;  // an allocation failed; contents are incomplete
 } db_sbuf_t;
 
 void db_sbuf_init(db_sbuf_t *b);

@@ -40,30 +40,30 @@
 #define S_BATCH_MAX 4096
 
 struct db_writer_t {
-    char *path;                  // database file (owned copy)
-    db_writer_opts_t opts;       // options with defaults filled in
-    const ipp_logger_t *lg;      // borrowed; may be NULL
-    sqlite3 *db;                 // the write connection (writer thread)
-    db_apply_t apply;            // op → SQL on db: statements, chain head (batch thread)
-    db_ckpt_t ckpt;              // the WAL hook on db and the checkpointer thread
+    char *path;              // database file (owned copy)
+    db_writer_opts_t opts;   // options with defaults filled in
+    const ipp_logger_t *lg;  // borrowed; may be NULL
+    sqlite3 *db;             // the write connection (writer thread)
+    db_apply_t apply;        // op → SQL on db: statements, chain head (batch thread)
+    db_ckpt_t ckpt;          // the WAL hook on db and the checkpointer thread
 
-    pthread_mutex_t mu;          // guards the fields below except `committed`
-    pthread_cond_t wake;         // the queue got work, or stop was asked
-    pthread_cond_t settled;      // a batch settled (for db_writer_sync)
-    db_oparena_t arena;          // where ops live
-    db_op_t *head, *tail;        // queued ops, oldest first
-    uint64_t last_seq;           // seq of the newest accepted op
-    bool closed;                 // stop was called: refuse new ops
-    bool stopping;               // the thread should exit once the queue is empty
-    bool running;                // the writer thread exists
-    bool have_sync;              // mu and the conds were initialised
-    bool busy;                   // a thread is applying ops taken off the queue
-    size_t queued;               // ops in the queue
-    int sync_waiters;            // threads inside db_writer_sync
+    pthread_mutex_t mu;                    // guards the fields below except `committed`
+    pthread_cond_t wake;                   // the queue got work, or stop was asked
+    pthread_cond_t settled;                // a batch settled (for db_writer_sync)
+    db_oparena_t arena;                    // where ops live
+    db_op_t *head, *tail;                  // queued ops, oldest first
+    uint64_t last_seq;                     // seq of the newest accepted op
+    bool closed;                           // stop was called: refuse new ops
+    bool stopping;                         // the thread should exit once the queue is empty
+    bool running;                          // the writer thread exists
+    bool have_sync;                        // mu and the conds were initialised
+    bool busy;                             // a thread is applying ops taken off the queue
+    size_t queued;                         // ops in the queue
+    int sync_waiters;                      // threads inside db_writer_sync
     struct s_report *rep_head, *rep_tail;  // reports, oldest first
-    pthread_t thread;            // the writer thread
-    int efd;                     // eventfd signalled after each batch
-    _Atomic uint64_t committed;  // highest settled seq
+    pthread_t thread;                      // the writer thread
+    int efd;                               // eventfd signalled after each batch
+    _Atomic uint64_t committed;            // highest settled seq
 };
 
 // A report waiting for the producer.
@@ -189,8 +189,8 @@ ipp_err_t db_writer_engine_up(db_writer_t *w, const db_engine_t *e, uint64_t *se
 {
     if (!w || !e || !e->uuid || !*e->uuid)
         return IPP_ERR_INVALID;
-    db_op_small_t a = {.msg_id = e->uuid, .text = e->hostname, .i1 = e->id, .i2 = e->pid,
-                       .t = e->registered};
+    db_op_small_t a = {
+        .msg_id = e->uuid, .text = e->hostname, .i1 = e->id, .i2 = e->pid, .t = e->registered};
     return s_submit(w, DB_OP_ENGINE_UP, &a, seq);
 }
 
@@ -319,8 +319,8 @@ static db_op_t *s_run_batch(db_writer_t *w, db_op_t *first, size_t n, bool notif
         s_reports_free(reps);
         fail_rep->r.err = fail;
         reps = fail_rep;
-        IPP_LOGE(w->lg, "db: mutations %llu..%llu rolled back: %s",
-                 (unsigned long long)first_seq, (unsigned long long)last_seq, fail.msg);
+        IPP_LOGE(w->lg, "db: mutations %llu..%llu rolled back: %s", (unsigned long long)first_seq,
+                 (unsigned long long)last_seq, fail.msg);
     }
     for (db_op_t *op = first; op != after;) {
         db_op_t *next = op->next;

@@ -86,72 +86,72 @@ typedef struct db_blob_t {
 typedef struct db_dep_spec_t {
     const char *const *ids;  // msg_ids; n == 0 means no dependency
     size_t n;
-    bool all;                // every id must be met (else any one)
-    bool success;            // success counts as met
-    bool failure;            // failure counts as met
+    bool all;      // every id must be met (else any one)
+    bool success;  // success counts as met
+    bool failure;  // failure counts as met
 } db_dep_spec_t;
 
 // A submitted task (borrowed; the writer copies what it keeps).
 typedef struct db_request_t {
-    const char *msg_id;            // required, 1..DB_MSG_ID_MAX bytes, UUIDv7 text
-    db_blob_t header;              // request header frame
-    db_blob_t content;             // request content frame
-    const db_blob_t *buffers;      // request buffers (stored framed in one BLOB)
+    const char *msg_id;        // required, 1..DB_MSG_ID_MAX bytes, UUIDv7 text
+    db_blob_t header;          // request header frame
+    db_blob_t content;         // request content frame
+    const db_blob_t *buffers;  // request buffers (stored framed in one BLOB)
     size_t n_buffers;
-    int64_t submitted;             // µs UTC
-    const char *client_uuid;       // submitting client's session
-    const char *queue;             // "task" or "mux"
-    const char *label;             // may be NULL
-    const char *execute_input;     // command text for audits; may be NULL
-    db_dep_spec_t after;           // time dependency
-    db_dep_spec_t follow;          // location dependency
-    int64_t timeout_us;            // dependency wait limit; 0 = none
-    int32_t retries;               // further attempts after a failure
-    const int32_t *targets;        // allowed / chosen engines
+    int64_t submitted;          // µs UTC
+    const char *client_uuid;    // submitting client's session
+    const char *queue;          // "task" or "mux"
+    const char *label;          // may be NULL
+    const char *execute_input;  // command text for audits; may be NULL
+    db_dep_spec_t after;        // time dependency
+    db_dep_spec_t follow;       // location dependency
+    int64_t timeout_us;         // dependency wait limit; 0 = none
+    int32_t retries;            // further attempts after a failure
+    const int32_t *targets;     // allowed / chosen engines
     size_t n_targets;
-    const char *const *requires;   // functional dependencies ("fn:x", "cmd:y", "tag:z")
+    const char *const *requires;  // functional dependencies ("fn:x", "cmd:y", "tag:z")
     size_t n_requires;
-    const char *submitted_by;      // who submitted it: a Curve key's name, or the
-                                   // header's self-declared user; NULL = not known
-    bool submitted_by_key;         // submitted_by names a key the controller checked
+    const char *submitted_by;  // who submitted it: a Curve key's name, or the
+                               // header's self-declared user; NULL = not known
+    bool submitted_by_key;     // submitted_by names a key the controller checked
 } db_request_t;
 
 // A finished task (borrowed). Also used for aborted / unreachable / lost.
 typedef struct db_result_t {
-    const char *msg_id;            // required
-    db_status_t status;            // any completed status (not pending/unknown)
-    int64_t started;               // µs UTC; DB_TIME_NONE keeps what db_writer_started recorded
-    int64_t completed;             // µs UTC (DB_TIME_NONE: NULL)
-    int64_t received;              // µs UTC, when the controller got it (DB_TIME_NONE: NULL)
-    db_blob_t stdout_data;         // captured output (stored as TEXT)
+    const char *msg_id;     // required
+    db_status_t status;     // any completed status (not pending/unknown)
+    int64_t started;        // µs UTC; DB_TIME_NONE keeps what db_writer_started recorded
+    int64_t completed;      // µs UTC (DB_TIME_NONE: NULL)
+    int64_t received;       // µs UTC, when the controller got it (DB_TIME_NONE: NULL)
+    db_blob_t stdout_data;  // captured output (stored as TEXT)
     db_blob_t stderr_data;
     const char *ename;             // RemoteError name; NULL = no error recorded
     const char *evalue;            // its message
     const char *const *traceback;  // its lines
     size_t n_traceback;
-    int32_t error_engine_id;       // RemoteError.engine_id (-1 unknown)
-    db_blob_t result_header;       // result frames
+    int32_t error_engine_id;  // RemoteError.engine_id (-1 unknown)
+    db_blob_t result_header;  // result frames
     db_blob_t result_content;
     const db_blob_t *result_buffers;
     size_t n_result_buffers;
-    const char *execute_result;    // free-form result text; may be NULL
+    const char *execute_result;  // free-form result text; may be NULL
 } db_result_t;
 
 // An engine registration (borrowed).
 typedef struct db_engine_t {
-    int32_t id;                    // the engine id (the caller allocates; see db_store_engines)
-    const char *uuid;              // stable across reconnects
+    int32_t id;        // the engine id (the caller allocates; see db_store_engines)
+    const char *uuid;  // stable across reconnects
     const char *hostname;
     int32_t pid;
-    int64_t registered;            // µs UTC
+    int64_t registered;  // µs UTC
 } db_engine_t;
 
 // What the writer has to say about one seq or a range of them.
 typedef struct db_report_t {
-    uint64_t first_seq;            // first seq covered
-    uint64_t last_seq;             // last seq covered (== first_seq for one mutation)
-    ipp_error_t err;               // IPP_OK for a purge/drop that succeeded; else why it failed
-    int64_t count;                 // purge/drop: records removed
+    uint64_t first_seq;  // first seq covered
+    uint64_t last_seq;   // last seq covered (== first_seq for one mutation)
+    ipp_error_t err;     // IPP_OK for a purge/drop that succeeded; else why it failed
+    int64_t count;       // purge/drop: records removed
 } db_report_t;
 
 typedef struct db_writer_t db_writer_t;

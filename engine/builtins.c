@@ -23,8 +23,7 @@
 
 // s_arg_text: argument i as a NUL-terminated string in buf; false when
 // it is missing, too long or contains a NUL (an error is set then).
-static bool s_arg_text(ipp_call_ctx_t *ctx, const char *fn, size_t i, char *buf,
-                       size_t size)
+static bool s_arg_text(ipp_call_ctx_t *ctx, const char *fn, size_t i, char *buf, size_t size)
 {
     size_t len = 0;
     const char *arg = ipp_call_arg(ctx, i, &len);
@@ -33,8 +32,7 @@ static bool s_arg_text(ipp_call_ctx_t *ctx, const char *fn, size_t i, char *buf,
         return false;
     }
     if (len >= size || memchr(arg, '\0', len)) {
-        ipp_call_error(ctx, "ValueError", "%s: argument %zu is not a short text", fn,
-                       i + 1);
+        ipp_call_error(ctx, "ValueError", "%s: argument %zu is not a short text", fn, i + 1);
         return false;
     }
     memcpy(buf, arg, len);
@@ -77,8 +75,8 @@ static void s_sleep(ipp_call_ctx_t *ctx, void *userdata)
         end++;
     if (end == text || !end || *end || errno || !isfinite(seconds) || seconds < 0 ||
         seconds > 1e9) {
-        ipp_call_error(ctx, "ValueError",
-                       "sleep: '%s' is not a number of seconds (0 to 1e9)", text);
+        ipp_call_error(ctx, "ValueError", "sleep: '%s' is not a number of seconds (0 to 1e9)",
+                       text);
         return;
     }
     int64_t deadline = ipp_clock_mono_us() + (int64_t)(seconds * 1e6);
@@ -150,8 +148,8 @@ static void s_env(ipp_call_ctx_t *ctx, void *userdata)
 }
 
 static const struct {
-    const char *name;   // registered name
-    ipp_call_fn_t fn;   // the code
+    const char *name;  // registered name
+    ipp_call_fn_t fn;  // the code
 } s_builtins[] = {
     {"noop", s_noop},         {"echo", s_echo}, {"sleep", s_sleep}, {"getpid", s_getpid},
     {"hostname", s_hostname}, {"fail", s_fail}, {"env", s_env},
@@ -160,8 +158,8 @@ static const struct {
 ipp_err_t eng_builtins_register(eng_functions_t *functions, ipp_error_t *err)
 {
     for (size_t i = 0; i < sizeof s_builtins / sizeof s_builtins[0]; i++) {
-        ipp_err_t rc = eng_functions_add(functions, s_builtins[i].name, s_builtins[i].fn,
-                                         NULL, NULL, "builtin", err);
+        ipp_err_t rc = eng_functions_add(functions, s_builtins[i].name, s_builtins[i].fn, NULL,
+                                         NULL, "builtin", err);
         if (rc != IPP_OK)
             return rc;
     }

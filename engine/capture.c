@@ -114,8 +114,8 @@ ipp_err_t eng_capture_finish(eng_capture_t *self, eng_buf_t *out, bool *truncate
     bool cut = eng_capture_truncated(self);
     if (cut) {
         char marker[96];
-        int n = snprintf(marker, sizeof marker,
-                         "\n[ipp: output truncated after %zu bytes]\n", self->len);
+        int n = snprintf(marker, sizeof marker, "\n[ipp: output truncated after %zu bytes]\n",
+                         self->len);
         char *grown = realloc(self->data, self->len + (size_t)n);
         if (grown) {
             memcpy(grown + self->len, marker, (size_t)n);

@@ -92,8 +92,7 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
     // or result sent into the void would arrive late and twice.
     zmq_setsockopt(self->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     if (zmq_connect(self->sock, ep) != 0)
-        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot connect to %s: %s", ep,
-                             zmq_strerror(errno));
+        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot connect to %s: %s", ep, zmq_strerror(errno));
     snprintf(self->endpoint, sizeof self->endpoint, "%s", ep);
     IPP_LOGI(self->log, "engine %s connecting to %s", self->uuid, ep);
     return IPP_OK;
@@ -169,9 +168,8 @@ static void s_registered(eng_daemon_t *self, wire_msg_t *msg)
     self->period_us = (rep->has_heartbeat_period_us && rep->heartbeat_period_us > 0)
                           ? rep->heartbeat_period_us
                           : S_DEFAULT_PERIOD_US;
-    self->misses = (rep->has_heartbeat_misses && rep->heartbeat_misses > 0)
-                       ? rep->heartbeat_misses
-                       : S_DEFAULT_MISSES;
+    self->misses = (rep->has_heartbeat_misses && rep->heartbeat_misses > 0) ? rep->heartbeat_misses
+                                                                            : S_DEFAULT_MISSES;
     snprintf(self->controller, sizeof self->controller, "%s", msg->header->session);
     bool first = !self->registered;
     self->registered = true;
@@ -259,8 +257,7 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err)
     }
     if (opts->uuid) {
         if (!opts->uuid[0] || strlen(opts->uuid) > IPP_MSGID_LEN) {
-            ipp_error_set(err, IPP_ERR_INVALID, "--uuid must be 1 to %d characters",
-                          IPP_MSGID_LEN);
+            ipp_error_set(err, IPP_ERR_INVALID, "--uuid must be 1 to %d characters", IPP_MSGID_LEN);
             goto fail;
         }
         snprintf(self->uuid, sizeof self->uuid, "%s", opts->uuid);
@@ -372,11 +369,10 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
             size_t k = eng_runner_pollfds(self->runner, pf, ENG_RUNNER_MAX_FDS);
             // poll(2) flags are not ZeroMQ's (POLLOUT is ZMQ_POLLERR's value).
             for (size_t i = 0; i < k; i++)
-                items[n++] = (zmq_pollitem_t){
-                    NULL, pf[i].fd,
-                    (short)((pf[i].events & POLLIN ? ZMQ_POLLIN : 0) |
-                            (pf[i].events & POLLOUT ? ZMQ_POLLOUT : 0)),
-                    0};
+                items[n++] = (zmq_pollitem_t){NULL, pf[i].fd,
+                                              (short)((pf[i].events & POLLIN ? ZMQ_POLLIN : 0) |
+                                                      (pf[i].events & POLLOUT ? ZMQ_POLLOUT : 0)),
+                                              0};
             int rt = eng_runner_timeout_ms(self->runner);
             if (rt >= 0 && rt < timeout)
                 timeout = rt;

@@ -22,15 +22,15 @@
 #include <stddef.h>
 
 typedef struct eng_daemon_opts_t {
-    const char *conn_path;           // engine connection file (required)
-    const char *uuid;                // engine uuid; NULL = a fresh one
-    const char *const *tags;         // --tag values
-    size_t n_tags;                   // how many
-    const char *const *plugins;      // --plugin paths
-    size_t n_plugins;                // how many
-    size_t output_limit;             // bytes of stdout/stderr kept; 0 = 1 MiB
-    const ipp_logger_t *log;         // logger (borrowed)
-    volatile sig_atomic_t *stop;     // set by a signal handler: leave
+    const char *conn_path;        // engine connection file (required)
+    const char *uuid;             // engine uuid; NULL = a fresh one
+    const char *const *tags;      // --tag values
+    size_t n_tags;                // how many
+    const char *const *plugins;   // --plugin paths
+    size_t n_plugins;             // how many
+    size_t output_limit;          // bytes of stdout/stderr kept; 0 = 1 MiB
+    const ipp_logger_t *log;      // logger (borrowed)
+    volatile sig_atomic_t *stop;  // set by a signal handler: leave
 } eng_daemon_opts_t;
 
 typedef struct eng_daemon_t eng_daemon_t;

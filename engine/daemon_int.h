@@ -46,60 +46,59 @@ typedef struct eng_held_t {
 } eng_held_t;
 
 struct eng_daemon_t {
-    eng_daemon_opts_t opts;          // as given (pointers borrowed)
-    const ipp_logger_t *log;         // logger
-    char uuid[IPP_MSGID_LEN + 1];    // engine uuid = routing id
-    char hostname[256];              // gethostname
-    char endpoint[256];              // where the DEALER is connected
-    void *zctx;                      // ZeroMQ context
-    void *sock;                      // DEALER to the controller
-    wire_session_t *wire;            // signing session
-    eng_functions_t *functions;      // call functions
-    eng_plugin_t **plugins;          // loaded plugins, owned
-    size_t n_plugins;                // how many
-    eng_namespace_t *ns;             // the engine namespace
-    int engine_id;                   // id given by the controller, -1
-    bool registered;                 // a registration reply arrived
+    eng_daemon_opts_t opts;              // as given (pointers borrowed)
+    const ipp_logger_t *log;             // logger
+    char uuid[IPP_MSGID_LEN + 1];        // engine uuid = routing id
+    char hostname[256];                  // gethostname
+    char endpoint[256];                  // where the DEALER is connected
+    void *zctx;                          // ZeroMQ context
+    void *sock;                          // DEALER to the controller
+    wire_session_t *wire;                // signing session
+    eng_functions_t *functions;          // call functions
+    eng_plugin_t **plugins;              // loaded plugins, owned
+    size_t n_plugins;                    // how many
+    eng_namespace_t *ns;                 // the engine namespace
+    int engine_id;                       // id given by the controller, -1
+    bool registered;                     // a registration reply arrived
     char controller[IPP_MSGID_LEN + 1];  // controller session we registered with
-    int64_t period_us;               // heartbeat period
-    int misses;                      // silent periods before re-registering
-    int64_t last_heard;              // mono µs of the last controller message
-    int64_t next_beat;               // mono µs of the next heartbeat
-    int64_t next_register;           // mono µs of the next registration attempt
-    uint64_t beat_seq;               // heartbeat counter
+    int64_t period_us;                   // heartbeat period
+    int misses;                          // silent periods before re-registering
+    int64_t last_heard;                  // mono µs of the last controller message
+    int64_t next_beat;                   // mono µs of the next heartbeat
+    int64_t next_register;               // mono µs of the next registration attempt
+    uint64_t beat_seq;                   // heartbeat counter
     eng_job_t *queue_head, *queue_tail;  // tasks waiting, FIFO
-    eng_job_t *current;              // the task in progress
-    eng_runner_t *runner;            // its child process (command tasks)
-    eng_guard_t *guard;              // kills commands if the engine dies
-    bool in_worker;                  // it is a call on the worker thread
-    int64_t call_deadline;           // mono µs when that call passes its wall-time
-                                     // limit; 0 = no limit
-    eng_held_t *held_head, *held_tail; // results not acknowledged
-    ipp_strmap_t *jobs_idx;          // msg_id → queued or running job
-    ipp_strmap_t *held_idx;          // msg_id → held result
-    bool stopping;                   // STOP received
-    bool started;                    // eng_daemon_start was called
-    bool running;                    // started and not stopped: run may loop
-    bool clear_pending;              // clear the namespace when idle
+    eng_job_t *current;                  // the task in progress
+    eng_runner_t *runner;                // its child process (command tasks)
+    eng_guard_t *guard;                  // kills commands if the engine dies
+    bool in_worker;                      // it is a call on the worker thread
+    int64_t call_deadline;               // mono µs when that call passes its wall-time
+                                         // limit; 0 = no limit
+    eng_held_t *held_head, *held_tail;   // results not acknowledged
+    ipp_strmap_t *jobs_idx;              // msg_id → queued or running job
+    ipp_strmap_t *held_idx;              // msg_id → held result
+    bool stopping;                       // STOP received
+    bool started;                        // eng_daemon_start was called
+    bool running;                        // started and not stopped: run may loop
+    bool clear_pending;                  // clear the namespace when idle
     // worker thread
-    pthread_t worker;                // runs slow calls
-    bool worker_started;             // joined at stop
-    pthread_mutex_t mu;              // guards the three below
-    pthread_cond_t cv;               // signals a job or quit
-    eng_job_t *work;                 // job for the worker, NULL = none
-    bool work_done;                  // the worker finished work
-    bool worker_quit;                // leave
-    eng_result_t work_res;           // the worker's result
-    atomic_int cancel;               // abort the running call
-    int efd;                         // eventfd: worker → loop
+    pthread_t worker;       // runs slow calls
+    bool worker_started;    // joined at stop
+    pthread_mutex_t mu;     // guards the three below
+    pthread_cond_t cv;      // signals a job or quit
+    eng_job_t *work;        // job for the worker, NULL = none
+    bool work_done;         // the worker finished work
+    bool worker_quit;       // leave
+    eng_result_t work_res;  // the worker's result
+    atomic_int cancel;      // abort the running call
+    int efd;                // eventfd: worker → loop
 };
 
 // eng_daemon_send: send a message without waiting; false if it could not
 // go out (EAGAIN: not connected yet, with ZMQ_IMMEDIATE). bufs are
 // taken over whatever happens, as wire_send takes them.
 static inline bool eng_daemon_send(eng_daemon_t *self, Ipp__MsgType type, const char *parent,
-                                   const ProtobufCMessage *content, zmq_msg_t *bufs,
-                                   size_t n_bufs)
+                                   const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n_bufs)
 {
     if (wire_send(self->wire, self->sock, NULL, 0, type, parent, content, bufs, n_bufs,
                   ZMQ_DONTWAIT, NULL, NULL) == IPP_OK)

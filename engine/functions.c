@@ -18,11 +18,11 @@
 #include <string.h>
 
 typedef struct s_fn_t {
-    char *name;          // registered name, owned
-    char *origin;        // "builtin" or plugin path, owned
-    ipp_call_fn_t fn;    // the code, owned by origin
-    void *userdata;      // its argument, owned by origin
-    const void *owner;   // tag for removal, borrowed
+    char *name;         // registered name, owned
+    char *origin;       // "builtin" or plugin path, owned
+    ipp_call_fn_t fn;   // the code, owned by origin
+    void *userdata;     // its argument, owned by origin
+    const void *owner;  // tag for removal, borrowed
 } s_fn_t;
 
 struct eng_functions_t {
@@ -87,8 +87,7 @@ static bool s_name_ok(const char *name)
 }
 
 ipp_err_t eng_functions_add(eng_functions_t *self, const char *name, ipp_call_fn_t fn,
-                            void *userdata, const void *owner, const char *origin,
-                            ipp_error_t *err)
+                            void *userdata, const void *owner, const char *origin, ipp_error_t *err)
 {
     if (!s_name_ok(name))
         return ipp_error_set(err, IPP_ERR_INVALID,
@@ -99,15 +98,13 @@ ipp_err_t eng_functions_add(eng_functions_t *self, const char *name, ipp_call_fn
         return ipp_error_set(err, IPP_ERR_INVALID, "function '%s' has no code", name);
     const s_fn_t *dup = s_lookup(self, name);
     if (dup)
-        return ipp_error_set(err, IPP_ERR_INVALID,
-                             "function '%s' is already registered (by %s)", name,
-                             dup->origin);
+        return ipp_error_set(err, IPP_ERR_INVALID, "function '%s' is already registered (by %s)",
+                             name, dup->origin);
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 16;
         s_fn_t *grown = realloc(self->fns, cap * sizeof *grown);
         if (!grown)
-            return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory registering '%s'",
-                                 name);
+            return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory registering '%s'", name);
         self->fns = grown;
         self->cap = cap;
     }
@@ -170,8 +167,8 @@ static int s_register(ipp_plugin_registry_t *pub, const char *name, ipp_call_fn_
     eng_registration_t *reg = (eng_registration_t *)pub;
     ipp_error_t err;
     ipp_error_clear(&err);
-    if (eng_functions_add(reg->functions, name, fn, userdata, reg->owner, reg->origin,
-                          &err) != IPP_OK) {
+    if (eng_functions_add(reg->functions, name, fn, userdata, reg->owner, reg->origin, &err) !=
+        IPP_OK) {
         if (reg->err.code == IPP_OK)
             reg->err = err;
         return -1;
@@ -230,8 +227,8 @@ static int s_write_stdout(ipp_call_ctx_t *pub, const void *data, size_t len)
     return 0;
 }
 
-__attribute__((format(printf, 2, 0)))
-static int s_vprint(ipp_call_ctx_t *pub, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int s_vprint(ipp_call_ctx_t *pub, const char *fmt,
+                                                          va_list ap)
 {
     s_ctx_t *ctx = (s_ctx_t *)pub;
     ipp_err_t rc = eng_capture_vprintf(&ctx->out, fmt, ap);
@@ -240,8 +237,8 @@ static int s_vprint(ipp_call_ctx_t *pub, const char *fmt, va_list ap)
     return rc == IPP_OK ? 0 : -1;
 }
 
-__attribute__((format(printf, 3, 0)))
-static int s_verror(ipp_call_ctx_t *pub, const char *ename, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int s_verror(ipp_call_ctx_t *pub, const char *ename,
+                                                          const char *fmt, va_list ap)
 {
     s_ctx_t *ctx = (s_ctx_t *)pub;
     if (ctx->failed)
@@ -409,8 +406,8 @@ static const ipp_plugin_api_t s_api = {
     .set_summary = s_set_summary,
 };
 
-void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions,
-                           const void *owner, const char *origin)
+void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions, const void *owner,
+                           const char *origin)
 {
     memset(reg, 0, sizeof *reg);
     reg->pub.api = &s_api;
@@ -422,9 +419,8 @@ void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions,
 
 // ---------------------------------------------------------------- calls
 
-ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name,
-                             const eng_span_t *args, size_t nargs,
-                             const eng_call_opts_t *opts, eng_result_t *res)
+ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name, const eng_span_t *args,
+                             size_t nargs, const eng_call_opts_t *opts, eng_result_t *res)
 {
     res->started = ipp_clock_now_us();
     const s_fn_t *f = s_lookup(self, name);

@@ -82,26 +82,25 @@ typedef struct eng_call_opts_t {
 // A long function blocks the calling thread; it may run on a worker thread
 // as long as no other thread changes the registry or touches opts->ns
 // meanwhile (abort it through opts->cancel).
-ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name,
-                             const eng_span_t *args, size_t nargs,
-                             const eng_call_opts_t *opts, eng_result_t *res);
+ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name, const eng_span_t *args,
+                             size_t nargs, const eng_call_opts_t *opts, eng_result_t *res);
 
 // A registration in progress: what a plugin's ipp_plugin_init receives.
 // Embedded (init only, nothing to free); `pub` must stay first.
 typedef struct eng_registration_t {
-    ipp_plugin_registry_t pub;      // what the plugin sees
-    eng_functions_t *functions;     // where names go, borrowed
-    const void *owner;              // tag for the entries, borrowed
-    const char *origin;             // "builtin" or the plugin path, borrowed
-    ipp_error_t err;                // first failure, IPP_OK when none
-    size_t added;                   // functions registered so far
-    ipp_plugin_fini_fn_t fini;      // cleanup the plugin asked for, or NULL
-    void *fini_state;               // its argument, owned by the plugin
+    ipp_plugin_registry_t pub;   // what the plugin sees
+    eng_functions_t *functions;  // where names go, borrowed
+    const void *owner;           // tag for the entries, borrowed
+    const char *origin;          // "builtin" or the plugin path, borrowed
+    ipp_error_t err;             // first failure, IPP_OK when none
+    size_t added;                // functions registered so far
+    ipp_plugin_fini_fn_t fini;   // cleanup the plugin asked for, or NULL
+    void *fini_state;            // its argument, owned by the plugin
 } eng_registration_t;
 
 // eng_registration_init: prepare reg to register into functions with
 // owner and origin (both borrowed for reg's lifetime).
-void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions,
-                           const void *owner, const char *origin);
+void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions, const void *owner,
+                           const char *origin);
 
 #endif

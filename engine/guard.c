@@ -31,8 +31,7 @@ struct eng_guard_t {
 
 // s_guard_main: the guard process. Lists the groups it is told about and
 // SIGKILLs those still listed when the engine's end closes.
-__attribute__((noreturn))
-static void s_guard_main(int fd, int engine_fd)
+__attribute__((noreturn)) static void s_guard_main(int fd, int engine_fd)
 {
     close(engine_fd);
     // Only the engine's death ends the guard: not a ^C to the terminal's
@@ -41,8 +40,8 @@ static void s_guard_main(int fd, int engine_fd)
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
-    static const int quiet[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP,
-                                SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
+    static const int quiet[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGPIPE,
+                                SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
     for (size_t i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
         sigaction(quiet[i], &ign, NULL);
     sigset_t none;

@@ -61,40 +61,38 @@ static const char *s_find_python(char *buf, size_t size)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ipp-engine [options]\n"
-            "\n"
-            "Run an ipp engine: it registers with the controller, runs the tasks it is\n"
-            "sent one at a time (commands as child processes, call tasks through its\n"
-            "functions, namespace operations), and keeps each result until the\n"
-            "controller has recorded it. It reconnects by itself when the controller\n"
-            "goes away and comes back. Each command runs in its own process group,\n"
-            "and a small guard process kills that group if the engine dies, however\n"
-            "it dies.\n"
-            "\n"
-            "options:\n"
-            "  --profile NAME        read $IPP_DIR/profile_NAME/security/ipp-engine.json\n"
-            "                        (default profile: default)\n"
-            "  --connection FILE     read this engine connection file instead\n"
-            "  --uuid UUID           engine identity (default: a new one); the controller\n"
-            "                        gives the same uuid the same engine id\n"
-            "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable)\n"
-            "  --plugin PATH.so      load call functions from a plugin (repeatable)\n"
-            "  --python PATH.so      load the Python plugin (py.apply, py.execute, py.push,\n"
-            "                        py.pull, py.clear) from PATH; by default it is loaded\n"
-            "                        when found beside ipp-engine, in its build tree or in\n"
-            "                        <libdir>/ipp (Python runs in a child process,\n"
-            "                        ipp-python-host, one per engine)\n"
-            "  --no-python           do not load the Python plugin\n"
-            "  --output-limit BYTES  stdout/stderr kept per task (default 1048576)\n"
-            "  --log-level LEVEL     error, warn, info (default) or debug\n"
-            "  -h, --help            show this help\n");
+    fprintf(out, "usage: ipp-engine [options]\n"
+                 "\n"
+                 "Run an ipp engine: it registers with the controller, runs the tasks it is\n"
+                 "sent one at a time (commands as child processes, call tasks through its\n"
+                 "functions, namespace operations), and keeps each result until the\n"
+                 "controller has recorded it. It reconnects by itself when the controller\n"
+                 "goes away and comes back. Each command runs in its own process group,\n"
+                 "and a small guard process kills that group if the engine dies, however\n"
+                 "it dies.\n"
+                 "\n"
+                 "options:\n"
+                 "  --profile NAME        read $IPP_DIR/profile_NAME/security/ipp-engine.json\n"
+                 "                        (default profile: default)\n"
+                 "  --connection FILE     read this engine connection file instead\n"
+                 "  --uuid UUID           engine identity (default: a new one); the controller\n"
+                 "                        gives the same uuid the same engine id\n"
+                 "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable)\n"
+                 "  --plugin PATH.so      load call functions from a plugin (repeatable)\n"
+                 "  --python PATH.so      load the Python plugin (py.apply, py.execute, py.push,\n"
+                 "                        py.pull, py.clear) from PATH; by default it is loaded\n"
+                 "                        when found beside ipp-engine, in its build tree or in\n"
+                 "                        <libdir>/ipp (Python runs in a child process,\n"
+                 "                        ipp-python-host, one per engine)\n"
+                 "  --no-python           do not load the Python plugin\n"
+                 "  --output-limit BYTES  stdout/stderr kept per task (default 1048576)\n"
+                 "  --log-level LEVEL     error, warn, info (default) or debug\n"
+                 "  -h, --help            show this help\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG, O_PYTHON,
-           O_NO_PYTHON };
+    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG, O_PYTHON, O_NO_PYTHON };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
         {"connection", required_argument, NULL, O_CONN},

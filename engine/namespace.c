@@ -165,8 +165,7 @@ static void s_commit(eng_namespace_t *self, s_entry_t *e)
     s_grow(self);
 }
 
-ipp_err_t eng_namespace_set(eng_namespace_t *self, const char *key,
-                            const void *data, size_t len)
+ipp_err_t eng_namespace_set(eng_namespace_t *self, const char *key, const void *data, size_t len)
 {
     if (!key || !*key)
         return IPP_ERR_INVALID;
@@ -177,8 +176,8 @@ ipp_err_t eng_namespace_set(eng_namespace_t *self, const char *key,
     return IPP_OK;
 }
 
-ipp_err_t eng_namespace_get(const eng_namespace_t *self, const char *key,
-                            const void **data, size_t *len)
+ipp_err_t eng_namespace_get(const eng_namespace_t *self, const char *key, const void **data,
+                            size_t *len)
 {
     if (!key || !*key)
         return IPP_ERR_NOT_FOUND;
@@ -206,23 +205,21 @@ bool eng_namespace_del(eng_namespace_t *self, const char *key)
     return true;
 }
 
-ipp_err_t eng_namespace_push(eng_namespace_t *self, const char *const *keys,
-                             size_t nkeys, const eng_span_t *values,
-                             size_t nvalues, eng_result_t *res)
+ipp_err_t eng_namespace_push(eng_namespace_t *self, const char *const *keys, size_t nkeys,
+                             const eng_span_t *values, size_t nvalues, eng_result_t *res)
 {
     ipp_err_t rc = IPP_OK;
     s_entry_t **prepared = NULL;
     res->started = ipp_clock_now_us();
     if (nkeys != nvalues) {
-        eng_result_set_error(res, ENG_STATUS_ERROR, "ValueError",
-                             "push: %zu keys but %zu values", nkeys, nvalues);
+        eng_result_set_error(res, ENG_STATUS_ERROR, "ValueError", "push: %zu keys but %zu values",
+                             nkeys, nvalues);
         rc = IPP_ERR_INVALID;
         goto out;
     }
     for (size_t i = 0; i < nkeys; i++) {
         if (!keys[i] || !*keys[i]) {
-            eng_result_set_error(res, ENG_STATUS_ERROR, "ValueError",
-                                 "push: key %zu is empty", i);
+            eng_result_set_error(res, ENG_STATUS_ERROR, "ValueError", "push: key %zu is empty", i);
             rc = IPP_ERR_INVALID;
             goto out;
         }
@@ -256,8 +253,7 @@ out:
 }
 
 // s_name_missing: append "'key'" to the evalue being built, bounded.
-static void s_name_missing(char *buf, size_t size, size_t *used, const char *key,
-                           bool first)
+static void s_name_missing(char *buf, size_t size, size_t *used, const char *key, bool first)
 {
     if (*used >= size)
         return;
@@ -268,8 +264,8 @@ static void s_name_missing(char *buf, size_t size, size_t *used, const char *key
         *used = size;
 }
 
-ipp_err_t eng_namespace_pull(const eng_namespace_t *self, const char *const *keys,
-                             size_t nkeys, eng_result_t *res)
+ipp_err_t eng_namespace_pull(const eng_namespace_t *self, const char *const *keys, size_t nkeys,
+                             eng_result_t *res)
 {
     res->started = ipp_clock_now_us();
     char names[400];
@@ -282,9 +278,8 @@ ipp_err_t eng_namespace_pull(const eng_namespace_t *self, const char *const *key
             s_name_missing(names, sizeof names, &used, key, missing++ == 0);
     }
     if (missing) {
-        eng_result_set_error(res, ENG_STATUS_ERROR, "NameError",
-                             "%s %s %s not defined", missing == 1 ? "name" : "names",
-                             names, missing == 1 ? "is" : "are");
+        eng_result_set_error(res, ENG_STATUS_ERROR, "NameError", "%s %s %s not defined",
+                             missing == 1 ? "name" : "names", names, missing == 1 ? "is" : "are");
         res->completed = ipp_clock_now_us();
         return IPP_ERR_NOT_FOUND;
     }

@@ -26,13 +26,12 @@ void eng_namespace_destroy(eng_namespace_t **self_p);
 
 // eng_namespace_set: set key (non-empty) to a copy of data[0..len).
 // IPP_ERR_INVALID for an empty key; IPP_ERR_NOMEM leaves the old value.
-ipp_err_t eng_namespace_set(eng_namespace_t *self, const char *key,
-                            const void *data, size_t len);
+ipp_err_t eng_namespace_set(eng_namespace_t *self, const char *key, const void *data, size_t len);
 
 // eng_namespace_get: the value of key, borrowed: *data stays valid until
 // the key is set, deleted or cleared. IPP_ERR_NOT_FOUND when not set.
-ipp_err_t eng_namespace_get(const eng_namespace_t *self, const char *key,
-                            const void **data, size_t *len);
+ipp_err_t eng_namespace_get(const eng_namespace_t *self, const char *key, const void **data,
+                            size_t *len);
 
 // eng_namespace_del: remove key; returns whether it was set.
 bool eng_namespace_del(eng_namespace_t *self, const char *key);
@@ -47,15 +46,14 @@ size_t eng_namespace_count(const eng_namespace_t *self);
 // all or nothing. res gets timestamps and, on failure, status ERROR with
 // ename "ValueError" (counts differ, empty key) or "MemoryError". Returns
 // IPP_OK when every key was set.
-ipp_err_t eng_namespace_push(eng_namespace_t *self, const char *const *keys,
-                             size_t nkeys, const eng_span_t *values,
-                             size_t nvalues, eng_result_t *res);
+ipp_err_t eng_namespace_push(eng_namespace_t *self, const char *const *keys, size_t nkeys,
+                             const eng_span_t *values, size_t nvalues, eng_result_t *res);
 
 // eng_namespace_pull: the PULL task: res gets a copy of each key's value
 // as a buffer, in order. A key not set fails the whole pull with ename
 // "NameError" and an evalue naming every missing key (IPP_ERR_NOT_FOUND).
-ipp_err_t eng_namespace_pull(const eng_namespace_t *self, const char *const *keys,
-                             size_t nkeys, eng_result_t *res);
+ipp_err_t eng_namespace_pull(const eng_namespace_t *self, const char *const *keys, size_t nkeys,
+                             eng_result_t *res);
 
 // eng_namespace_clear_task: the CLEAR task: clear, with timestamps in res.
 void eng_namespace_clear_task(eng_namespace_t *self, eng_result_t *res);

@@ -36,8 +36,8 @@ void eng_plugin_destroy(eng_plugin_t **self_p)
     *self_p = NULL;
 }
 
-eng_plugin_t *eng_plugin_load(const char *path, eng_functions_t *functions,
-                              const ipp_logger_t *lg, ipp_error_t *err)
+eng_plugin_t *eng_plugin_load(const char *path, eng_functions_t *functions, const ipp_logger_t *lg,
+                              ipp_error_t *err)
 {
     if (!path || !*path || !functions) {
         ipp_error_set(err, IPP_ERR_INVALID, "plugin: no path given");
@@ -78,8 +78,8 @@ eng_plugin_t *eng_plugin_load(const char *path, eng_functions_t *functions,
     self->fini = reg.fini;
     self->fini_state = reg.fini_state;
     if (reg.err.code != IPP_OK) {
-        ipp_error_set(err, reg.err.code, "plugin %s: %s() failed: %s", path,
-                      IPP_PLUGIN_INIT_SYMBOL, reg.err.msg);
+        ipp_error_set(err, reg.err.code, "plugin %s: %s() failed: %s", path, IPP_PLUGIN_INIT_SYMBOL,
+                      reg.err.msg);
         goto fail;
     }
     if (rc != 0) {

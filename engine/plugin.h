@@ -22,8 +22,8 @@ typedef struct eng_plugin_t eng_plugin_t;
 // returns NULL, nothing stays registered, and err names the file and the
 // cause: cannot be loaded (dlerror text), no ipp_plugin_init, or init
 // failed (with the registration error when there was one). lg may be NULL.
-eng_plugin_t *eng_plugin_load(const char *path, eng_functions_t *functions,
-                              const ipp_logger_t *lg, ipp_error_t *err);
+eng_plugin_t *eng_plugin_load(const char *path, eng_functions_t *functions, const ipp_logger_t *lg,
+                              ipp_error_t *err);
 
 // eng_plugin_destroy: remove the plugin's functions, run its fini, dlclose
 // it; sets *self_p = NULL. NULL-safe.

@@ -36,8 +36,7 @@ void eng_spans_fini(eng_spans_t *s)
     s->n = 0;
 }
 
-ipp_err_t eng_request_command(const Ipp__Command *c, size_t output_limit,
-                              eng_request_cmd_t *out)
+ipp_err_t eng_request_command(const Ipp__Command *c, size_t output_limit, eng_request_cmd_t *out)
 {
     memset(out, 0, sizeof *out);
     // As many as the request carries: the message size limit bounds them.

@@ -31,8 +31,8 @@ void eng_missing_fini(eng_missing_t *self)
     eng_missing_init(self);
 }
 
-__attribute__((format(printf, 3, 4)))
-static ipp_err_t s_missing_add(eng_missing_t *self, const char *item, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static ipp_err_t
+s_missing_add(eng_missing_t *self, const char *item, const char *fmt, ...)
 {
     if (self->count == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 4;
@@ -71,8 +71,7 @@ static bool s_is_executable(const char *file)
     return stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0;
 }
 
-bool eng_requires_find_program(const char *program, const char *path, char *out,
-                               size_t size)
+bool eng_requires_find_program(const char *program, const char *path, char *out, size_t size)
 {
     if (!program || !*program)
         return false;
@@ -107,8 +106,7 @@ bool eng_requires_find_program(const char *program, const char *path, char *out,
 }
 
 // s_check_one: append req to missing if env lacks it.
-static ipp_err_t s_check_one(const char *req, const eng_requires_env_t *env,
-                             eng_missing_t *missing)
+static ipp_err_t s_check_one(const char *req, const eng_requires_env_t *env, eng_missing_t *missing)
 {
     if (!req)
         return s_missing_add(missing, "", "empty requirement");
@@ -145,12 +143,12 @@ static ipp_err_t s_check_one(const char *req, const eng_requires_env_t *env,
         return s_missing_add(missing, req, "engine has no tag '%s'", name);
     }
     return s_missing_add(missing, req,
-                         "unknown requirement kind '%.*s' (expected fn:, cmd: or tag:)",
-                         (int)klen, req);
+                         "unknown requirement kind '%.*s' (expected fn:, cmd: or tag:)", (int)klen,
+                         req);
 }
 
-ipp_err_t eng_requires_check(const char *const *requires, size_t n,
-                             const eng_requires_env_t *env, eng_missing_t *missing)
+ipp_err_t eng_requires_check(const char *const *requires, size_t n, const eng_requires_env_t *env,
+                             eng_missing_t *missing)
 {
     for (size_t i = 0; i < n; i++) {
         ipp_err_t rc = s_check_one(requires ? requires[i] : NULL, env, missing);

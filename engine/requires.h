@@ -42,14 +42,13 @@ void eng_missing_fini(eng_missing_t *self);
 // unmet one to missing (which the caller initialised) with a reason. An
 // unknown kind, an empty name or a NULL entry is unmet too. Returns IPP_OK
 // when the check ran (missing->count == 0: all met), IPP_ERR_NOMEM.
-ipp_err_t eng_requires_check(const char *const *requires, size_t n,
-                             const eng_requires_env_t *env, eng_missing_t *missing);
+ipp_err_t eng_requires_check(const char *const *requires, size_t n, const eng_requires_env_t *env,
+                             eng_missing_t *missing);
 
 // eng_requires_find_program: whether program names an executable regular
 // file: directly when it contains a '/', else by searching path (NULL =
 // $PATH, unset = the system default path). When found and out is not NULL,
 // out receives the full path (truncated to size).
-bool eng_requires_find_program(const char *program, const char *path, char *out,
-                               size_t size);
+bool eng_requires_find_program(const char *program, const char *path, char *out, size_t size);
 
 #endif

@@ -49,8 +49,8 @@ void eng_result_move(eng_result_t *dst, eng_result_t *src)
     eng_result_init(src);
 }
 
-ipp_err_t eng_result_set_error(eng_result_t *self, eng_status_t status,
-                               const char *ename, const char *fmt, ...)
+ipp_err_t eng_result_set_error(eng_result_t *self, eng_status_t status, const char *ename,
+                               const char *fmt, ...)
 {
     self->status = status;
     snprintf(self->ename, sizeof self->ename, "%s", ename ? ename : "");

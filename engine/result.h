@@ -70,9 +70,8 @@ void eng_result_move(eng_result_t *dst, eng_result_t *src);
 // eng_result_set_error: set status and ename (truncated to fit) and a
 // printf-style evalue. Never fails as a whole: when the evalue cannot be
 // allocated it stays NULL and IPP_ERR_NOMEM is returned.
-ipp_err_t eng_result_set_error(eng_result_t *self, eng_status_t status,
-                               const char *ename, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+ipp_err_t eng_result_set_error(eng_result_t *self, eng_status_t status, const char *ename,
+                               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 // eng_result_add_buffer: append a copy of data[0..len) to the buffers.
 ipp_err_t eng_result_add_buffer(eng_result_t *self, const void *data, size_t len);

@@ -94,15 +94,15 @@ struct eng_runner_t {
 
 // Everything the child needs, built before fork.
 typedef struct s_plan_t {
-    char **argv;      // NULL-terminated; strings borrowed from the command
-    char **envp;      // NULL-terminated; strings from environ or env_owned
-    char **env_owned; // "NAME=VALUE" strings we allocated
-    size_t nowned;    // how many
-    char **cands;     // NULL-terminated paths to try, owned
-    char **shargv;    // ENOEXEC fallback: /bin/sh CAND argv[1..], NULL
-    const char *cwd;  // borrowed
-    pid_t parent;     // the engine's pid, to check the death signal against
-    int guard_fd;     // where the child registers its group; -1 = none
+    char **argv;       // NULL-terminated; strings borrowed from the command
+    char **envp;       // NULL-terminated; strings from environ or env_owned
+    char **env_owned;  // "NAME=VALUE" strings we allocated
+    size_t nowned;     // how many
+    char **cands;      // NULL-terminated paths to try, owned
+    char **shargv;     // ENOEXEC fallback: /bin/sh CAND argv[1..], NULL
+    const char *cwd;   // borrowed
+    pid_t parent;      // the engine's pid, to check the death signal against
+    int guard_fd;      // where the child registers its group; -1 = none
 } s_plan_t;
 
 // ----------------------------------------------------------- small helpers
@@ -154,16 +154,16 @@ static void s_nonblock(int fd)
 static const char *s_signame(int sig)
 {
     static const char *const names[] = {
-        [SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",       [SIGQUIT] = "SIGQUIT",
-        [SIGILL] = "SIGILL",   [SIGTRAP] = "SIGTRAP",     [SIGABRT] = "SIGABRT",
-        [SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",       [SIGKILL] = "SIGKILL",
-        [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV",     [SIGUSR2] = "SIGUSR2",
-        [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",     [SIGTERM] = "SIGTERM",
-        [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT",     [SIGSTOP] = "SIGSTOP",
-        [SIGTSTP] = "SIGTSTP", [SIGTTIN] = "SIGTTIN",     [SIGTTOU] = "SIGTTOU",
-        [SIGURG] = "SIGURG",   [SIGXCPU] = "SIGXCPU",     [SIGXFSZ] = "SIGXFSZ",
+        [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",   [SIGQUIT] = "SIGQUIT",
+        [SIGILL] = "SIGILL",       [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT",
+        [SIGBUS] = "SIGBUS",       [SIGFPE] = "SIGFPE",   [SIGKILL] = "SIGKILL",
+        [SIGUSR1] = "SIGUSR1",     [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+        [SIGPIPE] = "SIGPIPE",     [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM",
+        [SIGCHLD] = "SIGCHLD",     [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP",
+        [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU",
+        [SIGURG] = "SIGURG",       [SIGXCPU] = "SIGXCPU", [SIGXFSZ] = "SIGXFSZ",
         [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
-        [SIGIO] = "SIGIO",     [SIGPWR] = "SIGPWR",       [SIGSYS] = "SIGSYS",
+        [SIGIO] = "SIGIO",         [SIGPWR] = "SIGPWR",   [SIGSYS] = "SIGSYS",
     };
     if (sig > 0 && (size_t)sig < sizeof names / sizeof names[0] && names[sig])
         return names[sig];
@@ -287,8 +287,7 @@ static const char *s_search_path(const eng_command_t *cmd)
 }
 
 // s_build_cands: the paths execve will try, as execvp would.
-static int s_build_cands(s_plan_t *plan, const char *program, const char *path,
-                         bool *searched)
+static int s_build_cands(s_plan_t *plan, const char *program, const char *path, bool *searched)
 {
     *searched = strchr(program, '/') == NULL;
     size_t n = 1;
@@ -308,8 +307,7 @@ static int s_build_cands(s_plan_t *plan, const char *program, const char *path,
         const char *colon = strchr(p, ':');
         int dlen = (int)(colon ? (size_t)(colon - p) : strlen(p));
         // an empty entry means the current directory, as in execvp
-        if (asprintf(&plan->cands[k], "%.*s/%s", dlen ? dlen : 1, dlen ? p : ".",
-                     program) < 0) {
+        if (asprintf(&plan->cands[k], "%.*s/%s", dlen ? dlen : 1, dlen ? p : ".", program) < 0) {
             plan->cands[k] = NULL;
             return -1;
         }
@@ -357,8 +355,7 @@ static int s_build_plan(s_plan_t *plan, const eng_command_t *cmd, bool *searched
 
 // ---------------------------------------------------------------- child
 
-__attribute__((noreturn))
-static void s_child_fail(int report_fd, int stage, int err)
+__attribute__((noreturn)) static void s_child_fail(int report_fd, int stage, int err)
 {
     s_report_t rep = {.stage = stage, .err = err};
     ssize_t rc = write(report_fd, &rep, sizeof rep);
@@ -367,9 +364,8 @@ static void s_child_fail(int report_fd, int stage, int err)
 }
 
 // s_child: runs in the forked child; async-signal-safe calls only.
-__attribute__((noreturn))
-static void s_child(s_plan_t *plan, int in_fd, int out_fd, int err_fd, int report_fd,
-                    const sigset_t *unblocked)
+__attribute__((noreturn)) static void s_child(s_plan_t *plan, int in_fd, int out_fd, int err_fd,
+                                              int report_fd, const sigset_t *unblocked)
 {
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
@@ -423,8 +419,8 @@ static void s_child(s_plan_t *plan, int in_fd, int out_fd, int err_fd, int repor
 // ---------------------------------------------------------------- result
 
 // s_finish_now: end a runner that never ran with an error result.
-__attribute__((format(printf, 3, 4)))
-static void s_finish_now(eng_runner_t *self, const char *ename, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+s_finish_now(eng_runner_t *self, const char *ename, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
@@ -451,19 +447,17 @@ static void s_set_exec_error(eng_runner_t *self)
     case S_STAGE_EXEC:
         if ((e == ENOENT || e == ENOTDIR) && self->searched)
             eng_result_set_error(res, ENG_STATUS_ERROR, "CommandNotFound",
-                                 "program '%s' not found on PATH: %s", self->what,
-                                 strerror(e));
+                                 "program '%s' not found on PATH: %s", self->what, strerror(e));
         else if (e == ENOENT || e == ENOTDIR)
             eng_result_set_error(res, ENG_STATUS_ERROR, "CommandNotFound",
                                  "program '%s' not found: %s", self->what, strerror(e));
         else
-            eng_result_set_error(res, ENG_STATUS_ERROR, "ExecError",
-                                 "cannot execute '%s': %s", self->what, strerror(e));
+            eng_result_set_error(res, ENG_STATUS_ERROR, "ExecError", "cannot execute '%s': %s",
+                                 self->what, strerror(e));
         break;
     default:
         eng_result_set_error(res, ENG_STATUS_ERROR, "ExecError",
-                             "cannot set up the process for '%s': %s", self->what,
-                             strerror(e));
+                             "cannot set up the process for '%s': %s", self->what, strerror(e));
         break;
     }
 }
@@ -500,7 +494,8 @@ static void s_finish(eng_runner_t *self)
     if (self->status_lost) {
         eng_result_set_error(res, ENG_STATUS_ERROR, "CommandFailed",
                              "command '%s' ended but its exit status was lost "
-                             "(is SIGCHLD ignored?)", self->what);
+                             "(is SIGCHLD ignored?)",
+                             self->what);
         return;
     }
     if (WIFSIGNALED(self->wstatus))
@@ -510,8 +505,7 @@ static void s_finish(eng_runner_t *self)
     char how[64];
     s_describe_end(self, how, sizeof how);
     if (self->aborted) {
-        eng_result_set_error(res, ENG_STATUS_ABORTED, "TaskAborted", "command aborted (%s)",
-                             how);
+        eng_result_set_error(res, ENG_STATUS_ABORTED, "TaskAborted", "command aborted (%s)", how);
     } else if (self->timed_out) {
         eng_result_set_error(res, ENG_STATUS_ERROR, "WallTimeExceeded",
                              "command exceeded its wall-time limit of %g s and was "
@@ -617,8 +611,8 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
     if (pid == 0) {
         sigset_t none;
         sigemptyset(&none);
-        s_child(&plan, devnull >= 0 ? devnull : in_pipe[0], out_pipe[1], err_pipe[1],
-                rep_pipe[1], &none);
+        s_child(&plan, devnull >= 0 ? devnull : in_pipe[0], out_pipe[1], err_pipe[1], rep_pipe[1],
+                &none);
     }
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -636,8 +630,7 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
         if (self->pidfd >= 0)
             self->pidfd = s_high(self->pidfd);
         else
-            IPP_LOGD(self->lg, "pidfd_open: %s; polling for the child's exit",
-                     strerror(errno));
+            IPP_LOGD(self->lg, "pidfd_open: %s; polling for the child's exit", strerror(errno));
     }
     self->out_fd = out_pipe[0];
     self->err_fd = err_pipe[0];
@@ -651,8 +644,7 @@ static int s_spawn(eng_runner_t *self, const eng_command_t *cmd)
     IPP_LOGD(self->lg, "command %s started as pid %ld", self->what, (long)pid);
     goto out;
 fail:
-    s_finish_now(self, "ExecError", "cannot start '%s': %s: %s", self->what, step,
-                 strerror(errno));
+    s_finish_now(self, "ExecError", "cannot start '%s': %s: %s", self->what, step, strerror(errno));
 out:
     s_close(&in_pipe[0]);
     s_close(&in_pipe[1]);
@@ -695,8 +687,7 @@ eng_runner_t *eng_runner_new(const eng_command_t *cmd, const ipp_logger_t *lg)
     self->guard = cmd->guard;
     self->wall_limit_us = cmd->wall_limit_us;
     self->kill_grace_us = cmd->kill_grace_us ? cmd->kill_grace_us : ENG_RUNNER_KILL_GRACE_US;
-    self->drain_grace_us =
-        cmd->drain_grace_us ? cmd->drain_grace_us : ENG_RUNNER_DRAIN_GRACE_US;
+    self->drain_grace_us = cmd->drain_grace_us ? cmd->drain_grace_us : ENG_RUNNER_DRAIN_GRACE_US;
     if (s_spawn(self, cmd) != 0)
         goto nomem;
     return self;
@@ -748,8 +739,8 @@ static void s_feed_stdin(eng_runner_t *self)
             return;
         } else {
             // EPIPE: the command stopped reading; not an error of ours
-            IPP_LOGD(self->lg, "command %s: stdin closed after %zu of %zu bytes: %s",
-                     self->what, self->in_off, self->in_len, strerror(errno));
+            IPP_LOGD(self->lg, "command %s: stdin closed after %zu of %zu bytes: %s", self->what,
+                     self->in_off, self->in_len, strerror(errno));
             s_close(&self->in_fd);
             return;
         }
@@ -769,8 +760,7 @@ static void s_drain(eng_runner_t *self, int *fd, eng_capture_t *cap)
         if (n < 0 && errno == EAGAIN)
             return;
         if (n < 0)
-            IPP_LOGW(self->lg, "command %s: reading output: %s", self->what,
-                     strerror(errno));
+            IPP_LOGW(self->lg, "command %s: reading output: %s", self->what, strerror(errno));
         s_close(fd);
     }
 }
@@ -840,8 +830,7 @@ bool eng_runner_poll(eng_runner_t *self)
             self->kill_deadline = now + self->kill_grace_us;
         }
         if (self->kill_deadline && !self->kill_sent && now >= self->kill_deadline) {
-            IPP_LOGI(self->lg, "command %s: still running after SIGTERM; SIGKILL",
-                     self->what);
+            IPP_LOGI(self->lg, "command %s: still running after SIGTERM; SIGKILL", self->what);
             s_kill_group(self, SIGKILL);
             self->kill_sent = true;
         }

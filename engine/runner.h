@@ -64,25 +64,25 @@ typedef struct eng_envvar_t {
 
 // What to run. Everything is borrowed only for the eng_runner_new call.
 typedef struct eng_command_t {
-    const char *const *argv;    // program and arguments (argv[0] searched on PATH)
-    size_t argc;                // entries in argv
-    const char *shell;          // if set: /bin/sh -c shell, argv giving $0 $1 …
-    const eng_envvar_t *env;    // environment additions
-    size_t nenv;                // entries in env
-    const char *cwd;            // working directory; NULL = the engine's
-    const void *stdin_data;     // bytes for stdin; NULL = /dev/null
-    size_t stdin_len;           // their length
-    int64_t wall_limit_us;      // wall-time limit; 0 = none
-    size_t stdout_limit;        // bytes of stdout kept; 0 = 1 MiB
-    size_t stderr_limit;        // bytes of stderr kept; 0 = 1 MiB
-    int64_t kill_grace_us;      // SIGTERM → SIGKILL delay; 0 = 2 s
-    int64_t drain_grace_us;     // output drain after exit; 0 = 0.5 s
-    bool keep_strays;           // leave the group's other processes running
-                                // (they are not guarded then)
-    eng_guard_t *guard;         // kills the group if the engine dies (borrowed,
-                                // must outlive the runner); NULL = unguarded
-    bool poll_for_exit;         // no pidfd: look for the exit every 10 ms (the
-                                // fallback for kernels before 5.3; tests use it)
+    const char *const *argv;  // program and arguments (argv[0] searched on PATH)
+    size_t argc;              // entries in argv
+    const char *shell;        // if set: /bin/sh -c shell, argv giving $0 $1 …
+    const eng_envvar_t *env;  // environment additions
+    size_t nenv;              // entries in env
+    const char *cwd;          // working directory; NULL = the engine's
+    const void *stdin_data;   // bytes for stdin; NULL = /dev/null
+    size_t stdin_len;         // their length
+    int64_t wall_limit_us;    // wall-time limit; 0 = none
+    size_t stdout_limit;      // bytes of stdout kept; 0 = 1 MiB
+    size_t stderr_limit;      // bytes of stderr kept; 0 = 1 MiB
+    int64_t kill_grace_us;    // SIGTERM → SIGKILL delay; 0 = 2 s
+    int64_t drain_grace_us;   // output drain after exit; 0 = 0.5 s
+    bool keep_strays;         // leave the group's other processes running
+                              // (they are not guarded then)
+    eng_guard_t *guard;       // kills the group if the engine dies (borrowed,
+                              // must outlive the runner); NULL = unguarded
+    bool poll_for_exit;       // no pidfd: look for the exit every 10 ms (the
+                              // fallback for kernels before 5.3; tests use it)
 } eng_command_t;
 
 // eng_runner_new: start cmd now. Caller owns the runner. Returns NULL only

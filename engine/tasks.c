@@ -73,7 +73,7 @@ static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
     Ipp__RemoteError er = IPP__REMOTE_ERROR__INIT;
     char **tb = NULL;
     r.has_status = 1;
-    r.status = res->status == ENG_STATUS_OK      ? IPP__STATUS__OK
+    r.status = res->status == ENG_STATUS_OK        ? IPP__STATUS__OK
                : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
                                                    : IPP__STATUS__ERROR;
     if (res->ename[0]) {
@@ -307,9 +307,8 @@ void eng_tasks_start(eng_daemon_t *self)
                 s_job_free(job);
                 continue;
             }
-            self->call_deadline = r->call->wall_limit_us > 0
-                                      ? ipp_clock_mono_us() + r->call->wall_limit_us
-                                      : 0;
+            self->call_deadline =
+                r->call->wall_limit_us > 0 ? ipp_clock_mono_us() + r->call->wall_limit_us : 0;
             atomic_store(&self->cancel, 0);
             pthread_mutex_lock(&self->mu);
             self->work = job;
@@ -325,8 +324,8 @@ void eng_tasks_start(eng_daemon_t *self)
             if (op->op == IPP__NAMESPACE_OP__OP__PUSH) {
                 eng_spans_t vals;
                 if (eng_spans_init(&vals, job->bufs, job->n_bufs) == IPP_OK)
-                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys,
-                                       vals.v, vals.n, &res);
+                    eng_namespace_push(self->ns, (const char *const *)op->keys, op->n_keys, vals.v,
+                                       vals.n, &res);
                 else
                     eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory");
                 eng_spans_fini(&vals);
@@ -465,7 +464,6 @@ void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
         return;
     }
 }
-
 
 int64_t eng_tasks_deadline(const eng_daemon_t *self)
 {

@@ -107,8 +107,7 @@ static ipp_err_t s_bind(hub_t *hub, void *sock, int port, int *bound, ipp_error_
     else
         snprintf(ep, sizeof ep, "tcp://%s:*", hub->cfg.ip);
     if (zmq_bind(sock, ep) != 0)
-        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot bind %s: %s", ep,
-                             zmq_strerror(zmq_errno()));
+        return ipp_error_set(err, IPP_ERR_ZMQ, "cannot bind %s: %s", ep, zmq_strerror(zmq_errno()));
     char last[256];
     size_t len = sizeof last;
     zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, last, &len);
@@ -211,8 +210,7 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
     hub->log = log;
     hub->started = ipp_clock_now_us();
     wire_msg_init(&hub->in);
-    snprintf(hub->pid_path, sizeof hub->pid_path, "%s/ipp-controller.pid",
-             hub->cfg.profile_dir);
+    snprintf(hub->pid_path, sizeof hub->pid_path, "%s/ipp-controller.pid", hub->cfg.profile_dir);
     sched_config_t sc = sched_config_default();
     sc.scheme = cfg->scheme;
     sc.hwm = cfg->hwm;
@@ -274,12 +272,12 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
         hub_keys_socket(hub, hub->engine_sock, "engine", err) != IPP_OK ||
         hub_keys_socket(hub, hub->pub_sock, "notify", err) != IPP_OK)
         goto fail;
-    if (s_bind(hub, hub->client_sock, hub->client_conn.client_port,
-               &hub->client_conn.client_port, err) != IPP_OK ||
-        s_bind(hub, hub->pub_sock, hub->client_conn.notify_port,
-               &hub->client_conn.notify_port, err) != IPP_OK ||
-        s_bind(hub, hub->engine_sock, hub->engine_conn.engine_port,
-               &hub->engine_conn.engine_port, err) != IPP_OK)
+    if (s_bind(hub, hub->client_sock, hub->client_conn.client_port, &hub->client_conn.client_port,
+               err) != IPP_OK ||
+        s_bind(hub, hub->pub_sock, hub->client_conn.notify_port, &hub->client_conn.notify_port,
+               err) != IPP_OK ||
+        s_bind(hub, hub->engine_sock, hub->engine_conn.engine_port, &hub->engine_conn.engine_port,
+               err) != IPP_OK)
         goto fail;
 
     hub->store = hub_store_open(&hub->cfg, hub->log, err);
@@ -331,8 +329,8 @@ void hub_stop(hub_t *hub)
         for (size_t i = 0; i < hub_registry_count(hub->engines); i++) {
             hub_engine_t *e = hub_registry_at(hub->engines, i);
             wire_send(hub->wire, hub->engine_sock, &(wire_frame_t){e->ident, e->ident_len}, 1,
-                      IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0, ZMQ_DONTWAIT,
-                      NULL, NULL);
+                      IPP__MSG_TYPE__UNREGISTRATION, NULL, &u.base, NULL, 0, ZMQ_DONTWAIT, NULL,
+                      NULL);
         }
         Ipp__ShutdownNotice note = IPP__SHUTDOWN_NOTICE__INIT;
         note.has_when = 1;

@@ -115,8 +115,7 @@ static void s_adopt(hub_t *hub, hub_engine_t *e, const char *msg_id)
 }
 
 // s_registration_reply: tell the engine its id and the heartbeat rules.
-static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                                 int id)
+static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const char *parent, int id)
 {
     Ipp__RegistrationReply rep = IPP__REGISTRATION_REPLY__INIT;
     rep.has_engine_id = 1;
@@ -130,8 +129,7 @@ static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const ch
               &rep.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
-void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                         hub_engine_t *from)
+void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *from)
 {
     (void)from;  // what counts is the uuid: a new process may reuse it
     Ipp__RegistrationRequest *req = (Ipp__RegistrationRequest *)msg->content;
@@ -148,7 +146,8 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     hub_engine_t *old = hub_registry_by_uuid(hub->engines, req->uuid);
     hub_engine_t *same_conn = hub_registry_by_ident(hub->engines, ident->data, ident->size);
-    if (old && old->pid == req->pid && strcmp(old->hostname, req->hostname ? req->hostname : "") == 0 &&
+    if (old && old->pid == req->pid &&
+        strcmp(old->hostname, req->hostname ? req->hostname : "") == 0 &&
         old->ident_len == ident->size && memcmp(old->ident, ident->data, ident->size) == 0) {
         // The same process again (it heard nothing from us for a while):
         // nothing it runs was lost; answer as before. Results it holds
@@ -184,17 +183,17 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     ipp_error_t err;
     int id = -1;
-    if (hub_store_engine_id(hub->store, req->uuid, req->hostname ? req->hostname : "",
-                            req->pid, ipp_clock_now_us(), &id, &err) != IPP_OK) {
+    if (hub_store_engine_id(hub->store, req->uuid, req->hostname ? req->hostname : "", req->pid,
+                            ipp_clock_now_us(), &id, &err) != IPP_OK) {
         if (restarted >= 0)
             sched_engine_remove(hub->sched, restarted);
         hub_reply_error(hub, hub->engine_sock, ident, parent, err.code, NULL,
                         "cannot record the engine: %s", err.msg);
         return;
     }
-    hub_engine_t *e = hub_registry_add(hub->engines, id, req->uuid, req->hostname, req->pid,
-                                       req->tags, req->n_tags, req->functions,
-                                       req->n_functions, ident->data, ident->size);
+    hub_engine_t *e =
+        hub_registry_add(hub->engines, id, req->uuid, req->hostname, req->pid, req->tags,
+                         req->n_tags, req->functions, req->n_functions, ident->data, ident->size);
     if (!e) {
         if (restarted >= 0)
             sched_engine_remove(hub->sched, restarted);
@@ -206,9 +205,8 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     e->last_seen = ipp_clock_mono_us();
 
     s_registration_reply(hub, ident, parent, id);
-    IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id,
-             req->uuid, req->hostname ? req->hostname : "?", req->pid, req->n_running,
-             req->n_finished);
+    IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id, req->uuid,
+             req->hostname ? req->hostname : "?", req->pid, req->n_running, req->n_finished);
     s_announce(hub, e, true);
     // No work until it proves it is alive with a heartbeat: a registration
     // alone may come from a peer that never runs anything.
@@ -223,8 +221,7 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
         s_adopt(hub, e, req->finished[i]);
 }
 
-void hub_engine_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                          hub_engine_t *e)
+void hub_engine_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
 {
     if (!e) {
         // Not registered in this run (a controller restart): ask it to.
@@ -240,8 +237,8 @@ void hub_engine_heartbeat(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident
         sched_engine_unhold(hub->sched, e->id);
         IPP_LOGD(hub->log, "engine %d is alive: it gets work", e->id);
     }
-    wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__HEARTBEAT,
-              msg->header->msg_id, msg->content, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+    wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__HEARTBEAT, msg->header->msg_id,
+              msg->content, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
 void hub_engine_unmet(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
@@ -258,8 +255,7 @@ void hub_engine_unmet(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hu
     sched_unmet(hub->sched, u->msg_id, e->id);
 }
 
-void hub_engine_unregister(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                           hub_engine_t *e)
+void hub_engine_unregister(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e)
 {
     (void)msg;
     (void)ident;

@@ -34,23 +34,23 @@
 
 // Settings from the command line.
 typedef struct hub_config_t {
-    char profile_dir[1024];      // $IPP_DIR/profile_NAME
-    char ip[64];                 // address to bind (default 127.0.0.1)
-    char db_path[1100];          // task store file
-    int durability;              // DB_DURABILITY_NORMAL or _FULL
+    char profile_dir[1024];            // $IPP_DIR/profile_NAME
+    char ip[64];                       // address to bind (default 127.0.0.1)
+    char db_path[1100];                // task store file
+    int durability;                    // DB_DURABILITY_NORMAL or _FULL
     const sched_scheme_ops_t *scheme;  // routing scheme
-    uint32_t hwm;                // outstanding tasks per engine (0 = unlimited)
-    int64_t heartbeat_us;        // heartbeat period
-    int heartbeat_misses;        // periods of silence before an engine is dead
-    int64_t grace_us;            // after a restart: how long engines get to
-                                 // report held tasks before those are requeued
-    int64_t window_us;           // accepted clock skew for messages
-    size_t max_engines;          // registered engines at most (--max-engines;
-                                 // 0 = HUB_MAX_ENGINES_DEFAULT)
-    int client_port;             // 0 = reuse the connection file's, else free
-    int engine_port;             // likewise
-    int notify_port;             // likewise
-    bool curve;                  // CurveZMQ on every socket, a key per peer (keys.c)
+    uint32_t hwm;                      // outstanding tasks per engine (0 = unlimited)
+    int64_t heartbeat_us;              // heartbeat period
+    int heartbeat_misses;              // periods of silence before an engine is dead
+    int64_t grace_us;                  // after a restart: how long engines get to
+                                       // report held tasks before those are requeued
+    int64_t window_us;                 // accepted clock skew for messages
+    size_t max_engines;                // registered engines at most (--max-engines;
+                                       // 0 = HUB_MAX_ENGINES_DEFAULT)
+    int client_port;                   // 0 = reuse the connection file's, else free
+    int engine_port;                   // likewise
+    int notify_port;                   // likewise
+    bool curve;                        // CurveZMQ on every socket, a key per peer (keys.c)
 } hub_config_t;
 
 // Engines registered at once unless --max-engines says otherwise.
@@ -60,8 +60,8 @@ typedef struct hub_config_t {
 // when the task completes (its done.<id> subscription may reach the XPUB
 // too late to see the notification).
 typedef struct hub_watcher_t {
-    uint8_t ident[64];   // its routing id
-    size_t len;          // length
+    uint8_t ident[64];  // its routing id
+    size_t len;         // length
 } hub_watcher_t;
 
 // A pending task: what the controller keeps in memory until the result is
@@ -99,8 +99,8 @@ typedef struct hub_task_t {
 
 // A client with tasks in hub_t.tasks: how many (see hub_deliveries_flush).
 typedef struct hub_client_t {
-    char key[2 * 64 + 1];            // its routing id in hex (the map key)
-    long outstanding;                // its tasks not yet delivered
+    char key[2 * 64 + 1];  // its routing id in hex (the map key)
+    long outstanding;      // its tasks not yet delivered
 } hub_client_t;
 
 struct hub_t;
@@ -142,10 +142,10 @@ typedef struct hub_sack_t {
 
 // What to do once a DB mutation is committed.
 typedef enum hub_wait_kind_t {
-    HUB_WAIT_SUBMIT = 1,   // request durable: ack client, schedule
-    HUB_WAIT_RESULT = 2,   // engine result durable: ack engine, deliver
-    HUB_WAIT_FAILED = 3,   // scheduler failure durable: deliver
-    HUB_WAIT_REPLY = 4,    // a query's mutation settled: call done
+    HUB_WAIT_SUBMIT = 1,  // request durable: ack client, schedule
+    HUB_WAIT_RESULT = 2,  // engine result durable: ack engine, deliver
+    HUB_WAIT_FAILED = 3,  // scheduler failure durable: deliver
+    HUB_WAIT_REPLY = 4,   // a query's mutation settled: call done
 } hub_wait_kind_t;
 
 typedef struct hub_wait_t {
@@ -161,11 +161,11 @@ typedef struct hub_wait_t {
 // A Curve key the controller knows (keys.c): loaded from the task store at
 // start and again when `ipp keys` says one changed.
 typedef struct hub_key_t {
-    char name[DB_KEY_NAME_MAX + 1];      // its name (the ZAP User-Id)
-    db_role_t role;                      // client, engine or admin
-    char public_key[DB_KEY_Z85_LEN + 1]; // Z85
-    bool revoked;                        // refused from now on, also on open connections
-    int64_t seen_queued;                 // monotonic µs its last_seen was last written
+    char name[DB_KEY_NAME_MAX + 1];       // its name (the ZAP User-Id)
+    db_role_t role;                       // client, engine or admin
+    char public_key[DB_KEY_Z85_LEN + 1];  // Z85
+    bool revoked;                         // refused from now on, also on open connections
+    int64_t seen_queued;                  // monotonic µs its last_seen was last written
 } hub_key_t;
 
 // Why a peer or a request was refused (counted in hub_t.refusals).
@@ -178,61 +178,61 @@ typedef enum hub_refusal_t {
 } hub_refusal_t;
 
 typedef struct hub_t {
-    hub_config_t cfg;            // settings
-    const ipp_logger_t *log;     // logger (owned by main)
-    void *zctx;                  // ZeroMQ context
-    void *client_sock;           // ROUTER for clients
-    void *engine_sock;           // ROUTER for engines
-    void *pub_sock;              // XPUB for notifications
-    ipp_strmap_t *subs;         // topics someone subscribed to (owned keys)
-    uint64_t sub_lens;           // bit n: some topic of length n (n < 63), bit 63: longer
-    wire_session_t *wire;        // signing session
-    conn_info_t client_conn;     // what the client connection file says
-    conn_info_t engine_conn;     // what the engine connection file says
-    struct hub_store_t *store;   // the task store (store.c)
-    struct hub_reads_t *reads;   // large reads, off the loop (reads.c)
-    sched_t *sched;              // scheduler
-    hub_registry_t *engines;     // live engines
-    ipp_strmap_t *tasks;        // pending tasks by msg_id
-    hub_wait_t *waits;           // ring of commit waits, in seq order
-    size_t waits_head;           // index of the oldest
-    size_t waits_n;              // how many
-    size_t waits_cap;            // ring size
-    wire_msg_t in;               // reused for every incoming message
-    int64_t started;             // wall clock µs at start
-    int64_t engines_seq;         // seq of the last ENGINE_EVENT (µs clock, strictly rising)
-    int64_t next_beat;           // monotonic µs of the next heartbeat check
-    int64_t grace_until;         // monotonic µs: end of the recovery grace
-    bool recovering;             // grace period running
-    bool stopping;               // leave the loop
-    volatile sig_atomic_t *stop_flag; // set by main's signal handler
-    char pid_path[1100];         // the pid file
-    bool pid_claimed;            // it holds our pid: remove it in hub_stop
-    int64_t sacks_due;           // monotonic µs by which they must be sent
-    hub_sack_t *sacks;           // submit acceptances gathered (hub_accepts_flush)
-    size_t n_sacks;              // how many
-    size_t cap_sacks;            // allocated
-    hub_ack_t *acks;             // result acks gathered (see hub_acks_flush)
-    size_t n_acks;               // how many
-    size_t cap_acks;             // allocated
-    int64_t acks_due;            // monotonic µs by which they must be sent
-    ipp_strmap_t *clients;       // hub_client_t by hex routing id (owned values)
-    hub_task_t **held;           // delivered tasks whose results wait to go out
-    size_t n_held;               // how many
-    size_t cap_held;             // allocated
-    int64_t held_due;            // monotonic µs by which they must be sent
-    char (*unsaved)[IPP_MSGID_LEN + 1]; // tasks whose result or failure could not
-                                     // be committed (disk full…), written again
-    size_t n_unsaved;                // how many
-    size_t cap_unsaved;              // allocated
-    char curve_secret[41];       // server secret key (Z85) while Curve is on
-    void *zap_sock;              // ZAP handler (REP on inproc://zeromq.zap.01), Curve only
-    ipp_strmap_t *keys;          // hub_key_t by name (owned values), Curve only
-    ipp_strmap_t *keys_by_pub;   // the same entries by public key (borrowed)
-    ipp_strmap_t *refused_logged;// "reason|key|host" already logged (values unused)
-    int64_t refusals[HUB_REFUSE__N]; // refusals counted since start
-    const hub_key_t *peer;       // the key of the message being handled (NULL
-                                 // without Curve: no identity, nothing limited)
+    hub_config_t cfg;                  // settings
+    const ipp_logger_t *log;           // logger (owned by main)
+    void *zctx;                        // ZeroMQ context
+    void *client_sock;                 // ROUTER for clients
+    void *engine_sock;                 // ROUTER for engines
+    void *pub_sock;                    // XPUB for notifications
+    ipp_strmap_t *subs;                // topics someone subscribed to (owned keys)
+    uint64_t sub_lens;                 // bit n: some topic of length n (n < 63), bit 63: longer
+    wire_session_t *wire;              // signing session
+    conn_info_t client_conn;           // what the client connection file says
+    conn_info_t engine_conn;           // what the engine connection file says
+    struct hub_store_t *store;         // the task store (store.c)
+    struct hub_reads_t *reads;         // large reads, off the loop (reads.c)
+    sched_t *sched;                    // scheduler
+    hub_registry_t *engines;           // live engines
+    ipp_strmap_t *tasks;               // pending tasks by msg_id
+    hub_wait_t *waits;                 // ring of commit waits, in seq order
+    size_t waits_head;                 // index of the oldest
+    size_t waits_n;                    // how many
+    size_t waits_cap;                  // ring size
+    wire_msg_t in;                     // reused for every incoming message
+    int64_t started;                   // wall clock µs at start
+    int64_t engines_seq;               // seq of the last ENGINE_EVENT (µs clock, strictly rising)
+    int64_t next_beat;                 // monotonic µs of the next heartbeat check
+    int64_t grace_until;               // monotonic µs: end of the recovery grace
+    bool recovering;                   // grace period running
+    bool stopping;                     // leave the loop
+    volatile sig_atomic_t *stop_flag;  // set by main's signal handler
+    char pid_path[1100];               // the pid file
+    bool pid_claimed;                  // it holds our pid: remove it in hub_stop
+    int64_t sacks_due;                 // monotonic µs by which they must be sent
+    hub_sack_t *sacks;                 // submit acceptances gathered (hub_accepts_flush)
+    size_t n_sacks;                    // how many
+    size_t cap_sacks;                  // allocated
+    hub_ack_t *acks;                   // result acks gathered (see hub_acks_flush)
+    size_t n_acks;                     // how many
+    size_t cap_acks;                   // allocated
+    int64_t acks_due;                  // monotonic µs by which they must be sent
+    ipp_strmap_t *clients;             // hub_client_t by hex routing id (owned values)
+    hub_task_t **held;                 // delivered tasks whose results wait to go out
+    size_t n_held;                     // how many
+    size_t cap_held;                   // allocated
+    int64_t held_due;                  // monotonic µs by which they must be sent
+    char (*unsaved)[IPP_MSGID_LEN + 1];  // tasks whose result or failure could not
+                                         // be committed (disk full…), written again
+    size_t n_unsaved;                    // how many
+    size_t cap_unsaved;                  // allocated
+    char curve_secret[41];               // server secret key (Z85) while Curve is on
+    void *zap_sock;                      // ZAP handler (REP on inproc://zeromq.zap.01), Curve only
+    ipp_strmap_t *keys;                  // hub_key_t by name (owned values), Curve only
+    ipp_strmap_t *keys_by_pub;           // the same entries by public key (borrowed)
+    ipp_strmap_t *refused_logged;        // "reason|key|host" already logged (values unused)
+    int64_t refusals[HUB_REFUSE__N];     // refusals counted since start
+    const hub_key_t *peer;               // the key of the message being handled (NULL
+                                         // without Curve: no identity, nothing limited)
 } hub_t;
 
 // The message handlers: controller.c dispatches to them through one
@@ -241,8 +241,7 @@ typedef struct hub_t {
 // routing id; e is the registered engine it came from, NULL if the sender
 // is not registered with this run of the controller.
 typedef void hub_client_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident);
-typedef void hub_engine_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
-                           hub_engine_t *e);
+typedef void hub_engine_fn(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub_engine_t *e);
 
 // ---- controller.c
 // The lifecycle: hub_new, hub_start, hub_run, hub_stop, hub_destroy.
@@ -320,13 +319,12 @@ const char *hub_refusal_name(hub_refusal_t why);
 // hub_permit_admin: may the sender do what (a request of admins only)? If
 // not, it is answered with ERROR_REPLY (IPP_ERR_DENIED naming what and the
 // role it needs), counted, and false is returned.
-bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                      const char *what);
+bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent, const char *what);
 // hub_permit_task: may the sender act (what: "abort", "purge", "resubmit")
 // on a task submitted by `by` (by_key: by is a key's name)? Admins may on
 // any; clients on their own. Refused as hub_permit_admin does.
-bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                     const char *what, const char *msg_id, const char *by, bool by_key);
+bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent, const char *what,
+                     const char *msg_id, const char *by, bool by_key);
 // hub_keys_free: free the key table (hub_destroy).
 void hub_keys_free(hub_t *hub);
 // hub_query_keys_reload: KEYS_RELOAD_REQUEST (admins only with Curve).
@@ -403,19 +401,18 @@ hub_client_fn hub_query_history;       // HISTORY_REQUEST
 // hub_query_reads_done: send the replies of the reads the reader thread
 // finished (db_query, history pages); called when hub_reads_fd is readable.
 void hub_query_reads_done(hub_t *hub);
-hub_client_fn hub_query_abort;         // ABORT_REQUEST
-hub_client_fn hub_query_clear;         // CLEAR_REQUEST
-hub_client_fn hub_query_shutdown;      // SHUTDOWN_REQUEST (of engines, the hub)
-hub_client_fn hub_query_load;          // LOAD_REQUEST
-hub_client_fn hub_query_engine_list;   // ENGINE_LIST_REQUEST
+hub_client_fn hub_query_abort;        // ABORT_REQUEST
+hub_client_fn hub_query_clear;        // CLEAR_REQUEST
+hub_client_fn hub_query_shutdown;     // SHUTDOWN_REQUEST (of engines, the hub)
+hub_client_fn hub_query_load;         // LOAD_REQUEST
+hub_client_fn hub_query_engine_list;  // ENGINE_LIST_REQUEST
 
 // ---- send.c
 // hub_reply: send a reply of type to the client with routing id ident.
 // The frames of bufs go with the message (or are closed); the array
 // stays the caller's.
-ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
-                    size_t n_bufs);
+ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent, Ipp__MsgType type,
+                    const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n_bufs);
 // hub_error_fill: er = {code, its name, text, field} (strings borrowed).
 void hub_error_fill(Ipp__ErrorReply *er, ipp_err_t code, const char *field, char *text);
 // hub_reply_error: send ERROR_REPLY {code, ename, evalue, field} on sock
@@ -426,8 +423,8 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
 // hub_publish: send a notification with topic when some subscription is
 // a prefix of it (the XPUB socket tells us who listens to what) or when
 // force is set.
-void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
-                 const ProtobufCMessage *content, bool force);
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type, const ProtobufCMessage *content,
+                 bool force);
 // hub_subscriptions: read the XPUB's subscribe/unsubscribe messages.
 void hub_subscriptions(hub_t *hub);
 // A wire Dependency read with IPython Parallel's defaults (all, success).
@@ -444,8 +441,7 @@ hub_dep_t hub_dep_read(const Ipp__Dependency *d);
 typedef struct hub_store_t hub_store_t;
 // hub_store_open: open (create, migrate) the task store of cfg->db_path and
 // start its writer thread. NULL with err filled.
-hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log,
-                            ipp_error_t *err);
+hub_store_t *hub_store_open(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err);
 // hub_store_close: commit everything queued, stop the writer, free.
 void hub_store_close(hub_store_t **store_p);
 // hub_store_fd: a descriptor that becomes readable when commits happen.
@@ -496,8 +492,8 @@ uint64_t hub_store_purge(hub_store_t *store, const Ipp__PurgeRequest *req, const
 uint64_t hub_store_resubmitted(hub_store_t *store, const char *old_id, const char *new_id);
 // hub_store_engine_id: the stable id of engine uuid (allocated on first
 // sight), recording the registration. IPP_OK or an error.
-ipp_err_t hub_store_engine_id(hub_store_t *store, const char *uuid, const char *hostname,
-                              int pid, int64_t when, int *id, ipp_error_t *err);
+ipp_err_t hub_store_engine_id(hub_store_t *store, const char *uuid, const char *hostname, int pid,
+                              int64_t when, int *id, ipp_error_t *err);
 // hub_store_key_seen: record that the Curve key name was seen at when.
 void hub_store_key_seen(hub_store_t *store, const char *name, int64_t when);
 // hub_store_engine_gone: record that engine uuid unregistered at when.

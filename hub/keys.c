@@ -271,8 +271,7 @@ void hub_keys_free(hub_t *hub)
 
 // ------------------------------------------------------------- refusals
 
-void hub_refused(hub_t *hub, hub_refusal_t why, const char *key, const char *peer,
-                 const char *what)
+void hub_refused(hub_t *hub, hub_refusal_t why, const char *key, const char *peer, const char *what)
 {
     if ((int)why < 0 || why >= HUB_REFUSE__N)
         return;
@@ -290,8 +289,9 @@ void hub_refused(hub_t *hub, hub_refusal_t why, const char *key, const char *pee
     if (n == S_LOGGED_MAX || !copy || ipp_strmap_put(hub->refused_logged, copy, copy) != 0) {
         if (copy && n == S_LOGGED_MAX) {
             ipp_strmap_put(hub->refused_logged, copy, copy);  // once past the limit
-            IPP_LOGW(hub->log, "curve: %d different refusals logged; more are only counted "
-                               "(ipp status)",
+            IPP_LOGW(hub->log,
+                     "curve: %d different refusals logged; more are only counted "
+                     "(ipp status)",
                      S_LOGGED_MAX);
         } else {
             free(copy);
@@ -371,8 +371,8 @@ static bool s_zap_one(hub_t *hub)
     char addr[64] = "";
     if (n > 3)
         snprintf(addr, sizeof addr, "%.*s", (int)zmq_msg_size(&f[3]), (char *)zmq_msg_data(&f[3]));
-    bool curve = n > 6 && zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
-                 zmq_msg_size(&f[6]) == 32;
+    bool curve = n > 6 && zmq_msg_size(&f[5]) == 5 &&
+                 memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 && zmq_msg_size(&f[6]) == 32;
     if (!curve) {
         s_zap_reply(hub->zap_sock, &f[1], "400", "Curve keys only", "");
         goto out;
@@ -442,7 +442,7 @@ bool hub_keys_check(hub_t *hub, void *sock, wire_msg_t *msg)
         size_t n = wire_msg_idents(msg, id, 1);
         hub_reply_error(hub, sock, n ? id : NULL, msg->header->msg_id, IPP_ERR_DENIED, NULL,
                         "permission denied: key %s %s", uid ? uid : "-",
-                        why == HUB_REFUSE_REVOKED ? "is revoked"
+                        why == HUB_REFUSE_REVOKED  ? "is revoked"
                         : why == HUB_REFUSE_SOCKET ? "may not use this socket"
                                                    : "is not known to the controller");
     }
@@ -461,8 +461,7 @@ static void s_deny(hub_t *hub, const wire_frame_t *ident, const char *parent, co
                     "permission denied: %s", text);
 }
 
-bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                      const char *what)
+bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent, const char *what)
 {
     if (!hub->peer || hub->peer->role == DB_ROLE_ADMIN)
         return true;
@@ -473,8 +472,8 @@ bool hub_permit_admin(hub_t *hub, const wire_frame_t *ident, const char *parent,
     return false;
 }
 
-bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                     const char *what, const char *msg_id, const char *by, bool by_key)
+bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent, const char *what,
+                     const char *msg_id, const char *by, bool by_key)
 {
     if (!hub->peer || hub->peer->role == DB_ROLE_ADMIN)
         return true;
@@ -482,8 +481,8 @@ bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent,
         return true;
     char text[400];
     snprintf(text, sizeof text,
-             "%s of task %s needs the admin role: it was submitted by %s%s, not by key %s",
-             what, msg_id, by && by[0] ? by : "nobody known",
+             "%s of task %s needs the admin role: it was submitted by %s%s, not by key %s", what,
+             msg_id, by && by[0] ? by : "nobody known",
              by && by[0] && !by_key ? " (self-declared)" : "", hub->peer->name);
     s_deny(hub, ident, parent, what, text);
     return false;
@@ -540,8 +539,7 @@ void hub_query_keys_reload(hub_t *hub, wire_msg_t *msg, const wire_frame_t *iden
     }
     int loaded = 0;
     ipp_error_t err;
-    ipp_err_t rc = hub_keys_load(hub, n ? (const char *const *)req->names : NULL, n, &loaded,
-                                 &err);
+    ipp_err_t rc = hub_keys_load(hub, n ? (const char *const *)req->names : NULL, n, &loaded, &err);
     hub->peer = peer[0] ? ipp_strmap_get(hub->keys, peer) : NULL;
     for (size_t i = 0; i < n; i++) {
         const hub_key_t *k = req->names[i] ? ipp_strmap_get(hub->keys, req->names[i]) : NULL;

@@ -80,8 +80,7 @@ static int s_number(const char *opt, const char *text, double min, double *out)
     errno = 0;
     double v = strtod(text, &end);
     if (errno || !end || *end || end == text || v < min) {
-        fprintf(stderr, "ipp-controller: %s needs a number >= %g, not \"%s\"\n", opt, min,
-                text);
+        fprintf(stderr, "ipp-controller: %s needs a number >= %g, not \"%s\"\n", opt, min, text);
         return -1;
     }
     *out = v;
@@ -91,8 +90,22 @@ static int s_number(const char *opt, const char *text, double min, double *out)
 int main(int argc, char **argv)
 {
     enum {
-        O_PROFILE = 1000, O_IP, O_DB, O_DURABILITY, O_SCHEME, O_HWM, O_HB, O_MISSES,
-        O_GRACE, O_WINDOW, O_MAX_ENGINES, O_CPORT, O_NPORT, O_EPORT, O_LOG, O_CURVE,
+        O_PROFILE = 1000,
+        O_IP,
+        O_DB,
+        O_DURABILITY,
+        O_SCHEME,
+        O_HWM,
+        O_HB,
+        O_MISSES,
+        O_GRACE,
+        O_WINDOW,
+        O_MAX_ENGINES,
+        O_CPORT,
+        O_NPORT,
+        O_EPORT,
+        O_LOG,
+        O_CURVE,
         O_INSECURE
     };
     static const struct option opts[] = {
@@ -191,8 +204,7 @@ int main(int argc, char **argv)
             cfg.window_us = (int64_t)(v * 1e6);
             break;
         case O_MAX_ENGINES:
-            if (s_number("--max-engines", optarg, 1, &v) || v != (double)(size_t)v ||
-                v > 1000000) {
+            if (s_number("--max-engines", optarg, 1, &v) || v != (double)(size_t)v || v > 1000000) {
                 fprintf(stderr, "ipp-controller: --max-engines is a whole number from 1 to "
                                 "1000000\n");
                 return 2;

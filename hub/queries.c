@@ -23,9 +23,9 @@
 
 // Where a deferred reply goes.
 typedef struct {
-    uint8_t ident[256];               // client routing id
-    size_t ident_len;                 // its length
-    char parent[IPP_MSGID_LEN + 1];   // the request's msg_id
+    uint8_t ident[256];              // client routing id
+    size_t ident_len;                // its length
+    char parent[IPP_MSGID_LEN + 1];  // the request's msg_id
 } s_return_t;
 
 static void s_return_init(s_return_t *r, const wire_msg_t *msg)
@@ -131,9 +131,9 @@ void hub_query_engine_list(hub_t *hub, wire_msg_t *msg, const wire_frame_t *iden
 // ------------------------------------------------------------ queue status
 
 typedef struct {
-    char **ids;  // collected msg_ids (borrowed from the scheduler for the call)
-    size_t n;    // used
-    size_t cap;  // allocated
+    char **ids;    // collected msg_ids (borrowed from the scheduler for the call)
+    size_t n;      // used
+    size_t cap;    // allocated
     bool running;  // collect running (else queued) tasks
 } s_ids_t;
 
@@ -164,8 +164,8 @@ void hub_query_queue_status(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ide
         n = req->n_targets < 1024 ? req->n_targets : 1024;
         for (size_t i = 0; i < n; i++) {
             if (!hub_registry_get(hub->engines, req->targets[i])) {
-                hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND,
-                                "targets", "no engine %d is registered", req->targets[i]);
+                hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "targets",
+                                "no engine %d is registered", req->targets[i]);
                 return;
             }
             ids[i] = req->targets[i];
@@ -280,10 +280,10 @@ static void s_record(const db_record_t *rec, Ipp__TaskRecord *out, Ipp__RemoteEr
     out->status = s_wire_status(rec->status);
     out->client_uuid = rec->client_uuid;
     out->engine_uuid = rec->engine_uuid;
-#define S_TIME(k, f)                                                                 \
-    if (db_record_has(rec, k) && !(rec->nulls & DB_KEYBIT(k))) {                      \
-        out->has_##f = 1;                                                            \
-        out->f = rec->f;                                                             \
+#define S_TIME(k, f)                                                                               \
+    if (db_record_has(rec, k) && !(rec->nulls & DB_KEYBIT(k))) {                                   \
+        out->has_##f = 1;                                                                          \
+        out->f = rec->f;                                                                           \
     }
     S_TIME(DB_KEY_SUBMITTED, submitted)
     S_TIME(DB_KEY_STARTED, started)
@@ -297,7 +297,8 @@ static void s_record(const db_record_t *rec, Ipp__TaskRecord *out, Ipp__RemoteEr
     out->resubmitted = rec->resubmitted;
     if (rec->queue) {
         out->has_queue = 1;
-        out->queue = strcmp(rec->queue, "mux") == 0 ? IPP__QUEUE__QUEUE_MUX : IPP__QUEUE__QUEUE_TASK;
+        out->queue =
+            strcmp(rec->queue, "mux") == 0 ? IPP__QUEUE__QUEUE_MUX : IPP__QUEUE__QUEUE_TASK;
     }
     out->label = rec->label;
     if (rec->stdout_data.data) {
@@ -380,7 +381,7 @@ void hub_query_results(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         }
     }
     if (n && db_reader_result_status(hub_store_reader(hub->store),
-                                    (const char *const *)req->msg_ids, n, st, &err) != IPP_OK) {
+                                     (const char *const *)req->msg_ids, n, st, &err) != IPP_OK) {
         hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
         goto out;
     }
@@ -414,22 +415,21 @@ void hub_query_results(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         reqs = calloc(nd, sizeof *reqs);
         ress = calloc(nd, sizeof *ress);
         if (!recs || !trs || !tptrs || !ers || !reqs || !ress) {
-            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
-                            "no memory");
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL, "no memory");
             goto out;
         }
         size_t total = 0;
         for (size_t i = 0; i < nd; i++) {
-            if (db_reader_get(hub_store_reader(hub->store), done[i], DB_KEYS_ALL, &recs[i],
-                             &err) != IPP_OK) {
+            if (db_reader_get(hub_store_reader(hub->store), done[i], DB_KEYS_ALL, &recs[i], &err) !=
+                IPP_OK) {
                 hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s",
                                 err.msg);
                 goto out;
             }
             s_record(recs[i], &trs[i], &ers[i]);
             if (recs[i]->content.data)
-                reqs[i] = ipp__task_request__unpack(NULL, recs[i]->content.size,
-                                                    recs[i]->content.data);
+                reqs[i] =
+                    ipp__task_request__unpack(NULL, recs[i]->content.size, recs[i]->content.data);
             trs[i].request = reqs[i];
             if (recs[i]->result_content.data)
                 ress[i] = ipp__task_result__unpack(NULL, recs[i]->result_content.size,
@@ -490,15 +490,15 @@ static void s_purge_done(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int6
     s_return_t *r = w->reply;
     wire_frame_t ident = {r->ident, r->ident_len};
     if (err) {
-        hub_reply_error(hub, hub->client_sock, r->ident_len ? &ident : NULL, r->parent,
-                        err->code, NULL, "%s", err->msg);
+        hub_reply_error(hub, hub->client_sock, r->ident_len ? &ident : NULL, r->parent, err->code,
+                        NULL, "%s", err->msg);
         return;
     }
     Ipp__PurgeReply rep = IPP__PURGE_REPLY__INIT;
     rep.has_purged = 1;
     rep.purged = count;
-    hub_reply(hub, r->ident_len ? &ident : NULL, r->parent, IPP__MSG_TYPE__PURGE_REPLY,
-              &rep.base, NULL, 0);
+    hub_reply(hub, r->ident_len ? &ident : NULL, r->parent, IPP__MSG_TYPE__PURGE_REPLY, &rep.base,
+              NULL, 0);
 }
 
 // s_permit_recorded: may the sender act (what) on the recorded task id?
@@ -524,7 +524,8 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
     const Ipp__PurgeRequest *req = (const Ipp__PurgeRequest *)msg->content;
-    if (!req->n_msg_ids && !req->all && !req->n_engine_ids && !(req->query_json && req->query_json[0])) {
+    if (!req->n_msg_ids && !req->all && !req->n_engine_ids &&
+        !(req->query_json && req->query_json[0])) {
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_INVALID, NULL,
                         "purge needs msg_ids, all, engine_ids or a query");
         return;
@@ -533,7 +534,7 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     // for admins.
     if ((req->all || req->n_engine_ids || (req->query_json && req->query_json[0])) &&
         !hub_permit_admin(hub, ident, parent,
-                          req->all ? "purging every task"
+                          req->all            ? "purging every task"
                           : req->n_engine_ids ? "purging by engine"
                                               : "purging by query"))
         return;
@@ -555,7 +556,7 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     ipp_error_t err;
     // The purge log names the key when there is one.
     uint64_t seq = hub_store_purge(hub->store, req,
-                                   hub->peer ? hub->peer->name
+                                   hub->peer               ? hub->peer->name
                                    : msg->header->username ? msg->header->username
                                                            : msg->header->session,
                                    &err);
@@ -564,8 +565,9 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         hub_reply_error(hub, hub->client_sock, ident, parent, err.code, NULL, "%s", err.msg);
         return;
     }
-    if (!hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_REPLY, .reply = r,
-                                          .done = s_purge_done})) {
+    if (!hub_wait_push(
+            hub,
+            &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_REPLY, .reply = r, .done = s_purge_done})) {
         free(r);
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
                         "no memory to wait for the purge (it still runs)");
@@ -577,9 +579,9 @@ void hub_query_purge(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 // A resubmission's deferred reply: where it goes and the id pairs, in one
 // block (the commit wait frees it with free()).
 typedef struct {
-    s_return_t ret;                      // where the reply goes
-    size_t n;                            // how many pairs
-    char ids[][2][IPP_MSGID_LEN + 1];    // [i][0] the old id, [i][1] the new
+    s_return_t ret;                    // where the reply goes
+    size_t n;                          // how many pairs
+    char ids[][2][IPP_MSGID_LEN + 1];  // [i][0] the old id, [i][1] the new
 } s_resub_t;
 
 // s_resubmit_done: the new tasks and their links are committed (or not):
@@ -659,8 +661,8 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
                             req->msg_ids[i]);
             goto out;
         }
-        if (!hub_permit_task(hub, ident, parent, "resubmit", req->msg_ids[i],
-                             recs[i]->submitted_by, recs[i]->submitted_by_key == 1))
+        if (!hub_permit_task(hub, ident, parent, "resubmit", req->msg_ids[i], recs[i]->submitted_by,
+                             recs[i]->submitted_by_key == 1))
             goto out;
         if (!recs[i]->content.data) {
             hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOT_FOUND, "msg_ids",
@@ -673,9 +675,8 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         Ipp__TaskRequest *tr =
             ipp__task_request__unpack(NULL, recs[i]->content.size, recs[i]->content.data);
         if (!tr) {
-            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_BAD_CONTENT,
-                            "msg_ids", "the recorded request of %s does not decode",
-                            req->msg_ids[i]);
+            hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_BAD_CONTENT, "msg_ids",
+                            "the recorded request of %s does not decode", req->msg_ids[i]);
             goto out;
         }
         // The new task keeps every flag of the old (after, follow,
@@ -715,16 +716,17 @@ void hub_query_resubmit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         }
         wire_msg_fini(&sub);
         if (rc != IPP_OK) {
-            hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL,
-                            "cannot resubmit %s", req->msg_ids[i]);
+            hub_reply_error(hub, hub->client_sock, ident, parent, rc, NULL, "cannot resubmit %s",
+                            req->msg_ids[i]);
             goto out;
         }
         snprintf(res->ids[i][0], sizeof res->ids[i][0], "%s", req->msg_ids[i]);
         res->n = i + 1;
     }
     s_return_init(&res->ret, msg);
-    if (!hub_wait_push(hub, &(hub_wait_t){.seq = last, .kind = HUB_WAIT_REPLY, .reply = res,
-                                          .done = s_resubmit_done})) {
+    if (!hub_wait_push(
+            hub, &(hub_wait_t){
+                     .seq = last, .kind = HUB_WAIT_REPLY, .reply = res, .done = s_resubmit_done})) {
         hub_reply_error(hub, hub->client_sock, ident, parent, IPP_ERR_NOMEM, NULL,
                         "no memory to wait for the resubmission (it is recorded)");
         goto out;
@@ -842,8 +844,8 @@ void hub_query_reads_done(hub_t *hub)
 
 // ------------------------------------------------------------ abort, clear, shutdown, load
 
-static void s_engine_control(hub_t *hub, int engine, Ipp__EngineControl__Action action,
-                             char **ids, size_t n)
+static void s_engine_control(hub_t *hub, int engine, Ipp__EngineControl__Action action, char **ids,
+                             size_t n)
 {
     hub_engine_t *e = hub_registry_get(hub->engines, engine);
     if (!e)
@@ -968,8 +970,8 @@ void hub_query_shutdown(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
 {
     const char *parent = msg->header->msg_id;
     const Ipp__ShutdownRequest *req = (const Ipp__ShutdownRequest *)msg->content;
-    if (!hub_permit_admin(hub, ident, parent, req->hub ? "shutting the controller down"
-                                                      : "stopping engines"))
+    if (!hub_permit_admin(hub, ident, parent,
+                          req->hub ? "shutting the controller down" : "stopping engines"))
         return;
     for (size_t i = 0; i < req->n_targets; i++) {
         if (!hub_registry_get(hub->engines, req->targets[i])) {

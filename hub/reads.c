@@ -16,18 +16,18 @@
 #include <unistd.h>
 
 struct hub_reads_t {
-    db_reader_t *reader;     // the thread's own read-only connection
-    pthread_t thread;        // the reader thread
-    pthread_mutex_t mu;      // guards everything below
-    pthread_cond_t cv;       // a job was posted, or stop
-    hub_read_t *todo_head;   // posted, in order
+    db_reader_t *reader;    // the thread's own read-only connection
+    pthread_t thread;       // the reader thread
+    pthread_mutex_t mu;     // guards everything below
+    pthread_cond_t cv;      // a job was posted, or stop
+    hub_read_t *todo_head;  // posted, in order
     hub_read_t *todo_tail;
-    hub_read_t *done_head;   // finished, in order
+    hub_read_t *done_head;  // finished, in order
     hub_read_t *done_tail;
-    bool stopping;           // leave after the job under way
-    int efd;                 // eventfd: finished jobs wait
-    size_t page_bytes;       // a db_query page ends past this much text
-    size_t page_ids;         // ids in a history page
+    bool stopping;      // leave after the job under way
+    int efd;            // eventfd: finished jobs wait
+    size_t page_bytes;  // a db_query page ends past this much text
+    size_t page_ids;    // ids in a history page
 };
 
 void hub_read_free(hub_read_t *job)
@@ -137,8 +137,9 @@ static void s_history(hub_reads_t *self, hub_read_t *job)
     sqlite3 *db = db_reader_sqlite(self->reader);
     sqlite3_stmt *st = NULL;
     // One more than a page, to know whether another follows.
-    if (sqlite3_prepare_v2(db, "SELECT msg_id FROM tasks ORDER BY submitted, rowid LIMIT ?1 "
-                               "OFFSET ?2",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT msg_id FROM tasks ORDER BY submitted, rowid LIMIT ?1 "
+                           "OFFSET ?2",
                            -1, &st, NULL) != SQLITE_OK) {
         ipp_error_set(&job->err, IPP_ERR_DB, "history: %s", sqlite3_errmsg(db));
         return;

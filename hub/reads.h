@@ -34,23 +34,23 @@ typedef enum hub_read_kind_t {
 typedef struct hub_read_t {
     hub_read_kind_t kind;
     // Where the reply goes.
-    uint8_t ident[256];        // the client's routing id
-    size_t ident_len;          // its length
-    char parent[64];           // the request's msg_id
+    uint8_t ident[256];  // the client's routing id
+    size_t ident_len;    // its length
+    char parent[64];     // the request's msg_id
     // The question.
-    char *query_json;          // db_query: the query (owned)
-    char **keys;               // db_query: the keys asked for (owned, n_keys)
+    char *query_json;  // db_query: the query (owned)
+    char **keys;       // db_query: the keys asked for (owned, n_keys)
     size_t n_keys;
-    int64_t limit;             // db_query: rows at most, 0 = all
-    int64_t offset;            // rows (ids) to skip: where this page starts
+    int64_t limit;   // db_query: rows at most, 0 = all
+    int64_t offset;  // rows (ids) to skip: where this page starts
     // The answer.
-    ipp_error_t err;           // err.code != IPP_OK: the read failed
-    char *text;                // db_query: JSON lines (owned)
-    char **ids;                // history: msg_ids (owned, n_ids)
+    ipp_error_t err;  // err.code != IPP_OK: the read failed
+    char *text;       // db_query: JSON lines (owned)
+    char **ids;       // history: msg_ids (owned, n_ids)
     size_t n_ids;
-    int64_t rows;              // rows (ids) in this page
-    bool more;                 // another page follows at offset + rows
-    struct hub_read_t *next;   // queue link (reads.c's)
+    int64_t rows;             // rows (ids) in this page
+    bool more;                // another page follows at offset + rows
+    struct hub_read_t *next;  // queue link (reads.c's)
 } hub_read_t;
 
 typedef struct hub_reads_t hub_reads_t;

@@ -82,10 +82,9 @@ static char **s_copy_strv(char *const *src, size_t n, int *ok)
     return v;
 }
 
-hub_engine_t *hub_registry_add(hub_registry_t *self, int id, const char *uuid,
-                               const char *hostname, int pid, char *const *tags,
-                               size_t n_tags, char *const *functions, size_t n_functions,
-                               const void *ident, size_t ident_len)
+hub_engine_t *hub_registry_add(hub_registry_t *self, int id, const char *uuid, const char *hostname,
+                               int pid, char *const *tags, size_t n_tags, char *const *functions,
+                               size_t n_functions, const void *ident, size_t ident_len)
 {
     int found;
     size_t at = s_find(self, id, &found);

@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent,
-                    Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
-                    size_t n_bufs)
+ipp_err_t hub_reply(hub_t *hub, const wire_frame_t *ident, const char *parent, Ipp__MsgType type,
+                    const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n_bufs)
 {
     ipp_err_t rc = wire_send(hub->wire, hub->client_sock, ident, ident ? 1 : 0, type, parent,
                              content, bufs, n_bufs, ZMQ_DONTWAIT, NULL, NULL);
@@ -73,8 +72,8 @@ void hub_reply_error(hub_t *hub, void *sock, const wire_frame_t *ident, const ch
     Ipp__ErrorReply er;
     hub_error_fill(&er, code, field, text);
     IPP_LOGI(hub->log, "request %s refused: %s", parent ? parent : "-", text);
-    wire_send(hub->wire, sock, ident, ident ? 1 : 0, IPP__MSG_TYPE__ERROR_REPLY, parent,
-              &er.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
+    wire_send(hub->wire, sock, ident, ident ? 1 : 0, IPP__MSG_TYPE__ERROR_REPLY, parent, &er.base,
+              NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
 
 // s_listened: whether some subscription is a prefix of topic. Only the
@@ -148,12 +147,12 @@ void hub_subscriptions(hub_t *hub)
     ipp_strmap_each(hub->subs, s_len_count, &hub->sub_lens);
 }
 
-void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type,
-                 const ProtobufCMessage *content, bool force)
+void hub_publish(hub_t *hub, const char *topic, Ipp__MsgType type, const ProtobufCMessage *content,
+                 bool force)
 {
     if (!force && !s_listened(hub, topic))
         return;  // nobody listens: not even the cost of signing it
     wire_frame_t t = {topic, strlen(topic)};
-    wire_send(hub->wire, hub->pub_sock, &t, 1, type, NULL, content, NULL, 0, ZMQ_DONTWAIT,
-              NULL, NULL);
+    wire_send(hub->wire, hub->pub_sock, &t, 1, type, NULL, content, NULL, 0, ZMQ_DONTWAIT, NULL,
+              NULL);
 }

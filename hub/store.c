@@ -45,17 +45,17 @@ typedef struct {
 } s_known_t;
 
 struct hub_store_t {
-    db_writer_t *writer;     // the writer thread
+    db_writer_t *writer;      // the writer thread
     db_reader_t *reader;      // reads (and engine ids) on their own connection
-    const ipp_logger_t *log; // logger
-    s_assign_t *assigns;     // assignments held back (see hub_store_assign)
-    size_t n_assigns;        // how many
-    size_t cap_assigns;      // allocated
-    int64_t assign_due;      // monotonic µs by which they go to the writer
-    s_known_t *known;        // every engine ever registered (few)
-    size_t n_known;          // how many
-    size_t cap_known;        // allocated
-    int next_id;             // id for the next new engine
+    const ipp_logger_t *log;  // logger
+    s_assign_t *assigns;      // assignments held back (see hub_store_assign)
+    size_t n_assigns;         // how many
+    size_t cap_assigns;       // allocated
+    int64_t assign_due;       // monotonic µs by which they go to the writer
+    s_known_t *known;         // every engine ever registered (few)
+    size_t n_known;           // how many
+    size_t cap_known;         // allocated
+    int next_id;              // id for the next new engine
 };
 
 // s_remember: add uuid → id to the known engines.
@@ -281,8 +281,7 @@ uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_ms
 // S_ASSIGN_DELAY_US and goes to the writer together with the next mutation.
 // The result of a quick task then commits in the same transaction as its
 // assignment instead of waiting behind a transaction of its own.
-void hub_store_assign(hub_store_t *st, const hub_task_t *task, int engine,
-                      const char *engine_uuid)
+void hub_store_assign(hub_store_t *st, const hub_task_t *task, int engine, const char *engine_uuid)
 {
     if (st->n_assigns == st->cap_assigns) {
         size_t cap = st->cap_assigns ? st->cap_assigns * 2 : 256;

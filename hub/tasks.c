@@ -105,8 +105,7 @@ void hub_task_spec(const hub_task_t *task, sched_spec_t *spec)
 
 // s_refuse: SUBMIT_REPLY accepted = false with an error.
 static void s_refuse(hub_t *hub, const wire_frame_t *ident, const char *msg_id, ipp_err_t code,
-                     const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+                     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static void s_refuse(hub_t *hub, const wire_frame_t *ident, const char *msg_id, ipp_err_t code,
                      const char *field, const char *fmt, ...)
@@ -320,8 +319,7 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_SUBMIT, .task = task})) {
         // The record is queued; without memory to track it, it stays
         // pending in the store and the next start recovers it.
-        IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered",
-                 id);
+        IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered", id);
         ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_uncount(hub, task);
         hub_task_free(task);
@@ -612,8 +610,8 @@ void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const c
     task->result = res;
     task->in_sched = false;
     uint64_t seq = hub_store_fail(hub->store, task, status, er->ename, er->evalue, now);
-    if (seq == 0 || !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_FAILED,
-                                                      .task = task})) {
+    if (seq == 0 ||
+        !hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_FAILED, .task = task})) {
         IPP_LOGE(hub->log, "cannot record the failure of %s; it stays pending", task->msg_id);
         return;
     }
@@ -722,14 +720,18 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
     task->result = r;
     msg->content = NULL;
     uint64_t seq = hub_store_result(hub->store, task, e->uuid, ipp_clock_now_us());
-    if (seq != 0 && hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_RESULT,
-                                                     .task = task, .engine = e->id})) {
+    if (seq != 0 &&
+        hub_wait_push(
+            hub,
+            &(hub_wait_t){.seq = seq, .kind = HUB_WAIT_RESULT, .task = task, .engine = e->id})) {
         // The engine is done with it: its slot is free for the next task
         // now. Dependents and the client wait for the commit.
         sched_release(hub->sched, id, e->id);
     } else {
-        IPP_LOGE(hub->log, "cannot record the result of %s; the engine keeps it and sends it "
-                 "again when it registers next", id);
+        IPP_LOGE(hub->log,
+                 "cannot record the result of %s; the engine keeps it and sends it "
+                 "again when it registers next",
+                 id);
         s_result_drop(task);
     }
 }
@@ -842,7 +844,9 @@ void hub_tasks_retry_unsaved(hub_t *hub)
                                  er && er->ename ? er->ename : "TaskFailed",
                                  er && er->evalue ? er->evalue : "", task->result->completed);
         }
-        if (seq != 0 && hub_wait_push(hub, &(hub_wait_t){.seq = seq, .kind = kind, .task = task,
+        if (seq != 0 && hub_wait_push(hub, &(hub_wait_t){.seq = seq,
+                                                         .kind = kind,
+                                                         .task = task,
                                                          .engine = task->unsaved_engine})) {
             task->unsaved = 0;  // s_failed adds it again if this one fails too
             continue;
@@ -860,8 +864,8 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
     switch (w->kind) {
     case HUB_WAIT_SUBMIT:
         if (task->client_len)
-            s_refuse(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
-                     err->code, NULL, "cannot record the task: %s", err->msg);
+            s_refuse(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id, err->code,
+                     NULL, "cannot record the task: %s", err->msg);
         ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_uncount(hub, task);
         hub_task_free(task);
@@ -904,7 +908,6 @@ bool hub_wait_push(hub_t *hub, const hub_wait_t *w)
     hub->waits_n++;
     return true;
 }
-
 
 // A report of the writer: seqs first..last did not apply (or a purge ran).
 typedef struct {
@@ -988,9 +991,9 @@ static void s_send_task(hub_t *hub, hub_task_t *task, int engine_id)
     req->has_attempt = 1;
     req->attempt = task->attempts;
     wire_frame_t ident = {e->ident, e->ident_len};
-    ipp_err_t rc = wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST,
-                             NULL, &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT,
-                             task->msg_id, NULL);
+    ipp_err_t rc =
+        wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL,
+                  &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT, task->msg_id, NULL);
     if (bufs != small)
         free(bufs);
     if (rc != IPP_OK)
@@ -1006,8 +1009,8 @@ static void s_sched_dispatch(void *ctx, void *user, const char *msg_id, int engi
         // Its result arrived and is being recorded, but its engine went
         // away first and the scheduler retried it: no need to run it again.
         // Tell the scheduler it is done so the slot is not held forever.
-        sched_result(((hub_t *)ctx)->sched, msg_id, task->result->status == IPP__STATUS__OK,
-                     engine, NULL);
+        sched_result(((hub_t *)ctx)->sched, msg_id, task->result->status == IPP__STATUS__OK, engine,
+                     NULL);
         return;
     }
     s_send_task(ctx, user, engine);

@@ -12,7 +12,10 @@ typedef struct {
     const ProtobufCMessageDescriptor *desc;  // content message
 } s_codec_t;
 
-#define C(T, N, D) {IPP__MSG_TYPE__##T, N, &ipp__##D##__descriptor}
+#define C(T, N, D)                                                                                 \
+    {                                                                                              \
+        IPP__MSG_TYPE__##T, N, &ipp__##D##__descriptor                                             \
+    }
 static const s_codec_t s_codecs[] = {
     C(REGISTRATION_REQUEST, "registration_request", registration_request),
     C(REGISTRATION_REPLY, "registration_reply", registration_reply),

@@ -40,12 +40,10 @@ static const char *s_kind_name(conn_kind_t kind)
 char *conn_format(const conn_info_t *info)
 {
     char b64[sodium_base64_ENCODED_LEN(WIRE_KEY_MAX, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(b64, sizeof b64, info->key, info->key_len,
-                      sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64, sizeof b64, info->key, info->key_len, sodium_base64_VARIANT_ORIGINAL);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "kind", s_kind_name(info->kind),
                           "transport", info->transport, "ip", info->ip, "key", b64,
-                          "signature_scheme", info->scheme, "controller_pid",
-                          info->controller_pid);
+                          "signature_scheme", info->scheme, "controller_pid", info->controller_pid);
     sodium_memzero(b64, sizeof b64);
     if (!o)
         return NULL;
@@ -103,8 +101,7 @@ static ipp_err_t s_write_text(const char *path, char *text, bool exclusive, bool
             if (errno == EEXIST && existed)
                 *existed = true;
             else
-                rc = ipp_error_set(err, IPP_ERR_IO, "cannot create %s: %s", path,
-                                   strerror(errno));
+                rc = ipp_error_set(err, IPP_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         }
         unlink(tmp);
         goto out;
@@ -133,8 +130,8 @@ ipp_err_t conn_write(const char *path, const conn_info_t *info, ipp_error_t *err
 }
 
 // s_get_string: copy string field name of o into buf; error naming it.
-static ipp_err_t s_get_string(json_t *o, const char *path, const char *name, char *buf,
-                              size_t size, int required, ipp_error_t *err)
+static ipp_err_t s_get_string(json_t *o, const char *path, const char *name, char *buf, size_t size,
+                              int required, ipp_error_t *err)
 {
     json_t *v = json_object_get(o, name);
     if (!v) {
@@ -143,12 +140,11 @@ static ipp_err_t s_get_string(json_t *o, const char *path, const char *name, cha
         return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" is missing", path, name);
     }
     if (!json_is_string(v))
-        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" must be a string",
-                             path, name);
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" must be a string", path,
+                             name);
     if (json_string_length(v) >= size || json_string_length(v) == 0)
-        return ipp_error_set(err, IPP_ERR_CONN_FILE,
-                             "%s: field \"%s\" must be 1 to %zu characters", path, name,
-                             size - 1);
+        return ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" must be 1 to %zu characters",
+                             path, name, size - 1);
     memcpy(buf, json_string_value(v), json_string_length(v) + 1);
     return IPP_OK;
 }
@@ -181,9 +177,8 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
     if ((rc = s_get_string(o, path, "kind", kind_name, sizeof kind_name, 1, err)) != IPP_OK)
         goto out;
     if (strcmp(kind_name, s_kind_name(kind)) != 0) {
-        rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
-                           "%s: field \"kind\" is \"%s\", expected \"%s\"", path, kind_name,
-                           s_kind_name(kind));
+        rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"kind\" is \"%s\", expected \"%s\"",
+                           path, kind_name, s_kind_name(kind));
         goto out;
     }
     if ((rc = s_get_string(o, path, "transport", info->transport, sizeof info->transport, 1,
@@ -194,8 +189,8 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
         goto out;
     if (strcmp(info->transport, "tcp") != 0) {
         rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
-                           "%s: field \"transport\" is \"%s\"; only \"tcp\" is supported",
-                           path, info->transport);
+                           "%s: field \"transport\" is \"%s\"; only \"tcp\" is supported", path,
+                           info->transport);
         goto out;
     }
     if (strcmp(info->scheme, WIRE_SCHEME) != 0) {
@@ -231,11 +226,10 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
         goto out;
     if (info->curve_server_key[0]) {
         uint8_t raw[32];
-        if (strlen(info->curve_server_key) != 40 ||
-            !zmq_z85_decode(raw, info->curve_server_key)) {
-            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
-                               "%s: field \"curve_server_key\" is not a 40-character Z85 key",
-                               path);
+        if (strlen(info->curve_server_key) != 40 || !zmq_z85_decode(raw, info->curve_server_key)) {
+            rc =
+                ipp_error_set(err, IPP_ERR_CONN_FILE,
+                              "%s: field \"curve_server_key\" is not a 40-character Z85 key", path);
             goto out;
         }
     }
@@ -243,8 +237,8 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
                            sizeof info->curve_public_key, 0, err)) != IPP_OK ||
         (rc = s_get_string(o, path, "curve_secret_key", info->curve_secret_key,
                            sizeof info->curve_secret_key, 0, err)) != IPP_OK ||
-        (rc = s_get_string(o, path, "key_name", info->key_name, sizeof info->key_name, 0,
-                           err)) != IPP_OK)
+        (rc = s_get_string(o, path, "key_name", info->key_name, sizeof info->key_name, 0, err)) !=
+            IPP_OK)
         goto out;
     if (!info->curve_public_key[0] != !info->curve_secret_key[0]) {
         rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
@@ -266,8 +260,7 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
             bad = "curve_secret_key";
         sodium_memzero(raw, sizeof raw);
         if (bad) {
-            rc = ipp_error_set(err, IPP_ERR_CONN_FILE,
-                               "%s: field \"%s\" %s", path, bad,
+            rc = ipp_error_set(err, IPP_ERR_CONN_FILE, "%s: field \"%s\" %s", path, bad,
                                strcmp(bad, "curve_server_key") == 0
                                    ? "is missing (a key pair needs the controller's key)"
                                    : "is not a 40-character Z85 key");
@@ -306,8 +299,7 @@ ipp_err_t conn_read(const char *path, conn_kind_t kind, conn_info_t *info, ipp_e
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return ipp_error_set(err, IPP_ERR_NOT_FOUND,
-                                 "%s: no such connection file (is the controller started?)",
-                                 path);
+                                 "%s: no such connection file (is the controller started?)", path);
         return ipp_error_set(err, IPP_ERR_IO, "%s: %s", path, strerror(errno));
     }
     if (st.st_mode & 077)

@@ -30,20 +30,20 @@ typedef enum { CONN_CLIENT = 0, CONN_ENGINE = 1 } conn_kind_t;
 
 // What a connection file says.
 typedef struct conn_info_t {
-    conn_kind_t kind;             // which file this is
-    char transport[8];            // "tcp"
-    char ip[64];                  // address to connect to
-    int client_port;              // controller ROUTER for clients (client file)
-    int notify_port;              // controller PUB (client file)
-    int engine_port;              // controller ROUTER for engines (engine file)
-    uint8_t key[WIRE_KEY_MAX];    // MAC key
-    size_t key_len;               // its length
-    char scheme[32];              // signature scheme, WIRE_SCHEME
-    char curve_server_key[41];    // Z85 public key; "" when Curve is off
-    char curve_public_key[41];    // this peer's Z85 public key; "" = none in the file
-    char curve_secret_key[41];    // its Z85 secret key (with a public key only)
-    char key_name[65];            // the name the key is recorded under; "" = none
-    int controller_pid;           // pid of the controller that wrote it, 0 = unknown
+    conn_kind_t kind;           // which file this is
+    char transport[8];          // "tcp"
+    char ip[64];                // address to connect to
+    int client_port;            // controller ROUTER for clients (client file)
+    int notify_port;            // controller PUB (client file)
+    int engine_port;            // controller ROUTER for engines (engine file)
+    uint8_t key[WIRE_KEY_MAX];  // MAC key
+    size_t key_len;             // its length
+    char scheme[32];            // signature scheme, WIRE_SCHEME
+    char curve_server_key[41];  // Z85 public key; "" when Curve is off
+    char curve_public_key[41];  // this peer's Z85 public key; "" = none in the file
+    char curve_secret_key[41];  // its Z85 secret key (with a public key only)
+    char key_name[65];          // the name the key is recorded under; "" = none
+    int controller_pid;         // pid of the controller that wrote it, 0 = unknown
 } conn_info_t;
 
 #define CONN_SERVER_KEY_FILE "curve-server.key"

@@ -22,8 +22,8 @@ void ipp_log(const ipp_logger_t *lg, ipp_log_level_t level, const char *fmt, ...
     char stamp[40];
     ipp_clock_format_iso(ipp_clock_now_us(), stamp, sizeof stamp);
     char line[2048];
-    int n = snprintf(line, sizeof line, "%s %s %s ", stamp,
-                     (lg && lg->who) ? lg->who : "ipp", s_level_names[level]);
+    int n = snprintf(line, sizeof line, "%s %s %s ", stamp, (lg && lg->who) ? lg->who : "ipp",
+                     s_level_names[level]);
     if (n < 0)
         return;
     va_list ap;

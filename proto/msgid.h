@@ -17,10 +17,10 @@
 
 // A generator. Not thread safe: one per thread or per session.
 typedef struct ipp_msgid_gen_t {
-    int64_t last_ms;                  // timestamp of the last id issued
-    uint32_t seq;                     // 12-bit counter within last_ms
-    uint32_t pool_pos;                // next unused byte of pool
-    uint8_t pool[IPP_MSGID_POOL];     // random bytes: refilled every ~56 ids
+    int64_t last_ms;               // timestamp of the last id issued
+    uint32_t seq;                  // 12-bit counter within last_ms
+    uint32_t pool_pos;             // next unused byte of pool
+    uint8_t pool[IPP_MSGID_POOL];  // random bytes: refilled every ~56 ids
 } ipp_msgid_gen_t;
 
 // ipp_msgid_gen_init: start a generator.

@@ -19,15 +19,15 @@
 #include <unistd.h>
 
 #define S_MAGIC "IPPRGv1\n"
-#define S_HEADER 64          // file: magic, ceiling, slot count, boot id
-#define S_SLOT 16            // file: fingerprint, date per dated-ahead entry
-#define S_BOOT_LEN 40        // file: boot id field
+#define S_HEADER 64    // file: magic, ceiling, slot count, boot id
+#define S_SLOT 16      // file: fingerprint, date per dated-ahead entry
+#define S_BOOT_LEN 40  // file: boot id field
 
 // A bucket: the entries whose dates fall in one 100 ms.
 typedef struct s_bucket_t {
-    int64_t id;       // bucket number (date / width, rounded down); INT64_MIN if unused
-    uint32_t head;    // first entry + 1, 0 = none
-    uint32_t count;   // entries in it
+    int64_t id;      // bucket number (date / width, rounded down); INT64_MIN if unused
+    uint32_t head;   // first entry + 1, 0 = none
+    uint32_t count;  // entries in it
 } s_bucket_t;
 
 struct wire_replay_t {
@@ -400,8 +400,8 @@ static void s_boot_id(char out[S_BOOT_LEN])
 // s_load: remember again the dated-ahead entries of a previous run (n
 // records at recs) that the ceiling *ceil does not cover, writing each to
 // img at its new slot; raise *ceil over any that cannot be remembered.
-static void s_load(wire_replay_t *self, const uint8_t *recs, uint64_t n, int64_t now,
-                   int64_t *ceil, uint8_t *img)
+static void s_load(wire_replay_t *self, const uint8_t *recs, uint64_t n, int64_t now, int64_t *ceil,
+                   uint8_t *img)
 {
     for (uint64_t k = 0; k < n; k++) {
         uint64_t f;
@@ -436,8 +436,7 @@ ipp_err_t wire_replay_persist(wire_replay_t *self, const char *path, int64_t now
     uint8_t *img = NULL, *recs = NULL;
     char tmp[4200];
     if (self->fd >= 0 || strlen(path) + 5 > sizeof tmp) {
-        rc = ipp_error_set(err, IPP_ERR_INVALID, "replay guard: cannot keep its state in %s",
-                           path);
+        rc = ipp_error_set(err, IPP_ERR_INVALID, "replay guard: cannot keep its state in %s", path);
         goto out;
     }
     s_advance(self, now_us);
@@ -562,8 +561,8 @@ size_t wire_replay_ahead_capacity(const wire_replay_t *self)
 
 size_t wire_replay_memory(const wire_replay_t *self)
 {
-    return sizeof *self + self->cap * (sizeof *self->fp + sizeof *self->next +
-                                       sizeof *self->aslot) +
+    return sizeof *self +
+           self->cap * (sizeof *self->fp + sizeof *self->next + sizeof *self->aslot) +
            (self->mask + 1) * sizeof *self->slots + self->nb * sizeof *self->buckets +
            (self->acap ? self->acap : 1) * sizeof *self->afree;
 }

@@ -35,22 +35,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_REPLAY_BUCKET_US 100000LL   // bucket width: dates grouped per 100 ms
-#define WIRE_REPLAY_AHEAD_US 250000LL    // dated further ahead than this counts as ahead
-#define WIRE_REPLAY_LEASE_US 50000LL     // the persisted ceiling rises in these steps
+#define WIRE_REPLAY_BUCKET_US 100000LL  // bucket width: dates grouped per 100 ms
+#define WIRE_REPLAY_AHEAD_US 250000LL   // dated further ahead than this counts as ahead
+#define WIRE_REPLAY_LEASE_US 50000LL    // the persisted ceiling rises in these steps
 
 typedef struct wire_replay_t wire_replay_t;
 
 // Why wire_replay_check refused (or WIRE_REPLAY_FRESH when it accepted).
 typedef enum wire_replay_why_t {
-    WIRE_REPLAY_FRESH = 0,        // accepted and remembered
-    WIRE_REPLAY_SEEN,             // MAC accepted before (IPP_ERR_REPLAY)
-    WIRE_REPLAY_PAST,             // older than the window (IPP_ERR_STALE)
-    WIRE_REPLAY_FUTURE,           // further ahead than the forward skew allowed
-    WIRE_REPLAY_NOT_BEFORE,       // at or before the not-before date (a restart)
-    WIRE_REPLAY_FORGOTTEN,        // dated where the guard, full, had to forget
-    WIRE_REPLAY_FULL,             // the guard is full and this is the oldest-dated
-    WIRE_REPLAY_AHEAD_FULL,       // dated ahead, and the share for those is full
+    WIRE_REPLAY_FRESH = 0,   // accepted and remembered
+    WIRE_REPLAY_SEEN,        // MAC accepted before (IPP_ERR_REPLAY)
+    WIRE_REPLAY_PAST,        // older than the window (IPP_ERR_STALE)
+    WIRE_REPLAY_FUTURE,      // further ahead than the forward skew allowed
+    WIRE_REPLAY_NOT_BEFORE,  // at or before the not-before date (a restart)
+    WIRE_REPLAY_FORGOTTEN,   // dated where the guard, full, had to forget
+    WIRE_REPLAY_FULL,        // the guard is full and this is the oldest-dated
+    WIRE_REPLAY_AHEAD_FULL,  // dated ahead, and the share for those is full
 } wire_replay_why_t;
 
 // wire_replay_new: a guard remembering up to capacity MACs, accepting dates

@@ -57,8 +57,7 @@ void ipp_strmap_destroy(ipp_strmap_t **self_p)
 static size_t s_find(const ipp_strmap_t *self, const char *key, uint64_t h)
 {
     size_t i = (size_t)h & self->mask;
-    while (self->slots[i].key &&
-           (self->slots[i].hash != h || strcmp(self->slots[i].key, key) != 0))
+    while (self->slots[i].key && (self->slots[i].hash != h || strcmp(self->slots[i].key, key) != 0))
         i = (i + 1) & self->mask;
     return i;
 }
@@ -135,8 +134,7 @@ size_t ipp_strmap_count(const ipp_strmap_t *self)
     return self->count;
 }
 
-void ipp_strmap_each(const ipp_strmap_t *self, void (*fn)(void *, const char *, void *),
-                      void *arg)
+void ipp_strmap_each(const ipp_strmap_t *self, void (*fn)(void *, const char *, void *), void *arg)
 {
     for (size_t i = 0; i <= self->mask; i++)
         if (self->slots[i].key)

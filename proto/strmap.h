@@ -37,6 +37,6 @@ size_t ipp_strmap_count(const ipp_strmap_t *self);
 // ipp_strmap_each: call fn(arg, key, value) for every entry; fn must not
 // change the map. Order is unspecified.
 void ipp_strmap_each(const ipp_strmap_t *self, void (*fn)(void *arg, const char *key, void *value),
-                      void *arg);
+                     void *arg);
 
 #endif

@@ -22,19 +22,19 @@
 #include <unistd.h>
 
 struct wire_session_t {
-    uint8_t key[WIRE_KEY_MAX];         // MAC key
-    size_t key_len;                    // its length
-    char id[IPP_MSGID_LEN + 1];        // this session's uuid
-    char username[64];                 // put in headers
-    ipp_msgid_gen_t gen;               // msg_id generator
-    wire_replay_t *replay;             // MACs seen
-    size_t max_bytes;                  // receive limit, all frames
-    size_t max_frames;                 // receive limit, frame count
-    const ipp_logger_t *log;           // refusals go here
-    int64_t (*clock)(void *);          // wall clock (µs)
-    void *clock_ctx;                   // its argument
-    wire_msg_t scratch;                // frames of the message being sent
-    bool warned_write;                 // the guard's failed write was logged
+    uint8_t key[WIRE_KEY_MAX];             // MAC key
+    size_t key_len;                        // its length
+    char id[IPP_MSGID_LEN + 1];            // this session's uuid
+    char username[64];                     // put in headers
+    ipp_msgid_gen_t gen;                   // msg_id generator
+    wire_replay_t *replay;                 // MACs seen
+    size_t max_bytes;                      // receive limit, all frames
+    size_t max_frames;                     // receive limit, frame count
+    const ipp_logger_t *log;               // refusals go here
+    int64_t (*clock)(void *);              // wall clock (µs)
+    void *clock_ctx;                       // its argument
+    wire_msg_t scratch;                    // frames of the message being sent
+    bool warned_write;                     // the guard's failed write was logged
     uint64_t refused[WIRE_REFUSAL_KINDS];  // refusals by kind (s_refusal_kind)
     uint64_t quiet[WIRE_REFUSAL_KINDS];    // of them, not logged since the last line
     int64_t logged[WIRE_REFUSAL_KINDS];    // monotonic µs of that line (0: never)
@@ -376,8 +376,7 @@ ipp_err_t wire_pack(wire_session_t *self, wire_msg_t *out, const wire_frame_t *i
     ipp_err_t rc = IPP_OK;
     size_t taken = 0;  // buffers moved into out so far
     const ProtobufCMessageDescriptor *desc = wire_descriptor(type);
-    if (!desc || (content && content->descriptor != desc) ||
-        (msg_id && !ipp_msgid_valid(msg_id))) {
+    if (!desc || (content && content->descriptor != desc) || (msg_id && !ipp_msgid_valid(msg_id))) {
         rc = IPP_ERR_INVALID;
         goto out;
     }
@@ -436,10 +435,10 @@ out:
     return rc;
 }
 
-ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *idents,
-                    size_t n_idents, Ipp__MsgType type, const char *parent_id,
-                    const ProtobufCMessage *content, zmq_msg_t *buffers, size_t n_buffers,
-                    int flags, const char *msg_id, char *msg_id_out)
+ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *idents, size_t n_idents,
+                    Ipp__MsgType type, const char *parent_id, const ProtobufCMessage *content,
+                    zmq_msg_t *buffers, size_t n_buffers, int flags, const char *msg_id,
+                    char *msg_id_out)
 {
     wire_msg_t *m = &self->scratch;
     s_msg_reset(m);
@@ -496,8 +495,8 @@ static ipp_err_t s_refuse(wire_session_t *self, ipp_error_t *err, ipp_err_t code
                  ipp_errname(code), detail, id, msg->n_frames, self->quiet[k], ipp_errname(code),
                  (double)(now - self->logged[k]) / 1e6, self->refused[k]);
     else
-        IPP_LOGW(self->log, "refused message: %s: %s (msg_id %s, %zu frames)",
-                 ipp_errname(code), detail, id, msg->n_frames);
+        IPP_LOGW(self->log, "refused message: %s: %s (msg_id %s, %zu frames)", ipp_errname(code),
+                 detail, id, msg->n_frames);
     self->logged[k] = now;
     self->quiet[k] = 0;
     return code;
@@ -513,7 +512,7 @@ size_t wire_refusals(const wire_session_t *self, wire_refusal_t *out, size_t cap
             continue;
         if (out && n < cap) {
             out[n].code = k == WIRE_REFUSAL_KINDS - 1 ? IPP_ERR_INVALID
-                                                       : (ipp_err_t)(IPP_ERR_NO_DELIMITER + (int)k);
+                                                      : (ipp_err_t)(IPP_ERR_NO_DELIMITER + (int)k);
             out[n].count = self->refused[k];
         }
         n++;
@@ -569,8 +568,7 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
 {
     char detail[256];
     if (msg->n_frames > self->max_frames) {
-        snprintf(detail, sizeof detail, "%zu frames, limit %zu", msg->n_frames,
-                 self->max_frames);
+        snprintf(detail, sizeof detail, "%zu frames, limit %zu", msg->n_frames, self->max_frames);
         return s_refuse(self, err, IPP_ERR_TOO_MANY_FRAMES, msg, detail);
     }
     size_t total = 0;
@@ -622,7 +620,7 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
     if (!self->warned_write && wire_replay_write_failed(self->replay)) {
         self->warned_write = true;
         IPP_LOGW(self->log, "replay guard: cannot write its state file; after a restart "
-                 "it may not refuse what it accepted before");
+                            "it may not refuse what it accepted before");
     }
     if (h->version == 0 || h->version > IPP__VERSION__PROTOCOL_VERSION) {
         snprintf(detail, sizeof detail, "version %u, this side speaks %d", h->version,
@@ -637,8 +635,7 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
     zmq_msg_t *cf = &msg->frames[delim + 3];
     msg->content = protobuf_c_message_unpack(desc, NULL, zmq_msg_size(cf), zmq_msg_data(cf));
     if (!msg->content) {
-        snprintf(detail, sizeof detail, "%s content does not decode",
-                 wire_type_name(h->msg_type));
+        snprintf(detail, sizeof detail, "%s content does not decode", wire_type_name(h->msg_type));
         return s_refuse(self, err, IPP_ERR_BAD_CONTENT, msg, detail);
     }
     return IPP_OK;

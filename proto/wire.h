@@ -49,11 +49,11 @@
 
 // What a session is created with. Zero/NULL fields take the defaults.
 typedef struct wire_opts_t {
-    const uint8_t *key;       // MAC key, WIRE_KEY_MIN..WIRE_KEY_MAX bytes; required
-    size_t key_len;           // its length
-    int64_t window_us;        // how old a message may be (default 5 min)
-    int64_t future_us;        // how far ahead it may be dated (default 1 min, ≤ window)
-    size_t replay_capacity;   // MACs remembered (default 2^18)
+    const uint8_t *key;      // MAC key, WIRE_KEY_MIN..WIRE_KEY_MAX bytes; required
+    size_t key_len;          // its length
+    int64_t window_us;       // how old a message may be (default 5 min)
+    int64_t future_us;       // how far ahead it may be dated (default 1 min, ≤ window)
+    size_t replay_capacity;  // MACs remembered (default 2^18)
     // state_path: a file where the replay guard keeps what a restart must
     // not forget (see replay.h); NULL keeps it in memory only. A session
     // created with one refuses every message dated at or before the newest
@@ -66,7 +66,7 @@ typedef struct wire_opts_t {
     // clock: wall time in µs used for header dates and the window; NULL
     // means ipp_clock_now_us. A seam for tests of skew and staleness.
     int64_t (*clock)(void *clock_ctx);
-    void *clock_ctx;          // passed to clock
+    void *clock_ctx;  // passed to clock
 } wire_opts_t;
 
 typedef struct wire_session_t wire_session_t;
@@ -79,13 +79,13 @@ typedef struct wire_frame_t {
 
 // A received message. Owns its frames and the decoded header and content.
 typedef struct wire_msg_t {
-    zmq_msg_t *frames;           // every frame as received
-    size_t n_frames;             // frames in use
-    size_t cap;                  // frames allocated
-    size_t n_idents;             // frames[0..n_idents) are routing ids
-    size_t first_buffer;         // frames[first_buffer..n_frames) are buffers
-    Ipp__Header *header;         // decoded header, or NULL
-    ProtobufCMessage *content;   // decoded content, or NULL
+    zmq_msg_t *frames;          // every frame as received
+    size_t n_frames;            // frames in use
+    size_t cap;                 // frames allocated
+    size_t n_idents;            // frames[0..n_idents) are routing ids
+    size_t first_buffer;        // frames[first_buffer..n_frames) are buffers
+    Ipp__Header *header;        // decoded header, or NULL
+    ProtobufCMessage *content;  // decoded content, or NULL
 } wire_msg_t;
 
 // wire_session_new: a session with a fresh session uuid. Returns NULL and
@@ -113,8 +113,8 @@ const char *wire_session_id(const wire_session_t *self);
 #define WIRE_REFUSAL_KINDS 11
 
 typedef struct wire_refusal_t {
-    ipp_err_t code;   // why (an IPP_ERR_ code)
-    uint64_t count;   // how many since the session started
+    ipp_err_t code;  // why (an IPP_ERR_ code)
+    uint64_t count;  // how many since the session started
 } wire_refusal_t;
 
 // wire_refusals: the non-zero refusal counts into out (at most cap, in
@@ -139,10 +139,10 @@ ipp_err_t wire_socket_setup(const wire_session_t *self, void *socket);
 // msg_id_out, if not NULL, receives the id sent. Returns IPP_OK,
 // IPP_ERR_INVALID for a content of the wrong type, IPP_ERR_ZMQ if the
 // socket refused (errno kept: EAGAIN with ZMQ_DONTWAIT in flags).
-ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *idents,
-                    size_t n_idents, Ipp__MsgType type, const char *parent_id,
-                    const ProtobufCMessage *content, zmq_msg_t *buffers, size_t n_buffers,
-                    int flags, const char *msg_id, char *msg_id_out);
+ipp_err_t wire_send(wire_session_t *self, void *socket, const wire_frame_t *idents, size_t n_idents,
+                    Ipp__MsgType type, const char *parent_id, const ProtobufCMessage *content,
+                    zmq_msg_t *buffers, size_t n_buffers, int flags, const char *msg_id,
+                    char *msg_id_out);
 
 // wire_pack: what wire_send puts on the wire, as frames appended to out (an
 // initialised wire_msg_t), without a socket. Same ownership of buffers.

@@ -17,8 +17,10 @@ sched_state_t sched_task_state(const sched_t *self, const char *msg_id, int *eng
     const sched_task_t *t = sched_rec_find(self, msg_id);
     if (t) {
         switch (t->state) {
-        case T_EXPECTED: return SCHED_STATE_EXPECTED;
-        case T_WAITING: return SCHED_STATE_WAITING;
+        case T_EXPECTED:
+            return SCHED_STATE_EXPECTED;
+        case T_WAITING:
+            return SCHED_STATE_WAITING;
         case T_READY:
             if (engine && t->where == W_MUX)
                 *engine = t->engine;
@@ -27,7 +29,8 @@ sched_state_t sched_task_state(const sched_t *self, const char *msg_id, int *eng
             if (engine)
                 *engine = t->engine;
             return SCHED_STATE_RUNNING;
-        default: return SCHED_STATE_UNKNOWN;
+        default:
+            return SCHED_STATE_UNKNOWN;
         }
     }
     const sched_done_entry_t *c = sched_done_get(self->done, msg_id);

@@ -23,12 +23,18 @@
 const char *sched_outcome_ename(sched_outcome_t why)
 {
     switch (why) {
-    case SCHED_ABORTED: return "TaskAborted";
-    case SCHED_UNREACHABLE: return "ImpossibleDependency";
-    case SCHED_TIMEOUT: return "DependencyTimeout";
-    case SCHED_LOST: return "EngineError";
-    case SCHED_INVALID: return "InvalidDependency";
-    case SCHED_INTERNAL: return "SchedulerError";
+    case SCHED_ABORTED:
+        return "TaskAborted";
+    case SCHED_UNREACHABLE:
+        return "ImpossibleDependency";
+    case SCHED_TIMEOUT:
+        return "DependencyTimeout";
+    case SCHED_LOST:
+        return "EngineError";
+    case SCHED_INVALID:
+        return "InvalidDependency";
+    case SCHED_INTERNAL:
+        return "SchedulerError";
     }
     return "SchedulerError";
 }
@@ -36,12 +42,18 @@ const char *sched_outcome_ename(sched_outcome_t why)
 ipp_err_t sched_outcome_err(sched_outcome_t why)
 {
     switch (why) {
-    case SCHED_ABORTED: return IPP_ERR_ABORTED;
-    case SCHED_UNREACHABLE: return IPP_ERR_UNREACHABLE;
-    case SCHED_TIMEOUT: return IPP_ERR_UNREACHABLE;
-    case SCHED_LOST: return IPP_ERR_ENGINE;
-    case SCHED_INVALID: return IPP_ERR_CYCLE;
-    case SCHED_INTERNAL: return IPP_ERR_NOMEM;
+    case SCHED_ABORTED:
+        return IPP_ERR_ABORTED;
+    case SCHED_UNREACHABLE:
+        return IPP_ERR_UNREACHABLE;
+    case SCHED_TIMEOUT:
+        return IPP_ERR_UNREACHABLE;
+    case SCHED_LOST:
+        return IPP_ERR_ENGINE;
+    case SCHED_INVALID:
+        return IPP_ERR_CYCLE;
+    case SCHED_INTERNAL:
+        return IPP_ERR_NOMEM;
     }
     return IPP_ERR_INVALID;
 }

@@ -50,11 +50,11 @@ bool sched_depset_unreachable(const sched_depset_t *d);
 
 // Engines where counting followed tasks ran.
 typedef struct sched_loc_t {
-    int32_t first;       // the first such engine, -1 before any
-    bool spread;         // a second, different engine was seen
-    int32_t *more;       // any-mode: the other distinct engines (owned)
-    uint32_t n_more;     // entries in more
-    uint32_t cap_more;   // allocated length of more
+    int32_t first;      // the first such engine, -1 before any
+    bool spread;        // a second, different engine was seen
+    int32_t *more;      // any-mode: the other distinct engines (owned)
+    uint32_t n_more;    // entries in more
+    uint32_t cap_more;  // allocated length of more
 } sched_loc_t;
 
 // sched_loc_init: no engine yet.

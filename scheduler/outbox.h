@@ -23,12 +23,12 @@ typedef enum sched_out_kind_t {
 } sched_out_kind_t;
 
 typedef struct sched_out_t {
-    sched_out_kind_t kind;              // what to tell
-    int32_t engine;                     // DISPATCH: the engine
-    int why;                            // FINISH: a sched_outcome_t
-    void *user;                         // the hub's pointer for the task
-    char msg_id[SCHED_ID_MAX + 1];      // the task's id
-    char evalue[SCHED_EVALUE_MAX];      // FINISH: the message
+    sched_out_kind_t kind;          // what to tell
+    int32_t engine;                 // DISPATCH: the engine
+    int why;                        // FINISH: a sched_outcome_t
+    void *user;                     // the hub's pointer for the task
+    char msg_id[SCHED_ID_MAX + 1];  // the task's id
+    char evalue[SCHED_EVALUE_MAX];  // FINISH: the message
 } sched_out_t;
 
 typedef struct sched_outbox_t {

@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 typedef struct sched_pool_t {
-    size_t size;        // object size, rounded up to pointer alignment
-    size_t per_block;   // objects per block
-    void *free_list;    // singly linked through the first word of each free object
-    void *blocks;       // singly linked list of blocks (first word of each)
-    size_t live;        // objects handed out and not yet returned
+    size_t size;       // object size, rounded up to pointer alignment
+    size_t per_block;  // objects per block
+    void *free_list;   // singly linked through the first word of each free object
+    void *blocks;      // singly linked list of blocks (first word of each)
+    size_t live;       // objects handed out and not yet returned
 } sched_pool_t;
 
 // sched_pool_init: a pool of objects of size bytes, per_block per malloc.

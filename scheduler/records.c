@@ -141,8 +141,8 @@ static bool s_counts_unassigned(const sched_task_t *t)
 void sched_rec_set_state(sched_t *self, sched_task_t *t, int state)
 {
     size_t *old = NULL, *neu = NULL;
-    size_t *by[] = {&self->st.expected, &self->st.waiting, &self->st.queued,
-                    &self->st.running, NULL};
+    size_t *by[] = {&self->st.expected, &self->st.waiting, &self->st.queued, &self->st.running,
+                    NULL};
     if (s_counts_unassigned(t))
         self->st.unassigned--;
     old = by[t->state];

@@ -57,8 +57,8 @@ sched_t *sched_new(const sched_config_t *cfg, const sched_ops_t *ops, void *ctx)
     sched_timeheap_init(&self->timers, &self->st.ops);
     sched_outbox_init(&self->outbox);
     self->done = sched_done_new(c.done_cache ? c.done_cache : DONE_CACHE_DEFAULT, c.seed);
-    if (!self->done || sched_idmap_init(&self->tasks, sched_rec_task_eq) != 0
-        || sched_idmap_init(&self->engines, sched_rec_engine_eq) != 0) {
+    if (!self->done || sched_idmap_init(&self->tasks, sched_rec_task_eq) != 0 ||
+        sched_idmap_init(&self->engines, sched_rec_engine_eq) != 0) {
         sched_destroy(&self);
         return NULL;
     }
@@ -311,8 +311,8 @@ ipp_err_t sched_engine_remove(sched_t *self, int engine)
         }
     }
     while (e->mux_head)
-        sched_decide_fail(self, e->mux_head, SCHED_LOST,
-                          "engine %d went away before running it", engine);
+        sched_decide_fail(self, e->mux_head, SCHED_LOST, "engine %d went away before running it",
+                          engine);
     while (e->run_head) {
         sched_task_t *t = e->run_head;
         sched_rec_tl_remove(&e->run_head, &e->run_tail, t);
@@ -390,8 +390,8 @@ ipp_err_t sched_engine_restart(sched_t *self, int engine, const char *const *kee
             t->retries--;
             sched_decide_requeue(self, t);
         } else {
-            sched_decide_fail(self, t, SCHED_LOST,
-                              "engine %d restarted while running the task", engine);
+            sched_decide_fail(self, t, SCHED_LOST, "engine %d restarted while running the task",
+                              engine);
         }
     }
     e->pinned = false;

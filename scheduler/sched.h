@@ -66,13 +66,13 @@ typedef enum sched_lookup_t {
 
 // Where a task stands, as sched_task_state reports it.
 typedef enum sched_state_t {
-    SCHED_STATE_UNKNOWN = 0,  // neither live nor remembered
-    SCHED_STATE_WAITING = 1,  // dependencies not met yet
-    SCHED_STATE_QUEUED = 2,   // runnable, waiting for an engine slot
-    SCHED_STATE_RUNNING = 3,  // sent to an engine, no result yet
-    SCHED_STATE_DONE_OK = 4,  // finished ok (remembered in the cache)
-    SCHED_STATE_DONE_ERR = 5, // finished with an error (remembered)
-    SCHED_STATE_EXPECTED = 6, // pending in the hub, not yet submitted here
+    SCHED_STATE_UNKNOWN = 0,   // neither live nor remembered
+    SCHED_STATE_WAITING = 1,   // dependencies not met yet
+    SCHED_STATE_QUEUED = 2,    // runnable, waiting for an engine slot
+    SCHED_STATE_RUNNING = 3,   // sent to an engine, no result yet
+    SCHED_STATE_DONE_OK = 4,   // finished ok (remembered in the cache)
+    SCHED_STATE_DONE_ERR = 5,  // finished with an error (remembered)
+    SCHED_STATE_EXPECTED = 6,  // pending in the hub, not yet submitted here
 } sched_state_t;
 
 // The hub's side. Every function pointer is required; ctx is passed back.
@@ -102,17 +102,17 @@ typedef struct sched_ops_t {
 
 typedef struct sched_config_t {
     const sched_scheme_ops_t *scheme;  // routing scheme; NULL = leastload
-    uint32_t hwm;          // max outstanding tasks (of either queue) per engine
-                           // for a task-queue task to be sent there; 0 =
-                           // unlimited; sched_config_default gives 1
-    uint32_t mux_hwm;      // max outstanding tasks per engine before mux tasks
-                           // queue here; 0 = send at once (IPython's MUX)
-    uint64_t seed;         // seeds the random schemes and the hashes
-    size_t done_cache;     // finished outcomes remembered; 0 = 65536
-    int64_t targets_grace_us; // a task-queue task with targets, runnable but
-                           // with none of them registered, fails with
-                           // ImpossibleDependency if none registers within
-                           // this long (µs); 0 = it waits for them
+    uint32_t hwm;                      // max outstanding tasks (of either queue) per engine
+                                       // for a task-queue task to be sent there; 0 =
+                                       // unlimited; sched_config_default gives 1
+    uint32_t mux_hwm;                  // max outstanding tasks per engine before mux tasks
+                                       // queue here; 0 = send at once (IPython's MUX)
+    uint64_t seed;                     // seeds the random schemes and the hashes
+    size_t done_cache;                 // finished outcomes remembered; 0 = 65536
+    int64_t targets_grace_us;          // a task-queue task with targets, runnable but
+                                       // with none of them registered, fails with
+                                       // ImpossibleDependency if none registers within
+                                       // this long (µs); 0 = it waits for them
 } sched_config_t;
 
 #define SCHED_HWM_DEFAULT 1
@@ -136,42 +136,42 @@ typedef struct sched_dep_t {
 
 // A task as submitted. Everything is borrowed for the call and copied.
 typedef struct sched_spec_t {
-    const char *msg_id;       // 1..SCHED_ID_MAX bytes
-    void *user;               // the hub's pointer, handed back in callbacks
-    sched_queue_t queue;      // mux or task
-    int engine;               // mux: the engine (≥ 0); ignored for task
-    const int *targets;       // task: engines allowed (≥ 0); NULL = any
-    size_t n_targets;         // entries in targets
-    sched_dep_t after;        // time dependency
-    sched_dep_t follow;       // location dependency (task queue only)
-    int64_t timeout_us;       // fail with DependencyTimeout if not sent to an
-                              // engine within this long, counted from submit
-                              // and afresh whenever it comes back to the queue
-                              // (refused, retried, engine lost); 0 = never
-    uint32_t retries;         // times to run again after a failed attempt (a
-                              // task-queue task avoids the engine it failed on
-                              // while another may take it; a mux task reruns
-                              // on its engine); an engine lost under a
-                              // task-queue task also uses one
+    const char *msg_id;   // 1..SCHED_ID_MAX bytes
+    void *user;           // the hub's pointer, handed back in callbacks
+    sched_queue_t queue;  // mux or task
+    int engine;           // mux: the engine (≥ 0); ignored for task
+    const int *targets;   // task: engines allowed (≥ 0); NULL = any
+    size_t n_targets;     // entries in targets
+    sched_dep_t after;    // time dependency
+    sched_dep_t follow;   // location dependency (task queue only)
+    int64_t timeout_us;   // fail with DependencyTimeout if not sent to an
+                          // engine within this long, counted from submit
+                          // and afresh whenever it comes back to the queue
+                          // (refused, retried, engine lost); 0 = never
+    uint32_t retries;     // times to run again after a failed attempt (a
+                          // task-queue task avoids the engine it failed on
+                          // while another may take it; a mux task reruns
+                          // on its engine); an engine lost under a
+                          // task-queue task also uses one
 } sched_spec_t;
 
 // Counters for queue_status, tests and benchmarks.
 typedef struct sched_stats_t {
-    uint64_t ops;           // inner-loop steps since creation (edges, slots,
-                            // candidates, list and heap moves)
-    uint64_t lookups;       // lookup callbacks made
-    uint64_t cache_hits;    // dependency ids answered from the finished cache
-    uint64_t dispatched;    // dispatch decisions made
-    uint64_t failed;        // finish decisions made
-    size_t waiting;         // live tasks whose dependencies are not met
-    size_t queued;          // runnable tasks waiting for an engine slot
-    size_t running;         // tasks sent and not finished
-    size_t expected;        // placeholders for ids pending in the hub
-    size_t cached;          // finished outcomes remembered
-    size_t engines;         // engines registered
-    size_t unassigned;      // task-queue tasks not sent to an engine
-    bool oom;               // memory ran out inside an event: a decision may
-                            // have been lost (treat the scheduler as broken)
+    uint64_t ops;         // inner-loop steps since creation (edges, slots,
+                          // candidates, list and heap moves)
+    uint64_t lookups;     // lookup callbacks made
+    uint64_t cache_hits;  // dependency ids answered from the finished cache
+    uint64_t dispatched;  // dispatch decisions made
+    uint64_t failed;      // finish decisions made
+    size_t waiting;       // live tasks whose dependencies are not met
+    size_t queued;        // runnable tasks waiting for an engine slot
+    size_t running;       // tasks sent and not finished
+    size_t expected;      // placeholders for ids pending in the hub
+    size_t cached;        // finished outcomes remembered
+    size_t engines;       // engines registered
+    size_t unassigned;    // task-queue tasks not sent to an engine
+    bool oom;             // memory ran out inside an event: a decision may
+                          // have been lost (treat the scheduler as broken)
 } sched_stats_t;
 
 // Per-engine counts for queue_status and load.

@@ -137,24 +137,24 @@ struct sched_task_t {
 };
 
 struct sched_engine_t {
-    int32_t id;                 // engine id (map key)
-    bool registered;            // up; false while only referenced by targets/follow
-    bool pinned;                // being removed: keep the record until done
-    bool held;                  // registered, not yet proven alive: no work
-                                // is sent to it (sched_engine_add_held)
-    uint32_t load;              // tasks sent and not finished
-    uint64_t completed;         // results since it registered
-    int64_t lru_stamp;          // position in LRU order (smaller = less recent)
-    sched_engine_t *lru_prev;   // in self's LRU list (registered only)
-    sched_engine_t *lru_next;   // ditto
-    sched_task_t *run_head;     // RUNNING tasks here
-    sched_task_t *run_tail;     // ditto
-    sched_task_t *mux_head;     // READY mux tasks for it, FIFO
-    sched_task_t *mux_tail;     // ditto
-    uint32_t n_mux;             // entries in the mux FIFO
-    sched_slot_t *slot_head;    // READY restricted tasks that may run here, FIFO
-    sched_slot_t *slot_tail;    // ditto
-    uint32_t n_slots;           // entries in the slot FIFO
+    int32_t id;                // engine id (map key)
+    bool registered;           // up; false while only referenced by targets/follow
+    bool pinned;               // being removed: keep the record until done
+    bool held;                 // registered, not yet proven alive: no work
+                               // is sent to it (sched_engine_add_held)
+    uint32_t load;             // tasks sent and not finished
+    uint64_t completed;        // results since it registered
+    int64_t lru_stamp;         // position in LRU order (smaller = less recent)
+    sched_engine_t *lru_prev;  // in self's LRU list (registered only)
+    sched_engine_t *lru_next;  // ditto
+    sched_task_t *run_head;    // RUNNING tasks here
+    sched_task_t *run_tail;    // ditto
+    sched_task_t *mux_head;    // READY mux tasks for it, FIFO
+    sched_task_t *mux_tail;    // ditto
+    uint32_t n_mux;            // entries in the mux FIFO
+    sched_slot_t *slot_head;   // READY restricted tasks that may run here, FIFO
+    sched_slot_t *slot_tail;   // ditto
+    uint32_t n_slots;          // entries in the slot FIFO
 };
 
 struct sched_t {

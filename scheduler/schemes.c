@@ -126,8 +126,8 @@ const sched_scheme_ops_t sched_scheme_weighted = {"weighted", s_weighted};
 const sched_scheme_ops_t *sched_scheme_by_name(const char *name)
 {
     static const sched_scheme_ops_t *const all[] = {
-        &sched_scheme_leastload, &sched_scheme_lru, &sched_scheme_plainrandom,
-        &sched_scheme_twobin, &sched_scheme_weighted,
+        &sched_scheme_leastload, &sched_scheme_lru,      &sched_scheme_plainrandom,
+        &sched_scheme_twobin,    &sched_scheme_weighted,
     };
     if (!name)
         return NULL;

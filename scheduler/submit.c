@@ -156,17 +156,17 @@ ipp_err_t sched_submit(sched_t *self, const sched_spec_t *spec)
     if (!self || !s_check_spec(self, spec))
         return IPP_ERR_INVALID;
     size_t need = spec->after.n + spec->follow.n;
-    if (sched_rec_ensure((void **)&self->ids, &self->cap_ids, need ? need : 1,
-                         sizeof *self->ids) != 0)
+    if (sched_rec_ensure((void **)&self->ids, &self->cap_ids, need ? need : 1, sizeof *self->ids) !=
+        0)
         return IPP_ERR_NOMEM;
     long n_after = s_dedupe(self, &spec->after, 0);
     long n_follow = n_after < 0 ? -1 : s_dedupe(self, &spec->follow, (size_t)n_after);
     if (n_after < 0 || n_follow < 0)
         return IPP_ERR_INVALID;
     // Room for the timer now, so arming cannot fail after commitment.
-    if (spec->timeout_us > 0
-        && sched_rec_ensure((void **)&self->timers.items, &self->timers.cap, self->timers.count + 1,
-                            sizeof *self->timers.items) != 0)
+    if (spec->timeout_us > 0 &&
+        sched_rec_ensure((void **)&self->timers.items, &self->timers.cap, self->timers.count + 1,
+                         sizeof *self->timers.items) != 0)
         return IPP_ERR_NOMEM;
 
     sched_task_t *t = s_take(self, spec, (size_t)n_after, (size_t)n_follow);

@@ -208,8 +208,8 @@ static PyObject *s_tracker_wait(PyObject *self, PyObject *args)
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bool done = false;
-    Py_BEGIN_ALLOW_THREADS
-    for (;;) {
+    Py_BEGIN_ALLOW_THREADS for (;;)
+    {
         if (atomic_load(&t->t->pending) == 0) {
             done = true;
             break;
@@ -222,8 +222,7 @@ static PyObject *s_tracker_wait(PyObject *self, PyObject *args)
         struct timespec nap = {0, 200000};  // 0.2 ms: ZeroMQ frees soon after the send
         nanosleep(&nap, NULL);
     }
-    Py_END_ALLOW_THREADS
-    return PyBool_FromLong(done);
+    Py_END_ALLOW_THREADS return PyBool_FromLong(done);
 }
 
 static PyGetSetDef s_tracker_getset[] = {
@@ -257,10 +256,9 @@ PyType_Spec pyi_tracker_spec = {
 // ---------------------------------------------------------------- ResultBuffer
 
 typedef struct s_rbuf_t {
-    PyObject_HEAD
-    PyObject *owner;   // the CAsyncResult owning the bytes (strong)
-    const void *data;  // the bytes
-    Py_ssize_t size;   // how many
+    PyObject_HEAD PyObject *owner;  // the CAsyncResult owning the bytes (strong)
+    const void *data;               // the bytes
+    Py_ssize_t size;                // how many
 } s_rbuf_t;
 
 PyObject *pyi_rbuf_new(pyi_state_t *st, PyObject *owner, const void *data, size_t size)

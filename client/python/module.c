@@ -69,8 +69,7 @@ void pyi_lock(pyi_lock_t *l)
         return;
     }
     if (!PyThread_acquire_lock(l->lk, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(l->lk, WAIT_LOCK);
+        Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(l->lk, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
     l->owner = me;
@@ -254,20 +253,33 @@ static int s_exec(PyObject *mod)
         const char *name;
         long v;
     } consts[] = {
-        {"STATUS_PENDING", IPP_STATUS_PENDING},   {"STATUS_OK", IPP_STATUS_OK},
-        {"STATUS_ERROR", IPP_STATUS_ERROR},       {"STATUS_ABORTED", IPP_STATUS_ABORTED},
+        {"STATUS_PENDING", IPP_STATUS_PENDING},
+        {"STATUS_OK", IPP_STATUS_OK},
+        {"STATUS_ERROR", IPP_STATUS_ERROR},
+        {"STATUS_ABORTED", IPP_STATUS_ABORTED},
         {"STATUS_UNREACHABLE", IPP_STATUS_UNREACHABLE},
-        {"STATUS_LOST", IPP_STATUS_LOST},         {"STATUS_UNKNOWN", IPP_STATUS_UNKNOWN},
-        {"STATUS_REFUSED", IPP_STATUS_REFUSED},   {"ERR_INVALID", IPP_ERR_INVALID},
-        {"ERR_TIMEOUT", IPP_ERR_TIMEOUT},         {"ERR_NOT_FOUND", IPP_ERR_NOT_FOUND},
-        {"ERR_CLOSED", IPP_ERR_CLOSED},           {"ERR_REMOTE", IPP_ERR_REMOTE},
-        {"ERR_ABORTED", IPP_ERR_ABORTED},         {"ERR_UNREACHABLE", IPP_ERR_UNREACHABLE},
-        {"ERR_ENGINE", IPP_ERR_ENGINE},           {"ERR_NO_ENGINES", IPP_ERR_NO_ENGINES},
-        {"ERR_QUERY", IPP_ERR_QUERY},             {"ERR_PENDING", IPP_ERR_PENDING},
-        {"ERR_CONN_FILE", IPP_ERR_CONN_FILE},     {"ERR_PERMISSION", IPP_ERR_PERMISSION},
-        {"ERR_CYCLE", IPP_ERR_CYCLE},             {"COPY_BELOW", PYI_COPY_BELOW},
-        {"STAMP_SUBMITTED", IPP_STAMP_SUBMITTED}, {"STAMP_STARTED", IPP_STAMP_STARTED},
-        {"STAMP_COMPLETED", IPP_STAMP_COMPLETED}, {"STAMP_RECEIVED", IPP_STAMP_RECEIVED},
+        {"STATUS_LOST", IPP_STATUS_LOST},
+        {"STATUS_UNKNOWN", IPP_STATUS_UNKNOWN},
+        {"STATUS_REFUSED", IPP_STATUS_REFUSED},
+        {"ERR_INVALID", IPP_ERR_INVALID},
+        {"ERR_TIMEOUT", IPP_ERR_TIMEOUT},
+        {"ERR_NOT_FOUND", IPP_ERR_NOT_FOUND},
+        {"ERR_CLOSED", IPP_ERR_CLOSED},
+        {"ERR_REMOTE", IPP_ERR_REMOTE},
+        {"ERR_ABORTED", IPP_ERR_ABORTED},
+        {"ERR_UNREACHABLE", IPP_ERR_UNREACHABLE},
+        {"ERR_ENGINE", IPP_ERR_ENGINE},
+        {"ERR_NO_ENGINES", IPP_ERR_NO_ENGINES},
+        {"ERR_QUERY", IPP_ERR_QUERY},
+        {"ERR_PENDING", IPP_ERR_PENDING},
+        {"ERR_CONN_FILE", IPP_ERR_CONN_FILE},
+        {"ERR_PERMISSION", IPP_ERR_PERMISSION},
+        {"ERR_CYCLE", IPP_ERR_CYCLE},
+        {"COPY_BELOW", PYI_COPY_BELOW},
+        {"STAMP_SUBMITTED", IPP_STAMP_SUBMITTED},
+        {"STAMP_STARTED", IPP_STAMP_STARTED},
+        {"STAMP_COMPLETED", IPP_STAMP_COMPLETED},
+        {"STAMP_RECEIVED", IPP_STAMP_RECEIVED},
     };
     for (size_t i = 0; i < sizeof consts / sizeof consts[0]; i++)
         if (PyModule_AddIntConstant(mod, consts[i].name, consts[i].v) < 0)

@@ -42,10 +42,10 @@ static void s_dealloc(PyObject *obj)
     Py_DECREF(tp);
 }
 
-#define S_AR(obj, self, st)                                                                  \
-    pyi_ar_t *self = (pyi_ar_t *)(obj);                                                      \
-    pyi_state_t *st = pyi_state_of(obj);                                                     \
-    if (!st)                                                                                 \
+#define S_AR(obj, self, st)                                                                        \
+    pyi_ar_t *self = (pyi_ar_t *)(obj);                                                            \
+    pyi_state_t *st = pyi_state_of(obj);                                                           \
+    if (!st)                                                                                       \
         return NULL;
 
 static Py_ssize_t s_len(PyObject *obj)
@@ -112,22 +112,22 @@ static PyObject *s_progress(PyObject *obj, void *closure)
 // s_waitlike: run a libipp wait under the lock without the GIL; True when
 // it returned IPP_OK, False on IPP_ERR_TIMEOUT, raises otherwise (or when
 // a done callback left an exception).
-#define S_WAIT_CALL(self, st, stmt)                                                          \
-    do {                                                                                     \
-        ipp_error_t err_;                                                                    \
-        ipp_err_t rc_;                                                                       \
-        ipp_error_t *err = &err_;                                                            \
-        pyi_lock(&(self)->client->lock);                                                     \
-        Py_BEGIN_ALLOW_THREADS rc_ = (stmt);                                                 \
-        Py_END_ALLOW_THREADS pyi_unlock(&(self)->client->lock);                              \
-        pyi_relq_drain((self)->client->relq);                                                \
-        if (PyErr_Occurred())                                                                \
-            return NULL;                                                                     \
-        if (rc_ == IPP_ERR_TIMEOUT)                                                          \
-            Py_RETURN_FALSE;                                                                 \
-        if (rc_ != IPP_OK)                                                                   \
-            return pyi_raise((st), err);                                                     \
-        Py_RETURN_TRUE;                                                                      \
+#define S_WAIT_CALL(self, st, stmt)                                                                \
+    do {                                                                                           \
+        ipp_error_t err_;                                                                          \
+        ipp_err_t rc_;                                                                             \
+        ipp_error_t *err = &err_;                                                                  \
+        pyi_lock(&(self)->client->lock);                                                           \
+        Py_BEGIN_ALLOW_THREADS rc_ = (stmt);                                                       \
+        Py_END_ALLOW_THREADS pyi_unlock(&(self)->client->lock);                                    \
+        pyi_relq_drain((self)->client->relq);                                                      \
+        if (PyErr_Occurred())                                                                      \
+            return NULL;                                                                           \
+        if (rc_ == IPP_ERR_TIMEOUT)                                                                \
+            Py_RETURN_FALSE;                                                                       \
+        if (rc_ != IPP_OK)                                                                         \
+            return pyi_raise((st), err);                                                           \
+        Py_RETURN_TRUE;                                                                            \
     } while (0)
 
 // wait(timeout=-1) → True when ready, False on timeout.
@@ -168,10 +168,8 @@ static PyObject *s_next(PyObject *obj, PyObject *args)
     ipp_err_t rc;
     size_t idx = 0;
     pyi_lock(&self->client->lock);
-    Py_BEGIN_ALLOW_THREADS
-    rc = ipp_ar_next(self->ar, timeout, &idx, &err);
-    Py_END_ALLOW_THREADS
-    pyi_unlock(&self->client->lock);
+    Py_BEGIN_ALLOW_THREADS rc = ipp_ar_next(self->ar, timeout, &idx, &err);
+    Py_END_ALLOW_THREADS pyi_unlock(&self->client->lock);
     if (PyErr_Occurred())
         return NULL;
     if (rc == IPP_ERR_NOT_FOUND)
@@ -216,8 +214,8 @@ static PyObject *s_error_tuple(const ipp_remote_error_t *e)
 {
     PyObject *tb = PyList_New((Py_ssize_t)e->n_traceback);
     for (size_t k = 0; tb && k < e->n_traceback; k++) {
-        PyObject *s = PyUnicode_DecodeUTF8(e->traceback[k], (Py_ssize_t)strlen(e->traceback[k]),
-                                           "replace");
+        PyObject *s =
+            PyUnicode_DecodeUTF8(e->traceback[k], (Py_ssize_t)strlen(e->traceback[k]), "replace");
         if (!s) {
             Py_CLEAR(tb);
             break;
@@ -226,8 +224,10 @@ static PyObject *s_error_tuple(const ipp_remote_error_t *e)
     }
     if (!tb)
         return NULL;
-    PyObject *ename = PyUnicode_DecodeUTF8(e->ename ? e->ename : "", (Py_ssize_t)strlen(e->ename ? e->ename : ""), "replace");
-    PyObject *evalue = PyUnicode_DecodeUTF8(e->evalue ? e->evalue : "", (Py_ssize_t)strlen(e->evalue ? e->evalue : ""), "replace");
+    PyObject *ename = PyUnicode_DecodeUTF8(e->ename ? e->ename : "",
+                                           (Py_ssize_t)strlen(e->ename ? e->ename : ""), "replace");
+    PyObject *evalue = PyUnicode_DecodeUTF8(
+        e->evalue ? e->evalue : "", (Py_ssize_t)strlen(e->evalue ? e->evalue : ""), "replace");
     PyObject *t = (ename && evalue) ? Py_BuildValue("(zOONiii)", e->msg_id, ename, evalue, tb,
                                                     e->engine_id, (int)e->status, (int)e->code)
                                     : NULL;
@@ -302,14 +302,16 @@ static PyObject *s_metadata(PyObject *obj, PyObject *arg)
         s_set(d, "started", PyLong_FromLongLong(md.started)) < 0 ||
         s_set(d, "completed", PyLong_FromLongLong(md.completed)) < 0 ||
         s_set(d, "received", PyLong_FromLongLong(md.received)) < 0 ||
-        s_set(d, "engine_id", md.engine_id >= 0 ? PyLong_FromLong(md.engine_id)
-                                                : Py_NewRef(Py_None)) < 0 ||
+        s_set(d, "engine_id",
+              md.engine_id >= 0 ? PyLong_FromLong(md.engine_id) : Py_NewRef(Py_None)) < 0 ||
         s_set(d, "engine_uuid", s_opt_str(md.engine_uuid)) < 0 ||
         s_set(d, "label", s_opt_str(md.label)) < 0 ||
-        s_set(d, "stdout", PyBytes_FromStringAndSize(md.stdout_data ? md.stdout_data : "",
-                                                     (Py_ssize_t)md.stdout_len)) < 0 ||
-        s_set(d, "stderr", PyBytes_FromStringAndSize(md.stderr_data ? md.stderr_data : "",
-                                                     (Py_ssize_t)md.stderr_len)) < 0 ||
+        s_set(d, "stdout",
+              PyBytes_FromStringAndSize(md.stdout_data ? md.stdout_data : "",
+                                        (Py_ssize_t)md.stdout_len)) < 0 ||
+        s_set(d, "stderr",
+              PyBytes_FromStringAndSize(md.stderr_data ? md.stderr_data : "",
+                                        (Py_ssize_t)md.stderr_len)) < 0 ||
         s_set(d, "stdout_truncated", PyBool_FromLong(md.stdout_truncated)) < 0 ||
         s_set(d, "stderr_truncated", PyBool_FromLong(md.stderr_truncated)) < 0 ||
         s_set(d, "exit_status", PyLong_FromLong(md.exit_status)) < 0 ||
@@ -390,10 +392,8 @@ static PyObject *s_abort(PyObject *obj, PyObject *unused)
     ipp_err_t rc;
     size_t n = 0;
     pyi_lock(&self->client->lock);
-    Py_BEGIN_ALLOW_THREADS
-    rc = ipp_ar_abort(self->ar, &n, &err);
-    Py_END_ALLOW_THREADS
-    pyi_unlock(&self->client->lock);
+    Py_BEGIN_ALLOW_THREADS rc = ipp_ar_abort(self->ar, &n, &err);
+    Py_END_ALLOW_THREADS pyi_unlock(&self->client->lock);
     if (PyErr_Occurred())
         return NULL;
     if (rc != IPP_OK)
@@ -464,7 +464,8 @@ static PyMethodDef s_methods[] = {
     {"next", s_next, METH_VARARGS, "next(timeout=-1) -> index finished next, None at the end"},
     {"status", s_status, METH_O, "status(i) -> STATUS_*"},
     {"result", s_result, METH_O, "result(i) -> [memoryview]"},
-    {"error", s_error, METH_O, "error(i) -> None or (msg_id, ename, evalue, tb, engine, status, code)"},
+    {"error", s_error, METH_O,
+     "error(i) -> None or (msg_id, ename, evalue, tb, engine, status, code)"},
     {"metadata", s_metadata, METH_O, "metadata(i) -> dict"},
     {"engine_ids", s_engine_ids, METH_NOARGS, "engine_ids() -> [int|None]"},
     {"timedelta", s_timedelta, METH_VARARGS, "timedelta(from, to) -> seconds"},

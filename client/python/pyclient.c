@@ -10,12 +10,12 @@
 #include <string.h>
 
 // s_call_begin / s_call_end: around a libipp call that may wait.
-#define S_WAITING(self, stmt)                                                                \
-    do {                                                                                     \
-        pyi_lock(&(self)->lock);                                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                         \
-        Py_END_ALLOW_THREADS pyi_unlock(&(self)->lock);                                      \
-        pyi_relq_drain((self)->relq);                                                        \
+#define S_WAITING(self, stmt)                                                                      \
+    do {                                                                                           \
+        pyi_lock(&(self)->lock);                                                                   \
+        Py_BEGIN_ALLOW_THREADS stmt;                                                               \
+        Py_END_ALLOW_THREADS pyi_unlock(&(self)->lock);                                            \
+        pyi_relq_drain((self)->relq);                                                              \
     } while (0)
 
 static PyObject *s_strv_list(const ipp_strv_t *sv)
@@ -86,10 +86,9 @@ static int s_init(PyObject *obj, PyObject *args, PyObject *kw)
     ipp_error_t err;
     ipp_error_clear(&err);
     ipp_client_t *c = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    c = ipp_client_new(&o, &err);
-    Py_END_ALLOW_THREADS
-    if (!c) {
+    Py_BEGIN_ALLOW_THREADS c = ipp_client_new(&o, &err);
+    Py_END_ALLOW_THREADS if (!c)
+    {
         pyi_raise(st, &err);
         return -1;
     }
@@ -106,10 +105,8 @@ static void s_close_now(pyi_client_t *self)
     pyi_lock(&self->lock);
     ipp_client_t *c = self->c;
     self->c = NULL;
-    Py_BEGIN_ALLOW_THREADS
-    ipp_client_destroy(&c);
-    Py_END_ALLOW_THREADS
-    pyi_unlock(&self->lock);
+    Py_BEGIN_ALLOW_THREADS ipp_client_destroy(&c);
+    Py_END_ALLOW_THREADS pyi_unlock(&self->lock);
     pyi_relq_drain(self->relq);
 }
 
@@ -129,10 +126,10 @@ static void s_dealloc(PyObject *obj)
     Py_DECREF(tp);
 }
 
-#define S_SELF_OPEN(obj, self, st)                                                           \
-    pyi_client_t *self = (pyi_client_t *)(obj);                                              \
-    pyi_state_t *st = pyi_state_of(obj);                                                     \
-    if (!st || !pyi_client_usable(st, self))                                                 \
+#define S_SELF_OPEN(obj, self, st)                                                                 \
+    pyi_client_t *self = (pyi_client_t *)(obj);                                                    \
+    pyi_state_t *st = pyi_state_of(obj);                                                           \
+    if (!st || !pyi_client_usable(st, self))                                                       \
         return NULL;
 
 // close(): disconnect; idempotent.
@@ -195,9 +192,9 @@ static PyObject *s_engines(PyObject *obj, PyObject *unused)
         n = ipp_client_engines(self->c, v, n);
         l = PyList_New((Py_ssize_t)n);
         for (size_t i = 0; l && i < n; i++) {
-            PyObject *t = Py_BuildValue("(issiLO)", v[i].id, v[i].uuid, v[i].hostname, v[i].pid,
-                                        (long long)v[i].registered,
-                                        v[i].alive ? Py_True : Py_False);
+            PyObject *t =
+                Py_BuildValue("(issiLO)", v[i].id, v[i].uuid, v[i].hostname, v[i].pid,
+                              (long long)v[i].registered, v[i].alive ? Py_True : Py_False);
             if (!t) {
                 Py_CLEAR(l);
                 break;
@@ -405,8 +402,8 @@ static PyObject *s_queue_status(PyObject *obj, PyObject *args)
         const ipp_engine_queue_t *e = &qs.engines[i];
         PyObject *q = verbose ? s_strv_list(&e->queued_ids) : Py_NewRef(Py_None);
         PyObject *r = verbose ? s_strv_list(&e->running_ids) : Py_NewRef(Py_None);
-        PyObject *tup = (q && r) ? Py_BuildValue("(iiiLOO)", e->engine_id, e->queued,
-                                                 e->running, (long long)e->completed, q, r)
+        PyObject *tup = (q && r) ? Py_BuildValue("(iiiLOO)", e->engine_id, e->queued, e->running,
+                                                 (long long)e->completed, q, r)
                                  : NULL;
         Py_XDECREF(q);
         Py_XDECREF(r);

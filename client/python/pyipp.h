@@ -86,11 +86,11 @@ typedef struct pyi_track_t {
 
 // One held buffer, the hint of its ipp_buf_t.
 typedef struct pyi_hold_t {
-    Py_buffer view;          // what Python lent us (released with the GIL)
-    PyObject *mv;            // a memoryview kept alive while in flight, or NULL
-    pyi_track_t *track;      // counted down when ZeroMQ is done (may be NULL)
-    pyi_relq_t *q;           // where to go when freed
-    struct pyi_hold_t *next; // queue link
+    Py_buffer view;           // what Python lent us (released with the GIL)
+    PyObject *mv;             // a memoryview kept alive while in flight, or NULL
+    pyi_track_t *track;       // counted down when ZeroMQ is done (may be NULL)
+    pyi_relq_t *q;            // where to go when freed
+    struct pyi_hold_t *next;  // queue link
 } pyi_hold_t;
 
 // pyi_relq_new: an empty release queue; NULL when out of memory.
@@ -108,10 +108,10 @@ void pyi_relq_destroy(pyi_relq_t **q_p);
 
 // A list of outgoing buffers turned into ipp_buf_t.
 typedef struct pyi_bufs_t {
-    ipp_buf_t *v;   // n entries (owned)
-    size_t n;       // how many
-    Py_buffer *copied; // views of the copied (small) ones, released in pyi_bufs_fini
-    size_t n_copied;   // how many
+    ipp_buf_t *v;       // n entries (owned)
+    size_t n;           // how many
+    Py_buffer *copied;  // views of the copied (small) ones, released in pyi_bufs_fini
+    size_t n_copied;    // how many
 } pyi_bufs_t;
 
 // pyi_bufs_from: fill out from a sequence of bytes-like objects: small
@@ -134,8 +134,7 @@ void pyi_track_unref(pyi_track_t *t);
 
 // The Tracker object (track=True): whether ZeroMQ is done with the buffers.
 typedef struct pyi_tracker_obj_t {
-    PyObject_HEAD
-    pyi_track_t *t;  // shared count (one ref)
+    PyObject_HEAD pyi_track_t *t;  // shared count (one ref)
 } pyi_tracker_obj_t;
 
 // pyi_rbuf_new: a ResultBuffer over data[0..size) owned by owner (which
@@ -145,25 +144,22 @@ PyObject *pyi_rbuf_new(pyi_state_t *st, PyObject *owner, const void *data, size_
 // ---------------------------------------------------------------- objects
 
 typedef struct pyi_client_t {
-    PyObject_HEAD
-    ipp_client_t *c;     // NULL once closed
-    pyi_lock_t lock;     // around every libipp call on c and what it made
-    pyi_relq_t *relq;    // held buffers ZeroMQ is done with
-    PyObject *weakrefs;  // weak references list
+    PyObject_HEAD ipp_client_t *c;  // NULL once closed
+    pyi_lock_t lock;                // around every libipp call on c and what it made
+    pyi_relq_t *relq;               // held buffers ZeroMQ is done with
+    PyObject *weakrefs;             // weak references list
 } pyi_client_t;
 
 typedef struct pyi_view_t {
-    PyObject_HEAD
-    pyi_client_t *client;  // strong reference
-    ipp_view_t *v;         // owned
+    PyObject_HEAD pyi_client_t *client;  // strong reference
+    ipp_view_t *v;                       // owned
 } pyi_view_t;
 
 typedef struct pyi_ar_t {
-    PyObject_HEAD
-    pyi_client_t *client;  // strong reference
-    ipp_ar_t *ar;          // owned
-    PyObject *on_done;     // callable armed with arm(), or NULL
-    PyObject *weakrefs;    // weak references list
+    PyObject_HEAD pyi_client_t *client;  // strong reference
+    ipp_ar_t *ar;                        // owned
+    PyObject *on_done;                   // callable armed with arm(), or NULL
+    PyObject *weakrefs;                  // weak references list
 } pyi_ar_t;
 
 // pyi_ar_wrap: a CAsyncResult owning ar (destroyed here on failure).

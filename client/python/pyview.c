@@ -111,8 +111,8 @@ static int s_flags_from(PyObject *d, s_flags_t *sf)
             if (r == -1 && PyErr_Occurred())
                 return -1;
             if (r < 0 || r > IPP_RETRIES_MAX) {
-                PyErr_Format(PyExc_ValueError, "retries must be 0 to %d, not %ld",
-                             IPP_RETRIES_MAX, r);
+                PyErr_Format(PyExc_ValueError, "retries must be 0 to %d, not %ld", IPP_RETRIES_MAX,
+                             r);
                 return -1;
             }
             sf->f.retries = (int)r;
@@ -160,10 +160,10 @@ static void s_dealloc(PyObject *obj)
     Py_DECREF(tp);
 }
 
-#define S_VIEW_OPEN(obj, self, st)                                                           \
-    pyi_view_t *self = (pyi_view_t *)(obj);                                                  \
-    pyi_state_t *st = pyi_state_of(obj);                                                     \
-    if (!st || !pyi_client_usable(st, self->client))                                         \
+#define S_VIEW_OPEN(obj, self, st)                                                                 \
+    pyi_view_t *self = (pyi_view_t *)(obj);                                                        \
+    pyi_state_t *st = pyi_state_of(obj);                                                           \
+    if (!st || !pyi_client_usable(st, self->client))                                               \
         return NULL;
 
 static PyObject *s_is_direct(PyObject *obj, void *closure)
@@ -269,8 +269,7 @@ static PyObject *s_map(PyObject *obj, PyObject *args, PyObject *kw)
     static char *kws[] = {"function", "items", "flags", "tracker", NULL};
     const char *fn;
     PyObject *items_o, *flags_o = Py_None, *tracker = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|OO:map", kws, &fn, &items_o, &flags_o,
-                                     &tracker))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|OO:map", kws, &fn, &items_o, &flags_o, &tracker))
         return NULL;
     S_VIEW_OPEN(obj, self, st);
     pyi_track_t *track = s_track_of(st, tracker);
@@ -295,10 +294,8 @@ static PyObject *s_map(PyObject *obj, PyObject *args, PyObject *kw)
     for (; made < n; made++) {
         if (pyi_bufs_from(PySequence_Fast_GET_ITEM(items, made), cl->relq, track, &bufs[made]) < 0)
             goto out;
-        tasks[made] = (ipp_task_t){.kind = IPP_TASK_CALL,
-                                   .function = fn,
-                                   .args = bufs[made].v,
-                                   .n_args = bufs[made].n};
+        tasks[made] = (ipp_task_t){
+            .kind = IPP_TASK_CALL, .function = fn, .args = bufs[made].v, .n_args = bufs[made].n};
     }
     ipp_error_t err;
     pyi_lock(&cl->lock);

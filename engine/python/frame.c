@@ -47,8 +47,7 @@ static int s_send_iov(int fd, struct iovec *iov, size_t n)
     return 0;
 }
 
-int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts,
-                  size_t nparts)
+int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts, size_t nparts)
 {
     if (nparts > PY_FRAME_MAX_PARTS) {
         errno = EMSGSIZE;

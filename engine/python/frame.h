@@ -45,8 +45,7 @@ typedef struct py_head_t {
 
 // py_frame_send: write one whole frame (blocking; EINTR retried; never
 // raises SIGPIPE). parts are borrowed. Returns 0, or -1 with errno set.
-int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts,
-                  size_t nparts);
+int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts, size_t nparts);
 
 // py_read_full: read exactly n bytes into buf (blocking, EINTR retried).
 // Returns 0, 1 at end of file before n bytes, or -1 with errno set.

@@ -33,11 +33,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static int s_fd = -1;                        // the socket to the plugin
-static volatile sig_atomic_t s_in_task;      // a task runs now
-static volatile sig_atomic_t s_task_seq;     // its sequence number (low bits)
-static volatile sig_atomic_t s_reason;       // 1 abort, 2 wall time, 0 none
-static uint64_t s_seq;                       // the full sequence number
+static int s_fd = -1;                     // the socket to the plugin
+static volatile sig_atomic_t s_in_task;   // a task runs now
+static volatile sig_atomic_t s_task_seq;  // its sequence number (low bits)
+static volatile sig_atomic_t s_reason;    // 1 abort, 2 wall time, 0 none
+static uint64_t s_seq;                    // the full sequence number
 
 // s_on_stop: a stop request; only one for the running task counts.
 static void s_on_stop(int sig, siginfo_t *si, void *uc)
@@ -61,10 +61,9 @@ static PyObject *s_write(PyObject *mod, PyObject *args)
         return NULL;
     struct iovec part = {.iov_base = b.buf, .iov_len = (size_t)b.len};
     int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = py_frame_send(s_fd, stream == 2 ? PY_OUT_STDERR : PY_OUT_STDOUT, s_seq, &part, 1);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&b);
+    Py_BEGIN_ALLOW_THREADS rc =
+        py_frame_send(s_fd, stream == 2 ? PY_OUT_STDERR : PY_OUT_STDOUT, s_seq, &part, 1);
+    Py_END_ALLOW_THREADS PyBuffer_Release(&b);
     if (rc != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
     Py_RETURN_NONE;
@@ -85,8 +84,15 @@ static PyMethodDef s_methods[] = {
 };
 
 static struct PyModuleDef s_module = {
-    PyModuleDef_HEAD_INIT, "_ipp_host", "ipp-python-host's link to the engine", -1,
-    s_methods, NULL, NULL, NULL, NULL,
+    PyModuleDef_HEAD_INIT,
+    "_ipp_host",
+    "ipp-python-host's link to the engine",
+    -1,
+    s_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
 };
 
 static PyObject *s_module_init(void)
@@ -170,12 +176,9 @@ static int s_answer(PyObject *ret, uint64_t seq)
         free(evalue);
         goto out;
     }
-    Py_BEGIN_ALLOW_THREADS
-    rc = py_frame_send(s_fd, ok ? PY_DONE_OK : PY_DONE_ERROR, seq, iov, (size_t)n);
-    Py_END_ALLOW_THREADS
-out:
-    for (Py_ssize_t i = 0; i < got; i++)
-        PyBuffer_Release(&views[i]);
+    Py_BEGIN_ALLOW_THREADS rc =
+        py_frame_send(s_fd, ok ? PY_DONE_OK : PY_DONE_ERROR, seq, iov, (size_t)n);
+    Py_END_ALLOW_THREADS out : for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
     free(views);
     free(iov);
     return rc;
@@ -196,10 +199,9 @@ static PyObject *s_read_parts(const uint64_t *lens, uint32_t n)
         }
         PyList_SET_ITEM(list, i, b);
         int rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = py_read_full(s_fd, PyBytes_AS_STRING(b), (size_t)lens[i]);
-        Py_END_ALLOW_THREADS
-        if (rc != 0) {
+        Py_BEGIN_ALLOW_THREADS rc = py_read_full(s_fd, PyBytes_AS_STRING(b), (size_t)lens[i]);
+        Py_END_ALLOW_THREADS if (rc != 0)
+        {
             Py_DECREF(list);
             return NULL;
         }
@@ -283,10 +285,9 @@ int main(int argc, char **argv)
         py_head_t h;
         uint64_t *lens = NULL;
         int got;
-        Py_BEGIN_ALLOW_THREADS
-        got = py_frame_read_head(s_fd, &h, &lens);
-        Py_END_ALLOW_THREADS
-        if (got != 0) {
+        Py_BEGIN_ALLOW_THREADS got = py_frame_read_head(s_fd, &h, &lens);
+        Py_END_ALLOW_THREADS if (got != 0)
+        {
             if (got < 0)
                 fprintf(stderr, "ipp-python-host: reading a task: %s\n", strerror(errno));
             break;  // end of file: the engine is done with us

@@ -278,8 +278,10 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     char how[128];
     s_stop_host(st, 200000, how, sizeof how);
     if (!why[0])
-        snprintf(why, size, "the Python host %.512s %s before it was ready (is it installed, "
-                 "with python3-cloudpickle?)", st->host, how);
+        snprintf(why, size,
+                 "the Python host %.512s %s before it was ready (is it installed, "
+                 "with python3-cloudpickle?)",
+                 st->host, how);
     return -1;
 fail:
     if (sv[0] >= 0)
@@ -354,8 +356,8 @@ static void s_wait(s_state_t *st, ipp_call_ctx_t *ctx, uint64_t seq)
         if (sent && s_mono_us() >= kill_at) {
             char how[128];
             s_stop_host(st, 0, how, sizeof how);
-            ipp_call_error(ctx, sent == IPP_CALL_CANCEL_WALL_TIME ? "WallTimeExceeded"
-                                                                 : "TaskAborted",
+            ipp_call_error(ctx,
+                           sent == IPP_CALL_CANCEL_WALL_TIME ? "WallTimeExceeded" : "TaskAborted",
                            "the Python code did not stop within %g s of being interrupted; "
                            "its interpreter was killed and the next task starts a fresh one "
                            "(the namespace is lost)",

@@ -72,18 +72,18 @@ typedef struct ipp_client_opts_t {
 /* Information about one engine; strings owned by the client, valid until
  * its next spin. */
 typedef struct ipp_engine_info_t {
-    int id;                /* engine id */
-    const char *uuid;      /* stable uuid ("" if not known) */
-    const char *hostname;  /* where it runs ("" if not known) */
-    int pid;               /* its process id, 0 if not known */
-    int64_t registered;    /* when it registered (µs UTC), 0 if not known */
-    bool alive;            /* registered now */
+    int id;               /* engine id */
+    const char *uuid;     /* stable uuid ("" if not known) */
+    const char *hostname; /* where it runs ("" if not known) */
+    int pid;              /* its process id, 0 if not known */
+    int64_t registered;   /* when it registered (µs UTC), 0 if not known */
+    bool alive;           /* registered now */
 } ipp_engine_info_t;
 
 /* A list of strings; each string and the array are owned by the struct. */
 typedef struct ipp_strv_t {
-    char **v;   /* the strings */
-    size_t n;   /* how many */
+    char **v; /* the strings */
+    size_t n; /* how many */
 } ipp_strv_t;
 
 /* ipp_strv_fini: free what sv holds (NULL-safe) and zero it. */
@@ -91,8 +91,8 @@ void ipp_strv_fini(ipp_strv_t *sv);
 
 /* A list of ints, owned by the struct. */
 typedef struct ipp_intv_t {
-    int *v;     /* the values */
-    size_t n;   /* how many */
+    int *v;   /* the values */
+    size_t n; /* how many */
 } ipp_intv_t;
 
 /* ipp_intv_fini: free what iv holds (NULL-safe) and zero it. */
@@ -100,9 +100,9 @@ void ipp_intv_fini(ipp_intv_t *iv);
 
 /* result_status: where each asked-for msg_id stands. */
 typedef struct ipp_result_status_t {
-    ipp_strv_t pending;    /* submitted, not finished */
-    ipp_strv_t completed;  /* finished (any outcome), recorded in the DB */
-    ipp_strv_t unknown;    /* never heard of */
+    ipp_strv_t pending;   /* submitted, not finished */
+    ipp_strv_t completed; /* finished (any outcome), recorded in the DB */
+    ipp_strv_t unknown;   /* never heard of */
 } ipp_result_status_t;
 
 /* ipp_result_status_fini: free its lists (NULL-safe). */
@@ -110,27 +110,27 @@ void ipp_result_status_fini(ipp_result_status_t *rs);
 
 /* queue_status: one engine's queue. */
 typedef struct ipp_engine_queue_t {
-    int engine_id;           /* the engine */
-    int queued;              /* tasks waiting for it */
-    int running;             /* tasks it runs now */
-    int64_t completed;       /* tasks it finished */
-    ipp_strv_t queued_ids;   /* verbose: the waiting msg_ids */
-    ipp_strv_t running_ids;  /* verbose: the running msg_ids */
+    int engine_id;          /* the engine */
+    int queued;             /* tasks waiting for it */
+    int running;            /* tasks it runs now */
+    int64_t completed;      /* tasks it finished */
+    ipp_strv_t queued_ids;  /* verbose: the waiting msg_ids */
+    ipp_strv_t running_ids; /* verbose: the running msg_ids */
 } ipp_engine_queue_t;
 
 /* queue_status: messages the controller refused for one reason. */
 typedef struct ipp_refusal_count_t {
-    char reason[32];              /* the error's name: BAD_MAC, STALE, REPLAY… */
-    uint64_t count;               /* how many since the controller started */
+    char reason[32]; /* the error's name: BAD_MAC, STALE, REPLAY… */
+    uint64_t count;  /* how many since the controller started */
 } ipp_refusal_count_t;
 
 /* queue_status: every engine's queue and the scheduler's own. */
 typedef struct ipp_queue_status_t {
-    ipp_engine_queue_t *engines;  /* one per engine asked about */
-    size_t n_engines;             /* how many */
-    int unassigned;               /* tasks not yet given to an engine */
-    ipp_strv_t unassigned_ids;    /* verbose: their msg_ids */
-    bool curve;                   /* the controller runs with CurveZMQ */
+    ipp_engine_queue_t *engines; /* one per engine asked about */
+    size_t n_engines;            /* how many */
+    int unassigned;              /* tasks not yet given to an engine */
+    ipp_strv_t unassigned_ids;   /* verbose: their msg_ids */
+    bool curve;                  /* the controller runs with CurveZMQ */
     /* With Curve: peers and requests refused since the controller started. */
     int64_t refused_unknown_key;  /* a key it does not know */
     int64_t refused_wrong_socket; /* a key on the socket of another role */
@@ -139,7 +139,7 @@ typedef struct ipp_queue_status_t {
     /* Messages refused as not authentic or malformed (bad signature, stale,
      * replayed, no delimiter…), by reason; only reasons that occurred. */
     ipp_refusal_count_t *refused_messages; /* NULL when none */
-    size_t n_refused_messages;    /* how many reasons */
+    size_t n_refused_messages;             /* how many reasons */
 } ipp_queue_status_t;
 
 /* ipp_queue_status_fini: free what qs holds (NULL-safe). */
@@ -235,8 +235,8 @@ ipp_err_t ipp_client_result_status(ipp_client_t *client, const char *const *ids,
 
 /* ipp_client_queue_status: queues of targets[0..n) (n 0: all engines);
  * verbose lists msg_ids. out is filled (ipp_queue_status_fini). */
-ipp_err_t ipp_client_queue_status(ipp_client_t *client, const int *targets, size_t n,
-                                  bool verbose, ipp_queue_status_t *out, ipp_error_t *err);
+ipp_err_t ipp_client_queue_status(ipp_client_t *client, const int *targets, size_t n, bool verbose,
+                                  ipp_queue_status_t *out, ipp_error_t *err);
 
 /* ipp_client_keys_reload: tell the controller that the keys names[0..n)
  * (n 0: all) changed in its task database (`ipp keys new|revoke` does it
@@ -252,8 +252,8 @@ ipp_err_t ipp_client_keys_reload(ipp_client_t *client, const char *const *names,
  * the whole request (IPP_ERR_PENDING). *purged (may be NULL) gets how many
  * records went. */
 ipp_err_t ipp_client_purge_results(ipp_client_t *client, const char *const *ids, size_t n_ids,
-                                   bool all, const int *engines, size_t n_engines,
-                                   int64_t *purged, ipp_error_t *err);
+                                   bool all, const int *engines, size_t n_engines, int64_t *purged,
+                                   ipp_error_t *err);
 
 /* ipp_client_resubmit: run ids[0..n) again as new tasks (same request and
  * flags); returns an AsyncHubResult of the new tasks, new id i replacing
@@ -266,9 +266,8 @@ ipp_ar_t *ipp_client_resubmit(ipp_client_t *client, const char *const *ids, size
  * keys[0..n_keys) (n_keys 0: every key) and a row limit (0: none). *text
  * gets the rows as JSON lines, one object per line (caller frees with
  * free()). IPP_ERR_QUERY from the controller for a bad query. */
-ipp_err_t ipp_client_db_query(ipp_client_t *client, const char *query_json,
-                              const char *const *keys, size_t n_keys, int64_t limit,
-                              char **text, ipp_error_t *err);
+ipp_err_t ipp_client_db_query(ipp_client_t *client, const char *query_json, const char *const *keys,
+                              size_t n_keys, int64_t limit, char **text, ipp_error_t *err);
 
 /* ipp_client_db_query_json: the same, *rows getting a JSON array of
  * objects (caller owns it: json_decref). IPP_ERR_BAD_CONTENT if a line
@@ -298,8 +297,8 @@ ipp_err_t ipp_client_abort(ipp_client_t *client, const char *const *ids, size_t 
 
 /* ipp_client_clear: clear the namespaces of targets[0..n) (n 0: all);
  * cleared (may be NULL) gets the engines cleared (ipp_intv_fini). */
-ipp_err_t ipp_client_clear(ipp_client_t *client, const int *targets, size_t n,
-                           ipp_intv_t *cleared, ipp_error_t *err);
+ipp_err_t ipp_client_clear(ipp_client_t *client, const int *targets, size_t n, ipp_intv_t *cleared,
+                           ipp_error_t *err);
 
 /* ipp_client_shutdown: stop engines targets[0..n) (n 0 with hub: all),
  * and the controller too if hub. stopping / hub_stopping (may be NULL)

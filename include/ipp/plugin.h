@@ -80,23 +80,19 @@ int ipp_plugin_init(ipp_plugin_registry_t *reg);
  * below rather than these pointers. All int results: 0 on success, -1 on
  * failure. */
 struct ipp_plugin_api_t {
-    uint32_t abi_version;  /* IPP_PLUGIN_ABI_VERSION of the engine */
-    uint32_t size;         /* sizeof(ipp_plugin_api_t) in the engine */
-    int (*register_fn)(ipp_plugin_registry_t *reg, const char *name,
-                       ipp_call_fn_t fn, void *userdata);
-    void (*set_fini)(ipp_plugin_registry_t *reg, ipp_plugin_fini_fn_t fini,
-                     void *state);
+    uint32_t abi_version; /* IPP_PLUGIN_ABI_VERSION of the engine */
+    uint32_t size;        /* sizeof(ipp_plugin_api_t) in the engine */
+    int (*register_fn)(ipp_plugin_registry_t *reg, const char *name, ipp_call_fn_t fn,
+                       void *userdata);
+    void (*set_fini)(ipp_plugin_registry_t *reg, ipp_plugin_fini_fn_t fini, void *state);
     size_t (*nargs)(const ipp_call_ctx_t *ctx);
     const void *(*arg)(const ipp_call_ctx_t *ctx, size_t i, size_t *len);
     int (*append_result)(ipp_call_ctx_t *ctx, const void *data, size_t len);
     int (*write_stdout)(ipp_call_ctx_t *ctx, const void *data, size_t len);
     int (*vprint)(ipp_call_ctx_t *ctx, const char *fmt, va_list ap);
-    int (*verror)(ipp_call_ctx_t *ctx, const char *ename, const char *fmt,
-                  va_list ap);
-    int (*ns_get)(ipp_call_ctx_t *ctx, const char *key, const void **data,
-                  size_t *len);
-    int (*ns_set)(ipp_call_ctx_t *ctx, const char *key, const void *data,
-                  size_t len);
+    int (*verror)(ipp_call_ctx_t *ctx, const char *ename, const char *fmt, va_list ap);
+    int (*ns_get)(ipp_call_ctx_t *ctx, const char *key, const void **data, size_t *len);
+    int (*ns_set)(ipp_call_ctx_t *ctx, const char *key, const void *data, size_t len);
     int (*ns_del)(ipp_call_ctx_t *ctx, const char *key);
     int (*cancelled)(const ipp_call_ctx_t *ctx);
     /* Appended after the first release; test with IPP_PLUGIN_API_HAS. */
@@ -108,14 +104,14 @@ struct ipp_plugin_api_t {
 /* IPP_PLUGIN_API_HAS: whether the engine's table has entry `member` (an
  * older engine's table is shorter). The wrappers below check it, so a
  * plugin built against this header still loads into an older engine. */
-#define IPP_PLUGIN_API_HAS(api, member)                                             \
-    ((api)->size >= offsetof(ipp_plugin_api_t, member) + sizeof((api)->member) && \
+#define IPP_PLUGIN_API_HAS(api, member)                                                            \
+    ((api)->size >= offsetof(ipp_plugin_api_t, member) + sizeof((api)->member) &&                  \
      (api)->member != NULL)
 
 /* What ipp_call_cancelled returns once a call should stop. An engine
  * older than these values returns 1 for both. */
-#define IPP_CALL_CANCEL_ABORT 1      /* the task was aborted */
-#define IPP_CALL_CANCEL_WALL_TIME 2  /* its wall-time limit (Call.wall_limit_us) passed */
+#define IPP_CALL_CANCEL_ABORT 1     /* the task was aborted */
+#define IPP_CALL_CANCEL_WALL_TIME 2 /* its wall-time limit (Call.wall_limit_us) passed */
 
 /* The most bytes of a summary the engine keeps (longer ones are cut at a
  * character boundary and end with "…"). */
@@ -124,12 +120,12 @@ struct ipp_plugin_api_t {
 /* The registry handed to ipp_plugin_init. Only `api` is public; the engine
  * keeps its own state behind it, so never copy or allocate one. */
 struct ipp_plugin_registry_t {
-    const ipp_plugin_api_t *api;  /* the engine's entry points */
+    const ipp_plugin_api_t *api; /* the engine's entry points */
 };
 
 /* The context of one call. Same rules as the registry. */
 struct ipp_call_ctx_t {
-    const ipp_plugin_api_t *api;  /* the engine's entry points */
+    const ipp_plugin_api_t *api; /* the engine's entry points */
 };
 
 /* ipp_plugin_register: make fn callable as `name` (visible ASCII, no
@@ -146,8 +142,8 @@ static inline int ipp_plugin_register(ipp_plugin_registry_t *reg, const char *na
 /* ipp_plugin_set_fini: run fini(state) once when the engine unloads the
  * plugin (before dlclose) — also when it refuses the plugin after init.
  * The plugin owns state; fini frees it. */
-static inline void ipp_plugin_set_fini(ipp_plugin_registry_t *reg,
-                                       ipp_plugin_fini_fn_t fini, void *state)
+static inline void ipp_plugin_set_fini(ipp_plugin_registry_t *reg, ipp_plugin_fini_fn_t fini,
+                                       void *state)
 {
     reg->api->set_fini(reg, fini, state);
 }
@@ -161,8 +157,7 @@ static inline size_t ipp_call_nargs(const ipp_call_ctx_t *ctx)
 /* ipp_call_arg: argument i (borrowed, valid during the call, not
  * NUL-terminated) and its length in *len (if len is not NULL). Returns NULL
  * when i is out of range; a zero-length argument is a non-NULL pointer. */
-static inline const void *ipp_call_arg(const ipp_call_ctx_t *ctx, size_t i,
-                                       size_t *len)
+static inline const void *ipp_call_arg(const ipp_call_ctx_t *ctx, size_t i, size_t *len)
 {
     return ctx->api->arg(ctx, i, len);
 }
@@ -197,11 +192,9 @@ static inline int ipp_call_printf(ipp_call_ctx_t *ctx, const char *fmt, ...)
 /* ipp_call_error: fail the call with ename (e.g. "ValueError"; copied) and
  * a printf-style evalue. The first error set wins; result buffers are
  * discarded when the call fails; stdout is kept. Returns 0. */
-static inline int ipp_call_error(ipp_call_ctx_t *ctx, const char *ename,
-                                 const char *fmt, ...)
+static inline int ipp_call_error(ipp_call_ctx_t *ctx, const char *ename, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static inline int ipp_call_error(ipp_call_ctx_t *ctx, const char *ename,
-                                 const char *fmt, ...)
+static inline int ipp_call_error(ipp_call_ctx_t *ctx, const char *ename, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -214,16 +207,14 @@ static inline int ipp_call_error(ipp_call_ctx_t *ctx, const char *ename,
  * push and pull). On success *data and *len describe the value, borrowed:
  * valid until the namespace changes or the call returns. Returns 0, or -1
  * when the key is not set. */
-static inline int ipp_ns_get(ipp_call_ctx_t *ctx, const char *key,
-                             const void **data, size_t *len)
+static inline int ipp_ns_get(ipp_call_ctx_t *ctx, const char *key, const void **data, size_t *len)
 {
     return ctx->api->ns_get(ctx, key, data, len);
 }
 
 /* ipp_ns_set: set key to a copy of data[0..len). Returns 0, or -1 (empty
  * key, out of memory). */
-static inline int ipp_ns_set(ipp_call_ctx_t *ctx, const char *key,
-                             const void *data, size_t len)
+static inline int ipp_ns_set(ipp_call_ctx_t *ctx, const char *key, const void *data, size_t len)
 {
     return ctx->api->ns_set(ctx, key, data, len);
 }

@@ -85,46 +85,46 @@ const char *ipp_status_name(int status);
 /* A RemoteError: why one task failed. Every pointer is owned by the
  * AsyncResult it came from. */
 typedef struct ipp_remote_error_t {
-    const char *msg_id;               /* the failed task */
-    const char *ename;                /* e.g. "CommandFailed", "TaskAborted" */
-    const char *evalue;               /* the message ("" when none) */
-    const char *const *traceback;     /* lines, n_traceback of them */
-    size_t n_traceback;               /* how many lines */
-    int engine_id;                    /* where it failed, -1 if nowhere */
-    ipp_status_t status;              /* ERROR, ABORTED, UNREACHABLE, LOST, UNKNOWN, REFUSED */
-    ipp_err_t code;                   /* IPP_ERR_REMOTE, _ABORTED, _UNREACHABLE, _ENGINE,
+    const char *msg_id;           /* the failed task */
+    const char *ename;            /* e.g. "CommandFailed", "TaskAborted" */
+    const char *evalue;           /* the message ("" when none) */
+    const char *const *traceback; /* lines, n_traceback of them */
+    size_t n_traceback;           /* how many lines */
+    int engine_id;                /* where it failed, -1 if nowhere */
+    ipp_status_t status;          /* ERROR, ABORTED, UNREACHABLE, LOST, UNKNOWN, REFUSED */
+    ipp_err_t code;               /* IPP_ERR_REMOTE, _ABORTED, _UNREACHABLE, _ENGINE,
                                          _NOT_FOUND, or a refusal's own code */
 } ipp_remote_error_t;
 
 /* Everything known about one task. Pointers are owned by the AsyncResult
  * and live until ipp_ar_destroy; NULL (or 0 / -1) when unknown. */
 typedef struct ipp_metadata_t {
-    const char *msg_id;            /* the task's id */
-    ipp_status_t status;           /* PENDING until it finished */
-    bool accepted;                 /* the controller acknowledged the submission */
-    int64_t submitted;             /* when the task left the client (µs UTC) */
-    int64_t started;               /* when the engine started it */
-    int64_t completed;             /* when the engine finished it */
-    int64_t received;              /* when the result reached the client (hub
+    const char *msg_id;              /* the task's id */
+    ipp_status_t status;             /* PENDING until it finished */
+    bool accepted;                   /* the controller acknowledged the submission */
+    int64_t submitted;               /* when the task left the client (µs UTC) */
+    int64_t started;                 /* when the engine started it */
+    int64_t completed;               /* when the engine finished it */
+    int64_t received;                /* when the result reached the client (hub
                                       results: the controller's record of it) */
-    int engine_id;                 /* the engine that ran it, -1 if none */
-    const char *engine_uuid;       /* its uuid, NULL if not known */
-    const char *label;             /* the task's label, NULL if none */
-    const void *stdout_data;       /* what it printed */
-    size_t stdout_len;             /* its length */
-    bool stdout_truncated;         /* the engine cut it at its limit */
-    const void *stderr_data;       /* what it wrote to stderr */
-    size_t stderr_len;             /* its length */
-    bool stderr_truncated;         /* the engine cut it at its limit */
-    int exit_status;               /* command tasks: exit code (-1 unknown) */
-    int term_signal;               /* command tasks: signal, 0 none */
-    int attempts;                  /* tries so far (hub records), 0 unknown */
+    int engine_id;                   /* the engine that ran it, -1 if none */
+    const char *engine_uuid;         /* its uuid, NULL if not known */
+    const char *label;               /* the task's label, NULL if none */
+    const void *stdout_data;         /* what it printed */
+    size_t stdout_len;               /* its length */
+    bool stdout_truncated;           /* the engine cut it at its limit */
+    const void *stderr_data;         /* what it wrote to stderr */
+    size_t stderr_len;               /* its length */
+    bool stderr_truncated;           /* the engine cut it at its limit */
+    int exit_status;                 /* command tasks: exit code (-1 unknown) */
+    int term_signal;                 /* command tasks: signal, 0 none */
+    int attempts;                    /* tries so far (hub records), 0 unknown */
     const ipp_remote_error_t *error; /* NULL when it succeeded or is pending */
-    const char *const *after;      /* time dependencies (msg_ids) */
-    size_t n_after;                /* how many */
-    const char *const *follow;     /* location dependencies (msg_ids) */
-    size_t n_follow;               /* how many */
-    const char *summary;           /* a readable form of the value (a Python
+    const char *const *after;        /* time dependencies (msg_ids) */
+    size_t n_after;                  /* how many */
+    const char *const *follow;       /* location dependencies (msg_ids) */
+    size_t n_follow;                 /* how many */
+    const char *summary;             /* a readable form of the value (a Python
                                       task's repr), NULL if none */
 } ipp_metadata_t;
 
@@ -138,10 +138,10 @@ typedef enum ipp_stamp_t {
 
 /* One entry of ipp_ar_get_dict: an engine and what it returned. */
 typedef struct ipp_ar_item_t {
-    int engine_id;               /* the engine */
-    size_t index;                /* the task's index in the AsyncResult */
-    const ipp_buf_t *buffers;    /* its result buffers (owned by the AsyncResult) */
-    size_t n_buffers;            /* how many */
+    int engine_id;            /* the engine */
+    size_t index;             /* the task's index in the AsyncResult */
+    const ipp_buf_t *buffers; /* its result buffers (owned by the AsyncResult) */
+    size_t n_buffers;         /* how many */
 } ipp_ar_item_t;
 
 /* ipp_ar_done_fn: a done callback; ar is ready (every task finished) when
@@ -201,14 +201,13 @@ const ipp_buf_t *ipp_ar_result(const ipp_ar_t *ar, size_t i, size_t *n);
  * that ran it, in task order, written to out (up to max); *n gets the count
  * (ipp_ar_len). Meant for direct views; IPP_ERR_INVALID if an engine ran two
  * of the tasks (the keys would clash) or max is too small. */
-ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size_t max,
-                          size_t *n, ipp_error_t *err);
+ipp_err_t ipp_ar_get_dict(ipp_ar_t *ar, double timeout, ipp_ar_item_t *out, size_t max, size_t *n,
+                          ipp_error_t *err);
 
 /* ipp_ar_concat: ipp_ar_get, then every result buffer of every task, in
  * task order, concatenated into one new allocation (*data, *len; caller
  * frees with free(); *data is never NULL on success). What a gather returns. */
-ipp_err_t ipp_ar_concat(ipp_ar_t *ar, double timeout, void **data, size_t *len,
-                        ipp_error_t *err);
+ipp_err_t ipp_ar_concat(ipp_ar_t *ar, double timeout, void **data, size_t *len, ipp_error_t *err);
 
 /* ipp_ar_status: task i's status (IPP_STATUS_UNKNOWN if out of range). */
 ipp_status_t ipp_ar_status(const ipp_ar_t *ar, size_t i);
@@ -256,8 +255,7 @@ ipp_err_t ipp_ar_wait_interactive(ipp_ar_t *ar, FILE *out, double interval, doub
  * from inside whichever call of this client spins at that moment — or at
  * once, from inside this call, if ar is ready already. Callbacks run in
  * the order they were added. IPP_ERR_NOMEM. */
-ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg,
-                                   ipp_error_t *err);
+ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg, ipp_error_t *err);
 
 /* ipp_ar_abort: ask the controller to abort ar's unfinished tasks (an
  * ABORT_REQUEST; waits for its reply). Tasks that had not started finish

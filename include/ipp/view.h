@@ -54,19 +54,19 @@ typedef enum ipp_task_kind_t {
 /* One task, as given to ipp_view_submit / ipp_view_map_tasks. Nothing here
  * is kept after the call, except buffers handed over with a free_fn. */
 typedef struct ipp_task_t {
-    ipp_task_kind_t kind;          /* which of the three */
-    const char *function;          /* CALL: the registered function's name */
-    const ipp_buf_t *args;         /* CALL: argument buffers */
-    size_t n_args;                 /* how many */
-    const char *const *argv;       /* ARGV: program and arguments */
-    size_t argc;                   /* how many; 0 = argv is NULL-terminated */
-    const char *shell;             /* SHELL: the command line */
-    const char *const *env;        /* ARGV/SHELL: "NAME=VALUE" additions */
-    size_t n_env;                  /* how many */
-    const char *cwd;               /* ARGV/SHELL: working directory, NULL = engine's */
-    const void *stdin_data;        /* ARGV/SHELL: bytes for stdin (copied) */
-    size_t stdin_len;              /* their length */
-    double wall_limit;             /* running-time limit in s, 0 = none (a call is
+    ipp_task_kind_t kind;    /* which of the three */
+    const char *function;    /* CALL: the registered function's name */
+    const ipp_buf_t *args;   /* CALL: argument buffers */
+    size_t n_args;           /* how many */
+    const char *const *argv; /* ARGV: program and arguments */
+    size_t argc;             /* how many; 0 = argv is NULL-terminated */
+    const char *shell;       /* SHELL: the command line */
+    const char *const *env;  /* ARGV/SHELL: "NAME=VALUE" additions */
+    size_t n_env;            /* how many */
+    const char *cwd;         /* ARGV/SHELL: working directory, NULL = engine's */
+    const void *stdin_data;  /* ARGV/SHELL: bytes for stdin (copied) */
+    size_t stdin_len;        /* their length */
+    double wall_limit;       /* running-time limit in s, 0 = none (a call is
                                       stopped by its engine: WallTimeExceeded) */
 } ipp_task_t;
 
@@ -74,16 +74,19 @@ typedef struct ipp_task_t {
  * AsyncResults) with IPython Parallel's flags. Start from
  * IPP_DEPENDENCY_INIT, whose all/success are true. */
 typedef struct ipp_dependency_t {
-    const char *const *ids;        /* msg_ids */
-    size_t n_ids;                  /* how many */
-    ipp_ar_t *const *ars;          /* AsyncResults: each of their tasks */
-    size_t n_ars;                  /* how many */
-    bool all;                      /* every one must be met (else any one) */
-    bool success;                  /* a success meets it */
-    bool failure;                  /* a failure meets it */
+    const char *const *ids; /* msg_ids */
+    size_t n_ids;           /* how many */
+    ipp_ar_t *const *ars;   /* AsyncResults: each of their tasks */
+    size_t n_ars;           /* how many */
+    bool all;               /* every one must be met (else any one) */
+    bool success;           /* a success meets it */
+    bool failure;           /* a failure meets it */
 } ipp_dependency_t;
 
-#define IPP_DEPENDENCY_INIT {NULL, 0, NULL, 0, true, true, false}
+#define IPP_DEPENDENCY_INIT                                                                        \
+    {                                                                                              \
+        NULL, 0, NULL, 0, true, true, false                                                        \
+    }
 
 /* Bits of ipp_flags_t.set: which fields are given. */
 enum {
@@ -103,18 +106,18 @@ enum {
  * clears the view's value for that call. On a DirectView only label is
  * allowed (the others are the scheduler's: IPP_ERR_INVALID). */
 typedef struct ipp_flags_t {
-    unsigned set;                     /* IPP_FLAG_* bits of the fields given */
-    const ipp_dependency_t *after;    /* run only after these finished (NULL = none) */
-    const ipp_dependency_t *follow;   /* run only where these ran (NULL = none) */
-    double timeout;                   /* fail with DependencyTimeout if dependencies are not
+    unsigned set;                   /* IPP_FLAG_* bits of the fields given */
+    const ipp_dependency_t *after;  /* run only after these finished (NULL = none) */
+    const ipp_dependency_t *follow; /* run only where these ran (NULL = none) */
+    double timeout;                 /* fail with DependencyTimeout if dependencies are not
                                          met within this many seconds; 0 = no limit */
-    int retries;                      /* further attempts after a failure, 0 to
+    int retries;                    /* further attempts after a failure, 0 to
                                          IPP_RETRIES_MAX (ipp/limits.h) */
-    const char *label;                /* a name to find the task by later */
-    const int *targets;               /* engines the scheduler may use (n_targets of them) */
-    size_t n_targets;                 /* 0 = any */
-    const char *const *requires;      /* "fn:NAME", "cmd:PROGRAM", "tag:T" */
-    size_t n_requires;                /* how many */
+    const char *label;              /* a name to find the task by later */
+    const int *targets;             /* engines the scheduler may use (n_targets of them) */
+    size_t n_targets;               /* 0 = any */
+    const char *const *requires;    /* "fn:NAME", "cmd:PROGRAM", "tag:T" */
+    size_t n_requires;              /* how many */
 } ipp_flags_t;
 
 /* ipp_client_direct_view: a DirectView on targets[0..n_targets) (engine
@@ -199,8 +202,7 @@ ipp_ar_t *ipp_view_pull(ipp_view_t *view, const char *const *keys, size_t n,
 
 /* ipp_view_clear_namespace: DirectView only: remove every key on every
  * target. Caller owns the result. */
-ipp_ar_t *ipp_view_clear_namespace(ipp_view_t *view, const ipp_flags_t *flags,
-                                   ipp_error_t *err);
+ipp_ar_t *ipp_view_clear_namespace(ipp_view_t *view, const ipp_flags_t *flags, ipp_error_t *err);
 
 /* ipp_view_scatter: DirectView only: split items[0..n_items) into one
  * contiguous, nearly equal part per target (ipp_partition; the first

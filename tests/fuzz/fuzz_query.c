@@ -31,7 +31,7 @@ static const char s_rows_sql[] =
     " buffers) VALUES"
     " ('0190a1b2-0000-7000-8000-000000000001', 'pending', NULL, 1700000000000000, NULL, NULL,"
     "  'wf/a', 'task', 0, 2, NULL, NULL, NULL, '[]', '[\"fn:f\"]', NULL, NULL, x'7b7d',"
-    "  x'0300000000000000616263')," 
+    "  x'0300000000000000616263'),"
     " ('0190a1b2-0000-7000-8000-000000000002', 'ok', 0, 1700000000000001, 1700000000000002,"
     "  1700000000000003, 'wf/b*[x]', 'task', 1, 0, 5000000,"
     "  '{\"ids\":[\"0190a1b2-0000-7000-8000-000000000001\"],\"all\":true,\"success\":true,"
@@ -75,9 +75,9 @@ static void s_fail(const char *what, const char *where, const char *detail)
 // s_word_ok: the words the compiler may write.
 static int s_word_ok(const char *w, size_t n)
 {
-    static const char *const words[] = {"AND", "OR", "IS", "NOT", "NULL", "IN", "SELECT",
-                                        "value", "FROM", "json_each", "ipp_fnmatch", "0", "1",
-                                        NULL};
+    static const char *const words[] = {"AND",         "OR",     "IS",    "NOT",  "NULL",
+                                        "IN",          "SELECT", "value", "FROM", "json_each",
+                                        "ipp_fnmatch", "0",      "1",     NULL};
     for (size_t i = 0; words[i]; i++)
         if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
             return 1;

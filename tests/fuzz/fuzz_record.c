@@ -29,10 +29,10 @@ static sqlite3 *s_db;
 
 // One column of the input.
 typedef struct {
-    db_key_t key;       // which key
-    int cls;            // 0 NULL, 1 INTEGER, 2 REAL, 3 TEXT, 4 BLOB
-    const uint8_t *p;   // its bytes (borrowed from the input)
-    size_t n;           // their length
+    db_key_t key;      // which key
+    int cls;           // 0 NULL, 1 INTEGER, 2 REAL, 3 TEXT, 4 BLOB
+    const uint8_t *p;  // its bytes (borrowed from the input)
+    size_t n;          // their length
 } s_col_t;
 
 static void s_fail(const char *what, const char *detail)
@@ -107,11 +107,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         double d;
         memcpy(&d, b, sizeof d);
         switch (c->cls) {
-        case 0: sqlite3_bind_null(st, i + 1); break;
-        case 1: sqlite3_bind_int64(st, i + 1, (sqlite3_int64)u); break;
-        case 2: sqlite3_bind_double(st, i + 1, d); break;
-        case 3: sqlite3_bind_text64(st, i + 1, (const char *)c->p, c->n, SQLITE_STATIC, SQLITE_UTF8); break;
-        default: sqlite3_bind_blob64(st, i + 1, c->p, c->n, SQLITE_STATIC); break;
+        case 0:
+            sqlite3_bind_null(st, i + 1);
+            break;
+        case 1:
+            sqlite3_bind_int64(st, i + 1, (sqlite3_int64)u);
+            break;
+        case 2:
+            sqlite3_bind_double(st, i + 1, d);
+            break;
+        case 3:
+            sqlite3_bind_text64(st, i + 1, (const char *)c->p, c->n, SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        default:
+            sqlite3_bind_blob64(st, i + 1, c->p, c->n, SQLITE_STATIC);
+            break;
         }
     }
     if (sqlite3_step(st) != SQLITE_ROW)
@@ -139,8 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!is_null && (cols[i].key == DB_KEY_BUFFERS || cols[i].key == DB_KEY_RESULT_BUFFERS)) {
             const void *p = sqlite3_column_blob(st, i);
             size_t bytes = (size_t)sqlite3_column_bytes(st, i);
-            s_check_buffers(cols[i].key == DB_KEY_BUFFERS ? &rec->buffers : &rec->result_buffers,
-                            p, bytes);
+            s_check_buffers(cols[i].key == DB_KEY_BUFFERS ? &rec->buffers : &rec->result_buffers, p,
+                            bytes);
         }
     }
     if (whole) {

@@ -320,14 +320,12 @@ void h_engine_peer_open(h_client_t *cl, const h_cluster_t *c, const char *routin
     const char *rid = routing_id ? routing_id : wire_session_id(cl->wire);
     zmq_setsockopt(cl->dealer, ZMQ_ROUTING_ID, rid, strlen(rid));
     char ep[128];
-    ck_assert_int_eq(zmq_connect(cl->dealer, conn_endpoint(&cl->info, cl->info.engine_port, ep,
-                                                           sizeof ep)),
-                     0);
+    ck_assert_int_eq(
+        zmq_connect(cl->dealer, conn_endpoint(&cl->info, cl->info.engine_port, ep, sizeof ep)), 0);
     wire_msg_init(&cl->msg);
 }
 
-void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t len,
-                  char *id_out)
+void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t len, char *id_out)
 {
     Ipp__Header h = IPP__HEADER__INIT;
     char id[IPP_MSGID_LEN + 1];
@@ -366,8 +364,8 @@ void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t
         memcpy(id_out, id, sizeof id);
 }
 
-void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
-            zmq_msg_t *bufs, size_t n_bufs, char *id_out)
+void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
+            size_t n_bufs, char *id_out)
 {
     ck_assert_int_eq(h_try_send(cl, type, content, bufs, n_bufs, NULL, id_out), IPP_OK);
 }

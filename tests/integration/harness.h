@@ -26,26 +26,26 @@
 #define H_MAX_PROCS 32
 
 typedef struct h_cluster_t {
-    char dir[256];             // temporary $IPP_DIR
-    char profile_dir[512];     // its profile_default
-    char db_path[600];         // the task database
-    pid_t controller;          // controller pid, 0 if not running
-    pid_t engines[H_MAX_PROCS];// engine pids (0 = stopped)
-    int n_engines;             // started so far
-    pid_t all[H_MAX_PROCS * 2];// every pid started, for cleanup
-    int n_all;                 // how many
-    const char *extra[16];     // extra controller arguments
-    int n_extra;               // how many
+    char dir[256];               // temporary $IPP_DIR
+    char profile_dir[512];       // its profile_default
+    char db_path[600];           // the task database
+    pid_t controller;            // controller pid, 0 if not running
+    pid_t engines[H_MAX_PROCS];  // engine pids (0 = stopped)
+    int n_engines;               // started so far
+    pid_t all[H_MAX_PROCS * 2];  // every pid started, for cleanup
+    int n_all;                   // how many
+    const char *extra[16];       // extra controller arguments
+    int n_extra;                 // how many
 } h_cluster_t;
 
 // A client on the wire.
 typedef struct h_client_t {
-    void *zctx;                // its own context
-    void *dealer;              // to the client ROUTER
-    void *sub;                 // to the notification PUB
-    wire_session_t *wire;      // signing
-    conn_info_t info;          // the connection file it read
-    wire_msg_t msg;            // last message received
+    void *zctx;            // its own context
+    void *dealer;          // to the client ROUTER
+    void *sub;             // to the notification PUB
+    wire_session_t *wire;  // signing
+    conn_info_t info;      // the connection file it read
+    wire_msg_t msg;        // last message received
 } h_client_t;
 
 // h_cluster_init: a fresh temporary $IPP_DIR (set in the environment).
@@ -111,12 +111,11 @@ void h_engine_peer_open(h_client_t *cl, const h_cluster_t *c, const char *routin
 
 // h_send_bytes: send a message of type whose content frame is the given
 // bytes (correctly signed, whatever they hold); its msg_id into id_out.
-void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t len,
-                  char *id_out);
+void h_send_bytes(h_client_t *cl, Ipp__MsgType type, const void *content, size_t len, char *id_out);
 
 // h_send: send a request; returns its msg_id in id_out (37 bytes).
-void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content,
-            zmq_msg_t *bufs, size_t n_bufs, char *id_out);
+void h_send(h_client_t *cl, Ipp__MsgType type, const ProtobufCMessage *content, zmq_msg_t *bufs,
+            size_t n_bufs, char *id_out);
 
 // h_try_send: h_send that returns wire_send's result instead of failing
 // the test; msg_id, if not NULL, is the id to send under.
@@ -136,8 +135,8 @@ bool h_wait_engines(h_client_t *cl, size_t n, int timeout_ms);
 
 // A task to submit.
 typedef struct h_task_t {
-    const char *call;          // call function, or NULL
-    const char *const *args;   // its string arguments
+    const char *call;         // call function, or NULL
+    const char *const *args;  // its string arguments
     size_t n_args;
     const char *shell;         // shell command, or NULL
     int target;                // >= 0: direct (mux) to this engine
@@ -145,12 +144,12 @@ typedef struct h_task_t {
     size_t n_targets;          // how many (0: any)
     const char *const *after;  // after ids
     size_t n_after;
-    bool after_any;            // all = false
-    bool after_failure;        // failure counts
-    bool after_no_success;     // success does not count
-    const char *const *follow; // follow ids
+    bool after_any;             // all = false
+    bool after_failure;         // failure counts
+    bool after_no_success;      // success does not count
+    const char *const *follow;  // follow ids
     size_t n_follow;
-    double timeout_s;          // dependency timeout
+    double timeout_s;  // dependency timeout
     int retries;
     const char *label;
     const char *const *requires;
@@ -170,15 +169,15 @@ ipp_err_t h_submit_as(h_client_t *cl, const h_task_t *t, const char *msg_id, cha
 // A task's outcome, as its TASK_RESULT said.
 typedef struct h_result_t {
     char msg_id[IPP_MSGID_LEN + 1];
-    int status;                // Ipp__Status
+    int status;  // Ipp__Status
     int engine_id;
     char ename[64];
     char evalue[256];
-    char out[256];             // stdout (truncated here)
-    char buf0[64];             // first result buffer as text
-    bool accepted;             // SUBMIT_REPLY said accepted, or a TASK_RESULT came
-    bool refused;              // SUBMIT_REPLY said refused
-    bool done;                 // TASK_RESULT arrived
+    char out[256];  // stdout (truncated here)
+    char buf0[64];  // first result buffer as text
+    bool accepted;  // SUBMIT_REPLY said accepted, or a TASK_RESULT came
+    bool refused;   // SUBMIT_REPLY said refused
+    bool done;      // TASK_RESULT arrived
 } h_result_t;
 
 // h_collect: receive until every one of ids (n) has a TASK_RESULT or a

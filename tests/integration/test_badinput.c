@@ -141,8 +141,7 @@ START_TEST(test_garbage_flood_counted_not_logged)
     ck_assert_uint_eq(n, FLOOD);
     s_alive(0);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "test $(grep -c 'refused message' %s/controller.log) -le 4",
-             C.dir);
+    snprintf(cmd, sizeof cmd, "test $(grep -c 'refused message' %s/controller.log) -le 4", C.dir);
     ck_assert_msg(system(cmd) == 0, "the flood was logged line by line (%s)", cmd);
     h_down(&C, &K);
 }
@@ -195,8 +194,7 @@ START_TEST(test_signed_but_malformed)
 
     // A message type a client may not send.
     Ipp__Heartbeat hbm = IPP__HEARTBEAT__INIT;
-    s_expect_error(h_request(&K, IPP__MSG_TYPE__HEARTBEAT, &hbm.base, 5000),
-                   IPP_ERR_UNKNOWN_TYPE);
+    s_expect_error(h_request(&K, IPP__MSG_TYPE__HEARTBEAT, &hbm.base, 5000), IPP_ERR_UNKNOWN_TYPE);
     s_alive(0);
     h_down(&C, &K);
 }

@@ -146,9 +146,9 @@ static void s_checked_setup(void)
 
 // What one run of ipp did.
 typedef struct s_run_t {
-    int code;       // exit code (-1: killed by a signal)
-    char *out;      // stdout (owned, NUL-terminated)
-    char *err;      // stderr
+    int code;   // exit code (-1: killed by a signal)
+    char *out;  // stdout (owned, NUL-terminated)
+    char *err;  // stderr
 } s_run_t;
 
 static s_run_t R;  // the last run
@@ -300,9 +300,9 @@ static int s_ipp_tty(const char *const *args)
 #define IPP_IN(input, ...) s_ipp(input, (const char *const[]){__VA_ARGS__, NULL})
 
 // Assert the last run's exit code, showing its output when it differs.
-#define EXPECT(want)                                                                     \
-    ck_assert_msg(R.code == (want), "exit %d, wanted %d\n--- stdout\n%s--- stderr\n%s", \
-                  R.code, (want), R.out, R.err)
+#define EXPECT(want)                                                                               \
+    ck_assert_msg(R.code == (want), "exit %d, wanted %d\n--- stdout\n%s--- stderr\n%s", R.code,    \
+                  (want), R.out, R.err)
 #define OUT_HAS(text) ck_assert_msg(strstr(R.out, text), "stdout lacks '%s':\n%s", text, R.out)
 #define ERR_HAS(text) ck_assert_msg(strstr(R.err, text), "stderr lacks '%s':\n%s", text, R.err)
 
@@ -448,8 +448,8 @@ START_TEST(test_usage_errors)
     IPP("--help");
     EXPECT(0);
     OUT_HAS("usage: ipp");
-    const char *subs[] = {"cluster", "run",    "px",       "map",   "dag",      "wait",
-                          "result",  "status", "purge",    "abort", "resubmit", "shutdown"};
+    const char *subs[] = {"cluster", "run",    "px",    "map",   "dag",      "wait",
+                          "result",  "status", "purge", "abort", "resubmit", "shutdown"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         IPP(subs[i], "--help");
         EXPECT(0);
@@ -690,12 +690,13 @@ START_TEST(test_run)
     char c[64];
     s_first_line(c, sizeof c);
     ck_assert_msg(ipp_msgid_valid(c), "not a msg_id: '%s'", c);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'pending'",
-             c);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'pending'", c);
     ck_assert_int_eq(s_db_int(sql), 1);
     IPP("wait", c);
     EXPECT(0);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'ok'", c);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id = '%s' AND status = 'ok'",
+             c);
     ck_assert_int_eq(s_db_int(sql), 1);
     s_stop();
 }
@@ -817,8 +818,7 @@ START_TEST(test_dag_rescue)
     IPP("dag", "status", wf);
     EXPECT(1);
     OUT_HAS("5 nodes: 3 ok, 0 pending, 2 failed");
-    ck_assert_msg(strstr(R.out, "check ") && strstr(strstr(R.out, "check "), "error"), "%s",
-                  R.out);
+    ck_assert_msg(strstr(R.out, "check ") && strstr(strstr(R.out, "check "), "error"), "%s", R.out);
     ck_assert_msg(strstr(strstr(R.out, "final "), "unreachable"), "%s", R.out);
     // The same by prefix, without the file.
     IPP("dag", "status", "rescue");
@@ -904,8 +904,7 @@ START_TEST(test_dag_file_errors)
          "node 'a': unknown field 'colour'"},
         {"topkey.json", "{\"tasks\": {\"a\": {\"shell\": \"x\"}}, \"version\": 2}",
          "unknown top-level field 'version'"},
-        {"missing.json", "{\"tasks\": {\"a\": {\"after\": []}}}",
-         "node 'a': needs one of 'cmd'"},
+        {"missing.json", "{\"tasks\": {\"a\": {\"after\": []}}}", "node 'a': needs one of 'cmd'"},
         {"two.json", "{\"tasks\": {\"a\": {\"cmd\": [\"true\"], \"shell\": \"true\"}}}",
          "node 'a': has 'cmd' and 'shell'"},
         {"notjson.json", "{\"tasks\": {\"a\": {\"shell\": \"x\"},}}", "not valid JSON"},
@@ -923,8 +922,8 @@ START_TEST(test_dag_file_errors)
         IPP("dag", "submit", path);
         ck_assert_msg(R.code == 2, "%s: exit %d, wanted 2\n%s%s", cases[i].name, R.code, R.out,
                       R.err);
-        ck_assert_msg(strstr(R.err, cases[i].expect), "%s: stderr lacks '%s':\n%s",
-                      cases[i].name, cases[i].expect, R.err);
+        ck_assert_msg(strstr(R.err, cases[i].expect), "%s: stderr lacks '%s':\n%s", cases[i].name,
+                      cases[i].expect, R.err);
         ck_assert_msg(strstr(R.err, "not submitted"), "%s: %s", cases[i].name, R.err);
     }
     // Every problem of a file at once.
@@ -1002,8 +1001,7 @@ START_TEST(test_results_from_another_client)
     ck_assert(json_is_string(json_object_get(a, "completed")));
     ck_assert(json_is_null(json_object_get(a, "error")));
     ck_assert_str_eq(json_string_value(json_object_get(b, "msg_id")), two);
-    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b, "result"), 0)),
-                     "second");
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(b, "result"), 0)), "second");
     json_decref(a);
     json_decref(b);
     // A failed task: result says why, exit 1.
@@ -1254,8 +1252,7 @@ START_TEST(test_dag_stalled_controller)
     char *text = strdup("{\"tasks\": {");
     for (int i = 0; i < N; i++) {
         char *t = NULL;
-        ck_assert(asprintf(&t, "%s%s\"n%02d\": {\"cmd\": [\"true\"]}", text, i ? ", " : "",
-                           i) > 0);
+        ck_assert(asprintf(&t, "%s%s\"n%02d\": {\"cmd\": [\"true\"]}", text, i ? ", " : "", i) > 0);
         free(text);
         text = t;
     }

@@ -48,8 +48,7 @@ START_TEST(test_load_balanced_batch_spreads)
     id_t_ ids[N];
     for (int i = 0; i < N; i++) {
         // Each takes a little while so both engines are needed.
-        h_task_t t = {.call = "sleep", .args = (const char *[]){"0.02"}, .n_args = 1,
-                      .target = -1};
+        h_task_t t = {.call = "sleep", .args = (const char *[]){"0.02"}, .n_args = 1, .target = -1};
         h_submit(&K, &t, ids[i]);
     }
     h_result_t res[N];
@@ -181,8 +180,8 @@ START_TEST(test_dag_flags)
 {
     h_up(&C, &K, 2, NULL);
     id_t_ ids[8];
-    h_task_t fail = {.call = "fail", .args = (const char *[]){"node 0 fails"}, .n_args = 1,
-                     .target = -1};
+    h_task_t fail = {
+        .call = "fail", .args = (const char *[]){"node 0 fails"}, .n_args = 1, .target = -1};
     h_task_t okt = {.call = "noop", .target = -1};
     h_submit(&K, &fail, ids[0]);
     h_submit(&K, &okt, ids[1]);
@@ -191,8 +190,12 @@ START_TEST(test_dag_flags)
     // 2: success-only after the failure → impossible
     h_task_t t2 = {.call = "noop", .target = -1, .after = f, .n_after = 1};
     // 3: failure-only after the failure → runs
-    h_task_t t3 = {.call = "noop", .target = -1, .after = f, .n_after = 1,
-                   .after_failure = true, .after_no_success = true};
+    h_task_t t3 = {.call = "noop",
+                   .target = -1,
+                   .after = f,
+                   .n_after = 1,
+                   .after_failure = true,
+                   .after_no_success = true};
     // 4: any of (failure, success) with success-only → runs (the ok one)
     h_task_t t4 = {.call = "noop", .target = -1, .after = both, .n_after = 2, .after_any = true};
     // 5: all of (failure, success) success-only → impossible
@@ -246,8 +249,8 @@ START_TEST(test_follow_and_timeout)
     id_t_ sid;
     h_submit(&K, &slow, sid);
     const char *s1[1] = {sid};
-    h_task_t impatient = {.call = "noop", .target = -1, .after = s1, .n_after = 1,
-                          .timeout_s = 0.4};
+    h_task_t impatient = {
+        .call = "noop", .target = -1, .after = s1, .n_after = 1, .timeout_s = 0.4};
     h_submit(&K, &impatient, ids[3]);
     int64_t t0 = ipp_clock_mono_us();
     ck_assert_uint_eq(h_collect(&K, ids + 1, 3, res + 1, 10000), 3);
@@ -295,8 +298,7 @@ START_TEST(test_peer_waits_by_notification)
 {
     h_up(&C, &K, 1, NULL);
     id_t_ ids[1];
-    h_task_t slow = {.call = "sleep", .args = (const char *[]){"0.8"}, .n_args = 1,
-                     .target = -1};
+    h_task_t slow = {.call = "sleep", .args = (const char *[]){"0.8"}, .n_args = 1, .target = -1};
     h_submit(&K, &slow, ids[0]);
     h_client_t peer;
     h_client_open(&peer, &C);
@@ -358,15 +360,21 @@ START_TEST(test_requires)
     enum { N = 6 };
     id_t_ ids[N + 2];
     for (int i = 0; i < N; i++) {
-        h_task_t t = {.call = "getpid", .target = -1,
-                      .requires = (const char *[]){"tag:gpu"}, .n_requires = 1};
+        h_task_t t = {.call = "getpid",
+                      .target = -1,
+                      .requires = (const char *[]){"tag:gpu"},
+                      .n_requires = 1};
         h_submit(&K, &t, ids[i]);
     }
-    h_task_t nope = {.call = "noop", .target = -1,
-                     .requires = (const char *[]){"fn:no_such_function"}, .n_requires = 1};
+    h_task_t nope = {.call = "noop",
+                     .target = -1,
+                     .requires = (const char *[]){"fn:no_such_function"},
+                     .n_requires = 1};
     h_submit(&K, &nope, ids[N]);
-    h_task_t sh = {.call = "noop", .target = -1,
-                   .requires = (const char *[]){"cmd:sh", "fn:echo"}, .n_requires = 2};
+    h_task_t sh = {.call = "noop",
+                   .target = -1,
+                   .requires = (const char *[]){"cmd:sh", "fn:echo"},
+                   .n_requires = 2};
     h_submit(&K, &sh, ids[N + 1]);
     h_result_t res[N + 2];
     ck_assert_uint_eq(h_collect(&K, ids, N + 2, res, 20000), N + 2);
@@ -398,10 +406,14 @@ START_TEST(test_plugin_functions)
     ck_assert_int_ge(plug, 0);
     id_t_ ids[6];
     h_result_t res[6];
-    h_task_t greet = {.call = "t_greet", .args = (const char *[]){"world"}, .n_args = 1,
-                      .target = -1, .requires = (const char *[]){"fn:t_greet"}, .n_requires = 1};
-    h_task_t store = {.call = "t_store", .args = (const char *[]){"k", "v42"}, .n_args = 2,
-                      .target = plug};
+    h_task_t greet = {.call = "t_greet",
+                      .args = (const char *[]){"world"},
+                      .n_args = 1,
+                      .target = -1,
+                      .requires = (const char *[]){"fn:t_greet"},
+                      .n_requires = 1};
+    h_task_t store = {
+        .call = "t_store", .args = (const char *[]){"k", "v42"}, .n_args = 2, .target = plug};
     h_task_t fail = {.call = "t_fail", .target = plug};
     h_submit(&K, &greet, ids[0]);
     h_submit(&K, &store, ids[1]);
@@ -417,15 +429,14 @@ START_TEST(test_plugin_functions)
     ck_assert_str_eq(res[2].evalue, "bad thing 42");
     ck_assert_str_eq(res[2].out, "about to fail\n");
     // The namespace persists between tasks on that engine.
-    h_task_t load = {.call = "t_load", .args = (const char *[]){"k"}, .n_args = 1,
-                     .target = plug};
+    h_task_t load = {.call = "t_load", .args = (const char *[]){"k"}, .n_args = 1, .target = plug};
     h_submit(&K, &load, ids[3]);
     ck_assert_uint_eq(h_collect(&K, ids + 3, 1, res + 3, 10000), 1);
     ck_assert_int_eq(res[3].status, IPP__STATUS__OK);
     ck_assert_str_eq(res[3].buf0, "v42");
     // The other engine does not have it.
-    h_task_t other = {.call = "t_greet", .args = (const char *[]){"x"}, .n_args = 1,
-                      .target = 1 - plug};
+    h_task_t other = {
+        .call = "t_greet", .args = (const char *[]){"x"}, .n_args = 1, .target = 1 - plug};
     h_submit(&K, &other, ids[4]);
     ck_assert_uint_eq(h_collect(&K, ids + 4, 1, res + 4, 10000), 1);
     ck_assert_int_eq(res[4].status, IPP__STATUS__ERROR);

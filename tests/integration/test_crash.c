@@ -75,9 +75,9 @@
 #define S_MAX_ITEMS 40
 #define S_MAX_KILLS 2
 #define S_MAX_WORKERS 8
-#define S_RESEND_US (1500 * 1000)   // a request unanswered this long is sent again
-#define S_WORKER_S 60               // a client process gives up after this
-#define S_SETTLE_S 60               // the store must have nothing pending by then
+#define S_RESEND_US (1500 * 1000)  // a request unanswered this long is sent again
+#define S_WORKER_S 60              // a client process gives up after this
+#define S_SETTLE_S 60              // the store must have nothing pending by then
 
 // ------------------------------------------------------------ randomness
 
@@ -112,23 +112,23 @@ typedef enum {
     K_RESUB,     // resubmission of an earlier finished item
 } s_kind_t;
 
-static const char *const s_kind_names[] = {"lb", "lb+retry", "direct", "after", "follow",
-                                           "resubmit"};
+static const char *const s_kind_names[] = {"lb",    "lb+retry", "direct",
+                                           "after", "follow",   "resubmit"};
 
 // One thing the client does.
 typedef struct s_item_t {
-    s_kind_t kind;      // what
-    int fn;             // 0 noop, 1 sleep, 2 fail
-    char arg[16];       // sleep's seconds
-    int target;         // K_DIRECT: the engine id
-    int retries;        // K_LB_RETRY: how many
-    int deps[2];        // K_AFTER / K_FOLLOW: earlier item indexes
-    int n_deps;         // how many
-    bool dep_any;       // after any instead of all
-    bool dep_failure;   // a failed dependency counts too
-    int resub_of;       // K_RESUB: the item resubmitted
-    int gap_ms;         // pause after sending it
-    bool unlabeled;     // some K_RESUB resubmits it: no label (the copy keeps it)
+    s_kind_t kind;     // what
+    int fn;            // 0 noop, 1 sleep, 2 fail
+    char arg[16];      // sleep's seconds
+    int target;        // K_DIRECT: the engine id
+    int retries;       // K_LB_RETRY: how many
+    int deps[2];       // K_AFTER / K_FOLLOW: earlier item indexes
+    int n_deps;        // how many
+    bool dep_any;      // after any instead of all
+    bool dep_failure;  // a failed dependency counts too
+    int resub_of;      // K_RESUB: the item resubmitted
+    int gap_ms;        // pause after sending it
+    bool unlabeled;    // some K_RESUB resubmits it: no label (the copy keeps it)
 } s_item_t;
 
 typedef enum {
@@ -138,8 +138,7 @@ typedef enum {
     V_BOTH,        // the controller and one engine
 } s_victim_t;
 
-static const char *const s_victim_names[] = {"controller", "engine", "client",
-                                             "controller+engine"};
+static const char *const s_victim_names[] = {"controller", "engine", "client", "controller+engine"};
 
 // One kill.
 typedef struct s_kill_t {
@@ -151,11 +150,11 @@ typedef struct s_kill_t {
 
 // A trial: everything drawn from its seed.
 typedef struct s_plan_t {
-    uint64_t seed;                 // its seed
-    s_item_t items[S_MAX_ITEMS];   // the workload, in order
-    int n_items;                   // how many
-    s_kill_t kills[S_MAX_KILLS];   // the kills, in order
-    int n_kills;                   // how many
+    uint64_t seed;                // its seed
+    s_item_t items[S_MAX_ITEMS];  // the workload, in order
+    int n_items;                  // how many
+    s_kill_t kills[S_MAX_KILLS];  // the kills, in order
+    int n_kills;                  // how many
 } s_plan_t;
 
 // s_plan_make: the trial of seed. Direct tasks name engine ids 0 and 1
@@ -224,7 +223,10 @@ static void s_plan_print(const s_plan_t *p)
     for (int i = 0; i < p->n_items; i++) {
         const s_item_t *it = &p->items[i];
         fprintf(stderr, "  item %2d %-8s %s%s", i, s_kind_names[it->kind],
-                it->fn == 0 ? "noop" : it->fn == 1 ? "sleep " : "fail", it->fn == 1 ? it->arg : "");
+                it->fn == 0   ? "noop"
+                : it->fn == 1 ? "sleep "
+                              : "fail",
+                it->fn == 1 ? it->arg : "");
         if (it->kind == K_DIRECT)
             fprintf(stderr, " on engine %d", it->target);
         if (it->kind == K_LB_RETRY)
@@ -251,17 +253,17 @@ static void s_plan_print(const s_plan_t *p)
 
 // What the progress file says.
 typedef struct s_progress_t {
-    char ids[S_MAX_ITEMS][IPP_MSGID_LEN + 1];     // item → msg_id ("" if never chosen)
-    char new_ids[S_MAX_ITEMS][IPP_MSGID_LEN + 1]; // resubmission → its newest task id
-    bool refused[S_MAX_ITEMS];                    // X: refused at the first send
-    bool maybe[S_MAX_ITEMS];                      // U: refused on a re-send
-    bool given_up[S_MAX_ITEMS];                   // G
-    int n_lost_replies;                           // L lines
-    char (*acked)[IPP_MSGID_LEN + 1];             // every A id (owned)
-    int n_acked;                                  // how many
-    char (*created)[IPP_MSGID_LEN + 1];           // every N id (owned)
-    int n_created;                                // how many
-    bool done;                                    // D seen
+    char ids[S_MAX_ITEMS][IPP_MSGID_LEN + 1];      // item → msg_id ("" if never chosen)
+    char new_ids[S_MAX_ITEMS][IPP_MSGID_LEN + 1];  // resubmission → its newest task id
+    bool refused[S_MAX_ITEMS];                     // X: refused at the first send
+    bool maybe[S_MAX_ITEMS];                       // U: refused on a re-send
+    bool given_up[S_MAX_ITEMS];                    // G
+    int n_lost_replies;                            // L lines
+    char (*acked)[IPP_MSGID_LEN + 1];              // every A id (owned)
+    int n_acked;                                   // how many
+    char (*created)[IPP_MSGID_LEN + 1];            // every N id (owned)
+    int n_created;                                 // how many
+    bool done;                                     // D seen
 } s_progress_t;
 
 // s_is_id: whether s (at least len bytes) starts with a uuid followed by
@@ -283,7 +285,7 @@ static bool s_is_id(const char *s)
 // s_progress_add: append id to the list v (n entries); false if out of memory.
 static bool s_progress_add(char (**v)[IPP_MSGID_LEN + 1], int *n, const char *id)
 {
-    char (*t)[IPP_MSGID_LEN + 1] = realloc(*v, (size_t)(*n + 1) * sizeof **v);
+    char(*t)[IPP_MSGID_LEN + 1] = realloc(*v, (size_t)(*n + 1) * sizeof **v);
     if (!t)
         return false;
     *v = t;
@@ -358,16 +360,16 @@ static bool s_progress_acked(const s_progress_t *pr, const char *id)
 
 // A client process's state.
 typedef struct s_worker_t {
-    const s_plan_t *plan;         // what to do
-    h_cluster_t *cluster;         // where (its profile)
-    h_client_t cl;                // the connection
-    bool open;                    // cl is open
-    int fd;                       // the progress file (O_APPEND)
-    bool dirty;                   // written since the last fsync
-    s_progress_t pr;              // what is known
-    bool fresh[S_MAX_ITEMS];      // id chosen by this process and sent once only
-    int64_t sent_us[S_MAX_ITEMS]; // last send of each item (0: not sent by this process)
-    bool completed[S_MAX_ITEMS];  // RESULT_REQUEST said its task completed
+    const s_plan_t *plan;          // what to do
+    h_cluster_t *cluster;          // where (its profile)
+    h_client_t cl;                 // the connection
+    bool open;                     // cl is open
+    int fd;                        // the progress file (O_APPEND)
+    bool dirty;                    // written since the last fsync
+    s_progress_t pr;               // what is known
+    bool fresh[S_MAX_ITEMS];       // id chosen by this process and sent once only
+    int64_t sent_us[S_MAX_ITEMS];  // last send of each item (0: not sent by this process)
+    bool completed[S_MAX_ITEMS];   // RESULT_REQUEST said its task completed
 } s_worker_t;
 
 // s_note: append one line to the progress file (made durable by s_sync).
@@ -525,7 +527,9 @@ static void s_send_item(s_worker_t *w, int i)
     for (int d = 0; d < it->n_deps; d++)
         deps[d] = w->pr.ids[it->deps[d]];
     const char *args[1] = {it->arg};
-    h_task_t t = {.call = it->fn == 0 ? "noop" : it->fn == 1 ? "sleep" : "fail",
+    h_task_t t = {.call = it->fn == 0   ? "noop"
+                          : it->fn == 1 ? "sleep"
+                                        : "fail",
                   .args = it->fn == 1 ? args : NULL,
                   .n_args = it->fn == 1 ? 1 : 0,
                   .target = it->kind == K_DIRECT ? it->target : -1,
@@ -553,8 +557,7 @@ static char s_result_state(s_worker_t *w, const char *id)
     char *ids[1] = {(char *)id};
     rq.n_msg_ids = 1;
     rq.msg_ids = ids;
-    if (s_request(w, IPP__MSG_TYPE__RESULT_REQUEST, &rq.base, 2000) !=
-        IPP__MSG_TYPE__RESULT_REPLY)
+    if (s_request(w, IPP__MSG_TYPE__RESULT_REQUEST, &rq.base, 2000) != IPP__MSG_TYPE__RESULT_REPLY)
         return 0;
     Ipp__ResultReply *rep = (Ipp__ResultReply *)w->cl.msg.content;
     return rep->n_completed ? 'c' : rep->n_pending ? 'p' : rep->n_unknown ? 'u' : 0;
@@ -586,8 +589,7 @@ static bool s_resubmit(s_worker_t *w, int i, int64_t deadline)
             if (st == 'u') {
                 s_note(w, "L %d", i);
                 w->pr.new_ids[i][0] = '\0';
-            }
-            else if (st)
+            } else if (st)
                 return true;  // recorded, its acceptance lost with a controller
             continue;
         }
@@ -684,7 +686,8 @@ static void s_worker_main(const s_plan_t *plan, h_cluster_t *c, const char *prog
         conn_info_t info;
         char cf[700];
         snprintf(cf, sizeof cf, "%s/security/%s", c->profile_dir, CONN_CLIENT_FILE);
-        if (conn_read(cf, CONN_CLIENT, &info, NULL) == IPP_OK && (int)info.controller_pid != ctl_pid &&
+        if (conn_read(cf, CONN_CLIENT, &info, NULL) == IPP_OK &&
+            (int)info.controller_pid != ctl_pid &&
             (info.client_port != w.cl.info.client_port || info.key_len != w.cl.info.key_len ||
              memcmp(info.key, w.cl.info.key, info.key_len) != 0)) {
             s_worker_open(&w);
@@ -710,7 +713,7 @@ static void s_worker_main(const s_plan_t *plan, h_cluster_t *c, const char *prog
 static h_cluster_t C;
 static pid_t s_workers[S_MAX_WORKERS];  // client processes started (0 = reaped)
 static int s_n_workers;
-static pid_t s_owner;                   // the process that runs the trials
+static pid_t s_owner;  // the process that runs the trials
 
 // s_cleanup: kill and reap every process this trial started, by pid.
 static void s_cleanup(void)
@@ -796,8 +799,8 @@ static pid_t s_worker_running(void)
 
 // Engine slots: the two engines of the trial, whatever process runs each.
 typedef struct s_slot_t {
-    int index;       // harness index of its current process
-    char uuid[40];   // its identity
+    int index;      // harness index of its current process
+    char uuid[40];  // its identity
 } s_slot_t;
 
 static s_slot_t s_slots[2];
@@ -832,8 +835,8 @@ static void s_sleep_watching(int ms)
 }
 
 // s_kill: carry out kill k of the plan (and bring back what died).
-static void s_kill(const s_plan_t *plan, const s_kill_t *k, const char *progress,
-                   char *what, size_t what_size)
+static void s_kill(const s_plan_t *plan, const s_kill_t *k, const char *progress, char *what,
+                   size_t what_size)
 {
     bool ctl = k->victim == V_CONTROLLER || k->victim == V_BOTH;
     bool eng = k->victim == V_ENGINE || k->victim == V_BOTH;
@@ -865,12 +868,12 @@ static void s_kill(const s_plan_t *plan, const s_kill_t *k, const char *progress
 
 // Trial totals, for the summary line.
 typedef struct s_summary_t {
-    int items;    // workload items
-    int acked;    // acknowledged ids
-    int records;  // rows in tasks
-    int maybe;    // re-sends refused (recorded or not: not checked)
-    int lost_replies; // resubmissions replied to, then unknown
-    char kills[160]; // what was killed
+    int items;         // workload items
+    int acked;         // acknowledged ids
+    int records;       // rows in tasks
+    int maybe;         // re-sends refused (recorded or not: not checked)
+    int lost_replies;  // resubmissions replied to, then unknown
+    char kills[160];   // what was killed
 } s_summary_t;
 
 // s_count: an integer from the store, failing the trial if it cannot be read.
@@ -920,8 +923,7 @@ static void s_check(const s_plan_t *plan, const char *progress, s_summary_t *sum
         // The label is this item's, on this id only (a resubmission would
         // copy it: resubmitted items have none).
         snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM tasks WHERE label='item-%d' AND msg_id<>'%s'", i,
-                 pr.ids[i]);
+                 "SELECT count(*) FROM tasks WHERE label='item-%d' AND msg_id<>'%s'", i, pr.ids[i]);
         int64_t other = s_count(sql);
         if (pr.refused[i]) {
             snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks WHERE msg_id='%s'", pr.ids[i]);
@@ -958,15 +960,18 @@ static void s_fresh_task(void)
     h_client_t k;
     h_client_open(&k, &C);
     char ids[1][IPP_MSGID_LEN + 1];
-    h_task_t t = {.call = "echo", .args = (const char *[]){"after"}, .n_args = 1, .target = -1,
+    h_task_t t = {.call = "echo",
+                  .args = (const char *[]){"after"},
+                  .n_args = 1,
+                  .target = -1,
                   .label = "fresh"};
     h_submit(&k, &t, ids[0]);
     h_result_t res[1];
     size_t got = h_collect(&k, ids, 1, res, 20000);
     h_client_close(&k);
     if (got != 1 || res[0].status != IPP__STATUS__OK || strcmp(res[0].buf0, "after") != 0)
-        s_fail("a fresh task did not run (got %zu, status %d, %s %s)", got, got ? res[0].status : -1,
-               res[0].ename, res[0].evalue);
+        s_fail("a fresh task did not run (got %zu, status %d, %s %s)", got,
+               got ? res[0].status : -1, res[0].ename, res[0].evalue);
 }
 
 // s_after_stop: the database, every process stopped: integrity and the
@@ -1096,8 +1101,7 @@ int main(int argc, char **argv)
         s_seed = randombytes_uniform(1000000000u);
     }
     if (trials_text && (!s_parse_u64(trials_text, &trials) || trials == 0 || trials > 100000)) {
-        fprintf(stderr, "test_crash: trials '%s' is not a number from 1 to 100000\n",
-                trials_text);
+        fprintf(stderr, "test_crash: trials '%s' is not a number from 1 to 100000\n", trials_text);
         return 2;
     }
     s_trials = (int)trials;

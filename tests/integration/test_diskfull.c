@@ -77,8 +77,9 @@ static void s_status(const char *id, char *out, size_t size)
 START_TEST(test_disk_full_then_space_returns)
 {
     if (!s_private_mounts()) {
-        fprintf(stderr, "integration_diskfull: skipped: the kernel refuses a private mount "
-                        "namespace here (%s); this test needs root\n",
+        fprintf(stderr,
+                "integration_diskfull: skipped: the kernel refuses a private mount "
+                "namespace here (%s); this test needs root\n",
                 strerror(errno));
         return;
     }
@@ -87,8 +88,9 @@ START_TEST(test_disk_full_then_space_returns)
     snprintf(dbdir, sizeof dbdir, "%s/db", C.profile_dir);
     ck_assert_int_eq(mkdir(C.profile_dir, 0700), 0);
     ck_assert_int_eq(mkdir(dbdir, 0700), 0);
-    ck_assert_msg(mount("ipp-diskfull", dbdir, "tmpfs", MS_NOSUID | MS_NODEV, "size=24m,mode=0700") == 0,
-                  "mount tmpfs on %s: %s", dbdir, strerror(errno));
+    ck_assert_msg(
+        mount("ipp-diskfull", dbdir, "tmpfs", MS_NOSUID | MS_NODEV, "size=24m,mode=0700") == 0,
+        "mount tmpfs on %s: %s", dbdir, strerror(errno));
     h_controller_start(&C, NULL);
     h_engine_start(&C, NULL);
     h_client_open(&K, &C);
@@ -104,8 +106,8 @@ START_TEST(test_disk_full_then_space_returns)
     // A task that runs long enough to fill the disk under it, and whose
     // 600 KB of output cannot fit in space the log already has.
     char big[1][IPP_MSGID_LEN + 1];
-    h_task_t b = {.shell = "sleep 1.5; head -c 600000 /dev/zero | tr '\\0' x", .target = -1,
-                  .label = "big"};
+    h_task_t b = {
+        .shell = "sleep 1.5; head -c 600000 /dev/zero | tr '\\0' x", .target = -1, .label = "big"};
     h_submit(&K, &b, big[0]);
     char st[64];
     int64_t until = ipp_clock_mono_us() + 10000000;

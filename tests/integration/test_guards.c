@@ -288,8 +288,7 @@ START_TEST(test_registrations_past_the_cap_refused)
     ck_assert_int_eq(h_recv(&b, 5000), IPP__MSG_TYPE__ERROR_REPLY);
     Ipp__ErrorReply *e = (Ipp__ErrorReply *)b.msg.content;
     ck_assert_int_eq(e->code, IPP_ERR_INVALID);
-    ck_assert_msg(strstr(e->evalue, "at most 3 engines (--max-engines)") != NULL, "%s",
-                  e->evalue);
+    ck_assert_msg(strstr(e->evalue, "at most 3 engines (--max-engines)") != NULL, "%s", e->evalue);
     // a never beats: it is unregistered, and b gets its place.
     int64_t until = ipp_clock_mono_us() + 10 * 1000000;
     int got = 0;
@@ -331,11 +330,9 @@ START_TEST(test_labels_must_be_text)
     h_result_t res[3];
     ck_assert_uint_eq(h_collect(&K, ids, 3, res, 10000), 3);
     ck_assert(res[0].refused);
-    ck_assert_msg(strstr(res[0].evalue, "label contains a NUL byte") != NULL, "%s",
-                  res[0].evalue);
+    ck_assert_msg(strstr(res[0].evalue, "label contains a NUL byte") != NULL, "%s", res[0].evalue);
     ck_assert(res[1].refused);
-    ck_assert_msg(strstr(res[1].evalue, "label is not valid UTF-8") != NULL, "%s",
-                  res[1].evalue);
+    ck_assert_msg(strstr(res[1].evalue, "label is not valid UTF-8") != NULL, "%s", res[1].evalue);
     ck_assert_int_eq(res[2].status, IPP__STATUS__OK);
     ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 1);
     h_down(&C, &K);
@@ -407,8 +404,7 @@ START_TEST(test_non_loopback_ip_warns_at_every_start)
     ck_assert(!s_log_has(warning));  // loopback: nothing to say
     for (int start = 0; start < 2; start++) {
         // The arguments stay for the restart (h_controller_start keeps them).
-        h_controller_start(&C, start == 0 ? (const char *[]){"--ip", "0.0.0.0", "--insecure",
-                                                              NULL}
+        h_controller_start(&C, start == 0 ? (const char *[]){"--ip", "0.0.0.0", "--insecure", NULL}
                                           : NULL);
         ck_assert_int_eq(h_controller_stop(&C), 0);
     }

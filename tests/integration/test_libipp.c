@@ -149,10 +149,16 @@ START_TEST(test_errors_dependencies_abort)
     ipp_ar_destroy(&many);
     // after = an AsyncResult; success-only after a failure is impossible,
     // failure-only runs.
-    ipp_dependency_t on_fail = {.ars = (ipp_ar_t *const[]){bad}, .n_ars = 1, .all = true,
-                                .success = false, .failure = true};
-    ipp_dependency_t on_ok = {.ars = (ipp_ar_t *const[]){bad}, .n_ars = 1, .all = true,
-                              .success = true, .failure = false};
+    ipp_dependency_t on_fail = {.ars = (ipp_ar_t *const[]){bad},
+                                .n_ars = 1,
+                                .all = true,
+                                .success = false,
+                                .failure = true};
+    ipp_dependency_t on_ok = {.ars = (ipp_ar_t *const[]){bad},
+                              .n_ars = 1,
+                              .all = true,
+                              .success = true,
+                              .failure = false};
     ipp_flags_t f1 = {.set = IPP_FLAG_AFTER, .after = &on_fail};
     ipp_flags_t f2 = {.set = IPP_FLAG_AFTER, .after = &on_ok};
     ipp_ar_t *runs = ipp_view_apply(lb, "noop", NULL, 0, &f1, &err);

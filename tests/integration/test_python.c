@@ -173,7 +173,8 @@ START_TEST(test_python_end_to_end)
     // apply of a lambda that reads it, as in the seeds: [20, 20]
     t_parts_t p = {0};
     t_make("import os\n"
-           "out('a', call(lambda x: (c * x, os.getpid() > 0), 2))\n", &p);
+           "out('a', call(lambda x: (c * x, os.getpid() > 0), 2))\n",
+           &p);
     ar = ipp_view_apply(dv, "py.apply", p.v, p.n, NULL, &err);
     ck_assert_ptr_nonnull(ar);
     ck_assert_msg(ipp_ar_get(ar, 60, &err) == IPP_OK, "%s", err.msg);
@@ -259,7 +260,10 @@ START_TEST(test_python_stops)
     // a wall-time limit on the call
     const char *src = "import time\ntime.sleep(100)\n";
     ipp_buf_t arg = {src, strlen(src), NULL, NULL};
-    ipp_task_t t = {.kind = IPP_TASK_CALL, .function = "py.execute", .args = &arg, .n_args = 1,
+    ipp_task_t t = {.kind = IPP_TASK_CALL,
+                    .function = "py.execute",
+                    .args = &arg,
+                    .n_args = 1,
                     .wall_limit = 0.5};
     ar = ipp_view_submit(dv, &t, NULL, &err);
     ck_assert_ptr_nonnull(ar);

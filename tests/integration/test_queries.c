@@ -87,8 +87,7 @@ START_TEST(test_queue_status_load_abort_clear)
 {
     h_up(&C, &K, 1, NULL);
     id_t_ ids[4];
-    h_task_t slow = {.call = "sleep", .args = (const char *[]){"1.5"}, .n_args = 1,
-                     .target = -1};
+    h_task_t slow = {.call = "sleep", .args = (const char *[]){"1.5"}, .n_args = 1, .target = -1};
     h_submit(&K, &slow, ids[0]);
     for (int i = 1; i < 4; i++) {
         h_task_t t = {.call = "noop", .target = -1};
@@ -178,8 +177,12 @@ START_TEST(test_purge_and_resubmit)
     // Resubmit keeps label, retries and dependencies of the original.
     id_t_ dep[1];
     const char *after[1] = {ids[0]};
-    h_task_t t = {.shell = "echo again", .target = -1, .label = "keep-me", .retries = 2,
-                  .after = after, .n_after = 1};
+    h_task_t t = {.shell = "echo again",
+                  .target = -1,
+                  .label = "keep-me",
+                  .retries = 2,
+                  .after = after,
+                  .n_after = 1};
     h_submit(&K, &t, dep[0]);
     h_result_t res[1];
     ck_assert_uint_eq(h_collect(&K, dep, 1, res, 10000), 1);
@@ -300,8 +303,8 @@ START_TEST(test_big_db_query_pages_off_the_loop)
     enum { BIG = 200 };
     id_t_ *ids = calloc(BIG, sizeof *ids);
     for (int i = 0; i < BIG; i++) {
-        h_task_t t = {.shell = "head -c 100000 /dev/zero | tr '\\0' y", .target = -1,
-                      .label = "fat"};
+        h_task_t t = {
+            .shell = "head -c 100000 /dev/zero | tr '\\0' y", .target = -1, .label = "fat"};
         h_submit(&K, &t, ids[i]);
     }
     h_result_t *res = calloc(BIG, sizeof *res);
@@ -380,8 +383,7 @@ START_TEST(test_shutdown_stops_everything)
         int st = -1;
         while (waitpid(pids[i], &st, WNOHANG) == 0 && ipp_clock_mono_us() < until)
             usleep(20000);
-        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "process %d did not exit cleanly",
-                      i);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "process %d did not exit cleanly", i);
     }
     C.controller = C.engines[0] = C.engines[1] = 0;
     char pidfile[700];

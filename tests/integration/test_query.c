@@ -446,8 +446,8 @@ static void s_check_db(int m)
 static void s_check_audit(int m)
 {
     const char *const *M = mode_args[m];
-    static const char *const cols[] = {"msg_id",   "client_uuid", "user",     "submitted_by",
-                                       "engine_id", "started",    "completed", "duration",
+    static const char *const cols[] = {"msg_id",    "client_uuid", "user",      "submitted_by",
+                                       "engine_id", "started",     "completed", "duration",
                                        "status",    "label"};
     qt_run_t r;
     qt_runv(&r, 20, M, (const char *[]){"audit", "--json", NULL});

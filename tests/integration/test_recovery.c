@@ -172,8 +172,7 @@ START_TEST(test_controller_killed_and_restarted)
     enum { N = 120 };
     id_t_ ids[N];
     for (int i = 0; i < N; i++) {
-        h_task_t t = {.call = "sleep", .args = (const char *[]){"0.02"}, .n_args = 1,
-                      .target = -1};
+        h_task_t t = {.call = "sleep", .args = (const char *[]){"0.02"}, .n_args = 1, .target = -1};
         h_submit(&K, &t, ids[i]);
     }
     // Every submission acknowledged (so durable) before the crash.

@@ -97,22 +97,35 @@ START_TEST(test_errors)
          "has 'cmd', 'shell' and 'call'"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"call\": \"z\"}}}", "has 'shell' and 'call'"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"args\": [\"z\"]}}}", "only a 'call' takes args"},
-        {"{\"tasks\": {\"a\": {\"call\": \"y\", \"env\": {}}}}", "only commands (cmd, shell) take env"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": {\"A\": 1}}}}", "field 'env.A': must be a string"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": {\"A=B\": \"c\"}}}}", "is not a variable name"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": [\"A=B\"]}}}", "field 'env': must be an object"},
-        {"{\"tasks\": {\"a\": {\"call\": \"y\", \"cwd\": \"/\"}}}", "only commands (cmd, shell) take cwd"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"cwd\": \"\"}}}", "field 'cwd': must be a folder path"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": -2}}}", "field 'timeout': must be between"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": true}}}", "must be a number of seconds, not a boolean"},
+        {"{\"tasks\": {\"a\": {\"call\": \"y\", \"env\": {}}}}",
+         "only commands (cmd, shell) take env"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": {\"A\": 1}}}}",
+         "field 'env.A': must be a string"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": {\"A=B\": \"c\"}}}}",
+         "is not a variable name"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"env\": [\"A=B\"]}}}",
+         "field 'env': must be an object"},
+        {"{\"tasks\": {\"a\": {\"call\": \"y\", \"cwd\": \"/\"}}}",
+         "only commands (cmd, shell) take cwd"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"cwd\": \"\"}}}",
+         "field 'cwd': must be a folder path"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": -2}}}",
+         "field 'timeout': must be between"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"timeout\": true}}}",
+         "must be a number of seconds, not a boolean"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"retries\": 1.5}}}", "field 'retries'"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"retries\": 101}}}", "from 0 to 100"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": \"fn:x\"}}}", "field 'requires': must be a list"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": [\"\"]}}}", "field 'requires': item 1 is empty"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": \"fn:x\"}}}",
+         "field 'requires': must be a list"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"requires\": [\"\"]}}}",
+         "field 'requires': item 1 is empty"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"targets\": [-1]}}}", "field 'targets': item 1"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"targets\": 0}}}", "field 'targets': must be a list"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"after\": \"b\"}}}", "field 'after': must be a list of node names or an object"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"after\": [1]}}}", "field 'after': item 1 must be a node name"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"targets\": 0}}}",
+         "field 'targets': must be a list"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"after\": \"b\"}}}",
+         "field 'after': must be a list of node names or an object"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\", \"after\": [1]}}}",
+         "field 'after': item 1 must be a node name"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\"}, \"b\": {\"shell\": \"y\", \"after\": [\"a\", \"a\"]}}}",
          "node 'a' is listed twice"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\"}, \"b\": {\"shell\": \"y\", \"follow\": {\"all\": true}}}}",
@@ -123,7 +136,8 @@ START_TEST(test_errors)
          "could never run"},
         {"{\"tasks\": {\"a\": {\"shell\": \"y\"}, \"b\": {\"shell\": \"y\", \"after\": {\"ids\": \"a\"}}}}",
          "field 'after.ids': must be a list"},
-        {"{\"tasks\": {\"a\": {\"shell\": \"y\"}}, \"description\": 3}", "field 'description': must be a string"},
+        {"{\"tasks\": {\"a\": {\"shell\": \"y\"}}, \"description\": 3}",
+         "field 'description': must be a string"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *errors = NULL;
@@ -145,8 +159,9 @@ START_TEST(test_many_errors_capped)
     char *text = malloc(cap);
     size_t len = (size_t)snprintf(text, cap, "{\"tasks\": {");
     for (int i = 0; i < 300; i++)
-        len += (size_t)snprintf(text + len, cap - len, "%s\"n%d\": {\"shell\": \"x\", \"after\": [\"m%d\"]}",
-                                i ? "," : "", i, i);
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%s\"n%d\": {\"shell\": \"x\", \"after\": [\"m%d\"]}", i ? "," : "",
+                                i, i);
     snprintf(text + len, cap - len, "}}");
     char *errors = NULL;
     wf_t *wf = s_parse(text, &errors);
@@ -168,12 +183,11 @@ START_TEST(test_control_characters_in_names)
                        &errors);
     ck_assert_ptr_null(wf);
     ck_assert_ptr_nonnull(errors);
-    ck_assert_msg(!strchr(errors, '\033') && !strchr(errors, '\r') && !strchr(errors, '\t'),
-                  "%s", errors);
+    ck_assert_msg(!strchr(errors, '\033') && !strchr(errors, '\r') && !strchr(errors, '\t'), "%s",
+                  errors);
     size_t lines = 0;
     for (const char *p = errors; *p; lines++) {
-        ck_assert_msg(strncmp(p, "t.json: ", 8) == 0, "a line not naming the file in:\n%s",
-                      errors);
+        ck_assert_msg(strncmp(p, "t.json: ", 8) == 0, "a line not naming the file in:\n%s", errors);
         const char *nl = strchr(p, '\n');
         ck_assert_ptr_nonnull(nl);
         p = nl + 1;
@@ -192,7 +206,8 @@ START_TEST(test_order_parents_first)
     char *text = malloc(cap);
     size_t len = (size_t)snprintf(text, cap, "{\"tasks\": {");
     for (int i = 0; i < N; i++) {
-        len += (size_t)snprintf(text + len, cap - len, "%s\"n%d\": {\"shell\": \"x\"", i ? "," : "", i);
+        len += (size_t)snprintf(text + len, cap - len, "%s\"n%d\": {\"shell\": \"x\"", i ? "," : "",
+                                i);
         if (i + 7 < N)
             len += (size_t)snprintf(text + len, cap - len, ", \"after\": [\"n%d\", \"n%d\"]", i + 1,
                                     i + 7);
@@ -241,8 +256,9 @@ START_TEST(test_cycles)
     char *text = malloc(cap);
     size_t len = (size_t)snprintf(text, cap, "{\"tasks\": {");
     for (int i = 0; i < N; i++)
-        len += (size_t)snprintf(text + len, cap - len, "%s\"n%d\": {\"cmd\": [\"x\"], \"after\": [\"n%d\"]}",
-                                i ? "," : "", i, (i + 1) % N);
+        len += (size_t)snprintf(text + len, cap - len,
+                                "%s\"n%d\": {\"cmd\": [\"x\"], \"after\": [\"n%d\"]}", i ? "," : "",
+                                i, (i + 1) % N);
     snprintf(text + len, cap - len, "}}");
     wf = s_parse(text, &errors);
     ck_assert_ptr_null(wf);

@@ -75,8 +75,7 @@ START_TEST(test_connect_timeout)
     ck_assert_ptr_null(c);
     ck_assert_int_eq(err.code, IPP_ERR_TIMEOUT);
     ck_assert_msg(strstr(err.msg, p.conn) != NULL, "message names the file: %s", err.msg);
-    ck_assert_msg(strstr(err.msg, p.endpoint) != NULL, "message names the endpoint: %s",
-                  err.msg);
+    ck_assert_msg(strstr(err.msg, p.endpoint) != NULL, "message names the endpoint: %s", err.msg);
     ck_assert_int_ge(took, 250000);
     ck_assert_int_lt(took, 3000000);  // no linger on the way out
     peer_stop(&p);
@@ -101,8 +100,8 @@ static void s_script_wrong_key(peer_t *p)
     if (bad && peer_expect(p, &m, IPP__MSG_TYPE__CONNECT_REQUEST, 5000)) {
         Ipp__ConnectReply r = IPP__CONNECT_REPLY__INIT;
         wire_frame_t id = {p->ident, p->ident_len};
-        wire_send(bad, p->router, &id, 1, IPP__MSG_TYPE__CONNECT_REPLY, m.header->msg_id,
-                  &r.base, NULL, 0, 0, NULL, NULL);
+        wire_send(bad, p->router, &id, 1, IPP__MSG_TYPE__CONNECT_REPLY, m.header->msg_id, &r.base,
+                  NULL, 0, 0, NULL, NULL);
     }
     wire_msg_fini(&m);
     wire_session_destroy(&bad);
@@ -212,9 +211,8 @@ static void s_script_apply(peer_t *p)
         goto out;
     const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
     if (q->kind_case != IPP__TASK_REQUEST__KIND_CALL || strcmp(q->call->function, "echo") != 0 ||
-        q->queue != IPP__QUEUE__QUEUE_TASK || q->n_targets != 0 ||
-        wire_msg_n_buffers(&m) != 2 || !peer_buf_is(&m, 0, "hello") ||
-        !peer_buf_is(&m, 1, "") || q->label) {
+        q->queue != IPP__QUEUE__QUEUE_TASK || q->n_targets != 0 || wire_msg_n_buffers(&m) != 2 ||
+        !peer_buf_is(&m, 0, "hello") || !peer_buf_is(&m, 1, "") || q->label) {
         peer_fail(p, "task request fields wrong");
         goto out;
     }
@@ -465,8 +463,7 @@ START_TEST(test_composite_error)
     ck_assert_ptr_nonnull(ar);
     ck_assert_uint_eq(ipp_ar_len(ar), 3);
     ck_assert_int_eq(ipp_ar_get(ar, 5, &err), IPP_ERR_REMOTE);
-    ck_assert_msg(strncmp(err.msg, "CompositeError: 2 of 3 tasks failed", 35) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(strncmp(err.msg, "CompositeError: 2 of 3 tasks failed", 35) == 0, "%s", err.msg);
     const ipp_remote_error_t *errs[4];
     ck_assert_uint_eq(ipp_ar_errors(ar, errs, 4), 2);
     ck_assert_int_eq(errs[0]->engine_id, 1);
@@ -807,8 +804,8 @@ START_TEST(test_iteration)
     ipp_client_t *c = peer_client(&p, 5);
     ipp_error_t err;
     ipp_view_t *lb = ipp_client_lb_view(c, &err);
-    ipp_buf_t items[4] = {{"a", 1, NULL, NULL}, {"b", 1, NULL, NULL}, {"c", 1, NULL, NULL},
-                          {"d", 1, NULL, NULL}};
+    ipp_buf_t items[4] = {
+        {"a", 1, NULL, NULL}, {"b", 1, NULL, NULL}, {"c", 1, NULL, NULL}, {"d", 1, NULL, NULL}};
     ipp_ar_t *ar = ipp_view_map(lb, "f", items, 4, 1, NULL, &err);
     size_t got[4];
     for (int k = 0; k < 4; k++) {

@@ -386,10 +386,10 @@ static void s_script_queries(peer_t *p)
         return;
     wire_msg_t m;
     wire_msg_init(&m);
-#define EXPECT(type)                                                                        \
-    do {                                                                                    \
-        if (!peer_expect(p, &m, type, 5000))                                                \
-            goto out;                                                                       \
+#define EXPECT(type)                                                                               \
+    do {                                                                                           \
+        if (!peer_expect(p, &m, type, 5000))                                                       \
+            goto out;                                                                              \
     } while (0)
 
     // result_status: records = false; the reply's three lists.
@@ -412,8 +412,7 @@ static void s_script_queries(peer_t *p)
     EXPECT(IPP__MSG_TYPE__QUEUE_STATUS_REQUEST);
     {
         const Ipp__QueueStatusRequest *q = (const Ipp__QueueStatusRequest *)m.content;
-        PEER_REQUIRE(p, q->n_targets == 2 && q->targets[0] == 0 && q->targets[1] == 2,
-                     "targets");
+        PEER_REQUIRE(p, q->n_targets == 2 && q->targets[0] == 0 && q->targets[1] == 2, "targets");
         PEER_REQUIRE(p, q->has_verbose && q->verbose, "verbose");
         Ipp__EngineQueue e0 = IPP__ENGINE_QUEUE__INIT, e2 = IPP__ENGINE_QUEUE__INIT;
         char *qa[] = {(char *)ID_A, (char *)ID_B}, *rc[] = {(char *)ID_C};
@@ -493,8 +492,7 @@ static void s_script_queries(peer_t *p)
         EXPECT(IPP__MSG_TYPE__DB_QUERY_REQUEST);
         const Ipp__DbQueryRequest *q = (const Ipp__DbQueryRequest *)m.content;
         if (k == 2) {
-            peer_error(p, &m, IPP_ERR_QUERY, "QueryError", "unknown operator $near",
-                       "query_json");
+            peer_error(p, &m, IPP_ERR_QUERY, "QueryError", "unknown operator $near", "query_json");
             continue;
         }
         PEER_REQUIRE(p, q->query_json && strcmp(q->query_json, "{\"status\": \"ok\"}") == 0,
@@ -625,8 +623,7 @@ START_TEST(test_queries)
     ck_assert_int_eq(qs.engines[0].engine_id, 0);
     ck_assert_int_eq(qs.engines[0].queued, 2);
     ck_assert_int_eq(qs.engines[0].completed, 7);
-    ck_assert(s_strs_are(qs.engines[0].queued_ids.v, qs.engines[0].queued_ids.n, 2, ID_A,
-                         ID_B));
+    ck_assert(s_strs_are(qs.engines[0].queued_ids.v, qs.engines[0].queued_ids.n, 2, ID_A, ID_B));
     ck_assert_int_eq(qs.engines[1].running, 1);
     ck_assert(s_strs_are(qs.engines[1].running_ids.v, qs.engines[1].running_ids.n, 1, ID_C));
     ck_assert_int_eq(qs.unassigned, 5);
@@ -664,12 +661,11 @@ START_TEST(test_queries)
     ck_assert_ptr_nonnull(strchr(text, '\n'));
     free(text);
     json_t *rows = NULL;
-    ck_assert_int_eq(
-        ipp_client_db_query_json(c, "{\"status\": \"ok\"}", keys, 2, 2, &rows, &err), IPP_OK);
+    ck_assert_int_eq(ipp_client_db_query_json(c, "{\"status\": \"ok\"}", keys, 2, 2, &rows, &err),
+                     IPP_OK);
     ck_assert(json_is_array(rows));
     ck_assert_uint_eq(json_array_size(rows), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "msg_id")),
-                     ID_A);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(rows, 0), "msg_id")), ID_A);
     ck_assert(json_is_null(json_object_get(json_array_get(rows, 1), "label")));
     json_decref(rows);
     ck_assert_int_eq(ipp_client_db_query(c, "{\"x\": {\"$near\": 1}}", NULL, 0, 0, &text, &err),

@@ -146,15 +146,14 @@ void peer_read_subs(peer_t *p, int timeout_ms)
             zmq_setsockopt(p->xpub, buf[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, buf + 1,
                            (size_t)n - 1);
         if (p->n_subs < 64)
-            snprintf(p->subs[p->n_subs++], sizeof p->subs[0], "%c%s", buf[0] ? '+' : '-',
-                     buf + 1);
+            snprintf(p->subs[p->n_subs++], sizeof p->subs[0], "%c%s", buf[0] ? '+' : '-', buf + 1);
         if (buf[0] && strncmp(buf + 1, "sync.", 5) == 0) {
             // As the controller does: the subscriptions before it are live.
             Ipp__Subscribed ok = IPP__SUBSCRIBED__INIT;
             ok.topic = buf + 1;
             wire_frame_t t = {buf + 1, (size_t)n - 1};
-            if (wire_send(p->ws, p->xpub, &t, 1, IPP__MSG_TYPE__SUBSCRIBED, NULL, &ok.base, NULL,
-                          0, 0, NULL, NULL) != IPP_OK)
+            if (wire_send(p->ws, p->xpub, &t, 1, IPP__MSG_TYPE__SUBSCRIBED, NULL, &ok.base, NULL, 0,
+                          0, NULL, NULL) != IPP_OK)
                 peer_fail(p, "peer could not confirm %s", buf + 1);
         }
         timeout_ms = 0;
@@ -227,25 +226,25 @@ bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms)
 
 // peer_send: send to the last client heard from; takes bufs.
 void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
-                      zmq_msg_t *bufs, size_t n)
+               zmq_msg_t *bufs, size_t n)
 {
     wire_frame_t id = {p->ident, p->ident_len};
-    ipp_err_t rc = wire_send(p->ws, p->router, &id, 1, (Ipp__MsgType)type, parent, content, bufs,
-                             n, 0, NULL, NULL);
+    ipp_err_t rc = wire_send(p->ws, p->router, &id, 1, (Ipp__MsgType)type, parent, content, bufs, n,
+                             0, NULL, NULL);
     if (rc != IPP_OK)
         peer_fail(p, "peer could not send %s", wire_type_name(type));
 }
 
 // peer_reply: answer request m.
 void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
-                       zmq_msg_t *bufs, size_t n)
+                zmq_msg_t *bufs, size_t n)
 {
     peer_send(p, type, m->header->msg_id, content, bufs, n);
 }
 
 // peer_error: answer request m with an ERROR_REPLY.
-void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename,
-                       const char *evalue, const char *field)
+void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename, const char *evalue,
+                const char *field)
 {
     Ipp__ErrorReply er = IPP__ERROR_REPLY__INIT;
     er.has_code = 1;
@@ -341,7 +340,7 @@ void peer_accept(peer_t *p, const wire_msg_t *m)
 // peer_result: a TASK_RESULT for task id (status, engine, one optional
 // buffer, stamps).
 void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
-                        int64_t started, int64_t completed)
+                 int64_t started, int64_t completed)
 {
     Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
     r.has_status = 1;

@@ -30,23 +30,23 @@ typedef struct peer_t peer_t;
 typedef void (*peer_script_fn)(peer_t *p);
 
 struct peer_t {
-    void *ctx;                 // ZeroMQ context
-    void *router;              // the client ROUTER
-    void *xpub;                // the notification PUB (XPUB to see subscriptions)
-    wire_session_t *ws;        // the controller's session
-    char dir[256];             // temporary folder
-    char conn[512];            // connection file path
-    char endpoint[128];        // client endpoint
-    pthread_t th;              // script thread
-    bool running;              // th is started
-    peer_script_fn script;     // what the thread runs
-    void *arg;                 // test data for the script
-    char fail[1024];           // first failure, "" if none
-    uint8_t ident[256];        // routing id of the last client message
-    size_t ident_len;          // its length
-    char subs[64][130];        // subscriptions seen, in order ("+topic" / "-topic")
-    size_t n_subs;             // how many
-    bool manual;               // XPUB_MANUAL: a subscription counts only once read
+    void *ctx;              // ZeroMQ context
+    void *router;           // the client ROUTER
+    void *xpub;             // the notification PUB (XPUB to see subscriptions)
+    wire_session_t *ws;     // the controller's session
+    char dir[256];          // temporary folder
+    char conn[512];         // connection file path
+    char endpoint[128];     // client endpoint
+    pthread_t th;           // script thread
+    bool running;           // th is started
+    peer_script_fn script;  // what the thread runs
+    void *arg;              // test data for the script
+    char fail[1024];        // first failure, "" if none
+    uint8_t ident[256];     // routing id of the last client message
+    size_t ident_len;       // its length
+    char subs[64][130];     // subscriptions seen, in order ("+topic" / "-topic")
+    size_t n_subs;          // how many
+    bool manual;            // XPUB_MANUAL: a subscription counts only once read
 };
 
 // peer_log: the peers' logger (errors only).
@@ -55,14 +55,14 @@ extern ipp_logger_t peer_log;
 // peer_fail: record the first failure (printf format).
 void peer_fail(peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define PEER_REQUIRE(p, cond, ...)                                                          \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            char _m[512];                                                                   \
-            snprintf(_m, sizeof _m, __VA_ARGS__);                                           \
-            peer_fail((p), "%s:%d: %s: %s", __FILE__, __LINE__, #cond, _m);                 \
-            return;                                                                         \
-        }                                                                                   \
+#define PEER_REQUIRE(p, cond, ...)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            char _m[512];                                                                          \
+            snprintf(_m, sizeof _m, __VA_ARGS__);                                                  \
+            peer_fail((p), "%s:%d: %s: %s", __FILE__, __LINE__, #cond, _m);                        \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 // peer_start_opts: sockets, connection file, session (fails the test on
@@ -100,13 +100,16 @@ int peer_recv(peer_t *p, wire_msg_t *m, int timeout_ms);
 bool peer_expect(peer_t *p, wire_msg_t *m, int type, int timeout_ms);
 
 // peer_send: send to the last client heard from; takes bufs.
-void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n);
+void peer_send(peer_t *p, int type, const char *parent, const ProtobufCMessage *content,
+               zmq_msg_t *bufs, size_t n);
 
 // peer_reply: answer request m.
-void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content, zmq_msg_t *bufs, size_t n);
+void peer_reply(peer_t *p, const wire_msg_t *m, int type, const ProtobufCMessage *content,
+                zmq_msg_t *bufs, size_t n);
 
 // peer_error: answer request m with an ERROR_REPLY.
-void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename, const char *evalue, const char *field);
+void peer_error(peer_t *p, const wire_msg_t *m, int code, const char *ename, const char *evalue,
+                const char *field);
 
 // peer_publish: a notification under topic.
 void peer_publish(peer_t *p, const char *topic, int type, const ProtobufCMessage *content);
@@ -128,7 +131,8 @@ void peer_accept(peer_t *p, const wire_msg_t *m);
 
 // peer_result: a TASK_RESULT for task id (status, engine, one optional
 // buffer, stamps).
-void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf, int64_t started, int64_t completed);
+void peer_result(peer_t *p, const char *id, int status, int engine, const char *buf,
+                 int64_t started, int64_t completed);
 
 // peer_client: connect to the peer (which must be running a handshake).
 ipp_client_t *peer_client(peer_t *p, double timeout);

@@ -86,12 +86,13 @@ static void s_script_scatter(peer_t *p)
         if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
             goto out;
         const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
-        PEER_REQUIRE(p, q->kind_case == IPP__TASK_REQUEST__KIND_NS &&
-                            q->ns->op == IPP__NAMESPACE_OP__OP__PUSH && q->ns->n_keys == 1 &&
-                            strcmp(q->ns->keys[0], "data") == 0,
+        PEER_REQUIRE(p,
+                     q->kind_case == IPP__TASK_REQUEST__KIND_NS &&
+                         q->ns->op == IPP__NAMESPACE_OP__OP__PUSH && q->ns->n_keys == 1 &&
+                         strcmp(q->ns->keys[0], "data") == 0,
                      "push of key data");
-        PEER_REQUIRE(p, q->queue == IPP__QUEUE__QUEUE_MUX && q->n_targets == 1 &&
-                            q->targets[0] == i,
+        PEER_REQUIRE(p,
+                     q->queue == IPP__QUEUE__QUEUE_MUX && q->n_targets == 1 && q->targets[0] == i,
                      "part %d to engine %d", i, i);
         PEER_REQUIRE(p, wire_msg_n_buffers(&m) == 1 && peer_buf_is(&m, 0, parts[i]),
                      "part %d bytes", i);
@@ -103,10 +104,11 @@ static void s_script_scatter(peer_t *p)
         if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
             goto out;
         const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
-        PEER_REQUIRE(p, q->kind_case == IPP__TASK_REQUEST__KIND_NS &&
-                            q->ns->op == IPP__NAMESPACE_OP__OP__PULL && q->ns->n_keys == 1 &&
-                            strcmp(q->ns->keys[0], "data") == 0 && q->targets[0] == i &&
-                            wire_msg_n_buffers(&m) == 0,
+        PEER_REQUIRE(p,
+                     q->kind_case == IPP__TASK_REQUEST__KIND_NS &&
+                         q->ns->op == IPP__NAMESPACE_OP__OP__PULL && q->ns->n_keys == 1 &&
+                         strcmp(q->ns->keys[0], "data") == 0 && q->targets[0] == i &&
+                         wire_msg_n_buffers(&m) == 0,
                      "pull %d", i);
         peer_accept(p, &m);
         peer_result(p, m.header->msg_id, IPP__STATUS__OK, i, parts[i], 0, 0);
@@ -163,14 +165,15 @@ static void s_script_direct_map(peer_t *p)
         const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
         char want[8];
         snprintf(want, sizeof want, "x%d", i);
-        PEER_REQUIRE(p, q->kind_case == IPP__TASK_REQUEST__KIND_CALL &&
-                            strcmp(q->call->function, "square") == 0,
+        PEER_REQUIRE(p,
+                     q->kind_case == IPP__TASK_REQUEST__KIND_CALL &&
+                         strcmp(q->call->function, "square") == 0,
                      "call");
         PEER_REQUIRE(p, q->n_targets == 1 && q->targets[0] == where[i], "item %d on %d", i,
                      where[i]);
-        PEER_REQUIRE(p, wire_msg_n_buffers(&m) == 2 && peer_buf_is(&m, 0, want) &&
-                            peer_buf_is(&m, 1, "k"),
-                     "item %d args", i);
+        PEER_REQUIRE(
+            p, wire_msg_n_buffers(&m) == 2 && peer_buf_is(&m, 0, want) && peer_buf_is(&m, 1, "k"),
+            "item %d args", i);
         PEER_REQUIRE(p, q->label && strcmp(q->label, "sq") == 0, "label");
         peer_accept(p, &m);
         char out[8];
@@ -251,26 +254,30 @@ static void s_script_flags(peer_t *p)
     PEER_REQUIRE(p, q->label && strcmp(q->label, "c") == 0, "call label wins");
     PEER_REQUIRE(p, q->has_retries && q->retries == 2, "view retries");
     PEER_REQUIRE(p, q->has_timeout_us && q->timeout_us == 1500000, "timeout");
-    PEER_REQUIRE(p, q->after && q->after->n_ids == 2 && strcmp(q->after->ids[0], ID_X) == 0 &&
-                        strcmp(q->after->ids[1], ID_Y) == 0 && q->after->has_all &&
-                        !q->after->all && q->after->success && !q->after->failure,
+    PEER_REQUIRE(p,
+                 q->after && q->after->n_ids == 2 && strcmp(q->after->ids[0], ID_X) == 0 &&
+                     strcmp(q->after->ids[1], ID_Y) == 0 && q->after->has_all && !q->after->all &&
+                     q->after->success && !q->after->failure,
                  "view after (any of X, Y)");
-    PEER_REQUIRE(p, q->follow && q->follow->n_ids == 2 &&
-                        strcmp(q->follow->ids[0], st->dep_ids[0]) == 0 &&
-                        strcmp(q->follow->ids[1], st->dep_ids[1]) == 0 && q->follow->all &&
-                        q->follow->success && q->follow->failure,
+    PEER_REQUIRE(p,
+                 q->follow && q->follow->n_ids == 2 &&
+                     strcmp(q->follow->ids[0], st->dep_ids[0]) == 0 &&
+                     strcmp(q->follow->ids[1], st->dep_ids[1]) == 0 && q->follow->all &&
+                     q->follow->success && q->follow->failure,
                  "call follow from the AsyncResult");
     PEER_REQUIRE(p, q->n_targets == 1 && q->targets[0] == 1, "targets");
-    PEER_REQUIRE(p, q->n_requires == 2 && strcmp(q->requires[0], "fn:echo") == 0 &&
-                        strcmp(q->requires[1], "tag:gpu") == 0,
+    PEER_REQUIRE(p,
+                 q->n_requires == 2 && strcmp(q->requires[0], "fn:echo") == 0 &&
+                     strcmp(q->requires[1], "tag:gpu") == 0,
                  "requires");
     peer_accept(p, &m);
     // Third: the call clears label and after; the view's retries stay.
     if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
         goto out;
     q = (const Ipp__TaskRequest *)m.content;
-    PEER_REQUIRE(p, !q->label && !q->after && !q->follow && !q->has_timeout_us &&
-                        q->has_retries && q->retries == 2 && q->n_targets == 0,
+    PEER_REQUIRE(p,
+                 !q->label && !q->after && !q->follow && !q->has_timeout_us && q->has_retries &&
+                     q->retries == 2 && q->n_targets == 0,
                  "cleared flags");
     peer_accept(p, &m);
 out:
@@ -373,17 +380,18 @@ static void s_script_commands(peer_t *p)
     if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
         goto out;
     const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
-    PEER_REQUIRE(p, q->kind_case == IPP__TASK_REQUEST__KIND_COMMAND && q->command->shell &&
-                        strcmp(q->command->shell, "echo hi | wc -c") == 0 &&
-                        q->command->n_argv == 0,
+    PEER_REQUIRE(p,
+                 q->kind_case == IPP__TASK_REQUEST__KIND_COMMAND && q->command->shell &&
+                     strcmp(q->command->shell, "echo hi | wc -c") == 0 && q->command->n_argv == 0,
                  "shell");
     PEER_REQUIRE(p, q->targets[0] == 2 && q->queue == IPP__QUEUE__QUEUE_MUX, "on engine 2");
     // run with argv.
     if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
         goto out;
     q = (const Ipp__TaskRequest *)m.content;
-    PEER_REQUIRE(p, q->command->n_argv == 3 && strcmp(q->command->argv[0], "ls") == 0 &&
-                        strcmp(q->command->argv[2], "/tmp") == 0 && !q->command->shell,
+    PEER_REQUIRE(p,
+                 q->command->n_argv == 3 && strcmp(q->command->argv[0], "ls") == 0 &&
+                     strcmp(q->command->argv[2], "/tmp") == 0 && !q->command->shell,
                  "argv");
     // submit with everything a command can carry.
     if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
@@ -391,14 +399,16 @@ static void s_script_commands(peer_t *p)
     q = (const Ipp__TaskRequest *)m.content;
     const Ipp__Command *cmd = q->command;
     PEER_REQUIRE(p, cmd->n_argv == 2 && strcmp(cmd->argv[1], "-c") == 0, "argc-limited argv");
-    PEER_REQUIRE(p, cmd->n_env == 2 && strcmp(cmd->env[0]->name, "A") == 0 &&
-                        strcmp(cmd->env[0]->value, "1") == 0 &&
-                        strcmp(cmd->env[1]->name, "PATHS") == 0 &&
-                        strcmp(cmd->env[1]->value, "x=y") == 0,
+    PEER_REQUIRE(p,
+                 cmd->n_env == 2 && strcmp(cmd->env[0]->name, "A") == 0 &&
+                     strcmp(cmd->env[0]->value, "1") == 0 &&
+                     strcmp(cmd->env[1]->name, "PATHS") == 0 &&
+                     strcmp(cmd->env[1]->value, "x=y") == 0,
                  "env split at the first =");
     PEER_REQUIRE(p, cmd->cwd && strcmp(cmd->cwd, "/var") == 0, "cwd");
-    PEER_REQUIRE(p, cmd->has_stdin_data && cmd->stdin_data.len == 3 &&
-                        memcmp(cmd->stdin_data.data, "in\n", 3) == 0,
+    PEER_REQUIRE(p,
+                 cmd->has_stdin_data && cmd->stdin_data.len == 3 &&
+                     memcmp(cmd->stdin_data.data, "in\n", 3) == 0,
                  "stdin");
     PEER_REQUIRE(p, cmd->has_wall_limit_us && cmd->wall_limit_us == 2500000, "wall limit");
     PEER_REQUIRE(p, q->queue == IPP__QUEUE__QUEUE_TASK, "load balanced");
@@ -407,8 +417,7 @@ static void s_script_commands(peer_t *p)
         if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
             goto out;
         q = (const Ipp__TaskRequest *)m.content;
-        PEER_REQUIRE(p, q->command && q->command->shell && q->targets[0] == 2, "map_tasks %d",
-                     i);
+        PEER_REQUIRE(p, q->command && q->command->shell && q->targets[0] == 2, "map_tasks %d", i);
     }
 out:
     wire_msg_fini(&m);
@@ -468,9 +477,10 @@ static void s_script_push_pull(peer_t *p)
         if (!peer_expect(p, &m, IPP__MSG_TYPE__TASK_REQUEST, 5000))
             goto out;
         const Ipp__TaskRequest *q = (const Ipp__TaskRequest *)m.content;
-        PEER_REQUIRE(p, q->ns->op == IPP__NAMESPACE_OP__OP__PUSH && q->ns->n_keys == 2 &&
-                            strcmp(q->ns->keys[1], "b") == 0 && peer_buf_is(&m, 0, "one") &&
-                            peer_buf_is(&m, 1, "two") && q->targets[0] == 2 * i,
+        PEER_REQUIRE(p,
+                     q->ns->op == IPP__NAMESPACE_OP__OP__PUSH && q->ns->n_keys == 2 &&
+                         strcmp(q->ns->keys[1], "b") == 0 && peer_buf_is(&m, 0, "one") &&
+                         peer_buf_is(&m, 1, "two") && q->targets[0] == 2 * i,
                      "push %d", i);
         peer_accept(p, &m);
         peer_result(p, m.header->msg_id, IPP__STATUS__OK, 2 * i, NULL, 0, 0);
@@ -565,10 +575,10 @@ START_TEST(test_bad_arguments)
     static char byte = 'q';
     ipp_buf_t owned = {&byte, 1, s_release_count, NULL};
 
-#define REFUSED(call, code_)                                                                \
-    do {                                                                                    \
-        ck_assert_ptr_null(call);                                                           \
-        ck_assert_int_eq(err.code, code_);                                                  \
+#define REFUSED(call, code_)                                                                       \
+    do {                                                                                           \
+        ck_assert_ptr_null(call);                                                                  \
+        ck_assert_int_eq(err.code, code_);                                                         \
     } while (0)
     REFUSED(ipp_view_apply(lb, NULL, &owned, 1, NULL, &err), IPP_ERR_INVALID);
     REFUSED(ipp_view_apply(NULL, "f", &owned, 1, NULL, &err), IPP_ERR_INVALID);
@@ -588,8 +598,8 @@ START_TEST(test_bad_arguments)
     REFUSED(ipp_view_gather(dv, NULL, NULL, &err), IPP_ERR_INVALID);
     REFUSED(ipp_view_execute(lb, NULL, NULL, &err), IPP_ERR_INVALID);
     REFUSED(ipp_view_run(lb, (const char *[]){NULL}, NULL, &err), IPP_ERR_INVALID);
-    ipp_task_t badenv = {.kind = IPP_TASK_SHELL, .shell = "true", .env = (const char *[]){"NOEQ"},
-                         .n_env = 1};
+    ipp_task_t badenv = {
+        .kind = IPP_TASK_SHELL, .shell = "true", .env = (const char *[]){"NOEQ"}, .n_env = 1};
     REFUSED(ipp_view_submit(lb, &badenv, NULL, &err), IPP_ERR_INVALID);
     ipp_task_t badkind = {.kind = (ipp_task_kind_t)9};
     REFUSED(ipp_view_map_tasks(lb, &badkind, 1, NULL, &err), IPP_ERR_INVALID);
@@ -692,8 +702,8 @@ START_TEST(test_many_tasks)
         ck_assert_int_eq(memcmp(b[0].data, text[i], b[0].size), 0);
     }
     ck_assert_uint_eq(ipp_client_outstanding(c), 0);
-    fprintf(stderr, "many_tasks: %d tasks submitted in %.3f s, all results after %.3f s\n",
-            MANY, (double)submit_us / 1e6, (double)total_us / 1e6);
+    fprintf(stderr, "many_tasks: %d tasks submitted in %.3f s, all results after %.3f s\n", MANY,
+            (double)submit_us / 1e6, (double)total_us / 1e6);
     peer_join(&p);
     ipp_ar_destroy(&ar);
     free(items);

@@ -105,13 +105,13 @@ START_TEST(test_each_error_names_file_and_field)
 {
     s_expect("not json", IPP_ERR_CONN_FILE, "JSON");
     s_expect("[1,2]", IPP_ERR_CONN_FILE, "object");
-    const char *fields[] = {"kind", "transport", "ip", "signature_scheme", "client_port",
-                            "notify_port", "key"};
+    const char *fields[] = {"kind",        "transport",   "ip", "signature_scheme",
+                            "client_port", "notify_port", "key"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         // A complete file minus one field.
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "kind", "client", "transport",
-                              "tcp", "ip", "127.0.0.1", "signature_scheme", WIRE_SCHEME,
-                              "client_port", 1000, "notify_port", 1001, "key", GOOD_KEY);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:i,s:i,s:s}", "kind", "client", "transport", "tcp",
+                              "ip", "127.0.0.1", "signature_scheme", WIRE_SCHEME, "client_port",
+                              1000, "notify_port", 1001, "key", GOOD_KEY);
         json_object_del(o, fields[i]);
         char *text = json_dumps(o, 0);
         char want[64];

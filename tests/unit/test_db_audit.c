@@ -45,9 +45,14 @@ static void t_fill(int n)
         t_id(i, id);
         snprintf(out, sizeof out, "out %d", i);
         db_blob_t buf = {"payload", 7};
-        db_request_t req = {.msg_id = id, .header = {"h", 1}, .content = {out, strlen(out)},
-                            .buffers = &buf, .n_buffers = 1, .submitted = 100 + i,
-                            .client_uuid = "c", .queue = "task"};
+        db_request_t req = {.msg_id = id,
+                            .header = {"h", 1},
+                            .content = {out, strlen(out)},
+                            .buffers = &buf,
+                            .n_buffers = 1,
+                            .submitted = 100 + i,
+                            .client_uuid = "c",
+                            .queue = "task"};
         // Even tasks name their submitter (a key or a self-declared user),
         // odd ones do not, as records written before schema version 3.
         if (i % 2 == 0) {
@@ -58,11 +63,16 @@ static void t_fill(int n)
         if (i >= n - 2)
             continue;
         ck_assert_int_eq(db_writer_assign(w, id, i % 2, "e", 1, NULL), IPP_OK);
-        db_result_t res = {.msg_id = id, .status = i % 5 ? DB_STATUS_OK : DB_STATUS_ERROR,
-                           .started = 200 + i, .completed = 300 + i, .received = 301 + i,
+        db_result_t res = {.msg_id = id,
+                           .status = i % 5 ? DB_STATUS_OK : DB_STATUS_ERROR,
+                           .started = 200 + i,
+                           .completed = 300 + i,
+                           .received = 301 + i,
                            .stdout_data = {out, strlen(out)},
-                           .ename = i % 5 ? NULL : "Boom", .evalue = i % 5 ? NULL : "it broke",
-                           .error_engine_id = i % 2, .result_content = {"r", 1}};
+                           .ename = i % 5 ? NULL : "Boom",
+                           .evalue = i % 5 ? NULL : "it broke",
+                           .error_engine_id = i % 2,
+                           .result_content = {"r", 1}};
         ck_assert_int_eq(db_writer_result(w, &res, NULL), IPP_OK);
     }
     ck_assert_int_eq(db_writer_sync(w, db_writer_last_seq(w), 20000), IPP_OK);
@@ -140,7 +150,8 @@ START_TEST(test_submitter_is_covered)
     ipp_error_t err;
     ck_assert_msg(t_verify(&rep, &err) == IPP_OK, "%s", err.msg);
     ck_assert_int_eq(t_raw_int("SELECT count(*) FROM tasks WHERE submitted_by = 'alice'"
-                               " AND submitted_by_key = 1"), 3);
+                               " AND submitted_by_key = 1"),
+                     3);
     static const char *const edits[] = {
         "UPDATE tasks SET submitted_by = 'mallory' WHERE chain_seq = 5",
         "UPDATE tasks SET submitted_by = NULL, submitted_by_key = NULL WHERE chain_seq = 5",
@@ -207,8 +218,8 @@ START_TEST(test_altered_request_and_status_are_named)
     t_setup();
     t_fill(30);
     t_id(10, id);  // 10 % 5 == 0: it failed
-    snprintf(sql, sizeof sql,
-             "UPDATE tasks SET status = 'ok', error = NULL WHERE msg_id = '%s'", id);
+    snprintf(sql, sizeof sql, "UPDATE tasks SET status = 'ok', error = NULL WHERE msg_id = '%s'",
+             id);
     t_raw(sql);
     t_expect_broken(id, "altered");
     // And a timestamp moved.
@@ -216,8 +227,7 @@ START_TEST(test_altered_request_and_status_are_named)
     t_setup();
     t_fill(30);
     t_id(3, id);
-    snprintf(sql, sizeof sql, "UPDATE tasks SET completed = completed + 1 WHERE msg_id = '%s'",
-             id);
+    snprintf(sql, sizeof sql, "UPDATE tasks SET completed = completed + 1 WHERE msg_id = '%s'", id);
     t_raw(sql);
     t_expect_broken(id, "altered");
 }
@@ -316,12 +326,13 @@ START_TEST(test_forged_purge_record_is_caught)
     // Delete a record and log a purge for it with a made-up hash.
     char id[64], sql[400];
     t_id(9, id);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO purges (at, purged_by, what, count) VALUES (1, 'mallory', '{}', 1);"
-             "INSERT INTO purge_items SELECT chain_seq, 1, msg_id, chain_prev, zeroblob(32) FROM tasks"
-             " WHERE msg_id = '%s';"
-             "DELETE FROM tasks WHERE msg_id = '%s';",
-             id, id);
+    snprintf(
+        sql, sizeof sql,
+        "INSERT INTO purges (at, purged_by, what, count) VALUES (1, 'mallory', '{}', 1);"
+        "INSERT INTO purge_items SELECT chain_seq, 1, msg_id, chain_prev, zeroblob(32) FROM tasks"
+        " WHERE msg_id = '%s';"
+        "DELETE FROM tasks WHERE msg_id = '%s';",
+        id, id);
     t_raw(sql);
     char next[64];
     t_id(10, next);

@@ -44,7 +44,7 @@ static const t_case_t t_cases[] = {
     {"a", "[!ab]", false},
     {"b", "[a-c]", true},
     {"d", "[a-c]", false},
-    {"b", "[c-a]", false},   // an empty range matches nothing
+    {"b", "[c-a]", false},  // an empty range matches nothing
     {"b", "[!c-a]", true},
     {"-", "[a-]", true},
     {"a", "[a-]", true},
@@ -52,18 +52,18 @@ static const t_case_t t_cases[] = {
     {"]", "[]]", true},
     {"a", "[!]]", true},
     {"]", "[!]]", false},
-    {"^", "[^a]", true},     // '^' is not negation in fnmatch
+    {"^", "[^a]", true},  // '^' is not negation in fnmatch
     {"b", "[^a]", false},
     {"\\", "[\\]", true},
-    {"[", "[", true},        // an unclosed '[' is a literal
+    {"[", "[", true},  // an unclosed '[' is a literal
     {"a[b", "a[b", true},
     {"[ab", "[ab", true},
     {"ab\ncd", "ab*cd", true},
-    {"ABC", "abc", false},   // case-sensitive
-    {"\xc3\xa9", "?", true}, // one character, two bytes
+    {"ABC", "abc", false},    // case-sensitive
+    {"\xc3\xa9", "?", true},  // one character, two bytes
     {"\xc3\xa9t\xc3\xa9", "?t?", true},
     {"\xe2\x82\xac", "[\xe2\x82\xac$]", true},
-    {"\xff", "?", true},     // a byte that is not UTF-8 is one character
+    {"\xff", "?", true},  // a byte that is not UTF-8 is one character
     {"bench-0042-17", "bench-0042-*", true},
     {"bench-0043-17", "bench-0042-*", false},
 };

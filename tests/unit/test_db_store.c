@@ -316,9 +316,9 @@ START_TEST(test_updates_read_back_exactly)
     t_complete(w, 2, DB_STATUS_OK, "second\n", 123);
     t_sync(w);
     t_id(2, id);
-    ck_assert_int_eq(db_reader_get(r, id, DB_KEYBIT(DB_KEY_STDOUT) | DB_KEYBIT(DB_KEY_COMPLETED),
-                                   &rec, &err),
-                     IPP_OK);
+    ck_assert_int_eq(
+        db_reader_get(r, id, DB_KEYBIT(DB_KEY_STDOUT) | DB_KEYBIT(DB_KEY_COMPLETED), &rec, &err),
+        IPP_OK);
     ck_assert_str_eq((char *)rec->stdout_data.data, "second\n");
     ck_assert_int_eq(rec->completed, T0 + 123);
     db_record_destroy(&rec);
@@ -411,16 +411,11 @@ START_TEST(test_glob_matches_like_fnmatch)
         const char *pattern;
         const char *expect;  // the matching labels, space-separated, in order
     } cases[] = {
-        {"ab?", "abc abd"},
-        {"a*", "abc abd a*c a?c ab"},
-        {"a[*]c", "a*c"},
-        {"a[?]c", "a?c"},
-        {"a?c", "abc a*c a?c"},
-        {"[ab]*", "abc abd a*c a?c ab b-1"},
-        {"[!a]*", "xyz Abc b-1"},
-        {"*", "abc abd a*c a?c xyz ab Abc b-1"},
-        {"abc", "abc"},
-        {"[x-z]??", "xyz"},
+        {"ab?", "abc abd"},       {"a*", "abc abd a*c a?c ab"},
+        {"a[*]c", "a*c"},         {"a[?]c", "a?c"},
+        {"a?c", "abc a*c a?c"},   {"[ab]*", "abc abd a*c a?c ab b-1"},
+        {"[!a]*", "xyz Abc b-1"}, {"*", "abc abd a*c a?c xyz ab Abc b-1"},
+        {"abc", "abc"},           {"[x-z]??", "xyz"},
         {"nothing*", ""},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -595,10 +590,10 @@ START_TEST(test_result_status_and_in_over_100k_ids)
     ipp_error_t err;
     ck_assert_int_eq(db_reader_result_status(r, ids, k, st, &err), IPP_OK);
     for (size_t i = 0; i < k; i++) {
-        db_status_t want = i >= (size_t)n     ? DB_STATUS_UNKNOWN
-                           : i % 2            ? DB_STATUS_PENDING
-                           : i % 4            ? DB_STATUS_ERROR
-                                              : DB_STATUS_OK;
+        db_status_t want = i >= (size_t)n ? DB_STATUS_UNKNOWN
+                           : i % 2        ? DB_STATUS_PENDING
+                           : i % 4        ? DB_STATUS_ERROR
+                                          : DB_STATUS_OK;
         ck_assert_msg(st[i] == want, "status of %s: %d, want %d", ids[i], st[i], want);
     }
     json_t *q = json_pack("{s:{s:O}}", "msg_id", "$in", arr);

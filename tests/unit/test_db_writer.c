@@ -107,9 +107,9 @@ static void t_check_db(void)
     db_reader_t *r = db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err);
     ck_assert_msg(r != NULL, "%s", err.msg);
     sqlite3_stmt *st;
-    ck_assert_int_eq(sqlite3_prepare_v2(db_reader_sqlite(r), "PRAGMA integrity_check", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db_reader_sqlite(r), "PRAGMA integrity_check", -1, &st, NULL),
+        SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
     sqlite3_finalize(st);
@@ -132,10 +132,10 @@ static db_status_t t_status(db_reader_t *r, long i)
 
 // A commit hook counting batches and failing those that overlap [lo, hi].
 typedef struct {
-    long batches;    // commits attempted
-    uint64_t lo, hi; // seqs whose batches must fail (lo == 0: none)
-    int code;        // the SQLite code to fail them with
-    long failed;     // batches failed
+    long batches;     // commits attempted
+    uint64_t lo, hi;  // seqs whose batches must fail (lo == 0: none)
+    int code;         // the SQLite code to fail them with
+    long failed;      // batches failed
 } t_hook_t;
 
 static int t_hook(void *ctx, uint64_t first, uint64_t last)
@@ -233,7 +233,8 @@ START_TEST(test_injected_commit_failure)
     const struct {
         int sqlite;
         ipp_err_t ipp;
-    } kinds[] = {{SQLITE_IOERR, IPP_ERR_DB}, {SQLITE_FULL, IPP_ERR_DB_FULL}, {SQLITE_BUSY, IPP_ERR_BUSY}};
+    } kinds[] = {
+        {SQLITE_IOERR, IPP_ERR_DB}, {SQLITE_FULL, IPP_ERR_DB_FULL}, {SQLITE_BUSY, IPP_ERR_BUSY}};
     t_hook_t hook = {0};
     db_writer_opts_t opts = {.fault = t_hook, .fault_ctx = &hook};
     db_writer_t *w = t_writer(&opts);
@@ -351,8 +352,11 @@ START_TEST(test_single_refusals_spare_the_batch)
     // One batch: a duplicate insert, a result for an unknown task, a good
     // insert, a result, the same result again, and late updates.
     uint64_t s_dup = t_insert(w, 1);
-    db_result_t res = {.msg_id = unknown, .status = DB_STATUS_OK, .started = DB_TIME_NONE,
-                       .completed = 5, .received = DB_TIME_NONE};
+    db_result_t res = {.msg_id = unknown,
+                       .status = DB_STATUS_OK,
+                       .started = DB_TIME_NONE,
+                       .completed = 5,
+                       .received = DB_TIME_NONE};
     uint64_t s_unknown, s_again, s_late, s_resub;
     ck_assert_int_eq(db_writer_result(w, &res, &s_unknown), IPP_OK);
     uint64_t s_good = t_insert(w, 2);
@@ -482,8 +486,13 @@ static int t_assign_then_finish(const char *path, bool batched, uint64_t seqs[8]
     ck_assert_int_eq(t_insert_n(w, 1, 16, &s), IPP_OK);
     ck_assert_int_eq(db_writer_assign(w, one, 7, "engine-7", 2, &s), IPP_OK);
     ck_assert_int_eq(t_insert_n(w, 2, 16, &s), IPP_OK);
-    db_result_t res = {.msg_id = one, .status = DB_STATUS_OK, .started = 20, .completed = 30,
-                       .received = 31, .stdout_data = {"done", 4}, .error_engine_id = -1};
+    db_result_t res = {.msg_id = one,
+                       .status = DB_STATUS_OK,
+                       .started = 20,
+                       .completed = 30,
+                       .received = 31,
+                       .stdout_data = {"done", 4},
+                       .error_engine_id = -1};
     ck_assert_int_eq(db_writer_result(w, &res, &s), IPP_OK);
     ck_assert_int_eq(db_writer_assign(w, two, 8, "engine-8", 1, &s), IPP_OK);
     ck_assert_int_eq(db_writer_assign(w, three, 8, "engine-8", 1, &s), IPP_OK);
@@ -571,8 +580,11 @@ static void t_crash_child(int fd)
         char id[64], out[64];
         t_id(i, id);
         snprintf(out, sizeof out, "out %ld", i);
-        db_result_t res = {.msg_id = id, .status = DB_STATUS_OK, .started = DB_TIME_NONE,
-                           .completed = 3000 + i, .received = DB_TIME_NONE,
+        db_result_t res = {.msg_id = id,
+                           .status = DB_STATUS_OK,
+                           .started = DB_TIME_NONE,
+                           .completed = 3000 + i,
+                           .received = DB_TIME_NONE,
                            .stdout_data = {out, strlen(out)}};
         if (db_writer_result(w, &res, &s2) || s2 != (uint64_t)(2 * i + 2))
             _exit(4);

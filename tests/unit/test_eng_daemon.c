@@ -105,7 +105,7 @@ START_TEST(test_start_stop)
     eng_daemon_t *d = eng_daemon_new(&o, &err);
     ck_assert_ptr_nonnull(d);
     ck_assert_msg(eng_daemon_start(d, &err) == IPP_OK, "%s", err.msg);
-    ck_assert(t_has_children());          // the command guard
+    ck_assert(t_has_children());             // the command guard
     ck_assert_int_gt(t_threads(), threads);  // the worker, ZeroMQ's
     ck_assert_int_eq(eng_daemon_start(d, &err), IPP_ERR_INVALID);
     ck_assert_int_eq(eng_daemon_run(d), IPP_OK);  // stop is already set

@@ -65,8 +65,7 @@ static bool t_buf_is(const eng_buf_t *b, const char *text)
 }
 
 // t_call: call name with args, namespace t_ns, and return the status code.
-static ipp_err_t t_call(const char *name, const eng_span_t *args, size_t nargs,
-                        eng_result_t *res)
+static ipp_err_t t_call(const char *name, const eng_span_t *args, size_t nargs, eng_result_t *res)
 {
     eng_call_opts_t opts = {.ns = t_ns};
     eng_result_init(res);
@@ -107,8 +106,8 @@ END_TEST
 START_TEST(test_echo)
 {
     const char binary[] = {'a', '\0', 'b', '\xff'};
-    eng_span_t args[] = {t_text("first"), {.data = NULL, .len = 0},
-                         {.data = binary, .len = sizeof binary}};
+    eng_span_t args[] = {
+        t_text("first"), {.data = NULL, .len = 0}, {.data = binary, .len = sizeof binary}};
     eng_result_t res;
     ck_assert_int_eq(t_call("echo", args, 3, &res), IPP_OK);
     ck_assert_int_eq(res.status, ENG_STATUS_OK);

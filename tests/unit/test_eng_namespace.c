@@ -162,8 +162,7 @@ START_TEST(test_push_all_or_nothing)
 
     const char *with_empty[] = {"keep", ""};
     eng_result_init(&res);
-    ck_assert_int_eq(eng_namespace_push(t_ns, with_empty, 2, values, 2, &res),
-                     IPP_ERR_INVALID);
+    ck_assert_int_eq(eng_namespace_push(t_ns, with_empty, 2, values, 2, &res), IPP_ERR_INVALID);
     ck_assert_str_eq(res.ename, "ValueError");
     ck_assert_ptr_nonnull(strstr(res.evalue, "key 1 is empty"));
     eng_result_fini(&res);

@@ -445,8 +445,7 @@ START_TEST(test_abort_busy_loop)
     ck_assert_str_eq(res.evalue, "the task was aborted");
     ck_assert_msg(res.traceback && strstr(res.traceback, "while True:") &&
                       !strstr(res.traceback, "<ipp-host>"),
-                  "%s",
-                  res.traceback ? res.traceback : "(none)");
+                  "%s", res.traceback ? res.traceback : "(none)");
     eng_result_fini(&res);
     // interrupted, not restarted: the namespace is still there
     t_pull("'kept'", &res);
@@ -539,8 +538,10 @@ END_TEST
 START_TEST(test_numpy_out_of_band_read_only)
 {
     if (t_python("import numpy\n") != 0) {
-        fprintf(stderr, "test_numpy_out_of_band_read_only: skipped: no numpy for %s "
-                        "(Debian python3-numpy)\n", T_PYTHON);
+        fprintf(stderr,
+                "test_numpy_out_of_band_read_only: skipped: no numpy for %s "
+                "(Debian python3-numpy)\n",
+                T_PYTHON);
         return;
     }
     t_parts_t p = {0};

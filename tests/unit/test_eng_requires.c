@@ -66,8 +66,7 @@ static eng_missing_t t_check(const char *const *reqs, size_t n, const char *path
 
 START_TEST(test_all_met)
 {
-    const char *reqs[] = {"fn:echo", "fn:sleep", "cmd:sh", "cmd:/bin/sh", "tag:gpu",
-                          "tag:big-mem"};
+    const char *reqs[] = {"fn:echo", "fn:sleep", "cmd:sh", "cmd:/bin/sh", "tag:gpu", "tag:big-mem"};
     eng_missing_t m = t_check(reqs, 6, NULL);
     ck_assert_uint_eq(m.count, 0);
     eng_missing_fini(&m);
@@ -104,18 +103,19 @@ START_TEST(test_cmd)
     snprintf(abs_tool, sizeof abs_tool, "cmd:%s/ipp-tool", t_dir);
     snprintf(abs_data, sizeof abs_data, "cmd:%s/ipp-data", t_dir);
     snprintf(abs_dir, sizeof abs_dir, "cmd:%s/ipp-dir", t_dir);
-    const char *reqs[] = {"cmd:ipp-tool", "cmd:ipp-data", "cmd:ipp-dir", "cmd:sh",
-                          abs_tool, abs_data, abs_dir, "cmd:ipp-no-such-program-4711",
-                          "cmd:"};
+    const char *reqs[] = {
+        "cmd:ipp-tool", "cmd:ipp-data", "cmd:ipp-dir", "cmd:sh",
+        abs_tool,       abs_data,       abs_dir,       "cmd:ipp-no-such-program-4711",
+        "cmd:"};
     // search path: only our temp dir
     eng_missing_t m = t_check(reqs, 9, t_dir);
     ck_assert_uint_eq(m.count, 7);
     size_t i = 0;
     ck_assert_str_eq(m.items[i], "cmd:ipp-data");  // not executable
     ck_assert_str_eq(m.reasons[i++], "program 'ipp-data' not found on PATH");
-    ck_assert_str_eq(m.items[i], "cmd:ipp-dir");   // a directory
+    ck_assert_str_eq(m.items[i], "cmd:ipp-dir");  // a directory
     ck_assert_str_eq(m.reasons[i++], "program 'ipp-dir' not found on PATH");
-    ck_assert_str_eq(m.items[i++], "cmd:sh");      // not on this path
+    ck_assert_str_eq(m.items[i++], "cmd:sh");  // not on this path
     ck_assert_str_eq(m.items[i], abs_data);
     ck_assert_ptr_nonnull(strstr(m.reasons[i++], "is not an executable file"));
     ck_assert_str_eq(m.items[i], abs_dir);
@@ -163,8 +163,7 @@ START_TEST(test_unknown_kinds)
     eng_missing_t m = t_check(reqs, 5, NULL);
     ck_assert_uint_eq(m.count, 4);
     ck_assert_str_eq(m.items[0], "os:linux");
-    ck_assert_str_eq(m.reasons[0],
-                     "unknown requirement kind 'os' (expected fn:, cmd: or tag:)");
+    ck_assert_str_eq(m.reasons[0], "unknown requirement kind 'os' (expected fn:, cmd: or tag:)");
     ck_assert_str_eq(m.items[1], "nocolon");
     ck_assert_ptr_nonnull(strstr(m.reasons[1], "has no kind"));
     ck_assert_str_eq(m.items[2], "");

@@ -377,8 +377,7 @@ START_TEST(test_stdin_epipe_survives)
     size_t n = 8u << 20;
     char *data = calloc(1, n);
     ck_assert_ptr_nonnull(data);
-    eng_command_t cmd = {.shell = "exec 0<&-; echo closed", .stdin_data = data,
-                         .stdin_len = n};
+    eng_command_t cmd = {.shell = "exec 0<&-; echo closed", .stdin_data = data, .stdin_len = n};
     eng_result_t res;
     t_run(&cmd, &res);
     ck_assert_int_eq(res.status, ENG_STATUS_OK);
@@ -529,8 +528,7 @@ END_TEST
 START_TEST(test_keep_strays)
 {
     char script[PATH_MAX + 64];
-    snprintf(script, sizeof script, "sleep 30 >/dev/null & echo $! > '%s/pid'; echo hi",
-             t_dir);
+    snprintf(script, sizeof script, "sleep 30 >/dev/null & echo $! > '%s/pid'; echo hi", t_dir);
     eng_command_t cmd = {.shell = script, .keep_strays = true, .drain_grace_us = 200000};
     eng_result_t res;
     t_run(&cmd, &res);
@@ -555,7 +553,8 @@ START_TEST(test_drain_grace_bounds_wait)
     char script[2 * PATH_MAX + 128];
     snprintf(script, sizeof script,
              "setsid sh -c 'echo $$ > \"%s/pid\"; exec sleep 30' & "
-             "while [ ! -s '%s/pid' ]; do sleep 0.01; done; echo out", t_dir, t_dir);
+             "while [ ! -s '%s/pid' ]; do sleep 0.01; done; echo out",
+             t_dir, t_dir);
     eng_command_t cmd = {.shell = script, .drain_grace_us = 300000};
     int64_t t0 = ipp_clock_mono_us();
     eng_result_t res;
@@ -597,8 +596,7 @@ START_TEST(test_no_fd_leak_no_zombie)
             break;
         }
         t_run(&cmd, &res);
-        ck_assert_int_eq(res.status, i % 5 == 0 || i % 5 == 3 ? ENG_STATUS_OK
-                                                              : ENG_STATUS_ERROR);
+        ck_assert_int_eq(res.status, i % 5 == 0 || i % 5 == 3 ? ENG_STATUS_OK : ENG_STATUS_ERROR);
         eng_result_fini(&res);
     }
     // destroyed while running: killed and reaped, fds closed
@@ -723,8 +721,7 @@ START_TEST(test_without_pidfd)
     eng_result_fini(&res);
 
     const char *argv[] = {"sleep", "30"};
-    cmd = (eng_command_t){.argv = argv, .argc = 2, .wall_limit_us = 200000,
-                          .poll_for_exit = true};
+    cmd = (eng_command_t){.argv = argv, .argc = 2, .wall_limit_us = 200000, .poll_for_exit = true};
     int64_t t0 = ipp_clock_mono_us();
     t_run(&cmd, &res);
     ck_assert_int_lt(ipp_clock_mono_us() - t0, 2000000);

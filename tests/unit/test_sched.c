@@ -42,7 +42,7 @@ START_TEST(test_leastload_lowest_load_ties_to_lru)
     ck_assert_int_eq(fake_where(h, "a"), 2);
     ck_assert_int_eq(fake_where(h, "b"), 1);
     ck_assert_int_eq(fake_where(h, "c"), 0);
-    ck_assert_int_eq(fake_where(h, "d"), 2);  // all at 1: least recently used
+    ck_assert_int_eq(fake_where(h, "d"), 2);    // all at 1: least recently used
     ck_assert_int_eq(fake_ok(h, "b"), IPP_OK);  // engine 1 drops to 0
     ck_assert_int_eq(fake_submit(h, "e"), IPP_OK);
     ck_assert_int_eq(fake_where(h, "e"), 1);
@@ -473,7 +473,7 @@ START_TEST(test_retries_left_and_mux_retry_on_its_engine)
     bool final = false;
     ck_assert_int_eq(sched_result(h->sched, "m", false, 1, &final), IPP_OK);
     ck_assert(final);
-    ck_assert_uint_eq(sched_retries_left(h->sched, "m"), 0);      // not live
+    ck_assert_uint_eq(sched_retries_left(h->sched, "m"), 0);  // not live
     ck_assert_uint_eq(sched_retries_left(h->sched, "nothing"), 0);
     fake_destroy(&h);
 }
@@ -788,8 +788,7 @@ START_TEST(test_abort_running_task_is_never_retried)
     ck_assert_int_eq(sched_abort(h->sched, "many"), IPP_ERR_PENDING);
     ck_assert_uint_eq(sched_retries_left(h->sched, "many"), 0);
     bool final = false;
-    ck_assert_int_eq(sched_result(h->sched, "many", false, fake_where(h, "many"), &final),
-                     IPP_OK);
+    ck_assert_int_eq(sched_result(h->sched, "many", false, fake_where(h, "many"), &final), IPP_OK);
     ck_assert(final);
     ck_assert_uint_eq(fake_dispatches(h, "many"), 1);
     ck_assert_int_eq(sched_task_state(h->sched, "many", NULL), SCHED_STATE_DONE_ERR);
@@ -901,7 +900,8 @@ START_TEST(test_callbacks_may_call_back_in)
     ck_assert_int_eq(fake_submit(h, "a"), IPP_OK);  // queued behind x
     ck_assert_int_eq(sched_abort(h->sched, "a"), IPP_OK);
     ck_assert_ptr_nonnull(fake_finished(h, "a"));
-    ck_assert_int_eq(sched_task_state(h->sched, "b", NULL), SCHED_STATE_QUEUED);  // x holds the engine
+    ck_assert_int_eq(sched_task_state(h->sched, "b", NULL),
+                     SCHED_STATE_QUEUED);  // x holds the engine
     h->on_finish = NULL;
 
     // A chain where every dispatch completes synchronously inside the callback.
@@ -984,8 +984,8 @@ START_TEST(test_accessors_report_queues)
     sched_stats(h->sched, &st);
     ck_assert_uint_eq(st.engines, 2);
     ck_assert_uint_eq(st.running, 2);
-    ck_assert_uint_eq(st.queued, 2);     // m2 and t2
-    ck_assert_uint_eq(st.unassigned, 1); // t2 only: m2 has its engine
+    ck_assert_uint_eq(st.queued, 2);      // m2 and t2
+    ck_assert_uint_eq(st.unassigned, 1);  // t2 only: m2 has its engine
     ck_assert_uint_eq(st.dispatched, 2);
     int e = 5;
     ck_assert_int_eq(sched_task_state(h->sched, "m2", &e), SCHED_STATE_QUEUED);

@@ -71,15 +71,15 @@ static ipp_err_t s_submit_follow(fake_hub_t *h, const char *id, const char *cons
 
 static bool s_ran_ok(fake_hub_t *h, const char *id)
 {
-    return fake_dispatches(h, id) > 0 && !fake_finished(h, id)
-           && sched_task_state(h->sched, id, NULL) == SCHED_STATE_DONE_OK;
+    return fake_dispatches(h, id) > 0 && !fake_finished(h, id) &&
+           sched_task_state(h->sched, id, NULL) == SCHED_STATE_DONE_OK;
 }
 
 static bool s_impossible(fake_hub_t *h, const char *id)
 {
     const fake_event_t *f = fake_finished(h, id);
-    return f && f->why == SCHED_UNREACHABLE && strcmp(f->ename, "ImpossibleDependency") == 0
-           && fake_dispatches(h, id) == 0;
+    return f && f->why == SCHED_UNREACHABLE && strcmp(f->ename, "ImpossibleDependency") == 0 &&
+           fake_dispatches(h, id) == 0;
 }
 
 // ------------------------------------------------------- the seeds' DAG
@@ -353,7 +353,8 @@ START_TEST(test_follow_any_gains_engines_as_deps_finish)
     ck_assert_int_eq(fake_where(h, "hold"), ea);
     const char *ab[] = {"A", "B"};
     ck_assert_int_eq(s_submit_follow(h, "F", ab, 2, false), IPP_OK);
-    ck_assert_int_eq(sched_task_state(h->sched, "F", NULL), SCHED_STATE_QUEUED);  // only A's engine so far
+    ck_assert_int_eq(sched_task_state(h->sched, "F", NULL),
+                     SCHED_STATE_QUEUED);  // only A's engine so far
     ck_assert_int_eq(fake_ok(h, "B"), IPP_OK);
     ck_assert_int_eq(fake_where(h, "F"), eb);  // B's engine is allowed now, and free
     fake_destroy(&h);
@@ -504,7 +505,7 @@ START_TEST(test_lookup_ok_and_error_from_the_hub)
     ck_assert_uint_eq(h->n_lookups, 1);
     ck_assert_int_eq(s_submit_follow(h, "T2", ok, 1, true), IPP_OK);
     ck_assert_int_eq(fake_where(h, "T2"), 1);  // where the DB says it ran
-    ck_assert_uint_eq(h->n_lookups, 1);       // second time from the cache
+    ck_assert_uint_eq(h->n_lookups, 1);        // second time from the cache
     sched_stats_t st;
     sched_stats(h->sched, &st);
     ck_assert_uint_eq(st.cache_hits, 1);

@@ -15,34 +15,34 @@
 #include <stdint.h>
 
 typedef struct fake_event_t {
-    char kind;             // 'D' dispatch, 'F' finish
-    char msg_id[64];       // the task
-    int engine;            // 'D': where to
-    sched_outcome_t why;   // 'F': why
-    char ename[32];        // 'F': exception name
-    char evalue[256];      // 'F': message
-    void *user;            // the user pointer handed back
+    char kind;            // 'D' dispatch, 'F' finish
+    char msg_id[64];      // the task
+    int engine;           // 'D': where to
+    sched_outcome_t why;  // 'F': why
+    char ename[32];       // 'F': exception name
+    char evalue[256];     // 'F': message
+    void *user;           // the user pointer handed back
 } fake_event_t;
 
 typedef struct fake_hub_t fake_hub_t;
 
 struct fake_hub_t {
-    int64_t now;              // fake monotonic clock (µs)
-    sched_t *sched;           // the scheduler under test (owned)
-    fake_event_t *ev;         // recorded events (owned)
-    size_t n_ev;              // events recorded
-    size_t cap_ev;            // allocated
-    bool record;              // record events (default true)
-    size_t n_dispatch;        // dispatch callbacks seen
-    size_t n_finish;          // finish callbacks seen
-    size_t n_lookups;         // lookup callbacks seen
-    char last_evalue[256];    // evalue of the latest finish
-    struct fake_db_t *db;     // lookup answers (owned)
-    size_t n_db;              // entries
+    int64_t now;            // fake monotonic clock (µs)
+    sched_t *sched;         // the scheduler under test (owned)
+    fake_event_t *ev;       // recorded events (owned)
+    size_t n_ev;            // events recorded
+    size_t cap_ev;          // allocated
+    bool record;            // record events (default true)
+    size_t n_dispatch;      // dispatch callbacks seen
+    size_t n_finish;        // finish callbacks seen
+    size_t n_lookups;       // lookup callbacks seen
+    char last_evalue[256];  // evalue of the latest finish
+    struct fake_db_t *db;   // lookup answers (owned)
+    size_t n_db;            // entries
     // optional hooks, called after recording
     void (*on_dispatch)(fake_hub_t *h, const char *msg_id, int engine);
     void (*on_finish)(fake_hub_t *h, const char *msg_id, sched_outcome_t why);
-    void *arg;                // for hooks
+    void *arg;  // for hooks
 };
 
 // fake_new: a hub with a scheduler made from cfg (NULL = defaults).

@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MT 600       // tasks per run
-#define ME 5         // engine ids 0..ME-1
-#define MD 3         // max ids per dependency
-#define NDB 12       // database-only ids
+#define MT 600  // tasks per run
+#define ME 5    // engine ids 0..ME-1
+#define MD 3    // max ids per dependency
+#define NDB 12  // database-only ids
 
 enum { M_NEW, M_PENDING, M_RUNNING, M_DONE };
 
@@ -35,44 +35,44 @@ typedef struct {
 
 typedef struct {
     char id[16];
-    int queue;          // sched_queue_t
-    int mux_engine;     // mux target
-    int targets[3];     // allowed engines
-    int nt;             // 0 = any
+    int queue;       // sched_queue_t
+    int mux_engine;  // mux target
+    int targets[3];  // allowed engines
+    int nt;          // 0 = any
     mdep_t after, follow;
-    uint32_t retries;   // left
-    bool retried;       // failed or lost at least once, then re-run
-    int64_t timeout;    // µs
-    int state;          // M_*
-    int engine;         // RUNNING: where
-    bool ok;            // DONE: outcome
-    int done_engine;    // DONE: where it ran, -1 if not
-    bool refused[ME];   // engines that answered unmet
-    bool expect_lost;   // engine removed under it with no retry left
-    int finishes;       // finish callbacks + final results
+    uint32_t retries;  // left
+    bool retried;      // failed or lost at least once, then re-run
+    int64_t timeout;   // µs
+    int state;         // M_*
+    int engine;        // RUNNING: where
+    bool ok;           // DONE: outcome
+    int done_engine;   // DONE: where it ran, -1 if not
+    bool refused[ME];  // engines that answered unmet
+    bool expect_lost;  // engine removed under it with no retry left
+    int finishes;      // finish callbacks + final results
 } mtask_t;
 
 typedef struct {
     char id[16];
     sched_lookup_t state;  // what the database says
     int engine;
-    int task;              // PENDING: index of the task that will be submitted, else -1
+    int task;  // PENDING: index of the task that will be submitted, else -1
 } mdb_t;
 
 typedef struct {
     fake_hub_t *h;
     sched_rng_t rng;
-    uint32_t hwm;          // task-queue limit (0 = none)
-    uint32_t mux_hwm;      // mux limit (0 = none)
+    uint32_t hwm;      // task-queue limit (0 = none)
+    uint32_t mux_hwm;  // mux limit (0 = none)
     mtask_t t[MT];
-    int n;                 // tasks created
+    int n;  // tasks created
     mdb_t db[NDB];
-    bool up[ME];           // registered
-    int load[ME];          // running tasks per engine
+    bool up[ME];   // registered
+    int load[ME];  // running tasks per engine
     // context of the current operation, for judging finish reasons
-    int op;                // 'a' abort, 't' tick, 'r' remove, other
-    int op_task;           // abort: the task
-    int op_engine;         // remove: the engine
+    int op;         // 'a' abort, 't' tick, 'r' remove, other
+    int op_task;    // abort: the task
+    int op_engine;  // remove: the engine
 } model_t;
 
 static mtask_t *m_find(model_t *m, const char *id)
@@ -95,8 +95,8 @@ static bool m_outcome(model_t *m, const char *id, bool *ok, int *engine)
         return true;
     }
     for (int i = 0; i < NDB; i++) {
-        if (strcmp(m->db[i].id, id) == 0
-            && (m->db[i].state == SCHED_LOOKUP_OK || m->db[i].state == SCHED_LOOKUP_ERROR)) {
+        if (strcmp(m->db[i].id, id) == 0 &&
+            (m->db[i].state == SCHED_LOOKUP_OK || m->db[i].state == SCHED_LOOKUP_ERROR)) {
             *ok = m->db[i].state == SCHED_LOOKUP_OK;
             *engine = m->db[i].engine;
             return true;
@@ -241,8 +241,7 @@ static void m_on_finish(fake_hub_t *h, const char *msg_id, sched_outcome_t why)
         ck_assert_msg(m->op == 't' && t->timeout > 0, "%s timed out unasked", msg_id);
         break;
     case SCHED_LOST:
-        ck_assert_msg(t->expect_lost
-                          || (t->queue == SCHED_QUEUE_MUX && !m->up[t->mux_engine]),
+        ck_assert_msg(t->expect_lost || (t->queue == SCHED_QUEUE_MUX && !m->up[t->mux_engine]),
                       "%s lost without cause: %s", msg_id, h->last_evalue);
         break;
     case SCHED_UNREACHABLE: {
@@ -250,8 +249,8 @@ static void m_on_finish(fake_hub_t *h, const char *msg_id, sched_outcome_t why)
         for (int e = 0; e < ME; e++)
             refused |= t->refused[e];
         bool no_place = t->nt > 0 && t->follow.n > 0;  // targets ∩ follow may be empty
-        ck_assert_msg(m_unreachable_after(m, &t->after) || m_follow_dead(m, &t->follow) || refused
-                          || no_place || m_names_unknown(m, t),
+        ck_assert_msg(m_unreachable_after(m, &t->after) || m_follow_dead(m, &t->follow) ||
+                          refused || no_place || m_names_unknown(m, t),
                       "%s impossible without cause: %s", msg_id, h->last_evalue);
         break;
     }
@@ -299,7 +298,8 @@ static void m_rand_dep(model_t *m, mdep_t *d, bool allow_db)
     d->failure = flags == 1 || flags == 2;
     for (int i = 0; i < d->n; i++) {
         int k = (int)sched_rng_below(&m->rng, NDB);
-        if (((allow_db && sched_rng_below(&m->rng, 5) == 0) || m->n == 0) && m->db[k].task != m->n) {
+        if (((allow_db && sched_rng_below(&m->rng, 5) == 0) || m->n == 0) &&
+            m->db[k].task != m->n) {
             strcpy(d->ids[i], m->db[k].id);
         } else if (m->n == 0) {
             strcpy(d->ids[i], m->db[0].id);
@@ -324,8 +324,8 @@ static void m_submit_index(model_t *m, int i)
     s.engine = t->mux_engine;
     s.targets = t->nt ? t->targets : NULL;
     s.n_targets = (size_t)t->nt;
-    s.after = (sched_dep_t){after, (size_t)t->after.n, t->after.all, t->after.success,
-                            t->after.failure};
+    s.after =
+        (sched_dep_t){after, (size_t)t->after.n, t->after.all, t->after.success, t->after.failure};
     s.follow = (sched_dep_t){follow, (size_t)t->follow.n, t->follow.all, t->follow.success,
                              t->follow.failure};
     s.retries = t->retries;

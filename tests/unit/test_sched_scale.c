@@ -22,7 +22,7 @@ static uint64_t s_ops(fake_hub_t *h)
 
 static char (*s_ids(const char *prefix, int n))[16]
 {
-    char (*ids)[16] = malloc((size_t)n * sizeof *ids);
+    char(*ids)[16] = malloc((size_t)n * sizeof *ids);
     ck_assert_ptr_nonnull(ids);
     for (int i = 0; i < n; i++)
         snprintf(ids[i], sizeof ids[i], "%s%06d", prefix, i);
@@ -93,7 +93,7 @@ START_TEST(test_fan_out_fan_in_100k)
     fake_hub_t *h = fake_new(&c);
     h->record = false;
     fake_engines(h, 2);
-    char (*mid)[16] = s_ids("m", N);
+    char(*mid)[16] = s_ids("m", N);
     const char **ptrs = malloc(N * sizeof *ptrs);
     ck_assert_int_eq(fake_submit(h, "root"), IPP_OK);
     const char *root[] = {"root"};
@@ -145,7 +145,7 @@ static uint64_t s_cost_of_k(int k, int backlog)
     fake_engines(h, 2);
     fake_db(h, "blocker", SCHED_LOOKUP_PENDING, -1);
     const char *blocker[] = {"blocker"};
-    char (*bg)[16] = s_ids("b", backlog > 0 ? backlog : 1);
+    char(*bg)[16] = s_ids("b", backlog > 0 ? backlog : 1);
     for (int i = 0; i < backlog; i++)
         ck_assert_int_eq(fake_submit_after(h, bg[i], blocker, 1), IPP_OK);
     ck_assert_int_eq(fake_submit(h, "K"), IPP_OK);
@@ -205,8 +205,8 @@ START_TEST(test_freeing_a_slot_does_not_scan_the_queue)
     h->arg = &w;
     h->on_dispatch = s_track;
     fake_engines(h, 2);
-    char (*u)[16] = s_ids("u", N);
-    char (*r)[16] = s_ids("r", N);
+    char(*u)[16] = s_ids("u", N);
+    char(*r)[16] = s_ids("r", N);
     int one = 1;
     // N unrestricted tasks and N restricted to engine 1, interleaved.
     for (int i = 0; i < N; i++) {
@@ -265,7 +265,7 @@ START_TEST(test_tick_cost_is_logarithmic)
     fake_engines(h, 1);
     fake_db(h, "blocker", SCHED_LOOKUP_PENDING, -1);
     const char *blocker[] = {"blocker"};
-    char (*w)[16] = s_ids("w", N);
+    char(*w)[16] = s_ids("w", N);
     int64_t t0 = h->now;
     for (int i = 0; i < N; i++) {
         sched_spec_t s = fake_task(w[i]);

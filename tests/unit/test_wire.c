@@ -205,8 +205,8 @@ static void s_pack_task(wire_session_t *s, wire_msg_t *out)
     s_buffer(&bufs[1], "second buffer");
     wire_frame_t id = {"engine-7", 8};
     wire_msg_init(out);
-    ck_assert_int_eq(wire_pack(s, out, &id, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL, &req.base,
-                               bufs, 2, NULL, NULL),
+    ck_assert_int_eq(wire_pack(s, out, &id, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL, &req.base, bufs,
+                               2, NULL, NULL),
                      IPP_OK);
 }
 
@@ -250,8 +250,7 @@ START_TEST(test_every_family_round_trips)
         ck_assert_uint_eq(have_len, want_len);
         uint8_t *have = malloc(have_len + 1);
         protobuf_c_message_pack(got.content, have);
-        ck_assert_msg(memcmp(have, want, want_len) == 0, "%s differs after round trip",
-                      d->name);
+        ck_assert_msg(memcmp(have, want, want_len) == 0, "%s differs after round trip", d->name);
         ck_assert_uint_eq(wire_msg_n_buffers(&got), 1);
         size_t blen;
         const void *b = wire_msg_buffer(&got, 0, &blen);
@@ -313,14 +312,13 @@ START_TEST(test_pack_refuses_wrong_content_type)
     wire_msg_t m;
     wire_msg_init(&m);
     // A heartbeat is not a TASK_REQUEST; the buffer is closed either way.
-    ck_assert_int_eq(wire_pack(s, &m, NULL, 0, IPP__MSG_TYPE__TASK_REQUEST, NULL, &hb.base,
-                               &buf, 1, NULL, NULL),
+    ck_assert_int_eq(
+        wire_pack(s, &m, NULL, 0, IPP__MSG_TYPE__TASK_REQUEST, NULL, &hb.base, &buf, 1, NULL, NULL),
+        IPP_ERR_INVALID);
+    ck_assert_int_eq(wire_pack(s, &m, NULL, 0, (Ipp__MsgType)999, NULL, NULL, NULL, 0, NULL, NULL),
                      IPP_ERR_INVALID);
-    ck_assert_int_eq(wire_pack(s, &m, NULL, 0, (Ipp__MsgType)999, NULL, NULL, NULL, 0, NULL,
-                               NULL),
-                     IPP_ERR_INVALID);
-    ck_assert_int_eq(wire_pack(s, &m, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, NULL,
-                               0, "not-a-uuid", NULL),
+    ck_assert_int_eq(wire_pack(s, &m, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, NULL, 0,
+                               "not-a-uuid", NULL),
                      IPP_ERR_INVALID);
     wire_msg_fini(&m);
     wire_session_destroy(&s);
@@ -334,8 +332,7 @@ static void s_expect(wire_session_t *rx, wire_msg_t *m, ipp_err_t code)
     ipp_error_t err;
     ipp_error_clear(&err);
     ipp_err_t rc = wire_unpack(rx, m, &err);
-    ck_assert_msg(rc == code, "got %s (%s), want %s", ipp_errname(rc), err.msg,
-                  ipp_errname(code));
+    ck_assert_msg(rc == code, "got %s (%s), want %s", ipp_errname(rc), err.msg, ipp_errname(code));
     ck_assert_int_eq(err.code, code);
     ck_assert(strlen(err.msg) > 0);
     if (code == IPP_ERR_BAD_MAC || code == IPP_ERR_NO_DELIMITER || code == IPP_ERR_TOO_BIG ||
@@ -577,7 +574,8 @@ START_TEST(test_refuse_stale_and_future)
     ck_assert_ptr_nonnull(m.header);  // authentic: the receiver may answer
     ck_assert_msg(strstr(err.msg, "message dated 290.") != NULL, "%s", err.msg);
     ck_assert_msg(strstr(err.msg, "s in the future; clocks differ by more than the 60 s "
-                                  "allowed") != NULL, "%s", err.msg);
+                                  "allowed") != NULL,
+                  "%s", err.msg);
     wire_msg_fini(&m);
     wire_msg_fini(&packed);
 
@@ -698,9 +696,9 @@ START_TEST(test_refuse_over_limits)
     zmq_msg_t big;
     zmq_msg_init_size(&big, 5000);
     memset(zmq_msg_data(&big), 'x', 5000);
-    ck_assert_int_eq(wire_pack(tx, &packed, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, NULL, &big,
-                               1, NULL, NULL),
-                     IPP_OK);
+    ck_assert_int_eq(
+        wire_pack(tx, &packed, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, NULL, &big, 1, NULL, NULL),
+        IPP_OK);
     s_copy_frames(&m, &packed);
     s_expect(rx, &m, IPP_ERR_TOO_BIG);
     wire_msg_fini(&m);
@@ -775,9 +773,9 @@ START_TEST(test_send_recv_over_zmq_zero_copy)
     hb.has_seq = 1;
     hb.seq = 42;
     char id[IPP_MSGID_LEN + 1];
-    ck_assert_int_eq(wire_send(tx, a, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, &big, 1,
-                               0, NULL, id),
-                     IPP_OK);
+    ck_assert_int_eq(
+        wire_send(tx, a, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, &hb.base, &big, 1, 0, NULL, id),
+        IPP_OK);
     wire_msg_t m;
     wire_msg_init(&m);
     ipp_error_t err;
@@ -793,9 +791,9 @@ START_TEST(test_send_recv_over_zmq_zero_copy)
     // Reply through the ROUTER to the peer id: it arrives at the DEALER.
     wire_frame_t ids[1];
     wire_msg_idents(&m, ids, 1);
-    ck_assert_int_eq(wire_send(rx, b, ids, 1, IPP__MSG_TYPE__HEARTBEAT, id, &hb.base, NULL, 0, 0,
-                               NULL, NULL),
-                     IPP_OK);
+    ck_assert_int_eq(
+        wire_send(rx, b, ids, 1, IPP__MSG_TYPE__HEARTBEAT, id, &hb.base, NULL, 0, 0, NULL, NULL),
+        IPP_OK);
     wire_msg_t r;
     wire_msg_init(&r);
     ck_assert_int_eq(wire_recv(tx, a, 0, &r, &err), IPP_OK);
@@ -809,9 +807,9 @@ START_TEST(test_send_recv_over_zmq_zero_copy)
     // comes through.
     zmq_send(a, "junk", 4, 0);
     ck_assert_int_eq(wire_recv(rx, b, 0, &m, &err), IPP_ERR_NO_DELIMITER);
-    ck_assert_int_eq(wire_send(tx, a, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, NULL, NULL, 0, 0,
-                               NULL, NULL),
-                     IPP_OK);
+    ck_assert_int_eq(
+        wire_send(tx, a, NULL, 0, IPP__MSG_TYPE__HEARTBEAT, NULL, NULL, NULL, 0, 0, NULL, NULL),
+        IPP_OK);
     ck_assert_int_eq(wire_recv(rx, b, 0, &m, &err), IPP_OK);
 
     wire_msg_fini(&m);
@@ -1067,7 +1065,7 @@ START_TEST(test_msgids_unique_and_time_ordered)
     for (int i = 0; i < N; i++) {
         ipp_msgid_next(&g, ids[i]);
         ck_assert(ipp_msgid_valid(ids[i]));
-        ck_assert_int_eq(ids[i][14], '7');  // version 7
+        ck_assert_int_eq(ids[i][14], '7');              // version 7
         ck_assert(strchr("89ab", ids[i][19]) != NULL);  // RFC 9562 variant
         if (i > 0)
             ck_assert_msg(strcmp(ids[i - 1], ids[i]) < 0, "%s !< %s", ids[i - 1], ids[i]);

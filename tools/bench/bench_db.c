@@ -30,11 +30,11 @@
 
 // Settings from the command line.
 typedef struct {
-    long records;       // how many tasks
-    const char *dir;    // where the database goes (a new temp dir if NULL)
-    bool full;          // FULL durability
-    bool keep;          // leave the files behind
-    long batch;         // writer batch limit (0: its default)
+    long records;     // how many tasks
+    const char *dir;  // where the database goes (a new temp dir if NULL)
+    bool full;        // FULL durability
+    bool keep;        // leave the files behind
+    long batch;       // writer batch limit (0: its default)
 } s_args_t;
 
 static int s_usage(const char *prog)
@@ -248,14 +248,14 @@ static int s_run(const s_args_t *a, const char *path)
 
     // A label glob over one group in the middle, and a time range of
     // 1,000 submissions, each read to the end with a typical projection.
-    json_t *keys = json_pack("[s,s,s,s,s,s]", "msg_id", "status", "label", "submitted",
-                             "completed", "engine_id");
+    json_t *keys = json_pack("[s,s,s,s,s,s]", "msg_id", "status", "label", "submitted", "completed",
+                             "engine_id");
     char pattern[64];
     snprintf(pattern, sizeof pattern, "bench-%06ld-*", (n / 2) / S_GROUP);
     json_t *q1 = json_pack("{s:{s:s}}", "label", "$glob", pattern);
     int64_t lo = t0 + (n / 3) * 10, hi = lo + 1000 * 10;
-    json_t *q2 = json_pack("{s:{s:I,s:I}}", "submitted", "$gte", (json_int_t)lo, "$lt",
-                           (json_int_t)hi);
+    json_t *q2 =
+        json_pack("{s:{s:I,s:I}}", "submitted", "$gte", (json_int_t)lo, "$lt", (json_int_t)hi);
     json_t *qs[2] = {q1, q2};
     const char *names[2] = {"label_glob", "time_range"};
     for (int qi = 0; qi < 2; qi++) {

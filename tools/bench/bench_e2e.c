@@ -99,8 +99,8 @@ static const char *s_name(const s_args_t *a, const char *what)
 // failure count, or -1 when submitting or waiting failed.
 typedef ipp_ar_t *(s_submit_fn)(void *ctx, long i, ipp_error_t *err);
 
-static long s_run_many(ipp_client_t *c, const s_args_t *a, long n, s_submit_fn *submit,
-                       void *ctx, const char *unit)
+static long s_run_many(ipp_client_t *c, const s_args_t *a, long n, s_submit_fn *submit, void *ctx,
+                       const char *unit)
 {
     ipp_error_t err;
     ipp_ar_t **ars = calloc((size_t)n, sizeof *ars);
@@ -435,8 +435,8 @@ static int s_query(ipp_client_t *c, const s_args_t *a)
     }
     char query[512];
     snprintf(query, sizeof query, "{\"label\": {\"$glob\": \"%s\"}}", a->glob);
-    static const char *const keys[] = {"msg_id", "status", "label", "submitted", "completed",
-                                       "engine_id"};
+    static const char *const keys[] = {"msg_id",    "status",    "label",
+                                       "submitted", "completed", "engine_id"};
     for (long r = 0; r < reps; r++) {
         char *out = NULL;
         double t = s_now();
@@ -508,8 +508,7 @@ static int s_restart(const s_args_t *a)
         usleep(10000);
     }
     if (!c) {
-        fprintf(stderr, "bench_e2e: restart: no answer within %.0f s: %s\n", a->timeout,
-                err.msg);
+        fprintf(stderr, "bench_e2e: restart: no answer within %.0f s: %s\n", a->timeout, err.msg);
         return 1;
     }
     // Follow engine notifications, and ask for the list now and then as
@@ -556,10 +555,20 @@ static int s_usage(void)
 
 int main(int argc, char **argv)
 {
-    s_args_t a = {.mode = "e2e", .profile = "default", .tasks = 20000, .rounds = 2000,
-                  .nodes = 10000, .parents = 3, .seed = 1, .items = 100000,
-                  .glob = "bench-000000-*", .expect_rows = -1, .repeat = 3, .engines = 2,
-                  .refresh = 0.25, .timeout = 600};
+    s_args_t a = {.mode = "e2e",
+                  .profile = "default",
+                  .tasks = 20000,
+                  .rounds = 2000,
+                  .nodes = 10000,
+                  .parents = 3,
+                  .seed = 1,
+                  .items = 100000,
+                  .glob = "bench-000000-*",
+                  .expect_rows = -1,
+                  .repeat = 3,
+                  .engines = 2,
+                  .refresh = 0.25,
+                  .timeout = 600};
     int i = 1;
     if (argc > 1 && argv[1][0] != '-')
         a.mode = argv[i++];

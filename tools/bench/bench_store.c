@@ -131,8 +131,7 @@ static int s_fill(const s_args_t *a)
             .result_content = {rcontent, sizeof rcontent},
         };
         if (db_writer_insert(w, &req, NULL) != IPP_OK ||
-            db_writer_assign(w, ids[i], (int32_t)(i & 1), engine_uuid[i & 1], 1, NULL) !=
-                IPP_OK ||
+            db_writer_assign(w, ids[i], (int32_t)(i & 1), engine_uuid[i & 1], 1, NULL) != IPP_OK ||
             db_writer_result(w, &res, &last) != IPP_OK) {
             fprintf(stderr, "bench_store: the writer refused record %ld\n", i);
             goto out;
@@ -217,8 +216,8 @@ static int s_order_check(const s_args_t *a)
     // One read transaction, so the figures describe one state of the file.
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     int64_t nodes = s_count(db, "SELECT count(*) FROM tasks WHERE label = ?1", a->label);
-    int64_t not_ok = s_count(db, "SELECT count(*) FROM tasks WHERE label = ?1 AND status <> 'ok'",
-                             a->label);
+    int64_t not_ok =
+        s_count(db, "SELECT count(*) FROM tasks WHERE label = ?1 AND status <> 'ok'", a->label);
     int64_t edges = s_count(db,
                             "SELECT count(*) FROM deps d JOIN tasks t ON t.msg_id = d.task"
                             " WHERE t.label = ?1 AND d.kind = 'after'",

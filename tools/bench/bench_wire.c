@@ -61,8 +61,8 @@ int main(int argc, char **argv)
         zmq_msg_init_size(&buf, sizeof payload);
         memcpy(zmq_msg_data(&buf), payload, sizeof payload);
         int64_t t0 = ipp_clock_mono_us();
-        if (wire_pack(tx, &m, NULL, 0, IPP__MSG_TYPE__TASK_REQUEST, NULL, &req.base, &buf, 1,
-                      NULL, NULL) != IPP_OK)
+        if (wire_pack(tx, &m, NULL, 0, IPP__MSG_TYPE__TASK_REQUEST, NULL, &req.base, &buf, 1, NULL,
+                      NULL) != IPP_OK)
             return 1;
         int64_t t1 = ipp_clock_mono_us();
         // Hand the frames over as a receiver gets them (moved, no copy).

@@ -20,11 +20,11 @@
 
 // Exit codes of every subcommand.
 enum {
-    CLI_OK = 0,          // done; every task involved succeeded
-    CLI_FAILED = 1,      // a task failed, or the controller refused the request
-    CLI_USAGE = 2,       // bad arguments or a bad workflow file
-    CLI_UNREACHABLE = 3, // no controller to talk to
-    CLI_INTERRUPTED = 130, // Ctrl-C while waiting: the tasks go on (see cli_left_running)
+    CLI_OK = 0,             // done; every task involved succeeded
+    CLI_FAILED = 1,         // a task failed, or the controller refused the request
+    CLI_USAGE = 2,          // bad arguments or a bad workflow file
+    CLI_UNREACHABLE = 3,    // no controller to talk to
+    CLI_INTERRUPTED = 130,  // Ctrl-C while waiting: the tasks go on (see cli_left_running)
 };
 
 // Where to find the controller, from the global options.
@@ -44,15 +44,17 @@ enum {
 };
 
 // The options every subcommand accepts; put at the start of its table.
-#define CLI_COMMON_OPTIONS                                           \
-    {"profile", required_argument, NULL, CLI_O_PROFILE},             \
-        {"connection", required_argument, NULL, CLI_O_CONNECTION},   \
-        {"help", no_argument, NULL, 'h'}
+#define CLI_COMMON_OPTIONS                                                                         \
+    {"profile", required_argument, NULL, CLI_O_PROFILE},                                           \
+        {"connection", required_argument, NULL, CLI_O_CONNECTION},                                 \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
 
 // The text describing CLI_COMMON_OPTIONS in every usage message.
-#define CLI_COMMON_HELP                                                        \
-    "  --profile NAME       profile (default: $IPP_PROFILE, else \"default\")\n" \
-    "  --connection FILE    client connection file instead of the profile's\n"    \
+#define CLI_COMMON_HELP                                                                            \
+    "  --profile NAME       profile (default: $IPP_PROFILE, else \"default\")\n"                   \
+    "  --connection FILE    client connection file instead of the profile's\n"                     \
     "  -h, --help           show this help\n"
 
 // A subcommand's usage text, printed by cli_usage_error and --help.
@@ -173,9 +175,8 @@ bool cli_interrupted(void);
 int cli_left_running(const ipp_ar_t *ar);
 
 // The exit line's ending for commands that wait.
-#define CLI_EXIT_INTERRUPTED \
+#define CLI_EXIT_INTERRUPTED                                                                       \
     "130 interrupted (Ctrl-C): the tasks go on; the unfinished ones' ids are printed\n"
-
 
 // ------------------------------------------------------------ output
 
@@ -213,6 +214,6 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv);
 int cli_cmd_resubmit(cli_t *cli, int argc, char **argv);
 int cli_cmd_abort(cli_t *cli, int argc, char **argv);
 int cli_cmd_shutdown(cli_t *cli, int argc, char **argv);
-int cli_cmd_keys(cli_t *cli, int argc, char **argv);      // keys.c
+int cli_cmd_keys(cli_t *cli, int argc, char **argv);  // keys.c
 
 #endif

@@ -64,8 +64,7 @@ static const cli_cmd_t s_cmd = {
     "Binaries: $IPP_CONTROLLER and $IPP_ENGINE if set, else next to ipp, else in the\n"
     "build tree (hub/, engine/), else on $PATH.\n"
     "\n"
-    "options of every subcommand:\n" CLI_COMMON_HELP
-    "\n"
+    "options of every subcommand:\n" CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 failed (logs shown), 2 usage, 3 no cluster running (stop, status).\n",
 };
 
@@ -74,8 +73,7 @@ static const cli_cmd_t s_cmd = {
 // s_loopback: ip is an address of the loopback interface only.
 static bool s_loopback(const char *ip)
 {
-    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
-           strcmp(ip, "localhost") == 0;
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "localhost") == 0;
 }
 
 // s_warn_exposed: say on stderr what binding the controller to ip (not
@@ -530,8 +528,8 @@ static int s_start(cli_t *cli, int argc, char **argv)
             o.durability = optarg;
             break;
         case O_SCHEME: {
-            static const char *const schemes[] = {"leastload", "lru", "plainrandom", "twobin",
-                                                  "weighted", NULL};
+            static const char *const schemes[] = {"leastload", "lru",      "plainrandom",
+                                                  "twobin",    "weighted", NULL};
             bool ok = false;
             for (size_t i = 0; schemes[i] && !ok; i++)
                 ok = strcmp(optarg, schemes[i]) == 0;
@@ -624,8 +622,10 @@ static int s_start(cli_t *cli, int argc, char **argv)
         av[k++] = ctl_bin;
         av[k++] = "--profile";
         av[k++] = (char *)cli->profile;
-        const char *pairs[][2] = {{"--db", o.db},         {"--durability", o.durability},
-                                  {"--scheme", o.scheme}, {"--hwm", o.hwm},
+        const char *pairs[][2] = {{"--db", o.db},
+                                  {"--durability", o.durability},
+                                  {"--scheme", o.scheme},
+                                  {"--hwm", o.hwm},
                                   {"--ip", o.ip}};
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
             if (pairs[i][1]) {
@@ -721,8 +721,8 @@ static int s_start(cli_t *cli, int argc, char **argv)
             if (s_reaped(eng[i], &st)) {
                 char how[64];
                 s_describe_exit(st, how, sizeof how);
-                cli_error("engine %zu (pid %d) %s; its log: %s/log/engine-%zu.log", i,
-                          (int)eng[i], how, dir, i);
+                cli_error("engine %zu (pid %d) %s; its log: %s/log/engine-%zu.log", i, (int)eng[i],
+                          how, dir, i);
                 eng[i] = 0;
                 rc = s_fail_start(dir, ctl, eng, n_eng, true);
                 goto out;
@@ -876,8 +876,8 @@ static int s_status(cli_t *cli, int argc, char **argv)
     if (!s_alive(ctl)) {
         printf("controller: not running\n");
         if (n_eng)
-            printf("engines:    %zu of %zu started by `ipp cluster start` still running\n",
-                   n_alive, n_eng);
+            printf("engines:    %zu of %zu started by `ipp cluster start` still running\n", n_alive,
+                   n_eng);
         return CLI_UNREACHABLE;
     }
     ipp_client_t *client = NULL;

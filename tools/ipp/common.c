@@ -203,8 +203,8 @@ bool cli_profile_dir(const cli_t *cli, char *buf, size_t size)
 // controller_pid of a connection file can be checked here.
 static bool s_local_ip(const char *ip)
 {
-    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "localhost") == 0 ||
-           strcmp(ip, "::1") == 0 || strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "*") == 0;
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "localhost") == 0 || strcmp(ip, "::1") == 0 ||
+           strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "*") == 0;
 }
 
 int cli_connect(const cli_t *cli, ipp_client_t **out)
@@ -324,9 +324,10 @@ long cli_select_label(ipp_client_t *client, const char *pattern, cli_strv_t *ids
 bool cli_add_id(const cli_cmd_t *cmd, cli_strv_t *ids, const char *id)
 {
     if (!ipp_msgid_valid(id)) {
-        cli_usage_error(cmd, "'%s' is not a task id (a msg_id such as "
-                             "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b); use --label to select "
-                             "by label",
+        cli_usage_error(cmd,
+                        "'%s' is not a task id (a msg_id such as "
+                        "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b); use --label to select "
+                        "by label",
                         id);
         return false;
     }

@@ -50,8 +50,7 @@ static const cli_cmd_t s_cmd = {
     "\n"
     "options:\n"
     "  --wait               wait for the DAG's tasks, then print the status table\n"
-    "  --label PREFIX       label prefix (default: from the file name)\n" CLI_COMMON_HELP
-    "\n"
+    "  --label PREFIX       label prefix (default: from the file name)\n" CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 a node failed (status: failed or not submitted), 2 usage or a bad\n"
     "file, 3 no controller, or it did not acknowledge every node within\n"
     "--request-timeout (one limit for the whole file; the nodes it did and did not\n"
@@ -129,8 +128,7 @@ static const char *s_label(const char *prefix, const char *name, char *buf, size
 
 // s_latest_of: the latest task of every node of wf into out[wf->n].
 // false (message printed) when the controller did not answer.
-static bool s_latest_of(ipp_client_t *client, const wf_t *wf, const char *prefix,
-                        s_latest_t *out)
+static bool s_latest_of(ipp_client_t *client, const wf_t *wf, const char *prefix, s_latest_t *out)
 {
     json_t *labels = json_array();
     for (size_t i = 0; labels && i < wf->n; i++) {
@@ -189,10 +187,9 @@ static int s_print_table(const char *const *names, const s_latest_t *l, size_t n
             snprintf(eng, sizeof eng, "%d", l[i].engine);
         else
             snprintf(eng, sizeof eng, "-");
-        cli_format_duration(l[i].started && l[i].completed
-                                ? (double)(l[i].completed - l[i].started) / 1e6
-                                : -1,
-                            dur, sizeof dur);
+        cli_format_duration(
+            l[i].started && l[i].completed ? (double)(l[i].completed - l[i].started) / 1e6 : -1,
+            dur, sizeof dur);
         printf("%-*s  %-13s  %-6s  %-9s  %s\n", (int)w, names[i], l[i].status, eng, dur,
                l[i].msg_id);
         if (strcmp(l[i].status, "ok") == 0)
@@ -268,10 +265,10 @@ out:
 
 // Nodes found by label prefix alone.
 typedef struct s_found_t {
-    cli_strv_t names;                      // node names (label minus "PREFIX/")
-    s_latest_t *latest;                    // per name
-    char (*first)[IPP_MSGID_LEN + 1];      // per name: its first task's id
-    size_t cap;                            // room in latest and first
+    cli_strv_t names;                  // node names (label minus "PREFIX/")
+    s_latest_t *latest;                // per name
+    char (*first)[IPP_MSGID_LEN + 1];  // per name: its first task's id
+    size_t cap;                        // room in latest and first
 } s_found_t;
 
 static void s_found_fini(s_found_t *f)
@@ -388,8 +385,8 @@ out:
 // it), for the others it gets the new one. Waits at most timeout for the
 // controller to acknowledge them all. CLI_OK, CLI_FAILED (a node refused)
 // or CLI_UNREACHABLE (not all acknowledged; which were is printed).
-static int s_submit_nodes(ipp_client_t *client, double timeout, const wf_t *wf,
-                          const char *prefix, const bool *run, char (*ids)[IPP_MSGID_LEN + 1])
+static int s_submit_nodes(ipp_client_t *client, double timeout, const wf_t *wf, const char *prefix,
+                          const bool *run, char (*ids)[IPP_MSGID_LEN + 1])
 {
     ipp_error_t err;
     ipp_view_t *view = ipp_client_lb_view(client, &err);
@@ -592,7 +589,7 @@ static int s_submit(cli_t *cli, int argc, char **argv)
         return CLI_USAGE;
     ipp_client_t *client = NULL;
     bool *run = calloc(wf->n, sizeof *run);
-    char (*ids)[IPP_MSGID_LEN + 1] = calloc(wf->n, sizeof *ids);
+    char(*ids)[IPP_MSGID_LEN + 1] = calloc(wf->n, sizeof *ids);
     if (!run || !ids) {
         cli_error("out of memory");
         rc = CLI_FAILED;
@@ -676,7 +673,7 @@ static int s_resume(cli_t *cli, int argc, char **argv)
     ipp_client_t *client = NULL;
     s_latest_t *l = calloc(wf->n, sizeof *l);
     bool *run = calloc(wf->n, sizeof *run);
-    char (*ids)[IPP_MSGID_LEN + 1] = calloc(wf->n, sizeof *ids);
+    char(*ids)[IPP_MSGID_LEN + 1] = calloc(wf->n, sizeof *ids);
     if (!l || !run || !ids) {
         cli_error("out of memory");
         rc = CLI_FAILED;
@@ -701,8 +698,7 @@ static int s_resume(cli_t *cli, int argc, char **argv)
         goto out;
     }
     if (n_run == 0) {
-        printf("nothing to resume: every node of '%s' finished ok or is still pending\n",
-               prefix);
+        printf("nothing to resume: every node of '%s' finished ok or is still pending\n", prefix);
         rc = a.wait ? s_status_wf(client, wf, prefix, true) : CLI_OK;
         goto out;
     }

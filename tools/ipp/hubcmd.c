@@ -30,8 +30,7 @@ static void s_sel_fini(s_sel_t *s)
 }
 
 // s_sel_positional: the remaining arguments as ids. CLI_OK or CLI_USAGE.
-static int s_sel_positional(const cli_cmd_t *cmd, s_sel_t *s, int argc, char **argv,
-                            bool required)
+static int s_sel_positional(const cli_cmd_t *cmd, s_sel_t *s, int argc, char **argv, bool required)
 {
     for (int i = optind; i < argc; i++)
         if (!cli_add_id(cmd, &s->ids, argv[i]))
@@ -62,7 +61,8 @@ static int s_sel_connect(cli_t *cli, s_sel_t *s, ipp_client_t **client)
     return CLI_OK;
 }
 
-#define S_SEL_HELP "  --label PATTERN      the tasks whose label matches (glob: * ? [..]; repeatable)\n"
+#define S_SEL_HELP                                                                                 \
+    "  --label PATTERN      the tasks whose label matches (glob: * ? [..]; repeatable)\n"
 
 enum { O_LABEL = CLI_O_FIRST, O_TIMEOUT, O_JSON, O_WAIT, O_ALL, O_ENGINE, O_VERBOSE, O_TARGETS };
 
@@ -150,8 +150,8 @@ int cli_cmd_wait(cli_t *cli, int argc, char **argv)
     else if (w != IPP_OK)
         cli_error("%s", err.msg);
     rc = (w == IPP_OK && !failed && !pending) ? CLI_OK
-         : w == IPP_ERR_CLOSED                 ? CLI_UNREACHABLE
-                                               : CLI_FAILED;
+         : w == IPP_ERR_CLOSED                ? CLI_UNREACHABLE
+                                              : CLI_FAILED;
 out:
     ipp_ar_destroy(&ar);
     ipp_client_destroy(&client);
@@ -241,17 +241,21 @@ static void s_result_json(const ipp_ar_t *ar, size_t i)
     json_object_set_new(o, "msg_id", json_string(md.msg_id));
     json_object_set_new(o, "label", md.label ? json_string(md.label) : json_null());
     json_object_set_new(o, "status", json_string(ipp_status_name(md.status)));
-    json_object_set_new(o, "engine_id", md.engine_id >= 0 ? json_integer(md.engine_id) : json_null());
-    json_object_set_new(o, "engine_uuid", md.engine_uuid ? json_string(md.engine_uuid) : json_null());
+    json_object_set_new(o, "engine_id",
+                        md.engine_id >= 0 ? json_integer(md.engine_id) : json_null());
+    json_object_set_new(o, "engine_uuid",
+                        md.engine_uuid ? json_string(md.engine_uuid) : json_null());
     json_object_set_new(o, "submitted", s_json_time(md.submitted));
     json_object_set_new(o, "started", s_json_time(md.started));
     json_object_set_new(o, "completed", s_json_time(md.completed));
     json_object_set_new(o, "received", s_json_time(md.received));
-    json_object_set_new(o, "duration", md.started && md.completed
-                                           ? json_real((double)(md.completed - md.started) / 1e6)
-                                           : json_null());
+    json_object_set_new(o, "duration",
+                        md.started && md.completed
+                            ? json_real((double)(md.completed - md.started) / 1e6)
+                            : json_null());
     json_object_set_new(o, "attempts", md.attempts ? json_integer(md.attempts) : json_null());
-    json_object_set_new(o, "exit_status", md.exit_status >= 0 ? json_integer(md.exit_status) : json_null());
+    json_object_set_new(o, "exit_status",
+                        md.exit_status >= 0 ? json_integer(md.exit_status) : json_null());
     json_object_set_new(o, "signal", md.term_signal ? json_integer(md.term_signal) : json_null());
     json_object_set_new(o, "stdout", s_json_bytes(md.stdout_data, md.stdout_len));
     json_object_set_new(o, "stderr", s_json_bytes(md.stderr_data, md.stderr_len));
@@ -268,12 +272,11 @@ static void s_result_json(const ipp_ar_t *ar, size_t i)
         json_t *tb = json_array();
         for (size_t k = 0; tb && k < md.error->n_traceback; k++)
             json_array_append_new(tb, json_string(md.error->traceback[k]));
-        json_object_set_new(o, "error",
-                            json_pack("{s:s?, s:s?, s:o, s:o}", "ename", md.error->ename, "evalue",
-                                      md.error->evalue, "traceback", tb ? tb : json_array(),
-                                      "engine_id",
-                                      md.error->engine_id >= 0 ? json_integer(md.error->engine_id)
-                                                               : json_null()));
+        json_object_set_new(
+            o, "error",
+            json_pack("{s:s?, s:s?, s:o, s:o}", "ename", md.error->ename, "evalue",
+                      md.error->evalue, "traceback", tb ? tb : json_array(), "engine_id",
+                      md.error->engine_id >= 0 ? json_integer(md.error->engine_id) : json_null()));
     } else {
         json_object_set_new(o, "error", json_null());
     }
@@ -446,10 +449,10 @@ static const cli_cmd_t s_status_cmd = {
     "scheduler has not given to an engine yet; how many messages the controller\n"
     "refused since it started (bad signature, stale, replayed…), by reason, when\n"
     "there were any; and with Curve, how many connections and requests were\n"
-    "refused, by reason.\n"    "\n"
-    "options:\n"
-    "  -v, --verbose        list the msg_ids too\n" CLI_COMMON_HELP
+    "refused, by reason.\n"
     "\n"
+    "options:\n"
+    "  -v, --verbose        list the msg_ids too\n" CLI_COMMON_HELP "\n"
     "exit: 0 ok, 2 usage, 3 no controller.\n",
 };
 
@@ -534,8 +537,7 @@ static const cli_cmd_t s_purge_cmd = {
     "\n"
     "options:\n"
     "  --all                every completed task\n"
-    "  --engine N           the tasks engine N ran (repeatable)\n" S_SEL_HELP CLI_COMMON_HELP
-    "\n"
+    "  --engine N           the tasks engine N ran (repeatable)\n" S_SEL_HELP CLI_COMMON_HELP "\n"
     "exit: 0 purged, 1 refused (a task is pending), 2 usage, 3 no controller.\n",
 };
 
@@ -591,8 +593,7 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv)
     ipp_error_t err;
     int64_t purged = 0;
     if (ipp_client_purge_results(client, (const char *const *)sel.ids.v, sel.ids.n, all,
-                                 n_engines ? engines : NULL, n_engines, &purged,
-                                 &err) != IPP_OK) {
+                                 n_engines ? engines : NULL, n_engines, &purged, &err) != IPP_OK) {
         cli_error("purge refused: %s", err.msg);
         rc = cli_fail_code(err.code);
         goto out;
@@ -615,10 +616,9 @@ static const cli_cmd_t s_resubmit_cmd = {
     "retries, timeout and label); prints OLD_ID NEW_ID per task.\n"
     "\n"
     "options:\n"
-    "  --wait               wait for the new tasks; failures on stderr\n" S_SEL_HELP
-        CLI_COMMON_HELP "\n"
-    "exit: 0 ok, 1 refused (or with --wait a task failed), 2 usage, 3 no controller,\n"
-    CLI_EXIT_INTERRUPTED,
+    "  --wait               wait for the new tasks; failures on stderr\n" S_SEL_HELP CLI_COMMON_HELP
+    "\n"
+    "exit: 0 ok, 1 refused (or with --wait a task failed), 2 usage, 3 no controller,\n" CLI_EXIT_INTERRUPTED,
 };
 
 int cli_cmd_resubmit(cli_t *cli, int argc, char **argv)

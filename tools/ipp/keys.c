@@ -59,8 +59,7 @@ static const cli_cmd_t s_keys_cmd = {
     "options:\n"
     "  --role ROLE          new: client, engine or admin\n"
     "  --out FILE           new: where to write the connection file (not overwritten)\n"
-    "  --db PATH            the task database (default: PROFILE/db/tasks.db)\n" CLI_COMMON_HELP
-    "\n"
+    "  --db PATH            the task database (default: PROFILE/db/tasks.db)\n" CLI_COMMON_HELP "\n"
     "exit: 0 ok, 1 refused (name taken, no such key, no Curve), 2 usage.\n",
 };
 
@@ -116,8 +115,7 @@ static void s_tell(cli_t *cli, const char *dir, const char *name)
     o.log_level = IPP_LOG_LEVEL_ERROR;
     ipp_client_t *client = ipp_client_new(&o, &err);
     if (!client) {
-        printf("could not tell the controller (%s); it reads the keys when it starts\n",
-               err.msg);
+        printf("could not tell the controller (%s); it reads the keys when it starts\n", err.msg);
         return;
     }
     const char *names[1] = {name};
@@ -147,8 +145,8 @@ static int s_new(cli_t *cli, const char *dir, const char *name, db_role_t role, 
     ipp_error_t err;
     if (!db_keys_name_ok(name))
         return cli_usage_error(&s_keys_cmd,
-                               "key name \"%s\": use 1 to %d letters, digits, '.', '_', '-'",
-                               name, DB_KEY_NAME_MAX);
+                               "key name \"%s\": use 1 to %d letters, digits, '.', '_', '-'", name,
+                               DB_KEY_NAME_MAX);
     if (conn_curve_check("ipp keys", &err) != IPP_OK) {
         cli_error("%s", err.msg);
         return CLI_FAILED;
@@ -240,8 +238,7 @@ static int s_list(const char *dir, const char *db_path)
         cli_error("%s", err.msg);
         return CLI_FAILED;
     }
-    printf("%-20s  %-6s  %-20s  %-20s  %-20s\n", "NAME", "ROLE", "CREATED", "LAST SEEN",
-           "REVOKED");
+    printf("%-20s  %-6s  %-20s  %-20s  %-20s\n", "NAME", "ROLE", "CREATED", "LAST SEEN", "REVOKED");
     for (size_t i = 0; i < n; i++) {
         char a[32], b[32], c[32];
         printf("%-20s  %-6s  %-20s  %-20s  %-20s\n", v[i].name, db_role_name(v[i].role),
@@ -304,8 +301,7 @@ int cli_cmd_keys(cli_t *cli, int argc, char **argv)
         return s_list(dir, db_path);
     }
     if (strcmp(what, "new") != 0 && strcmp(what, "revoke") != 0)
-        return cli_usage_error(&s_keys_cmd, "unknown keys command '%s' (new, list, revoke)",
-                               what);
+        return cli_usage_error(&s_keys_cmd, "unknown keys command '%s' (new, list, revoke)", what);
     if (optind + 1 != argc)
         return cli_usage_error(&s_keys_cmd, "keys %s takes one NAME", what);
     const char *name = argv[optind];

@@ -58,15 +58,15 @@ static const char s_usage[] =
 
 // One subcommand.
 typedef struct s_sub_t {
-    const char *name;                            // as typed
+    const char *name;                              // as typed
     int (*fn)(cli_t *cli, int argc, char **argv);  // runs it
 } s_sub_t;
 
 static const s_sub_t s_subs[] = {
-    {"cluster", cli_cmd_cluster}, {"run", cli_cmd_run},       {"px", cli_cmd_px},
-    {"map", cli_cmd_map},         {"dag", cli_cmd_dag},       {"wait", cli_cmd_wait},
-    {"result", cli_cmd_result},   {"status", cli_cmd_status}, {"purge", cli_cmd_purge},
-    {"resubmit", cli_cmd_resubmit}, {"abort", cli_cmd_abort}, {"shutdown", cli_cmd_shutdown},
+    {"cluster", cli_cmd_cluster},   {"run", cli_cmd_run},       {"px", cli_cmd_px},
+    {"map", cli_cmd_map},           {"dag", cli_cmd_dag},       {"wait", cli_cmd_wait},
+    {"result", cli_cmd_result},     {"status", cli_cmd_status}, {"purge", cli_cmd_purge},
+    {"resubmit", cli_cmd_resubmit}, {"abort", cli_cmd_abort},   {"shutdown", cli_cmd_shutdown},
     {"keys", cli_cmd_keys},
 };
 
@@ -109,8 +109,8 @@ int main(int argc, char **argv)
         } else if (strncmp(a, "--connection", len) == 0) {
             cli.connection = val;
         } else if (!cli_parse_double(val, 0.01, &cli.timeout)) {
-            fprintf(stderr, "ipp: --request-timeout needs a number of seconds, not '%s'\n\n%s",
-                    val, s_usage);
+            fprintf(stderr, "ipp: --request-timeout needs a number of seconds, not '%s'\n\n%s", val,
+                    s_usage);
             return CLI_USAGE;
         }
     }

@@ -22,28 +22,41 @@
 
 // Options shared by the submitting commands.
 typedef struct s_sub_t {
-    cli_strv_t after;       // --after items: msg_ids or label patterns
-    cli_strv_t follow;      // --follow items
-    bool after_any;         // --after-any
-    bool after_failure;     // --after-failure
-    double timeout;         // --timeout (0 none)
-    long retries;           // --retries
-    bool has_retries;       // given
-    const char *label;      // --label
-    int *targets;           // --targets (owned)
-    size_t n_targets;       // how many
-    cli_strv_t requires;    // --require
-    cli_strv_t env;         // --env NAME=VALUE
-    const char *cwd;        // --cwd
-    double limit;           // --limit (0 none)
-    bool wait;              // --wait
-    const char *shell;      // --shell
-    const char *call;       // --call
+    cli_strv_t after;     // --after items: msg_ids or label patterns
+    cli_strv_t follow;    // --follow items
+    bool after_any;       // --after-any
+    bool after_failure;   // --after-failure
+    double timeout;       // --timeout (0 none)
+    long retries;         // --retries
+    bool has_retries;     // given
+    const char *label;    // --label
+    int *targets;         // --targets (owned)
+    size_t n_targets;     // how many
+    cli_strv_t requires;  // --require
+    cli_strv_t env;       // --env NAME=VALUE
+    const char *cwd;      // --cwd
+    double limit;         // --limit (0 none)
+    bool wait;            // --wait
+    const char *shell;    // --shell
+    const char *call;     // --call
 } s_sub_t;
 
 enum {
-    O_AFTER = CLI_O_FIRST, O_AFTER_ANY, O_AFTER_FAILURE, O_FOLLOW, O_TIMEOUT, O_RETRIES,
-    O_LABEL, O_TARGETS, O_REQUIRE, O_ENV, O_CWD, O_LIMIT, O_WAIT, O_SHELL, O_CALL,
+    O_AFTER = CLI_O_FIRST,
+    O_AFTER_ANY,
+    O_AFTER_FAILURE,
+    O_FOLLOW,
+    O_TIMEOUT,
+    O_RETRIES,
+    O_LABEL,
+    O_TARGETS,
+    O_REQUIRE,
+    O_ENV,
+    O_CWD,
+    O_LIMIT,
+    O_WAIT,
+    O_SHELL,
+    O_CALL,
 };
 
 // s_sub_fini: free what sub holds.
@@ -331,21 +344,21 @@ static int s_kind_check(const cli_cmd_t *cmd, const s_sub_t *sub, int n_words, b
 
 // Descriptions of the shared options, for the usage texts.
 _Static_assert(IPP_RETRIES_MAX == 100, "--retries in S_DEP_HELP says 0 to 100");
-#define S_DEP_HELP                                                                    \
-    "  --after IDS          run after these tasks finished (msg_ids or label\n"        \
-    "                       patterns, comma-separated; repeatable)\n"                  \
-    "  --after-any          one of them is enough (default: all)\n"                    \
-    "  --after-failure      a failed one counts too (default: only successes)\n"       \
-    "  --follow IDS         run where these tasks ran\n"                               \
-    "  --timeout S          fail (DependencyTimeout) if not runnable within S seconds\n" \
-    "  --retries N          further attempts after a failure (0 to 100)\n"             \
-    "  --targets LIST       engines it may run on, e.g. 0,2\n"                         \
+#define S_DEP_HELP                                                                                 \
+    "  --after IDS          run after these tasks finished (msg_ids or label\n"                    \
+    "                       patterns, comma-separated; repeatable)\n"                              \
+    "  --after-any          one of them is enough (default: all)\n"                                \
+    "  --after-failure      a failed one counts too (default: only successes)\n"                   \
+    "  --follow IDS         run where these tasks ran\n"                                           \
+    "  --timeout S          fail (DependencyTimeout) if not runnable within S seconds\n"           \
+    "  --retries N          further attempts after a failure (0 to 100)\n"                         \
+    "  --targets LIST       engines it may run on, e.g. 0,2\n"                                     \
     "  --require X          what the engine must have: fn:NAME, cmd:PROGRAM, tag:T\n"
-#define S_CMD_HELP                                                           \
-    "  --shell STRING       run STRING with /bin/sh -c\n"                     \
-    "  --call FN            call the engine function FN with the arguments\n" \
-    "  --env NAME=VALUE     add to the command's environment (repeatable)\n"  \
-    "  --cwd DIR            the command's working directory\n"                \
+#define S_CMD_HELP                                                                                 \
+    "  --shell STRING       run STRING with /bin/sh -c\n"                                          \
+    "  --call FN            call the engine function FN with the arguments\n"                      \
+    "  --env NAME=VALUE     add to the command's environment (repeatable)\n"                       \
+    "  --cwd DIR            the command's working directory\n"                                     \
     "  --limit S            kill the command after S seconds\n"
 
 // ------------------------------------------------------------ run
@@ -362,32 +375,32 @@ static const cli_cmd_t s_run_cmd = {
     "\n"
     "options:\n" S_DEP_HELP S_CMD_HELP
     "  --label L            label the task (find it later with --label L)\n"
-    "  --wait               wait for the task and print its output\n" CLI_COMMON_HELP
-    "\n"
-    "exit: 0 submitted (--wait: succeeded), 1 failed or refused, 2 usage, 3 no controller,\n"
-    CLI_EXIT_INTERRUPTED,
+    "  --wait               wait for the task and print its output\n" CLI_COMMON_HELP "\n"
+    "exit: 0 submitted (--wait: succeeded), 1 failed or refused, 2 usage, 3 no controller,\n" CLI_EXIT_INTERRUPTED,
 };
 
-#define S_SUB_OPTIONS                                                  \
-    {"after", required_argument, NULL, O_AFTER},                       \
-        {"after-any", no_argument, NULL, O_AFTER_ANY},                 \
-        {"after-failure", no_argument, NULL, O_AFTER_FAILURE},         \
-        {"follow", required_argument, NULL, O_FOLLOW},                 \
-        {"timeout", required_argument, NULL, O_TIMEOUT},               \
-        {"retries", required_argument, NULL, O_RETRIES},               \
-        {"label", required_argument, NULL, O_LABEL},                   \
-        {"targets", required_argument, NULL, O_TARGETS},               \
-        {"require", required_argument, NULL, O_REQUIRE},               \
-        {"env", required_argument, NULL, O_ENV},                       \
-        {"cwd", required_argument, NULL, O_CWD},                       \
-        {"limit", required_argument, NULL, O_LIMIT},                   \
-        {"shell", required_argument, NULL, O_SHELL},                   \
-        {"call", required_argument, NULL, O_CALL}
+#define S_SUB_OPTIONS                                                                              \
+    {"after", required_argument, NULL, O_AFTER}, {"after-any", no_argument, NULL, O_AFTER_ANY},    \
+        {"after-failure", no_argument, NULL, O_AFTER_FAILURE},                                     \
+        {"follow", required_argument, NULL, O_FOLLOW},                                             \
+        {"timeout", required_argument, NULL, O_TIMEOUT},                                           \
+        {"retries", required_argument, NULL, O_RETRIES},                                           \
+        {"label", required_argument, NULL, O_LABEL},                                               \
+        {"targets", required_argument, NULL, O_TARGETS},                                           \
+        {"require", required_argument, NULL, O_REQUIRE}, {"env", required_argument, NULL, O_ENV},  \
+        {"cwd", required_argument, NULL, O_CWD}, {"limit", required_argument, NULL, O_LIMIT},      \
+        {"shell", required_argument, NULL, O_SHELL},                                               \
+    {                                                                                              \
+        "call", required_argument, NULL, O_CALL                                                    \
+    }
 
 int cli_cmd_run(cli_t *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, S_SUB_OPTIONS, {"wait", no_argument, NULL, O_WAIT}, {NULL, 0, NULL, 0},
+        CLI_COMMON_OPTIONS,
+        S_SUB_OPTIONS,
+        {"wait", no_argument, NULL, O_WAIT},
+        {NULL, 0, NULL, 0},
     };
     s_sub_t sub = {0};
     int rc = CLI_USAGE;
@@ -476,10 +489,8 @@ static const cli_cmd_t s_px_cmd = {
     "\n"
     "options:\n"
     "  --targets LIST       engines to run on, e.g. 0,2 (default: all registered)\n" S_CMD_HELP
-    "  --label L            label the tasks\n" CLI_COMMON_HELP
-    "\n"
-    "exit: 0 every engine succeeded, 1 one failed, 2 usage, 3 no controller,\n"
-    CLI_EXIT_INTERRUPTED,
+    "  --label L            label the tasks\n" CLI_COMMON_HELP "\n"
+    "exit: 0 every engine succeeded, 1 one failed, 2 usage, 3 no controller,\n" CLI_EXIT_INTERRUPTED,
 };
 
 int cli_cmd_px(cli_t *cli, int argc, char **argv)
@@ -598,11 +609,9 @@ static const cli_cmd_t s_map_cmd = {
     "without ':::', from stdin one per line (empty lines skipped). Waits (a progress\n"
     "bar on a terminal) and prints every item's output in item order.\n"
     "\n"
-    "options:\n" S_DEP_HELP S_CMD_HELP
-    "  --label L            label every task L\n" CLI_COMMON_HELP
+    "options:\n" S_DEP_HELP S_CMD_HELP "  --label L            label every task L\n" CLI_COMMON_HELP
     "\n"
-    "exit: 0 every item succeeded, 1 one failed, 2 usage, 3 no controller,\n"
-    CLI_EXIT_INTERRUPTED,
+    "exit: 0 every item succeeded, 1 one failed, 2 usage, 3 no controller,\n" CLI_EXIT_INTERRUPTED,
 };
 
 // s_subst: word with every {} replaced by item (quoted with quote); NULL
@@ -653,7 +662,9 @@ static bool s_read_items(FILE *f, cli_strv_t *items)
 int cli_cmd_map(cli_t *cli, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CLI_COMMON_OPTIONS, S_SUB_OPTIONS, {NULL, 0, NULL, 0},
+        CLI_COMMON_OPTIONS,
+        S_SUB_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     s_sub_t sub = {0};
     int rc = CLI_USAGE;
@@ -662,7 +673,7 @@ int cli_cmd_map(cli_t *cli, int argc, char **argv)
     ipp_ar_t *ar = NULL;
     cli_strv_t items = {0}, strings = {0};
     ipp_task_t *tasks = NULL;
-    char **vecs = NULL;   // per item: its argv (or call args), words entries each
+    char **vecs = NULL;  // per item: its argv (or call args), words entries each
     ipp_buf_t *bufs = NULL;
     s_flags_t fl = {0};
     int c;

@@ -71,14 +71,21 @@ static void s_err(s_errs_t *e, const char *fmt, ...)
 static const char *s_type(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "something else";
 }
@@ -167,8 +174,8 @@ static bool s_strings(s_errs_t *e, const char *node, const char *field, const js
     for (size_t i = 0; i < len; i++) {
         const json_t *item = json_array_get(v, i);
         if (!json_is_string(item)) {
-            s_err(e, "node '%s', field '%s': item %zu must be a string, not %s", node, field,
-                  i + 1, s_type(item));
+            s_err(e, "node '%s', field '%s': item %zu must be a string, not %s", node, field, i + 1,
+                  s_type(item));
             ok = false;
         }
     }
@@ -200,8 +207,7 @@ static void s_free_strv(char **v, size_t n)
 }
 
 // s_number: a non-negative number.
-static bool s_number(s_errs_t *e, const char *node, const char *field, const json_t *v,
-                     double *out)
+static bool s_number(s_errs_t *e, const char *node, const char *field, const json_t *v, double *out)
 {
     if (!json_is_number(v)) {
         s_err(e, "node '%s', field '%s': must be a number of seconds, not %s", node, field,
@@ -218,8 +224,8 @@ static bool s_number(s_errs_t *e, const char *node, const char *field, const jso
 }
 
 // s_dep: after/follow: a list of names or an object with ids and flags.
-static void s_dep(s_errs_t *e, const char *node, const char *field,
-                  const json_t *v, const s_entry_t *tab, size_t n_nodes, wf_dep_t *dep)
+static void s_dep(s_errs_t *e, const char *node, const char *field, const json_t *v,
+                  const s_entry_t *tab, size_t n_nodes, wf_dep_t *dep)
 {
     dep->all = true;
     dep->success = true;
@@ -238,8 +244,9 @@ static void s_dep(s_errs_t *e, const char *node, const char *field,
                          : strcmp(key, "failure") == 0 ? &dep->failure
                                                        : NULL;
             if (!flag) {
-                s_err(e, "node '%s', field '%s': unknown key '%s' (known: ids, all, success, "
-                         "failure)",
+                s_err(e,
+                      "node '%s', field '%s': unknown key '%s' (known: ids, all, success, "
+                      "failure)",
                       node, field, key);
             } else if (!json_is_boolean(val)) {
                 s_err(e, "node '%s', field '%s.%s': must be true or false, not %s", node, field,
@@ -249,17 +256,19 @@ static void s_dep(s_errs_t *e, const char *node, const char *field,
             }
         }
         if (!ids) {
-            s_err(e, "node '%s', field '%s': the object needs 'ids', a list of node names",
-                  node, field);
+            s_err(e, "node '%s', field '%s': the object needs 'ids', a list of node names", node,
+                  field);
             return;
         }
         if (!dep->success && !dep->failure)
-            s_err(e, "node '%s', field '%s': with success and failure both false it could "
-                     "never run",
+            s_err(e,
+                  "node '%s', field '%s': with success and failure both false it could "
+                  "never run",
                   node, field);
     } else if (!json_is_array(v)) {
-        s_err(e, "node '%s', field '%s': must be a list of node names or an object {\"ids\": "
-                 "[...], \"all\": ..., \"success\": ..., \"failure\": ...}, not %s",
+        s_err(e,
+              "node '%s', field '%s': must be a list of node names or an object {\"ids\": "
+              "[...], \"all\": ..., \"success\": ..., \"failure\": ...}, not %s",
               node, field, s_type(v));
         return;
     }
@@ -301,9 +310,9 @@ static void s_dep(s_errs_t *e, const char *node, const char *field,
 }
 
 // The fields a node may have.
-static const char *const s_fields[] = {"cmd",      "shell",   "call", "args",       "after",
-                                       "follow",   "timeout", "retries", "requires", "env",
-                                       "cwd",      "wall_limit", "targets", NULL};
+static const char *const s_fields[] = {"cmd",    "shell",      "call",    "args",     "after",
+                                       "follow", "timeout",    "retries", "requires", "env",
+                                       "cwd",    "wall_limit", "targets", NULL};
 
 static bool s_known_field(const char *key)
 {
@@ -314,8 +323,8 @@ static bool s_known_field(const char *key)
 }
 
 // s_node: parse the node called name (its JSON value o) into nd.
-static void s_node(s_errs_t *e, const char *name, const json_t *o,
-                   const s_entry_t *tab, size_t n_nodes, wf_node_t *nd)
+static void s_node(s_errs_t *e, const char *name, const json_t *o, const s_entry_t *tab,
+                   size_t n_nodes, wf_node_t *nd)
 {
     if (!json_is_object(o)) {
         s_err(e, "node '%s': must be an object, not %s", name, s_type(o));
@@ -326,8 +335,9 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
     json_object_foreach((json_t *)o, key, val)
     {
         if (!s_known_field(key))
-            s_err(e, "node '%s': unknown field '%s' (known: cmd, shell, call, args, after, "
-                     "follow, timeout, retries, requires, env, cwd, wall_limit, targets)",
+            s_err(e,
+                  "node '%s': unknown field '%s' (known: cmd, shell, call, args, after, "
+                  "follow, timeout, retries, requires, env, cwd, wall_limit, targets)",
                   name, key);
     }
     const json_t *cmd = json_object_get(o, "cmd");
@@ -335,8 +345,9 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
     const json_t *call = json_object_get(o, "call");
     int kinds = (cmd != NULL) + (shell != NULL) + (call != NULL);
     if (kinds == 0) {
-        s_err(e, "node '%s': needs one of 'cmd' (a list: program and arguments), 'shell' (a "
-                 "command line) or 'call' (an engine function)",
+        s_err(e,
+              "node '%s': needs one of 'cmd' (a list: program and arguments), 'shell' (a "
+              "command line) or 'call' (an engine function)",
               name);
     } else if (kinds > 1) {
         s_err(e, "node '%s': has %s%s%s%s%s; give only one of cmd, shell, call", name,
@@ -368,8 +379,9 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
     const json_t *v;
     if ((v = json_object_get(o, "args"))) {
         if (kinds == 1 && !call)
-            s_err(e, "node '%s', field 'args': only a 'call' takes args (a command's arguments "
-                     "go in 'cmd')",
+            s_err(e,
+                  "node '%s', field 'args': only a 'call' takes args (a command's arguments "
+                  "go in 'cmd')",
                   name);
         else
             s_strings(e, name, "args", v, false, &nd->args, &nd->n_args);
@@ -417,8 +429,9 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
     }
     if ((v = json_object_get(o, "wall_limit"))) {
         if (kinds == 1 && !command)
-            s_err(e, "node '%s', field 'wall_limit': only commands (cmd, shell) have a "
-                     "running-time limit",
+            s_err(e,
+                  "node '%s', field 'wall_limit': only commands (cmd, shell) have a "
+                  "running-time limit",
                   name);
         else
             s_number(e, name, "wall_limit", v, &nd->wall_limit);
@@ -428,9 +441,11 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
     if ((v = json_object_get(o, "retries"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             json_integer_value(v) > IPP_RETRIES_MAX)
-            s_err(e, "node '%s', field 'retries': must be a whole number from 0 to %d, "
-                     "not %s",
-                  name, IPP_RETRIES_MAX, json_is_integer(v) ? "a negative or larger one" : s_type(v));
+            s_err(e,
+                  "node '%s', field 'retries': must be a whole number from 0 to %d, "
+                  "not %s",
+                  name, IPP_RETRIES_MAX,
+                  json_is_integer(v) ? "a negative or larger one" : s_type(v));
         else
             nd->retries = (int)json_integer_value(v);
     }
@@ -453,8 +468,9 @@ static void s_node(s_errs_t *e, const char *name, const json_t *o,
                 const json_t *t = json_array_get(v, i);
                 if (!json_is_integer(t) || json_integer_value(t) < 0 ||
                     json_integer_value(t) > INT32_MAX)
-                    s_err(e, "node '%s', field 'targets': item %zu must be an engine id (a "
-                             "whole number >= 0), not %s",
+                    s_err(e,
+                          "node '%s', field 'targets': item %zu must be an engine id (a "
+                          "whole number >= 0), not %s",
                           name, i + 1, json_is_integer(t) ? "a negative or huge one" : s_type(t));
                 else
                     nd->targets[nd->n_targets++] = (int)json_integer_value(t);

@@ -436,7 +436,8 @@ static json_t *s_get_row(const char *id, const json_t *rec, const json_t *values
     json_t *v = values ? json_object_get(values, id) : NULL;
     json_object_set_new(row, "result", v ? json_incref(v) : json_null());
     const json_t *sum = json_object_get(rec, "execute_result");
-    json_object_set_new(row, "summary", json_is_string(sum) ? json_incref((json_t *)sum) : json_null());
+    json_object_set_new(row, "summary",
+                        json_is_string(sum) ? json_incref((json_t *)sum) : json_null());
     return row;
 }
 
@@ -563,12 +564,12 @@ int q_cmd_db(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 int q_cmd_audit(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
 {
     static const char *const cmd = "audit";
-    static const char *const cols[] = {"msg_id",   "client_uuid", "user",     "submitted_by",
-                                       "engine_id", "started",    "completed", "duration",
+    static const char *const cols[] = {"msg_id",    "client_uuid", "user",      "submitted_by",
+                                       "engine_id", "started",     "completed", "duration",
                                        "status",    "label"};
-    static const char *const want[] = {"msg_id",    "client_uuid", "engine_id",
-                                       "started",   "completed",   "status",
-                                       "label",     "submitted_by", "submitted_by_key"};
+    static const char *const want[] = {"msg_id",  "client_uuid",  "engine_id",
+                                       "started", "completed",    "status",
+                                       "label",   "submitted_by", "submitted_by_key"};
     json_t *q = json_pack("{s:{s:s}}", "status", "$ne", "pending");
     json_t *keys = s_keys(want, sizeof want / sizeof *want);
     json_t *found = NULL, *rows = json_array();
