@@ -6,7 +6,8 @@
  * filled; its result then cannot be committed. What must hold:
  *   - nothing uncommitted is delivered: the client gets no result while
  *     the disk is full, and the record stays pending;
- *   - new submissions are refused with a clear error and recorded nowhere;
+ *   - new submissions are refused with a clear error, recorded nowhere and
+ *     never dispatched;
  *   - reads keep working (result_status answers);
  *   - when space returns, the controller writes the result it holds —
  *     the task is not run again (one attempt) — and the client gets it;
@@ -131,7 +132,11 @@ START_TEST(test_disk_full_then_space_returns)
 
     // A new submission is refused, with a reason, and not recorded.
     char refused[1][IPP_MSGID_LEN + 1];
-    h_task_t n = {.call = "noop", .target = -1, .label = "while-full"};
+    // It would leave a mark if an engine ever ran it.
+    char mark[800], touch[900];
+    snprintf(mark, sizeof mark, "%s/never-ran", C.dir);
+    snprintf(touch, sizeof touch, "touch '%s'", mark);
+    h_task_t n = {.shell = touch, .target = -1, .label = "while-full"};
     h_submit(&K, &n, refused[0]);
     ck_assert_uint_eq(h_collect(&K, refused, 1, res, 20000), 1);
     ck_assert_msg(res[0].refused, "a submission was accepted while the disk was full");
@@ -160,6 +165,8 @@ START_TEST(test_disk_full_then_space_returns)
     ck_assert_int_eq(h_db_int(&C, sql), 1);
     snprintf(sql, sizeof sql, "SELECT length(stdout) FROM tasks WHERE msg_id='%s'", big[0]);
     ck_assert_int_eq(h_db_int(&C, sql), 600000);
+
+    ck_assert_msg(access(mark, F_OK) != 0, "a refused submission was dispatched and ran");
 
     char fresh[1][IPP_MSGID_LEN + 1];
     h_task_t f = {.call = "echo", .args = (const char *[]){"after"}, .n_args = 1, .target = -1};
