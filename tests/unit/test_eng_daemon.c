@@ -37,6 +37,17 @@ static void t_teardown(void)
     rmdir(t_dir);
 }
 
+// ThreadSanitizer's runtime starts a thread of its own along the way: one
+// more than ours may be counted under it (the ASan build counts exactly).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_RUNTIME_THREADS 1
+#endif
+#endif
+#ifndef T_RUNTIME_THREADS
+#define T_RUNTIME_THREADS 0
+#endif
+
 // t_threads: this process's thread count.
 static int t_threads(void)
 {
@@ -75,7 +86,8 @@ START_TEST(test_new_only_prepares)
     ipp_error_t err;
     eng_daemon_t *d = eng_daemon_new(&o, &err);
     ck_assert_msg(d != NULL, "%s", err.msg);
-    ck_assert_int_eq(t_threads(), threads);
+    ck_assert_int_ge(t_threads(), threads);
+    ck_assert_int_le(t_threads(), threads + T_RUNTIME_THREADS);
     ck_assert(!t_has_children());
     ck_assert_int_eq(eng_daemon_run(d), IPP_ERR_INVALID);
     // start reads the file, and says which
@@ -111,7 +123,8 @@ START_TEST(test_start_stop)
     ck_assert_int_eq(eng_daemon_run(d), IPP_OK);  // stop is already set
     eng_daemon_stop(d);
     ck_assert(!t_has_children());
-    ck_assert_int_eq(t_threads(), threads);
+    ck_assert_int_ge(t_threads(), threads);
+    ck_assert_int_le(t_threads(), threads + T_RUNTIME_THREADS);
     ck_assert_int_eq(eng_daemon_run(d), IPP_ERR_INVALID);
     eng_daemon_stop(d);  // twice
     eng_daemon_destroy(&d);

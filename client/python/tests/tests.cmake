@@ -11,7 +11,7 @@ set(IPP_PYTEST_ENV
   "PYTHONPATH=${CMAKE_BINARY_DIR}/client/python"
   "IPP_BIN=${CMAKE_BINARY_DIR}/tools/ipp/ipp"
   "PYTHONDONTWRITEBYTECODE=1")
-if(IPP_SANITIZE)
+if(IPP_ASAN)
   # The extension and libipp carry ASan/UBSan, the interpreter does not:
   # the runtime must be loaded first. Python's allocator is turned off so
   # ASan sees every allocation; leak checking stays off because the
