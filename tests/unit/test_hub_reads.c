@@ -228,9 +228,5 @@ int main(void)
     tcase_add_test(tc, test_history_pages_in_submission_order);
     tcase_add_test(tc, test_stop_frees_what_is_left);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return tu_run(s);
 }

@@ -32,3 +32,12 @@ int tu_rmtree(const char *path)
         return errno == ENOENT ? 0 : -1;
     return 0;
 }
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
