@@ -423,6 +423,23 @@ static void s_set_summary(cl_task_t *t, const char *summary)
         x->summary = strdup(summary);
 }
 
+// s_set_exit: a command's exit status and signal, as a result or record
+// says them (has_*: whether it did), kept in t's extras when given; the
+// values to use (-1 and 0 when not given) into *exit_status, *term_signal.
+static void s_set_exit(cl_task_t *t, bool has_exit, int32_t exit_v, bool has_sig, int32_t sig_v,
+                       int *exit_status, int *term_signal)
+{
+    *exit_status = has_exit ? exit_v : -1;
+    *term_signal = has_sig ? sig_v : 0;
+    if (!has_exit && !has_sig)
+        return;
+    cl_extra_t *x = s_extra(t);
+    if (x) {
+        x->exit_status = *exit_status;
+        x->term_signal = *term_signal;
+    }
+}
+
 void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r, wire_msg_t *m,
                          bool move)
 {
@@ -442,15 +459,9 @@ void cl_task_take_result(ipp_client_t *c, cl_task_t *t, const Ipp__TaskResult *r
     t->accepted = 1;
     s_set_output(t, 1, &r->stdout_data, r->has_stdout_truncated && r->stdout_truncated);
     s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
-    int exit_status = r->has_exit_status ? r->exit_status : -1;
-    int term_signal = r->has_term_signal ? r->term_signal : 0;
-    if (r->has_exit_status || r->has_term_signal) {
-        cl_extra_t *x = s_extra(t);
-        if (x) {
-            x->exit_status = exit_status;
-            x->term_signal = term_signal;
-        }
-    }
+    int exit_status = -1, term_signal = 0;
+    s_set_exit(t, r->has_exit_status, r->exit_status, r->has_term_signal, r->term_signal,
+               &exit_status, &term_signal);
     s_set_engine_uuid(c, t, NULL);
     s_set_summary(t, r->summary);
     if (t->status != IPP_STATUS_OK)
@@ -476,15 +487,9 @@ void cl_task_take_record(ipp_client_t *c, cl_task_t *t, const Ipp__TaskRecord *r
     s_set_output(t, 2, &r->stderr_data, r->has_stderr_truncated && r->stderr_truncated);
     s_set_engine_uuid(c, t, r->engine_uuid);
     s_set_summary(t, r->summary);
-    int exit_status = r->has_exit_status ? r->exit_status : -1;
-    int term_signal = r->has_term_signal ? r->term_signal : 0;
-    if (r->has_exit_status || r->has_term_signal) {
-        cl_extra_t *x = s_extra(t);
-        if (x) {
-            x->exit_status = exit_status;
-            x->term_signal = term_signal;
-        }
-    }
+    int exit_status = -1, term_signal = 0;
+    s_set_exit(t, r->has_exit_status, r->exit_status, r->has_term_signal, r->term_signal,
+               &exit_status, &term_signal);
     if (r->label || r->has_attempts || r->request) {
         cl_extra_t *x = s_extra(t);
         if (x) {
