@@ -8,7 +8,9 @@
  * that answer clients' questions (queries.c) and reload pending work
  * (recovery.c) read records through the reader it lends them
  * (hub_store_reader) with db/'s reader calls and record types; they never
- * write, and with this file are the only ones of hub/ to include db/.
+ * write. reads.c (large reads, on a thread with a connection of its own)
+ * and keys.c (the Curve key table) read through db/ too; no other file of
+ * hub/ includes db/.
  */
 #include "hub/hub.h"
 
