@@ -9,8 +9,8 @@
  * (recovery.c) read records through the reader it lends them
  * (hub_store_reader) with db/'s reader calls and record types; they never
  * write. reads.c (large reads, on a thread with a connection of its own)
- * and keys.c (the Curve key table) read through db/ too; no other file of
- * hub/ includes db/.
+ * and keys.c (the Curve key table) read through db/ too, and tasks.c uses
+ * db/'s UTF-8 check on labels; no other file of hub/ includes db/.
  */
 #include "hub/hub.h"
 
