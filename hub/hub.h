@@ -330,10 +330,20 @@ void hub_keys_free(hub_t *hub);
 // hub_query_keys_reload: KEYS_RELOAD_REQUEST (admins only with Curve).
 hub_client_fn hub_query_keys_reload;
 
-// ---- tasks.c
+// ---- record.c: the task record (a leaf)
 // hub_task_watch: remember that the client ident was told task is pending
 // (it is sent TASK_DONE directly when the task completes).
 void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
+// hub_task_result_drop: free task's held result and its buffers (the one
+// place a TaskResult the hub holds is freed); task may hold none.
+void hub_task_result_drop(hub_task_t *task);
+// hub_task_free: free a task and everything it owns.
+void hub_task_free(hub_task_t *task);
+// hub_task_spec: the scheduler spec of task into spec (its pointers, the
+// targets too, borrowed from task->req: valid while the task lives).
+void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);
+
+// ---- tasks.c
 // hub_wait_push: add a commit wait (copied; the ring owns w->reply from
 // here); false if out of memory (then the caller still owns w->reply).
 bool hub_wait_push(hub_t *hub, const hub_wait_t *w);
@@ -351,6 +361,24 @@ hub_client_fn hub_client_submit;
 hub_engine_fn hub_task_result;
 // hub_commits: run the waits whose mutations are now committed (or failed).
 void hub_commits(hub_t *hub);
+// hub_sched_ops: the scheduler callbacks (ctx = hub).
+extern const sched_ops_t hub_sched_ops;
+// hub_task_fail_now: record that the controller failed task (status, ename,
+// evalue) and deliver it once committed.
+void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
+                       const char *evalue);
+
+// ---- deliver.c
+// hub_deliver: task's result is committed: send it to its client (or hold
+// it briefly, see hub_deliveries_flush), announce it, and free the task.
+void hub_deliver(hub_t *hub, hub_task_t *task);
+// hub_ack: tell engine now that msg_id's result is recorded.
+void hub_ack(hub_t *hub, int engine, const char *msg_id);
+// hub_ack_later: the same, gathered into the next batch (hub_acks_flush).
+void hub_ack_later(hub_t *hub, int engine, const char *msg_id);
+// hub_accept_later: task's request is committed: its client is told
+// "accepted" with the next batch (hub_accepts_flush).
+void hub_accept_later(hub_t *hub, hub_task_t *task);
 // hub_acks_flush: send the result acknowledgements gathered so far, one
 // message per engine — always when force, else once HUB_ACK_MAX are
 // waiting or the oldest has waited HUB_ACK_DELAY_US. An acknowledgement
@@ -377,17 +405,6 @@ void hub_task_count(hub_t *hub, hub_task_t *task);
 // hub_task_uncount: take task off its client's tally; the client's tasks
 // still outstanding after it.
 long hub_task_uncount(hub_t *hub, hub_task_t *task);
-// hub_task_free: free a task and everything it owns.
-void hub_task_free(hub_task_t *task);
-// hub_sched_ops: the scheduler callbacks (ctx = hub).
-extern const sched_ops_t hub_sched_ops;
-// hub_task_spec: the scheduler spec of task into spec (its pointers, the
-// targets too, borrowed from task->req: valid while the task lives).
-void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);
-// hub_task_fail_now: record that the controller failed task (status, ename,
-// evalue) and deliver it once committed.
-void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
-                       const char *evalue);
 
 // ---- queries.c: the client socket's handlers but TASK_REQUEST, one per
 // request type, each answering with its *_REPLY or an ERROR_REPLY.
