@@ -9,7 +9,12 @@
  * inserted and completed, result_status(100k) ≤ 200 ms, indexed queries
  * ≤ 50 ms.
  *
+ * --drop-index NAME (repeatable) drops one of the schema's indexes before
+ * the run, to see what it costs each insert and what the reads lose
+ * without it (the file is then no longer one the controller would make).
+ *
  * Usage: bench_db [--records N] [--dir DIR] [--full] [--keep] [--batch N]
+ *                 [--drop-index NAME]...
  */
 #include "db/reader.h"
 #include "db/writer.h"
@@ -18,6 +23,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +36,21 @@
 
 // Settings from the command line.
 typedef struct {
-    long records;     // how many tasks
-    const char *dir;  // where the database goes (a new temp dir if NULL)
-    bool full;        // FULL durability
-    bool keep;        // leave the files behind
-    long batch;       // writer batch limit (0: its default)
+    long records;          // how many tasks
+    const char *dir;       // where the database goes (a new temp dir if NULL)
+    bool full;             // FULL durability
+    bool keep;             // leave the files behind
+    long batch;            // writer batch limit (0: its default)
+    const char *drop[16];  // indexes to drop before the run
+    int n_drop;            // how many
 } s_args_t;
 
 static int s_usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [--records N] [--dir DIR] [--full] [--keep] [--batch N]\n", prog);
+    fprintf(stderr,
+            "usage: %s [--records N] [--dir DIR] [--full] [--keep] [--batch N] "
+            "[--drop-index NAME]...\n",
+            prog);
     return 2;
 }
 
@@ -288,6 +299,34 @@ out:
     return rc;
 }
 
+// s_drop: create the database and drop the indexes a names; 0, or 1 with
+// a message (an index the schema does not have is an error).
+static int s_drop(const s_args_t *a, const char *path)
+{
+    if (a->n_drop == 0)
+        return 0;
+    ipp_error_t err;
+    db_reader_t *r = db_reader_new(path, DB_OPEN_READWRITE, NULL, &err);
+    if (!r) {
+        fprintf(stderr, "bench_db: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < a->n_drop && rc == 0; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "DROP INDEX \"%s\"", a->drop[i]);
+        char *msg = NULL;
+        if (sqlite3_exec(db_reader_sqlite(r), sql, NULL, NULL, &msg) != SQLITE_OK) {
+            fprintf(stderr, "bench_db: --drop-index %s: %s\n", a->drop[i], msg ? msg : "failed");
+            rc = 1;
+        }
+        sqlite3_free(msg);
+        printf("dropped_index=%s\n", a->drop[i]);
+    }
+    db_reader_destroy(&r);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     s_args_t a = {.records = 1000000};
@@ -300,6 +339,8 @@ int main(int argc, char **argv)
             a.full = true;
         } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
             a.batch = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--drop-index") == 0 && i + 1 < argc && a.n_drop < 16) {
+            a.drop[a.n_drop++] = argv[++i];
         } else if (strcmp(argv[i], "--keep") == 0) {
             a.keep = true;
         } else {
@@ -316,7 +357,7 @@ int main(int argc, char **argv)
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/bench.db", dir);
-    int rc = s_run(&a, path);
+    int rc = s_drop(&a, path) ? 1 : s_run(&a, path);
     if (!a.keep) {
         char f[4200];
         unlink(path);
