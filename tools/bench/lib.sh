@@ -102,7 +102,7 @@ build_ipp() {
         # Another build may hold the tree, or a folder may be mid-edit: retry.
         for attempt in 1 2 3 4; do
             if cmake --build "$build" -j"$(nproc)" --target ipp-controller ipp-engine \
-                bench_e2e bench_store bench_floor >"$build/bench-build.log" 2>&1; then
+                ipp_cli bench_e2e bench_store bench_floor >"$build/bench-build.log" 2>&1; then
                 break
             fi
             if [ $attempt = 4 ]; then
@@ -119,8 +119,9 @@ build_ipp() {
     e2e_bin="$build/tools/bench/bench_e2e"
     store_bin="$build/tools/bench/bench_store"
     floor_bin="$build/tools/bench/bench_floor"
+    ipp_bin="$build/tools/ipp/ipp"
     local b
-    for b in "$ctl_bin" "$eng_bin" "$e2e_bin" "$store_bin" "$floor_bin"; do
+    for b in "$ctl_bin" "$eng_bin" "$ipp_bin" "$e2e_bin" "$store_bin" "$floor_bin"; do
         [ -x "$b" ] || { say "missing $b (build it, or drop --no-build)"; exit 1; }
     done
     build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
@@ -152,10 +153,14 @@ start_controller() {
 }
 
 # start_cluster DIR [controller options…]: a controller, then 2 engines
-# once it has written its connection files.
+# once it has written its connection files. With --curve among the
+# options, each engine gets a key of its own (`ipp keys new --role engine`)
+# and the benchmarks connect with the profile's ipp-client.json (the
+# owner's admin key), as a user of a Curve controller would.
 start_cluster() {
-    local dir=$1 i=0 n
+    local dir=$1 i=0 n curve=0 o
     shift
+    for o in "$@"; do [ "$o" = --curve ] && curve=1; done
     mkdir -p "$dir"
     start_controller "$dir" "$@"
     while [ ! -f "$dir/profile_default/security/ipp-engine.json" ]; do
@@ -169,7 +174,13 @@ start_cluster() {
     done
     engines=""
     for n in 1 2; do
-        IPP_DIR="$dir" "$eng_bin" --log-level warn >>"$dir/engine-$n.log" 2>&1 &
+        local conn=()
+        if [ $curve = 1 ]; then
+            IPP_DIR="$dir" "$ipp_bin" keys new --role engine "bench-engine-$n" >>"$dir/keys.log" 2>&1 ||
+                { cat "$dir/keys.log" >&2; say "ipp keys new failed"; exit 1; }
+            conn=(--connection "$dir/profile_default/security/keys/bench-engine-$n.json")
+        fi
+        IPP_DIR="$dir" "$eng_bin" --log-level warn "${conn[@]}" >>"$dir/engine-$n.log" 2>&1 &
         engines="$engines $!"
         live="$live $!"
     done
