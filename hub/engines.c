@@ -203,6 +203,8 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     e->registered = ipp_clock_now_us();
     e->last_seen = ipp_clock_mono_us();
+    if (hub->peer)
+        snprintf(e->key, sizeof e->key, "%s", hub->peer->name);
 
     s_registration_reply(hub, ident, parent, id);
     IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id, req->uuid,
@@ -276,6 +278,27 @@ void hub_engines_check(hub_t *hub, int64_t now_mono)
             s_engine_gone(hub, e, why);
         }
     }
+}
+
+size_t hub_engines_drop_revoked(hub_t *hub)
+{
+    size_t n = 0;
+    if (!hub->keys)
+        return 0;
+    // Removing shifts the registry; walk from the end.
+    for (size_t i = hub_registry_count(hub->engines); i-- > 0;) {
+        hub_engine_t *e = hub_registry_at(hub->engines, i);
+        if (!e || !e->key[0])
+            continue;
+        const hub_key_t *k = ipp_strmap_get(hub->keys, e->key);
+        if (k && !k->revoked)
+            continue;
+        char why[128];
+        snprintf(why, sizeof why, "its key %s was %s", e->key, k ? "revoked" : "removed");
+        s_engine_gone(hub, e, why);
+        n++;
+    }
+    return n;
 }
 
 void hub_engines_stop(hub_t *hub, const int *targets, size_t n)

@@ -282,6 +282,10 @@ hub_engine_fn hub_engine_unmet;
 hub_engine_fn hub_engine_unregister;
 // hub_engines_check: declare engines that missed too many heartbeats dead.
 void hub_engines_check(hub_t *hub, int64_t now_mono);
+// hub_engines_drop_revoked: with Curve, every engine registered with a
+// key now revoked or no longer in the key table is unregistered at once,
+// as for a death (its tasks are retried or fail). Returns how many.
+size_t hub_engines_drop_revoked(hub_t *hub);
 // hub_engines_stop: tell every engine (or those in targets) to stop.
 void hub_engines_stop(hub_t *hub, const int *targets, size_t n);
 // hub_engine_info: fill an EngineInfo (strings borrowed from e).

@@ -554,6 +554,12 @@ void hub_query_keys_reload(hub_t *hub, wire_msg_t *msg, const wire_frame_t *iden
     }
     if (revoked_any || n == 0)
         s_kick_subscribers(hub);
+    // An engine whose key went stops at once, not after its missed
+    // heartbeats: its tasks are retried or fail now.
+    size_t dropped = hub_engines_drop_revoked(hub);
+    if (dropped)
+        IPP_LOGI(hub->log, "curve: %zu engine%s unregistered with their key", dropped,
+                 dropped == 1 ? "" : "s");
     IPP_LOGI(hub->log, "curve: %d key%s read again", loaded, loaded == 1 ? "" : "s");
     Ipp__KeysReloadReply rep = IPP__KEYS_RELOAD_REPLY__INIT;
     rep.has_loaded = 1;

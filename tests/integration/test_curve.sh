@@ -155,6 +155,34 @@ grep -q "^second: IPP_ERR_DENIED .*key carol is revoked" "$dir/peer.out" ||
     fail "carol after revocation: $(cat "$dir/peer.out")"
 "$ipp" keys list | grep -q "^carol .* client .*Z  *[0-9T:-]*Z *$" || fail "list: $("$ipp" keys list)"
 
+# An engine key revoked while its engine runs a task: the engine is
+# unregistered by the time `ipp keys revoke` returns (not after its missed
+# heartbeats), and its task fails as for a death.
+"$ipp" keys new --role engine node2 >"$dir/out" 2>&1 || fail "keys new node2: $(cat "$dir/out")"
+"$eng" --connection "$keys/node2.json" >"$dir/eng2.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    "$ipp" status 2>/dev/null | grep -q "^2 engines" && break
+    sleep 0.1
+done
+"$ipp" status | grep -q "^2 engines" || fail "node2 did not register: $(tail -5 "$dir/eng2.log")"
+e2=$(sqlite3 "$db" "SELECT id FROM engines ORDER BY id DESC LIMIT 1")
+long=$("$ipp" --connection "$keys/alice.json" run --targets "$e2" -- sleep 60) || fail "submit: $long"
+running_on_e2() { "$ipp" status | awk -v e="$e2" '$1 == e && $3 == 1 { ok = 1 } END { exit !ok }'; }
+for _ in $(seq 100); do
+    running_on_e2 && break
+    sleep 0.1
+done
+running_on_e2 || fail "the task is not running on engine $e2: $("$ipp" status)"
+"$ipp" keys revoke node2 >"$dir/out" 2>&1 || fail "revoke node2: $(cat "$dir/out")"
+"$ipp" status >"$dir/status" 2>&1
+grep -q "^1 engine" "$dir/status" || fail "node2's engine is still registered: $(cat "$dir/status")"
+grep -q "engine $e2 (.*) unregistered: its key node2 was revoked" "$dir/ctl.log" ||
+    fail "no unregistration logged for node2"
+"$ipp" --connection "$keys/alice.json" wait "$long" >/dev/null 2>&1
+"$ipp" --connection "$keys/alice.json" result "$long" >"$dir/out" 2>&1
+grep -q "EngineError" "$dir/out" || fail "the task of the revoked engine: $(cat "$dir/out")"
+
 # A key file others may read is refused, naming it.
 chmod 640 "$keys/alice.json"
 "$ipp" --connection "$keys/alice.json" status >"$dir/out" 2>&1 && fail "a 0640 key file was used"
