@@ -49,6 +49,12 @@ grep -q curve_server_key "$sec/ipp-client.json" || fail "no Curve server key in 
 # A name is given once.
 "$ipp" keys new --role admin alice --out "$dir/alice2.json" >"$dir/out" 2>&1 && fail "a second key named alice"
 grep -q "already" "$dir/out" || fail "no reason for refusing a second alice: $(cat "$dir/out")"
+# Also at the default path, where alice's file is in the way: the name is
+# the reason given, and nothing changes.
+"$ipp" keys new --role admin alice >"$dir/out" 2>&1 && fail "a second key named alice (default path)"
+grep -q "a key named alice is already recorded (client, created .*); a name is given once" \
+    "$dir/out" || fail "the reason for refusing a second alice: $(cat "$dir/out")"
+[ "$(sqlite3 "$db" "SELECT role FROM keys WHERE name='alice'")" = client ] || fail "alice changed"
 
 # Files are 0600.
 for f in "$sec/curve-server.key" "$sec/ipp-client.json" "$keys/alice.json" "$keys/node1.json"; do

@@ -165,41 +165,59 @@ static int s_new(cli_t *cli, const char *dir, const char *name, db_role_t role, 
         cli_error("%s has no Curve server key: start the controller with --curve first", tpath);
         return CLI_FAILED;
     }
+    int rc = CLI_OK;
+    // The name first: a name taken is the reason to give, also when its
+    // file (the default path is the name's) is in the way.
+    db_curve_key_t k;
+    sqlite3 *db = s_open(dir, db_path);
+    if (!db) {
+        rc = CLI_FAILED;
+        goto out;
+    }
+    ipp_err_t got = db_keys_get(db, name, &k, &err);
+    if (got == IPP_OK) {
+        char when[32];
+        cli_error("a key named %s is already recorded (%s, created %s%s); a name is given "
+                  "once, even after a revocation",
+                  name, db_role_name(k.role), s_iso(k.created, when, sizeof when),
+                  k.revoked ? ", revoked" : "");
+        rc = CLI_FAILED;
+        goto out;
+    }
+    if (got != IPP_ERR_NOT_FOUND) {
+        cli_error("%s", err.msg);
+        rc = CLI_FAILED;
+        goto out;
+    }
     if (out) {
         snprintf(opath, sizeof opath, "%s", out);
     } else {
         snprintf(opath, sizeof opath, "%s/security/keys", dir);
         if (mkdir(opath, 0700) != 0 && errno != EEXIST) {
             cli_error("cannot create %s: %s", opath, strerror(errno));
-            return CLI_FAILED;
+            rc = CLI_FAILED;
+            goto out;
         }
         snprintf(opath, sizeof opath, "%s/security/keys/%s.json", dir, name);
     }
     struct stat st;
     if (lstat(opath, &st) == 0) {
-        memset(info.key, 0, sizeof info.key);
         cli_error("%s exists; not overwritten (another key's file?)", opath);
-        return CLI_FAILED;
+        rc = CLI_FAILED;
+        goto out;
     }
-    db_curve_key_t k;
     memset(&k, 0, sizeof k);
     snprintf(k.name, sizeof k.name, "%s", name);
     k.role = role;
     k.created = ipp_clock_now_us();
     memset(info.curve_secret_key, 0, sizeof info.curve_secret_key);
     if (zmq_curve_keypair(info.curve_public_key, info.curve_secret_key) != 0) {
-        memset(info.key, 0, sizeof info.key);
         cli_error("cannot make a key pair: %s", zmq_strerror(zmq_errno()));
-        return CLI_FAILED;
-    }
-    memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
-    snprintf(info.key_name, sizeof info.key_name, "%s", name);
-    int rc = CLI_OK;
-    sqlite3 *db = s_open(dir, db_path);
-    if (!db) {
         rc = CLI_FAILED;
         goto out;
     }
+    memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
+    snprintf(info.key_name, sizeof info.key_name, "%s", name);
     if (db_keys_add(db, &k, &err) != IPP_OK) {
         cli_error("%s", err.msg);
         rc = CLI_FAILED;
