@@ -422,6 +422,19 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info, const ipp_c
         memset(sec, 0, sizeof sec);
         if (rc != IPP_OK)
             return rc;
+        // Watch the dealer's first handshake: a key the controller's ZAP
+        // handler refuses gets an ERROR command, not a message, and the
+        // client would only time out (s_hello).
+        char mon[96];
+        snprintf(mon, sizeof mon, "inproc://ipp-client-monitor.%s", sid);
+        if (zmq_socket_monitor(c->dealer, mon,
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) !=
+                0 ||
+            !(c->monitor = zmq_socket(c->ctx, ZMQ_PAIR)) ||
+            zmq_setsockopt(c->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+            zmq_connect(c->monitor, mon) != 0)
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot watch the handshake: %s",
+                                 zmq_strerror(errno));
     }
     conn_endpoint(info, info->client_port, c->endpoint, sizeof c->endpoint);
     conn_endpoint(info, info->notify_port, c->notify_endpoint, sizeof c->notify_endpoint);
@@ -445,14 +458,76 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info, const ipp_c
     return IPP_OK;
 }
 
+// s_monitor_stop: no more handshake watching.
+static void s_monitor_stop(ipp_client_t *c)
+{
+    if (!c->monitor)
+        return;
+    zmq_socket_monitor(c->dealer, NULL, 0);
+    zmq_close(c->monitor);
+    c->monitor = NULL;
+}
+
+// s_handshake: with Curve, wait (up to the timeout) for the dealer's
+// first handshake to end. IPP_OK when it succeeded; IPP_ERR_DENIED when
+// the controller refused the key (its ZAP handler's status code);
+// IPP_ERR_TIMEOUT when neither happened in time (no controller, or one
+// that cannot read our HELLO: another server key).
+static ipp_err_t s_handshake(ipp_client_t *c, const conn_info_t *info, ipp_error_t *err)
+{
+    int64_t deadline = cl_mono_us() + c->timeout_us;
+    ipp_err_t rc = IPP_ERR_TIMEOUT;
+    while (rc == IPP_ERR_TIMEOUT) {
+        int64_t left = deadline - cl_mono_us();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t it = {c->monitor, 0, ZMQ_POLLIN, 0};
+        int n = ipp_zpoll(&it, 1, (long)((left + 999) / 1000));
+        if (n < 0 && errno != EINTR)
+            return ipp_error_set(err, IPP_ERR_ZMQ, "client: poll failed: %s", zmq_strerror(errno));
+        if (n <= 0)
+            continue;
+        // An event: [uint16 event, uint32 value][endpoint].
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_recv(&f, c->monitor, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&f) >= 6) {
+            memcpy(&event, zmq_msg_data(&f), 2);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&f) + 2, 4);
+        }
+        while (zmq_msg_more(&f) && zmq_msg_recv(&f, c->monitor, ZMQ_DONTWAIT) >= 0)
+            ;
+        zmq_msg_close(&f);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            rc = IPP_OK;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            rc = ipp_error_set(err, IPP_ERR_DENIED,
+                               "the controller at %s refused the Curve key%s%s of %s (ZAP status "
+                               "%u): it is not listed with this controller, revoked, or an engine "
+                               "key (ipp keys list)",
+                               c->endpoint, info->key_name[0] ? " " : "", info->key_name, c->path,
+                               (unsigned)value);
+    }
+    return rc;
+}
+
 // s_hello: CONNECT_REQUEST → CONNECT_REPLY.
 static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *err)
 {
     Ipp__ConnectRequest req = IPP__CONNECT_REQUEST__INIT;
     wire_msg_t reply;
     ipp_error_t e;
-    ipp_err_t rc = cl_request(c, IPP__MSG_TYPE__CONNECT_REQUEST, &req.base,
-                              IPP__MSG_TYPE__CONNECT_REPLY, &reply, &e);
+    ipp_err_t rc = IPP_OK;
+    if (c->monitor) {
+        rc = s_handshake(c, info, err);
+        s_monitor_stop(c);
+        if (rc == IPP_ERR_DENIED || rc == IPP_ERR_ZMQ)
+            return rc;
+    }
+    if (rc == IPP_OK)
+        rc = cl_request(c, IPP__MSG_TYPE__CONNECT_REQUEST, &req.base, IPP__MSG_TYPE__CONNECT_REPLY,
+                        &reply, &e);
     if (rc == IPP_ERR_TIMEOUT && c->last_refusal.code != IPP_OK) {
         // Something answered, but not with the key of this file (a
         // connection file left by another run of the controller, say).
@@ -580,6 +655,8 @@ void ipp_client_destroy(ipp_client_t **client_p)
     wire_msg_fini(&c->tx);
     if (c->epfd >= 0)
         close(c->epfd);
+    if (c->monitor)
+        zmq_close(c->monitor);
     if (c->dealer)
         zmq_close(c->dealer);
     if (c->sub)

@@ -231,6 +231,8 @@ struct ipp_client_t {
     void *ctx;                    // ZeroMQ context (owned)
     void *dealer;                 // to the controller's client ROUTER
     void *sub;                    // from the controller's PUB
+    void *monitor;                // with Curve, until the first handshake: the
+                                  // dealer's monitor (PAIR, owned)
     int epfd;                     // epoll set of both sockets' ZMQ_FD
     wire_session_t *ws;           // signing, ids, replay guard (owned)
     ipp_logger_t log;             // where warnings go

@@ -150,7 +150,9 @@ void ipp_queue_status_fini(ipp_queue_status_t *qs);
  * IPP_ERR_PERMISSION: readable by others; IPP_ERR_CONN_FILE: malformed —
  * each naming the file), IPP_ERR_TIMEOUT when the controller does not
  * answer within opts->timeout (naming the endpoint and the file),
- * IPP_ERR_ZMQ, IPP_ERR_NOMEM. Caller owns the result. */
+ * IPP_ERR_DENIED as soon as a Curve controller's handshake refuses the
+ * key (unknown to it, revoked, or an engine key; naming the endpoint and
+ * the file), IPP_ERR_ZMQ, IPP_ERR_NOMEM. Caller owns the result. */
 ipp_client_t *ipp_client_new(const ipp_client_opts_t *opts, ipp_error_t *err);
 
 /* ipp_client_connect: ipp_client_new with where = a connection file path

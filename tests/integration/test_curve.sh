@@ -89,8 +89,13 @@ tasks=$(sqlite3 "$db" "SELECT count(*) FROM tasks")
 # An unknown key (recorded in another database): refused, nothing recorded.
 "$ipp" keys new --role client mallory --db "$dir/other.db" --out "$dir/mallory.json" >/dev/null 2>&1 ||
     fail "keys new mallory"
-"$ipp" --request-timeout 2 --connection "$dir/mallory.json" run -- echo nope >"$dir/out" 2>&1
-[ $? = 3 ] || fail "an unknown key got in: $(cat "$dir/out")"
+# The client is told at once that its key was refused (the handshake's
+# ERROR), not left to time out; --request-timeout 60 would fail the test
+# by its own time limit if it waited.
+"$ipp" --request-timeout 60 --connection "$dir/mallory.json" run -- echo nope >"$dir/out" 2>&1
+[ $? = 1 ] || fail "an unknown key got in: $(cat "$dir/out")"
+grep -q "the controller at tcp://127.0.0.1:[0-9]* refused the Curve key mallory of $dir/mallory.json" \
+    "$dir/out" || fail "unknown key: $(cat "$dir/out")"
 
 # An engine key on the client socket: a client file holding node1's pair.
 /usr/bin/python3 - "$keys/alice.json" "$keys/node1.json" "$dir/engkey.json" <<'EOF'
@@ -100,8 +105,9 @@ c["curve_public_key"] = e["curve_public_key"]; c["curve_secret_key"] = e["curve_
 fd = os.open(sys.argv[3], os.O_WRONLY | os.O_CREAT, 0o600)
 os.write(fd, json.dumps(c).encode()); os.close(fd)
 EOF
-"$ipp" --request-timeout 2 --connection "$dir/engkey.json" run -- echo nope >"$dir/out" 2>&1
-[ $? = 3 ] || fail "an engine key got onto the client socket: $(cat "$dir/out")"
+"$ipp" --request-timeout 60 --connection "$dir/engkey.json" run -- echo nope >"$dir/out" 2>&1
+[ $? = 1 ] || fail "an engine key got onto the client socket: $(cat "$dir/out")"
+grep -q "refused the Curve key" "$dir/out" || fail "engine key as a client: $(cat "$dir/out")"
 
 # A client key registering as an engine: an engine file with bob's pair.
 /usr/bin/python3 - "$keys/node1.json" "$keys/bob.json" "$dir/bobeng.json" <<'EOF'

@@ -256,7 +256,8 @@ int cli_connect(const cli_t *cli, ipp_client_t **out)
     *out = ipp_client_new(&o, &err);
     if (!*out) {
         cli_error("%s", err.msg);
-        return CLI_UNREACHABLE;
+        // A controller that refused our key was reached: refused, not absent.
+        return err.code == IPP_ERR_DENIED ? CLI_FAILED : CLI_UNREACHABLE;
     }
     return CLI_OK;
 }
