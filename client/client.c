@@ -541,8 +541,8 @@ static ipp_err_t s_hello(ipp_client_t *c, const conn_info_t *info, ipp_error_t *
         char hint[256] = "";
         if (info->curve_server_key[0])
             snprintf(hint, sizeof hint,
-                     "; with Curve, the controller also stays silent to a key it does not "
-                     "know, a revoked key, or an engine key");
+                     "; with Curve, no handshake completed: the controller's key in the "
+                     "file may be another controller's");
         else if (info->controller_pid > 0)
             snprintf(hint, sizeof hint, "; it was written by controller pid %d",
                      info->controller_pid);
