@@ -203,8 +203,7 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     }
     e->registered = ipp_clock_now_us();
     e->last_seen = ipp_clock_mono_us();
-    if (hub->peer)
-        snprintf(e->key, sizeof e->key, "%s", hub->peer->name);
+    hub_keys_engine_registered(hub, e->uuid);
 
     s_registration_reply(hub, ident, parent, id);
     IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id, req->uuid,
@@ -283,18 +282,19 @@ void hub_engines_check(hub_t *hub, int64_t now_mono)
 size_t hub_engines_drop_revoked(hub_t *hub)
 {
     size_t n = 0;
-    if (!hub->keys)
+    if (!hub->keys || !hub->engine_keys)
         return 0;
     // Removing shifts the registry; walk from the end.
     for (size_t i = hub_registry_count(hub->engines); i-- > 0;) {
         hub_engine_t *e = hub_registry_at(hub->engines, i);
-        if (!e || !e->key[0])
+        const hub_engine_key_t *ek = e ? ipp_strmap_get(hub->engine_keys, e->uuid) : NULL;
+        if (!ek)
             continue;
-        const hub_key_t *k = ipp_strmap_get(hub->keys, e->key);
+        const hub_key_t *k = ipp_strmap_get(hub->keys, ek->name);
         if (k && !k->revoked)
             continue;
         char why[128];
-        snprintf(why, sizeof why, "its key %s was %s", e->key, k ? "revoked" : "removed");
+        snprintf(why, sizeof why, "its key %s was %s", ek->name, k ? "revoked" : "removed");
         s_engine_gone(hub, e, why);
         n++;
     }

@@ -160,6 +160,12 @@ typedef struct hub_wait_t {
 
 // A Curve key the controller knows (keys.c): loaded from the task store at
 // start and again when `ipp keys` says one changed.
+// The key an engine registered with, by its uuid (Curve only).
+typedef struct hub_engine_key_t {
+    char uuid[64];                   // the engine's uuid (the map's key)
+    char name[DB_KEY_NAME_MAX + 1];  // the key's name (the ZAP User-Id)
+} hub_engine_key_t;
+
 typedef struct hub_key_t {
     char name[DB_KEY_NAME_MAX + 1];       // its name (the ZAP User-Id)
     db_role_t role;                       // client, engine or admin
@@ -230,6 +236,7 @@ typedef struct hub_t {
     ipp_strmap_t *keys;                  // hub_key_t by name (owned values), Curve only
     ipp_strmap_t *keys_by_pub;           // the same entries by public key (borrowed)
     ipp_strmap_t *refused_logged;        // "reason|key|host" already logged (values unused)
+    ipp_strmap_t *engine_keys;           // hub_engine_key_t by engine uuid (owned), Curve only
     int64_t refusals[HUB_REFUSE__N];     // refusals counted since start
     const hub_key_t *peer;               // the key of the message being handled (NULL
                                          // without Curve: no identity, nothing limited)
@@ -282,6 +289,9 @@ hub_engine_fn hub_engine_unmet;
 hub_engine_fn hub_engine_unregister;
 // hub_engines_check: declare engines that missed too many heartbeats dead.
 void hub_engines_check(hub_t *hub, int64_t now_mono);
+// hub_keys_engine_registered: with Curve, remember that the engine of
+// uuid registered with the key of the message being handled (hub->peer).
+void hub_keys_engine_registered(hub_t *hub, const char *uuid);
 // hub_engines_drop_revoked: with Curve, every engine registered with a
 // key now revoked or no longer in the key table is unregistered at once,
 // as for a death (its tasks are retried or fail). Returns how many.

@@ -107,7 +107,8 @@ ipp_err_t hub_keys_setup(hub_t *hub, ipp_error_t *err)
     hub->keys = ipp_strmap_new();
     hub->keys_by_pub = ipp_strmap_new();
     hub->refused_logged = ipp_strmap_new();
-    if (!hub->keys || !hub->keys_by_pub || !hub->refused_logged)
+    hub->engine_keys = ipp_strmap_new();
+    if (!hub->keys || !hub->keys_by_pub || !hub->refused_logged || !hub->engine_keys)
         return ipp_error_set(err, IPP_ERR_NOMEM, "no memory for the key table");
     // The handler is bound before any socket: with none, libzmq would let
     // every Curve client in.
@@ -265,8 +266,30 @@ void hub_keys_free(hub_t *hub)
     if (hub->refused_logged)
         ipp_strmap_each(hub->refused_logged, s_free_entry, NULL);
     ipp_strmap_destroy(&hub->refused_logged);
+    if (hub->engine_keys)
+        ipp_strmap_each(hub->engine_keys, s_free_entry, NULL);
+    ipp_strmap_destroy(&hub->engine_keys);
     memset(hub->curve_secret, 0, sizeof hub->curve_secret);
     hub->peer = NULL;
+}
+
+void hub_keys_engine_registered(hub_t *hub, const char *uuid)
+{
+    if (!hub->engine_keys || !hub->peer || !uuid)
+        return;
+    // One entry per uuid, kept while the controller runs (a few bytes per
+    // engine that ever registered); a new registration replaces it.
+    hub_engine_key_t *ek = ipp_strmap_del(hub->engine_keys, uuid);
+    if (!ek && !(ek = calloc(1, sizeof *ek))) {
+        IPP_LOGW(hub->log, "curve: no memory to remember engine %s's key", uuid);
+        return;
+    }
+    snprintf(ek->uuid, sizeof ek->uuid, "%s", uuid);
+    snprintf(ek->name, sizeof ek->name, "%s", hub->peer->name);
+    if (ipp_strmap_put(hub->engine_keys, ek->uuid, ek) != 0) {
+        IPP_LOGW(hub->log, "curve: no memory to remember engine %s's key", uuid);
+        free(ek);
+    }
 }
 
 // ------------------------------------------------------------- refusals

@@ -9,8 +9,6 @@
 #ifndef IPP_HUB_REGISTRY_H
 #define IPP_HUB_REGISTRY_H
 
-#include "db/keys.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,10 +31,6 @@ typedef struct hub_engine_t {
     int64_t completed;             // tasks it finished in this run
     bool alive;                    // a heartbeat came after this registration:
                                    // the scheduler may send it work
-
-    // With Curve, the name of the key it registered with (the ZAP
-    // User-Id); "" without.
-    char key[DB_KEY_NAME_MAX + 1];
 } hub_engine_t;
 
 typedef struct hub_registry_t hub_registry_t;
