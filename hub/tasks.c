@@ -349,8 +349,11 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         // from this engine, or unknown: the engine may forget it.
         IPP_LOGI(hub->log, "result of %s from engine %d not needed: acknowledged", id, e->id);
         hub_ack(hub, e->id, id);
-        // If the scheduler still counts it as running there, free the slot.
-        if (!task || !task->result)
+        // A task this controller no longer holds is recorded: if the
+        // scheduler still counts it as running there, free the slot. One
+        // still pending here (waiting, queued, or running elsewhere) must
+        // not be given an outcome the store never got: it runs as planned.
+        if (!task)
             sched_result(hub->sched, id, r->has_status && r->status == IPP__STATUS__OK, e->id,
                          NULL);
         return;

@@ -274,6 +274,64 @@ START_TEST(test_restarted_engine_keeps_tasks_it_was_sent_before_registering)
 }
 END_TEST
 
+// A result for a task the engine was never sent — a copy an engine kept
+// from before a controller restart, whose assignment was never recorded,
+// or a forged one — while that task waits in a queue: acknowledged and
+// ignored. The task still runs, and completes with its real result
+// (before the fix the scheduler took it as finished, and its record stayed
+// pending for good).
+START_TEST(test_result_for_a_queued_task_does_not_finish_it)
+{
+    h_up(&C, &K, 0, (const char *[]){"--hwm", "1", "--heartbeat-misses", "50", NULL});
+    h_client_t p;
+    h_engine_peer_open(&p, &C, "only-engine");
+    s_register(&p, "only-uuid");
+    ck_assert_int_eq(h_recv(&p, 5000), IPP__MSG_TYPE__REGISTRATION_REPLY);
+    int id = ((Ipp__RegistrationReply *)p.msg.content)->engine_id;
+    s_beat(&p, id);
+    ck_assert_int_eq(h_recv(&p, 5000), IPP__MSG_TYPE__HEARTBEAT);
+    ck_assert(h_wait_engines(&K, 1, 5000));
+    id_t_ ids[2];
+    for (int i = 0; i < 2; i++) {
+        h_task_t t = {.call = "noop", .target = -1};
+        h_submit(&K, &t, ids[i]);
+    }
+    int got = 0;
+    for (int i = 0; i < 50 && got != IPP__MSG_TYPE__TASK_REQUEST; i++)
+        got = h_recv(&p, 200);
+    ck_assert_int_eq(got, IPP__MSG_TYPE__TASK_REQUEST);
+    ck_assert_str_eq(p.msg.header->msg_id, ids[0]);  // hwm 1: the second waits
+    Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
+    r.has_status = 1;
+    r.status = IPP__STATUS__OK;
+    for (int k = 1; k >= 0; k--) {  // first the one it never got, then its own
+        r.msg_id = ids[k];
+        ck_assert_int_eq(wire_send(p.wire, p.dealer, NULL, 0, IPP__MSG_TYPE__TASK_RESULT, ids[k],
+                                   &r.base, NULL, 0, 0, NULL, NULL),
+                         IPP_OK);
+    }
+    got = 0;
+    for (int i = 0; i < 50 && got != IPP__MSG_TYPE__TASK_REQUEST; i++)
+        got = h_recv(&p, 200);
+    ck_assert_msg(got == IPP__MSG_TYPE__TASK_REQUEST, "the queued task was never sent");
+    ck_assert_str_eq(p.msg.header->msg_id, ids[1]);
+    r.msg_id = ids[1];
+    ck_assert_int_eq(wire_send(p.wire, p.dealer, NULL, 0, IPP__MSG_TYPE__TASK_RESULT, ids[1],
+                               &r.base, NULL, 0, 0, NULL, NULL),
+                     IPP_OK);
+    h_result_t res[2];
+    ck_assert_uint_eq(h_collect(&K, ids, 2, res, 10000), 2);
+    ck_assert_int_eq(res[0].status, IPP__STATUS__OK);
+    ck_assert_int_eq(res[1].status, IPP__STATUS__OK);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT attempts FROM tasks WHERE msg_id='%s'", ids[1]);
+    ck_assert_int_eq(h_db_int(&C, sql), 1);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks WHERE status='pending'"), 0);
+    h_client_close(&p);
+    h_down(&C, &K);
+}
+END_TEST
+
 // With --max-engines 3 and two engines up, one more registers; the next
 // is refused with an error naming the cap, and taken once there is room.
 START_TEST(test_registrations_past_the_cap_refused)
@@ -434,6 +492,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_registration_flood_gets_no_work);
     tcase_add_test(tc, test_registrations_past_the_cap_refused);
     tcase_add_test(tc, test_restarted_engine_keeps_tasks_it_was_sent_before_registering);
+    tcase_add_test(tc, test_result_for_a_queued_task_does_not_finish_it);
     tcase_add_test(tc, test_labels_must_be_text);
     tcase_add_test(tc, test_targets_never_registered_fail_at_once);
     tcase_add_test(tc, test_targets_down_fail_after_the_grace);
