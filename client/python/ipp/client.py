@@ -77,9 +77,20 @@ class Client:
             url_file = os.fspath(url_file)
         if timeout is not None and timeout <= 0:
             raise error.InvalidUse(f"timeout must be > 0 seconds, not {timeout!r}")
-        self._cc = _ipp.Client(url_file, profile, ipp_dir, float(timeout or 10), username)
+        # $IPP_PROFILE as the ipp command has it (libipp itself knows only "default").
+        profile = profile or os.environ.get("IPP_PROFILE") or None
+        try:
+            self._cc = _ipp.Client(url_file, profile, ipp_dir, float(timeout or 10), username)
+        except error.NoSuchResult as e:
+            # libipp: "PATH: no such connection file (…)"
+            path, sep, _ = str(e).rpartition(": no such connection file")
+            if not sep:
+                raise
+            raise error.NoConnectionFile(
+                path, None if url_file is not None else
+                (profile or "default")) from None
         self.cluster = cluster
-        self.profile = profile or os.environ.get("IPP_PROFILE") or "default"
+        self.profile = profile or "default"
         self._live = weakref.WeakSet()     # AsyncResults of this client, for outstanding/metadata
         self._armed = set()                # AsyncResults completing themselves (kept alive)
         self._arm_queue = []               # to arm on the spinner thread

@@ -8,13 +8,14 @@ itself (a bad argument, a closed client, a timeout) derive from IppError.
 """
 
 import builtins
+import errno
 import concurrent.futures
 
 __all__ = [
     "IppError", "KernelError", "RemoteError", "CompositeError", "TimeoutError",
     "UnmetDependency", "ImpossibleDependency", "DependencyTimeout", "InvalidDependency",
     "TaskAborted", "EngineError", "NoEnginesRegistered", "ClientClosed", "InvalidUse",
-    "NoSuchResult", "QueryError", "NoSuchEngine",
+    "NoSuchResult", "QueryError", "NoSuchEngine", "NoConnectionFile",
 ]
 
 
@@ -45,6 +46,24 @@ class NoSuchResult(IppError, KeyError):
 
     def __str__(self):
         return Exception.__str__(self)
+
+
+class NoConnectionFile(IppError, FileNotFoundError):
+    """Client(): the connection file is not there — no controller has run
+    with that profile (or url_file names the wrong file). ``filename`` is
+    the file looked for. Also a FileNotFoundError (an OSError)."""
+
+    def __init__(self, filename, profile=None):
+        where = f"profile {profile!r}" if profile else "this connection file"
+        msg = (f"no connection file {filename}: no controller has been started for {where}. "
+               "Start a cluster first (`ipp cluster start -n 4`, or "
+               "ipp.Cluster(n=4).start_cluster_sync()), or give Client() the url_file=, "
+               "profile= or profile_dir= of one that runs")
+        super().__init__(errno.ENOENT, msg, filename)
+        self.profile = profile
+
+    def __str__(self):
+        return self.strerror
 
 
 class QueryError(IppError, ValueError):

@@ -11,13 +11,29 @@ from ipp import _ipp
 
 
 def test_missing_connection_file(tmp_path):
-    with pytest.raises(ipp.error.NoSuchResult, match="no such connection file"):
-        ipp.Client(url_file=str(tmp_path / "nope.json"))
+    path = str(tmp_path / "nope.json")
+    with pytest.raises(ipp.error.NoConnectionFile, match="ipp cluster start") as e:
+        ipp.Client(url_file=path)
+    # an OSError naming the file, not a lookup of a result
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, ipp.error.IppError)
+    assert not isinstance(e.value, ipp.error.NoSuchResult)
+    assert e.value.filename == path and path in str(e.value)
 
 
-def test_missing_profile(tmp_path):
-    with pytest.raises(ipp.error.IppError, match="connection file"):
+def test_missing_profile(tmp_path, monkeypatch):
+    want = str(tmp_path / "profile_nosuch" / "security" / "ipp-client.json")
+    with pytest.raises(ipp.error.NoConnectionFile, match="profile 'nosuch'") as e:
         ipp.Client(profile="nosuch", ipp_dir=str(tmp_path))
+    assert e.value.filename == want
+    # $IPP_PROFILE picks the profile, as for the ipp command
+    monkeypatch.setenv("IPP_PROFILE", "fromenv")
+    with pytest.raises(ipp.error.NoConnectionFile, match="profile 'fromenv'") as e:
+        ipp.Client(ipp_dir=str(tmp_path))
+    assert e.value.filename == str(tmp_path / "profile_fromenv" / "security" / "ipp-client.json")
+    monkeypatch.setenv("IPP_DIR", str(tmp_path))
+    monkeypatch.delenv("IPP_PROFILE")
+    with pytest.raises(OSError, match="profile 'default'"):
+        ipp.Client()
 
 
 def test_profile_dir_and_url_file_conflict(tmp_path):
