@@ -92,6 +92,8 @@ class Client:
         self.cluster = cluster
         self.profile = profile or "default"
         self._live = weakref.WeakSet()     # AsyncResults of this client, for outstanding/metadata
+        self._history = []                 # msg_ids submitted through this client, in order
+        self._hist_pending = []            # C AsyncResults whose msg_ids are not in it yet
         self._armed = set()                # AsyncResults completing themselves (kept alive)
         self._arm_queue = []               # to arm on the spinner thread
         self._spinner = None
@@ -111,6 +113,18 @@ class Client:
 
     def _track(self, ar):
         self._live.add(ar)
+        if ar.owner:
+            # history: the C results' msg_ids are read in batches, so that
+            # submitting stays one append and no result is kept for long.
+            h = self._hist_pending
+            h.append(ar._car)
+            if len(h) >= 1024:
+                self._flush_history()
+
+    def _flush_history(self):
+        h, self._hist_pending = self._hist_pending, []
+        for car in h:
+            self._history.extend(car.msg_ids())
 
     def _spin_quietly(self):
         if not self._cc.closed:
@@ -277,7 +291,9 @@ class Client:
 
     @property
     def outstanding(self):
-        """msg_ids of this client's unfinished tasks."""
+        """msg_ids of the unfinished tasks of this client's live AsyncResults
+        (a task whose AsyncResult was dropped is not followed any more:
+        ``get_result(msg_id)`` or ``hub_history()`` find it)."""
         self._spin_quietly()
         out = set()
         for ar in list(self._live):
@@ -290,15 +306,17 @@ class Client:
 
     @property
     def history(self):
-        """msg_ids of the tasks of this client's live AsyncResults."""
-        out = []
-        for ar in list(self._live):
-            out.extend(ar.msg_ids)
-        return out
+        """msg_ids of every task submitted through this client, in
+        submission order (``hub_history()``: every client's, from the
+        controller)."""
+        self._flush_history()
+        return list(self._history)
 
     @property
     def metadata(self):
-        """msg_id → metadata, for this client's live AsyncResults."""
+        """msg_id → metadata, for this client's live AsyncResults (a dropped
+        AsyncResult's metadata is gone from here; ``db_query`` or
+        ``get_result(msg_id).metadata`` fetch it from the controller)."""
         out = {}
         for ar in list(self._live):
             md = ar.metadata
@@ -474,11 +492,20 @@ class Client:
         return None
 
     def clear(self, targets=None, block=None):
-        """Clear the engines' namespaces."""
+        """Clear the engines' namespaces: the engine's own and its Python one
+        (waits until both are empty)."""
         self._check_open()
         t = None if targets in (None, "all") else ([targets] if isinstance(targets, int)
                                                    else list(targets))
         self._cc.clear(t)
+        ar = DirectView(self, "all" if t is None else t).clear(block=False)
+        try:
+            ar.get()
+        except error.RemoteError as e:
+            # engines without the Python plugin have no Python namespace
+            errs = e.elist if isinstance(e, error.CompositeError) else [e]
+            if not all("py.clear" in str(x.evalue) for x in errs):
+                raise
         return None
 
     def shutdown(self, targets="all", restart=False, hub=False, block=None):
