@@ -68,8 +68,9 @@ def main():
     dview["talk"] = "ipp"
     check("dview['talk']", dview["talk"], ["ipp"] * n)
     dview.scatter("a", range(16), block=True)
-    parts = dview["a"]
-    check("scatter('a', range(16)) parts", [x for p in parts for x in p], list(range(16)))
+    parts = dview["a"]                  # one block per engine: [[0, 1, 2, 3], [4, 5, 6, 7], …]
+    print(f"dview['a'] after scatter('a', range(16)): {parts!r}")
+    check("the blocks, in order", [x for p in parts for x in p], list(range(16)))
     check("gather('a')", dview.gather("a", block=True), list(range(16)))
     with dview.sync_imports():
         import math as _math  # noqa: F401  (also imported on every engine)
