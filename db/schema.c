@@ -35,6 +35,13 @@
     " CHECK (role IN ('client','engine','admin')), public_key TEXT NOT NULL UNIQUE,"               \
     " created INTEGER NOT NULL, last_seen INTEGER, revoked INTEGER);"
 
+// The engine sets `ipp cluster` started (db/sets.h), since version 4.
+#define S_SETS_TABLE_SQL                                                                           \
+    "CREATE TABLE engine_sets ("                                                                   \
+    " id INTEGER PRIMARY KEY, launcher TEXT NOT NULL, asked INTEGER NOT NULL,"                     \
+    " state TEXT NOT NULL, job_id TEXT, hosts TEXT, pids TEXT, key_name TEXT, log TEXT,"           \
+    " created INTEGER NOT NULL, stopped INTEGER);"
+
 // The current schema, for a new file.
 static const char s_create_sql[] =
     "CREATE TABLE tasks ("
@@ -77,7 +84,8 @@ static const char s_create_sql[] =
     "CREATE TABLE purge_items ("
     " chain_seq INTEGER PRIMARY KEY, purge_id INTEGER NOT NULL, msg_id TEXT NOT NULL,"
     " chain_prev TEXT, chain_hash BLOB NOT NULL);"
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;" S_KEYS_TABLE_SQL;
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;" S_KEYS_TABLE_SQL
+        S_SETS_TABLE_SQL;
 
 // Version 1 → 2: the audit chain and purge log, two more indexes, the
 // status index made partial. The hashes of existing records are computed
@@ -106,6 +114,9 @@ static const char s_migrate_1_to_2[] =
 static const char s_migrate_2_to_3[] =
     "ALTER TABLE tasks ADD COLUMN submitted_by TEXT;"
     "ALTER TABLE tasks ADD COLUMN submitted_by_key INTEGER;" S_KEYS_TABLE_SQL;
+
+// Version 3 → 4: the engine sets table (additive).
+static const char s_migrate_3_to_4[] = S_SETS_TABLE_SQL;
 
 // s_query_int: the integer result of a PRAGMA or any one-value query.
 static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -216,6 +227,8 @@ static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg
         if (id.version == 1 && (rc = db_sql_exec(db, s_migrate_1_to_2, err)))
             goto out;
         if (id.version <= 2 && (rc = db_sql_exec(db, s_migrate_2_to_3, err)))
+            goto out;
+        if (id.version <= 3 && (rc = db_sql_exec(db, s_migrate_3_to_4, err)))
             goto out;
         if (id.version == 1 && (rc = db_audit_rehash(db, err)))
             goto out;

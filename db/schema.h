@@ -18,6 +18,8 @@
  *   2  audit chain (req_hash, chain_seq, chain_prev, chain_hash), purges,
  *      purge_items, meta; indexes on engine_id, client_uuid and (msg_id,
  *      status); the status index leaves out 'ok' rows.
+ *   3  submitted_by, submitted_by_key; the keys table.
+ *   4  engine_sets (db/sets.h): the engine sets `ipp cluster` started.
  */
 #ifndef IPP_DB_SCHEMA_H
 #define IPP_DB_SCHEMA_H
@@ -27,7 +29,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_APPLICATION_ID 0x49505044  // 'IPPD'
 
 typedef enum db_open_mode_t {
