@@ -38,7 +38,8 @@ static int s_bind(sqlite3_stmt *st, const db_engine_set_t *s)
     rc = rc ? rc : s_text(st, 7, s->key_name);
     rc = rc ? rc : s_text(st, 8, s->log);
     rc = rc ? rc : sqlite3_bind_int64(st, 9, s->created);
-    rc = rc ? rc : (s->stopped ? sqlite3_bind_int64(st, 10, s->stopped) : sqlite3_bind_null(st, 10));
+    rc =
+        rc ? rc : (s->stopped ? sqlite3_bind_int64(st, 10, s->stopped) : sqlite3_bind_null(st, 10));
     return rc;
 }
 
@@ -73,8 +74,8 @@ ipp_err_t db_sets_update(sqlite3 *db, const db_engine_set_t *s, ipp_error_t *err
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
     sqlite3_finalize(st);
     if (rc != SQLITE_OK)
-        return ipp_error_set(err, IPP_ERR_DB, "cannot update engine set %lld: %s",
-                             (long long)s->id, sqlite3_errmsg(db));
+        return ipp_error_set(err, IPP_ERR_DB, "cannot update engine set %lld: %s", (long long)s->id,
+                             sqlite3_errmsg(db));
     if (sqlite3_changes(db) == 0)
         return ipp_error_set(err, IPP_ERR_NOT_FOUND, "no engine set %lld", (long long)s->id);
     return IPP_OK;

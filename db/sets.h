@@ -25,15 +25,15 @@
 
 // A set as stored; every string is malloc'd and owned by the struct.
 typedef struct db_engine_set_t {
-    int64_t id;      // its id (given by db_sets_add)
-    char *launcher;  // "local", "mpi", "slurm", "ssh"
-    int asked;       // engines asked for
-    char *state;     // "running", "stopped", "failed"
-    char *job_id;    // launcher's job (Slurm job id, mpiexec pid), or NULL
-    char *hosts;     // hosts, one per line, or NULL
-    char *pids;      // pids started, one per line ("host pid" for ssh), or NULL
-    char *key_name;  // the Curve key of its engines, or NULL
-    char *log;       // the launcher's log file, or NULL
+    int64_t id;       // its id (given by db_sets_add)
+    char *launcher;   // "local", "mpi", "slurm", "ssh"
+    int asked;        // engines asked for
+    char *state;      // "running", "stopped", "failed"
+    char *job_id;     // launcher's job (Slurm job id, mpiexec pid), or NULL
+    char *hosts;      // hosts, one per line, or NULL
+    char *pids;       // pids started, one per line ("host pid" for ssh), or NULL
+    char *key_name;   // the Curve key of its engines, or NULL
+    char *log;        // the launcher's log file, or NULL
     int64_t created;  // µs UTC
     int64_t stopped;  // µs UTC, 0 = not stopped
 } db_engine_set_t;

@@ -28,6 +28,8 @@
 #define S_REGISTER_EVERY_US 1000000LL  // registration retry interval
 #define S_DEFAULT_PERIOD_US 1000000LL  // heartbeat period until told
 #define S_DEFAULT_MISSES 5
+#define S_CONNECT_BACKOFF_MIN_US 50000LL  // first wait after a failed connect
+#define S_CONNECT_BACKOFF_MAX_US 2000000LL
 
 // ------------------------------------------------------------ connection
 
@@ -35,7 +37,11 @@
 static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
 {
     conn_info_t info;
-    ipp_err_t rc = conn_read(self->opts.conn_path, CONN_ENGINE, &info, err);
+    const char *src = self->opts.conn_text ? "$IPP_CONNECTION_INFO" : self->opts.conn_path;
+    ipp_err_t rc = self->opts.conn_text
+                       ? conn_parse(self->opts.conn_text, strlen(self->opts.conn_text), src,
+                                    CONN_ENGINE, &info, err)
+                       : conn_read(self->opts.conn_path, CONN_ENGINE, &info, err);
     if (rc != IPP_OK)
         return rc;
     char ep[256];
@@ -73,7 +79,7 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
                                "%s holds the controller's Curve key but no engine key pair; "
                                "make one with `ipp keys new --role engine NAME --out FILE` "
                                "and start the engine with --connection FILE",
-                               self->opts.conn_path);
+                               src);
         if (rc == IPP_OK &&
             (zmq_setsockopt(self->sock, ZMQ_CURVE_SERVERKEY, info.curve_server_key, 40) != 0 ||
              zmq_setsockopt(self->sock, ZMQ_CURVE_PUBLICKEY, info.curve_public_key, 40) != 0 ||
@@ -96,6 +102,22 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
     snprintf(self->endpoint, sizeof self->endpoint, "%s", ep);
     IPP_LOGI(self->log, "engine %s connecting to %s", self->uuid, ep);
     return IPP_OK;
+}
+
+// s_connect_failed: note a failed (re)connect: double the back-off (up to
+// S_CONNECT_BACKOFF_MAX_US) and log the reason when it is new.
+static void s_connect_failed(eng_daemon_t *self, const ipp_error_t *err)
+{
+    int64_t b = self->connect_backoff_us ? self->connect_backoff_us * 2 : S_CONNECT_BACKOFF_MIN_US;
+    self->connect_backoff_us = b > S_CONNECT_BACKOFF_MAX_US ? S_CONNECT_BACKOFF_MAX_US : b;
+    if (strcmp(err->msg, self->connect_error) != 0) {
+        if (err->code == IPP_ERR_NOT_FOUND)
+            IPP_LOGW(self->log, "%s; waiting for the controller (retrying with a back-off)",
+                     err->msg);
+        else
+            IPP_LOGW(self->log, "%s; retrying", err->msg);
+        snprintf(self->connect_error, sizeof self->connect_error, "%s", err->msg);
+    }
 }
 
 // ------------------------------------------------------------ registration
@@ -314,6 +336,11 @@ ipp_err_t eng_daemon_start(eng_daemon_t *self, ipp_error_t *err)
     if (!self->zctx)
         return ipp_error_set(err, IPP_ERR_ZMQ, "zmq_ctx_new failed");
     ipp_err_t rc = s_connect(self, err);
+    if (rc == IPP_ERR_NOT_FOUND && !self->opts.conn_text) {
+        // Started before its controller: run waits for the file.
+        s_connect_failed(self, err);
+        rc = IPP_OK;
+    }
     if (rc == IPP_OK)
         self->running = true;
     return rc;
@@ -334,12 +361,21 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
             // Re-read the connection file: the controller may have moved.
             ipp_error_t err;
             bool sent = false;
-            if (s_connect(self, &err) != IPP_OK)
-                IPP_LOGW(self->log, "%s", err.msg);
-            else
-                sent = s_register(self);
-            // Not connected yet: try again soon; sent: wait for the reply.
-            self->next_register = now + (sent ? S_REGISTER_EVERY_US : S_REGISTER_EVERY_US / 20);
+            if (s_connect(self, &err) != IPP_OK) {
+                s_connect_failed(self, &err);
+            } else {
+                if (self->connect_backoff_us)
+                    IPP_LOGI(self->log, "connection info found");
+                self->connect_backoff_us = 0;
+                self->connect_error[0] = '\0';
+                sent = self->sock && s_register(self);
+            }
+            // Not connected yet: try again after the back-off; sent: wait
+            // for the reply.
+            self->next_register =
+                now + (sent ? S_REGISTER_EVERY_US
+                            : (self->connect_backoff_us ? self->connect_backoff_us
+                                                        : S_REGISTER_EVERY_US / 20));
         }
         if (self->registered && now >= self->next_beat) {
             Ipp__Heartbeat hb = IPP__HEARTBEAT__INIT;
@@ -362,7 +398,9 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         long timeout = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
         zmq_pollitem_t items[2 + ENG_RUNNER_MAX_FDS];
         size_t n = 0;
-        items[n++] = (zmq_pollitem_t){self->sock, 0, ZMQ_POLLIN, 0};
+        // No socket yet (no connection file yet): an item that is never ready.
+        items[n++] = self->sock ? (zmq_pollitem_t){self->sock, 0, ZMQ_POLLIN, 0}
+                                : (zmq_pollitem_t){NULL, -1, 0, 0};
         items[n++] = (zmq_pollitem_t){NULL, self->efd, ZMQ_POLLIN, 0};
         if (self->runner) {
             struct pollfd pf[ENG_RUNNER_MAX_FDS];
@@ -384,7 +422,7 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
             rc = IPP_ERR_ZMQ;
             break;
         }
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (self->sock && (items[0].revents & ZMQ_POLLIN)) {
             for (int i = 0; i < 256; i++) {
                 ipp_error_t err;
                 ipp_err_t r = wire_recv(self->wire, self->sock, ZMQ_DONTWAIT, &msg, &err);

@@ -10,7 +10,10 @@
  * `misses` heartbeat periods, or answers with a new session (it restarted),
  * the engine registers again, reporting what it runs and what it holds; it
  * re-reads the connection file then, so a controller that came back on
- * other ports is found.
+ * other ports is found. The connection info comes from the file, or from
+ * the text given (IPP_CONNECTION_INFO); a file that is not there yet (an
+ * engine started before its controller) is waited for with a back-off
+ * from 50 ms to 2 s, logged once.
  */
 #ifndef IPP_ENGINE_DAEMON_H
 #define IPP_ENGINE_DAEMON_H
@@ -22,7 +25,8 @@
 #include <stddef.h>
 
 typedef struct eng_daemon_opts_t {
-    const char *conn_path;        // engine connection file (required)
+    const char *conn_path;        // engine connection file (this or conn_text)
+    const char *conn_text;        // connection info as JSON text (borrowed), or NULL
     const char *uuid;             // engine uuid; NULL = a fresh one
     const char *const *tags;      // --tag values
     size_t n_tags;                // how many
@@ -43,8 +47,9 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err);
 
 // eng_daemon_start: start the command guard process and the worker
 // thread, read the connection file and connect. Once only; on failure
-// (a bad connection file, no fork) err is filled and the daemon can only
-// be stopped and destroyed.
+// (a bad connection file or text, no fork) err is filled and the daemon
+// can only be stopped and destroyed. A missing file is not a failure:
+// run waits for it.
 ipp_err_t eng_daemon_start(eng_daemon_t *self, ipp_error_t *err);
 
 // eng_daemon_run: the loop, until the controller says STOP or opts->stop

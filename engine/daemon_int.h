@@ -66,6 +66,8 @@ struct eng_daemon_t {
     int64_t last_heard;                  // mono µs of the last controller message
     int64_t next_beat;                   // mono µs of the next heartbeat
     int64_t next_register;               // mono µs of the next registration attempt
+    int64_t connect_backoff_us;          // wait after a failed connect; 0 = none failed
+    char connect_error[256];             // the last connect failure logged
     uint64_t beat_seq;                   // heartbeat counter
     eng_job_t *queue_head, *queue_tail;  // tasks waiting, FIFO
     eng_job_t *current;                  // the task in progress

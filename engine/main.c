@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,21 @@ static const char *s_find_python(char *buf, size_t size)
     return NULL;
 }
 
+// s_rank: the MPI or Slurm rank this process was started with, -1 if none.
+static long s_rank(void)
+{
+    const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        char *end = NULL;
+        errno = 0;
+        long r = v && *v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !errno && end && !*end && r >= 0 && r < 100000000)
+            return r;
+    }
+    return -1;
+}
+
 static void s_usage(FILE *out)
 {
     fprintf(out, "usage: ipp-engine [options]\n"
@@ -75,9 +91,18 @@ static void s_usage(FILE *out)
                  "  --profile NAME        read $IPP_DIR/profile_NAME/security/ipp-engine.json\n"
                  "                        (default profile: default)\n"
                  "  --connection FILE     read this engine connection file instead\n"
+                 "                        (without it, $IPP_CONNECTION_INFO, when set, is the\n"
+                 "                        connection file's JSON text: no file needed)\n"
+                 "                        A file not there yet is waited for: an engine may\n"
+                 "                        start before its controller.\n"
                  "  --uuid UUID           engine identity (default: a new one); the controller\n"
                  "                        gives the same uuid the same engine id\n"
-                 "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable)\n"
+                 "  --uuid-prefix P       identity P followed by the MPI/Slurm rank (rK) when\n"
+                 "                        there is one, else by random hex digits\n"
+                 "  --tag TAG             offer TAG to tasks that require tag:TAG (repeatable);\n"
+                 "                        started by MPI or srun, the engine also has the tag\n"
+                 "                        rank=K, its rank ($OMPI_COMM_WORLD_RANK, $PMI_RANK,\n"
+                 "                        $PMIX_RANK or $SLURM_PROCID)\n"
                  "  --plugin PATH.so      load call functions from a plugin (repeatable)\n"
                  "  --python PATH.so      load the Python plugin (py.apply, py.execute, py.push,\n"
                  "                        py.pull, py.clear) from PATH; by default it is loaded\n"
@@ -92,11 +117,23 @@ static void s_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { O_PROFILE = 1000, O_CONN, O_UUID, O_TAG, O_PLUGIN, O_OUT, O_LOG, O_PYTHON, O_NO_PYTHON };
+    enum {
+        O_PROFILE = 1000,
+        O_CONN,
+        O_UUID,
+        O_UUID_PREFIX,
+        O_TAG,
+        O_PLUGIN,
+        O_OUT,
+        O_LOG,
+        O_PYTHON,
+        O_NO_PYTHON
+    };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
         {"connection", required_argument, NULL, O_CONN},
         {"uuid", required_argument, NULL, O_UUID},
+        {"uuid-prefix", required_argument, NULL, O_UUID_PREFIX},
         {"tag", required_argument, NULL, O_TAG},
         {"plugin", required_argument, NULL, O_PLUGIN},
         {"python", required_argument, NULL, O_PYTHON},
@@ -110,7 +147,10 @@ int main(int argc, char **argv)
     const char *conn = NULL;
     ipp_logger_t log = {IPP_LOG_INFO, NULL, "ipp-engine"};
     eng_daemon_opts_t eo = {0};
-    const char **tags = calloc((size_t)argc, sizeof *tags);
+    const char **tags = calloc((size_t)argc + 1, sizeof *tags);
+    const char *uuid_prefix = NULL;
+    char uuid_buf[64], rank_tag[32];
+    char *conn_text = NULL;
     const char **plugins = calloc((size_t)argc + 1, sizeof *plugins);
     const char *python = NULL;
     bool no_python = false;
@@ -133,6 +173,9 @@ int main(int argc, char **argv)
             break;
         case O_UUID:
             eo.uuid = optarg;
+            break;
+        case O_UUID_PREFIX:
+            uuid_prefix = optarg;
             break;
         case O_TAG:
             tags[eo.n_tags++] = optarg;
@@ -188,8 +231,47 @@ int main(int argc, char **argv)
         python = s_find_python(pybuf, sizeof pybuf);
     if (python)
         plugins[eo.n_plugins++] = python;
+    if (uuid_prefix && eo.uuid) {
+        fprintf(stderr, "ipp-engine: --uuid and --uuid-prefix contradict each other\n");
+        goto out;
+    }
+    long rank = s_rank();
+    if (rank >= 0) {
+        snprintf(rank_tag, sizeof rank_tag, "rank=%ld", rank);
+        tags[eo.n_tags++] = rank_tag;
+    }
+    if (uuid_prefix) {
+        unsigned char rnd[6];
+        char hex[16];
+        if (sodium_init() < 0) {
+            fprintf(stderr, "ipp-engine: libsodium failed to initialise\n");
+            goto out;
+        }
+        randombytes_buf(rnd, sizeof rnd);
+        for (size_t i = 0; i < sizeof rnd; i++)
+            snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        int w = rank >= 0 ? snprintf(uuid_buf, sizeof uuid_buf, "%sr%ld", uuid_prefix, rank)
+                          : snprintf(uuid_buf, sizeof uuid_buf, "%s%s", uuid_prefix, hex);
+        if (w < 0 || w > 36) {
+            fprintf(stderr, "ipp-engine: --uuid-prefix is too long (the uuid is at most 36 "
+                            "characters)\n");
+            goto out;
+        }
+        eo.uuid = uuid_buf;
+    }
     ipp_error_t err;
-    if (!conn) {
+    const char *env_conn = getenv("IPP_CONNECTION_INFO");
+    if (!conn && env_conn && *env_conn) {
+        // Taken out of the environment: the commands the engine runs
+        // inherit it, and it holds the key.
+        conn_text = strdup(env_conn);
+        if (!conn_text) {
+            fprintf(stderr, "ipp-engine: out of memory\n");
+            goto out;
+        }
+        unsetenv("IPP_CONNECTION_INFO");
+        eo.conn_text = conn_text;
+    } else if (!conn) {
         char pdir[1024];
         if (conn_profile_dir(NULL, profile, pdir, sizeof pdir, &err) != IPP_OK ||
             conn_file_path(pdir, CONN_ENGINE, path, sizeof path, &err) != IPP_OK) {
@@ -198,7 +280,8 @@ int main(int argc, char **argv)
         }
         conn = path;
     }
-    eo.conn_path = conn;
+    if (!eo.conn_text)
+        eo.conn_path = conn;
     eo.tags = tags;
     eo.plugins = plugins;
     eo.log = &log;
@@ -223,5 +306,9 @@ out:
     eng_daemon_destroy(&d);
     free(tags);
     free(plugins);
+    if (conn_text) {
+        sodium_memzero(conn_text, strlen(conn_text));
+        free(conn_text);
+    }
     return rc;
 }

@@ -181,7 +181,7 @@ static ipp_err_t s_write_conn(hub_t *hub, ipp_error_t *err)
     hub->client_conn.controller_pid = hub->engine_conn.controller_pid = (int)getpid();
     // Peers connect where we bound; a wildcard bind is reached on loopback.
     const char *ip = hub->cfg.ip;
-    if (strcmp(ip, "0.0.0.0") == 0)
+    if (strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "*") == 0)
         ip = "127.0.0.1";
     else if (strcmp(ip, "::") == 0)
         ip = "::1";

@@ -1,65 +1,92 @@
-/* cluster.c — `ipp cluster start|stop|status`: a local controller and
- * engines as background processes of one profile.
+/* cluster.c — `ipp cluster start|stop|status|engines`: a controller of one
+ * profile on this machine and engine sets started by a launcher (local,
+ * mpi, slurm, ssh: tools/ipp/launch.h) on this machine or others.
  *
- * start launches ipp-controller and N ipp-engine processes detached (own
- * session, stdin from /dev/null, output to PROFILE/log/NAME.log, no inherited
- * descriptors), records the engines' pids in PROFILE/engines.pid (the
- * controller keeps its own PROFILE/ipp-controller.pid) and returns once
- * the engines are registered; on any failure it stops what it started and
- * shows the logs. stop asks the controller to shut everything down, then
- * makes sure by pid: SIGTERM, then SIGKILL, each after a wait. A pid is
- * only ever signalled after checking that it still is an ipp process, so
- * a recycled pid is left alone. Owns no state between invocations but
- * those files.
+ * start launches ipp-controller detached (own session, stdin from
+ * /dev/null, output to PROFILE/log/controller.log, no inherited
+ * descriptors), then one engine set (ssh: one per host), and returns once
+ * its engines are registered; on any failure it stops what it started and
+ * shows the logs. Each set is a row of the task database's engine_sets
+ * table (db/sets.h) — launcher, job id, hosts, pids — so status and stop
+ * work from any shell and after a controller restart; the pids of local
+ * engines also go to PROFILE/engines.pid as before. With Curve (--curve,
+ * or any non-loopback --ip) each set gets an engine key of its own and the
+ * profile a default client key. stop ends every set (the controller's
+ * STOP first, then the launcher's own way), then the controller, making
+ * sure by pid: SIGTERM, then SIGKILL. A pid is only ever signalled after
+ * checking that it still is an ipp process, so a recycled pid is left
+ * alone. Owns no state between invocations but those files and rows.
  */
 #include "tools/ipp/cli.h"
 
+#include "db/keys.h"
+#include "db/schema.h"
+#include "db/sets.h"
 #include "proto/clock.h"
 #include "proto/conn.h"
+#include "tools/ipp/launch.h"
+#include "tools/ipp/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define S_ENGINES_PID "engines.pid"
 #define S_CONTROLLER_PID "ipp-controller.pid"
+#define S_DB_PATH_FILE "cluster-db"
 // Most engines one start may launch.
 #define S_MAX_ENGINES 1024
+#define S_MAX_SETS 256
+#define S_CLIENT_KEY "client"
 
 static const cli_cmd_t s_cmd = {
     "cluster",
-    "usage: ipp cluster start [-n N] [options]\n"
+    "usage: ipp cluster start [-n N] [--engines local|mpi|slurm|ssh] [options]\n"
+    "       ipp cluster engines add [-n N] --engines local|mpi|slurm|ssh [options]\n"
+    "       ipp cluster engines stop SET...|--all\n"
     "       ipp cluster stop [--timeout S]\n"
     "       ipp cluster status\n"
     "\n"
-    "Run a controller and engines on this machine, in the background, for one\n"
-    "profile ($IPP_DIR/profile_NAME, $IPP_DIR defaulting to ~/.ipp). Logs go to\n"
-    "PROFILE/log/controller.log and engine-K.log (mode 0600); engine pids to\n"
-    "PROFILE/engines.pid.\n"
-    "Engines run commands in the folder `ipp cluster start` was run from.\n"
+    "Run a controller on this machine, in the background, for one profile\n"
+    "($IPP_DIR/profile_NAME, $IPP_DIR defaulting to ~/.ipp), and sets of engines\n"
+    "started by a launcher: local processes, mpiexec, a Slurm job or ssh. Each\n"
+    "set is recorded in the task database, so status and stop work from any\n"
+    "shell and after a controller restart. Logs go to PROFILE/log/ (mode 0600):\n"
+    "controller.log, engine-K.log (local), engines-SET.log (mpi, slurm, ssh).\n"
+    "Local engines run commands in the folder `ipp cluster start` was run from.\n"
+    "See docs/CLUSTERS.md.\n"
     "\n"
-    "start: launch the controller and N engines; return once all N are registered.\n"
-    "  Refused while a controller or engines of the profile are running.\n"
-    "  -n, --engines N        engines to start (default: the number of CPUs)\n"
+    "start: launch the controller and one engine set (ssh: one per host); return\n"
+    "  once its engines are registered. Refused while a controller or engines of the\n"
+    "  profile are running.\n"
+    "  -n N                   engines to start (default: the number of CPUs; ssh: 1\n"
+    "                         per host)\n"
     "  --db PATH              task database (default PROFILE/db/tasks.db)\n"
     "  --durability MODE      normal (default) or full (fsync per batch)\n"
     "  --scheme NAME          leastload (default), lru, plainrandom, twobin, weighted\n"
     "  --hwm N                outstanding tasks per engine (0 = unlimited; default 1)\n"
-    "  --ip ADDR              address the controller binds (default 127.0.0.1); any\n"
-    "                         other is reachable from the network, unencrypted\n"
-    "  --tag TAG              give every engine this tag (for --require tag:TAG)\n"
-    "  --timeout S            how long to wait for the engines (default 60)\n"
-    "stop: shut the controller and engines down (SIGTERM, then SIGKILL, for those\n"
-    "  that do not leave within --timeout S, default 15) and remove the pid files.\n"
-    "status: the controller's pid, the engines registered and their queues.\n"
+    "  --ip ADDR|'*'          address the controller binds (default 127.0.0.1); any\n"
+    "                         other is reachable from the network: Curve is then on\n"
+    "  --curve                CurveZMQ also on loopback: every engine set gets an\n"
+    "                         engine key, and the profile a client key in\n"
+    "                         PROFILE/security/keys/client.json\n"
+    "  --timeout S            how long to wait for the engines (default 60)\n" LX_HELP
+    "engines add: start one more set (ssh: one per host) on the running controller,\n"
+    "  with the launcher options above, -n and --timeout.\n"
+    "engines stop: stop the sets named by number (see status), or --all.\n"
+    "stop: stop every engine set, then the controller (SIGTERM, then SIGKILL, for\n"
+    "  those that do not leave within --timeout S, default 15).\n"
+    "status: the controller's pid, the engines registered and their queues, and each\n"
+    "  engine set: launcher, engines asked for and registered, its launcher's state.\n"
     "\n"
     "Binaries: $IPP_CONTROLLER and $IPP_ENGINE if set, else next to ipp, else in the\n"
     "build tree (hub/, engine/), else on $PATH.\n"
@@ -68,8 +95,6 @@ static const cli_cmd_t s_cmd = {
     "exit: 0 ok, 1 failed (logs shown), 2 usage, 3 no cluster running (stop, status).\n",
 };
 
-// ------------------------------------------------------------ processes
-
 // s_loopback: ip is an address of the loopback interface only.
 static bool s_loopback(const char *ip)
 {
@@ -77,113 +102,15 @@ static bool s_loopback(const char *ip)
 }
 
 // s_warn_exposed: say on stderr what binding the controller to ip (not
-// loopback) exposes: the wire is authenticated (a keyed MAC) but not
-// encrypted, so it is for networks whose users may all see the traffic.
+// loopback) exposes: Curve is on there, so only key holders get in.
 static void s_warn_exposed(const char *ip, const char *profile_dir)
 {
     bool every = strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "*") == 0 || strcmp(ip, "::") == 0;
-    cli_error("warning: --ip %s: the controller's ports are open %s; its traffic is "
-              "not encrypted (anyone on the path can read tasks and results), and anyone "
-              "who can reach the ports and holds the key in %s/security/ can run commands "
-              "on the engines. Use it only on a network you trust.",
+    cli_error("warning: --ip %s: the controller's ports are open %s; Curve is on (traffic "
+              "encrypted, only keys listed by `ipp keys list` get in); keep %s/security/ "
+              "to yourself: it holds the server's and the owner's keys.",
               ip, every ? "on every network interface of this machine" : "to that network",
               profile_dir);
-}
-
-// s_is_zombie: pid has exited but is not reaped yet.
-static bool s_is_zombie(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');  // the name may hold spaces and parens
-    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
-}
-
-// s_alive: pid runs (exists and is not a zombie).
-static bool s_alive(pid_t pid)
-{
-    if (pid <= 0)
-        return false;
-    if (kill(pid, 0) != 0 && errno != EPERM)
-        return false;
-    return !s_is_zombie(pid);
-}
-
-// s_is_ipp: pid runs a program whose command line names `what`
-// ("ipp-engine", "ipp-controller") — so a recycled pid is not ours.
-static bool s_is_ipp(pid_t pid, const char *what)
-{
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    // Any of the first words (a wrapper such as sh or env may come first).
-    for (ssize_t off = 0; off < n && off < 2048;) {
-        const char *word = buf + off;
-        const char *base = strrchr(word, '/');
-        base = base ? base + 1 : word;
-        if (strstr(base, what))
-            return true;
-        off += (ssize_t)strlen(word) + 1;
-    }
-    return false;
-}
-
-// s_ours: pid is alive and an ipp `what`.
-static bool s_ours(pid_t pid, const char *what)
-{
-    return s_alive(pid) && s_is_ipp(pid, what);
-}
-
-// s_read_pids: the pids in path, one per line, into pids (up to max);
-// returns how many (0 when there is no file).
-static size_t s_read_pids(const char *path, pid_t *pids, size_t max)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = 0;
-    long v;
-    while (n < max && fscanf(f, "%ld", &v) == 1)
-        if (v > 0 && v < INT_MAX)
-            pids[n++] = (pid_t)v;
-    fclose(f);
-    return n;
-}
-
-// s_write_pids: write pids, one per line, to path (temporary file, then
-// rename). false (message printed) on failure.
-static bool s_write_pids(const char *path, const pid_t *pids, size_t n)
-{
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        cli_error("cannot write %s: %s", tmp, strerror(errno));
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%d\n", (int)pids[i]);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        cli_error("cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return false;
-    }
-    return true;
 }
 
 // s_controller_pid: the pid in the profile's controller pid file, 0 if none.
@@ -192,248 +119,395 @@ static pid_t s_controller_pid(const char *dir)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, S_CONTROLLER_PID);
     pid_t pid = 0;
-    s_read_pids(path, &pid, 1);
+    proc_read_pids(path, &pid, 1);
     return pid;
 }
 
-// s_executable: path names an executable regular file.
-static bool s_executable(const char *path)
+// ------------------------------------------------------------ engine sets
+
+// s_db_path: the task database of the cluster: db, else the one the last
+// start recorded, else PROFILE/db/tasks.db.
+static void s_db_path(const char *dir, const char *db, char *out, size_t size)
 {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+    if (db) {
+        snprintf(out, size, "%s", db);
+        return;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, S_DB_PATH_FILE);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        bool ok = fgets(out, (int)size, f) != NULL;
+        fclose(f);
+        out[strcspn(out, "\n")] = '\0';
+        if (ok && out[0])
+            return;
+    }
+    snprintf(out, size, "%s/db/tasks.db", dir);
 }
 
-// s_find_binary: where program `name` is (see the usage text) into out.
-// false (message printed) when it is nowhere.
-static bool s_find_binary(const char *name, const char *env, const char *build_sub, char *out,
-                          size_t size)
+// s_db_open: the cluster's task database, read-write; NULL after a message.
+static sqlite3 *s_db_open(const char *dir, const char *db)
 {
-    const char *e = getenv(env);
-    if (e && *e) {
-        if (!s_executable(e)) {
-            cli_error("$%s is %s, which is not an executable file", env, e);
+    char path[4200];
+    s_db_path(dir, db, path, sizeof path);
+    static const ipp_logger_t quiet = {IPP_LOG_ERROR, NULL, "ipp"};
+    ipp_error_t err;
+    sqlite3 *h = db_schema_open(path, DB_OPEN_READWRITE, &quiet, &err);
+    if (!h)
+        cli_error("%s", err.msg);
+    return h;
+}
+
+// s_set_prefix: "setID-", the uuid prefix of set id's engines.
+static void s_set_prefix(int64_t id, char *buf, size_t size)
+{
+    snprintf(buf, size, "set%lld-", (long long)id);
+}
+
+// s_set_engines: the ids of set s's registered engines (alive only, or
+// all) into ids (up to max); returns how many.
+static size_t s_set_engines(ipp_client_t *client, int64_t set, bool alive_only, int *ids,
+                            ipp_engine_info_t *pinfo, size_t max)
+{
+    if (!client)
+        return 0;
+    static ipp_engine_info_t info[S_MAX_ENGINES];
+    size_t n = ipp_client_engines(client, info, S_MAX_ENGINES), k = 0;
+    char prefix[32];
+    s_set_prefix(set, prefix, sizeof prefix);
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < n && i < S_MAX_ENGINES && k < max; i++) {
+        if (!info[i].uuid || strncmp(info[i].uuid, prefix, pl) != 0)
+            continue;
+        if (alive_only && !info[i].alive)
+            continue;
+        if (pinfo)
+            pinfo[k] = info[i];
+        ids[k++] = info[i].id;
+    }
+    return k;
+}
+
+// s_tell_keys: ask the controller to read key name again (best effort).
+static void s_tell_keys(ipp_client_t *client, const char *name)
+{
+    if (!client)
+        return;
+    ipp_error_t err;
+    const char *names[1] = {name};
+    if (ipp_client_keys_reload(client, names, 1, NULL, &err) != IPP_OK)
+        cli_error("warning: the controller did not read key %s: %s", name, err.msg);
+}
+
+// s_set_update: write s back; a failure is said, not fatal.
+static void s_set_update(sqlite3 *db, const db_engine_set_t *s)
+{
+    ipp_error_t err;
+    if (db_sets_update(db, s, &err) != IPP_OK)
+        cli_error("warning: %s", err.msg);
+}
+
+// s_set_stop: stop set s: its engines through the controller (client may
+// be NULL), then the launcher's own way, then any of its engines on this
+// host still running; record it stopped (or failed) and revoke its key.
+static void s_set_stop(sqlite3 *db, ipp_client_t *client, db_engine_set_t *s, const char *state,
+                       double grace)
+{
+    int ids[S_MAX_ENGINES];
+    ipp_engine_info_t info[S_MAX_ENGINES];
+    ipp_error_t err;
+    size_t n = 0;
+    if (client && ipp_client_refresh_engines(client, &err) == IPP_OK)
+        n = s_set_engines(client, s->id, true, ids, info, S_MAX_ENGINES);
+    // Engines of the set on this host, in case they outlive their launcher
+    // (the client's strings last only until its next refresh).
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    pid_t left[S_MAX_ENGINES];
+    size_t nl = 0;
+    for (size_t i = 0; i < n; i++)
+        if (info[i].pid > 0 && info[i].hostname && strcmp(info[i].hostname, host) == 0 &&
+            strcmp(s->launcher, "ssh") != 0)
+            left[nl++] = info[i].pid;
+    if (n && ipp_client_shutdown(client, ids, n, false, NULL, NULL, &err) == IPP_OK) {
+        int64_t until = ipp_clock_mono_us() + (int64_t)(grace * 1e6);
+        while (ipp_clock_mono_us() < until) {
+            if (ipp_client_refresh_engines(client, &err) != IPP_OK ||
+                s_set_engines(client, s->id, true, ids, NULL, S_MAX_ENGINES) == 0)
+                break;
+            usleep(100000);
+        }
+    }
+    lx_stop(s, grace);
+    proc_terminate(left, nl, false, "ipp-engine", 2);
+    free(s->state);
+    s->state = strdup(state);
+    s->stopped = ipp_clock_now_us();
+    s_set_update(db, s);
+    if (s->key_name) {
+        if (db_keys_revoke(db, s->key_name, ipp_clock_now_us(), &err) == IPP_OK)
+            s_tell_keys(client, s->key_name);
+    }
+}
+
+// s_connection_for: the engine connection info of a new set: the
+// profile's engine file, with --location's address, and with Curve a new
+// engine key recorded as "setID" (its file PROFILE/security/keys/setID.json,
+// 0600). conn_file (0600) and *json (malloc'd, one line, caller wipes and
+// frees) get it. false after a message.
+static bool s_connection_for(sqlite3 *db, ipp_client_t *client, const char *dir,
+                             const char *location, db_engine_set_t *s, char *conn_file, size_t size,
+                             char **json, char *ip, size_t ip_size)
+{
+    char path[4200];
+    conn_info_t info;
+    ipp_error_t err;
+    if (conn_file_path(dir, CONN_ENGINE, path, sizeof path, &err) != IPP_OK ||
+        conn_read(path, CONN_ENGINE, &info, &err) != IPP_OK) {
+        cli_error("%s", err.msg);
+        return false;
+    }
+    bool own = false;
+    if (location) {
+        snprintf(info.ip, sizeof info.ip, "%s", location);
+        own = true;
+    }
+    if (info.curve_server_key[0]) {
+        char name[64];
+        snprintf(name, sizeof name, "set%lld", (long long)s->id);
+        db_curve_key_t k;
+        memset(&k, 0, sizeof k);
+        snprintf(k.name, sizeof k.name, "%s", name);
+        k.role = DB_ROLE_ENGINE;
+        k.created = ipp_clock_now_us();
+        if (zmq_curve_keypair(info.curve_public_key, info.curve_secret_key) != 0) {
+            cli_error("cannot make a key pair: %s", zmq_strerror(zmq_errno()));
+            sodium_memzero(&info, sizeof info);
             return false;
         }
-        snprintf(out, size, "%s", e);
-        return true;
+        memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
+        snprintf(info.key_name, sizeof info.key_name, "%s", name);
+        if (db_keys_add(db, &k, &err) != IPP_OK) {
+            cli_error("%s", err.msg);
+            sodium_memzero(&info, sizeof info);
+            return false;
+        }
+        s->key_name = strdup(name);
+        s_tell_keys(client, name);
+        own = true;
     }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            // Installed: bin/ipp beside bin/ipp-controller.
-            if (snprintf(out, size, "%s/%s", self, name) < (int)size && s_executable(out))
-                return true;
-            // Build tree: BUILD/tools/ipp/ipp, BUILD/hub/ipp-controller.
-            if (snprintf(out, size, "%s/../../%s/%s", self, build_sub, name) < (int)size &&
-                s_executable(out)) {
-                char real[PATH_MAX];
-                if (realpath(out, real))
-                    snprintf(out, size, "%s", real);
-                return true;
-            }
+    snprintf(ip, ip_size, "%s", info.ip);
+    if (own) {
+        snprintf(path, sizeof path, "%s/security/keys", dir);
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            cli_error("cannot create %s: %s", path, strerror(errno));
+            sodium_memzero(&info, sizeof info);
+            return false;
+        }
+        snprintf(path, sizeof path, "%s/security/keys/set%lld.json", dir, (long long)s->id);
+        if (conn_write(path, &info, &err) != IPP_OK) {
+            cli_error("%s", err.msg);
+            sodium_memzero(&info, sizeof info);
+            return false;
         }
     }
-    const char *path = getenv("PATH");
-    if (path) {
-        char *copy = strdup(path);
-        char *save = NULL;
-        for (char *dir = copy ? strtok_r(copy, ":", &save) : NULL; dir;
-             dir = strtok_r(NULL, ":", &save)) {
-            if (snprintf(out, size, "%s/%s", *dir ? dir : ".", name) < (int)size &&
-                s_executable(out)) {
-                free(copy);
-                return true;
-            }
-        }
-        free(copy);
+    snprintf(conn_file, size, "%s", path);
+    *json = conn_format(&info);
+    sodium_memzero(&info, sizeof info);
+    if (!*json) {
+        cli_error("out of memory");
+        return false;
     }
-    cli_error("cannot find %s: not next to ipp, not in the build tree, not on $PATH "
-              "(set $%s to its path)",
-              name, env);
-    return false;
+    for (char *p = *json; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return true;
 }
 
-// s_close_from: close every descriptor >= lowfd (in a child before exec).
-static void s_close_from(int lowfd)
+// s_client_key: with Curve, the profile's default client key (named
+// "client", its file PROFILE/security/keys/client.json), made once.
+static void s_client_key(sqlite3 *db, ipp_client_t *client, const char *dir)
 {
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
+    ipp_error_t err;
+    db_curve_key_t k;
+    if (db_keys_get(db, S_CLIENT_KEY, &k, &err) == IPP_OK)
         return;
-#endif
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = lowfd; fd < max; fd++)
-        close(fd);
-}
-
-// s_spawn: start argv detached — new session, stdin /dev/null, stdout
-// and stderr appended to log, no other descriptors. Returns the pid, or
-// -1 (message printed) if it could not be started; an exec failure is
-// reported here, not discovered later.
-static pid_t s_spawn(char *const *argv, const char *log)
-{
-    int pfd[2];
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
-        cli_error("pipe: %s", strerror(errno));
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        cli_error("fork: %s", strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        // The child: only async-signal-safe calls from here to exec.
-        int e = 0, rep = pfd[1];
-        close(pfd[0]);
-        setsid();
-        int in = open("/dev/null", O_RDONLY);
-        // Logs name tasks, commands and paths: the owner's alone, like the
-        // database and the connection files; one made by an older version
-        // is narrowed too.
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (in < 0 || out < 0 || fchmod(out, 0600) != 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
-            dup2(out, 2) < 0) {
-            e = errno;
-        } else {
-            if (in > 2)
-                close(in);
-            if (out > 2 && out != rep)
-                close(out);
-            // Keep the report pipe as descriptor 3 (close-on-exec), close the rest.
-            if (rep != 3 && dup2(rep, 3) == 3) {
-                rep = 3;
-                fcntl(3, F_SETFD, FD_CLOEXEC);
-            }
-            if (rep == 3)
-                s_close_from(4);
-            execv(argv[0], argv);
-            e = errno;
-        }
-        ssize_t w = write(rep, &e, sizeof e);
-        (void)w;
-        _exit(127);
-    }
-    close(pfd[1]);
-    int e = 0;
-    ssize_t got;
-    do {
-        got = read(pfd[0], &e, sizeof e);
-    } while (got < 0 && errno == EINTR);
-    close(pfd[0]);
-    if (got == (ssize_t)sizeof e) {
-        waitpid(pid, NULL, 0);
-        cli_error("cannot run %s: %s", argv[0], strerror(e));
-        return -1;
-    }
-    return pid;
-}
-
-// s_reaped: our child pid has exited (reaps it); false while it runs.
-static bool s_reaped(pid_t pid, int *status)
-{
-    int st = 0;
-    pid_t r = waitpid(pid, &st, WNOHANG);
-    if (r == pid) {
-        if (status)
-            *status = st;
-        return true;
-    }
-    return r < 0 && errno == ECHILD;
-}
-
-// s_describe_exit: "exited with status N" / "was killed by signal N".
-static void s_describe_exit(int st, char *buf, size_t size)
-{
-    if (WIFEXITED(st))
-        snprintf(buf, size, "exited with status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-        snprintf(buf, size, "was killed by signal %d", WTERMSIG(st));
-    else
-        snprintf(buf, size, "stopped");
-}
-
-// s_tail: print the last `lines` lines of path to stderr under a header.
-static void s_tail(const char *path, int lines)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char path[4200];
+    conn_info_t info;
+    if (conn_file_path(dir, CONN_CLIENT, path, sizeof path, &err) != IPP_OK ||
+        conn_read(path, CONN_CLIENT, &info, &err) != IPP_OK || !info.curve_server_key[0]) {
+        sodium_memzero(&info, sizeof info);
         return;
-    char buf[16384];
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long size = ftell(f);
-        long from = size > (long)sizeof buf - 1 ? size - (long)sizeof buf + 1 : 0;
-        fseek(f, from, SEEK_SET);
     }
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = buf + n;
-    int seen = 0;
-    while (p > buf) {
-        if (p[-1] == '\n' && p != buf + n && ++seen > lines)
-            break;
-        p--;
+    memset(&k, 0, sizeof k);
+    snprintf(k.name, sizeof k.name, "%s", S_CLIENT_KEY);
+    k.role = DB_ROLE_CLIENT;
+    k.created = ipp_clock_now_us();
+    snprintf(info.key_name, sizeof info.key_name, "%s", S_CLIENT_KEY);
+    snprintf(path, sizeof path, "%s/security/keys", dir);
+    if ((mkdir(path, 0700) != 0 && errno != EEXIST) ||
+        zmq_curve_keypair(info.curve_public_key, info.curve_secret_key) != 0) {
+        sodium_memzero(&info, sizeof info);
+        cli_error("warning: no default client key: cannot make %s", path);
+        return;
     }
-    fprintf(stderr, "---- last lines of %s ----\n%s%s", path, p,
-            n && buf[n - 1] != '\n' ? "\n" : "");
+    memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
+    snprintf(path, sizeof path, "%s/security/keys/%s.json", dir, S_CLIENT_KEY);
+    if (db_keys_add(db, &k, &err) != IPP_OK || conn_write(path, &info, &err) != IPP_OK) {
+        cli_error("warning: no default client key: %s", err.msg);
+    } else {
+        s_tell_keys(client, S_CLIENT_KEY);
+        printf("client key %s: %s (mode 0600; ipp --connection %s)\n", S_CLIENT_KEY, path, path);
+    }
+    sodium_memzero(&info, sizeof info);
 }
 
-// s_terminate: stop pids (children of ours when `children`, else anyone's
-// that are still `what`): SIGTERM, wait up to grace seconds, SIGKILL, wait.
-// Returns how many needed SIGKILL.
-static int s_terminate(pid_t *pids, size_t n, bool children, const char *what, double grace)
+// s_launch: start the sets of lx on the running controller (client
+// connected, db open) and wait up to timeout for their engines. Every set
+// is recorded; one that fails is stopped, reported with its log and
+// recorded failed. Returns how many sets came up; their rows go to up[]
+// (caller finis them).
+static size_t s_launch(const cli_t *cli, const char *dir, sqlite3 *db, ipp_client_t *client,
+                       lx_opts_t *lx, const char *eng_bin, double timeout, db_engine_set_t *up,
+                       size_t max)
 {
-    for (size_t i = 0; i < n; i++)
-        if (pids[i] > 0 && (children || s_ours(pids[i], what)))
-            kill(pids[i], SIGTERM);
-    int killed = 0;
-    for (int round = 0; round < 2; round++) {
-        int64_t until = ipp_clock_mono_us() + (int64_t)((round ? 2.0 : grace) * 1e6);
-        for (;;) {
-            size_t left = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (pids[i] <= 0)
-                    continue;
-                if (children ? s_reaped(pids[i], NULL) : !s_alive(pids[i]))
-                    pids[i] = 0;
+    size_t n_sets = lx_n_sets(lx), n_up = 0;
+    const char *kind = lx->launcher ? lx->launcher : "local";
+    ipp_error_t err;
+    for (size_t k = 0; k < n_sets && n_up < max; k++) {
+        db_engine_set_t s;
+        memset(&s, 0, sizeof s);
+        s.launcher = strdup(kind);
+        s.state = strdup("starting");
+        s.asked = (int)lx->n;
+        s.created = ipp_clock_now_us();
+        if (!s.launcher || !s.state || db_sets_add(db, &s, &err) != IPP_OK) {
+            cli_error("%s", s.launcher && s.state ? err.msg : "out of memory");
+            db_set_fini(&s);
+            continue;
+        }
+        char conn_file[4200], ip[64];
+        char *json = NULL;
+        bool ok = s_connection_for(db, client, dir, lx->location, &s, conn_file, sizeof conn_file,
+                                   &json, ip, sizeof ip);
+        lx_env_t env = {cli->profile, dir, eng_bin, conn_file, json, ip};
+        ok = ok && lx_launch(lx, k, &env, &s);
+        if (json) {
+            sodium_memzero(json, strlen(json));
+            free(json);
+        }
+        if (!ok) {
+            cli_error("engine set %lld (%s%s%s) not started", (long long)s.id, kind,
+                      s.hosts ? " on " : "", s.hosts ? s.hosts : "");
+            s_set_stop(db, client, &s, "failed", 2);
+            db_set_fini(&s);
+            continue;
+        }
+        free(s.state);
+        s.state = strdup("running");
+        s_set_update(db, &s);
+        up[n_up++] = s;
+    }
+    // Wait for their engines, watching the launchers.
+    int64_t until = ipp_clock_mono_us() + (int64_t)(timeout * 1e6);
+    int64_t next_check = 0;
+    bool *done = calloc(n_up ? n_up : 1, sizeof *done);
+    if (!done) {
+        cli_error("out of memory");
+        return n_up;
+    }
+    for (;;) {
+        size_t waiting = 0;
+        bool refreshed = ipp_client_refresh_engines(client, &err) == IPP_OK;
+        int64_t now = ipp_clock_mono_us();
+        bool check = now >= next_check;
+        if (check)
+            next_check = now + 1000000;
+        for (size_t i = 0; i < n_up; i++) {
+            if (done[i])
+                continue;
+            int ids[S_MAX_ENGINES];
+            size_t reg =
+                refreshed ? s_set_engines(client, up[i].id, true, ids, NULL, S_MAX_ENGINES) : 0;
+            if ((int)reg >= up[i].asked) {
+                done[i] = true;
+                continue;
+            }
+            char why[512];
+            bool failed = check && lx_failed(&up[i], why, sizeof why);
+            bool late = now >= until;
+            if (failed || late) {
+                if (failed)
+                    cli_error("engine set %lld (%s): %s", (long long)up[i].id, up[i].launcher, why);
                 else
-                    left++;
-            }
-            if (!left || ipp_clock_mono_us() >= until)
-                break;
-            usleep(20000);
-        }
-        if (round == 0) {
-            for (size_t i = 0; i < n; i++) {
-                if (pids[i] > 0 && (children || s_is_ipp(pids[i], what))) {
-                    kill(pids[i], SIGKILL);
-                    killed++;
+                    cli_error("engine set %lld (%s): %zu of %d engines registered within %.0f s",
+                              (long long)up[i].id, up[i].launcher, reg, up[i].asked, timeout);
+                if (up[i].log && !strchr(up[i].log, '*'))
+                    proc_tail(up[i].log, 15);
+                else if (up[i].log) {
+                    char first[4200];
+                    snprintf(first, sizeof first, "%s/log/engine-0.log", dir);
+                    proc_tail(first, 10);
                 }
+                s_set_stop(db, client, &up[i], "failed", 2);
+                db_set_fini(&up[i]);
+                done[i] = true;
+                up[i].id = -1;
+                continue;
             }
+            waiting++;
+        }
+        if (!waiting)
+            break;
+        usleep(200000);
+    }
+    free(done);
+    // Keep the ones that came up, in order.
+    size_t k = 0;
+    for (size_t i = 0; i < n_up; i++)
+        if (up[i].id > 0)
+            up[k++] = up[i];
+    return k;
+}
+
+// s_write_local_pids: the pids of the running local sets into
+// PROFILE/engines.pid (as before engine sets existed).
+static void s_write_local_pids(const char *dir, const db_engine_set_t *sets, size_t n)
+{
+    pid_t pids[S_MAX_ENGINES];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(sets[i].launcher, "local") != 0 || !sets[i].pids)
+            continue;
+        for (const char *p = sets[i].pids; *p && k < S_MAX_ENGINES;) {
+            char *end = NULL;
+            long v = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (v > 0)
+                pids[k++] = (pid_t)v;
+            p = end;
+            while (*p == '\n')
+                p++;
         }
     }
-    return killed;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, S_ENGINES_PID);
+    if (k)
+        proc_write_pids(path, pids, k);
 }
 
 // ------------------------------------------------------------ start
 
 // Options of start.
 typedef struct s_start_t {
-    long n;                  // engines
     const char *db;          // --db
     const char *durability;  // --durability
     const char *scheme;      // --scheme
     const char *hwm;         // --hwm
     const char *ip;          // --ip
-    cli_strv_t tags;         // --tag
+    bool curve;              // --curve
     double timeout;          // --timeout
 } s_start_t;
 
@@ -445,27 +519,23 @@ static int s_conn_pid(const char *dir, conn_kind_t kind)
     if (conn_file_path(dir, kind, path, sizeof path, NULL) != IPP_OK ||
         conn_read(path, kind, &info, NULL) != IPP_OK)
         return 0;
-    memset(info.key, 0, sizeof info.key);
-    return info.controller_pid;
+    int pid = info.controller_pid;
+    sodium_memzero(&info, sizeof info);
+    return pid;
 }
 
-// s_fail_start: undo a start: stop the processes, drop the pid file,
-// show the logs. Returns CLI_FAILED.
-static int s_fail_start(const char *dir, pid_t ctl, pid_t *eng, size_t n_eng, bool all_logs)
+// s_fail_start: undo a start: stop the controller, drop the pid file,
+// show its log. Returns CLI_FAILED.
+static int s_fail_start(const char *dir, pid_t ctl)
 {
     char log[4200];
     snprintf(log, sizeof log, "%s/log/controller.log", dir);
-    s_terminate(eng, n_eng, true, "ipp-engine", 5);
     if (ctl > 0)
-        s_terminate(&ctl, 1, true, "ipp-controller", 5);
+        proc_terminate(&ctl, 1, true, "ipp-controller", 5);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, S_ENGINES_PID);
     unlink(path);
-    s_tail(log, 20);
-    for (size_t i = 0; all_logs && i < n_eng && i < 2; i++) {
-        snprintf(log, sizeof log, "%s/log/engine-%zu.log", dir, i);
-        s_tail(log, 10);
-    }
+    proc_tail(log, 20);
     cli_error("cluster not started; everything it launched was stopped");
     return CLI_FAILED;
 }
@@ -478,12 +548,31 @@ static void s_rotate(const char *path)
     rename(path, old);
 }
 
+// s_print_sets: "engine set ID (launcher): K engines (ids …)".
+static void s_print_sets(ipp_client_t *client, const db_engine_set_t *up, size_t n)
+{
+    ipp_error_t err;
+    ipp_client_refresh_engines(client, &err);
+    for (size_t i = 0; i < n; i++) {
+        int ids[S_MAX_ENGINES];
+        size_t k = s_set_engines(client, up[i].id, true, ids, NULL, S_MAX_ENGINES);
+        printf("engine set %lld (%s%s%s", (long long)up[i].id, up[i].launcher,
+               up[i].hosts ? " on " : "", up[i].hosts ? up[i].hosts : "");
+        if (up[i].job_id)
+            printf(", %s %s", strcmp(up[i].launcher, "slurm") == 0 ? "job" : "pid", up[i].job_id);
+        printf("): %zu engine%s (ids", k, k == 1 ? "" : "s");
+        for (size_t j = 0; j < k; j++)
+            printf("%s%d", j ? ", " : " ", ids[j]);
+        printf(")\n");
+    }
+}
+
 static int s_start(cli_t *cli, int argc, char **argv)
 {
-    enum { O_DB = CLI_O_FIRST, O_DUR, O_SCHEME, O_HWM, O_IP, O_TAG, O_TIMEOUT };
+    enum { O_DB = CLI_O_FIRST, O_DUR, O_SCHEME, O_HWM, O_IP, O_TAG, O_TIMEOUT, O_CURVE };
     static const struct option opts[] = {
         CLI_COMMON_OPTIONS,
-        {"engines", required_argument, NULL, 'n'},
+        LX_OPTIONS,
         {"db", required_argument, NULL, O_DB},
         {"durability", required_argument, NULL, O_DUR},
         {"scheme", required_argument, NULL, O_SCHEME},
@@ -491,20 +580,30 @@ static int s_start(cli_t *cli, int argc, char **argv)
         {"ip", required_argument, NULL, O_IP},
         {"tag", required_argument, NULL, O_TAG},
         {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"curve", no_argument, NULL, O_CURVE},
         {NULL, 0, NULL, 0},
     };
-    s_start_t o = {.n = sysconf(_SC_NPROCESSORS_ONLN), .timeout = 60};
-    if (o.n < 1)
-        o.n = 1;
+    s_start_t o = {.timeout = 60};
+    lx_opts_t lx;
+    memset(&lx, 0, sizeof lx);
+    lx.n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (lx.n < 1)
+        lx.n = 1;
     int rc = CLI_USAGE;
     pid_t ctl = -1;
-    pid_t *eng = NULL;
-    size_t n_eng = 0;
     ipp_client_t *client = NULL;
+    sqlite3 *db = NULL;
+    db_engine_set_t *up = NULL;
+    size_t n_up = 0;
     int c;
     long v;
     double d;
     while ((c = cli_getopt(cli, &s_cmd, argc, argv, ":hn:", opts)) != -1) {
+        int taken = lx_option(&lx, &s_cmd, c, optarg);
+        if (taken < 0)
+            goto out;
+        if (taken)
+            continue;
         switch (c) {
         case 'h':
             rc = cli_help(&s_cmd);
@@ -515,7 +614,8 @@ static int s_start(cli_t *cli, int argc, char **argv)
                                 S_MAX_ENGINES, optarg);
                 goto out;
             }
-            o.n = v;
+            lx.n = v;
+            lx.n_given = true;
             break;
         case O_DB:
             o.db = optarg;
@@ -554,7 +654,7 @@ static int s_start(cli_t *cli, int argc, char **argv)
             o.ip = optarg;
             break;
         case O_TAG:
-            if (!cli_strv_push(&o.tags, optarg)) {
+            if (!cli_strv_push(&lx.tags, optarg)) {
                 rc = CLI_FAILED;
                 goto out;
             }
@@ -566,6 +666,9 @@ static int s_start(cli_t *cli, int argc, char **argv)
             }
             o.timeout = d;
             break;
+        case O_CURVE:
+            o.curve = true;
+            break;
         default:
             goto out;
         }
@@ -574,7 +677,10 @@ static int s_start(cli_t *cli, int argc, char **argv)
         cli_usage_error(&s_cmd, "unexpected argument '%s'", argv[optind]);
         goto out;
     }
+    // Every launcher option is checked before anything starts.
     rc = CLI_FAILED;
+    if (!lx_check(&lx, &s_cmd))
+        goto out;
     char dir[4096];
     ipp_error_t err;
     if (!cli_profile_dir(cli, dir, sizeof dir)) {
@@ -587,7 +693,7 @@ static int s_start(cli_t *cli, int argc, char **argv)
     }
     // Refuse while anything of this profile runs.
     pid_t running = s_controller_pid(dir);
-    if (s_alive(running)) {
+    if (proc_alive(running)) {
         cli_error("a controller is already running for profile '%s' (pid %d); stop it with "
                   "`ipp cluster stop` first",
                   cli->profile, (int)running);
@@ -596,21 +702,44 @@ static int s_start(cli_t *cli, int argc, char **argv)
     char pidpath[4200];
     snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
     pid_t old[S_MAX_ENGINES];
-    size_t n_old = s_read_pids(pidpath, old, S_MAX_ENGINES);
+    size_t n_old = proc_read_pids(pidpath, old, S_MAX_ENGINES);
     for (size_t i = 0; i < n_old; i++) {
-        if (s_ours(old[i], "ipp-engine")) {
+        if (proc_ours(old[i], "ipp-engine")) {
             cli_error("engines of profile '%s' are still running (pid %d, see %s); stop them "
                       "with `ipp cluster stop` first",
                       cli->profile, (int)old[i], pidpath);
             goto out;
         }
     }
+    bool curve = o.curve || (o.ip && !s_loopback(o.ip));
+    if (curve && conn_curve_check("ipp cluster start --curve", &err) != IPP_OK) {
+        cli_error("%s", err.msg);
+        goto out;
+    }
     if (o.ip && !s_loopback(o.ip))
         s_warn_exposed(o.ip, dir);
     char ctl_bin[PATH_MAX], eng_bin[PATH_MAX];
-    if (!s_find_binary("ipp-controller", "IPP_CONTROLLER", "hub", ctl_bin, sizeof ctl_bin) ||
-        !s_find_binary("ipp-engine", "IPP_ENGINE", "engine", eng_bin, sizeof eng_bin))
+    if (!proc_find_binary("ipp-controller", "IPP_CONTROLLER", "hub", ctl_bin, sizeof ctl_bin) ||
+        !proc_find_binary("ipp-engine", "IPP_ENGINE", "engine", eng_bin, sizeof eng_bin))
         goto out;
+    // Where the database is, for later stop and status.
+    {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, S_DB_PATH_FILE);
+        if (o.db) {
+            char cwd[PATH_MAX];
+            FILE *f = fopen(path, "w");
+            if (f) {
+                if (o.db[0] != '/' && getcwd(cwd, sizeof cwd))
+                    fprintf(f, "%s/%s\n", cwd, o.db);
+                else
+                    fprintf(f, "%s\n", o.db);
+                fclose(f);
+            }
+        } else {
+            unlink(path);
+        }
+    }
 
     // The controller.
     char log[4200];
@@ -633,119 +762,255 @@ static int s_start(cli_t *cli, int argc, char **argv)
                 av[k++] = (char *)pairs[i][1];
             }
         }
+        if (curve)
+            av[k++] = "--curve";
         av[k] = NULL;
-        ctl = s_spawn(av, log);
+        ctl = proc_spawn(av, NULL, log);
     }
     if (ctl < 0)
         goto out;
     int64_t until = ipp_clock_mono_us() + (int64_t)(o.timeout * 1e6);
     for (;;) {
         int st = 0;
-        if (s_reaped(ctl, &st)) {
+        if (proc_reaped(ctl, &st)) {
             char how[64];
-            s_describe_exit(st, how, sizeof how);
+            proc_describe_exit(st, how, sizeof how);
             cli_error("the controller %s at start", how);
             ctl = -1;
-            rc = s_fail_start(dir, ctl, eng, n_eng, false);
+            rc = s_fail_start(dir, ctl);
             goto out;
         }
         if (s_conn_pid(dir, CONN_CLIENT) == ctl && s_conn_pid(dir, CONN_ENGINE) == ctl)
             break;
         if (ipp_clock_mono_us() >= until) {
             cli_error("the controller wrote no connection files within %.0f s", o.timeout);
-            rc = s_fail_start(dir, ctl, eng, n_eng, false);
+            rc = s_fail_start(dir, ctl);
             goto out;
         }
         usleep(20000);
     }
-
-    // The engines.
-    eng = calloc((size_t)o.n, sizeof *eng);
-    char **eav = calloc(4 + 2 * o.tags.n + 1, sizeof *eav);
-    if (!eng || !eav) {
-        free(eav);
-        cli_error("out of memory");
-        rc = s_fail_start(dir, ctl, eng, n_eng, false);
-        goto out;
-    }
-    {
-        size_t k = 0;
-        eav[k++] = eng_bin;
-        eav[k++] = "--profile";
-        eav[k++] = (char *)cli->profile;
-        for (size_t i = 0; i < o.tags.n; i++) {
-            eav[k++] = "--tag";
-            eav[k++] = o.tags.v[i];
-        }
-        eav[k] = NULL;
-    }
-    for (long i = 0; i < o.n; i++) {
-        snprintf(log, sizeof log, "%s/log/engine-%ld.log", dir, i);
-        s_rotate(log);
-        pid_t p = s_spawn(eav, log);
-        if (p < 0) {
-            free(eav);
-            rc = s_fail_start(dir, ctl, eng, n_eng, false);
-            goto out;
-        }
-        eng[n_eng++] = p;
-    }
-    free(eav);
-    if (!s_write_pids(pidpath, eng, n_eng)) {
-        rc = s_fail_start(dir, ctl, eng, n_eng, false);
-        goto out;
-    }
-
-    // Wait for the registrations, watching for a process that dies.
     cli_t here = *cli;
     here.connection = NULL;
     double left = (double)(until - ipp_clock_mono_us()) / 1e6;
     here.timeout = left > 1 ? left : 1;
-    if (cli_connect(&here, &client) != CLI_OK) {
-        rc = s_fail_start(dir, ctl, eng, n_eng, false);
+    if (cli_connect(&here, &client) != CLI_OK || !(db = s_db_open(dir, o.db))) {
+        rc = s_fail_start(dir, ctl);
         goto out;
     }
-    for (;;) {
-        if (ipp_client_wait_for_engines(client, (size_t)o.n, 0.2, &err) == IPP_OK)
-            break;
-        int st = 0;
-        if (s_reaped(ctl, &st)) {
-            char how[64];
-            s_describe_exit(st, how, sizeof how);
-            cli_error("the controller %s", how);
-            ctl = -1;
-            rc = s_fail_start(dir, ctl, eng, n_eng, true);
-            goto out;
-        }
-        for (size_t i = 0; i < n_eng; i++) {
-            if (s_reaped(eng[i], &st)) {
-                char how[64];
-                s_describe_exit(st, how, sizeof how);
-                cli_error("engine %zu (pid %d) %s; its log: %s/log/engine-%zu.log", i, (int)eng[i],
-                          how, dir, i);
-                eng[i] = 0;
-                rc = s_fail_start(dir, ctl, eng, n_eng, true);
-                goto out;
-            }
-        }
-        if (ipp_clock_mono_us() >= until) {
-            cli_error("%s", err.msg);
-            rc = s_fail_start(dir, ctl, eng, n_eng, true);
-            goto out;
-        }
+    if (curve)
+        s_client_key(db, client, dir);
+
+    // The engines.
+    up = calloc(S_MAX_SETS, sizeof *up);
+    if (!up) {
+        cli_error("out of memory");
+        rc = s_fail_start(dir, ctl);
+        goto out;
     }
+    left = (double)(until - ipp_clock_mono_us()) / 1e6;
+    n_up = s_launch(cli, dir, db, client, &lx, eng_bin, left > 1 ? left : 1, up, S_MAX_SETS);
+    if (!n_up) {
+        ipp_client_destroy(&client);
+        rc = s_fail_start(dir, ctl);
+        goto out;
+    }
+    s_write_local_pids(dir, up, n_up);
     int ids[S_MAX_ENGINES];
+    ipp_client_refresh_engines(client, &err);
     size_t n_ids = ipp_client_ids(client, ids, S_MAX_ENGINES);
-    printf("cluster '%s' started: controller pid %d, %zu engine%s (ids", cli->profile, (int)ctl,
-           n_ids, n_ids == 1 ? "" : "s");
+    printf("cluster '%s' started: controller pid %d%s, %zu engine%s (ids", cli->profile, (int)ctl,
+           curve ? " (Curve)" : "", n_ids, n_ids == 1 ? "" : "s");
     for (size_t i = 0; i < n_ids && i < S_MAX_ENGINES; i++)
         printf("%s%d", i ? ", " : " ", ids[i]);
     printf("); logs in %s/log\n", dir);
-    rc = CLI_OK;
+    s_print_sets(client, up, n_up);
+    rc = n_up == lx_n_sets(&lx) ? CLI_OK : CLI_FAILED;
 out:
+    for (size_t i = 0; i < n_up; i++)
+        db_set_fini(&up[i]);
+    free(up);
+    if (db)
+        sqlite3_close_v2(db);
     ipp_client_destroy(&client);
-    free(eng);
-    cli_strv_fini(&o.tags);
+    lx_fini(&lx);
+    return rc;
+}
+
+// ------------------------------------------------------------ engines add|stop
+
+// s_engine_conn_curve: the running controller uses Curve (its engine file
+// holds a server key).
+static int s_engines(cli_t *cli, int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(&s_cmd, "cluster engines: add or stop?");
+    const char *what = argv[1];
+    bool add = strcmp(what, "add") == 0;
+    if (!add && strcmp(what, "stop") != 0)
+        return cli_usage_error(&s_cmd, "cluster engines: add or stop, not '%s'", what);
+    argc--;
+    argv++;
+    enum { O_TAG = CLI_O_FIRST, O_TIMEOUT, O_ALL, O_DB };
+    static const struct option add_opts[] = {
+        CLI_COMMON_OPTIONS,
+        LX_OPTIONS,
+        {"tag", required_argument, NULL, O_TAG},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"db", required_argument, NULL, O_DB},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option stop_opts[] = {
+        CLI_COMMON_OPTIONS,
+        {"all", no_argument, NULL, O_ALL},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"db", required_argument, NULL, O_DB},
+        {NULL, 0, NULL, 0},
+    };
+    lx_opts_t lx;
+    memset(&lx, 0, sizeof lx);
+    lx.n = 1;
+    double timeout = add ? 60 : 15;
+    bool all = false;
+    const char *dbp = NULL;
+    int rc = CLI_USAGE, c;
+    long v;
+    sqlite3 *db = NULL;
+    ipp_client_t *client = NULL;
+    db_engine_set_t *sets = NULL;
+    size_t n_sets = 0;
+    while ((c = cli_getopt(cli, &s_cmd, argc, argv, ":hn:", add ? add_opts : stop_opts)) != -1) {
+        int taken = add ? lx_option(&lx, &s_cmd, c, optarg) : 0;
+        if (taken < 0)
+            goto out;
+        if (taken)
+            continue;
+        switch (c) {
+        case 'h':
+            rc = cli_help(&s_cmd);
+            goto out;
+        case 'n':
+            if (!add || !cli_parse_int(optarg, 1, S_MAX_ENGINES, &v)) {
+                cli_usage_error(&s_cmd, "-n needs a number of engines from 1 to %d, not '%s'",
+                                S_MAX_ENGINES, optarg);
+                goto out;
+            }
+            lx.n = v;
+            lx.n_given = true;
+            break;
+        case O_TAG:
+            if (!cli_strv_push(&lx.tags, optarg)) {
+                rc = CLI_FAILED;
+                goto out;
+            }
+            break;
+        case O_TIMEOUT:
+            if (!cli_parse_double(optarg, 0.1, &timeout)) {
+                cli_usage_error(&s_cmd, "--timeout needs a number of seconds, not '%s'", optarg);
+                goto out;
+            }
+            break;
+        case O_ALL:
+            all = true;
+            break;
+        case O_DB:
+            dbp = optarg;
+            break;
+        default:
+            goto out;
+        }
+    }
+    if (add && optind < argc) {
+        cli_usage_error(&s_cmd, "unexpected argument '%s'", argv[optind]);
+        goto out;
+    }
+    if (!add && !all && optind >= argc) {
+        cli_usage_error(&s_cmd, "cluster engines stop: which sets (numbers, or --all)?");
+        goto out;
+    }
+    if (!add) {
+        for (int i = optind; i < argc; i++) {
+            if (!cli_parse_int(argv[i], 1, INT_MAX, &v)) {
+                cli_usage_error(&s_cmd, "cluster engines stop: '%s' is not a set number", argv[i]);
+                goto out;
+            }
+        }
+    }
+    rc = CLI_FAILED;
+    if (add && !lx_check(&lx, &s_cmd))
+        goto out;
+    char dir[4096];
+    if (!cli_profile_dir(cli, dir, sizeof dir)) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    pid_t ctl = s_controller_pid(dir);
+    bool ctl_up = proc_ours(ctl, "ipp-controller");
+    if (add && !ctl_up) {
+        cli_error("no controller is running for profile '%s': `ipp cluster start` first",
+                  cli->profile);
+        rc = CLI_UNREACHABLE;
+        goto out;
+    }
+    if (!(db = s_db_open(dir, dbp)))
+        goto out;
+    if (ctl_up) {
+        cli_t here = *cli;
+        here.connection = NULL;
+        here.timeout = 10;
+        if (cli_connect(&here, &client) != CLI_OK) {
+            if (add)
+                goto out;
+            client = NULL;
+        }
+    }
+    ipp_error_t err;
+    if (add) {
+        char eng_bin[PATH_MAX];
+        if (!proc_find_binary("ipp-engine", "IPP_ENGINE", "engine", eng_bin, sizeof eng_bin))
+            goto out;
+        sets = calloc(S_MAX_SETS, sizeof *sets);
+        if (!sets) {
+            cli_error("out of memory");
+            goto out;
+        }
+        n_sets = s_launch(cli, dir, db, client, &lx, eng_bin, timeout, sets, S_MAX_SETS);
+        s_print_sets(client, sets, n_sets);
+        rc = n_sets == lx_n_sets(&lx) ? CLI_OK : CLI_FAILED;
+        goto out;
+    }
+    if (db_sets_list(db, NULL, &sets, &n_sets, &err) != IPP_OK) {
+        cli_error("%s", err.msg);
+        goto out;
+    }
+    rc = CLI_OK;
+    for (int i = optind; i < argc; i++) {
+        long id = strtol(argv[i], NULL, 10);
+        bool found = false;
+        for (size_t k = 0; k < n_sets; k++)
+            found |= sets[k].id == id;
+        if (!found) {
+            cli_error("there is no engine set %ld (see `ipp cluster status`)", id);
+            rc = CLI_FAILED;
+            goto out;
+        }
+    }
+    for (size_t k = 0; k < n_sets; k++) {
+        bool named = all;
+        for (int i = optind; i < argc && !named; i++)
+            named = sets[k].id == strtol(argv[i], NULL, 10);
+        if (!named || (all && strcmp(sets[k].state, "running") != 0))
+            continue;
+        s_set_stop(db, client, &sets[k], "stopped", timeout);
+        printf("engine set %lld (%s) stopped\n", (long long)sets[k].id, sets[k].launcher);
+    }
+out:
+    for (size_t i = 0; i < n_sets; i++)
+        db_set_fini(&sets[i]);
+    free(sets);
+    if (db)
+        sqlite3_close_v2(db);
+    ipp_client_destroy(&client);
+    lx_fini(&lx);
     return rc;
 }
 
@@ -783,36 +1048,60 @@ static int s_stop(cli_t *cli, int argc, char **argv)
     snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
     snprintf(ctlpath, sizeof ctlpath, "%s/%s", dir, S_CONTROLLER_PID);
     pid_t ctl = s_controller_pid(dir);
-    if (!s_ours(ctl, "ipp-controller"))
+    if (!proc_ours(ctl, "ipp-controller"))
         ctl = 0;
     pid_t eng[S_MAX_ENGINES];
-    size_t n_eng = s_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
+    size_t n_eng = proc_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
     for (size_t i = 0; i < n_eng; i++) {
-        if (s_ours(eng[i], "ipp-engine"))
+        if (proc_ours(eng[i], "ipp-engine"))
             n_alive++;
         else
             eng[i] = 0;
     }
-    if (!ctl && !n_alive) {
+    // The engine sets still marked running.
+    db_engine_set_t *sets = NULL;
+    size_t n_sets = 0;
+    {
+        sqlite3 *db = s_db_open(dir, NULL);
+        ipp_error_t lerr;
+        if (db && db_sets_list(db, "running", &sets, &n_sets, &lerr) != IPP_OK)
+            cli_error("%s", lerr.msg);
+        if (db)
+            sqlite3_close_v2(db);
+    }
+    if (!ctl && !n_alive && !n_sets) {
         unlink(pidpath);
         cli_error("no cluster is running for profile '%s'", cli->profile);
         return CLI_UNREACHABLE;
     }
-    // Ask nicely: the controller stops its engines and itself.
+    // Ask nicely: the controller stops the engines and itself; the
+    // engine sets are then ended the launcher's way too.
     bool asked = false;
+    ipp_client_t *client = NULL;
+    ipp_error_t err;
     if (ctl) {
         cli_t here = *cli;
         here.connection = NULL;
         here.timeout = 5;
-        ipp_client_t *client = NULL;
-        ipp_error_t err;
-        if (cli_connect(&here, &client) == CLI_OK) {
-            asked = ipp_client_shutdown(client, NULL, 0, true, NULL, NULL, &err) == IPP_OK;
-            if (!asked)
-                cli_error("shutdown request: %s; stopping by signal", err.msg);
-        }
-        ipp_client_destroy(&client);
+        if (cli_connect(&here, &client) != CLI_OK)
+            client = NULL;
     }
+    sqlite3 *db = n_sets ? s_db_open(dir, NULL) : NULL;
+    for (size_t i = 0; db && i < n_sets; i++) {
+        s_set_stop(db, client, &sets[i], "stopped", timeout < 5 ? timeout : 5);
+        printf("engine set %lld (%s) stopped\n", (long long)sets[i].id, sets[i].launcher);
+    }
+    if (db)
+        sqlite3_close_v2(db);
+    for (size_t i = 0; i < n_sets; i++)
+        db_set_fini(&sets[i]);
+    free(sets);
+    if (client) {
+        asked = ipp_client_shutdown(client, NULL, 0, true, NULL, NULL, &err) == IPP_OK;
+        if (!asked)
+            cli_error("shutdown request: %s; stopping by signal", err.msg);
+    }
+    ipp_client_destroy(&client);
     pid_t all[S_MAX_ENGINES + 1];
     size_t n_all = 0;
     for (size_t i = 0; i < n_eng; i++)
@@ -824,25 +1113,25 @@ static int s_stop(cli_t *cli, int argc, char **argv)
     for (;;) {
         size_t left = 0;
         for (size_t i = 0; i < n_all; i++)
-            left += s_alive(all[i]);
+            left += proc_alive(all[i]);
         if (!left || ipp_clock_mono_us() >= until)
             break;
         usleep(20000);
     }
     // Whatever is left: engines first, so the controller hears them go.
-    int killed = s_terminate(eng, n_eng, false, "ipp-engine", 5);
+    int killed = proc_terminate(eng, n_eng, false, "ipp-engine", 5);
     if (ctl) {
         pid_t one = ctl;
-        killed += s_terminate(&one, 1, false, "ipp-controller", 5);
+        killed += proc_terminate(&one, 1, false, "ipp-controller", 5);
     }
     unlink(pidpath);
     pid_t left_ctl = s_controller_pid(dir);
-    if (left_ctl && !s_alive(left_ctl))
+    if (left_ctl && !proc_alive(left_ctl))
         unlink(ctlpath);
     printf("cluster '%s' stopped:", cli->profile);
     if (ctl)
         printf(" controller pid %d,", (int)ctl);
-    printf(" %zu engine%s", n_alive, n_alive == 1 ? "" : "s");
+    printf(" %zu local engine%s", n_alive, n_alive == 1 ? "" : "s");
     if (killed)
         printf(" (%d killed with SIGKILL)", killed);
     printf("\n");
@@ -850,6 +1139,51 @@ static int s_stop(cli_t *cli, int argc, char **argv)
 }
 
 // ------------------------------------------------------------ status
+
+// ------------------------------------------------------------ status
+
+// s_print_set_table: every engine set still running and the last few
+// others: launcher, engines asked for and registered (client NULL: "-"),
+// its state and the launcher's own view (squeue, mpiexec, pids).
+static void s_print_set_table(const char *dir, ipp_client_t *client)
+{
+    sqlite3 *db = s_db_open(dir, NULL);
+    if (!db)
+        return;
+    db_engine_set_t *sets = NULL;
+    size_t n = 0;
+    ipp_error_t err;
+    if (db_sets_list(db, NULL, &sets, &n, &err) != IPP_OK) {
+        cli_error("%s", err.msg);
+        sqlite3_close_v2(db);
+        return;
+    }
+    sqlite3_close_v2(db);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool live = strcmp(sets[i].state, "running") == 0 || strcmp(sets[i].state, "starting") == 0;
+        if (!live && i + 5 < n)
+            continue;
+        if (!shown++)
+            printf("engine sets:\n  %-4s  %-8s  %-5s  %-10s  %-8s  %s\n", "SET", "LAUNCHER",
+                   "ASKED", "REGISTERED", "STATE", "LAUNCHER STATE");
+        char reg[16] = "-";
+        int ids[S_MAX_ENGINES];
+        if (client)
+            snprintf(reg, sizeof reg, "%zu",
+                     s_set_engines(client, sets[i].id, true, ids, NULL, S_MAX_ENGINES));
+        char ls[512] = "-";
+        bool running = false;
+        if (live)
+            lx_state(&sets[i], ls, sizeof ls, &running);
+        printf("  %-4lld  %-8s  %-5d  %-10s  %-8s  %s%s%s\n", (long long)sets[i].id,
+               sets[i].launcher, sets[i].asked, reg, sets[i].state, ls,
+               sets[i].hosts ? "; host " : "", sets[i].hosts ? sets[i].hosts : "");
+    }
+    for (size_t i = 0; i < n; i++)
+        db_set_fini(&sets[i]);
+    free(sets);
+}
 
 static int s_status(cli_t *cli, int argc, char **argv)
 {
@@ -868,16 +1202,17 @@ static int s_status(cli_t *cli, int argc, char **argv)
     char pidpath[4200];
     snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
     pid_t eng[S_MAX_ENGINES];
-    size_t n_eng = s_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
+    size_t n_eng = proc_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
     for (size_t i = 0; i < n_eng; i++)
-        n_alive += s_ours(eng[i], "ipp-engine");
+        n_alive += proc_ours(eng[i], "ipp-engine");
     pid_t ctl = s_controller_pid(dir);
     printf("profile:    %s (%s)\n", cli->profile, dir);
-    if (!s_alive(ctl)) {
+    if (!proc_alive(ctl)) {
         printf("controller: not running\n");
         if (n_eng)
             printf("engines:    %zu of %zu started by `ipp cluster start` still running\n", n_alive,
                    n_eng);
+        s_print_set_table(dir, NULL);
         return CLI_UNREACHABLE;
     }
     ipp_client_t *client = NULL;
@@ -919,6 +1254,7 @@ static int s_status(cli_t *cli, int argc, char **argv)
     }
     printf("unassigned: %d task%s waiting for an engine\n", qs.unassigned,
            qs.unassigned == 1 ? "" : "s");
+    s_print_set_table(dir, client);
     ipp_queue_status_fini(&qs);
     ipp_client_destroy(&client);
     return CLI_OK;
@@ -927,7 +1263,7 @@ static int s_status(cli_t *cli, int argc, char **argv)
 int cli_cmd_cluster(cli_t *cli, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(&s_cmd, "which: start, stop or status?");
+        return cli_usage_error(&s_cmd, "which: start, stop, status or engines?");
     const char *what = argv[1];
     if (strcmp(what, "-h") == 0 || strcmp(what, "--help") == 0)
         return cli_help(&s_cmd);
@@ -938,5 +1274,7 @@ int cli_cmd_cluster(cli_t *cli, int argc, char **argv)
         return s_stop(cli, argc - 1, argv + 1);
     if (strcmp(what, "status") == 0)
         return s_status(cli, argc - 1, argv + 1);
-    return cli_usage_error(&s_cmd, "unknown subcommand '%s' (start, stop, status)", what);
+    if (strcmp(what, "engines") == 0)
+        return s_engines(cli, argc - 1, argv + 1);
+    return cli_usage_error(&s_cmd, "unknown subcommand '%s' (start, stop, status, engines)", what);
 }

@@ -1,0 +1,147 @@
+/* launch.h — the engine launchers of `ipp cluster` (tools/ipp/launch.c).
+ *
+ * A launcher starts one engine set: `local` (ipp-engine processes of
+ * ours), `mpi` (one mpiexec -n N), `slurm` (one sbatch job whose batch
+ * script runs the engines under srun) or `ssh` (ipp-engine processes on
+ * another host, one set per host). The engines of set ID get uuids
+ * starting "setID-" (db/sets.h) and find the controller from the
+ * connection info they are given: a file (local, slurm: shared file
+ * system), $IPP_CONNECTION_INFO (mpi), or the same JSON on ssh's stdin
+ * (ssh: no shared file system). What a launch started is written into the
+ * set's row fields so that state and stop work from any later process.
+ */
+#ifndef IPP_TOOLS_LAUNCH_H
+#define IPP_TOOLS_LAUNCH_H
+
+#include "db/sets.h"
+#include "tools/ipp/cli.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+// The options of a launch, from the command line.
+typedef struct lx_opts_t {
+    const char *launcher;        // "local", "mpi", "slurm", "ssh"
+    long n;                      // engines (ssh: per host without /N)
+    bool n_given;                // -n was given
+    cli_strv_t tags;             // --tag
+    const char *mpiexec;         // --mpiexec (default: mpiexec on $PATH)
+    const char *mpi_args;        // --mpi-args, split at white space
+    const char *batch_template;  // --batch-template FILE
+    const char *partition;       // --partition (also {queue})
+    const char *account;         // --account
+    const char *time_limit;      // --time
+    const char *qos;             // --qos
+    cli_strv_t sbatch_args;      // --sbatch-arg
+    const char *hosts;           // --hosts
+    const char *hosts_file;      // --hosts-file
+    const char *remote_engine;   // --remote-engine PATH
+    const char *remote_log_dir;  // --remote-log-dir (default /tmp)
+    const char *ssh_args;        // --ssh-args, split at white space
+    const char *location;        // --location ADDR: where engines reach the controller
+} lx_opts_t;
+
+// Options for getopt tables (values from LX_O_FIRST up), and their help.
+enum {
+    LX_O_FIRST = 1200,
+    LX_O_LAUNCHER = LX_O_FIRST,
+    LX_O_MPIEXEC,
+    LX_O_MPI_ARGS,
+    LX_O_TEMPLATE,
+    LX_O_PARTITION,
+    LX_O_ACCOUNT,
+    LX_O_TIME,
+    LX_O_QOS,
+    LX_O_SBATCH_ARG,
+    LX_O_HOSTS,
+    LX_O_HOSTS_FILE,
+    LX_O_REMOTE_ENGINE,
+    LX_O_REMOTE_LOG_DIR,
+    LX_O_SSH_ARGS,
+    LX_O_LOCATION,
+};
+#define LX_OPTIONS                                                                                 \
+    {"engines", required_argument, NULL, LX_O_LAUNCHER},                                           \
+        {"mpiexec", required_argument, NULL, LX_O_MPIEXEC},                                        \
+        {"mpi-args", required_argument, NULL, LX_O_MPI_ARGS},                                      \
+        {"batch-template", required_argument, NULL, LX_O_TEMPLATE},                                \
+        {"partition", required_argument, NULL, LX_O_PARTITION},                                    \
+        {"account", required_argument, NULL, LX_O_ACCOUNT},                                        \
+        {"time", required_argument, NULL, LX_O_TIME}, {"qos", required_argument, NULL, LX_O_QOS},  \
+        {"sbatch-arg", required_argument, NULL, LX_O_SBATCH_ARG},                                  \
+        {"hosts", required_argument, NULL, LX_O_HOSTS},                                            \
+        {"hosts-file", required_argument, NULL, LX_O_HOSTS_FILE},                                  \
+        {"remote-engine", required_argument, NULL, LX_O_REMOTE_ENGINE},                            \
+        {"remote-log-dir", required_argument, NULL, LX_O_REMOTE_LOG_DIR},                          \
+        {"ssh-args", required_argument, NULL, LX_O_SSH_ARGS},                                      \
+    {                                                                                              \
+        "location", required_argument, NULL, LX_O_LOCATION                                         \
+    }
+#define LX_HELP                                                                                    \
+    "  --engines KIND         launcher: local (default), mpi, slurm or ssh (a number\n"           \
+    "                         is taken as -n, as before)\n"                                        \
+    "  --tag TAG              give every engine of the set this tag (--require tag:TAG)\n"        \
+    "  --location ADDR        the address engines connect to (default: the controller's)\n"      \
+    " mpi:   mpiexec -n N ipp-engine; each engine has the tag rank=K\n"                            \
+    "  --mpiexec PATH         the mpiexec to run (default: mpiexec on $PATH)\n"                    \
+    "  --mpi-args \"ARGS\"      more arguments for mpiexec (split at white space)\n"               \
+    " slurm: sbatch of a batch script whose `srun` starts the engines\n"                          \
+    "  --batch-template FILE  your batch script template ({n}, {queue}, {profile_dir},\n"          \
+    "                         {cluster_id}, {output_file}, {program_and_args}; {{ }} for\n"        \
+    "                         literal braces)\n"                                                   \
+    "  --partition P, --account A, --time T, --qos Q, --sbatch-arg ARG (repeatable):\n"            \
+    "                         added as #SBATCH lines unless the template has them\n"              \
+    " ssh:   engines started over ssh, one set per host; connection info on ssh's stdin\n"        \
+    "  --hosts [USER@]HOST[:PORT][/N],...   hosts (N engines there; default -n, else 1)\n"        \
+    "  --hosts-file F         the same, one host per line (# comments)\n"                          \
+    "  --remote-engine PATH   ipp-engine on the hosts (default: this one's path)\n"                \
+    "  --remote-log-dir DIR   engine logs on the hosts (default /tmp)\n"                           \
+    "  --ssh-args \"ARGS\"      more arguments for ssh (e.g. \"-i KEY -F CONFIG\")\n"
+
+// lx_option: take option c (an LX_O_* value) with its argument into o.
+// Returns 1 when taken, 0 when c is not a launcher option, -1 after a
+// usage message for a bad value.
+int lx_option(lx_opts_t *o, const cli_cmd_t *cmd, int c, const char *arg);
+
+// lx_check: the options make sense together and their files and programs
+// exist (mpiexec, sbatch, ssh; a template that parses; hosts that parse).
+// Nothing is started. false after a message.
+bool lx_check(const lx_opts_t *o, const cli_cmd_t *cmd);
+
+// lx_n_sets: how many sets a launch makes (ssh: one per host, else 1).
+size_t lx_n_sets(const lx_opts_t *o);
+
+// What a launch needs from the cluster.
+typedef struct lx_env_t {
+    const char *profile;    // profile name (also {cluster_id})
+    const char *dir;        // profile folder
+    const char *eng_bin;    // ipp-engine here
+    const char *conn_file;  // engine connection file for this set (0600)
+    const char *conn_json;  // the same as one line of JSON
+    const char *conn_ip;    // the address in it
+} lx_env_t;
+
+// lx_launch: start set k (of lx_n_sets) as s (s->id given; s->launcher
+// and s->asked set here), filling s->job_id, hosts, pids and log. false
+// after a message (and the launcher's last lines); then nothing of the
+// set is left running.
+bool lx_launch(const lx_opts_t *o, size_t k, const lx_env_t *env, db_engine_set_t *s);
+
+// lx_failed: the launcher of s has ended before its engines (why gets the
+// reason); false while it runs or when it cannot tell.
+bool lx_failed(const db_engine_set_t *s, char *why, size_t size);
+
+// lx_state: the launcher's own view of s, for status ("mpiexec pid 12
+// running", "RUNNING", "2 of 2 pids alive"); *running says whether
+// anything of it still runs.
+void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running);
+
+// lx_stop: end everything of s (SIGTERM then SIGKILL, scancel, kill over
+// ssh), waiting up to grace seconds. Returns false (message printed) when
+// something could not be stopped.
+bool lx_stop(const db_engine_set_t *s, double grace);
+
+// lx_fini: free what o holds.
+void lx_fini(lx_opts_t *o);
+
+#endif
