@@ -40,6 +40,7 @@
     "CREATE TABLE engine_sets ("                                                                   \
     " id INTEGER PRIMARY KEY, launcher TEXT NOT NULL, asked INTEGER NOT NULL,"                     \
     " state TEXT NOT NULL, job_id TEXT, hosts TEXT, pids TEXT, key_name TEXT, log TEXT,"           \
+    " options TEXT,"                                                                               \
     " created INTEGER NOT NULL, stopped INTEGER);"
 
 // The current schema, for a new file.

@@ -17,6 +17,7 @@ void db_set_fini(db_engine_set_t *s)
     free(s->pids);
     free(s->key_name);
     free(s->log);
+    free(s->options);
     memset(s, 0, sizeof *s);
 }
 
@@ -26,7 +27,7 @@ static int s_text(sqlite3_stmt *st, int i, const char *v)
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 }
 
-// s_bind: the fields of s as parameters 1..10 (launcher .. stopped).
+// s_bind: the fields of s as parameters 1..11 (launcher .. stopped, options).
 static int s_bind(sqlite3_stmt *st, const db_engine_set_t *s)
 {
     int rc = s_text(st, 1, s->launcher);
@@ -40,14 +41,15 @@ static int s_bind(sqlite3_stmt *st, const db_engine_set_t *s)
     rc = rc ? rc : sqlite3_bind_int64(st, 9, s->created);
     rc =
         rc ? rc : (s->stopped ? sqlite3_bind_int64(st, 10, s->stopped) : sqlite3_bind_null(st, 10));
+    rc = rc ? rc : s_text(st, 11, s->options);
     return rc;
 }
 
 ipp_err_t db_sets_add(sqlite3 *db, db_engine_set_t *s, ipp_error_t *err)
 {
     static const char sql[] = "INSERT INTO engine_sets (launcher, asked, state, job_id, hosts,"
-                              " pids, key_name, log, created, stopped)"
-                              " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+                              " pids, key_name, log, created, stopped, options)"
+                              " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     rc = rc ? rc : s_bind(st, s);
@@ -64,12 +66,12 @@ ipp_err_t db_sets_add(sqlite3 *db, db_engine_set_t *s, ipp_error_t *err)
 ipp_err_t db_sets_update(sqlite3 *db, const db_engine_set_t *s, ipp_error_t *err)
 {
     static const char sql[] = "UPDATE engine_sets SET launcher=?1, asked=?2, state=?3, job_id=?4,"
-                              " hosts=?5, pids=?6, key_name=?7, log=?8, created=?9, stopped=?10"
-                              " WHERE id=?11";
+                              " hosts=?5, pids=?6, key_name=?7, log=?8, created=?9, stopped=?10,"
+                              " options=?11 WHERE id=?12";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     rc = rc ? rc : s_bind(st, s);
-    rc = rc ? rc : sqlite3_bind_int64(st, 11, s->id);
+    rc = rc ? rc : sqlite3_bind_int64(st, 12, s->id);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
     sqlite3_finalize(st);
@@ -100,7 +102,7 @@ ipp_err_t db_sets_list(sqlite3 *db, const char *state, db_engine_set_t **out, si
     *out = NULL;
     *n = 0;
     static const char sql[] = "SELECT id, launcher, asked, state, job_id, hosts, pids, key_name,"
-                              " log, created, stopped FROM engine_sets"
+                              " log, created, stopped, options FROM engine_sets"
                               " WHERE ?1 IS NULL OR state = ?1 ORDER BY id";
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -139,6 +141,7 @@ ipp_err_t db_sets_list(sqlite3 *db, const char *state, db_engine_set_t **out, si
         s->log = s_dup(st, 8, &oom);
         s->created = sqlite3_column_int64(st, 9);
         s->stopped = sqlite3_column_int64(st, 10);
+        s->options = s_dup(st, 11, &oom);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_OK || oom) {

@@ -34,6 +34,7 @@ typedef struct db_engine_set_t {
     char *pids;       // pids started, one per line ("host pid" for ssh), or NULL
     char *key_name;   // the Curve key of its engines, or NULL
     char *log;        // the launcher's log file, or NULL
+    char *options;    // launcher options needed to reach it later (ssh: --ssh-args), or NULL
     int64_t created;  // µs UTC
     int64_t stopped;  // µs UTC, 0 = not stopped
 } db_engine_set_t;

@@ -40,3 +40,12 @@ add_test(NAME integration_netns
           $<TARGET_FILE_DIR:ipp-engine> $<TARGET_FILE:ipp_cli>)
 set_tests_properties(integration_netns PROPERTIES TIMEOUT 240 SKIP_RETURN_CODE 77
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+
+# Engine sets with the real launchers (mpiexec, a Slurm of the test's own,
+# sshd in a network namespace); each section skips, saying why, only when
+# its tools are missing.
+add_test(NAME integration_launchers
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_launchers.sh $<TARGET_FILE:ipp_cli>
+          $<TARGET_FILE:ipp-controller> $<TARGET_FILE:ipp-engine>)
+set_tests_properties(integration_launchers PROPERTIES TIMEOUT 240
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")

@@ -678,9 +678,9 @@ static int s_start(cli_t *cli, int argc, char **argv)
         goto out;
     }
     // Every launcher option is checked before anything starts.
-    rc = CLI_FAILED;
-    if (!lx_check(&lx, &s_cmd))
+    if ((rc = lx_check(&lx, &s_cmd)) != CLI_OK)
         goto out;
+    rc = CLI_FAILED;
     char dir[4096];
     ipp_error_t err;
     if (!cli_profile_dir(cli, dir, sizeof dir)) {
@@ -935,9 +935,9 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             }
         }
     }
-    rc = CLI_FAILED;
-    if (add && !lx_check(&lx, &s_cmd))
+    if (add && (rc = lx_check(&lx, &s_cmd)) != CLI_OK)
         goto out;
+    rc = CLI_FAILED;
     char dir[4096];
     if (!cli_profile_dir(cli, dir, sizeof dir)) {
         rc = CLI_USAGE;

@@ -268,8 +268,8 @@ typedef struct s_vars_t {
 // as a malloc'd string (caller frees); NULL after a message naming what.
 static char *s_fill(const char *text, const char *what, const s_vars_t *vars)
 {
-    const char *names[] = {"n", "queue", "profile_dir", "cluster_id", "output_file",
-                           "program_and_args"};
+    const char *names[] = {"n",          "queue",       "profile_dir",
+                           "cluster_id", "output_file", "program_and_args"};
     const char *vals[6] = {0};
     if (vars) {
         const char *v[6] = {vars->n,          vars->queue,       vars->profile_dir,
@@ -465,32 +465,33 @@ static char *s_script(const lx_opts_t *o, const s_vars_t *vars)
 
 // ------------------------------------------------------------ check
 
-bool lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
+int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
 {
     const char *k = s_kind(o);
     char path[PATH_MAX];
     bool mpi = strcmp(k, "mpi") == 0, slurm = strcmp(k, "slurm") == 0, ssh = strcmp(k, "ssh") == 0;
     if (!mpi && (o->mpiexec || o->mpi_args)) {
         cli_usage_error(cmd, "--mpiexec and --mpi-args are for --engines mpi");
-        return false;
+        return CLI_USAGE;
     }
     if (!slurm && (o->batch_template || o->partition || o->account || o->time_limit || o->qos ||
                    o->sbatch_args.n)) {
         cli_usage_error(cmd, "--batch-template, --partition, --account, --time, --qos and "
                              "--sbatch-arg are for --engines slurm");
-        return false;
+        return CLI_USAGE;
     }
-    if (!ssh && (o->hosts || o->hosts_file || o->remote_engine || o->remote_log_dir || o->ssh_args)) {
+    if (!ssh &&
+        (o->hosts || o->hosts_file || o->remote_engine || o->remote_log_dir || o->ssh_args)) {
         cli_usage_error(cmd, "--hosts, --hosts-file, --remote-engine, --remote-log-dir and "
                              "--ssh-args are for --engines ssh");
-        return false;
+        return CLI_USAGE;
     }
     if (mpi) {
         const char *m = o->mpiexec ? o->mpiexec : "mpiexec";
         if (!proc_on_path(m, path, sizeof path)) {
             cli_error("--engines mpi: cannot find %s%s (Debian: apt-get install openmpi-bin)", m,
                       o->mpiexec ? "" : " on $PATH");
-            return false;
+            return CLI_FAILED;
         }
     }
     if (slurm) {
@@ -500,37 +501,37 @@ bool lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
                 cli_error("--engines slurm: cannot find %s on $PATH (Debian: apt-get install "
                           "slurm-client)",
                           tools[i]);
-                return false;
+                return CLI_FAILED;
             }
         }
         s_vars_t v = {"1", "", "/", "c", "/o", "ipp-engine"};
         char *script = s_script(o, &v);
         if (!script)
-            return false;
+            return CLI_FAILED;
         free(script);
     }
     if (ssh) {
         if (!proc_on_path("ssh", path, sizeof path)) {
             cli_error("--engines ssh: cannot find ssh on $PATH (Debian: apt-get install "
                       "openssh-client)");
-            return false;
+            return CLI_FAILED;
         }
         s_host_t *hs = calloc(S_MAX_HOSTS, sizeof *hs);
         long n = hs ? s_hosts(o, hs) : -1;
         free(hs);
         if (n < 0)
-            return false;
+            return CLI_FAILED;
         if (n == 0) {
             cli_usage_error(cmd, "--engines ssh needs --hosts or --hosts-file");
-            return false;
+            return CLI_USAGE;
         }
         if (o->remote_engine && o->remote_engine[0] != '/') {
             cli_usage_error(cmd, "--remote-engine needs an absolute path, not '%s'",
                             o->remote_engine);
-            return false;
+            return CLI_USAGE;
         }
     }
-    return true;
+    return CLI_OK;
 }
 
 size_t lx_n_sets(const lx_opts_t *o)
@@ -833,8 +834,7 @@ static bool s_set_host(const db_engine_set_t *s, s_host_t *h)
     return line[0] && s_parse_host(line, h);
 }
 
-static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env,
-                         db_engine_set_t *s)
+static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env, db_engine_set_t *s)
 {
     s_host_t *hs = calloc(S_MAX_HOSTS, sizeof *hs);
     long nh = hs ? s_hosts(o, hs) : -1;
@@ -846,6 +846,8 @@ static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env,
     free(hs);
     long n = h.n ? h.n : (o->n_given ? o->n : 1);
     s->asked = (int)n;
+    if (o->ssh_args)
+        s->options = strdup(o->ssh_args);
     s->hosts = h.port ? s_strdupf("%s:%d", h.dest, h.port) : strdup(h.dest);
     char log[4200];
     snprintf(log, sizeof log, "%s/log/engines-%lld.log", env->dir, (long long)s->id);
@@ -1016,8 +1018,8 @@ bool lx_failed(const db_engine_set_t *s, char *why, size_t size)
         if (proc_reaped(pids[i], &wst) || !proc_alive(pids[i])) {
             char how[64] = "ended";
             proc_describe_exit(wst, how, sizeof how);
-            snprintf(why, size, "%s (pid %d) %s", strcmp(s->launcher, "mpi") == 0 ? "mpiexec" : "an engine",
-                     (int)pids[i], how);
+            snprintf(why, size, "%s (pid %d) %s",
+                     strcmp(s->launcher, "mpi") == 0 ? "mpiexec" : "an engine", (int)pids[i], how);
             running = false;
             break;
         }
@@ -1051,12 +1053,16 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running)
             cl += (size_t)snprintf(cmd + cl, sizeof cmd - cl, " %d", (int)pids[i]);
         snprintf(cmd + cl, sizeof cmd - cl,
                  "; do grep -q ipp-engine /proc/$p/cmdline 2>/dev/null && echo alive; done; true");
-        cli_strv_t none = {0};
+        cli_strv_t sa = {0};
+        s_split(&sa, s->options);
         char *av[S_MAX_ARGS], port[16], out[S_OUT];
-        s_ssh_argv(&none, &h, port, cmd, av);
-        if (proc_run(av, NULL, 20, out, sizeof out, NULL) != 0) {
+        s_ssh_argv(&sa, &h, port, cmd, av);
+        int rc = proc_run(av, NULL, 20, out, sizeof out, NULL);
+        cli_strv_fini(&sa);
+        if (rc != 0) {
             out[strcspn(out, "\n")] = '\0';
-            snprintf(buf, size, "ssh %s failed: %.120s", h.dest, out);
+            snprintf(buf, size, "ssh %s%s%s failed: %.120s", s->options ? s->options : "",
+                     s->options ? " " : "", h.dest, out);
             *running = true;  // cannot tell
             return;
         }
@@ -1121,10 +1127,13 @@ bool lx_stop(const db_engine_set_t *s, double grace)
                  "i=0; while [ $i -lt %d ] && [ -n \"$(ours)\" ]; do sleep 0.1; i=$((i+1)); "
                  "done; l=$(ours); [ -n \"$l\" ] && kill -KILL $l 2>/dev/null; true",
                  list, (int)(grace * 10));
-        cli_strv_t none = {0};
+        cli_strv_t sa = {0};
+        s_split(&sa, s->options);
         char *av[S_MAX_ARGS], port[16], out[S_OUT];
-        s_ssh_argv(&none, &h, port, cmd, av);
-        if (proc_run(av, NULL, grace + 30, out, sizeof out, NULL) != 0) {
+        s_ssh_argv(&sa, &h, port, cmd, av);
+        int rc = proc_run(av, NULL, grace + 30, out, sizeof out, NULL);
+        cli_strv_fini(&sa);
+        if (rc != 0) {
             cli_error("ssh %s: cannot stop the engines (%s)", h.dest, out);
             return false;
         }

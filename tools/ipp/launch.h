@@ -78,21 +78,21 @@ enum {
         "location", required_argument, NULL, LX_O_LOCATION                                         \
     }
 #define LX_HELP                                                                                    \
-    "  --engines KIND         launcher: local (default), mpi, slurm or ssh (a number\n"           \
+    "  --engines KIND         launcher: local (default), mpi, slurm or ssh (a number\n"            \
     "                         is taken as -n, as before)\n"                                        \
-    "  --tag TAG              give every engine of the set this tag (--require tag:TAG)\n"        \
-    "  --location ADDR        the address engines connect to (default: the controller's)\n"      \
+    "  --tag TAG              give every engine of the set this tag (--require tag:TAG)\n"         \
+    "  --location ADDR        the address engines connect to (default: the controller's)\n"        \
     " mpi:   mpiexec -n N ipp-engine; each engine has the tag rank=K\n"                            \
     "  --mpiexec PATH         the mpiexec to run (default: mpiexec on $PATH)\n"                    \
     "  --mpi-args \"ARGS\"      more arguments for mpiexec (split at white space)\n"               \
-    " slurm: sbatch of a batch script whose `srun` starts the engines\n"                          \
+    " slurm: sbatch of a batch script whose `srun` starts the engines\n"                           \
     "  --batch-template FILE  your batch script template ({n}, {queue}, {profile_dir},\n"          \
     "                         {cluster_id}, {output_file}, {program_and_args}; {{ }} for\n"        \
     "                         literal braces)\n"                                                   \
     "  --partition P, --account A, --time T, --qos Q, --sbatch-arg ARG (repeatable):\n"            \
-    "                         added as #SBATCH lines unless the template has them\n"              \
-    " ssh:   engines started over ssh, one set per host; connection info on ssh's stdin\n"        \
-    "  --hosts [USER@]HOST[:PORT][/N],...   hosts (N engines there; default -n, else 1)\n"        \
+    "                         added as #SBATCH lines unless the template has them\n"               \
+    " ssh:   engines started over ssh, one set per host; connection info on ssh's stdin\n"         \
+    "  --hosts [USER@]HOST[:PORT][/N],...   hosts (N engines there; default -n, else 1)\n"         \
     "  --hosts-file F         the same, one host per line (# comments)\n"                          \
     "  --remote-engine PATH   ipp-engine on the hosts (default: this one's path)\n"                \
     "  --remote-log-dir DIR   engine logs on the hosts (default /tmp)\n"                           \
@@ -105,8 +105,10 @@ int lx_option(lx_opts_t *o, const cli_cmd_t *cmd, int c, const char *arg);
 
 // lx_check: the options make sense together and their files and programs
 // exist (mpiexec, sbatch, ssh; a template that parses; hosts that parse).
-// Nothing is started. false after a message.
-bool lx_check(const lx_opts_t *o, const cli_cmd_t *cmd);
+// Nothing is started. CLI_OK, or after a message CLI_USAGE (options that
+// do not go together) or CLI_FAILED (a program, file or host that is not
+// right).
+int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd);
 
 // lx_n_sets: how many sets a launch makes (ssh: one per host, else 1).
 size_t lx_n_sets(const lx_opts_t *o);

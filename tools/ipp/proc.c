@@ -126,7 +126,7 @@ bool proc_executable(const char *path)
 // proc_find_binary: where program `name` is (see the usage text) into out.
 // false (message printed) when it is nowhere.
 bool proc_find_binary(const char *name, const char *env, const char *build_sub, char *out,
-                          size_t size)
+                      size_t size)
 {
     const char *e = getenv(env);
     if (e && *e) {
