@@ -558,8 +558,8 @@ START_TEST(test_cluster_lifecycle)
     IPP("cluster", "start", "-n", "1", "--ip", "0.0.0.0");
     EXPECT(1);
     ERR_HAS("warning: --ip 0.0.0.0: the controller's ports are open on every network interface");
-    ERR_HAS("not encrypted");
-    ERR_HAS("holds the key");
+    ERR_HAS("Curve is on");
+    ERR_HAS("the server's and the owner's keys");
     IPP("cluster", "start", "-n", "1", "--ip", "127.0.0.1");
     unsetenv("IPP_CONTROLLER");
     EXPECT(1);
