@@ -136,10 +136,22 @@ fresh mpi
 if ! command -v mpiexec >/dev/null; then
     skip mpi "mpiexec is not installed (tools/setup installs openmpi-bin)"
 else
-    "$ipp" cluster start -n 1 --timeout 60 >"$top/out" 2>&1 || fail "start: $(cat "$top/out")"
+    # With Curve on loopback: every set gets its engine key, the profile a
+    # client key.
+    "$ipp" cluster start -n 1 --curve --timeout 60 >"$top/out" 2>&1 || fail "start: $(cat "$top/out")"
+    grep -q "(Curve)" "$top/out" || fail "no Curve: $(cat "$top/out")"
+    # An mpiexec that fails at once: reported with its last lines, the set failed.
+    "$ipp" cluster engines add --engines mpi -n 2 --mpi-args "--no-such-mpiexec-option" \
+        --timeout 60 >"$top/out" 2>&1 && fail "a failing mpiexec was accepted"
+    grep -q "engine set 2 (mpi): mpiexec (pid [0-9]*) exited with status" "$top/out" ||
+        fail "no report of mpiexec's exit: $(cat "$top/out")"
+    grep -q "last lines of .*engines-2.log" "$top/out" || fail "no log lines: $(cat "$top/out")"
+    grep -q "no-such-mpiexec-option" "$top/out" || fail "the log lines say nothing: $(cat "$top/out")"
     "$ipp" cluster engines add --engines mpi -n 2 --timeout 90 >"$top/out" 2>&1 ||
         fail "engines add --engines mpi: $(cat "$top/out")"
-    grep -q "engine set 2 (mpi, pid [0-9]*): 2 engines" "$top/out" || fail "mpi set: $(cat "$top/out")"
+    grep -q "engine set 3 (mpi, pid [0-9]*): 2 engines" "$top/out" || fail "mpi set: $(cat "$top/out")"
+    [ "$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT group_concat(name) FROM keys WHERE role='engine' AND revoked IS NULL")" = "set1,set3" ] ||
+        fail "engine keys: $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT name, role, revoked FROM keys")"
     grep -q "reachable on 127.0.0.1 only" "$top/out" || fail "no loopback warning: $(cat "$top/out")"
     for r in 0 1; do
         out=$("$ipp" run --wait --require tag:rank=$r -- sh -c 'echo rank=$OMPI_COMM_WORLD_RANK') ||
@@ -148,23 +160,24 @@ else
     done
     out=$("$ipp" map -- echo ::: 1 2 3 4 5 6 2>&1) || fail "map over the cluster: $out"
     "$ipp" cluster status >"$top/st" 2>&1 || fail "status: $(cat "$top/st")"
-    grep -Eq "^  2 +mpi +2 +2 +running +mpiexec pid [0-9]+ running" "$top/st" || fail "status: $(cat "$top/st")"
-    mpipid=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT job_id FROM engine_sets WHERE id=2")
+    grep -Eq "^  3 +mpi +2 +2 +running +mpiexec pid [0-9]+ running" "$top/st" || fail "status: $(cat "$top/st")"
+    grep -Eq "^  2 +mpi +2 +[0-9-]+ +failed" "$top/st" || fail "status: $(cat "$top/st")"
+    mpipid=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT job_id FROM engine_sets WHERE id=3")
     # A controller restart under the running set: it is still known.
     cpid=$(cat "$IPP_DIR/profile_default/ipp-controller.pid")
     kill -TERM "$cpid"
     wait_for 20 sh -c "! kill -0 $cpid" || fail "the controller did not stop"
-    "$ctl" --profile default >"$top/mpi-ctl2.log" 2>&1 &
+    "$ctl" --profile default --curve >"$top/mpi-ctl2.log" 2>&1 &
     pids+=($!)
     restarted=$!
     wait_for 30 engines_up 3 || fail "the engines did not come back after a controller restart"
     "$ipp" cluster status >"$top/st" 2>&1
-    grep -Eq "^  2 +mpi +2 +2 +running" "$top/st" || fail "status after a restart: $(cat "$top/st")"
+    grep -Eq "^  3 +mpi +2 +2 +running" "$top/st" || fail "status after a restart: $(cat "$top/st")"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
-    grep -q "engine set 2 (mpi) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
+    grep -q "engine set 3 (mpi) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
     wait_for 20 sh -c "! kill -0 $restarted" || fail "the restarted controller is still running"
     ! kill -0 "$mpipid" 2>/dev/null || fail "mpiexec $mpipid is still running"
-    for p in $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT pid FROM engines WHERE uuid LIKE 'set2-%'"); do
+    for p in $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT pid FROM engines WHERE uuid LIKE 'set3-%'"); do
         ! grep -q ipp-engine "/proc/$p/cmdline" 2>/dev/null || fail "engine pid $p of the MPI set still runs"
     done
     echo "test_launchers: mpi set ran, reported ranks, survived a controller restart, stopped"

@@ -112,6 +112,8 @@ START_TEST(test_migrates_v1_to_current)
     ck_assert_int_eq(t_raw_int(t_path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
     ck_assert_int_eq(t_raw_int(t_path, "SELECT count(*) FROM sqlite_master WHERE name = 'purges'"),
                      1);
+    // Version 4's engine sets table, empty.
+    ck_assert_int_eq(t_raw_int(t_path, "SELECT count(*) FROM engine_sets"), 0);
 
     r = db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err);
     ck_assert_msg(r != NULL, "%s", err.msg);
