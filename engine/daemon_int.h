@@ -67,22 +67,22 @@ struct eng_daemon_t {
     int64_t next_beat;                   // mono µs of the next heartbeat
     int64_t next_register;               // mono µs of the next registration attempt
     int64_t connect_backoff_us;          // wait after a failed connect; 0 = none failed
-    char connect_error[256];             // the last connect failure logged
-    uint64_t beat_seq;                   // heartbeat counter
-    eng_job_t *queue_head, *queue_tail;  // tasks waiting, FIFO
-    eng_job_t *current;                  // the task in progress
-    eng_runner_t *runner;                // its child process (command tasks)
-    eng_guard_t *guard;                  // kills commands if the engine dies
-    bool in_worker;                      // it is a call on the worker thread
-    int64_t call_deadline;               // mono µs when that call passes its wall-time
-                                         // limit; 0 = no limit
-    eng_held_t *held_head, *held_tail;   // results not acknowledged
-    ipp_strmap_t *jobs_idx;              // msg_id → queued or running job
-    ipp_strmap_t *held_idx;              // msg_id → held result
-    bool stopping;                       // STOP received
-    bool started;                        // eng_daemon_start was called
-    bool running;                        // started and not stopped: run may loop
-    bool clear_pending;                  // clear the namespace when idle
+    char connect_error[sizeof(((ipp_error_t *)0)->msg)];  // the last connect failure logged
+    uint64_t beat_seq;                                    // heartbeat counter
+    eng_job_t *queue_head, *queue_tail;                   // tasks waiting, FIFO
+    eng_job_t *current;                                   // the task in progress
+    eng_runner_t *runner;                                 // its child process (command tasks)
+    eng_guard_t *guard;                                   // kills commands if the engine dies
+    bool in_worker;                                       // it is a call on the worker thread
+    int64_t call_deadline;              // mono µs when that call passes its wall-time
+                                        // limit; 0 = no limit
+    eng_held_t *held_head, *held_tail;  // results not acknowledged
+    ipp_strmap_t *jobs_idx;             // msg_id → queued or running job
+    ipp_strmap_t *held_idx;             // msg_id → held result
+    bool stopping;                      // STOP received
+    bool started;                       // eng_daemon_start was called
+    bool running;                       // started and not stopped: run may loop
+    bool clear_pending;                 // clear the namespace when idle
     // worker thread
     pthread_t worker;       // runs slow calls
     bool worker_started;    // joined at stop

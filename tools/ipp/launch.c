@@ -36,6 +36,18 @@ typedef struct s_host_t {
     long n;          // engines there, 0 = the default
 } s_host_t;
 
+// s_copy: src into dst[size], cut to fit; returns whether it fitted.
+static bool s_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    bool fits = n < size;
+    if (!fits)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return fits;
+}
+
 // s_wipe_free: zero the string s (it holds a key), then free it.
 static void s_wipe_free(char *s)
 {
@@ -189,8 +201,10 @@ static bool s_parse_host(const char *text, s_host_t *h)
             return false;
         }
     }
-    snprintf(h->dest, sizeof h->dest, "%s", buf);
-    snprintf(h->host, sizeof h->host, "%s", hostpart);
+    if (!s_copy(h->dest, sizeof h->dest, buf) || !s_copy(h->host, sizeof h->host, hostpart)) {
+        cli_error("--hosts: '%s' is too long", text);
+        return false;
+    }
     return true;
 }
 
@@ -984,7 +998,7 @@ static void s_slurm_state(const char *job, char *buf, size_t size)
     if (proc_run(av, NULL, 20, out, sizeof out, NULL) == 0) {
         out[strcspn(out, "\n")] = '\0';
         if (out[0] && !strchr(out, ' ')) {
-            snprintf(buf, size, "%s", out);
+            s_copy(buf, size, out);
             return;
         }
     }
@@ -992,7 +1006,7 @@ static void s_slurm_state(const char *job, char *buf, size_t size)
     if (proc_run(sav, NULL, 20, out, sizeof out, NULL) == 0) {
         out[strcspn(out, "\n")] = '\0';
         if (out[0] && !strchr(out, ' '))
-            snprintf(buf, size, "%s", out);
+            s_copy(buf, size, out);
     }
 }
 
