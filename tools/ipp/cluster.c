@@ -711,6 +711,17 @@ static int s_start(cli_t *cli, int argc, char **argv)
             goto out;
         }
     }
+    {
+        // Where engines will be told to connect (a wildcard bind names
+        // loopback in the connection files).
+        const char *eip = o.ip ? o.ip : "127.0.0.1";
+        if (strcmp(eip, "*") == 0 || strcmp(eip, "0.0.0.0") == 0)
+            eip = "127.0.0.1";
+        else if (strcmp(eip, "::") == 0)
+            eip = "::1";
+        if (lx_check_reach(&lx, eip) != CLI_OK)
+            goto out;
+    }
     bool curve = o.curve || (o.ip && !s_loopback(o.ip));
     if (curve && conn_curve_check("ipp cluster start --curve", &err) != IPP_OK) {
         cli_error("%s", err.msg);
@@ -943,6 +954,7 @@ static int s_engines(cli_t *cli, int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
+    ipp_error_t err;
     pid_t ctl = s_controller_pid(dir);
     bool ctl_up = proc_ours(ctl, "ipp-controller");
     if (add && !ctl_up) {
@@ -950,6 +962,20 @@ static int s_engines(cli_t *cli, int argc, char **argv)
                   cli->profile);
         rc = CLI_UNREACHABLE;
         goto out;
+    }
+    if (add) {
+        char path[4200];
+        conn_info_t info;
+        if (conn_file_path(dir, CONN_ENGINE, path, sizeof path, &err) != IPP_OK ||
+            conn_read(path, CONN_ENGINE, &info, &err) != IPP_OK) {
+            cli_error("%s", err.msg);
+            goto out;
+        }
+        char ip[sizeof info.ip];
+        memcpy(ip, info.ip, sizeof ip);
+        sodium_memzero(&info, sizeof info);
+        if (lx_check_reach(&lx, ip) != CLI_OK)
+            goto out;
     }
     if (!(db = s_db_open(dir, dbp)))
         goto out;
@@ -963,7 +989,6 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             client = NULL;
         }
     }
-    ipp_error_t err;
     if (add) {
         char eng_bin[PATH_MAX];
         if (!proc_find_binary("ipp-engine", "IPP_ENGINE", "engine", eng_bin, sizeof eng_bin))

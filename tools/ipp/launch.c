@@ -479,6 +479,33 @@ static char *s_script(const lx_opts_t *o, const s_vars_t *vars)
 
 // ------------------------------------------------------------ check
 
+// s_reachable: engines on h can reach a controller at ip — not when ip is
+// loopback and h is another host (said on stderr).
+static bool s_reachable(const s_host_t *h, const char *ip)
+{
+    if (!s_is_loopback(ip) || s_is_loopback(h->host))
+        return true;
+    cli_error("ssh host %s: the controller is reachable on %s only (loopback), which engines "
+              "on %s cannot reach; start the cluster with --ip ADDR, an address of this "
+              "machine that %s can reach (Curve is then on), or give --location ADDR",
+              h->dest, ip, h->host, h->host);
+    return false;
+}
+
+int lx_check_reach(const lx_opts_t *o, const char *ip)
+{
+    if (strcmp(s_kind(o), "ssh") != 0)
+        return CLI_OK;
+    s_host_t *hs = calloc(S_MAX_HOSTS, sizeof *hs);
+    long n = hs ? s_hosts(o, hs) : -1;
+    int rc = n < 0 ? CLI_FAILED : CLI_OK;
+    for (long i = 0; i < n && rc == CLI_OK; i++)
+        if (!s_reachable(&hs[i], o->location ? o->location : ip))
+            rc = CLI_FAILED;
+    free(hs);
+    return rc;
+}
+
 int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
 {
     const char *k = s_kind(o);
@@ -866,13 +893,8 @@ static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env, 
     char log[4200];
     snprintf(log, sizeof log, "%s/log/engines-%lld.log", env->dir, (long long)s->id);
     s->log = strdup(log);
-    if (s_is_loopback(env->conn_ip) && !s_is_loopback(h.host)) {
-        cli_error("ssh host %s: the controller is reachable on %s only (loopback), which engines "
-                  "on %s cannot reach; start the cluster with --ip ADDR, an address of this "
-                  "machine that %s can reach (Curve is then on), or give --location ADDR",
-                  h.dest, env->conn_ip, h.host, h.host);
+    if (!s_reachable(&h, env->conn_ip))
         return false;
-    }
     // The remote script: the connection info from stdin into the
     // environment (never on a command line), then n engines detached.
     const char *bin = o->remote_engine ? o->remote_engine : env->eng_bin;

@@ -110,6 +110,12 @@ int lx_option(lx_opts_t *o, const cli_cmd_t *cmd, int c, const char *arg);
 // right).
 int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd);
 
+// lx_check_reach: engines of o can reach a controller whose connection
+// files name ip (--location, when given, stands for it): an ssh host other
+// than this one cannot reach a loopback address. CLI_OK, or CLI_FAILED
+// after a message saying why.
+int lx_check_reach(const lx_opts_t *o, const char *ip);
+
 // lx_n_sets: how many sets a launch makes (ssh: one per host, else 1).
 size_t lx_n_sets(const lx_opts_t *o);
 
