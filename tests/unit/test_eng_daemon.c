@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char t_dir[PATH_MAX];
@@ -90,13 +91,26 @@ START_TEST(test_new_only_prepares)
     ck_assert_int_le(t_threads(), threads + T_RUNTIME_THREADS);
     ck_assert(!t_has_children());
     ck_assert_int_eq(eng_daemon_run(d), IPP_ERR_INVALID);
-    // start reads the file, and says which
+    // A file not there yet is waited for: start succeeds (run would retry).
+    ck_assert_int_eq(eng_daemon_start(d, &err), IPP_OK);
+    eng_daemon_stop(d);
+    ck_assert(!t_has_children());
+    eng_daemon_destroy(&d);
+    ck_assert_ptr_null(d);
+    // A file that is there but broken fails start, naming it.
+    FILE *f = fopen(t_conn, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("not json\n", f);
+    fclose(f);
+    ck_assert_int_eq(chmod(t_conn, 0600), 0);
+    d = eng_daemon_new(&o, &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
     ck_assert_int_ne(eng_daemon_start(d, &err), IPP_OK);
     ck_assert_ptr_nonnull(strstr(err.msg, t_conn));
     eng_daemon_stop(d);
     ck_assert(!t_has_children());
     eng_daemon_destroy(&d);
-    ck_assert_ptr_null(d);
+    unlink(t_conn);
     eng_daemon_destroy(&d);  // NULL-safe
     eng_daemon_stop(NULL);
 }
