@@ -59,6 +59,11 @@ fail() {
     done
     exit 1
 }
+# note FILE TITLE: with $IPP_LAUNCHERS_TRANSCRIPT set, append FILE to it.
+note() {
+    [ -n "${IPP_LAUNCHERS_TRANSCRIPT:-}" ] && { echo "\$ $2"; cat "$1"; } >>"$IPP_LAUNCHERS_TRANSCRIPT"
+    return 0
+}
 skip() { echo "test_launchers: SKIP $1: $2"; }
 # fresh NAME: a new $IPP_DIR for one section.
 fresh() {
@@ -150,6 +155,7 @@ else
     "$ipp" cluster engines add --engines mpi -n 2 --timeout 90 >"$top/out" 2>&1 ||
         fail "engines add --engines mpi: $(cat "$top/out")"
     grep -q "engine set 3 (mpi, pid [0-9]*): 2 engines" "$top/out" || fail "mpi set: $(cat "$top/out")"
+    note "$top/out" "ipp cluster engines add --engines mpi -n 2"
     [ "$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT group_concat(name) FROM keys WHERE role='engine' AND revoked IS NULL")" = "set1,set3" ] ||
         fail "engine keys: $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT name, role, revoked FROM keys")"
     grep -q "reachable on 127.0.0.1 only" "$top/out" || fail "no loopback warning: $(cat "$top/out")"
@@ -161,6 +167,7 @@ else
     out=$("$ipp" map -- echo ::: 1 2 3 4 5 6 2>&1) || fail "map over the cluster: $out"
     "$ipp" cluster status >"$top/st" 2>&1 || fail "status: $(cat "$top/st")"
     grep -Eq "^  3 +mpi +2 +2 +running +mpiexec pid [0-9]+ running" "$top/st" || fail "status: $(cat "$top/st")"
+    note "$top/st" "ipp cluster status"
     grep -Eq "^  2 +mpi +2 +[0-9-]+ +failed" "$top/st" || fail "status: $(cat "$top/st")"
     mpipid=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT job_id FROM engine_sets WHERE id=3")
     # A controller restart under the running set: it is still known.
@@ -189,6 +196,7 @@ else
     grep -Eq "^  3 +mpi +2 +2 +running" "$top/st" || fail "engines stop 4 touched set 3: $(cat "$top/st")"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
     grep -q "engine set 3 (mpi) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
+    note "$top/out" "ipp cluster stop"
     wait_for 20 sh -c "! kill -0 $restarted" || fail "the restarted controller is still running"
     ! grep -q mpiexec "/proc/$mpipid/cmdline" 2>/dev/null || fail "mpiexec $mpipid is still running"
     for p in $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT pid FROM engines WHERE uuid LIKE 'set3-%'"); do
@@ -254,29 +262,32 @@ C
     # A bad partition: sbatch's own error, nothing left behind.
     "$ipp" cluster start --engines slurm -n 2 --partition nosuch >"$top/out" 2>&1 &&
         fail "a bad partition was accepted"
-    grep -q "invalid partition" "$top/out" || fail "bad partition: $(cat "$top/out")"
-    grep -q "cluster not started" "$top/out" || fail "bad partition: $(cat "$top/out")"
+    grep -q "sbatch refuses these options: sbatch: error: invalid partition" "$top/out" || fail "bad partition: $(cat "$top/out")"
+    [ -e "$IPP_DIR/profile_default/db/tasks.db" ] && fail "a bad partition started a controller"
     [ -z "$(squeue -h)" ] || fail "a job is queued after a refused start: $(squeue)"
 
     "$ipp" cluster start --engines slurm -n 2 --time 10 --sbatch-arg=--job-name=ipp-test-job \
         --timeout 90 >"$top/out" 2>&1 || fail "start --engines slurm: $(cat "$top/out")"
-    grep -q "engine set 2 (slurm, job [0-9]*): 2 engines" "$top/out" || fail "slurm set: $(cat "$top/out")"
-    script=$IPP_DIR/profile_default/log/engines-2.sbatch
+    grep -q "engine set 1 (slurm, job [0-9]*): 2 engines" "$top/out" || fail "slurm set: $(cat "$top/out")"
+    note "$top/out" "ipp cluster start --engines slurm -n 2 --time 10 --sbatch-arg=--job-name=ipp-test-job"
+    script=$IPP_DIR/profile_default/log/engines-1.sbatch
     grep -q "^#SBATCH --time=10$" "$script" || fail "no --time in the script: $(cat "$script")"
     # The template names the job already: --sbatch-arg adds no second line.
     [ "$(grep -c -- "--job-name" "$script")" = 1 ] || fail "job name twice: $(cat "$script")"
     grep -q "^srun .*ipp-engine" "$script" || fail "no srun: $(cat "$script")"
-    job=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT job_id FROM engine_sets WHERE id=2")
+    job=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT job_id FROM engine_sets WHERE id=1")
     [ "$(squeue -h -j "$job" -o %T)" = RUNNING ] || fail "job $job is not running: $(squeue)"
     out=$("$ipp" run --wait --require tag:rank=1 -- sh -c 'echo $SLURM_JOB_ID/$SLURM_PROCID') || fail "run: $out"
     [ "$out" = "$job/1" ] || fail "the task for rank 1 ran in '$out', not job $job rank 1"
     "$ipp" cluster status >"$top/st" 2>&1 || fail "status: $(cat "$top/st")"
-    grep -Eq "^  2 +slurm +2 +2 +running +job $job RUNNING" "$top/st" || fail "status: $(cat "$top/st")"
+    grep -Eq "^  1 +slurm +2 +2 +running +job $job RUNNING" "$top/st" || fail "status: $(cat "$top/st")"
+    note "$top/st" "ipp cluster status"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
-    grep -q "engine set 2 (slurm) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
+    grep -q "engine set 1 (slurm) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
+    note "$top/out" "ipp cluster stop"
     [ -z "$(squeue -h)" ] || fail "squeue is not empty after stop: $(squeue)"
     "$ipp" cluster status >"$top/st" 2>&1
-    grep -Eq "^  2 +slurm +2 +- +stopped" "$top/st" || fail "status after stop: $(cat "$top/st")"
+    grep -Eq "^  1 +slurm +2 +- +stopped" "$top/st" || fail "status after stop: $(cat "$top/st")"
     echo "test_launchers: slurm job submitted, RUNNING in status, cancelled by stop"
 fi
 
@@ -351,15 +362,19 @@ C
         [ -e "$IPP_DIR/profile_default/db/tasks.db" ] && fail "the refused start made a database"
     fi
     # Two entries: the host (2 engines there) and one nobody answers on.
-    s1=1
-    s2=2
+    # The unreachable one from --hosts (set 1), the good one from a hosts
+    # file (set 2).
+    s1=2
+    s2=1
+    printf '# the second host\nroot@%s:%s/2   # two engines\n\n' "$where" "$sshport" >"$top/hosts"
     "$ipp" cluster start -n 1 --ip "$here" --engines ssh --ssh-args "-F $sdir/ssh_config" \
-        --hosts "root@$where:$sshport/2,root@$where:1" --timeout 60 >"$top/out" 2>&1
+        --hosts "root@$where:1" --hosts-file "$top/hosts" --timeout 60 >"$top/out" 2>&1
     rc=$?
     [ $rc = 1 ] || fail "start with an unreachable host: exit $rc: $(cat "$top/out")"
     grep -q "ssh root@$where: could not connect" "$top/out" || fail "no ssh error for the unreachable host: $(cat "$top/out")"
     grep -q "engine set $s1 (ssh on root@$where:$sshport): 2 engines" "$top/out" || fail "ssh set: $(cat "$top/out")"
     grep -q "(Curve)" "$top/out" || fail "Curve is not on for --ip $here: $(cat "$top/out")"
+    note "$top/out" "ipp cluster start -n 1 --ip $here --engines ssh --hosts root@$where:1 --hosts-file HOSTS"
     grep -q "security/keys/client.json" "$top/out" || fail "no default client key: $(cat "$top/out")"
     key=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT role FROM keys WHERE name='set$s1'")
     [ "$key" = engine ] || fail "the ssh set has no engine key (got '$key')"
@@ -373,8 +388,10 @@ C
     grep -Eq "^  $s1 +ssh +2 +2 +running +2 of 2 pids alive on $where" "$top/st" || fail "status: $(cat "$top/st")"
     grep -Eq "^  $s2 +ssh +1 +- *[0-9-]* +failed" "$top/st" || grep -Eq "^  $s2 +ssh +1 +0 +failed" "$top/st" ||
         fail "the unreachable host's set is not failed: $(cat "$top/st")"
+    note "$top/st" "ipp cluster status"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
     grep -q "engine set $s1 (ssh) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
+    note "$top/out" "ipp cluster stop"
     for p in $(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT pid FROM engines WHERE uuid LIKE 'set$s1-%'"); do
         ! grep -q ipp-engine "/proc/$p/cmdline" 2>/dev/null || fail "engine pid $p of the ssh set still runs"
     done

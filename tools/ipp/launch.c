@@ -545,11 +545,34 @@ int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
                 return CLI_FAILED;
             }
         }
-        s_vars_t v = {"1", "", "/", "c", "/o", "ipp-engine"};
+        char nbuf[32];
+        snprintf(nbuf, sizeof nbuf, "%ld", o->n);
+        s_vars_t v = {nbuf, o->partition ? o->partition : "", "/tmp", "check", "/dev/null", "true"};
         char *script = s_script(o, &v);
         if (!script)
             return CLI_FAILED;
+        // Slurm's own opinion of the options (partition, account, time…),
+        // without submitting anything: `sbatch --test-only`.
+        char tmp[] = "/tmp/ipp-sbatch-check-XXXXXX";
+        int fd = mkstemp(tmp);
+        bool wrote = fd >= 0 && write(fd, script, strlen(script)) == (ssize_t)strlen(script);
+        if (fd >= 0)
+            close(fd);
         free(script);
+        if (!wrote) {
+            if (fd >= 0)
+                unlink(tmp);
+            cli_error("cannot write a batch script to check: %s", strerror(errno));
+            return CLI_FAILED;
+        }
+        char out[S_OUT];
+        char *av[] = {"sbatch", "--test-only", tmp, NULL};
+        int rc = proc_run(av, NULL, 60, out, sizeof out, NULL);
+        unlink(tmp);
+        if (rc != 0) {
+            cli_error("sbatch refuses these options: %s", out[0] ? out : "(no output)");
+            return CLI_FAILED;
+        }
     }
     if (ssh) {
         if (!proc_on_path("ssh", path, sizeof path)) {
