@@ -26,7 +26,6 @@ ipp=$1
 ctl=$2
 eng=$3
 top=$(mktemp -d /tmp/ipp-launch-XXXXXX)
-pids=()
 ns=""
 veth=""
 slurm_pids=()
@@ -36,13 +35,20 @@ cleanup() {
     for d in "$top"/*/; do
         [ -f "$d/profile_default/db/tasks.db" ] && IPP_DIR=$d timeout 60 "$ipp" cluster stop --timeout 2 >/dev/null 2>&1
     done
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    for f in "$top"/*/profile_*/engines.pid; do
-        [ -f "$f" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done <"$f"
+    # Only children still running (`jobs -p`): a pid that has exited may
+    # belong to someone else by now.
+    for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    # The Slurm daemons (they detach): by their pid files' pids, each only
+    # while it still runs munged or a slurm daemon.
+    ours_slurm() { grep -qE "munged|slurmctld|slurmd" "/proc/$1/cmdline" 2>/dev/null; }
+    for p in "${slurm_pids[@]}"; do ours_slurm "$p" && kill "$p"; done
+    for _ in $(seq 20); do
+        alive=0
+        for p in "${slurm_pids[@]}"; do ours_slurm "$p" && alive=1; done
+        [ $alive = 0 ] && break
+        sleep 0.1
     done
-    for p in "${slurm_pids[@]}"; do kill "$p" 2>/dev/null; done
-    sleep 0.5
-    for p in "${slurm_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${slurm_pids[@]}"; do ours_slurm "$p" && kill -9 "$p"; done
     if [ -n "$ns" ]; then
         # Whatever still runs in the namespace is ours.
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -117,19 +123,16 @@ echo "test_launchers: bad options refused"
 fresh early
 "$eng" --profile default >"$top/early-eng.log" 2>&1 &
 early=$!
-pids+=($early)
 sleep 3
 kill -0 $early 2>/dev/null || fail "an engine started before its controller exited: $(cat "$top/early-eng.log")"
 grep -q "waiting for the controller" "$top/early-eng.log" || fail "the early engine did not say it waits: $(cat "$top/early-eng.log")"
 "$ctl" --profile default >"$top/early-ctl.log" 2>&1 &
-pids+=($!)
 wait_for 30 engines_up 1 || fail "the early engine did not register: $(tail -5 "$top/early-eng.log")"
 # An engine given the connection file's JSON in the environment alone.
 IPP_CONNECTION_INFO=$(cat "$IPP_DIR/profile_default/security/ipp-engine.json") \
     "$eng" --connection-none 2>/dev/null
 IPP_CONNECTION_INFO=$(cat "$IPP_DIR/profile_default/security/ipp-engine.json") \
     "$eng" --profile nosuch >"$top/env-eng.log" 2>&1 &
-pids+=($!)
 wait_for 30 engines_up 2 || fail "the engine of IPP_CONNECTION_INFO did not register: $(tail -5 "$top/env-eng.log")"
 out=$("$ipp" run --wait -- sh -c 'echo "[${IPP_CONNECTION_INFO:-unset}]"') || fail "run: $out"
 echo "$out" | grep -q "\[unset\]" || fail "a task saw the connection info: $out"
@@ -175,7 +178,6 @@ else
     kill -TERM "$cpid"
     wait_for 20 sh -c "! kill -0 $cpid" || fail "the controller did not stop"
     "$ctl" --profile default --curve >"$top/mpi-ctl2.log" 2>&1 &
-    pids+=($!)
     restarted=$!
     wait_for 30 engines_up 3 || fail "the engines did not come back after a controller restart"
     "$ipp" cluster status >"$top/st" 2>&1
@@ -350,7 +352,6 @@ Host *
 C
     mkdir -p /run/sshd
     "${inns[@]}" /usr/sbin/sshd -D -e -f "$sdir/sshd_config" >"$sdir/sshd.log" 2>&1 &
-    pids+=($!)
     wait_for 10 ssh -F "$sdir/ssh_config" -p "$sshport" -o BatchMode=yes "root@$where" true ||
         fail "the test's sshd does not answer: $(cat "$sdir/sshd.log")"
     if [ -n "$ns" ]; then
