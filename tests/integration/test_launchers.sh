@@ -298,6 +298,7 @@ fresh ssh
 if [ ! -x /usr/sbin/sshd ] || ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
     skip ssh "sshd or ssh is not installed (tools/setup installs openssh-server openssh-client)"
 else
+    me=$(id -un)
     sdir=$top/sshd
     mkdir -p "$sdir"
     chmod 700 "$sdir"
@@ -350,13 +351,13 @@ Host *
   StrictHostKeyChecking accept-new
   LogLevel ERROR
 C
-    mkdir -p /run/sshd
+    mkdir -p /run/sshd 2>/dev/null  # sshd's privilege separation folder (root only)
     "${inns[@]}" /usr/sbin/sshd -D -e -f "$sdir/sshd_config" >"$sdir/sshd.log" 2>&1 &
-    wait_for 10 ssh -F "$sdir/ssh_config" -p "$sshport" -o BatchMode=yes "root@$where" true ||
+    wait_for 10 ssh -F "$sdir/ssh_config" -p "$sshport" -o BatchMode=yes "$me@$where" true ||
         fail "the test's sshd does not answer: $(cat "$sdir/sshd.log")"
     if [ -n "$ns" ]; then
         # A controller on loopback only: refused for a host elsewhere.
-        "$ipp" cluster start --engines ssh --hosts "root@$where:$sshport" --ssh-args "-F $sdir/ssh_config" \
+        "$ipp" cluster start --engines ssh --hosts "$me@$where:$sshport" --ssh-args "-F $sdir/ssh_config" \
             --timeout 30 >"$top/out" 2>&1 && fail "a loopback controller was accepted for $where"
         grep -q "reachable on 127.0.0.1 only (loopback), which engines on $where cannot reach" "$top/out" ||
             fail "loopback refusal: $(cat "$top/out")"
@@ -367,15 +368,15 @@ C
     # file (set 2).
     s1=2
     s2=1
-    printf '# the second host\nroot@%s:%s/2   # two engines\n\n' "$where" "$sshport" >"$top/hosts"
+    printf '# the second host\n%s@%s:%s/2   # two engines\n\n' "$me" "$where" "$sshport" >"$top/hosts"
     "$ipp" cluster start -n 1 --ip "$here" --engines ssh --ssh-args "-F $sdir/ssh_config" \
-        --hosts "root@$where:1" --hosts-file "$top/hosts" --timeout 60 >"$top/out" 2>&1
+        --hosts "$me@$where:1" --hosts-file "$top/hosts" --timeout 60 >"$top/out" 2>&1
     rc=$?
     [ $rc = 1 ] || fail "start with an unreachable host: exit $rc: $(cat "$top/out")"
-    grep -q "ssh root@$where: could not connect" "$top/out" || fail "no ssh error for the unreachable host: $(cat "$top/out")"
-    grep -q "engine set $s1 (ssh on root@$where:$sshport): 2 engines" "$top/out" || fail "ssh set: $(cat "$top/out")"
+    grep -q "ssh $me@$where: could not connect" "$top/out" || fail "no ssh error for the unreachable host: $(cat "$top/out")"
+    grep -q "engine set $s1 (ssh on $me@$where:$sshport): 2 engines" "$top/out" || fail "ssh set: $(cat "$top/out")"
     grep -q "(Curve)" "$top/out" || fail "Curve is not on for --ip $here: $(cat "$top/out")"
-    note "$top/out" "ipp cluster start -n 1 --ip $here --engines ssh --hosts root@$where:1 --hosts-file HOSTS"
+    note "$top/out" "ipp cluster start -n 1 --ip $here --engines ssh --hosts $me@$where:1 --hosts-file HOSTS"
     grep -q "security/keys/client.json" "$top/out" || fail "no default client key: $(cat "$top/out")"
     key=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT role FROM keys WHERE name='set$s1'")
     [ "$key" = engine ] || fail "the ssh set has no engine key (got '$key')"
