@@ -196,6 +196,21 @@ void cl_subscribe_done(ipp_client_t *c, const char *id, bool on)
                  zmq_strerror(errno));
 }
 
+ipp_err_t ipp_client_follow_tasks(ipp_client_t *c, ipp_task_done_fn *fn, void *arg,
+                                  ipp_error_t *err)
+{
+    if (!c)
+        return ipp_error_set(err, IPP_ERR_INVALID, "follow_tasks: no client");
+    bool was = c->follow_fn != NULL;
+    if ((fn != NULL) != was &&
+        zmq_setsockopt(c->sub, fn ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE, "done.", 5) != 0)
+        return ipp_error_set(err, IPP_ERR_ZMQ, "follow_tasks: cannot %ssubscribe: %s",
+                             fn ? "" : "un", zmq_strerror(errno));
+    c->follow_fn = fn;
+    c->follow_arg = arg;
+    return IPP_OK;
+}
+
 ipp_err_t cl_hubreq_add(ipp_client_t *c, const char *req_id, const cl_id_t *ids, size_t n)
 {
     cl_hubreq_t *r = calloc(1, sizeof *r);

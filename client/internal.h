@@ -263,6 +263,8 @@ struct ipp_client_t {
     size_t n_outstanding;         // unfinished tasks of live AsyncResults
     unsigned sends_since_drain;   // submissions since input was last read
     ipp_error_t last_refusal;     // why the last refused message was refused
+    ipp_task_done_fn *follow_fn;  // every task's done notification goes here (NULL: none)
+    void *follow_arg;             // its argument
 };
 
 // cl_send: sign and send one message to the controller; buffers are taken

@@ -185,9 +185,15 @@ static void s_dispatch_sub(ipp_client_t *c, wire_msg_t *m)
     case IPP__MSG_TYPE__ENGINE_EVENT:
         cl_on_engine_event(c, m);
         break;
-    case IPP__MSG_TYPE__TASK_DONE:
-        cl_on_task_done(c, (const Ipp__TaskDone *)m->content);
+    case IPP__MSG_TYPE__TASK_DONE: {
+        const Ipp__TaskDone *d = (const Ipp__TaskDone *)m->content;
+        cl_on_task_done(c, d);
+        if (c->follow_fn && d->msg_id)
+            c->follow_fn(c->follow_arg, d->msg_id, d->label,
+                         d->has_status ? (ipp_status_t)d->status : IPP_STATUS_ERROR,
+                         d->has_engine_id ? d->engine_id : -1);
         break;
+    }
     case IPP__MSG_TYPE__SHUTDOWN_NOTICE:
         c->shutdown_seen = true;
         IPP_LOGI(&c->log, "client: the controller announced its shutdown");

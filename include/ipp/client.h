@@ -206,6 +206,20 @@ int ipp_client_fd(const ipp_client_t *client);
  * became ready. IPP_OK (also when nothing came), IPP_ERR_ZMQ. */
 ipp_err_t ipp_client_spin(ipp_client_t *client, double timeout, ipp_error_t *err);
 
+/* A task-done notification: msg_id and label (NULL if none) borrowed for
+ * the call, the task's final status, the engine it ran on (-1: none). */
+typedef void ipp_task_done_fn(void *arg, const char *msg_id, const char *label, ipp_status_t status,
+                              int engine_id);
+
+/* ipp_client_follow_tasks: subscribe to the done notification of every
+ * task (any client's) and call fn(arg, …) for each, from inside the
+ * client's spins; fn NULL unsubscribes. For monitors such as the
+ * dashboard: a busy controller sends one notification per task.
+ * Notifications sent while the subscription was not yet live are missed
+ * (read the database for what came before). IPP_ERR_ZMQ. */
+ipp_err_t ipp_client_follow_tasks(ipp_client_t *client, ipp_task_done_fn *fn, void *arg,
+                                  ipp_error_t *err);
+
 /* ipp_client_outstanding: how many tasks of live AsyncResults are not
  * finished. */
 size_t ipp_client_outstanding(const ipp_client_t *client);
