@@ -196,7 +196,7 @@ static json_t *s_engine_counts(sqlite3 *db, ipp_error_t *err)
                                   " WHERE status <> 'ok' AND status <> 'pending'"
                                   " AND engine_id IS NOT NULL GROUP BY engine_id",
                                   NULL, 0, "counting failures per engine", err)
-                       : NULL;
+                        : NULL;
     json_t *out = NULL;
     if (done && fail) {
         out = json_object();
@@ -205,15 +205,19 @@ static json_t *s_engine_counts(sqlite3 *db, ipp_error_t *err)
         char k[32];
         json_array_foreach(done, i, r)
         {
-            snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "id")));
-            json_object_set_new(out, k, json_pack("[I,i]", json_integer_value(json_object_get(r, "n")), 0));
+            snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(r, "id")));
+            json_object_set_new(out, k,
+                                json_pack("[I,i]", json_integer_value(json_object_get(r, "n")), 0));
         }
         json_array_foreach(fail, i, r)
         {
-            snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "id")));
+            snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(json_object_get(r, "id")));
             json_t *have = json_object_get(out, k);
             if (have)
-                json_array_set_new(have, 1, json_integer(json_integer_value(json_object_get(r, "n"))));
+                json_array_set_new(have, 1,
+                                   json_integer(json_integer_value(json_object_get(r, "n"))));
         }
     }
     json_decref(done);
@@ -230,10 +234,10 @@ static json_t *s_offline_engines(dash_api_t *a, ipp_error_t *err)
     json_t *arr = json_array();
     for (size_t i = 0; i < e->n; i++) {
         const db_engine_info_t *x = &e->v[i];
-        json_array_append_new(
-            arr, json_pack("{s:i,s:s,s:s?,s:i,s:I,s:b,s:b}", "id", x->id, "uuid", x->uuid,
-                           "hostname", x->hostname, "pid", x->pid, "registered",
-                           (json_int_t)x->registered, "up", x->unregistered == 0, "recorded", 1));
+        json_array_append_new(arr, json_pack("{s:i,s:s,s:s?,s:i,s:I,s:b,s:b}", "id", x->id, "uuid",
+                                             x->uuid, "hostname", x->hostname, "pid", x->pid,
+                                             "registered", (json_int_t)x->registered, "up",
+                                             x->unregistered == 0, "recorded", 1));
     }
     db_engines_destroy(&e);
     return arr;
@@ -260,16 +264,20 @@ json_t *dash_api_overview(dash_api_t *a, int64_t now, ipp_error_t *err)
     json_array_foreach(engines, i, eng)
     {
         char k[32];
-        snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(eng, "id")));
+        snprintf(k, sizeof k, "%" JSON_INTEGER_FORMAT,
+                 json_integer_value(json_object_get(eng, "id")));
         json_t *c = json_object_get(ec, k);
-        json_object_set_new(eng, "done", json_integer(c ? json_integer_value(json_array_get(c, 0)) : 0));
-        json_object_set_new(eng, "failures", json_integer(c ? json_integer_value(json_array_get(c, 1)) : 0));
+        json_object_set_new(eng, "done",
+                            json_integer(c ? json_integer_value(json_array_get(c, 0)) : 0));
+        json_object_set_new(eng, "failures",
+                            json_integer(c ? json_integer_value(json_array_get(c, 1)) : 0));
     }
-    json_t *by = s_query(a->db,
-                         "SELECT status, count(*) AS n FROM tasks WHERE status <> 'ok' GROUP BY status",
-                         NULL, 0, "counting tasks by status", err);
-    json_t *total = by ? s_query(a->db, "SELECT count(*) AS n FROM tasks", NULL, 0, "counting tasks", err)
-                       : NULL;
+    json_t *by = s_query(
+        a->db, "SELECT status, count(*) AS n FROM tasks WHERE status <> 'ok' GROUP BY status", NULL,
+        0, "counting tasks by status", err);
+    json_t *total =
+        by ? s_query(a->db, "SELECT count(*) AS n FROM tasks", NULL, 0, "counting tasks", err)
+           : NULL;
     if (!by || !total) {
         json_decref(by);
         goto out;
@@ -302,12 +310,13 @@ json_t *dash_api_overview(dash_api_t *a, int64_t now, ipp_error_t *err)
     if (!pts)
         goto out;
     rate = json_pack("{s:i,s:I,s:o}", "bucket_s", 10, "since", (json_int_t)since, "points", pts);
-    fails = s_query(a->db,
-                    "SELECT msg_id, label, status, engine_id, completed,"
-                    " json_extract(error, '$.ename') AS ename, json_extract(error, '$.evalue') AS evalue"
-                    " FROM tasks WHERE status IN ('error','aborted','unreachable','lost')"
-                    " AND status <> 'ok' ORDER BY completed DESC LIMIT 10",
-                    NULL, 0, "reading recent failures", err);
+    fails = s_query(
+        a->db,
+        "SELECT msg_id, label, status, engine_id, completed,"
+        " json_extract(error, '$.ename') AS ename, json_extract(error, '$.evalue') AS evalue"
+        " FROM tasks WHERE status IN ('error','aborted','unreachable','lost')"
+        " AND status <> 'ok' ORDER BY completed DESC LIMIT 10",
+        NULL, 0, "reading recent failures", err);
     if (!fails)
         goto out;
     out = json_pack("{s:b,s:I,s:O,s:i,s:O,s:O,s:O}", "online", online, "now", (json_int_t)now,
@@ -355,8 +364,9 @@ static ipp_err_t s_int_param(const dash_params_t *p, const char *name, int64_t l
     char *end = NULL;
     long long x = strtoll(t, &end, 10);
     if (!*t || *end || x < lo || x > hi)
-        return ipp_error_set(err, IPP_ERR_INVALID, "%s must be an integer from %lld to %lld, not '%.40s'",
-                             name, (long long)lo, (long long)hi, t);
+        return ipp_error_set(err, IPP_ERR_INVALID,
+                             "%s must be an integer from %lld to %lld, not '%.40s'", name,
+                             (long long)lo, (long long)hi, t);
     *v = x;
     return IPP_OK;
 }
@@ -456,8 +466,7 @@ json_t *dash_api_history(dash_api_t *a, const dash_params_t *p, ipp_error_t *err
     char keyset[160] = "";
     if (before)
         snprintf(keyset, sizeof keyset,
-                 " AND submitted <= ?%d AND (submitted < ?%d OR rowid < ?%d)", k + 1, k + 1,
-                 k + 2);
+                 " AND submitted <= ?%d AND (submitted < ?%d OR rowid < ?%d)", k + 1, k + 1, k + 2);
     char *sql = NULL;
     json_t *out = NULL;
     sqlite3_stmt *st = NULL;
@@ -514,13 +523,13 @@ done:
 // depends on; true: what depends on id), with the other end's state.
 static json_t *s_deps(sqlite3 *db, const char *id, bool dependents, ipp_error_t *err)
 {
-    const char *sql = dependents
-                          ? "SELECT d.task AS msg_id, d.kind, d.flags, t.status, t.label FROM deps d"
-                            " LEFT JOIN tasks t ON t.msg_id = d.task WHERE d.depends_on = ?1"
-                            " ORDER BY t.submitted LIMIT 1000"
-                          : "SELECT d.depends_on AS msg_id, d.kind, d.flags, t.status, t.label"
-                            " FROM deps d LEFT JOIN tasks t ON t.msg_id = d.depends_on"
-                            " WHERE d.task = ?1 ORDER BY d.kind, t.submitted LIMIT 1000";
+    const char *sql =
+        dependents ? "SELECT d.task AS msg_id, d.kind, d.flags, t.status, t.label FROM deps d"
+                     " LEFT JOIN tasks t ON t.msg_id = d.task WHERE d.depends_on = ?1"
+                     " ORDER BY t.submitted LIMIT 1000"
+                   : "SELECT d.depends_on AS msg_id, d.kind, d.flags, t.status, t.label"
+                     " FROM deps d LEFT JOIN tasks t ON t.msg_id = d.depends_on"
+                     " WHERE d.task = ?1 ORDER BY d.kind, t.submitted LIMIT 1000";
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         s_sqlfail(db, "reading dependencies", err);
@@ -539,9 +548,9 @@ json_t *dash_api_task(dash_api_t *a, const char *id, ipp_error_t *err)
                       id ? id : "");
         return NULL;
     }
-    uint64_t keys = DB_KEYS_DEFAULT & ~(DB_KEYBIT(DB_KEY_HEADER) | DB_KEYBIT(DB_KEY_CONTENT) |
-                                        DB_KEYBIT(DB_KEY_RESULT_HEADER) |
-                                        DB_KEYBIT(DB_KEY_RESULT_CONTENT));
+    uint64_t keys =
+        DB_KEYS_DEFAULT & ~(DB_KEYBIT(DB_KEY_HEADER) | DB_KEYBIT(DB_KEY_CONTENT) |
+                            DB_KEYBIT(DB_KEY_RESULT_HEADER) | DB_KEYBIT(DB_KEY_RESULT_CONTENT));
     db_record_t *rec = NULL;
     json_t *out = NULL, *up = NULL, *down = NULL;
     pthread_mutex_lock(&a->mu);
@@ -700,8 +709,9 @@ json_t *dash_api_workflow(dash_api_t *a, const dash_params_t *p, ipp_error_t *er
 {
     const char *prefix = s_param(p, "prefix");
     if (!prefix || !*prefix) {
-        ipp_error_set(err, IPP_ERR_INVALID,
-                      "prefix is required: the label prefix of the workflow (as `ipp dag` labels it)");
+        ipp_error_set(
+            err, IPP_ERR_INVALID,
+            "prefix is required: the label prefix of the workflow (as `ipp dag` labels it)");
         return NULL;
     }
     pthread_mutex_lock(&a->mu);
@@ -718,8 +728,9 @@ char *dash_api_workflow_svg(dash_api_t *a, const dash_params_t *p, ipp_error_t *
     pthread_mutex_lock(&a->mu);
     const char *prefix = s_param(p, "prefix");
     if (!prefix || !*prefix)
-        ipp_error_set(err, IPP_ERR_INVALID,
-                      "prefix is required: the label prefix of the workflow (as `ipp dag` labels it)");
+        ipp_error_set(
+            err, IPP_ERR_INVALID,
+            "prefix is required: the label prefix of the workflow (as `ipp dag` labels it)");
     else if ((w = s_workflow(a, prefix, err)) != NULL)
         svg = dash_graph_svg(w, err);
     pthread_mutex_unlock(&a->mu);

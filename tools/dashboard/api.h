@@ -37,9 +37,9 @@ typedef struct dash_params_t {
 } dash_params_t;
 
 // Limits on what one request may ask for.
-#define DASH_PAGE_MAX 500        // history rows per page
-#define DASH_STREAM_MAX 10000    // task-stream bars
-#define DASH_WORKFLOW_MAX 2000   // workflow nodes
+#define DASH_PAGE_MAX 500       // history rows per page
+#define DASH_STREAM_MAX 10000   // task-stream bars
+#define DASH_WORKFLOW_MAX 2000  // workflow nodes
 
 // dash_api_new: open the database at path read-only and answer with live
 // (borrowed; must outlive the api). Caller owns the result. NULL with err

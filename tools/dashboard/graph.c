@@ -10,9 +10,18 @@
 #include <graphviz/cgraph.h>
 #include <stdbool.h>
 #include <graphviz/gvc.h>
+#include <graphviz/gvplugin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+// Graphviz's own plugins, linked in: the dot layout and the core
+// renderers (svg). Nothing else is loaded — in particular not the pango
+// text plugin, whose font cache outlives a graph's strings (a use after
+// free on the second drawing); text sizes come from Graphviz's built-in
+// font metrics instead.
+extern gvplugin_library_t gvplugin_dot_layout_LTX_library;
+extern gvplugin_library_t gvplugin_core_LTX_library;
 
 // s_fill: the fill colour of a state.
 static const char *s_fill(const char *status)
@@ -58,7 +67,7 @@ char *dash_graph_dot(const json_t *workflow)
     if (!f)
         return NULL;
     fputs("digraph workflow {\n rankdir=TB; bgcolor=\"transparent\";\n"
-          " node [shape=box, style=\"rounded,filled\", fontname=\"sans-serif\", fontsize=11];\n"
+          " node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11];\n"
           " edge [color=\"#555555\"];\n",
           f);
     const json_t *nodes = json_object_get(workflow, "nodes");
@@ -73,9 +82,13 @@ char *dash_graph_dot(const json_t *workflow)
         const char *slash = label ? strrchr(label, '/') : NULL;
         if (slash && slash[1])
             shown = slash + 1;
-        fprintf(f, " \"%s\" [id=\"task-%s\", class=\"state-%s\", fillcolor=\"%s\", URL=\"/task/%s\", label=",
-                id, id, status && strspn(status, "abcdefghijklmnopqrstuvwxyz") == strlen(status) ? status : "unknown",
-                s_fill(status), id);
+        fprintf(
+            f,
+            " \"%s\" [id=\"task-%s\", class=\"state-%s\", fillcolor=\"%s\", URL=\"/task/%s\", label=",
+            id, id,
+            status && strspn(status, "abcdefghijklmnopqrstuvwxyz") == strlen(status) ? status
+                                                                                     : "unknown",
+            s_fill(status), id);
         s_put_quoted(f, shown);
         fputs(", tooltip=", f);
         s_put_quoted(f, label ? label : id);
@@ -107,10 +120,16 @@ char *dash_graph_svg(const json_t *workflow, ipp_error_t *err)
         return NULL;
     }
     char *out = NULL;
-    GVC_t *gvc = gvContext();
+    lt_symlist_t builtins[] = {
+        {"gvplugin_dot_layout_LTX_library", &gvplugin_dot_layout_LTX_library},
+        {"gvplugin_core_LTX_library", &gvplugin_core_LTX_library},
+        {NULL, NULL},
+    };
+    GVC_t *gvc = gvContextPlugins(builtins, 0);
     Agraph_t *g = gvc ? agmemread(dot) : NULL;
     if (!g) {
-        ipp_error_set(err, IPP_ERR_IO, "graphviz: cannot read the graph: %s", aglasterr() ? aglasterr() : "?");
+        ipp_error_set(err, IPP_ERR_IO, "graphviz: cannot read the graph: %s",
+                      aglasterr() ? aglasterr() : "?");
         goto out;
     }
     if (gvLayout(gvc, g, "dot") != 0) {

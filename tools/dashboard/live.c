@@ -20,15 +20,15 @@ typedef struct s_event_t {
 } s_event_t;
 
 struct dash_live_t {
-    pthread_mutex_t mu;                // guards everything below
-    pthread_cond_t cv;                 // signalled on every push and on stop
-    json_t *engines;                   // the engine snapshot (owned)
-    int unassigned;                    // tasks no engine has yet
-    bool online;                       // a controller answered last time
-    char *engines_text;                // engines dumped, to see changes (owned)
-    s_event_t ring[DASH_LIVE_RING];    // recent events, by seq % DASH_LIVE_RING
-    uint64_t seq;                      // the last event's number
-    bool stopping;                     // dash_live_stop was called
+    pthread_mutex_t mu;              // guards everything below
+    pthread_cond_t cv;               // signalled on every push and on stop
+    json_t *engines;                 // the engine snapshot (owned)
+    int unassigned;                  // tasks no engine has yet
+    bool online;                     // a controller answered last time
+    char *engines_text;              // engines dumped, to see changes (owned)
+    s_event_t ring[DASH_LIVE_RING];  // recent events, by seq % DASH_LIVE_RING
+    uint64_t seq;                    // the last event's number
+    bool stopping;                   // dash_live_stop was called
 };
 
 dash_live_t *dash_live_new(void)

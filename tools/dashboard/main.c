@@ -161,12 +161,11 @@ static void s_poll_db(s_app_t *app)
     sqlite3_bind_int64(st, 1, app->last_completed);
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *label = (const char *)sqlite3_column_text(st, 1);
-        json_t *ev = json_pack("{s:s,s:s?,s:s,s:i,s:I}", "msg_id", sqlite3_column_text(st, 0),
-                               "label", label, "status", sqlite3_column_text(st, 2), "engine_id",
-                               sqlite3_column_type(st, 3) == SQLITE_NULL
-                                   ? -1
-                                   : sqlite3_column_int(st, 3),
-                               "at", (json_int_t)sqlite3_column_int64(st, 4));
+        json_t *ev =
+            json_pack("{s:s,s:s?,s:s,s:i,s:I}", "msg_id", sqlite3_column_text(st, 0), "label",
+                      label, "status", sqlite3_column_text(st, 2), "engine_id",
+                      sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 3),
+                      "at", (json_int_t)sqlite3_column_int64(st, 4));
         app->last_completed = sqlite3_column_int64(st, 4);
         dash_live_push(app->live, "task", ev);
     }
@@ -290,12 +289,15 @@ int main(int argc, char **argv)
     bool profile_given = false, allow = false;
     long port = 8770;
     enum { O_PROFILE = 1, O_CONN, O_DB, O_IP, O_PORT, O_ALLOW, O_TOKEN };
-    static const struct option longs[] = {
-        {"profile", required_argument, NULL, O_PROFILE}, {"connection", required_argument, NULL, O_CONN},
-        {"db", required_argument, NULL, O_DB},           {"ip", required_argument, NULL, O_IP},
-        {"port", required_argument, NULL, O_PORT},       {"allow-actions", no_argument, NULL, O_ALLOW},
-        {"token", required_argument, NULL, O_TOKEN},     {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"profile", required_argument, NULL, O_PROFILE},
+                                          {"connection", required_argument, NULL, O_CONN},
+                                          {"db", required_argument, NULL, O_DB},
+                                          {"ip", required_argument, NULL, O_IP},
+                                          {"port", required_argument, NULL, O_PORT},
+                                          {"allow-actions", no_argument, NULL, O_ALLOW},
+                                          {"token", required_argument, NULL, O_TOKEN},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
@@ -416,8 +418,10 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (strcmp(ip, "127.0.0.1") != 0 && strcmp(ip, "::1") != 0)
-        fprintf(stderr, "ipp-dashboard: warning: listening on %s, beyond this machine; the token "
-                        "travels in clear HTTP\n", ip);
+        fprintf(stderr,
+                "ipp-dashboard: warning: listening on %s, beyond this machine; the token "
+                "travels in clear HTTP\n",
+                ip);
     bool v6 = strchr(ip, ':') != NULL;
     printf("ipp dashboard: http://%s%s%s:%d/?token=%s\n", v6 ? "[" : "", ip, v6 ? "]" : "",
            dash_server_port(srv), tok);

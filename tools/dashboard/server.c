@@ -23,12 +23,12 @@
 #define S_COOKIE "ipp_dashboard_token"
 
 struct dash_server_t {
-    struct MHD_Daemon *d;     // the daemon (owned)
-    dash_server_opts_t o;     // options, strings below owned
-    char *token;              // access token
-    char *csrf;               // CSRF token
-    char *db_path;            // database file shown by /api/config
-    int port;                 // bound port
+    struct MHD_Daemon *d;  // the daemon (owned)
+    dash_server_opts_t o;  // options, strings below owned
+    char *token;           // access token
+    char *csrf;            // CSRF token
+    char *db_path;         // database file shown by /api/config
+    int port;              // bound port
 };
 
 // Per-request state kept between MHD's calls for one request.
@@ -175,8 +175,8 @@ static enum MHD_Result s_events(dash_server_t *srv, struct MHD_Connection *c)
 // s_page_path: whether url is one of the pages (served by index.html).
 static bool s_page_path(const char *url)
 {
-    static const char *const pages[] = {"/", "/overview", "/stream", "/history", "/workflow",
-                                        "/audit"};
+    static const char *const pages[] = {"/",        "/overview", "/stream",
+                                        "/history", "/workflow", "/audit"};
     for (size_t i = 0; i < sizeof pages / sizeof *pages; i++)
         if (strcmp(url, pages[i]) == 0)
             return true;
@@ -252,8 +252,8 @@ static enum MHD_Result s_api(dash_server_t *srv, struct MHD_Connection *c, const
         json_decref(dash_live_snapshot(srv->o.live, NULL, &online));
         return s_json(c, 200,
                       json_pack("{s:b,s:s,s:s,s:b}", "allow_actions", srv->o.allow_actions, "csrf",
-                                srv->o.allow_actions ? srv->csrf : "", "db", srv->db_path,
-                                "online", online));
+                                srv->o.allow_actions ? srv->csrf : "", "db", srv->db_path, "online",
+                                online));
     }
     if (strcmp(ep, "overview") == 0)
         return s_answer(c, dash_api_overview(srv->o.api, s_now(), &err), &err);
@@ -340,8 +340,8 @@ dash_server_t *dash_server_start(const dash_server_opts_t *opts, ipp_error_t *er
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     if (opts->port < 0 || opts->port > 65535) {
@@ -377,8 +377,10 @@ dash_server_t *dash_server_start(const dash_server_opts_t *opts, ipp_error_t *er
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)DASH_SERVER_CONNECTIONS,
                             MHD_OPTION_NOTIFY_COMPLETED, s_completed, s, MHD_OPTION_END);
     if (!s->d) {
-        ipp_error_set(err, IPP_ERR_IO, "cannot listen on %s port %d (in use, or not an address of "
-                                       "this machine)", opts->ip, opts->port);
+        ipp_error_set(err, IPP_ERR_IO,
+                      "cannot listen on %s port %d (in use, or not an address of "
+                      "this machine)",
+                      opts->ip, opts->port);
         goto fail;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

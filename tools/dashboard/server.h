@@ -27,20 +27,20 @@
 
 // An action on a task: what is "abort" or "resubmit". Returns IPP_OK with
 // *result (a JSON object the caller of the hook owns) or an error.
-typedef ipp_err_t dash_action_fn(void *arg, const char *what, const char *msg_id,
-                                 json_t **result, ipp_error_t *err);
+typedef ipp_err_t dash_action_fn(void *arg, const char *what, const char *msg_id, json_t **result,
+                                 ipp_error_t *err);
 
 typedef struct dash_server_opts_t {
-    const char *ip;           // address to bind (IPv4 or IPv6 literal)
-    int port;                 // 0: any free port
-    const char *token;        // the access token (copied)
-    const char *csrf;         // the CSRF token for actions (copied)
-    bool allow_actions;       // abort and resubmit allowed
-    const char *db_path;      // shown by /api/config (copied)
-    dash_api_t *api;          // answers (borrowed)
-    dash_live_t *live;        // the present, for /api/events (borrowed)
-    dash_action_fn *action;   // runs actions (may be NULL: 503)
-    void *action_arg;         // its argument
+    const char *ip;          // address to bind (IPv4 or IPv6 literal)
+    int port;                // 0: any free port
+    const char *token;       // the access token (copied)
+    const char *csrf;        // the CSRF token for actions (copied)
+    bool allow_actions;      // abort and resubmit allowed
+    const char *db_path;     // shown by /api/config (copied)
+    dash_api_t *api;         // answers (borrowed)
+    dash_live_t *live;       // the present, for /api/events (borrowed)
+    dash_action_fn *action;  // runs actions (may be NULL: 503)
+    void *action_arg;        // its argument
 } dash_server_opts_t;
 
 typedef struct dash_server_t dash_server_t;
