@@ -214,6 +214,7 @@ int cli_cmd_purge(cli_t *cli, int argc, char **argv);
 int cli_cmd_resubmit(cli_t *cli, int argc, char **argv);
 int cli_cmd_abort(cli_t *cli, int argc, char **argv);
 int cli_cmd_shutdown(cli_t *cli, int argc, char **argv);
-int cli_cmd_keys(cli_t *cli, int argc, char **argv);  // keys.c
+int cli_cmd_keys(cli_t *cli, int argc, char **argv);       // keys.c
+int cli_cmd_dashboard(cli_t *cli, int argc, char **argv);  // dashboard.c: execs ipp-dashboard
 
 #endif

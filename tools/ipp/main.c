@@ -1,6 +1,6 @@
 /* main.c — `ipp`, the command line of ipp: global options, then one
  * subcommand (cluster, run, px, map, dag, wait, result, status, purge,
- * resubmit, abort, shutdown).
+ * resubmit, abort, shutdown, keys, dashboard).
  *
  * Owns the process: it is the only place that exits, and the exit code is
  * the subcommand's (0 ok, 1 a task failed, 2 usage, 3 no controller).
@@ -40,6 +40,8 @@ static const char s_usage[] =
     "  keys new --role R NAME a key and its connection file (client, engine, admin)\n"
     "  keys list              name, role, created, last seen, revoked\n"
     "  keys revoke NAME       refuse it from now on, open connections too\n"
+    "looking:\n"
+    "  dashboard [--port N]   the dashboard in the browser (prints its URL; --help)\n"
     "Wherever IDs are taken, --label PATTERN selects tasks by label (glob).\n"
     "\n"
     "global options (before COMMAND; --profile and --connection also after it):\n"
@@ -63,11 +65,13 @@ typedef struct s_sub_t {
 } s_sub_t;
 
 static const s_sub_t s_subs[] = {
-    {"cluster", cli_cmd_cluster},   {"run", cli_cmd_run},       {"px", cli_cmd_px},
-    {"map", cli_cmd_map},           {"dag", cli_cmd_dag},       {"wait", cli_cmd_wait},
-    {"result", cli_cmd_result},     {"status", cli_cmd_status}, {"purge", cli_cmd_purge},
-    {"resubmit", cli_cmd_resubmit}, {"abort", cli_cmd_abort},   {"shutdown", cli_cmd_shutdown},
-    {"keys", cli_cmd_keys},
+    {"cluster", cli_cmd_cluster}, {"run", cli_cmd_run},
+    {"px", cli_cmd_px},           {"map", cli_cmd_map},
+    {"dag", cli_cmd_dag},         {"wait", cli_cmd_wait},
+    {"result", cli_cmd_result},   {"status", cli_cmd_status},
+    {"purge", cli_cmd_purge},     {"resubmit", cli_cmd_resubmit},
+    {"abort", cli_cmd_abort},     {"shutdown", cli_cmd_shutdown},
+    {"keys", cli_cmd_keys},       {"dashboard", cli_cmd_dashboard},
 };
 
 int main(int argc, char **argv)
