@@ -247,7 +247,7 @@ static void s_lose(s_app_t *app)
 
 static void s_loop(s_app_t *app)
 {
-    int64_t last_snap = 0, last_try = 0, last_poll = 0;
+    int64_t last_snap = s_now(), last_try = s_now(), last_poll = 0;
     while (!s_stop) {
         int64_t now = s_now();
         if (!app->client && !app->offline_only && now - last_try >= 5000000) {
@@ -392,6 +392,12 @@ int main(int argc, char **argv)
         goto out;
     }
     app.last_completed = s_newest_completion(app.poll);
+    // The controller first, so the first page already shows it.
+    if (!app.offline_only) {
+        s_connect(&app);
+        if (app.client && !s_snapshot(&app))
+            s_lose(&app);
+    }
     api = dash_api_new(path, app.live, &err);
     if (!api) {
         fprintf(stderr, "ipp-dashboard: %s\n", err.msg);
