@@ -206,18 +206,28 @@ async function pageStream() {
     p.set("limit", "5000");
     let d;
     try { d = await api("/api/stream?" + p); } catch (e) { showError(e); return; }
-    drawStream(d, go);
+    drawStream(d, go, !!(q.get("since") && q.get("until")));
   };
   await draw();
   if (!q.get("until")) S.onTask = throttle(1000, draw);
 }
 
-function drawStream(d, go) {
+// drawStream: the chart of d; fixed: keep d's range (a zoom), else fit
+// the range to the tasks shown.
+function drawStream(d, go, fixed) {
   const engines = d.engines.slice();
   for (const t of d.tasks) if (t.engine_id !== null && !engines.includes(t.engine_id)) engines.push(t.engine_id);
   engines.sort((a, b) => a - b);
   const rowH = 28, left = 70, w = 1000, h = engines.length * rowH + 30;
   let t0 = d.since, t1 = d.until;
+  const ran = d.tasks.filter((t) => t.started);
+  if (!fixed && ran.length) {
+    t0 = Math.max(t0, Math.min(...ran.map((t) => t.started)));
+    t1 = Math.min(t1, Math.max(...ran.map((t) => t.completed || d.until)));
+    const pad = Math.max((t1 - t0) * 0.02, 1000);
+    t0 -= pad;
+    t1 += pad;
+  }
   const x = (t) => left + ((t - t0) / (t1 - t0)) * (w - left - 10);
   const row = {};
   engines.forEach((e, i) => { row[e] = i; });
