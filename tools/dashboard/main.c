@@ -391,6 +391,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ipp-dashboard: %s\n", app.live ? err.msg : "out of memory");
         goto out;
     }
+    // This connection reads a few new completions a second: a small cache.
+    sqlite3_exec(db_reader_sqlite(app.poll), "PRAGMA cache_size=-1024", NULL, NULL, NULL);
     app.last_completed = s_newest_completion(app.poll);
     // The controller first, so the first page already shows it.
     if (!app.offline_only) {

@@ -261,8 +261,14 @@ static enum MHD_Result s_api(dash_server_t *srv, struct MHD_Connection *c, const
         return s_answer(c, dash_api_history(srv->o.api, &p, &err), &err);
     if (strncmp(ep, "task/", 5) == 0)
         return s_answer(c, dash_api_task(srv->o.api, ep + 5, &err), &err);
-    if (strcmp(ep, "stream") == 0)
-        return s_answer(c, dash_api_stream(srv->o.api, &p, s_now(), &err), &err);
+    if (strcmp(ep, "stream") == 0) {
+        char *text = dash_api_stream(srv->o.api, &p, s_now(), &err);
+        if (!text)
+            return s_error(c, (unsigned)dash_api_http_status(err.code), err.msg);
+        enum MHD_Result ok = s_send(c, 200, "application/json", text, strlen(text), NULL);
+        free(text);
+        return ok;
+    }
     if (strcmp(ep, "workflow") == 0)
         return s_answer(c, dash_api_workflow(srv->o.api, &p, &err), &err);
     if (strcmp(ep, "workflow.svg") == 0) {
