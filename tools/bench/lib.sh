@@ -102,7 +102,7 @@ build_ipp() {
         # Another build may hold the tree, or a folder may be mid-edit: retry.
         for attempt in 1 2 3 4; do
             if cmake --build "$build" -j"$(nproc)" --target ipp-controller ipp-engine \
-                ipp_cli bench_e2e bench_store bench_floor >"$build/bench-build.log" 2>&1; then
+                ipp_cli bench_e2e bench_store bench_floor ipp-dashboard >"$build/bench-build.log" 2>&1; then
                 break
             fi
             if [ $attempt = 4 ]; then
