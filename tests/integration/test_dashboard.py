@@ -326,6 +326,18 @@ def test_api(env, tmp, db):
             rc, err = x.stop()
             check(rc == 0 and "Sanitizer" not in err, f"dashboard stopped cleanly (exit {rc}) {err[-2000:] if rc else ''}")
 
+    # --- `ipp dashboard` runs the same program
+    r = run(env, "dashboard", "--help")
+    check(r.returncode == 0 and "usage: ipp-dashboard" in r.stdout, "ipp dashboard --help")
+    p = subprocess.Popen([IPP, "dashboard", "--port", "0"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    check("http://127.0.0.1:" in line and "token=" in line, f"ipp dashboard prints its URL ({line.strip()})")
+    p.terminate()
+    check(p.wait(30) == 0, "ipp dashboard stops on SIGTERM")
+    p.stdout.close()
+    p.stderr.close()
+
     # --- offline: the file alone
     off = Dash({k: v for k, v in env.items()}, "--db", db)
     try:

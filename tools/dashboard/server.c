@@ -64,8 +64,8 @@ static void s_headers(struct MHD_Response *r, const char *type)
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self' "
-                            "'unsafe-inline'; frame-ancestors 'none'; form-action 'none'");
+                            "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                            "frame-ancestors 'none'; form-action 'none'");
 }
 
 // s_send: queue a response of body (copied) with status and type; cookie

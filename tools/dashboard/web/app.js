@@ -356,8 +356,8 @@ async function pageTask(id) {
       ["after", js(t.after)], ["follow", js(t.follow)], ["targets", js(t.targets)], ["requires", js(t.requires)],
       ["timeout", t.timeout ? esc(t.timeout / 1e6 + " s") : "—"], ["retries", esc(t.retries)]])}
     <h2>Dependencies</h2>
-    <div class="cards"><div class="card" style="flex:1"><b>depends on</b>${depList(t.depends_on, "up")}</div>
-      <div class="card" style="flex:1"><b>depended on by</b>${depList(t.dependents, "down")}</div></div>
+    <div class="cards"><div class="card grow"><b>depends on</b>${depList(t.depends_on, "up")}</div>
+      <div class="card grow"><b>depended on by</b>${depList(t.dependents, "down")}</div></div>
     <h2>Timestamps</h2>
     ${kv([["submitted", iso(t.submitted)], ["started", iso(t.started)], ["completed", iso(t.completed)],
       ["received", iso(t.received)], ["queued for", dur(t.submitted, t.started)], ["ran for", dur(t.started, t.completed)]])}
