@@ -35,6 +35,7 @@ void cl_engines_clear(ipp_client_t *c)
     for (size_t i = 0; i < c->n_engines; i++) {
         free(c->engines[i].uuid);
         free(c->engines[i].hostname);
+        free(c->engines[i].tags);
     }
     c->n_engines = 0;
 }
@@ -85,10 +86,27 @@ static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool a
             e->hostname = h;
         }
     }
-    if (!e->uuid || !e->hostname) {
+    if (info->n_tags || !e->tags) {
+        size_t len = 1;
+        for (size_t i = 0; i < info->n_tags; i++)
+            len += strlen(info->tags[i] ? info->tags[i] : "") + 1;
+        char *t = malloc(len);
+        if (t) {
+            t[0] = '\0';
+            for (size_t i = 0; i < info->n_tags; i++) {
+                if (i)
+                    strcat(t, ",");
+                strcat(t, info->tags[i] ? info->tags[i] : "");
+            }
+            free(e->tags);
+            e->tags = t;
+        }
+    }
+    if (!e->uuid || !e->hostname || !e->tags) {
         // Out of memory with nothing to keep: drop the entry.
         free(e->uuid);
         free(e->hostname);
+        free(e->tags);
         memmove(&c->engines[pos], &c->engines[pos + 1],
                 (c->n_engines - pos - 1) * sizeof c->engines[0]);
         c->n_engines--;
@@ -116,6 +134,7 @@ void cl_engines_replace(ipp_client_t *c, Ipp__EngineInfo **infos, size_t n, int6
         } else {
             free(e->uuid);
             free(e->hostname);
+            free(e->tags);
         }
     }
     c->n_engines = kept;
@@ -144,7 +163,8 @@ size_t ipp_client_engines(const ipp_client_t *c, ipp_engine_info_t *out, size_t 
 {
     for (size_t i = 0; i < c->n_engines && out && i < max; i++) {
         const cl_engine_t *e = &c->engines[i];
-        out[i] = (ipp_engine_info_t){e->id, e->uuid, e->hostname, e->pid, e->registered, e->alive};
+        out[i] = (ipp_engine_info_t){e->id,         e->uuid,  e->hostname, e->pid,
+                                     e->registered, e->alive, e->tags};
     }
     return c->n_engines;
 }

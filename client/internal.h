@@ -206,6 +206,7 @@ typedef struct cl_engine_t {
     int64_t registered;  // µs UTC, 0 unknown
     bool alive;          // registered now
     int64_t seq;         // seq of the event or list this came from (0: none given)
+    char *tags;          // its --tag values, comma-separated; owned, NULL until known
 } cl_engine_t;
 
 // A blocking request waiting for its reply (on the caller's stack).

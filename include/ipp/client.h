@@ -78,6 +78,7 @@ typedef struct ipp_engine_info_t {
     int pid;              /* its process id, 0 if not known */
     int64_t registered;   /* when it registered (µs UTC), 0 if not known */
     bool alive;           /* registered now */
+    const char *tags;     /* its --tag values, comma-separated ("" if none) */
 } ipp_engine_info_t;
 
 /* A list of strings; each string and the array are owned by the struct. */

@@ -187,6 +187,9 @@ def test_api(env, tmp, db):
         check(o["counts"]["total"] == sum(want.values()), "overview total matches the DB")
         check(sorted(e["id"] for e in o["engines"]) == [0, 1] and all(e["up"] for e in o["engines"]),
               "overview: engines 0 and 1, up")
+        check(all(e["tags"] == ["gpu", "big-mem"] for e in o["engines"]),
+              f"overview: the engines' tags ({[e['tags'] for e in o['engines']]})")
+        check(all(e["hostname"] == socket.gethostname() for e in o["engines"]), "overview: the engines' host")
         per_engine = dict(db_rows(db, "SELECT engine_id, count(*) FROM tasks WHERE engine_id IS NOT NULL"
                                       " GROUP BY engine_id"))
         for e in o["engines"]:
@@ -438,6 +441,8 @@ def test_browser(env, tmp, db):
         check(n == 2, f"overview: the JS filled the engines table with 2 engines ({n})")
         ups = b.js("return [...document.querySelectorAll('#engines tbody tr.engine td:nth-child(2)')].map(e => e.textContent)")
         check(ups == ["up", "up"], f"overview: both engines up ({ups})")
+        tags = b.js("return [...document.querySelectorAll('#engines tbody tr.engine td:nth-child(5)')].map(e => e.textContent)")
+        check(tags == ["gpu, big-mem"] * 2, f"overview: the engines' tags ({tags})")
         total = db_rows(db, "SELECT count(*) FROM tasks")[0][0]
         shown = b.wait_js(f"return document.getElementById('count-total').textContent === '{total}'")
         check(bool(shown), f"overview: {total} tasks, as in the DB")
@@ -509,7 +514,7 @@ def main():
     db = os.path.join(tmp, "profile_default", "db", "tasks.db")
     started = False
     try:
-        run(env, "cluster", "start", "-n", "2", check_rc=0)
+        run(env, "cluster", "start", "-n", "2", "--tag", "gpu", "--tag", "big-mem", check_rc=0)
         started = True
         workload(env, tmp)
         (test_api if MODE == "api" else test_browser)(env, tmp, db)

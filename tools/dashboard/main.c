@@ -126,10 +126,16 @@ static bool s_snapshot(s_app_t *app)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const ipp_engine_info_t *e = &info[i];
-        json_t *o = json_pack("{s:i,s:s,s:s,s:i,s:I,s:b,s:i,s:i,s:I,s:[]}", "id", e->id, "uuid",
+        json_t *tags = json_array();
+        for (const char *t = e->tags; t && *t;) {
+            size_t len = strcspn(t, ",");
+            json_array_append_new(tags, json_stringn(t, len));
+            t += len + (t[len] == ',');
+        }
+        json_t *o = json_pack("{s:i,s:s,s:s,s:i,s:I,s:b,s:i,s:i,s:I,s:[],s:o}", "id", e->id, "uuid",
                               e->uuid, "hostname", e->hostname, "pid", e->pid, "registered",
                               (json_int_t)e->registered, "up", e->alive, "queued", 0, "running", 0,
-                              "completed", (json_int_t)0, "current");
+                              "completed", (json_int_t)0, "current", "tags", tags);
         for (size_t k = 0; o && k < qs.n_engines; k++) {
             const ipp_engine_queue_t *q = &qs.engines[k];
             if (q->engine_id != e->id)
