@@ -349,6 +349,29 @@ def test_api(env, tmp, db):
               "offline --db: overview from the file, engines recorded")
         st, cfg = off.json("/api/config")
         check(not cfg["online"], "offline --db: not online")
+        # Offline it follows the file: a completion written by the
+        # controller (which it does not ask) becomes an event.
+        events, ready = [], threading.Event()
+
+        def offline_reader():
+            c = http.client.HTTPConnection("127.0.0.1", off.port, timeout=60)
+            c.request("GET", "/api/events", headers={"X-IPP-Token": off.token})
+            r = c.getresponse()
+            ready.set()
+            for raw in iter(r.fp.readline, b""):
+                line = raw.decode().rstrip("\n")
+                if line.startswith("data: ") and '"offline-probe"' in line:
+                    events.append(json.loads(line[6:]))
+                    c.close()
+                    return
+
+        th = threading.Thread(target=offline_reader, daemon=True)
+        th.start()
+        ready.wait(30)
+        run(env, "run", "--wait", "--label", "offline-probe", "--", "echo", "x", check_rc=0)
+        check(bool(until(lambda: events)) and events[0]["status"] == "ok",
+              "offline --db: a new completion in the file arrives as an event")
+        th.join(5)
     finally:
         rc, err = off.stop()
         check(rc == 0 and "Sanitizer" not in err, f"offline dashboard stopped cleanly (exit {rc}) {err[-2000:] if rc else ''}")

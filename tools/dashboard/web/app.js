@@ -89,7 +89,7 @@ function engineRows(engines) {
   if (!engines.length) return `<tr><td colspan="10" class="muted">no engines recorded</td></tr>`;
   return engines.map((e) => `<tr data-engine="${esc(e.id)}" class="engine">
     <td class="num">${esc(e.id)}</td>
-    <td class="${e.up ? "up" : "down"}">${e.up ? "up" : "down"}</td>
+    <td class="${e.up ? "up" : "down"}">${e.recorded ? (e.up ? "registered" : "left") : (e.up ? "up" : "down")}</td>
     <td>${esc(e.hostname || "—")}</td><td class="num">${esc(e.pid || "—")}</td>
     <td>${esc((e.tags || []).join(", ") || "—")}</td>
     <td>${(e.current || []).map((id) => taskLink(id)).join(" ") || "—"}</td>
