@@ -11,8 +11,11 @@
  * SIGUSR2 (wall time) carrying the task's sequence number; when it names
  * the running task, the handler trips Python's SIGINT handling, whose
  * handler in host.py raises TaskAborted or WallTimeExceeded in the running
- * code — also inside time.sleep and other interruptible calls. Code that
- * does not return is killed by the plugin after a grace period.
+ * code — also inside time.sleep and other interruptible calls. The plugin
+ * repeats the request every 100 ms until the task answers, so one that
+ * came while the task was still being read, or just before the code
+ * entered a blocking call, is not lost. Code that does not return is
+ * killed by the plugin after a grace period.
  *
  * Built without sanitizers: it runs the system's libpython, which an ASan
  * runtime would not load into. The only globals are what the signal
@@ -37,6 +40,7 @@ static int s_fd = -1;                     // the socket to the plugin
 static volatile sig_atomic_t s_in_task;   // a task runs now
 static volatile sig_atomic_t s_task_seq;  // its sequence number (low bits)
 static volatile sig_atomic_t s_reason;    // 1 abort, 2 wall time, 0 none
+static volatile sig_atomic_t s_tripped;   // this task's interrupt is tripped
 static uint64_t s_seq;                    // the full sequence number
 
 // s_on_stop: a stop request; only one for the running task counts.
@@ -45,6 +49,13 @@ static void s_on_stop(int sig, siginfo_t *si, void *uc)
     (void)uc;
     if (!s_in_task || si->si_code != SI_QUEUE || si->si_value.sival_int != s_task_seq)
         return;
+    // The plugin repeats its request until the task answers: only the
+    // first trips Python's handler (the stop is raised once, not again in
+    // the code's cleanup); the others still wake a blocking call, whose
+    // retry then sees the tripped handler.
+    if (s_tripped)
+        return;
+    s_tripped = 1;
     s_reason = sig == SIGUSR2 ? 2 : 1;
     PyErr_SetInterruptEx(SIGINT);
 }
@@ -302,6 +313,7 @@ int main(int argc, char **argv)
         s_seq = h.seq;
         s_task_seq = (sig_atomic_t)(int)h.seq;
         s_reason = 0;
+        s_tripped = 0;
         s_in_task = 1;
         PyObject *ret = PyObject_CallFunction(run, "IO", (unsigned)h.kind, parts);
         s_in_task = 0;

@@ -47,6 +47,11 @@
 // From an interrupt to killing the host, and the longest wait for a new
 // host to say READY (importing cloudpickle on a cold cache).
 #define S_GRACE_US ((int64_t)2000000)
+
+// How often a stop request is sent again until the host answers: one that
+// came while the host was still reading the task, or just before the code
+// entered a blocking call, is not lost (each one also wakes such a call).
+#define S_RESEND_US ((int64_t)100000)
 #define S_START_US ((int64_t)60000000)
 // How often a waiting call looks at its cancel flag.
 #define S_TICK_MS 50
@@ -344,14 +349,17 @@ static bool s_answer(ipp_call_ctx_t *ctx, const s_frame_t *f)
 static void s_wait(s_state_t *st, ipp_call_ctx_t *ctx, uint64_t seq)
 {
     int sent = 0;
-    int64_t kill_at = 0;
+    int64_t kill_at = 0, resend_at = 0;
     for (;;) {
         int why = ipp_call_cancelled(ctx);
         if (why && !sent) {
             sent = why == IPP_CALL_CANCEL_WALL_TIME ? why : IPP_CALL_CANCEL_ABORT;
+            kill_at = s_mono_us() + S_GRACE_US;
+        }
+        if (sent && s_mono_us() >= resend_at) {
             union sigval v = {.sival_int = (int)seq};
             sigqueue(st->pid, sent == IPP_CALL_CANCEL_WALL_TIME ? SIGUSR2 : SIGUSR1, v);
-            kill_at = s_mono_us() + S_GRACE_US;
+            resend_at = s_mono_us() + S_RESEND_US;
         }
         if (sent && s_mono_us() >= kill_at) {
             char how[128];

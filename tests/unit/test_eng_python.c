@@ -475,6 +475,53 @@ START_TEST(test_abort_sleep)
 }
 END_TEST
 
+// A stop that arrives while the host is still reading the task (here: a
+// 64 MB argument) is not lost: the plugin repeats it, so the code is
+// interrupted as usual and the interpreter, with its namespace, survives.
+// Before the repeat the host ignored it, and the plugin killed the
+// interpreter two seconds later.
+static void *t_stop_soon(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    atomic_store(&t_cancel, IPP_CALL_CANCEL_ABORT);
+    return NULL;
+}
+
+START_TEST(test_abort_while_the_task_is_read)
+{
+    size_t big = 64u << 20;
+    char *blob = malloc(big);
+    ck_assert_ptr_nonnull(blob);
+    memset(blob, 'x', big);
+    const char *src = "import time\ntime.sleep(30)\n";
+    eng_span_t args[3] = {{src, strlen(src)}, {"", 0}, {blob, big}};
+    // The race is narrow (the host reads the last bytes while the plugin
+    // sends the stop): a few rounds make losing it near certain.
+    for (int round = 0; round < 8; round++) {
+        t_exec_ok("kept = 7\n");
+        pthread_t th;
+        ck_assert_int_eq(pthread_create(&th, NULL, t_stop_soon, NULL), 0);
+        eng_result_t res;
+        t_call("py.execute", args, 3, &res);
+        pthread_join(th, NULL);
+        atomic_store(&t_cancel, 0);
+        ck_assert_int_eq(res.status, ENG_STATUS_ABORTED);
+        ck_assert_str_eq(res.ename, "TaskAborted");
+        ck_assert_msg(res.evalue && strcmp(res.evalue, "the task was aborted") == 0,
+                      "round %d: the interpreter was not interrupted: %s", round,
+                      res.evalue ? res.evalue : "");
+        eng_result_fini(&res);
+        t_pull("'kept'", &res);
+        ck_assert_int_eq(res.status, ENG_STATUS_OK);
+        ck_assert_str_eq(res.summary, "7");
+        eng_result_fini(&res);
+    }
+    free(blob);
+}
+END_TEST
+
 START_TEST(test_wall_limit)
 {
     eng_result_t res;
@@ -670,6 +717,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_summary_bounded);
     tcase_add_test(tc, test_abort_busy_loop);
     tcase_add_test(tc, test_abort_sleep);
+    tcase_add_test(tc, test_abort_while_the_task_is_read);
     tcase_add_test(tc, test_wall_limit);
     tcase_add_test(tc, test_stuck_code_costs_the_interpreter);
     tcase_add_test(tc, test_host_killed_mid_task);
