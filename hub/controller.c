@@ -205,6 +205,7 @@ hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *er
         return NULL;
     }
     hub->cfg = *cfg;
+    ipp_pool_init(&hub->task_pool, sizeof(hub_task_t), 256);
     if (hub->cfg.max_engines == 0)
         hub->cfg.max_engines = HUB_MAX_ENGINES_DEFAULT;
     hub->log = log;
@@ -367,9 +368,8 @@ static void s_free_key(void *arg, const char *key, void *value)
 
 static void s_free_task(void *arg, const char *key, void *value)
 {
-    (void)arg;
     (void)key;
-    hub_task_free(value);
+    hub_task_free(arg, value);
 }
 
 void hub_destroy(hub_t **hub_p)
@@ -380,11 +380,12 @@ void hub_destroy(hub_t **hub_p)
     hub_stop(hub);
     sched_destroy(&hub->sched);
     if (hub->tasks)
-        ipp_strmap_each(hub->tasks, s_free_task, NULL);
+        ipp_strmap_each(hub->tasks, s_free_task, hub);
     ipp_strmap_destroy(&hub->tasks);
     for (size_t i = 0; i < hub->n_held; i++)
-        hub_task_free(hub->held[i]);  // only if hub_stop could not send them
+        hub_task_free(hub, hub->held[i]);  // only if hub_stop could not send them
     free(hub->held);
+    ipp_pool_fini(&hub->task_pool);  // every task was given back above
     if (hub->clients)
         ipp_strmap_each(hub->clients, s_free_key, NULL);
     ipp_strmap_destroy(&hub->clients);

@@ -25,8 +25,7 @@ static void s_send_result(hub_t *hub, hub_task_t *task)
         wire_frame_t ident = {task->client, task->client_len};
         hub_reply(hub, &ident, task->msg_id, IPP__MSG_TYPE__TASK_RESULT, &res->base, task->rbufs,
                   task->n_rbufs);
-        free(task->rbufs);  // the frames went with the message
-        task->rbufs = NULL;
+        hub_task_free_bufs(task, &task->rbufs);  // the frames went with the message
         task->n_rbufs = 0;
     }
 }
@@ -38,7 +37,7 @@ void hub_deliveries_flush(hub_t *hub, bool force)
         return;
     for (size_t i = 0; i < hub->n_held; i++) {
         s_send_result(hub, hub->held[i]);
-        hub_task_free(hub->held[i]);
+        hub_task_free(hub, hub->held[i]);
     }
     hub->n_held = 0;
 }
@@ -91,7 +90,7 @@ void hub_deliver(hub_t *hub, hub_task_t *task)
     // The client waits for nothing else: what is held goes first, then this.
     hub_deliveries_flush(hub, true);
     s_send_result(hub, task);
-    hub_task_free(task);
+    hub_task_free(hub, task);
 }
 
 // s_client_key: routing id ident of len bytes as hex into out.

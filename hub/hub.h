@@ -22,8 +22,9 @@
 
 #include "db/keys.h"
 #include "hub/registry.h"
-#include "proto/strmap.h"
 #include "proto/conn.h"
+#include "proto/pool.h"
+#include "proto/strmap.h"
 #include "proto/log.h"
 #include "proto/wire.h"
 #include "scheduler/sched.h"
@@ -64,37 +65,46 @@ typedef struct hub_watcher_t {
     size_t len;         // length
 } hub_watcher_t;
 
+// Buffers a task holds inline (its arguments, and its result's): more
+// than this many take an array from the heap.
+#define HUB_TASK_BUFS 2
+
 // A pending task: what the controller keeps in memory until the result is
-// committed and delivered. Completed tasks are not kept.
+// committed and delivered. Completed tasks are not kept. Records come from
+// hub_t.task_pool (hub_task_new) and never move while they live: the map
+// keys are their msg_id, and bufs may point into the record.
 typedef struct hub_task_t {
-    char msg_id[IPP_MSGID_LEN + 1];  // the task's id (map key)
-    Ipp__TaskRequest *req;           // decoded request, owned
-    zmq_msg_t *bufs;                 // argument buffers, owned (shared data)
-    size_t n_bufs;                   // how many
-    uint8_t client[64];              // submitting client's routing id
-    size_t client_len;               // its length (0: nobody to tell)
-    char label[128];                 // label, for notifications
-    int engine;                      // engine it runs on, -1
-    int attempts;                    // times sent to an engine
-    bool in_sched;                   // handed to the scheduler
-    struct hub_watcher_t *watchers;  // clients told it was pending, owned
-    size_t n_watchers;               // how many
-    bool held;                       // recovery: was running when the
-                                     // controller died; waits for its engine
-    bool aborted;                    // aborted while running: its engine was
-                                     // told to stop it; what comes back is final
-    Ipp__TaskResult *result;         // result waiting for its commit, owned
-    zmq_msg_t *rbufs;                // its buffers, owned
-    size_t n_rbufs;                  // how many
-    size_t sack;                     // 1 + its slot in hub_t.sacks while its
-                                     // "accepted" waits (0: none; may be stale)
-    struct hub_client_t *owner;      // its client's tally while counted (else NULL)
-    int unsaved;                     // 0, or the hub_wait_kind_t (RESULT or FAILED)
-                                     // whose commit failed: result is held and
-                                     // written again (hub_tasks_retry_unsaved)
-    int unsaved_engine;              // RESULT: the engine that sent it
-    char by[DB_KEY_NAME_MAX + 1];    // who submitted it: key name, or the header's user
-    bool by_key;                     // by is a Curve key's name (else self-declared)
+    char msg_id[IPP_MSGID_LEN + 1];         // the task's id (map key)
+    Ipp__TaskRequest *req;                  // decoded request, owned
+    zmq_msg_t *bufs;                        // argument buffers, owned (shared data):
+                                            // bufs_inline, or an array from the heap
+    size_t n_bufs;                          // how many
+    uint8_t client[64];                     // submitting client's routing id
+    size_t client_len;                      // its length (0: nobody to tell)
+    char label[128];                        // label, for notifications
+    int engine;                             // engine it runs on, -1
+    int attempts;                           // times sent to an engine
+    bool in_sched;                          // handed to the scheduler
+    struct hub_watcher_t *watchers;         // clients told it was pending, owned
+    size_t n_watchers;                      // how many
+    bool held;                              // recovery: was running when the
+                                            // controller died; waits for its engine
+    bool aborted;                           // aborted while running: its engine was
+                                            // told to stop it; what comes back is final
+    Ipp__TaskResult *result;                // result waiting for its commit, owned
+    zmq_msg_t *rbufs;                       // its buffers, owned: rbufs_inline or the heap's
+    size_t n_rbufs;                         // how many
+    size_t sack;                            // 1 + its slot in hub_t.sacks while its
+                                            // "accepted" waits (0: none; may be stale)
+    struct hub_client_t *owner;             // its client's tally while counted (else NULL)
+    int unsaved;                            // 0, or the hub_wait_kind_t (RESULT or FAILED)
+                                            // whose commit failed: result is held and
+                                            // written again (hub_tasks_retry_unsaved)
+    int unsaved_engine;                     // RESULT: the engine that sent it
+    char by[DB_KEY_NAME_MAX + 1];           // who submitted it: key name, or the header's user
+    bool by_key;                            // by is a Curve key's name (else self-declared)
+    zmq_msg_t bufs_inline[HUB_TASK_BUFS];   // bufs when there are few
+    zmq_msg_t rbufs_inline[HUB_TASK_BUFS];  // rbufs when there are few
 } hub_task_t;
 
 // A client with tasks in hub_t.tasks: how many (see hub_deliveries_flush).
@@ -200,6 +210,7 @@ typedef struct hub_t {
     sched_t *sched;                    // scheduler
     hub_registry_t *engines;           // live engines
     ipp_strmap_t *tasks;               // pending tasks by msg_id
+    ipp_pool_t task_pool;              // where the hub_task_t records come from
     hub_wait_t *waits;                 // ring of commit waits, in seq order
     size_t waits_head;                 // index of the oldest
     size_t waits_n;                    // how many
@@ -348,11 +359,25 @@ hub_client_fn hub_query_keys_reload;
 // hub_task_watch: remember that the client ident was told task is pending
 // (it is sent TASK_DONE directly when the task completes).
 void hub_task_watch(hub_task_t *task, const wire_frame_t *ident);
+// hub_task_new: a zeroed task record from hub->task_pool, engine -1; NULL
+// when out of memory. Give it back with hub_task_free (same hub).
+hub_task_t *hub_task_new(hub_t *hub);
+// hub_task_bufs: make room for n argument buffers (task->bufs: inline when
+// n ≤ HUB_TASK_BUFS, else from the heap), none yet initialised and
+// n_bufs left 0 for the caller to set. task must hold none. false when
+// out of memory (nothing changed).
+bool hub_task_bufs(hub_task_t *task, size_t n);
+// hub_task_rbufs: the same for the result's buffers (task->rbufs).
+bool hub_task_rbufs(hub_task_t *task, size_t n);
+// hub_task_free_bufs: release a buffer array from hub_task_bufs or
+// hub_task_rbufs whose frames are closed already (a heap one is freed).
+void hub_task_free_bufs(hub_task_t *task, zmq_msg_t **bufs_p);
 // hub_task_result_drop: free task's held result and its buffers (the one
 // place a TaskResult the hub holds is freed); task may hold none.
 void hub_task_result_drop(hub_task_t *task);
-// hub_task_free: free a task and everything it owns.
-void hub_task_free(hub_task_t *task);
+// hub_task_free: free everything task owns and give the record back to
+// hub's pool (NULL-safe).
+void hub_task_free(hub_t *hub, hub_task_t *task);
 // hub_task_spec: the scheduler spec of task into spec (its pointers, the
 // targets too, borrowed from task->req: valid while the task lives).
 void hub_task_spec(const hub_task_t *task, sched_spec_t *spec);

@@ -1,11 +1,53 @@
-/* record.c — the controller's task record (hub_task_t): who watches it,
- * its scheduler spec, freeing its result and itself. A leaf: used by
- * tasks.c, deliver.c, queries.c and recovery.c, calling none of them.
+/* record.c — the controller's task record (hub_task_t): where it comes
+ * from (hub_t.task_pool: no malloc per task), its buffer arrays (inline
+ * for a few), who watches it, its scheduler spec, freeing its result and
+ * itself. A leaf: used by tasks.c, deliver.c, queries.c and recovery.c,
+ * calling none of them.
  */
 #include "hub/hub.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+hub_task_t *hub_task_new(hub_t *hub)
+{
+    hub_task_t *task = ipp_pool_alloc(&hub->task_pool);
+    if (task)
+        task->engine = -1;
+    return task;
+}
+
+// s_bufs: an array of n frames for *bufs_p: inl (HUB_TASK_BUFS long) when
+// it will do, else from the heap. false when out of memory.
+static bool s_bufs(zmq_msg_t **bufs_p, zmq_msg_t *inl, size_t n)
+{
+    if (n == 0) {
+        *bufs_p = NULL;
+        return true;
+    }
+    zmq_msg_t *v = n <= HUB_TASK_BUFS ? inl : calloc(n, sizeof *v);
+    if (!v)
+        return false;
+    *bufs_p = v;
+    return true;
+}
+
+bool hub_task_bufs(hub_task_t *task, size_t n)
+{
+    return s_bufs(&task->bufs, task->bufs_inline, n);
+}
+
+bool hub_task_rbufs(hub_task_t *task, size_t n)
+{
+    return s_bufs(&task->rbufs, task->rbufs_inline, n);
+}
+
+void hub_task_free_bufs(hub_task_t *task, zmq_msg_t **bufs_p)
+{
+    if (*bufs_p != task->bufs_inline && *bufs_p != task->rbufs_inline)
+        free(*bufs_p);
+    *bufs_p = NULL;
+}
 
 void hub_task_watch(hub_task_t *task, const wire_frame_t *ident)
 {
@@ -37,12 +79,11 @@ void hub_task_result_drop(hub_task_t *task)
     task->result = NULL;
     for (size_t i = 0; i < task->n_rbufs; i++)
         zmq_msg_close(&task->rbufs[i]);
-    free(task->rbufs);
-    task->rbufs = NULL;
+    hub_task_free_bufs(task, &task->rbufs);
     task->n_rbufs = 0;
 }
 
-void hub_task_free(hub_task_t *task)
+void hub_task_free(hub_t *hub, hub_task_t *task)
 {
     if (!task)
         return;
@@ -51,9 +92,9 @@ void hub_task_free(hub_task_t *task)
         ipp__task_request__free_unpacked(task->req, NULL);
     for (size_t i = 0; i < task->n_bufs; i++)
         zmq_msg_close(&task->bufs[i]);
-    free(task->bufs);
+    hub_task_free_bufs(task, &task->bufs);
     hub_task_result_drop(task);
-    free(task);
+    ipp_pool_free(&hub->task_pool, task);
 }
 
 // s_dep: a scheduler dependency from a wire Dependency (pointers borrowed).

@@ -19,15 +19,14 @@
 
 // s_task_from: a pending task rebuilt from its record; NULL if the request
 // does not decode (err says so) or memory runs out.
-static hub_task_t *s_task_from(const db_record_t *rec, ipp_error_t *err)
+static hub_task_t *s_task_from(hub_t *hub, const db_record_t *rec, ipp_error_t *err)
 {
-    hub_task_t *task = calloc(1, sizeof *task);
+    hub_task_t *task = hub_task_new(hub);
     if (!task) {
         ipp_error_set(err, IPP_ERR_NOMEM, "no memory");
         return NULL;
     }
     snprintf(task->msg_id, sizeof task->msg_id, "%s", rec->msg_id);
-    task->engine = -1;
     task->attempts = rec->attempts;
     if (rec->label)
         snprintf(task->label, sizeof task->label, "%s", rec->label);
@@ -47,14 +46,13 @@ static hub_task_t *s_task_from(const db_record_t *rec, ipp_error_t *err)
     if (!task->req) {
         ipp_error_set(err, IPP_ERR_BAD_CONTENT, "the recorded request of %s does not decode",
                       rec->msg_id);
-        free(task);
+        hub_task_free(hub, task);
         return NULL;
     }
     size_t nb = rec->buffers.n;
     if (nb) {
-        task->bufs = calloc(nb, sizeof *task->bufs);
-        if (!task->bufs) {
-            hub_task_free(task);
+        if (!hub_task_bufs(task, nb)) {
+            hub_task_free(hub, task);
             ipp_error_set(err, IPP_ERR_NOMEM, "no memory");
             return NULL;
         }
@@ -95,7 +93,7 @@ ipp_err_t hub_recover(hub_t *hub, ipp_error_t *err)
         if ((rc = db_cursor_next(cur, &rec, err)) != IPP_OK || !rec)
             break;
         ipp_error_t terr;
-        hub_task_t *task = s_task_from(rec, &terr);
+        hub_task_t *task = s_task_from(hub, rec, &terr);
         bool was_sent = !(rec->nulls & DB_KEYBIT(DB_KEY_ENGINE_ID)) && rec->engine_id >= 0;
         if (!task) {
             // A record we cannot run: finish it with the reason rather
@@ -111,7 +109,7 @@ ipp_err_t hub_recover(hub_t *hub, ipp_error_t *err)
         }
         db_record_destroy(&rec);
         if (ipp_strmap_put(hub->tasks, task->msg_id, task) != 0) {
-            hub_task_free(task);
+            hub_task_free(hub, task);
             rc = ipp_error_set(err, IPP_ERR_NOMEM, "no memory to recover pending tasks");
             break;
         }

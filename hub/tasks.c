@@ -196,17 +196,14 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         s_refuse(hub, ident, id, IPP_ERR_INVALID, "msg_id", "task %s is already recorded", id);
         return;
     }
-    hub_task_t *task = calloc(1, sizeof *task);
+    hub_task_t *task = hub_task_new(hub);
     size_t nb = wire_msg_n_buffers(msg);
-    if (task && nb)
-        task->bufs = calloc(nb, sizeof *task->bufs);
-    if (!task || (nb && !task->bufs)) {
-        free(task);
+    if (!task || !hub_task_bufs(task, nb)) {
+        hub_task_free(hub, task);
         s_refuse(hub, ident, id, IPP_ERR_NOMEM, NULL, "no memory for the task");
         return;
     }
     memcpy(task->msg_id, id, sizeof task->msg_id);
-    task->engine = -1;
     if (ident->size <= sizeof task->client) {
         memcpy(task->client, ident->data, ident->size);
         task->client_len = ident->size;
@@ -224,8 +221,7 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
     ipp_error_t err;
     uint64_t seq = hub_store_insert(hub->store, task, msg, &err);
     if (seq == 0) {
-        free(task->bufs);
-        free(task);
+        hub_task_free(hub, task);
         s_refuse(hub, ident, id, err.code, NULL, "cannot record the task: %s", err.msg);
         return;
     }
@@ -247,7 +243,7 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         IPP_LOGE(hub->log, "no memory to track task %s; it is recorded and will be recovered", id);
         ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_uncount(hub, task);
-        hub_task_free(task);
+        hub_task_free(hub, task);
     }
 }
 
@@ -380,8 +376,7 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         r->status = IPP__STATUS__ERROR;
     }
     size_t nb = wire_msg_n_buffers(msg);
-    task->rbufs = nb ? calloc(nb, sizeof *task->rbufs) : NULL;
-    if (nb && !task->rbufs) {
+    if (!hub_task_rbufs(task, nb)) {
         IPP_LOGE(hub->log, "no memory for the result of %s", id);
         return;  // not acknowledged: the engine keeps it and sends it when it registers next
     }
@@ -541,7 +536,7 @@ static void s_failed(hub_t *hub, hub_wait_t *w, const ipp_error_t *err, int64_t 
                      NULL, "cannot record the task: %s", err->msg);
         ipp_strmap_del(hub->tasks, task->msg_id);
         hub_task_uncount(hub, task);
-        hub_task_free(task);
+        hub_task_free(hub, task);
         break;
     case HUB_WAIT_RESULT:
         // Not acknowledged (the engine keeps it too): held here and

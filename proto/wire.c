@@ -166,12 +166,63 @@ ipp_err_t wire_socket_setup(const wire_session_t *self, void *socket)
     return IPP_OK;
 }
 
-// ------------------------------------------------------------- messages
-
 void wire_msg_init(wire_msg_t *msg)
 {
     memset(msg, 0, sizeof *msg);
 }
+
+// --------------------------------------------------------------- arena
+
+#define ARENA_ALIGN alignof(max_align_t)
+
+static void *s_arena_alloc(void *data, size_t size)
+{
+    wire_arena_t *a = data;
+    size_t at = (a->used + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    if (size && at < sizeof a->buf && size <= sizeof a->buf - at) {
+        a->used = at + size;
+        return a->buf + at;
+    }
+    return malloc(size ? size : 1);
+}
+
+static void s_arena_free(void *data, void *ptr)
+{
+    wire_arena_t *a = data;
+    const unsigned char *p = ptr;
+    // Compare as integers: relational comparison of pointers into
+    // different objects is undefined.
+    uintptr_t u = (uintptr_t)p, lo = (uintptr_t)a->buf;
+    if (u >= lo && u < lo + sizeof a->buf)
+        return;
+    free(ptr);
+}
+
+ProtobufCAllocator wire_arena_allocator(wire_arena_t *arena)
+{
+    arena->used = 0;
+    return (ProtobufCAllocator){
+        .alloc = s_arena_alloc, .free = s_arena_free, .allocator_data = arena};
+}
+
+// s_header_free: free msg's header if any: decoded into its arena when
+// it has one, else with malloc.
+static void s_header_free(wire_msg_t *msg)
+{
+    if (!msg->header)
+        return;
+    if (msg->arena) {
+        ProtobufCAllocator a = {
+            .alloc = s_arena_alloc, .free = s_arena_free, .allocator_data = msg->arena};
+        ipp__header__free_unpacked(msg->header, &a);
+        msg->arena->used = 0;
+    } else {
+        ipp__header__free_unpacked(msg->header, NULL);
+    }
+    msg->header = NULL;
+}
+
+// ------------------------------------------------------------- messages
 
 // s_msg_reset: close frames and free decoded parts, keep the frame array.
 static void s_msg_reset(wire_msg_t *msg)
@@ -181,12 +232,15 @@ static void s_msg_reset(wire_msg_t *msg)
     msg->n_frames = 0;
     msg->n_idents = 0;
     msg->first_buffer = 0;
-    if (msg->header)
-        ipp__header__free_unpacked(msg->header, NULL);
-    msg->header = NULL;
+    s_header_free(msg);
     if (msg->content)
         protobuf_c_message_free_unpacked(msg->content, NULL);
     msg->content = NULL;
+}
+
+void wire_msg_reset(wire_msg_t *msg)
+{
+    s_msg_reset(msg);
 }
 
 void wire_msg_fini(wire_msg_t *msg)
@@ -195,6 +249,7 @@ void wire_msg_fini(wire_msg_t *msg)
         return;
     s_msg_reset(msg);
     free(msg->frames);
+    free(msg->arena);
     wire_msg_init(msg);
 }
 
@@ -597,14 +652,20 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err)
     msg->first_buffer = delim + 4;
 
     zmq_msg_t *hf = &msg->frames[delim + 2];
-    msg->header = ipp__header__unpack(NULL, zmq_msg_size(hf), zmq_msg_data(hf));
+    s_header_free(msg);
+    if (!msg->arena)
+        msg->arena = malloc(sizeof *msg->arena);  // NULL: malloc then, as before
+    ProtobufCAllocator arena = {0};
+    if (msg->arena)
+        arena = wire_arena_allocator(msg->arena);
+    msg->header =
+        ipp__header__unpack(msg->arena ? &arena : NULL, zmq_msg_size(hf), zmq_msg_data(hf));
     if (!msg->header)
         return s_refuse(self, err, IPP_ERR_BAD_HEADER, msg, "header does not decode");
     Ipp__Header *h = msg->header;
     if (!ipp_msgid_valid(h->msg_id) || !h->has_msg_type || !h->has_date || !h->session ||
         !h->has_version) {
-        ipp__header__free_unpacked(h, NULL);
-        msg->header = NULL;
+        s_header_free(msg);
         return s_refuse(self, err, IPP_ERR_BAD_HEADER, msg,
                         "header lacks msg_id, msg_type, session, date or version");
     }

@@ -31,6 +31,7 @@
 #include "proto/log.h"
 #include "proto/msgid.h"
 
+#include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
@@ -77,16 +78,40 @@ typedef struct wire_frame_t {
     size_t size;       // length
 } wire_frame_t;
 
+// Bytes a message keeps for its decoded header: a header of the usual
+// size (three ids, a user name) decodes without a malloc.
+#define WIRE_ARENA_BYTES 512
+
+// A bump allocator inside a message (wire_arena_alloc): what does not fit
+// comes from malloc, and wire_arena_free frees only that.
+typedef struct wire_arena_t {
+    size_t used;                                                // bytes of buf handed out
+    _Alignas(max_align_t) unsigned char buf[WIRE_ARENA_BYTES];  // the bytes
+} wire_arena_t;
+
 // A received message. Owns its frames and the decoded header and content.
+// The header is decoded into arena, made at the first unpack and kept for
+// the next messages (a wire_msg_t reused for every message decodes
+// headers without a malloc); a struct copy moves the whole message,
+// arena and all, to the copy (the original is then only re-initialised,
+// never finished). The content comes from malloc, so a handler may take it.
 typedef struct wire_msg_t {
     zmq_msg_t *frames;          // every frame as received
     size_t n_frames;            // frames in use
     size_t cap;                 // frames allocated
     size_t n_idents;            // frames[0..n_idents) are routing ids
     size_t first_buffer;        // frames[first_buffer..n_frames) are buffers
-    Ipp__Header *header;        // decoded header, or NULL
-    ProtobufCMessage *content;  // decoded content, or NULL
+    Ipp__Header *header;        // decoded header (in arena), or NULL
+    ProtobufCMessage *content;  // decoded content (malloc'd), or NULL
+    wire_arena_t *arena;        // where the header is decoded, owned (NULL until
+                                // the first unpack, or when out of memory)
 } wire_msg_t;
+
+// wire_arena_allocator: a ProtobufCAllocator over arena (emptied first):
+// its alloc bumps inside arena->buf, aligned for any scalar, and falls
+// back to malloc; its free ignores pointers inside arena->buf. Returns it
+// by value; it borrows arena, which must outlive what it decodes.
+ProtobufCAllocator wire_arena_allocator(wire_arena_t *arena);
 
 // wire_session_new: a session with a fresh session uuid. Returns NULL and
 // fills err when the key is missing or of bad length, the window is out of
@@ -166,6 +191,10 @@ ipp_err_t wire_unpack(wire_session_t *self, wire_msg_t *msg, ipp_error_t *err);
 
 // wire_msg_init: an empty message.
 void wire_msg_init(wire_msg_t *msg);
+
+// wire_msg_reset: close every frame and free the decoded parts, keeping
+// the frame array for the next message.
+void wire_msg_reset(wire_msg_t *msg);
 
 // wire_msg_fini: close every frame and free what the message owns; msg can
 // be reused after wire_msg_init (wire_recv does that itself).

@@ -162,7 +162,7 @@ void sched_rec_set_state(sched_t *self, sched_task_t *t, int state)
 // of memory.
 sched_task_t *sched_rec_task_new(sched_t *self, const char *msg_id, int state)
 {
-    sched_task_t *t = sched_pool_alloc(&self->task_pool);
+    sched_task_t *t = ipp_pool_alloc(&self->task_pool);
     if (!t)
         return NULL;
     strcpy(t->msg_id, msg_id);
@@ -171,7 +171,7 @@ sched_task_t *sched_rec_task_new(sched_t *self, const char *msg_id, int state)
     t->state = T_DONE;  // counted by sched_rec_set_state below
     sched_timer_init(&t->timer);
     if (sched_idmap_put(&self->tasks, t->hash, t) != 0) {
-        sched_pool_free(&self->task_pool, t);
+        ipp_pool_free(&self->task_pool, t);
         return NULL;
     }
     sched_rec_set_state(self, t, state);
@@ -196,7 +196,7 @@ void sched_rec_task_free(sched_t *self, sched_task_t *t)
     if (t->edges && t->edges != t->inline_edges)
         free(t->edges);
     sched_rec_place_free(t->place);
-    sched_pool_free(&self->task_pool, t);
+    ipp_pool_free(&self->task_pool, t);
 }
 
 sched_place_t *sched_rec_place_get(sched_task_t *t)
@@ -350,7 +350,7 @@ void sched_rec_lru_touch(sched_t *self, sched_engine_t *e)
 
 sched_slot_t *sched_rec_slot_add(sched_t *self, sched_task_t *t, sched_engine_t *e)
 {
-    sched_slot_t *s = sched_pool_alloc(&self->slot_pool);
+    sched_slot_t *s = ipp_pool_alloc(&self->slot_pool);
     if (!s)
         return NULL;
     s->task = t;
@@ -395,7 +395,7 @@ void sched_rec_slot_del(sched_t *self, sched_slot_t *s)
         s->tnext->tprev = s->tprev;
     if (e->registered)
         t->place->n_reg--;
-    sched_pool_free(&self->slot_pool, s);
+    ipp_pool_free(&self->slot_pool, s);
     self->st.ops++;
     sched_rec_engine_maybe_free(self, e);
 }

@@ -52,8 +52,8 @@ sched_t *sched_new(const sched_config_t *cfg, const sched_ops_t *ops, void *ctx)
     self->targets_grace = c.targets_grace_us > 0 ? c.targets_grace_us : 0;
     self->seed = c.seed;
     sched_rng_seed(&self->rng, c.seed);
-    sched_pool_init(&self->task_pool, sizeof(sched_task_t), POOL_BLOCK);
-    sched_pool_init(&self->slot_pool, sizeof(sched_slot_t), POOL_BLOCK);
+    ipp_pool_init(&self->task_pool, sizeof(sched_task_t), POOL_BLOCK);
+    ipp_pool_init(&self->slot_pool, sizeof(sched_slot_t), POOL_BLOCK);
     sched_timeheap_init(&self->timers, &self->st.ops);
     sched_outbox_init(&self->outbox);
     self->done = sched_done_new(c.done_cache ? c.done_cache : DONE_CACHE_DEFAULT, c.seed);
@@ -84,8 +84,8 @@ void sched_destroy(sched_t **self_p)
     sched_timeheap_fini(&self->timers);  // touches timers inside task records
     sched_idmap_fini(&self->tasks);
     sched_idmap_fini(&self->engines);
-    sched_pool_fini(&self->task_pool);
-    sched_pool_fini(&self->slot_pool);
+    ipp_pool_fini(&self->task_pool);
+    ipp_pool_fini(&self->slot_pool);
     sched_done_destroy(&self->done);
     sched_outbox_fini(&self->outbox);
     free(self->cands);

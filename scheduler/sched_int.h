@@ -55,7 +55,7 @@
 #include "scheduler/donecache.h"
 #include "scheduler/idmap.h"
 #include "scheduler/outbox.h"
-#include "scheduler/pool.h"
+#include "proto/pool.h"
 #include "scheduler/timeheap.h"
 
 #include <stdbool.h>
@@ -166,8 +166,8 @@ struct sched_t {
     uint64_t seed;                     // hash seed
     int64_t targets_grace;             // µs a task waits for down targets, 0 = ever
     sched_rng_t rng;                   // for random schemes
-    sched_pool_t task_pool;            // sched_task_t records
-    sched_pool_t slot_pool;            // sched_slot_t records
+    ipp_pool_t task_pool;              // sched_task_t records
+    ipp_pool_t slot_pool;              // sched_slot_t records
     sched_idmap_t tasks;               // msg_id → live or EXPECTED task
     sched_idmap_t engines;             // id → engine record
     sched_done_t *done;                // finished outcomes (owned)

@@ -1,12 +1,11 @@
 /* test_sched_parts.c — the scheduler's building blocks on their own: the id
- * map, the timeout heap, the finished-outcome cache, the object pool, the
+ * map, the timeout heap, the finished-outcome cache, the outbox, the
  * routing schemes and the Dependency counters.
  */
 #include "scheduler/deps.h"
 #include "scheduler/donecache.h"
 #include "scheduler/idmap.h"
 #include "scheduler/outbox.h"
-#include "scheduler/pool.h"
 #include "scheduler/schemes.h"
 #include "scheduler/timeheap.h"
 
@@ -170,29 +169,7 @@ START_TEST(test_donecache_bounded_ring)
 }
 END_TEST
 
-// ----------------------------------------------------------- pool, outbox
-
-START_TEST(test_pool_reuses_and_zeroes)
-{
-    sched_pool_t p;
-    sched_pool_init(&p, 40, 4);
-    void *a[10];
-    for (int i = 0; i < 10; i++) {
-        a[i] = sched_pool_alloc(&p);
-        ck_assert_ptr_nonnull(a[i]);
-        memset(a[i], 0xab, 40);
-    }
-    ck_assert_uint_eq(p.live, 10);
-    sched_pool_free(&p, a[3]);
-    void *b = sched_pool_alloc(&p);
-    ck_assert_ptr_eq(b, a[3]);
-    for (int i = 0; i < 40; i++)
-        ck_assert_int_eq(((unsigned char *)b)[i], 0);
-    sched_pool_free(&p, NULL);
-    ck_assert_uint_eq(p.live, 10);
-    sched_pool_fini(&p);
-}
-END_TEST
+// --------------------------------------------------------------- outbox
 
 START_TEST(test_outbox_fifo_across_growth)
 {
@@ -391,7 +368,6 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_hashes_are_seeded_and_spread);
     tcase_add_test(tc, test_timeheap_orders_and_disarms_anywhere);
     tcase_add_test(tc, test_donecache_bounded_ring);
-    tcase_add_test(tc, test_pool_reuses_and_zeroes);
     tcase_add_test(tc, test_outbox_fifo_across_growth);
     tcase_add_test(tc, test_scheme_leastload_prefers_low_load_then_lru);
     tcase_add_test(tc, test_scheme_lru_takes_front);

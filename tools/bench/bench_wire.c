@@ -87,14 +87,7 @@ int main(int argc, char **argv)
         pack_us += t1 - t0;
         unpack_us += t3 - t2;
         wire_msg_fini(&m);
-        // Reset r without freeing its frame array.
-        for (size_t k = 0; k < r.n_frames; k++)
-            zmq_msg_close(&r.frames[k]);
-        r.n_frames = 0;
-        protobuf_c_message_free_unpacked(&r.header->base, NULL);
-        protobuf_c_message_free_unpacked(r.content, NULL);
-        r.header = NULL;
-        r.content = NULL;
+        wire_msg_reset(&r);  // keeps its frame array
     }
     wire_msg_fini(&r);
 

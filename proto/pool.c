@@ -1,9 +1,10 @@
-/* pool.c — block allocator behind the task records.
+/* pool.c — block allocator behind the scheduler's and the controller's
+ * task records.
  *
  * Owns its blocks. A block starts with one pointer-sized header linking it
  * to the previous block; objects follow, aligned for any scalar type.
  */
-#include "scheduler/pool.h"
+#include "proto/pool.h"
 
 #include <stdalign.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static size_t s_round(size_t n)
     return (n + POOL_ALIGN - 1) / POOL_ALIGN * POOL_ALIGN;
 }
 
-void sched_pool_init(sched_pool_t *p, size_t size, size_t per_block)
+void ipp_pool_init(ipp_pool_t *p, size_t size, size_t per_block)
 {
     p->size = s_round(size < sizeof(void *) ? sizeof(void *) : size);
     p->per_block = per_block ? per_block : 1;
@@ -25,7 +26,7 @@ void sched_pool_init(sched_pool_t *p, size_t size, size_t per_block)
     p->live = 0;
 }
 
-void sched_pool_fini(sched_pool_t *p)
+void ipp_pool_fini(ipp_pool_t *p)
 {
     void *b = p->blocks;
     while (b) {
@@ -39,7 +40,7 @@ void sched_pool_fini(sched_pool_t *p)
     p->live = 0;
 }
 
-void *sched_pool_alloc(sched_pool_t *p)
+void *ipp_pool_alloc(ipp_pool_t *p)
 {
     if (!p->free_list) {
         size_t head = s_round(sizeof(void *));
@@ -62,7 +63,7 @@ void *sched_pool_alloc(sched_pool_t *p)
     return obj;
 }
 
-void sched_pool_free(sched_pool_t *p, void *obj)
+void ipp_pool_free(ipp_pool_t *p, void *obj)
 {
     if (!obj)
         return;
