@@ -163,6 +163,8 @@ static bool s_register(eng_daemon_t *self)
     req.running = running;
     req.n_finished = nh;
     req.finished = finished;
+    req.has_batches = 1;
+    req.batches = 1;
     bool sent =
         eng_daemon_send(self, IPP__MSG_TYPE__REGISTRATION_REQUEST, NULL, &req.base, NULL, 0);
     free(running);
@@ -195,6 +197,7 @@ static void s_registered(eng_daemon_t *self, wire_msg_t *msg)
     snprintf(self->controller, sizeof self->controller, "%s", msg->header->session);
     bool first = !self->registered;
     self->registered = true;
+    self->batches = rep->has_batches && rep->batches;
     // The first heartbeat goes at once: the controller sends no work to an
     // engine until it has heard one after the registration.
     self->next_beat = ipp_clock_mono_us();
@@ -229,6 +232,9 @@ static void s_message(eng_daemon_t *self, wire_msg_t *msg)
         break;
     case IPP__MSG_TYPE__TASK_REQUEST:
         eng_tasks_receive(self, msg);
+        break;
+    case IPP__MSG_TYPE__TASK_BATCH:
+        eng_tasks_receive_batch(self, msg);
         break;
     case IPP__MSG_TYPE__RESULT_ACK:
         eng_tasks_ack(self, (Ipp__ResultAck *)msg->content);
@@ -390,6 +396,7 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         if (self->registered && now - self->last_heard > self->period_us * self->misses)
             s_lost(self, "the controller is silent");
         eng_tasks_start(self);
+        eng_tasks_flush(self);  // before sleeping: what finished goes out
 
         int64_t deadline = self->registered ? self->next_beat : self->next_register;
         int64_t call_deadline = eng_tasks_deadline(self);
@@ -439,6 +446,7 @@ ipp_err_t eng_daemon_run(eng_daemon_t *self)
         }
         eng_tasks_collect(self);
     }
+    eng_tasks_flush(self);  // what finished in the last turn
     wire_msg_fini(&msg);
     return rc;
 }

@@ -41,6 +41,7 @@ typedef struct eng_held_t {
     char msg_id[IPP_MSGID_LEN + 1];  // the task
     eng_result_t res;                // its result, owned
     bool is_command;                 // exit status and signal mean something
+    bool unsent;                     // finished and not sent yet (eng_tasks_flush)
     struct eng_held_t *prev;         // list links (oldest first)
     struct eng_held_t *next;
 } eng_held_t;
@@ -77,6 +78,8 @@ struct eng_daemon_t {
     int64_t call_deadline;              // mono µs when that call passes its wall-time
                                         // limit; 0 = no limit
     eng_held_t *held_head, *held_tail;  // results not acknowledged
+    size_t n_unsent;                    // of them, the last ones: not sent yet
+    bool batches;                       // the controller takes RESULT_BATCH
     ipp_strmap_t *jobs_idx;             // msg_id → queued or running job
     ipp_strmap_t *held_idx;             // msg_id → held result
     bool stopping;                      // STOP received
@@ -115,6 +118,18 @@ static inline bool eng_daemon_send(eng_daemon_t *self, Ipp__MsgType type, const 
 // eng_tasks_receive: take a TASK_REQUEST: queue it (content and frames
 // move out of msg), answer UNMET_DEPENDENCY, or ignore a duplicate.
 void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg);
+
+// eng_tasks_receive_batch: take a TASK_BATCH: each task as
+// eng_tasks_receive takes one. A bad batch is logged and nothing of it
+// taken.
+void eng_tasks_receive_batch(eng_daemon_t *self, wire_msg_t *msg);
+
+// eng_tasks_flush: send the results finished since the last flush: one
+// RESULT_BATCH per WIRE_BATCH_MAX when the controller takes them and
+// there are several, else a TASK_RESULT each. Called before the loop
+// sleeps (and when WIRE_BATCH_MAX wait); nothing while unregistered (the
+// registration sends them all again).
+void eng_tasks_flush(eng_daemon_t *self);
 
 // eng_tasks_start: begin queued tasks while idle (quick ones finish
 // inline).

@@ -12,6 +12,7 @@
 
 #include "engine/request.h"
 #include "engine/requires.h"
+#include "proto/batch.h"
 #include "proto/clock.h"
 
 #include <stdio.h>
@@ -65,68 +66,160 @@ static size_t s_split_lines(const char *text, char ***lines)
     return k;
 }
 
+// A result as the wire carries it, borrowing from its eng_held_t.
+typedef struct {
+    Ipp__TaskResult r;    // the message
+    Ipp__RemoteError er;  // its error, when there is one
+    char **tb;            // the traceback's lines (malloc'ed, freed by s_wire_fini)
+} s_wire_result_t;
+
+// s_wire_fill: w as the message of held result h (borrowed: h must
+// outlive w).
+static void s_wire_fill(const eng_daemon_t *self, const eng_held_t *h, s_wire_result_t *w)
+{
+    const eng_result_t *res = &h->res;
+    Ipp__TaskResult *r = &w->r;
+    Ipp__RemoteError *er = &w->er;
+    ipp__task_result__init(r);
+    ipp__remote_error__init(er);
+    w->tb = NULL;
+    r->has_status = 1;
+    r->status = res->status == ENG_STATUS_OK        ? IPP__STATUS__OK
+                : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
+                                                    : IPP__STATUS__ERROR;
+    if (res->ename[0]) {
+        er->ename = (char *)res->ename;
+        er->evalue = res->evalue ? res->evalue : "";
+        er->has_engine_id = 1;
+        er->engine_id = self->engine_id;
+        er->n_traceback = s_split_lines(res->traceback, &w->tb);
+        er->traceback = w->tb;
+        r->error = er;
+    }
+    r->summary = res->summary;
+    r->has_stdout_data = 1;
+    r->stdout_data.data = res->stdout_data.data;
+    r->stdout_data.len = res->stdout_data.len;
+    r->has_stderr_data = res->stderr_data.len > 0;
+    r->stderr_data.data = res->stderr_data.data;
+    r->stderr_data.len = res->stderr_data.len;
+    r->has_stdout_truncated = res->stdout_truncated;
+    r->stdout_truncated = res->stdout_truncated;
+    r->has_stderr_truncated = res->stderr_truncated;
+    r->stderr_truncated = res->stderr_truncated;
+    r->has_started = 1;
+    r->started = res->started;
+    r->has_completed = 1;
+    r->completed = res->completed;
+    if (h->is_command) {
+        r->has_exit_status = 1;
+        r->exit_status = res->exit_status;
+        r->has_term_signal = 1;
+        r->term_signal = res->term_signal;
+    }
+    r->has_engine_id = 1;
+    r->engine_id = self->engine_id;
+    r->msg_id = (char *)h->msg_id;
+}
+
+static void s_wire_fini(s_wire_result_t *w)
+{
+    free(w->tb);
+    w->tb = NULL;
+}
+
+// s_copy_bufs: copies of h's result buffers into bufs[0..nbuffers).
+static void s_copy_bufs(const eng_held_t *h, zmq_msg_t *bufs)
+{
+    const eng_result_t *res = &h->res;
+    for (size_t i = 0; i < res->nbuffers; i++) {
+        zmq_msg_init_size(&bufs[i], res->buffers[i].len);
+        if (res->buffers[i].len)
+            memcpy(zmq_msg_data(&bufs[i]), res->buffers[i].data, res->buffers[i].len);
+    }
+}
+
 // s_send_result: send held result h (a copy; h stays until acknowledged).
 static void s_send_result(eng_daemon_t *self, const eng_held_t *h)
 {
-    const eng_result_t *res = &h->res;
-    Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
-    Ipp__RemoteError er = IPP__REMOTE_ERROR__INIT;
-    char **tb = NULL;
-    r.has_status = 1;
-    r.status = res->status == ENG_STATUS_OK        ? IPP__STATUS__OK
-               : res->status == ENG_STATUS_ABORTED ? IPP__STATUS__ABORTED
-                                                   : IPP__STATUS__ERROR;
-    if (res->ename[0]) {
-        er.ename = (char *)res->ename;
-        er.evalue = res->evalue ? res->evalue : "";
-        er.has_engine_id = 1;
-        er.engine_id = self->engine_id;
-        er.n_traceback = s_split_lines(res->traceback, &tb);
-        er.traceback = tb;
-        r.error = &er;
-    }
-    r.summary = res->summary;
-    r.has_stdout_data = 1;
-    r.stdout_data.data = res->stdout_data.data;
-    r.stdout_data.len = res->stdout_data.len;
-    r.has_stderr_data = res->stderr_data.len > 0;
-    r.stderr_data.data = res->stderr_data.data;
-    r.stderr_data.len = res->stderr_data.len;
-    r.has_stdout_truncated = res->stdout_truncated;
-    r.stdout_truncated = res->stdout_truncated;
-    r.has_stderr_truncated = res->stderr_truncated;
-    r.stderr_truncated = res->stderr_truncated;
-    r.has_started = 1;
-    r.started = res->started;
-    r.has_completed = 1;
-    r.completed = res->completed;
-    if (h->is_command) {
-        r.has_exit_status = 1;
-        r.exit_status = res->exit_status;
-        r.has_term_signal = 1;
-        r.term_signal = res->term_signal;
-    }
-    r.has_engine_id = 1;
-    r.engine_id = self->engine_id;
-    r.msg_id = (char *)h->msg_id;
+    s_wire_result_t w;
+    s_wire_fill(self, h, &w);
     zmq_msg_t *bufs = NULL;
-    size_t n = res->nbuffers;
+    size_t n = h->res.nbuffers;
     if (n) {
         bufs = calloc(n, sizeof *bufs);
         if (!bufs) {
             IPP_LOGE(self->log, "no memory to send the result of %s", h->msg_id);
-            free(tb);
+            s_wire_fini(&w);
             return;
         }
+        s_copy_bufs(h, bufs);
+    }
+    eng_daemon_send(self, IPP__MSG_TYPE__TASK_RESULT, h->msg_id, &w.r.base, bufs, n);
+    free(bufs);
+    s_wire_fini(&w);
+}
+
+// s_send_batch: held results hs[0..n) as one RESULT_BATCH; false when
+// out of memory (nothing sent).
+static bool s_send_batch(eng_daemon_t *self, eng_held_t *const *hs, size_t n)
+{
+    size_t nb = 0;
+    for (size_t i = 0; i < n; i++)
+        nb += hs[i]->res.nbuffers;
+    s_wire_result_t *w = calloc(n, sizeof *w);
+    Ipp__TaskResult **rs = calloc(n, sizeof *rs);
+    uint32_t *counts = calloc(n, sizeof *counts);
+    zmq_msg_t *bufs = nb ? calloc(nb, sizeof *bufs) : NULL;
+    bool ok = w && rs && counts && (!nb || bufs);
+    if (ok) {
+        size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            zmq_msg_init_size(&bufs[i], res->buffers[i].len);
-            if (res->buffers[i].len)
-                memcpy(zmq_msg_data(&bufs[i]), res->buffers[i].data, res->buffers[i].len);
+            s_wire_fill(self, hs[i], &w[i]);
+            rs[i] = &w[i].r;
+            counts[i] = (uint32_t)hs[i]->res.nbuffers;
+            if (hs[i]->res.nbuffers) {
+                s_copy_bufs(hs[i], bufs + k);
+                k += hs[i]->res.nbuffers;
+            }
+        }
+        Ipp__ResultBatch b = IPP__RESULT_BATCH__INIT;
+        b.n_results = n;
+        b.results = rs;
+        b.n_n_buffers = n;
+        b.n_buffers = counts;
+        eng_daemon_send(self, IPP__MSG_TYPE__RESULT_BATCH, NULL, &b.base, bufs, nb);
+        for (size_t i = 0; i < n; i++)
+            s_wire_fini(&w[i]);
+    }
+    free(w);
+    free(rs);
+    free(counts);
+    free(bufs);
+    return ok;
+}
+
+void eng_tasks_flush(eng_daemon_t *self)
+{
+    if (!self->registered || self->n_unsent == 0)
+        return;
+    // The unsent ones are the last n_unsent of the held list.
+    eng_held_t *h = self->held_tail;
+    for (size_t i = 1; i < self->n_unsent && h && h->prev; i++)
+        h = h->prev;
+    eng_held_t *chunk[WIRE_BATCH_MAX];
+    size_t n = 0;
+    for (; h; h = h->next) {
+        h->unsent = false;
+        chunk[n++] = h;
+        if (n == WIRE_BATCH_MAX || !h->next) {
+            if (n == 1 || !self->batches || !s_send_batch(self, chunk, n))
+                for (size_t i = 0; i < n; i++)
+                    s_send_result(self, chunk[i]);
+            n = 0;
         }
     }
-    eng_daemon_send(self, IPP__MSG_TYPE__TASK_RESULT, h->msg_id, &r.base, bufs, n);
-    free(bufs);
-    free(tb);
+    self->n_unsent = 0;
 }
 
 // s_finish: the current task (or job) is done with res: keep and send it.
@@ -151,8 +244,10 @@ static void s_finish(eng_daemon_t *self, eng_job_t *job, eng_result_t *res, bool
     self->held_tail = h;
     if (ipp_strmap_put(self->held_idx, h->msg_id, h) < 0)
         IPP_LOGW(self->log, "no memory to index the result of %s", h->msg_id);
-    if (self->registered)
-        s_send_result(self, h);
+    // Sent before the loop sleeps, with the others finished meanwhile.
+    h->unsent = true;
+    if (++self->n_unsent >= WIRE_BATCH_MAX)
+        eng_tasks_flush(self);
 }
 
 void eng_tasks_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
@@ -169,6 +264,8 @@ void eng_tasks_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
             h->next->prev = h->prev;
         else
             self->held_tail = h->prev;
+        if (h->unsent)
+            self->n_unsent--;
         eng_result_fini(&h->res);
         free(h);
     }
@@ -385,12 +482,14 @@ static bool s_known(const eng_daemon_t *self, const char *msg_id)
     return ipp_strmap_get(self->jobs_idx, msg_id) || ipp_strmap_get(self->held_idx, msg_id);
 }
 
-void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg)
+// s_take: queue task id (request r, taken whatever happens) with the nb
+// buffers of msg from first (moved out when it is queued); answer
+// UNMET_DEPENDENCY or ignore a duplicate instead.
+static void s_take(eng_daemon_t *self, const char *id, Ipp__TaskRequest *r, wire_msg_t *msg,
+                   size_t first, size_t nb)
 {
-    const char *id = msg->header->msg_id;
-    Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
     if (s_known(self, id))
-        return;  // sent twice (a re-registration raced it): once is enough
+        goto drop;  // sent twice (a re-registration raced it): once is enough
     if (r->n_requires) {
         eng_missing_t missing;
         eng_missing_init(&missing);
@@ -406,25 +505,23 @@ void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg)
             IPP_LOGI(self->log, "task %s needs %s here: unmet", id, missing.items[0]);
             eng_daemon_send(self, IPP__MSG_TYPE__UNMET_DEPENDENCY, id, &u.base, NULL, 0);
             eng_missing_fini(&missing);
-            return;
+            goto drop;
         }
         eng_missing_fini(&missing);
     }
     eng_job_t *job = calloc(1, sizeof *job);
-    size_t nb = wire_msg_n_buffers(msg);
     if (job && nb)
         job->bufs = calloc(nb, sizeof *job->bufs);
     if (!job || (nb && !job->bufs)) {
         free(job);
         IPP_LOGE(self->log, "no memory for task %s", id);
-        return;  // the controller requeues it when this engine is lost
+        goto drop;  // the controller requeues it when this engine is lost
     }
     memcpy(job->msg_id, id, sizeof job->msg_id);
     job->req = r;
-    msg->content = NULL;
     for (size_t i = 0; i < nb; i++) {
         zmq_msg_init(&job->bufs[i]);
-        zmq_msg_move(&job->bufs[i], wire_msg_buffer_msg(msg, i));
+        zmq_msg_move(&job->bufs[i], wire_msg_buffer_msg(msg, first + i));
     }
     job->n_bufs = nb;
     if (ipp_strmap_put(self->jobs_idx, job->msg_id, job) < 0)
@@ -434,6 +531,38 @@ void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg)
     else
         self->queue_head = job;
     self->queue_tail = job;
+    return;
+drop:
+    ipp__task_request__free_unpacked(r, NULL);
+}
+
+void eng_tasks_receive(eng_daemon_t *self, wire_msg_t *msg)
+{
+    Ipp__TaskRequest *r = (Ipp__TaskRequest *)msg->content;
+    msg->content = NULL;
+    s_take(self, msg->header->msg_id, r, msg, 0, wire_msg_n_buffers(msg));
+}
+
+void eng_tasks_receive_batch(eng_daemon_t *self, wire_msg_t *msg)
+{
+    Ipp__TaskBatch *b = (Ipp__TaskBatch *)msg->content;
+    ipp_error_t err;
+    if (wire_batch_check_tasks(b, wire_msg_n_buffers(msg), NULL, &err) != IPP_OK) {
+        // Only a controller sends these, signed: a bug, not an attack.
+        // Nothing is taken; the controller retries the tasks when it
+        // finds this engine lost, or after a restart.
+        IPP_LOGE(self->log, "task batch %s refused: %s", msg->header->msg_id, err.msg);
+        return;
+    }
+    // Take every request out of the batch: each is then owned alone; the
+    // batch frees only its arrays.
+    size_t n = b->n_tasks, first = 0;
+    Ipp__TaskRequest **rs = b->tasks;
+    b->n_tasks = 0;
+    for (size_t i = 0; i < n; i++) {
+        s_take(self, b->msg_ids[i], rs[i], msg, first, b->n_buffers[i]);
+        first += b->n_buffers[i];
+    }
 }
 
 void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
@@ -491,8 +620,11 @@ void eng_tasks_collect(eng_daemon_t *self)
 
 void eng_tasks_resend(eng_daemon_t *self)
 {
-    for (eng_held_t *h = self->held_head; h; h = h->next)
+    for (eng_held_t *h = self->held_head; h; h = h->next) {
         s_send_result(self, h);
+        h->unsent = false;
+    }
+    self->n_unsent = 0;
 }
 
 void eng_tasks_fini(eng_daemon_t *self)
@@ -512,5 +644,6 @@ void eng_tasks_fini(eng_daemon_t *self)
         free(h);
     }
     self->held_tail = NULL;
+    self->n_unsent = 0;
     eng_result_fini(&self->work_res);
 }

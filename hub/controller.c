@@ -385,6 +385,7 @@ void hub_destroy(hub_t **hub_p)
     for (size_t i = 0; i < hub->n_held; i++)
         hub_task_free(hub, hub->held[i]);  // only if hub_stop could not send them
     free(hub->held);
+    hub_dispatch_free(hub);
     ipp_pool_fini(&hub->task_pool);  // every task was given back above
     if (hub->clients)
         ipp_strmap_each(hub->clients, s_free_key, NULL);
@@ -469,6 +470,7 @@ static const s_client_route_t s_client_routes[] = {
 
 static const s_engine_route_t s_engine_routes[] = {
     {IPP__MSG_TYPE__TASK_RESULT, hub_task_result},
+    {IPP__MSG_TYPE__RESULT_BATCH, hub_results_batch},
     {IPP__MSG_TYPE__HEARTBEAT, hub_engine_heartbeat},
     {IPP__MSG_TYPE__REGISTRATION_REQUEST, hub_engine_register},
     {IPP__MSG_TYPE__UNMET_DEPENDENCY, hub_engine_unmet},
@@ -587,6 +589,7 @@ ipp_err_t hub_run(hub_t *hub)
         // once, which may queue a few more (a dependent's result...).
         for (int i = 0; hub_store_flush(hub->store, i < 4); i++)
             hub_commits(hub);
+        hub_dispatch_flush(hub);  // what this turn's results and commits let go
         hub_accepts_flush(hub, false);
         hub_acks_flush(hub, false);
         hub_deliveries_flush(hub, false);

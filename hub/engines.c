@@ -125,6 +125,8 @@ static void s_registration_reply(hub_t *hub, const wire_frame_t *ident, const ch
     rep.has_heartbeat_misses = 1;
     rep.heartbeat_misses = hub->cfg.heartbeat_misses;
     rep.controller_session = (char *)wire_session_id(hub->wire);
+    rep.has_batches = 1;
+    rep.batches = 1;  // RESULT_BATCH understood (dispatch.c)
     wire_send(hub->wire, hub->engine_sock, ident, 1, IPP__MSG_TYPE__REGISTRATION_REPLY, parent,
               &rep.base, NULL, 0, ZMQ_DONTWAIT, NULL, NULL);
 }
@@ -204,6 +206,7 @@ void hub_engine_register(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident,
     e->registered = ipp_clock_now_us();
     e->last_seen = ipp_clock_mono_us();
     hub_keys_engine_registered(hub, e->uuid);
+    e->batches = req->has_batches && req->batches;
 
     s_registration_reply(hub, ident, parent, id);
     IPP_LOGI(hub->log, "engine %d registered (%s, %s pid %d, %zu running, %zu held)", id, req->uuid,

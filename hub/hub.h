@@ -229,6 +229,8 @@ typedef struct hub_t {
     hub_sack_t *sacks;                 // submit acceptances gathered (hub_accepts_flush)
     size_t n_sacks;                    // how many
     size_t cap_sacks;                  // allocated
+    struct hub_dispatch_t *dispatch;   // tasks waiting to go to engines in
+                                       // batches (dispatch.c), or NULL
     hub_ack_t *acks;                   // result acks gathered (see hub_acks_flush)
     size_t n_acks;                     // how many
     size_t cap_acks;                   // allocated
@@ -398,6 +400,13 @@ hub_client_fn hub_client_submit;
 // hub_task_result: a TASK_RESULT from engine e (refused when e is NULL);
 // takes msg's content and buffers when they become the task's result.
 hub_engine_fn hub_task_result;
+// hub_task_take_result: the result r of task id from engine e (both
+// checked to be there): recorded (its commit waits as HUB_WAIT_RESULT), or
+// acknowledged at once when it is not needed, or dropped for a copy whose
+// commit is pending. Takes r whatever happens; the nb buffers of msg from
+// first_buf are moved out when the result is kept.
+void hub_task_take_result(hub_t *hub, hub_engine_t *e, const char *id, Ipp__TaskResult *r,
+                          wire_msg_t *msg, size_t first_buf, size_t nb);
 // hub_commits: run the waits whose mutations are now committed (or failed).
 void hub_commits(hub_t *hub);
 // hub_sched_ops: the scheduler callbacks (ctx = hub).
@@ -406,6 +415,25 @@ extern const sched_ops_t hub_sched_ops;
 // evalue) and deliver it once committed.
 void hub_task_fail_now(hub_t *hub, hub_task_t *task, Ipp__Status status, const char *ename,
                        const char *evalue);
+
+// ---- dispatch.c: tasks to engines, several per message
+// hub_dispatch: send task, its request committed, to engine e (a
+// scheduler decision): at once as a TASK_REQUEST when hwm is 1 or e did
+// not register for batches, else with the others this turn sends e, by
+// hub_dispatch_flush. Sets task->engine and attempts and records the
+// assignment. The task's buffers are shared, not copied.
+void hub_dispatch(hub_t *hub, hub_task_t *task, hub_engine_t *e);
+// hub_dispatch_flush: send what hub_dispatch gathered: one TASK_BATCH per
+// engine and up to WIRE_BATCH_MAX tasks (a lone task as a TASK_REQUEST).
+// A task no longer pending on that engine (aborted, its engine lost) is
+// left out. Called before the loop sleeps.
+void hub_dispatch_flush(hub_t *hub);
+// hub_dispatch_free: drop what waits and free the outbox (hub_destroy).
+void hub_dispatch_free(hub_t *hub);
+// hub_results_batch: RESULT_BATCH from engine e: checked whole (a bad
+// batch gets an ERROR_REPLY and changes nothing), then each result taken
+// as hub_task_result takes a lone one.
+hub_engine_fn hub_results_batch;
 
 // ---- deliver.c
 // hub_deliver: task's result is committed: send it to its client (or hold

@@ -31,6 +31,7 @@ typedef struct hub_engine_t {
     int64_t completed;             // tasks it finished in this run
     bool alive;                    // a heartbeat came after this registration:
                                    // the scheduler may send it work
+    bool batches;                  // it registered for TASK_BATCH / RESULT_BATCH
 } hub_engine_t;
 
 typedef struct hub_registry_t hub_registry_t;

@@ -331,6 +331,13 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
                         "parent_id", "a result must name its task");
         return;
     }
+    msg->content = NULL;
+    hub_task_take_result(hub, e, id, r, msg, 0, wire_msg_n_buffers(msg));
+}
+
+void hub_task_take_result(hub_t *hub, hub_engine_t *e, const char *id, Ipp__TaskResult *r,
+                          wire_msg_t *msg, size_t first_buf, size_t nb)
+{
     hub_task_t *task = ipp_strmap_get(hub->tasks, id);
     if (task && task->engine == e->id && task->result) {
         // Sent again while the first copy waits for its commit (or for a
@@ -338,7 +345,7 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         // never before, so the engine keeps its copy until then.
         IPP_LOGI(hub->log, "result of %s from engine %d sent again; its commit is pending", id,
                  e->id);
-        return;
+        goto drop;
     }
     if (!task || task->engine != e->id || task->result || !task->in_sched) {
         // Recorded already (a result re-sent after a reconnect), taken away
@@ -352,7 +359,7 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         if (!task)
             sched_result(hub->sched, id, r->has_status && r->status == IPP__STATUS__OK, e->id,
                          NULL);
-        return;
+        goto drop;
     }
     bool ok = r->has_status && r->status == IPP__STATUS__OK;
     if (!ok && task->aborted)
@@ -365,7 +372,7 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         hub_ack(hub, e->id, id);
         task->engine = -1;
         sched_result(hub->sched, id, false, e->id, NULL);
-        return;
+        goto drop;
     }
     r->has_engine_id = 1;
     r->engine_id = e->id;
@@ -375,18 +382,16 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
         r->has_status = 1;
         r->status = IPP__STATUS__ERROR;
     }
-    size_t nb = wire_msg_n_buffers(msg);
     if (!hub_task_rbufs(task, nb)) {
         IPP_LOGE(hub->log, "no memory for the result of %s", id);
-        return;  // not acknowledged: the engine keeps it and sends it when it registers next
+        goto drop;  // not acknowledged: the engine keeps it and sends it when it registers next
     }
     for (size_t i = 0; i < nb; i++) {
         zmq_msg_init(&task->rbufs[i]);
-        zmq_msg_move(&task->rbufs[i], wire_msg_buffer_msg(msg, i));
+        zmq_msg_move(&task->rbufs[i], wire_msg_buffer_msg(msg, first_buf + i));
     }
     task->n_rbufs = nb;
     task->result = r;
-    msg->content = NULL;
     uint64_t seq = hub_store_result(hub->store, task, e->uuid, ipp_clock_now_us());
     if (seq != 0 &&
         hub_wait_push(
@@ -402,6 +407,9 @@ void hub_task_result(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident, hub
                  id);
         hub_task_result_drop(task);
     }
+    return;
+drop:
+    ipp__task_result__free_unpacked(r, NULL);
 }
 
 // ------------------------------------------------------------ commits
@@ -629,8 +637,7 @@ void hub_commits(hub_t *hub)
 
 // ------------------------------------------------------------ scheduler
 
-// s_send_task: send task to engine engine_id (a scheduler decision) and
-// record the assignment. The task's buffers are shared, not copied.
+// s_send_task: send task to engine engine_id (a scheduler decision).
 static void s_send_task(hub_t *hub, hub_task_t *task, int engine_id)
 {
     hub_engine_t *e = hub_registry_get(hub->engines, engine_id);
@@ -639,35 +646,7 @@ static void s_send_task(hub_t *hub, hub_task_t *task, int engine_id)
         IPP_LOGE(hub->log, "task %s sent to unknown engine %d", task->msg_id, engine_id);
         return;
     }
-    task->engine = engine_id;
-    task->attempts++;
-    zmq_msg_t small[8];
-    zmq_msg_t *bufs = NULL;
-    if (task->n_bufs)
-        bufs = task->n_bufs <= 8 ? small : calloc(task->n_bufs, sizeof *bufs);
-    if (task->n_bufs && !bufs) {
-        // Never send a task without its arguments: its result would be
-        // wrong. It stays assigned; a restart (or the engine's loss) runs it.
-        IPP_LOGE(hub->log, "no memory to send task %s to engine %d", task->msg_id, engine_id);
-        return;
-    }
-    for (size_t i = 0; i < task->n_bufs; i++) {
-        zmq_msg_init(&bufs[i]);
-        zmq_msg_copy(&bufs[i], &task->bufs[i]);  // shares the data
-    }
-    Ipp__TaskRequest *req = task->req;
-    req->has_attempt = 1;
-    req->attempt = task->attempts;
-    wire_frame_t ident = {e->ident, e->ident_len};
-    ipp_err_t rc =
-        wire_send(hub->wire, hub->engine_sock, &ident, 1, IPP__MSG_TYPE__TASK_REQUEST, NULL,
-                  &req->base, bufs, task->n_bufs, ZMQ_DONTWAIT, task->msg_id, NULL);
-    if (bufs != small)
-        free(bufs);
-    if (rc != IPP_OK)
-        IPP_LOGW(hub->log, "could not send task %s to engine %d: %s", task->msg_id, engine_id,
-                 zmq_strerror(zmq_errno()));
-    hub_store_assign(hub->store, task, engine_id, e->uuid);
+    hub_dispatch(hub, task, e);
 }
 
 static void s_sched_dispatch(void *ctx, void *user, const char *msg_id, int engine)

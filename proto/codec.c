@@ -26,6 +26,8 @@ static const s_codec_t s_codecs[] = {
     C(RESULT_ACK, "result_ack", result_ack),
     C(UNMET_DEPENDENCY, "unmet_dependency", unmet_dependency),
     C(ENGINE_CONTROL, "engine_control", engine_control),
+    C(TASK_BATCH, "task_batch", task_batch),
+    C(RESULT_BATCH, "result_batch", result_batch),
     C(SUBMIT_REPLY, "submit_reply", submit_reply),
     C(QUEUE_STATUS_REQUEST, "queue_status_request", queue_status_request),
     C(QUEUE_STATUS_REPLY, "queue_status_reply", queue_status_reply),
