@@ -15,6 +15,11 @@
  *   purge of a pending task               → ERROR_REPLY IPP_ERR_PENDING
  *   result_status of unknown ids          → listed as unknown
  *   an engine's message on the client port → ERROR_REPLY IPP_ERR_UNKNOWN_TYPE
+ *   a RESULT_BATCH whose buffer counts do not add up, with a result that
+ *   names no task, or empty          → ERROR_REPLY IPP_ERR_INVALID naming
+ *                                           the field; every task stays pending
+ *   (and an engine that did not register for batches gets lone TASK_REQUESTs
+ *   even at hwm 0, its lone TASK_RESULTs taken as before)
  */
 #include "harness.h"
 
@@ -279,6 +284,199 @@ START_TEST(test_bad_requests_get_clear_errors)
 }
 END_TEST
 
+// s_peer_register: register p as engine uuid (batches or not), beat once;
+// returns its engine id.
+static int s_peer_register(h_client_t *p, const char *uuid, bool batches)
+{
+    Ipp__RegistrationRequest req = IPP__REGISTRATION_REQUEST__INIT;
+    req.uuid = (char *)uuid;
+    req.hostname = "nowhere";
+    req.has_pid = 1;
+    req.pid = 1;
+    req.has_batches = batches;
+    req.batches = batches;
+    h_send(p, IPP__MSG_TYPE__REGISTRATION_REQUEST, &req.base, NULL, 0, NULL);
+    ck_assert_int_eq(h_recv(p, 5000), IPP__MSG_TYPE__REGISTRATION_REPLY);
+    const Ipp__RegistrationReply *rep = (const Ipp__RegistrationReply *)p->msg.content;
+    ck_assert(rep->has_batches && rep->batches);  // this controller takes RESULT_BATCH
+    int id = rep->engine_id;
+    Ipp__Heartbeat hb = IPP__HEARTBEAT__INIT;
+    hb.has_engine_id = 1;
+    hb.engine_id = id;
+    h_send(p, IPP__MSG_TYPE__HEARTBEAT, &hb.base, NULL, 0, NULL);
+    ck_assert_int_eq(h_recv(p, 5000), IPP__MSG_TYPE__HEARTBEAT);
+    return id;
+}
+
+// s_peer_tasks: receive on p until n distinct tasks arrived (lone or in
+// batches), their ids into ids; *batches counts TASK_BATCH messages.
+static void s_peer_tasks(h_client_t *p, id_t_ *ids, size_t n, int *batches)
+{
+    size_t got = 0;
+    *batches = 0;
+    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    while (got < n && ipp_clock_mono_us() < until) {
+        int t = h_recv(p, 500);
+        if (t == IPP__MSG_TYPE__TASK_REQUEST) {
+            memcpy(ids[got++], p->msg.header->msg_id, sizeof ids[0]);
+        } else if (t == IPP__MSG_TYPE__TASK_BATCH) {
+            const Ipp__TaskBatch *b = (const Ipp__TaskBatch *)p->msg.content;
+            (*batches)++;
+            ck_assert_uint_eq(b->n_msg_ids, b->n_tasks);
+            for (size_t i = 0; i < b->n_msg_ids && got < n; i++)
+                memcpy(ids[got++], b->msg_ids[i], sizeof ids[0]);
+        }
+    }
+    ck_assert_uint_eq(got, n);
+}
+
+// s_pending: how many of ids (n) result_status lists as pending.
+static size_t s_pending(id_t_ *ids, size_t n)
+{
+    Ipp__ResultRequest rq = IPP__RESULT_REQUEST__INIT;
+    char *v[8];
+    for (size_t i = 0; i < n; i++)
+        v[i] = ids[i];
+    rq.n_msg_ids = n;
+    rq.msg_ids = v;
+    ck_assert_int_eq(h_request(&K, IPP__MSG_TYPE__RESULT_REQUEST, &rq.base, 5000),
+                     IPP__MSG_TYPE__RESULT_REPLY);
+    return ((const Ipp__ResultReply *)K.msg.content)->n_pending;
+}
+
+// s_peer_error: the next ERROR_REPLY p gets (other messages skipped):
+// its code must be code and its field field.
+static void s_peer_error(h_client_t *p, ipp_err_t code, const char *field, const char *words)
+{
+    int t = 0;
+    for (int i = 0; i < 20 && t != IPP__MSG_TYPE__ERROR_REPLY; i++)
+        t = h_recv(p, 500);
+    ck_assert_int_eq(t, IPP__MSG_TYPE__ERROR_REPLY);
+    const Ipp__ErrorReply *e = (const Ipp__ErrorReply *)p->msg.content;
+    ck_assert_int_eq(e->code, (int)code);
+    ck_assert_str_eq(e->field, field);
+    ck_assert_msg(strstr(e->evalue, words) != NULL, "%s", e->evalue);
+}
+
+// Batches on the engine leg, seen from a peer that speaks the protocol by
+// hand: an engine registered without batches gets lone tasks and may
+// answer with lone results; one registered with batches may get tasks in
+// TASK_BATCHes; a bad RESULT_BATCH is refused whole with the field at
+// fault and changes nothing; a good one completes every task in it.
+START_TEST(test_result_batches_checked_whole)
+{
+    h_up(&C, &K, 0, (const char *[]){"--hwm", "0", "--heartbeat-misses", "50", NULL});
+    enum { N = 3 };
+    id_t_ sub[N], got[N];
+    h_result_t res[N];
+    int batches = 0;
+
+    // An engine of before batches: lone TASK_REQUESTs, even at hwm 0.
+    h_client_t old;
+    h_engine_peer_open(&old, &C, NULL);
+    int oid = s_peer_register(&old, "engine-without-batches", false);
+    for (int i = 0; i < N; i++) {
+        h_task_t t = {.call = "noop", .target = -1};
+        h_submit(&K, &t, sub[i]);
+    }
+    s_peer_tasks(&old, got, N, &batches);
+    ck_assert_int_eq(batches, 0);
+    for (int i = 0; i < N; i++) {
+        Ipp__TaskResult r = IPP__TASK_RESULT__INIT;
+        r.has_status = 1;
+        r.status = IPP__STATUS__OK;
+        r.msg_id = got[i];
+        wire_send(old.wire, old.dealer, NULL, 0, IPP__MSG_TYPE__TASK_RESULT, got[i], &r.base, NULL,
+                  0, 0, NULL, NULL);
+    }
+    ck_assert_uint_eq(h_collect(&K, sub, N, res, 10000), N);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
+    (void)oid;
+    Ipp__Unregistration u = IPP__UNREGISTRATION__INIT;
+    u.has_engine_id = 1;
+    u.engine_id = oid;
+    u.uuid = "engine-without-batches";
+    h_send(&old, IPP__MSG_TYPE__UNREGISTRATION, &u.base, NULL, 0, NULL);
+    h_client_close(&old);
+
+    // An engine with batches.
+    h_client_t p;
+    h_engine_peer_open(&p, &C, NULL);
+    s_peer_register(&p, "engine-with-batches", true);
+    for (int i = 0; i < N; i++) {
+        h_task_t t = {.call = "noop", .target = -1};
+        h_submit(&K, &t, sub[i]);
+    }
+    s_peer_tasks(&p, got, N, &batches);
+    ck_assert_uint_eq(s_pending(sub, N), N);
+
+    Ipp__TaskResult r[N];
+    Ipp__TaskResult *rs[N];
+    uint32_t counts[N];
+    for (int i = 0; i < N; i++) {
+        ipp__task_result__init(&r[i]);
+        r[i].has_status = 1;
+        r[i].status = IPP__STATUS__OK;
+        r[i].msg_id = got[i];
+        rs[i] = &r[i];
+        counts[i] = 1;
+    }
+    Ipp__ResultBatch b = IPP__RESULT_BATCH__INIT;
+    b.n_results = N;
+    b.results = rs;
+    b.n_n_buffers = N;
+    b.n_buffers = counts;
+    // Counts that add up to 3 buffers, and none sent.
+    h_send(&p, IPP__MSG_TYPE__RESULT_BATCH, &b.base, NULL, 0, NULL);
+    s_peer_error(&p, IPP_ERR_INVALID, "n_buffers", "add up to 3 but the message has 0 buffers");
+    ck_assert_uint_eq(s_pending(sub, N), N);
+    // A result that names no task (the others are fine): none is taken.
+    counts[0] = counts[1] = counts[2] = 0;
+    r[1].msg_id = NULL;
+    h_send(&p, IPP__MSG_TYPE__RESULT_BATCH, &b.base, NULL, 0, NULL);
+    s_peer_error(&p, IPP_ERR_INVALID, "results.msg_id", "results[1] does not name its task");
+    ck_assert_uint_eq(s_pending(sub, N), N);
+    r[1].msg_id = got[1];
+    // An empty batch.
+    Ipp__ResultBatch empty = IPP__RESULT_BATCH__INIT;
+    h_send(&p, IPP__MSG_TYPE__RESULT_BATCH, &empty.base, NULL, 0, NULL);
+    s_peer_error(&p, IPP_ERR_INVALID, "results", "no results");
+    ck_assert_uint_eq(s_pending(sub, N), N);
+
+    // A good batch, a buffer per result: every task completes with its own.
+    zmq_msg_t bufs[N];
+    for (int i = 0; i < N; i++) {
+        counts[i] = 1;
+        char text[8];
+        snprintf(text, sizeof text, "r%d", i);
+        zmq_msg_init_size(&bufs[i], strlen(text));
+        memcpy(zmq_msg_data(&bufs[i]), text, strlen(text));
+    }
+    h_send(&p, IPP__MSG_TYPE__RESULT_BATCH, &b.base, bufs, N, NULL);
+    ck_assert_uint_eq(h_collect(&K, sub, N, res, 10000), N);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
+        int k = -1;  // which result of the batch was this task's
+        for (int j = 0; j < N; j++)
+            if (strcmp(got[j], res[i].msg_id) == 0)
+                k = j;
+        ck_assert_int_ge(k, 0);
+        char want[8];
+        snprintf(want, sizeof want, "r%d", k);
+        ck_assert_str_eq(res[i].buf0, want);
+    }
+    // The acknowledgements name every task of the batch.
+    size_t acked = 0;
+    for (int i = 0; i < 20 && acked < N; i++)
+        if (h_recv(&p, 500) == IPP__MSG_TYPE__RESULT_ACK)
+            acked += ((const Ipp__ResultAck *)p.msg.content)->n_msg_ids;
+    ck_assert_uint_eq(acked, N);
+    h_client_close(&p);
+    h_down(&C, &K);
+}
+END_TEST
+
 static Suite *s_suite(void)
 {
     Suite *s = suite_create("badinput");
@@ -288,6 +486,7 @@ static Suite *s_suite(void)
     tcase_add_test(tc, test_garbage_flood_counted_not_logged);
     tcase_add_test(tc, test_signed_but_malformed);
     tcase_add_test(tc, test_bad_requests_get_clear_errors);
+    tcase_add_test(tc, test_result_batches_checked_whole);
     suite_add_tcase(s, tc);
     return s;
 }
