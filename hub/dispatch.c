@@ -30,13 +30,13 @@ typedef struct {
 } s_out_t;
 
 typedef struct hub_dispatch_t {
-    s_out_t *v;         // the queue, in the scheduler's order
-    size_t n;           // how many
-    size_t cap;         // allocated
-    bool *sent;         // per entry, during a flush: sent or left out
-    size_t cap_sent;    // allocated
-    zmq_msg_t *bufs;    // the buffers of the batch being built (shared data)
-    size_t cap_bufs;    // allocated
+    s_out_t *v;       // the queue, in the scheduler's order
+    size_t n;         // how many
+    size_t cap;       // allocated
+    bool *sent;       // per entry, during a flush: sent or left out
+    size_t cap_sent;  // allocated
+    zmq_msg_t *bufs;  // the buffers of the batch being built (shared data)
+    size_t cap_bufs;  // allocated
 } hub_dispatch_t;
 
 // s_send_one: task to e as a TASK_REQUEST, now.

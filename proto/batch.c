@@ -10,8 +10,8 @@
 
 // s_counts: n_items items, n_counts buffer counts adding up to
 // n_buffers? IPP_OK, or err and *field filled.
-static ipp_err_t s_counts(const char *what, size_t n_items, const uint32_t *counts,
-                          size_t n_counts, size_t n_buffers, const char **field, ipp_error_t *err)
+static ipp_err_t s_counts(const char *what, size_t n_items, const uint32_t *counts, size_t n_counts,
+                          size_t n_buffers, const char **field, ipp_error_t *err)
 {
     if (n_items == 0) {
         *field = what;
@@ -60,8 +60,8 @@ ipp_err_t wire_batch_check_tasks(const Ipp__TaskBatch *b, size_t n_buffers, cons
     return rc;
 }
 
-ipp_err_t wire_batch_check_results(const Ipp__ResultBatch *b, size_t n_buffers,
-                                   const char **field, ipp_error_t *err)
+ipp_err_t wire_batch_check_results(const Ipp__ResultBatch *b, size_t n_buffers, const char **field,
+                                   ipp_error_t *err)
 {
     const char *f = NULL;
     ipp_err_t rc =

@@ -29,7 +29,7 @@ ipp_err_t wire_batch_check_tasks(const Ipp__TaskBatch *b, size_t n_buffers, cons
 // wire_batch_check_results: the same for a RESULT_BATCH: at least one
 // result, at most WIRE_BATCH_MAX, each with a valid msg_id, as many
 // n_buffers entries as results, adding up to n_buffers.
-ipp_err_t wire_batch_check_results(const Ipp__ResultBatch *b, size_t n_buffers,
-                                   const char **field, ipp_error_t *err);
+ipp_err_t wire_batch_check_results(const Ipp__ResultBatch *b, size_t n_buffers, const char **field,
+                                   ipp_error_t *err);
 
 #endif

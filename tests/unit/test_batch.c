@@ -31,12 +31,12 @@ static wire_session_t *s_session(void)
 // s_roundtrip: content of type packed by tx with bufs (taken), decoded by
 // rx into out (initialised by the caller).
 static void s_roundtrip(wire_session_t *tx, wire_session_t *rx, Ipp__MsgType type,
-                        const ProtobufCMessage *content, zmq_msg_t *bufs, size_t nb, wire_msg_t *out)
+                        const ProtobufCMessage *content, zmq_msg_t *bufs, size_t nb,
+                        wire_msg_t *out)
 {
     wire_msg_t m;
     wire_msg_init(&m);
-    ck_assert_int_eq(wire_pack(tx, &m, NULL, 0, type, NULL, content, bufs, nb, NULL, NULL),
-                     IPP_OK);
+    ck_assert_int_eq(wire_pack(tx, &m, NULL, 0, type, NULL, content, bufs, nb, NULL, NULL), IPP_OK);
     for (size_t k = 0; k < m.n_frames; k++)
         wire_msg_add_frame(out, zmq_msg_data(&m.frames[k]), zmq_msg_size(&m.frames[k]));
     wire_msg_fini(&m);
