@@ -8,6 +8,7 @@
  * cl_pump.
  */
 #include "client/internal.h"
+#include "proto/grow.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -54,15 +55,9 @@ static void s_engine_update(ipp_client_t *c, const Ipp__EngineInfo *info, bool a
     if (pos < c->n_engines && c->engines[pos].id == id) {
         e = &c->engines[pos];
     } else {
-        if (c->n_engines == c->cap_engines) {
-            size_t cap = c->cap_engines ? c->cap_engines * 2 : 16;
-            cl_engine_t *grown = realloc(c->engines, cap * sizeof *grown);
-            if (!grown) {
-                IPP_LOGE(&c->log, "client: no memory to record engine %d", id);
-                return;
-            }
-            c->engines = grown;
-            c->cap_engines = cap;
+        if (IPP_GROW(c->engines, c->cap_engines, c->n_engines + 1, 16) != 0) {
+            IPP_LOGE(&c->log, "client: no memory to record engine %d", id);
+            return;
         }
         memmove(&c->engines[pos + 1], &c->engines[pos],
                 (c->n_engines - pos) * sizeof c->engines[0]);

@@ -11,6 +11,7 @@
  * structs with _fini).
  */
 #include "client/internal.h"
+#include "proto/grow.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -74,15 +75,9 @@ static ipp_err_t s_client_ok(const ipp_client_t *c, const void *list, size_t n, 
 // s_queue_reask: ask for id again at the end of this spin.
 static void s_queue_reask(ipp_client_t *c, const char *id)
 {
-    if (c->n_reask == c->cap_reask) {
-        size_t cap = c->cap_reask ? c->cap_reask * 2 : 64;
-        cl_id_t *grown = realloc(c->reask, cap * sizeof *grown);
-        if (!grown) {
-            IPP_LOGE(&c->log, "client: no memory to ask again for %s", id);
-            return;
-        }
-        c->reask = grown;
-        c->cap_reask = cap;
+    if (IPP_GROW(c->reask, c->cap_reask, c->n_reask + 1, 64) != 0) {
+        IPP_LOGE(&c->log, "client: no memory to ask again for %s", id);
+        return;
     }
     snprintf(c->reask[c->n_reask++], sizeof(cl_id_t), "%s", id);
 }

@@ -15,6 +15,7 @@
 #include "client/internal.h"
 
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -546,14 +547,8 @@ ipp_err_t ipp_ar_add_done_callback(ipp_ar_t *ar, ipp_ar_done_fn *fn, void *arg, 
 {
     if (!ar || !fn)
         return ipp_error_set(err, IPP_ERR_INVALID, "add_done_callback: no result or function");
-    if (ar->n_cbs == ar->cap_cbs) {
-        size_t cap = ar->cap_cbs ? ar->cap_cbs * 2 : 4;
-        cl_cb_t *cbs = realloc(ar->cbs, cap * sizeof *cbs);
-        if (!cbs)
-            return ipp_error_set(err, IPP_ERR_NOMEM, "add_done_callback: out of memory");
-        ar->cbs = cbs;
-        ar->cap_cbs = cap;
-    }
+    if (IPP_GROW(ar->cbs, ar->cap_cbs, ar->n_cbs + 1, 4) != 0)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "add_done_callback: out of memory");
     ar->cbs[ar->n_cbs++] = (cl_cb_t){fn, arg};
     // Ready already and nothing else pending for it: call it now. Otherwise
     // the running or queued firing picks it up in order.

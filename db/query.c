@@ -11,6 +11,7 @@
 #include "db/fnmatch.h"
 #include "db/sql.h"
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +49,8 @@ void db_query_destroy(db_query_t **q_p)
 
 static s_bind_t *s_push(db_query_t *q)
 {
-    if (q->n_binds == q->cap_binds) {
-        size_t cap = q->cap_binds ? q->cap_binds * 2 : 8;
-        s_bind_t *b = realloc(q->binds, cap * sizeof *b);
-        if (!b)
-            return NULL;
-        q->binds = b;
-        q->cap_binds = cap;
-    }
+    if (IPP_GROW(q->binds, q->cap_binds, q->n_binds + 1, 8) != 0)
+        return NULL;
     s_bind_t *b = &q->binds[q->n_binds++];
     memset(b, 0, sizeof *b);
     return b;

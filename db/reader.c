@@ -10,6 +10,7 @@
 
 #include "db/sql.h"
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -47,15 +48,9 @@ static void s_sb_add(s_strv_builder_t *b, const char *s, size_t n)
 {
     if (b->failed)
         return;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        size_t *o = realloc(b->offs, cap * sizeof *o);
-        if (!o) {
-            b->failed = true;
-            return;
-        }
-        b->offs = o;
-        b->cap = cap;
+    if (IPP_GROW(b->offs, b->cap, b->n + 1, 1024) != 0) {
+        b->failed = true;
+        return;
     }
     b->offs[b->n++] = b->bytes.len;
     db_sbuf_add(&b->bytes, s, n);

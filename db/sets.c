@@ -2,6 +2,7 @@
  * calls: every statement is prepared and finalized within its function.
  */
 #include "db/sets.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,15 +119,9 @@ ipp_err_t db_sets_list(sqlite3 *db, const char *state, db_engine_set_t **out, si
             rc = r;
             break;
         }
-        if (k == cap) {
-            size_t nc = cap ? cap * 2 : 8;
-            db_engine_set_t *nv = realloc(v, nc * sizeof *nv);
-            if (!nv) {
-                oom = true;
-                break;
-            }
-            v = nv;
-            cap = nc;
+        if (IPP_GROW(v, cap, k + 1, 8) != 0) {
+            oom = true;
+            break;
         }
         db_engine_set_t *s = &v[k++];
         memset(s, 0, sizeof *s);

@@ -11,6 +11,7 @@
 
 #include "engine/capture.h"
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,14 +101,8 @@ ipp_err_t eng_functions_add(eng_functions_t *self, const char *name, ipp_call_fn
     if (dup)
         return ipp_error_set(err, IPP_ERR_INVALID, "function '%s' is already registered (by %s)",
                              name, dup->origin);
-    if (self->count == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        s_fn_t *grown = realloc(self->fns, cap * sizeof *grown);
-        if (!grown)
-            return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory registering '%s'", name);
-        self->fns = grown;
-        self->cap = cap;
-    }
+    if (IPP_GROW(self->fns, self->cap, self->count + 1, 16) != 0)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory registering '%s'", name);
     s_fn_t entry = {.fn = fn, .userdata = userdata, .owner = owner};
     entry.name = strdup(name);
     entry.origin = strdup(origin ? origin : "unknown");

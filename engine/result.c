@@ -4,6 +4,7 @@
  * wire: turning a result into a TaskResult is the main loop's business.
  */
 #include "engine/result.h"
+#include "proto/grow.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,14 +70,8 @@ ipp_err_t eng_result_set_error(eng_result_t *self, eng_status_t status, const ch
 
 ipp_err_t eng_result_take_buffer(eng_result_t *self, void *data, size_t len)
 {
-    if (self->nbuffers == self->cap_buffers) {
-        size_t cap = self->cap_buffers ? self->cap_buffers * 2 : 4;
-        eng_buf_t *grown = realloc(self->buffers, cap * sizeof *grown);
-        if (!grown)
-            return IPP_ERR_NOMEM;
-        self->buffers = grown;
-        self->cap_buffers = cap;
-    }
+    if (IPP_GROW(self->buffers, self->cap_buffers, self->nbuffers + 1, 4) != 0)
+        return IPP_ERR_NOMEM;
     self->buffers[self->nbuffers].data = len ? data : NULL;
     self->buffers[self->nbuffers].len = len;
     self->nbuffers++;

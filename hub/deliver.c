@@ -10,6 +10,7 @@
 #include "hub/hub.h"
 
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +47,8 @@ void hub_deliveries_flush(hub_t *hub, bool force)
 // of memory (then it goes at once).
 static bool s_hold(hub_t *hub, hub_task_t *task)
 {
-    if (hub->n_held == hub->cap_held) {
-        size_t cap = hub->cap_held ? hub->cap_held * 2 : 64;
-        hub_task_t **v = realloc(hub->held, cap * sizeof *v);
-        if (!v)
-            return false;
-        hub->held = v;
-        hub->cap_held = cap;
-    }
+    if (IPP_GROW(hub->held, hub->cap_held, hub->n_held + 1, 64) != 0)
+        return false;
     if (hub->n_held == 0)
         hub->held_due = ipp_clock_mono_us() + HUB_DELIVER_DELAY_US;
     hub->held[hub->n_held++] = task;
@@ -159,15 +154,9 @@ void hub_ack_later(hub_t *hub, int engine, const char *msg_id)
 {
     if (hub->n_acks == 0)
         hub->acks_due = ipp_clock_mono_us() + HUB_ACK_DELAY_US;
-    if (hub->n_acks == hub->cap_acks) {
-        size_t cap = hub->cap_acks ? hub->cap_acks * 2 : 256;
-        hub_ack_t *v = realloc(hub->acks, cap * sizeof *v);
-        if (!v) {
-            hub_ack(hub, engine, msg_id);
-            return;
-        }
-        hub->acks = v;
-        hub->cap_acks = cap;
+    if (IPP_GROW(hub->acks, hub->cap_acks, hub->n_acks + 1, 256) != 0) {
+        hub_ack(hub, engine, msg_id);
+        return;
     }
     hub->acks[hub->n_acks].engine = engine;
     memcpy(hub->acks[hub->n_acks].msg_id, msg_id, sizeof hub->acks[0].msg_id);
@@ -212,20 +201,14 @@ void hub_accept_later(hub_t *hub, hub_task_t *task)
 {
     if (!task->client_len)
         return;
-    if (hub->n_sacks == hub->cap_sacks) {
-        size_t cap = hub->cap_sacks ? hub->cap_sacks * 2 : 256;
-        hub_sack_t *v = realloc(hub->sacks, cap * sizeof *v);
-        if (!v) {
-            Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
-            rep.msg_id = task->msg_id;
-            rep.has_accepted = 1;
-            rep.accepted = 1;
-            hub_reply(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
-                      IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
-            return;
-        }
-        hub->sacks = v;
-        hub->cap_sacks = cap;
+    if (IPP_GROW(hub->sacks, hub->cap_sacks, hub->n_sacks + 1, 256) != 0) {
+        Ipp__SubmitReply rep = IPP__SUBMIT_REPLY__INIT;
+        rep.msg_id = task->msg_id;
+        rep.has_accepted = 1;
+        rep.accepted = 1;
+        hub_reply(hub, &(wire_frame_t){task->client, task->client_len}, task->msg_id,
+                  IPP__MSG_TYPE__SUBMIT_REPLY, &rep.base, NULL, 0);
+        return;
     }
     if (hub->n_sacks == 0)
         hub->sacks_due = ipp_clock_mono_us() + HUB_ACCEPT_DELAY_US;

@@ -16,6 +16,7 @@
 #include "hub/hub.h"
 
 #include "proto/batch.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +77,8 @@ static bool s_queue(hub_t *hub, const hub_task_t *task, int engine)
         if (!d)
             return false;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 256;
-        s_out_t *v = realloc(d->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        d->v = v;
-        d->cap = cap;
-    }
+    if (IPP_GROW(d->v, d->cap, d->n + 1, 256) != 0)
+        return false;
     d->v[d->n].engine = engine;
     memcpy(d->v[d->n].msg_id, task->msg_id, sizeof d->v[0].msg_id);
     d->n++;

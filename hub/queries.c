@@ -16,6 +16,7 @@
 #include "db/reader.h"
 #include "proto/clock.h"
 #include "proto/codec.h"
+#include "proto/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,14 +144,8 @@ static void s_collect(void *arg, const char *msg_id, void *user, bool running)
     hub_task_t *task = user;
     if (running != c->running)
         return;
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
-        char **v = realloc(c->ids, cap * sizeof *v);
-        if (!v)
-            return;
-        c->ids = v;
-        c->cap = cap;
-    }
+    if (IPP_GROW(c->ids, c->cap, c->n + 1, 16) != 0)
+        return;
     c->ids[c->n++] = task ? task->msg_id : (char *)msg_id;
 }
 

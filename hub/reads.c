@@ -5,6 +5,7 @@
 
 #include "db/reader.h"
 #include "proto/ipp.pb-c.h"
+#include "proto/grow.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -154,14 +155,8 @@ static void s_history(hub_reads_t *self, hub_read_t *job)
             rc = SQLITE_DONE;
             break;
         }
-        if (job->n_ids == cap) {
-            size_t c = cap ? cap * 2 : 1024;
-            char **v = realloc(job->ids, c * sizeof *v);
-            if (!v)
-                break;
-            job->ids = v;
-            cap = c;
-        }
+        if (IPP_GROW(job->ids, cap, job->n_ids + 1, 1024) != 0)
+            break;
         const char *id = (const char *)sqlite3_column_text(st, 0);
         if (!(job->ids[job->n_ids] = strdup(id ? id : "")))
             break;

@@ -12,6 +12,7 @@
 
 #include "db/reader.h"
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,14 +150,8 @@ static void s_gather(void *arg, const char *key, void *value)
     hub_task_t *task = value;
     if (!task->held)
         return;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        hub_task_t **v = realloc(h->v, cap * sizeof *v);
-        if (!v)
-            return;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (IPP_GROW(h->v, h->cap, h->n + 1, 64) != 0)
+        return;
     h->v[h->n++] = task;
 }
 

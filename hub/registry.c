@@ -6,6 +6,7 @@
  * The hot path (a result arriving) looks engines up by id.
  */
 #include "hub/registry.h"
+#include "proto/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,14 +91,8 @@ hub_engine_t *hub_registry_add(hub_registry_t *self, int id, const char *uuid, c
     size_t at = s_find(self, id, &found);
     if (found || ident_len > HUB_IDENT_MAX)
         return NULL;
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        hub_engine_t **v = realloc(self->v, cap * sizeof *v);
-        if (!v)
-            return NULL;
-        self->v = v;
-        self->cap = cap;
-    }
+    if (IPP_GROW(self->v, self->cap, self->n + 1, 16) != 0)
+        return NULL;
     hub_engine_t *e = calloc(1, sizeof *e);
     if (!e)
         return NULL;

@@ -17,6 +17,7 @@
 #include "db/reader.h"
 #include "db/writer.h"
 #include "proto/clock.h"
+#include "proto/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,14 +64,8 @@ struct hub_store_t {
 // s_remember: add uuid → id to the known engines.
 static bool s_remember(hub_store_t *st, const char *uuid, int id)
 {
-    if (st->n_known == st->cap_known) {
-        size_t cap = st->cap_known ? st->cap_known * 2 : 16;
-        s_known_t *v = realloc(st->known, cap * sizeof *v);
-        if (!v)
-            return false;
-        st->known = v;
-        st->cap_known = cap;
-    }
+    if (IPP_GROW(st->known, st->cap_known, st->n_known + 1, 16) != 0)
+        return false;
     snprintf(st->known[st->n_known].uuid, sizeof st->known[0].uuid, "%s", uuid);
     st->known[st->n_known++].id = id;
     if (id >= st->next_id)
@@ -285,18 +280,12 @@ uint64_t hub_store_insert(hub_store_t *st, const hub_task_t *task, const wire_ms
 // assignment instead of waiting behind a transaction of its own.
 void hub_store_assign(hub_store_t *st, const hub_task_t *task, int engine, const char *engine_uuid)
 {
-    if (st->n_assigns == st->cap_assigns) {
-        size_t cap = st->cap_assigns ? st->cap_assigns * 2 : 256;
-        s_assign_t *v = realloc(st->assigns, cap * sizeof *v);
-        if (!v) {
-            s_assigns_out(st);
-            if (db_writer_assign(st->writer, task->msg_id, engine, engine_uuid, task->attempts,
-                                 NULL) != IPP_OK)
-                IPP_LOGW(st->log, "could not record the assignment of %s", task->msg_id);
-            return;
-        }
-        st->assigns = v;
-        st->cap_assigns = cap;
+    if (IPP_GROW(st->assigns, st->cap_assigns, st->n_assigns + 1, 256) != 0) {
+        s_assigns_out(st);
+        if (db_writer_assign(st->writer, task->msg_id, engine, engine_uuid, task->attempts, NULL) !=
+            IPP_OK)
+            IPP_LOGW(st->log, "could not record the assignment of %s", task->msg_id);
+        return;
     }
     if (st->n_assigns == 0)
         st->assign_due = ipp_clock_mono_us() + S_ASSIGN_DELAY_US;

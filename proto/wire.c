@@ -11,6 +11,7 @@
 #include "proto/clock.h"
 #include "proto/codec.h"
 #include "proto/replay.h"
+#include "proto/grow.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -256,14 +257,8 @@ void wire_msg_fini(wire_msg_t *msg)
 // s_msg_slot: a fresh, uninitialised frame slot at the end; NULL if no memory.
 static zmq_msg_t *s_msg_slot(wire_msg_t *msg)
 {
-    if (msg->n_frames == msg->cap) {
-        size_t cap = msg->cap ? msg->cap * 2 : 8;
-        zmq_msg_t *f = realloc(msg->frames, cap * sizeof *f);
-        if (!f)
-            return NULL;
-        msg->frames = f;
-        msg->cap = cap;
-    }
+    if (IPP_GROW(msg->frames, msg->cap, msg->n_frames + 1, 8) != 0)
+        return NULL;
     return &msg->frames[msg->n_frames];
 }
 

@@ -4,6 +4,7 @@
  * the same deadline fire in an unspecified order, both in the same tick.
  */
 #include "scheduler/timeheap.h"
+#include "proto/grow.h"
 
 #include <stdlib.h>
 
@@ -75,14 +76,8 @@ static void s_down(sched_timeheap_t *h, size_t i)
 
 int sched_timeheap_arm(sched_timeheap_t *h, sched_timer_t *t, int64_t deadline)
 {
-    if (h->count == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        sched_timer_t **items = realloc(h->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        h->items = items;
-        h->cap = cap;
-    }
+    if (IPP_GROW(h->items, h->cap, h->count + 1, 64) != 0)
+        return -1;
     t->deadline = deadline;
     h->items[h->count] = t;
     t->index = h->count;

@@ -1,7 +1,9 @@
 /* test_pool.c — the block pool (proto/pool.c): objects come back zeroed
  * and aligned, freed ones are reused first, blocks grow as needed and are
- * all released at fini (ASan's leak check sees a missed one).
+ * all released at fini (ASan's leak check sees a missed one); and
+ * IPP_GROW (proto/grow.c), the one doubling reallocation.
  */
+#include "proto/grow.h"
 #include "proto/pool.h"
 
 #include "testutil.h"
@@ -93,6 +95,37 @@ START_TEST(test_pool_tiny_objects_and_zero_per_block)
 }
 END_TEST
 
+// IPP_GROW: doubling from a first size, at least what is needed, the
+// contents kept; an impossible size refused with nothing changed.
+START_TEST(test_grow_doubles_and_refuses_overflow)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    ck_assert_int_eq(IPP_GROW(v, cap, 1, 4), 0);
+    ck_assert_uint_eq(cap, 4);
+    for (int i = 0; i < 4; i++)
+        v[i] = i;
+    ck_assert_int_eq(IPP_GROW(v, cap, 4, 4), 0);  // fits: nothing to do
+    ck_assert_uint_eq(cap, 4);
+    ck_assert_int_eq(IPP_GROW(v, cap, 5, 4), 0);
+    ck_assert_uint_eq(cap, 8);
+    ck_assert_int_eq(IPP_GROW(v, cap, 100, 4), 0);  // more than twice: the need, doubled up
+    ck_assert_uint_eq(cap, 128);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(v[i], i);
+    int *before = v;
+    ck_assert_int_eq(IPP_GROW(v, cap, SIZE_MAX / 2, 4), -1);  // the bytes would overflow
+    ck_assert_ptr_eq(v, before);
+    ck_assert_uint_eq(cap, 128);
+    free(v);
+    char *c = NULL;
+    size_t cc = 0;
+    ck_assert_int_eq(IPP_GROW(c, cc, 3, 0), 0);  // no first size: from 1
+    ck_assert_uint_eq(cc, 4);
+    free(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool");
@@ -100,6 +133,7 @@ int main(void)
     tcase_add_test(tc, test_pool_reuses_and_zeroes);
     tcase_add_test(tc, test_pool_objects_distinct_and_aligned);
     tcase_add_test(tc, test_pool_tiny_objects_and_zero_per_block);
+    tcase_add_test(tc, test_grow_doubles_and_refuses_overflow);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

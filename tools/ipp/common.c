@@ -11,6 +11,7 @@
 #include "proto/clock.h"
 #include "proto/conn.h"
 #include "proto/msgid.h"
+#include "proto/grow.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -152,15 +153,9 @@ bool cli_strv_push_own(cli_strv_t *sv, char *s)
 {
     if (!s)
         return false;
-    if (sv->n == sv->cap) {
-        size_t cap = sv->cap ? sv->cap * 2 : 8;
-        char **v = realloc(sv->v, cap * sizeof *v);
-        if (!v) {
-            free(s);
-            return false;
-        }
-        sv->v = v;
-        sv->cap = cap;
+    if (IPP_GROW(sv->v, sv->cap, sv->n + 1, 8) != 0) {
+        free(s);
+        return false;
     }
     sv->v[sv->n++] = s;
     return true;
