@@ -26,6 +26,7 @@
 #include "proto/conn.h"
 #include "tools/ipp/launch.h"
 #include "tools/ipp/proc.h"
+#include "tools/ipp/sets.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +41,9 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_ENGINES_PID "engines.pid"
 #define S_CONTROLLER_PID "ipp-controller.pid"
-#define S_DB_PATH_FILE "cluster-db"
 // Most engines one start may launch.
-#define S_MAX_ENGINES 1024
 #define S_MAX_SETS 256
-#define S_CLIENT_KEY "client"
 
 static const cli_cmd_t s_cmd = {
     "cluster",
@@ -123,381 +120,6 @@ static pid_t s_controller_pid(const char *dir)
     return pid;
 }
 
-// ------------------------------------------------------------ engine sets
-
-// s_db_path: the task database of the cluster: db, else the one the last
-// start recorded, else PROFILE/db/tasks.db.
-static void s_db_path(const char *dir, const char *db, char *out, size_t size)
-{
-    if (db) {
-        snprintf(out, size, "%s", db);
-        return;
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, S_DB_PATH_FILE);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        bool ok = fgets(out, (int)size, f) != NULL;
-        fclose(f);
-        out[strcspn(out, "\n")] = '\0';
-        if (ok && out[0])
-            return;
-    }
-    snprintf(out, size, "%s/db/tasks.db", dir);
-}
-
-// s_db_open: the cluster's task database, read-write; NULL after a message.
-static sqlite3 *s_db_open(const char *dir, const char *db)
-{
-    char path[4200];
-    s_db_path(dir, db, path, sizeof path);
-    static const ipp_logger_t quiet = {IPP_LOG_ERROR, NULL, "ipp"};
-    ipp_error_t err;
-    sqlite3 *h = db_schema_open(path, DB_OPEN_READWRITE, &quiet, &err);
-    if (!h)
-        cli_error("%s", err.msg);
-    return h;
-}
-
-// s_set_prefix: "setID-", the uuid prefix of set id's engines.
-static void s_set_prefix(int64_t id, char *buf, size_t size)
-{
-    snprintf(buf, size, "set%lld-", (long long)id);
-}
-
-// s_set_engines: the ids of set s's registered engines (alive only, or
-// all) into ids (up to max); returns how many.
-static size_t s_set_engines(ipp_client_t *client, int64_t set, bool alive_only, int *ids,
-                            ipp_engine_info_t *pinfo, size_t max)
-{
-    if (!client)
-        return 0;
-    static ipp_engine_info_t info[S_MAX_ENGINES];
-    size_t n = ipp_client_engines(client, info, S_MAX_ENGINES), k = 0;
-    char prefix[32];
-    s_set_prefix(set, prefix, sizeof prefix);
-    size_t pl = strlen(prefix);
-    for (size_t i = 0; i < n && i < S_MAX_ENGINES && k < max; i++) {
-        if (!info[i].uuid || strncmp(info[i].uuid, prefix, pl) != 0)
-            continue;
-        if (alive_only && !info[i].alive)
-            continue;
-        if (pinfo)
-            pinfo[k] = info[i];
-        ids[k++] = info[i].id;
-    }
-    return k;
-}
-
-// s_tell_keys: ask the controller to read key name again (best effort).
-static void s_tell_keys(ipp_client_t *client, const char *name)
-{
-    if (!client)
-        return;
-    ipp_error_t err;
-    const char *names[1] = {name};
-    if (ipp_client_keys_reload(client, names, 1, NULL, &err) != IPP_OK)
-        cli_error("warning: the controller did not read key %s: %s", name, err.msg);
-}
-
-// s_set_update: write s back; a failure is said, not fatal.
-static void s_set_update(sqlite3 *db, const db_engine_set_t *s)
-{
-    ipp_error_t err;
-    if (db_sets_update(db, s, &err) != IPP_OK)
-        cli_error("warning: %s", err.msg);
-}
-
-// s_set_stop: stop set s: its engines through the controller (client may
-// be NULL), then the launcher's own way, then any of its engines on this
-// host still running; record it stopped (or failed) and revoke its key.
-static void s_set_stop(sqlite3 *db, ipp_client_t *client, db_engine_set_t *s, const char *state,
-                       double grace)
-{
-    int ids[S_MAX_ENGINES];
-    ipp_engine_info_t info[S_MAX_ENGINES];
-    ipp_error_t err;
-    size_t n = 0;
-    if (client && ipp_client_refresh_engines(client, &err) == IPP_OK)
-        n = s_set_engines(client, s->id, true, ids, info, S_MAX_ENGINES);
-    // Engines of the set on this host, in case they outlive their launcher
-    // (the client's strings last only until its next refresh).
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    pid_t left[S_MAX_ENGINES];
-    size_t nl = 0;
-    for (size_t i = 0; i < n; i++)
-        if (info[i].pid > 0 && info[i].hostname && strcmp(info[i].hostname, host) == 0 &&
-            strcmp(s->launcher, "ssh") != 0)
-            left[nl++] = info[i].pid;
-    if (n && ipp_client_shutdown(client, ids, n, false, NULL, NULL, &err) == IPP_OK) {
-        int64_t until = ipp_clock_mono_us() + (int64_t)(grace * 1e6);
-        while (ipp_clock_mono_us() < until) {
-            if (ipp_client_refresh_engines(client, &err) != IPP_OK ||
-                s_set_engines(client, s->id, true, ids, NULL, S_MAX_ENGINES) == 0)
-                break;
-            usleep(100000);
-        }
-    }
-    lx_stop(s, grace);
-    proc_terminate(left, nl, false, "ipp-engine", 2);
-    free(s->state);
-    s->state = strdup(state);
-    s->stopped = ipp_clock_now_us();
-    s_set_update(db, s);
-    if (s->key_name) {
-        if (db_keys_revoke(db, s->key_name, ipp_clock_now_us(), &err) == IPP_OK)
-            s_tell_keys(client, s->key_name);
-    }
-}
-
-// s_connection_for: the engine connection info of a new set: the
-// profile's engine file, with --location's address, and with Curve a new
-// engine key recorded as "setID" (its file PROFILE/security/keys/setID.json,
-// 0600). conn_file (0600) and *json (malloc'd, one line, caller wipes and
-// frees) get it. false after a message.
-static bool s_connection_for(sqlite3 *db, ipp_client_t *client, const char *dir,
-                             const char *location, db_engine_set_t *s, char *conn_file, size_t size,
-                             char **json, char *ip, size_t ip_size)
-{
-    char path[4200];
-    conn_info_t info;
-    ipp_error_t err;
-    if (conn_file_path(dir, CONN_ENGINE, path, sizeof path, &err) != IPP_OK ||
-        conn_read(path, CONN_ENGINE, &info, &err) != IPP_OK) {
-        cli_error("%s", err.msg);
-        return false;
-    }
-    bool own = false;
-    if (location) {
-        snprintf(info.ip, sizeof info.ip, "%s", location);
-        own = true;
-    }
-    if (info.curve_server_key[0]) {
-        char name[64];
-        snprintf(name, sizeof name, "set%lld", (long long)s->id);
-        db_curve_key_t k;
-        memset(&k, 0, sizeof k);
-        snprintf(k.name, sizeof k.name, "%s", name);
-        k.role = DB_ROLE_ENGINE;
-        k.created = ipp_clock_now_us();
-        if (zmq_curve_keypair(info.curve_public_key, info.curve_secret_key) != 0) {
-            cli_error("cannot make a key pair: %s", zmq_strerror(zmq_errno()));
-            sodium_memzero(&info, sizeof info);
-            return false;
-        }
-        memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
-        snprintf(info.key_name, sizeof info.key_name, "%s", name);
-        if (db_keys_add(db, &k, &err) != IPP_OK) {
-            cli_error("%s", err.msg);
-            sodium_memzero(&info, sizeof info);
-            return false;
-        }
-        s->key_name = strdup(name);
-        s_tell_keys(client, name);
-        own = true;
-    }
-    snprintf(ip, ip_size, "%s", info.ip);
-    if (own) {
-        snprintf(path, sizeof path, "%s/security/keys", dir);
-        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-            cli_error("cannot create %s: %s", path, strerror(errno));
-            sodium_memzero(&info, sizeof info);
-            return false;
-        }
-        snprintf(path, sizeof path, "%s/security/keys/set%lld.json", dir, (long long)s->id);
-        if (conn_write(path, &info, &err) != IPP_OK) {
-            cli_error("%s", err.msg);
-            sodium_memzero(&info, sizeof info);
-            return false;
-        }
-    }
-    snprintf(conn_file, size, "%s", path);
-    *json = conn_format(&info);
-    sodium_memzero(&info, sizeof info);
-    if (!*json) {
-        cli_error("out of memory");
-        return false;
-    }
-    for (char *p = *json; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
-    return true;
-}
-
-// s_client_key: with Curve, the profile's default client key (named
-// "client", its file PROFILE/security/keys/client.json), made once.
-static void s_client_key(sqlite3 *db, ipp_client_t *client, const char *dir)
-{
-    ipp_error_t err;
-    db_curve_key_t k;
-    if (db_keys_get(db, S_CLIENT_KEY, &k, &err) == IPP_OK)
-        return;
-    char path[4200];
-    conn_info_t info;
-    if (conn_file_path(dir, CONN_CLIENT, path, sizeof path, &err) != IPP_OK ||
-        conn_read(path, CONN_CLIENT, &info, &err) != IPP_OK || !info.curve_server_key[0]) {
-        sodium_memzero(&info, sizeof info);
-        return;
-    }
-    memset(&k, 0, sizeof k);
-    snprintf(k.name, sizeof k.name, "%s", S_CLIENT_KEY);
-    k.role = DB_ROLE_CLIENT;
-    k.created = ipp_clock_now_us();
-    snprintf(info.key_name, sizeof info.key_name, "%s", S_CLIENT_KEY);
-    snprintf(path, sizeof path, "%s/security/keys", dir);
-    if ((mkdir(path, 0700) != 0 && errno != EEXIST) ||
-        zmq_curve_keypair(info.curve_public_key, info.curve_secret_key) != 0) {
-        sodium_memzero(&info, sizeof info);
-        cli_error("warning: no default client key: cannot make %s", path);
-        return;
-    }
-    memcpy(k.public_key, info.curve_public_key, sizeof k.public_key);
-    snprintf(path, sizeof path, "%s/security/keys/%s.json", dir, S_CLIENT_KEY);
-    if (db_keys_add(db, &k, &err) != IPP_OK || conn_write(path, &info, &err) != IPP_OK) {
-        cli_error("warning: no default client key: %s", err.msg);
-    } else {
-        s_tell_keys(client, S_CLIENT_KEY);
-        printf("client key %s: %s (mode 0600; ipp --connection %s)\n", S_CLIENT_KEY, path, path);
-    }
-    sodium_memzero(&info, sizeof info);
-}
-
-// s_launch: start the sets of lx on the running controller (client
-// connected, db open) and wait up to timeout for their engines. Every set
-// is recorded; one that fails is stopped, reported with its log and
-// recorded failed. Returns how many sets came up; their rows go to up[]
-// (caller finis them).
-static size_t s_launch(const cli_t *cli, const char *dir, sqlite3 *db, ipp_client_t *client,
-                       lx_opts_t *lx, const char *eng_bin, double timeout, db_engine_set_t *up,
-                       size_t max)
-{
-    size_t n_sets = lx_n_sets(lx), n_up = 0;
-    const char *kind = lx->launcher ? lx->launcher : "local";
-    ipp_error_t err;
-    for (size_t k = 0; k < n_sets && n_up < max; k++) {
-        db_engine_set_t s;
-        memset(&s, 0, sizeof s);
-        s.launcher = strdup(kind);
-        s.state = strdup("starting");
-        s.asked = (int)lx->n;
-        s.created = ipp_clock_now_us();
-        if (!s.launcher || !s.state || db_sets_add(db, &s, &err) != IPP_OK) {
-            cli_error("%s", s.launcher && s.state ? err.msg : "out of memory");
-            db_set_fini(&s);
-            continue;
-        }
-        char conn_file[4200], ip[64];
-        char *json = NULL;
-        bool ok = s_connection_for(db, client, dir, lx->location, &s, conn_file, sizeof conn_file,
-                                   &json, ip, sizeof ip);
-        lx_env_t env = {cli->profile, dir, eng_bin, conn_file, json, ip};
-        ok = ok && lx_launch(lx, k, &env, &s);
-        if (json) {
-            sodium_memzero(json, strlen(json));
-            free(json);
-        }
-        if (!ok) {
-            cli_error("engine set %lld (%s%s%s) not started", (long long)s.id, kind,
-                      s.hosts ? " on " : "", s.hosts ? s.hosts : "");
-            s_set_stop(db, client, &s, "failed", 2);
-            db_set_fini(&s);
-            continue;
-        }
-        free(s.state);
-        s.state = strdup("running");
-        s_set_update(db, &s);
-        up[n_up++] = s;
-    }
-    // Wait for their engines, watching the launchers.
-    int64_t until = ipp_clock_mono_us() + (int64_t)(timeout * 1e6);
-    int64_t next_check = 0;
-    bool *done = calloc(n_up ? n_up : 1, sizeof *done);
-    if (!done) {
-        cli_error("out of memory");
-        return n_up;
-    }
-    for (;;) {
-        size_t waiting = 0;
-        bool refreshed = ipp_client_refresh_engines(client, &err) == IPP_OK;
-        int64_t now = ipp_clock_mono_us();
-        bool check = now >= next_check;
-        if (check)
-            next_check = now + 1000000;
-        for (size_t i = 0; i < n_up; i++) {
-            if (done[i])
-                continue;
-            int ids[S_MAX_ENGINES];
-            size_t reg =
-                refreshed ? s_set_engines(client, up[i].id, true, ids, NULL, S_MAX_ENGINES) : 0;
-            if ((int)reg >= up[i].asked) {
-                done[i] = true;
-                continue;
-            }
-            char why[512];
-            bool failed = check && lx_failed(&up[i], why, sizeof why);
-            bool late = now >= until;
-            if (failed || late) {
-                if (failed)
-                    cli_error("engine set %lld (%s): %s", (long long)up[i].id, up[i].launcher, why);
-                else
-                    cli_error("engine set %lld (%s): %zu of %d engines registered within %.0f s",
-                              (long long)up[i].id, up[i].launcher, reg, up[i].asked, timeout);
-                if (up[i].log && !strchr(up[i].log, '*'))
-                    proc_tail(up[i].log, 15);
-                else if (up[i].log) {
-                    char first[4200];
-                    snprintf(first, sizeof first, "%s/log/engine-0.log", dir);
-                    proc_tail(first, 10);
-                }
-                s_set_stop(db, client, &up[i], "failed", 2);
-                db_set_fini(&up[i]);
-                done[i] = true;
-                up[i].id = -1;
-                continue;
-            }
-            waiting++;
-        }
-        if (!waiting)
-            break;
-        usleep(200000);
-    }
-    free(done);
-    // Keep the ones that came up, in order.
-    size_t k = 0;
-    for (size_t i = 0; i < n_up; i++)
-        if (up[i].id > 0)
-            up[k++] = up[i];
-    return k;
-}
-
-// s_write_local_pids: the pids of the running local sets into
-// PROFILE/engines.pid (as before engine sets existed).
-static void s_write_local_pids(const char *dir, const db_engine_set_t *sets, size_t n)
-{
-    pid_t pids[S_MAX_ENGINES];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(sets[i].launcher, "local") != 0 || !sets[i].pids)
-            continue;
-        for (const char *p = sets[i].pids; *p && k < S_MAX_ENGINES;) {
-            char *end = NULL;
-            long v = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (v > 0)
-                pids[k++] = (pid_t)v;
-            p = end;
-            while (*p == '\n')
-                p++;
-        }
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, S_ENGINES_PID);
-    if (k)
-        proc_write_pids(path, pids, k);
-}
-
 // ------------------------------------------------------------ start
 
 // Options of start.
@@ -533,7 +155,7 @@ static int s_fail_start(const char *dir, pid_t ctl)
     if (ctl > 0)
         proc_terminate(&ctl, 1, true, "ipp-controller", 5);
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, S_ENGINES_PID);
+    snprintf(path, sizeof path, "%s/%s", dir, CS_ENGINES_PID);
     unlink(path);
     proc_tail(log, 20);
     cli_error("cluster not started; everything it launched was stopped");
@@ -554,8 +176,8 @@ static void s_print_sets(ipp_client_t *client, const db_engine_set_t *up, size_t
     ipp_error_t err;
     ipp_client_refresh_engines(client, &err);
     for (size_t i = 0; i < n; i++) {
-        int ids[S_MAX_ENGINES];
-        size_t k = s_set_engines(client, up[i].id, true, ids, NULL, S_MAX_ENGINES);
+        int ids[CS_MAX_ENGINES];
+        size_t k = cs_set_engines(client, up[i].id, true, ids, NULL, CS_MAX_ENGINES);
         printf("engine set %lld (%s%s%s", (long long)up[i].id, up[i].launcher,
                up[i].hosts ? " on " : "", up[i].hosts ? up[i].hosts : "");
         if (up[i].job_id)
@@ -609,9 +231,9 @@ static int s_start(cli_t *cli, int argc, char **argv)
             rc = cli_help(&s_cmd);
             goto out;
         case 'n':
-            if (!cli_parse_int(optarg, 1, S_MAX_ENGINES, &v)) {
+            if (!cli_parse_int(optarg, 1, CS_MAX_ENGINES, &v)) {
                 cli_usage_error(&s_cmd, "-n needs a number of engines from 1 to %d, not '%s'",
-                                S_MAX_ENGINES, optarg);
+                                CS_MAX_ENGINES, optarg);
                 goto out;
             }
             lx.n = v;
@@ -700,9 +322,9 @@ static int s_start(cli_t *cli, int argc, char **argv)
         goto out;
     }
     char pidpath[4200];
-    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
-    pid_t old[S_MAX_ENGINES];
-    size_t n_old = proc_read_pids(pidpath, old, S_MAX_ENGINES);
+    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, CS_ENGINES_PID);
+    pid_t old[CS_MAX_ENGINES];
+    size_t n_old = proc_read_pids(pidpath, old, CS_MAX_ENGINES);
     for (size_t i = 0; i < n_old; i++) {
         if (proc_ours(old[i], "ipp-engine")) {
             cli_error("engines of profile '%s' are still running (pid %d, see %s); stop them "
@@ -736,7 +358,7 @@ static int s_start(cli_t *cli, int argc, char **argv)
     // Where the database is, for later stop and status.
     {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, S_DB_PATH_FILE);
+        snprintf(path, sizeof path, "%s/%s", dir, CS_DB_PATH_FILE);
         if (o.db) {
             char cwd[PATH_MAX];
             FILE *f = fopen(path, "w");
@@ -804,12 +426,12 @@ static int s_start(cli_t *cli, int argc, char **argv)
     here.connection = NULL;
     double left = (double)(until - ipp_clock_mono_us()) / 1e6;
     here.timeout = left > 1 ? left : 1;
-    if (cli_connect(&here, &client) != CLI_OK || !(db = s_db_open(dir, o.db))) {
+    if (cli_connect(&here, &client) != CLI_OK || !(db = cs_db_open(dir, o.db))) {
         rc = s_fail_start(dir, ctl);
         goto out;
     }
     if (curve)
-        s_client_key(db, client, dir);
+        cs_client_key(db, client, dir);
 
     // The engines.
     up = calloc(S_MAX_SETS, sizeof *up);
@@ -819,19 +441,19 @@ static int s_start(cli_t *cli, int argc, char **argv)
         goto out;
     }
     left = (double)(until - ipp_clock_mono_us()) / 1e6;
-    n_up = s_launch(cli, dir, db, client, &lx, eng_bin, left > 1 ? left : 1, up, S_MAX_SETS);
+    n_up = cs_launch(cli, dir, db, client, &lx, eng_bin, left > 1 ? left : 1, up, S_MAX_SETS);
     if (!n_up) {
         ipp_client_destroy(&client);
         rc = s_fail_start(dir, ctl);
         goto out;
     }
-    s_write_local_pids(dir, up, n_up);
-    int ids[S_MAX_ENGINES];
+    cs_write_local_pids(dir, up, n_up);
+    int ids[CS_MAX_ENGINES];
     ipp_client_refresh_engines(client, &err);
-    size_t n_ids = ipp_client_ids(client, ids, S_MAX_ENGINES);
+    size_t n_ids = ipp_client_ids(client, ids, CS_MAX_ENGINES);
     printf("cluster '%s' started: controller pid %d%s, %zu engine%s (ids", cli->profile, (int)ctl,
            curve ? " (Curve)" : "", n_ids, n_ids == 1 ? "" : "s");
-    for (size_t i = 0; i < n_ids && i < S_MAX_ENGINES; i++)
+    for (size_t i = 0; i < n_ids && i < CS_MAX_ENGINES; i++)
         printf("%s%d", i ? ", " : " ", ids[i]);
     printf("); logs in %s/log\n", dir);
     s_print_sets(client, up, n_up);
@@ -900,9 +522,9 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             rc = cli_help(&s_cmd);
             goto out;
         case 'n':
-            if (!add || !cli_parse_int(optarg, 1, S_MAX_ENGINES, &v)) {
+            if (!add || !cli_parse_int(optarg, 1, CS_MAX_ENGINES, &v)) {
                 cli_usage_error(&s_cmd, "-n needs a number of engines from 1 to %d, not '%s'",
-                                S_MAX_ENGINES, optarg);
+                                CS_MAX_ENGINES, optarg);
                 goto out;
             }
             lx.n = v;
@@ -977,7 +599,7 @@ static int s_engines(cli_t *cli, int argc, char **argv)
         if (lx_check_reach(&lx, ip) != CLI_OK)
             goto out;
     }
-    if (!(db = s_db_open(dir, dbp)))
+    if (!(db = cs_db_open(dir, dbp)))
         goto out;
     if (ctl_up) {
         cli_t here = *cli;
@@ -998,7 +620,7 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             cli_error("out of memory");
             goto out;
         }
-        n_sets = s_launch(cli, dir, db, client, &lx, eng_bin, timeout, sets, S_MAX_SETS);
+        n_sets = cs_launch(cli, dir, db, client, &lx, eng_bin, timeout, sets, S_MAX_SETS);
         s_print_sets(client, sets, n_sets);
         rc = n_sets == lx_n_sets(&lx) ? CLI_OK : CLI_FAILED;
         goto out;
@@ -1025,7 +647,7 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             named = sets[k].id == strtol(argv[i], NULL, 10);
         if (!named || (all && strcmp(sets[k].state, "running") != 0))
             continue;
-        s_set_stop(db, client, &sets[k], "stopped", timeout);
+        cs_set_stop(db, client, &sets[k], "stopped", timeout);
         printf("engine set %lld (%s) stopped\n", (long long)sets[k].id, sets[k].launcher);
     }
 out:
@@ -1070,13 +692,13 @@ static int s_stop(cli_t *cli, int argc, char **argv)
     if (!cli_profile_dir(cli, dir, sizeof dir))
         return CLI_USAGE;
     char pidpath[4200], ctlpath[4200];
-    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
+    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, CS_ENGINES_PID);
     snprintf(ctlpath, sizeof ctlpath, "%s/%s", dir, S_CONTROLLER_PID);
     pid_t ctl = s_controller_pid(dir);
     if (!proc_ours(ctl, "ipp-controller"))
         ctl = 0;
-    pid_t eng[S_MAX_ENGINES];
-    size_t n_eng = proc_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
+    pid_t eng[CS_MAX_ENGINES];
+    size_t n_eng = proc_read_pids(pidpath, eng, CS_MAX_ENGINES), n_alive = 0;
     for (size_t i = 0; i < n_eng; i++) {
         if (proc_ours(eng[i], "ipp-engine"))
             n_alive++;
@@ -1087,7 +709,7 @@ static int s_stop(cli_t *cli, int argc, char **argv)
     db_engine_set_t *sets = NULL;
     size_t n_sets = 0;
     {
-        sqlite3 *db = s_db_open(dir, NULL);
+        sqlite3 *db = cs_db_open(dir, NULL);
         ipp_error_t lerr;
         if (db && db_sets_list(db, "running", &sets, &n_sets, &lerr) != IPP_OK)
             cli_error("%s", lerr.msg);
@@ -1111,9 +733,9 @@ static int s_stop(cli_t *cli, int argc, char **argv)
         if (cli_connect(&here, &client) != CLI_OK)
             client = NULL;
     }
-    sqlite3 *db = n_sets ? s_db_open(dir, NULL) : NULL;
+    sqlite3 *db = n_sets ? cs_db_open(dir, NULL) : NULL;
     for (size_t i = 0; db && i < n_sets; i++) {
-        s_set_stop(db, client, &sets[i], "stopped", timeout < 5 ? timeout : 5);
+        cs_set_stop(db, client, &sets[i], "stopped", timeout < 5 ? timeout : 5);
         printf("engine set %lld (%s) stopped\n", (long long)sets[i].id, sets[i].launcher);
     }
     if (db)
@@ -1127,7 +749,7 @@ static int s_stop(cli_t *cli, int argc, char **argv)
             cli_error("shutdown request: %s; stopping by signal", err.msg);
     }
     ipp_client_destroy(&client);
-    pid_t all[S_MAX_ENGINES + 1];
+    pid_t all[CS_MAX_ENGINES + 1];
     size_t n_all = 0;
     for (size_t i = 0; i < n_eng; i++)
         if (eng[i] > 0)
@@ -1172,7 +794,7 @@ static int s_stop(cli_t *cli, int argc, char **argv)
 // its state and the launcher's own view (squeue, mpiexec, pids).
 static void s_print_set_table(const char *dir, ipp_client_t *client)
 {
-    sqlite3 *db = s_db_open(dir, NULL);
+    sqlite3 *db = cs_db_open(dir, NULL);
     if (!db)
         return;
     db_engine_set_t *sets = NULL;
@@ -1193,10 +815,10 @@ static void s_print_set_table(const char *dir, ipp_client_t *client)
             printf("engine sets:\n  %-4s  %-8s  %-5s  %-10s  %-8s  %s\n", "SET", "LAUNCHER",
                    "ASKED", "REGISTERED", "STATE", "LAUNCHER STATE");
         char reg[16] = "-";
-        int ids[S_MAX_ENGINES];
+        int ids[CS_MAX_ENGINES];
         if (client)
             snprintf(reg, sizeof reg, "%zu",
-                     s_set_engines(client, sets[i].id, true, ids, NULL, S_MAX_ENGINES));
+                     cs_set_engines(client, sets[i].id, true, ids, NULL, CS_MAX_ENGINES));
         char ls[512] = "-";
         bool running = false;
         if (live)
@@ -1225,9 +847,9 @@ static int s_status(cli_t *cli, int argc, char **argv)
     if (!cli_profile_dir(cli, dir, sizeof dir))
         return CLI_USAGE;
     char pidpath[4200];
-    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, S_ENGINES_PID);
-    pid_t eng[S_MAX_ENGINES];
-    size_t n_eng = proc_read_pids(pidpath, eng, S_MAX_ENGINES), n_alive = 0;
+    snprintf(pidpath, sizeof pidpath, "%s/%s", dir, CS_ENGINES_PID);
+    pid_t eng[CS_MAX_ENGINES];
+    size_t n_eng = proc_read_pids(pidpath, eng, CS_MAX_ENGINES), n_alive = 0;
     for (size_t i = 0; i < n_eng; i++)
         n_alive += proc_ours(eng[i], "ipp-engine");
     pid_t ctl = s_controller_pid(dir);
@@ -1256,9 +878,9 @@ static int s_status(cli_t *cli, int argc, char **argv)
         return CLI_UNREACHABLE;
     }
     printf("controller: running, pid %d\n", (int)ctl);
-    ipp_engine_info_t info[S_MAX_ENGINES];
-    size_t n = ipp_client_engines(client, info, S_MAX_ENGINES), reg = 0;
-    for (size_t i = 0; i < n && i < S_MAX_ENGINES; i++)
+    ipp_engine_info_t info[CS_MAX_ENGINES];
+    size_t n = ipp_client_engines(client, info, CS_MAX_ENGINES), reg = 0;
+    for (size_t i = 0; i < n && i < CS_MAX_ENGINES; i++)
         reg += info[i].alive;
     printf("engines:    %zu registered", reg);
     if (n_eng)
@@ -1267,7 +889,7 @@ static int s_status(cli_t *cli, int argc, char **argv)
     if (n) {
         printf("  %-6s  %-8s  %-7s  %-20s  %6s  %7s  %9s\n", "ENGINE", "PID", "STATE", "HOST",
                "QUEUED", "RUNNING", "COMPLETED");
-        for (size_t i = 0; i < n && i < S_MAX_ENGINES; i++) {
+        for (size_t i = 0; i < n && i < CS_MAX_ENGINES; i++) {
             const ipp_engine_queue_t *q = NULL;
             for (size_t k = 0; k < qs.n_engines && !q; k++)
                 if (qs.engines[k].engine_id == info[i].id)

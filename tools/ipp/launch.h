@@ -152,4 +152,17 @@ bool lx_stop(const db_engine_set_t *s, double grace);
 // lx_fini: free what o holds.
 void lx_fini(lx_opts_t *o);
 
+// ---- slurm.c
+// The values of a batch template's variables (borrowed strings).
+typedef struct lx_vars_t {
+    const char *n, *queue, *profile_dir, *cluster_id, *output_file, *program_and_args;
+} lx_vars_t;
+
+// lx_slurm_script: the batch script for vars: o's --batch-template (or the
+// default) filled, with the #SBATCH lines of the options it lacks
+// (--partition, --account, --time, --qos, --sbatch-arg) after its first
+// line when that is "#!...", else at the top.
+// malloc'd (caller frees); NULL after a message on stderr naming what.
+char *lx_slurm_script(const lx_opts_t *o, const lx_vars_t *vars);
+
 #endif
