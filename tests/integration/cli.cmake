@@ -49,3 +49,10 @@ add_test(NAME integration_launchers
           $<TARGET_FILE:ipp-controller> $<TARGET_FILE:ipp-engine>)
 set_tests_properties(integration_launchers PROPERTIES TIMEOUT 240
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+
+# Local engines restarted after SIGKILL under the same engine id.
+add_test(NAME integration_cluster_restart
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_restart.sh $<TARGET_FILE:ipp_cli>
+          $<TARGET_FILE:ipp-controller> $<TARGET_FILE:ipp-engine>)
+set_tests_properties(integration_cluster_restart PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")

@@ -923,5 +923,7 @@ int cli_cmd_cluster(cli_t *cli, int argc, char **argv)
         return s_status(cli, argc - 1, argv + 1);
     if (strcmp(what, "engines") == 0)
         return s_engines(cli, argc - 1, argv + 1);
+    if (strcmp(what, "nanny") == 0)
+        return lx_nanny_main(argc - 1, argv + 1);
     return cli_usage_error(&s_cmd, "unknown subcommand '%s' (start, stop, status, engines)", what);
 }

@@ -124,6 +124,12 @@ int lx_option(lx_opts_t *o, const cli_cmd_t *cmd, int c, const char *arg)
     case LX_O_LOCATION:
         o->location = arg;
         return 1;
+    case LX_O_RESTART:
+        o->restart = 1;
+        return 1;
+    case LX_O_NO_RESTART:
+        o->restart = -1;
+        return 1;
     default:
         return 0;
     }
@@ -315,6 +321,11 @@ int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
                              "--ssh-args are for --engines ssh");
         return CLI_USAGE;
     }
+    if (strcmp(k, "local") != 0 && o->restart > 0) {
+        cli_usage_error(cmd, "--restart-engines is for --engines local (the engines of mpi, "
+                             "slurm and ssh sets are not restarted; status shows them lost)");
+        return CLI_USAGE;
+    }
     if (mpi) {
         const char *m = o->mpiexec ? o->mpiexec : "mpiexec";
         if (!proc_on_path(m, path, sizeof path)) {
@@ -431,8 +442,117 @@ static size_t s_engine_args(const lx_opts_t *o, const char *bin, const char *con
     return k;
 }
 
+// s_launch_nanny: start set s's nanny (nanny.c), which starts the engines
+// itself; wait until it has written their pids. s->job_id gets its pid.
+static bool s_launch_nanny(const lx_opts_t *o, const lx_env_t *env, db_engine_set_t *s)
+{
+    char self_bin[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self_bin, sizeof self_bin - 1);
+    if (len <= 0) {
+        cli_error("cannot find this program (/proc/self/exe): %s", strerror(errno));
+        return false;
+    }
+    self_bin[len] = '\0';
+    char set[32], n[32], log[4200];
+    snprintf(set, sizeof set, "%lld", (long long)s->id);
+    snprintf(n, sizeof n, "%ld", o->n);
+    snprintf(log, sizeof log, "%s/log/nanny-%lld.log", env->dir, (long long)s->id);
+    char state[4200];
+    snprintf(state, sizeof state, "%s/nanny-%lld.state", env->dir, (long long)s->id);
+    unlink(state);
+    char *av[S_MAX_ARGS];
+    size_t k = 0;
+    av[k++] = self_bin;
+    av[k++] = "cluster";
+    av[k++] = "nanny";
+    av[k++] = (char *)env->dir;
+    av[k++] = set;
+    av[k++] = n;
+    av[k++] = (char *)env->eng_bin;
+    av[k++] = (char *)env->conn_file;
+    for (size_t i = 0; i < o->tags.n && k + 1 < S_MAX_ARGS; i++)
+        av[k++] = o->tags.v[i];
+    av[k] = NULL;
+    pid_t nanny = proc_spawn(av, NULL, log);
+    if (nanny < 0)
+        return false;
+    int64_t until = ipp_clock_mono_us() + 10000000;
+    pid_t pids[1024];
+    size_t got = 0;
+    int restarts, lost;
+    while (!lx_nanny_state(env->dir, s->id, &restarts, &lost, pids, 1024, &got) ||
+           got < (size_t)o->n) {
+        int st = 0;
+        if (proc_reaped(nanny, &st) || ipp_clock_mono_us() >= until) {
+            pid_t one = nanny;
+            proc_terminate(&one, 1, true, "nanny", 5);
+            proc_tail(log, 10);
+            cli_error("the engines' watcher (pid %d) did not start them", (int)nanny);
+            return false;
+        }
+        usleep(20000);
+    }
+    char *list = calloc(got, 16);
+    if (!list) {
+        cli_error("out of memory");
+        return false;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < got; i++)
+        used += (size_t)snprintf(list + used, 16, "%d\n", (int)pids[i]);
+    s->pids = list;
+    s->job_id = s_strdupf("%d", (int)nanny);
+    s->log = s_strdupf("%s/log/engine-*.log", env->dir);
+    return true;
+}
+
+bool lx_nanny_state(const char *dir, int64_t set, int *restarts, int *lost, pid_t *pids, size_t max,
+                    size_t *n_pids)
+{
+    char path[4200], line[256];
+    snprintf(path, sizeof path, "%s/nanny-%lld.state", dir, (long long)set);
+    FILE *f = fopen(path, "r");
+    *restarts = *lost = 0;
+    *n_pids = 0;
+    if (!f)
+        return false;
+    while (fgets(line, sizeof line, f)) {
+        int k, pid, r;
+        char st[16];
+        if (sscanf(line, "restarts %d", &r) == 1)
+            *restarts = r;
+        else if (sscanf(line, "engine %d %d %15s %d", &k, &pid, st, &r) == 4) {
+            *lost += strcmp(st, "lost") == 0;
+            if (pid > 0 && *n_pids < max)
+                pids[(*n_pids)++] = pid;
+        }
+    }
+    fclose(f);
+    return true;
+}
+
+// s_nanny_pid: the pid of set s's nanny when it has one and it runs, else 0.
+static pid_t s_nanny_pid(const db_engine_set_t *s)
+{
+    if (strcmp(s->launcher, "local") != 0 || !s->job_id)
+        return 0;
+    pid_t pid = (pid_t)strtol(s->job_id, NULL, 10);
+    return proc_ours(pid, "nanny") ? pid : 0;
+}
+
+// s_set_dir: the profile folder of a local set, from its log pattern.
+static void s_set_dir(const db_engine_set_t *s, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", s->log ? s->log : "");
+    char *cut = strstr(dir, "/log/engine-");
+    if (cut)
+        *cut = '\0';
+}
+
 static bool s_launch_local(const lx_opts_t *o, const lx_env_t *env, db_engine_set_t *s)
 {
+    if (o->restart >= 0 && env->conn_file)
+        return s_launch_nanny(o, env, s);
     long n = o->n;
     pid_t *pids = calloc((size_t)n, sizeof *pids);
     char *list = calloc((size_t)n, 16);
@@ -859,6 +979,20 @@ bool lx_failed(const db_engine_set_t *s, char *why, size_t size)
     }
     if (strcmp(s->launcher, "ssh") == 0)
         return false;
+    if (strcmp(s->launcher, "local") == 0 && s->job_id) {
+        char dir[4200];
+        s_set_dir(s, dir, sizeof dir);
+        int restarts, lost;
+        pid_t cur[1024];
+        size_t nc;
+        lx_nanny_state(dir, s->id, &restarts, &lost, cur, 1024, &nc);
+        if (!s_nanny_pid(s) || lost) {
+            snprintf(why, size, "its engines' watcher (pid %s) %s", s->job_id,
+                     lost ? "gave an engine up" : "ended");
+            return true;
+        }
+        return false;
+    }
     pid_t pids[1024];
     size_t n = s_pids(s->pids, pids, 1024);
     for (size_t i = 0; i < n; i++) {
@@ -918,6 +1052,20 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running)
             alive++;
         *running = alive > 0;
         snprintf(buf, size, "%zu of %zu pids alive on %s", alive, n, h.host);
+        return;
+    }
+    if (strcmp(s->launcher, "local") == 0 && s->job_id) {
+        char dir[4200];
+        s_set_dir(s, dir, sizeof dir);
+        int restarts, lost;
+        lx_nanny_state(dir, s->id, &restarts, &lost, pids, 1024, &n);
+        for (size_t i = 0; i < n; i++)
+            alive += proc_ours(pids[i], "ipp-engine");
+        pid_t nanny = s_nanny_pid(s);
+        *running = alive > 0 || nanny;
+        snprintf(buf, size, "%zu pid%s alive, %d restart%s, %d lost; watcher pid %s %s", alive,
+                 alive == 1 ? "" : "s", restarts, restarts == 1 ? "" : "s", lost, s->job_id,
+                 nanny ? "running" : "gone");
         return;
     }
     const char *what = strcmp(s->launcher, "mpi") == 0 ? "mpiexec" : "ipp-engine";
@@ -995,6 +1143,21 @@ bool lx_stop(const db_engine_set_t *s, double grace)
             if (proc_ours(pids[i], "mpiexec") || !proc_alive(pids[i]))
                 proc_kill_group(pids[i], grace);
         return true;
+    }
+    // The watcher first, so that it restarts nothing stopped here; it
+    // stops its engines as it leaves. Whatever is left, by pid.
+    pid_t nanny = s_nanny_pid(s);
+    if (nanny)
+        proc_terminate(&nanny, 1, false, "nanny", grace + 8);
+    if (strcmp(s->launcher, "local") == 0 && s->job_id) {
+        char dir[4200];
+        s_set_dir(s, dir, sizeof dir);
+        int restarts, lost;
+        size_t nc;
+        pid_t cur[1024];
+        lx_nanny_state(dir, s->id, &restarts, &lost, cur, 1024 - n, &nc);
+        for (size_t i = 0; i < nc; i++)
+            pids[n++] = cur[i];
     }
     proc_terminate(pids, n, false, "ipp-engine", grace);
     return true;

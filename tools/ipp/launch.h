@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 // The options of a launch, from the command line.
 typedef struct lx_opts_t {
@@ -39,6 +40,7 @@ typedef struct lx_opts_t {
     const char *remote_log_dir;  // --remote-log-dir (default /tmp)
     const char *ssh_args;        // --ssh-args, split at white space
     const char *location;        // --location ADDR: where engines reach the controller
+    int restart;                 // --restart-engines 1, --no-restart-engines -1, else 0
 } lx_opts_t;
 
 // Options for getopt tables (values from LX_O_FIRST up), and their help.
@@ -59,6 +61,8 @@ enum {
     LX_O_REMOTE_LOG_DIR,
     LX_O_SSH_ARGS,
     LX_O_LOCATION,
+    LX_O_RESTART,
+    LX_O_NO_RESTART,
 };
 #define LX_OPTIONS                                                                                 \
     {"engines", required_argument, NULL, LX_O_LAUNCHER},                                           \
@@ -74,6 +78,8 @@ enum {
         {"remote-engine", required_argument, NULL, LX_O_REMOTE_ENGINE},                            \
         {"remote-log-dir", required_argument, NULL, LX_O_REMOTE_LOG_DIR},                          \
         {"ssh-args", required_argument, NULL, LX_O_SSH_ARGS},                                      \
+        {"restart-engines", no_argument, NULL, LX_O_RESTART},                                      \
+        {"no-restart-engines", no_argument, NULL, LX_O_NO_RESTART},                                \
     {                                                                                              \
         "location", required_argument, NULL, LX_O_LOCATION                                         \
     }
@@ -148,6 +154,17 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running);
 // ssh), waiting up to grace seconds. Returns false (message printed) when
 // something could not be stopped.
 bool lx_stop(const db_engine_set_t *s, double grace);
+
+// lx_nanny_main: `ipp cluster nanny DIR SET N ENGINE CONN [TAG...]`, the
+// watcher of a local set started with --restart-engines (nanny.c); runs
+// until SIGTERM or until no engine is left. Returns a CLI_* code.
+int lx_nanny_main(int argc, char **argv);
+
+// lx_nanny_state: what the nanny of local set `set` last wrote (restarts
+// in all, engines lost, their current pids into pids up to max: *n_pids);
+// false when the set has no nanny file.
+bool lx_nanny_state(const char *dir, int64_t set, int *restarts, int *lost, pid_t *pids, size_t max,
+                    size_t *n_pids);
 
 // lx_fini: free what o holds.
 void lx_fini(lx_opts_t *o);

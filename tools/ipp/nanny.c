@@ -1,0 +1,266 @@
+/* nanny.c — `ipp cluster nanny`: the watcher of one local engine set.
+ *
+ * Local engines outlive `ipp cluster start`, so each local set started
+ * with --restart-engines (the default) gets one small detached process
+ * that starts its engines itself, waits for them, and starts one that
+ * ends unexpectedly (killed by a signal, or a non-zero exit) again with
+ * the same --uuid, which the controller maps to the same engine id. The
+ * wait before a restart doubles from 0.5 s to 30 s with every start that
+ * died within 2 s of starting; after 5 such quick deaths in a row the
+ * engine is given up and called lost. An engine that exits 0 (asked to
+ * stop by the controller) is left alone. SIGTERM (or SIGINT) means: stop
+ * the engines (SIGTERM, then SIGKILL), then leave. Every restart and
+ * every loss goes to its log (PROFILE/log/nanny-SET.log); what it watches
+ * is written, by temp file and rename, to PROFILE/nanny-SET.state (see
+ * lx_nanny_state) for status and stop. Leaves when no engine is left.
+ * Never touches the task database.
+ */
+#include "tools/ipp/launch.h"
+
+#include "proto/clock.h"
+#include "tools/ipp/proc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_QUICK_US 2000000      // a start that dies sooner is a quick death
+#define S_BACKOFF_US 500000     // first wait before a restart
+#define S_BACKOFF_MAX_US 30000000
+#define S_MAX_QUICK 5           // quick deaths in a row before giving up
+#define S_MAX_ENGINES 1024
+#define S_MAX_ARGS 64
+
+// One engine watched.
+typedef struct s_eng_t {
+    pid_t pid;         // running pid, 0 while waiting for a restart or done
+    int64_t started;   // µs monotonic of its last start
+    int64_t due;       // µs monotonic of its next start, 0 = none due
+    int quick;         // quick deaths in a row
+    int restarts;      // restarts so far
+    const char *state; // "up", "waiting", "lost", "exited"
+} s_eng_t;
+
+// The nanny of one set.
+typedef struct s_nanny_t {
+    const char *dir;      // profile folder
+    long set;             // set id
+    const char *eng_bin;  // ipp-engine
+    const char *conn;     // its connection file
+    char **tags;          // --tag values (borrowed from argv)
+    int n_tags;           // how many
+    s_eng_t *e;           // the engines
+    long n;               // how many
+    int restarts;         // all restarts
+} s_nanny_t;
+
+static volatile sig_atomic_t s_stop_asked;
+
+static void s_on_term(int sig)
+{
+    (void)sig;
+    s_stop_asked = 1;
+}
+
+// s_log: a timestamped line on stdout (the nanny's log).
+static void s_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void s_log(const char *fmt, ...)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%s nanny: ", when);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+// s_write_state: the state file, by temp file and rename.
+static void s_write_state(const s_nanny_t *self)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/nanny-%ld.state", self->dir, self->set);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "nanny %d\nrestarts %d\n", (int)getpid(), self->restarts);
+    for (long i = 0; i < self->n; i++)
+        fprintf(f, "engine %ld %d %s %d\n", i, (int)self->e[i].pid, self->e[i].state,
+                self->e[i].restarts);
+    if (fclose(f) == 0)
+        rename(tmp, path);
+    else
+        unlink(tmp);
+}
+
+// s_start: start engine i (uuid setSET-eI, log PROFILE/log/engine[-SET]-I.log).
+static void s_start(s_nanny_t *self, long i)
+{
+    char log[4200], uuid[64];
+    if (self->set > 1)
+        snprintf(log, sizeof log, "%s/log/engine-%ld-%ld.log", self->dir, self->set, i);
+    else
+        snprintf(log, sizeof log, "%s/log/engine-%ld.log", self->dir, i);
+    snprintf(uuid, sizeof uuid, "set%ld-e%ld", self->set, i);
+    char *av[S_MAX_ARGS];
+    int k = 0;
+    av[k++] = (char *)self->eng_bin;
+    av[k++] = "--connection";
+    av[k++] = (char *)self->conn;
+    av[k++] = "--uuid";
+    av[k++] = uuid;
+    for (int t = 0; t < self->n_tags && k + 3 < S_MAX_ARGS; t++) {
+        av[k++] = "--tag";
+        av[k++] = self->tags[t];
+    }
+    av[k] = NULL;
+    s_eng_t *e = &self->e[i];
+    e->pid = proc_spawn(av, NULL, log);
+    e->started = ipp_clock_mono_us();
+    e->due = 0;
+    if (e->pid < 0) {
+        // Counted as a quick death: the same back-off applies.
+        e->pid = 0;
+        e->quick++;
+        e->state = "waiting";
+        e->due = e->started + S_BACKOFF_US;
+        s_log("engine %s: cannot start %s", uuid, self->eng_bin);
+    } else {
+        e->state = "up";
+    }
+}
+
+// s_ended: engine i (pid) ended with status st: decide what next.
+static void s_ended(s_nanny_t *self, long i, int st)
+{
+    s_eng_t *e = &self->e[i];
+    char how[64];
+    proc_describe_exit(st, how, sizeof how);
+    int64_t now = ipp_clock_mono_us();
+    int64_t lived = now - e->started;
+    e->pid = 0;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        e->state = "exited";
+        s_log("engine set%ld-e%ld %s: not restarted", self->set, i, how);
+        return;
+    }
+    e->quick = lived < S_QUICK_US ? e->quick + 1 : 0;
+    if (e->quick >= S_MAX_QUICK) {
+        e->state = "lost";
+        s_log("engine set%ld-e%ld %s after %.1f s: given up after %d starts in a row that died "
+              "within %.0f s",
+              self->set, i, how, (double)lived / 1e6, e->quick, S_QUICK_US / 1e6);
+        return;
+    }
+    int64_t wait = S_BACKOFF_US;
+    for (int q = 0; q < e->quick && wait < S_BACKOFF_MAX_US; q++)
+        wait *= 2;
+    if (wait > S_BACKOFF_MAX_US)
+        wait = S_BACKOFF_MAX_US;
+    e->due = now + wait;
+    e->state = "waiting";
+    s_log("engine set%ld-e%ld %s after %.1f s: restart in %.1f s", self->set, i, how,
+          (double)lived / 1e6, (double)wait / 1e6);
+}
+
+int lx_nanny_main(int argc, char **argv)
+{
+    // argv: nanny DIR SET N ENGINE CONN [TAG...]
+    if (argc < 6) {
+        fprintf(stderr, "ipp cluster nanny: internal command, started by `ipp cluster start`\n");
+        return CLI_USAGE;
+    }
+    s_nanny_t self = {.dir = argv[1], .eng_bin = argv[4], .conn = argv[5]};
+    self.set = strtol(argv[2], NULL, 10);
+    self.n = strtol(argv[3], NULL, 10);
+    self.tags = argv + 6;
+    self.n_tags = argc - 6;
+    if (self.set < 1 || self.n < 1 || self.n > S_MAX_ENGINES) {
+        fprintf(stderr, "ipp cluster nanny: bad set or engine count\n");
+        return CLI_USAGE;
+    }
+    self.e = calloc((size_t)self.n, sizeof *self.e);
+    if (!self.e) {
+        fprintf(stderr, "ipp cluster nanny: out of memory\n");
+        return CLI_FAILED;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    s_log("watching %ld engine%s of set %ld (pid %d)", self.n, self.n == 1 ? "" : "s", self.set,
+          (int)getpid());
+    for (long i = 0; i < self.n; i++)
+        s_start(&self, i);
+    s_write_state(&self);
+    for (;;) {
+        if (s_stop_asked)
+            break;
+        bool changed = false;
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            for (long i = 0; i < self.n; i++) {
+                if (self.e[i].pid == pid) {
+                    s_ended(&self, i, st);
+                    changed = true;
+                }
+            }
+        }
+        int64_t now = ipp_clock_mono_us();
+        long left = 0;
+        for (long i = 0; i < self.n; i++) {
+            s_eng_t *e = &self.e[i];
+            if (e->due && now >= e->due && !s_stop_asked) {
+                self.restarts++;
+                e->restarts++;
+                s_start(&self, i);
+                s_log("engine set%ld-e%ld restarted (pid %d), restart %d of this engine, %d in "
+                      "all",
+                      self.set, i, (int)e->pid, e->restarts, self.restarts);
+                changed = true;
+            }
+            left += e->pid > 0 || e->due;
+        }
+        if (changed)
+            s_write_state(&self);
+        if (!left) {
+            s_log("no engine left to watch");
+            break;
+        }
+        usleep(100000);
+    }
+    if (s_stop_asked) {
+        s_log("asked to stop: stopping the engines");
+        pid_t pids[S_MAX_ENGINES];
+        for (long i = 0; i < self.n; i++) {
+            pids[i] = self.e[i].pid;
+            self.e[i].due = 0;
+        }
+        proc_terminate(pids, (size_t)self.n, true, "ipp-engine", 5);
+        for (long i = 0; i < self.n; i++) {
+            if (self.e[i].pid > 0 || !strcmp(self.e[i].state, "waiting"))
+                self.e[i].state = "exited";
+            self.e[i].pid = 0;
+        }
+    }
+    s_write_state(&self);
+    s_log("leaving");
+    free(self.e);
+    return CLI_OK;
+}
