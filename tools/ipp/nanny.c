@@ -31,21 +31,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define S_QUICK_US 2000000      // a start that dies sooner is a quick death
-#define S_BACKOFF_US 500000     // first wait before a restart
+#define S_QUICK_US 2000000   // a start that dies sooner is a quick death
+#define S_BACKOFF_US 500000  // first wait before a restart
 #define S_BACKOFF_MAX_US 30000000
-#define S_MAX_QUICK 5           // quick deaths in a row before giving up
+#define S_MAX_QUICK 5  // quick deaths in a row before giving up
 #define S_MAX_ENGINES 1024
 #define S_MAX_ARGS 64
 
 // One engine watched.
 typedef struct s_eng_t {
-    pid_t pid;         // running pid, 0 while waiting for a restart or done
-    int64_t started;   // µs monotonic of its last start
-    int64_t due;       // µs monotonic of its next start, 0 = none due
-    int quick;         // quick deaths in a row
-    int restarts;      // restarts so far
-    const char *state; // "up", "waiting", "lost", "exited"
+    pid_t pid;          // running pid, 0 while waiting for a restart or done
+    int64_t started;    // µs monotonic of its last start
+    int64_t due;        // µs monotonic of its next start, 0 = none due
+    int quick;          // quick deaths in a row
+    int restarts;       // restarts so far
+    const char *state;  // "up", "waiting", "lost", "exited"
 } s_eng_t;
 
 // The nanny of one set.
