@@ -180,7 +180,7 @@ static void s_print_sets(ipp_client_t *client, const db_engine_set_t *up, size_t
         size_t k = cs_set_engines(client, up[i].id, true, ids, NULL, CS_MAX_ENGINES);
         printf("engine set %lld (%s%s%s", (long long)up[i].id, up[i].launcher,
                up[i].hosts ? " on " : "", up[i].hosts ? up[i].hosts : "");
-        if (up[i].job_id)
+        if (up[i].job_id && strcmp(up[i].launcher, "local") != 0)
             printf(", %s %s", strcmp(up[i].launcher, "slurm") == 0 ? "job" : "pid", up[i].job_id);
         printf("): %zu engine%s (ids", k, k == 1 ? "" : "s");
         for (size_t j = 0; j < k; j++)
