@@ -397,27 +397,6 @@ out:
     return out;
 }
 
-// s_glob_escape: text as a glob that matches it literally (caller frees).
-static char *s_glob_escape(const char *text)
-{
-    size_t n = strlen(text);
-    char *out = malloc(3 * n + 2);
-    if (!out)
-        return NULL;
-    char *o = out;
-    for (const char *c = text; *c; c++) {
-        if (*c == '*' || *c == '?' || *c == '[') {
-            *o++ = '[';
-            *o++ = *c;
-            *o++ = ']';
-        } else {
-            *o++ = *c;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 // s_int_param: an integer parameter in [lo, hi] into *v (def if absent).
 static ipp_err_t s_int_param(const dash_params_t *p, const char *name, int64_t lo, int64_t hi,
                              int64_t def, int64_t *v, ipp_error_t *err)
@@ -759,14 +738,11 @@ char *dash_api_stream(dash_api_t *a, const dash_params_t *p, int64_t now, ipp_er
 // s_workflow: nodes and edges of the prefix's tasks (mutex held).
 static json_t *s_workflow(dash_api_t *a, const char *prefix, ipp_error_t *err)
 {
-    char *glob = s_glob_escape(prefix);
-    char *pat = NULL;
-    if (!glob || asprintf(&pat, "%s*", glob) < 0) {
-        free(glob);
+    char *pat = dash_graph_prefix_glob(prefix);
+    if (!pat) {
         ipp_error_set(err, IPP_ERR_NOMEM, "dashboard: out of memory");
         return NULL;
     }
-    free(glob);
     json_t *q = json_pack("{s:{s:s}}", "label", "$glob", pat);
     free(pat);
     db_query_t *cq = db_query_compile(q, NULL, err);

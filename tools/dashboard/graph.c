@@ -23,8 +23,7 @@
 extern gvplugin_library_t gvplugin_dot_layout_LTX_library;
 extern gvplugin_library_t gvplugin_core_LTX_library;
 
-// s_fill: the fill colour of a state.
-static const char *s_fill(const char *status)
+const char *dash_graph_fill(const char *status)
 {
     static const struct {
         const char *status, *colour;
@@ -34,6 +33,28 @@ static const char *s_fill(const char *status)
         if (strcmp(status, map[i].status) == 0)
             return map[i].colour;
     return "#ffffff";
+}
+
+char *dash_graph_prefix_glob(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    char *out = malloc(3 * n + 2);
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (const char *c = prefix; *c; c++) {
+        // Inside brackets a glob character stands for itself.
+        if (*c == '*' || *c == '?' || *c == '[') {
+            *o++ = '[';
+            *o++ = *c;
+            *o++ = ']';
+        } else {
+            *o++ = *c;
+        }
+    }
+    *o++ = '*';
+    *o = '\0';
+    return out;
 }
 
 // s_put_quoted: text into f as a DOT quoted string.
@@ -70,6 +91,8 @@ char *dash_graph_dot(const json_t *workflow)
           " node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontsize=11];\n"
           " edge [color=\"#555555\"];\n",
           f);
+    // Links to the task pages, unless the workflow says there are none.
+    bool links = !json_is_false(json_object_get(workflow, "links"));
     const json_t *nodes = json_object_get(workflow, "nodes");
     size_t i;
     const json_t *n;
@@ -82,13 +105,14 @@ char *dash_graph_dot(const json_t *workflow)
         const char *slash = label ? strrchr(label, '/') : NULL;
         if (slash && slash[1])
             shown = slash + 1;
-        fprintf(
-            f,
-            " \"%s\" [id=\"task-%s\", class=\"state-%s\", fillcolor=\"%s\", URL=\"/task/%s\", label=",
-            id, id,
-            status && strspn(status, "abcdefghijklmnopqrstuvwxyz") == strlen(status) ? status
-                                                                                     : "unknown",
-            s_fill(status), id);
+        fprintf(f, " \"%s\" [id=\"task-%s\", class=\"state-%s\", fillcolor=\"%s\", ", id, id,
+                status && strspn(status, "abcdefghijklmnopqrstuvwxyz") == strlen(status)
+                    ? status
+                    : "unknown",
+                dash_graph_fill(status));
+        if (links)
+            fprintf(f, "URL=\"/task/%s\", ", id);
+        fputs("label=", f);
         s_put_quoted(f, shown);
         fputs(", tooltip=", f);
         s_put_quoted(f, label ? label : id);
