@@ -4,10 +4,14 @@
 #                          --label, verify on an intact and a tampered database
 #   integration_query_cli  --help, usage errors, unreachable controller,
 #                          missing or foreign database files
+#   integration_query_pictures  gantt and dag on two engines and a workflow
+#                          with a failing node: the SVG parsed by python3's
+#                          XML parser, the refusals (no match, unwritable
+#                          file, no file)
 # ASan's exit status is moved off 1 (ipp-query's "a task failed") so a
 # sanitizer report can never pass for an expected exit status.
 if(TARGET ipp-query)
-  foreach(suite query query_cli)
+  foreach(suite query query_cli query_pictures)
     add_executable(test_${suite} test_${suite}.c test_query_util.c)
     target_link_libraries(test_${suite} PRIVATE ipp_harness PkgConfig::JANSSON)
     target_compile_definitions(test_${suite} PRIVATE

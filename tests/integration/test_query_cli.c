@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const char *const SUBCOMMANDS[] = {"result_status", "queue_status", "history", "get", "db",
-                                          "audit",         "verify"};
+                                          "audit",         "verify",       "gantt",   "dag"};
 enum { N_SUB = sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS };
 
 START_TEST(test_help)
@@ -88,6 +88,17 @@ static const s_bad_t BAD[] = {
     {{"history", "--timeout", "soon", NULL}, "--timeout"},
     {{"history", "--profile", "bad/name", NULL}, "profile"},
     {{"queue_status", "--db", "/nonexistent/tasks.db", NULL}, "needs the controller"},
+    {{"gantt", NULL}, "give --svg FILE"},
+    {{"gantt", "--svg", NULL}, "needs a value"},
+    {{"gantt", "--svg", "", NULL}, "empty file name"},
+    {{"gantt", "--svg", "g.svg", "--dot", "g.dot", NULL}, "does not take --dot"},
+    {{"gantt", "--svg", "g.svg", "--until", "1h", NULL}, "does not take --until"},
+    {{"gantt", "--svg", "g.svg", "extra", NULL}, "takes no arguments"},
+    {{"history", "--svg", "h.svg", NULL}, "does not take --svg"},
+    {{"dag", "--svg", "d.svg", NULL}, "give --label PREFIX"},
+    {{"dag", "--label", "wf/", NULL}, "give --svg FILE or --dot FILE"},
+    {{"dag", "--label", "wf/", "--svg", "d", "--dot", "d", NULL}, "same file"},
+    {{"dag", "--label", "wf/", "--svg", "d.svg", "--since", "1h", NULL}, "does not take --since"},
 };
 
 START_TEST(test_usage_errors)

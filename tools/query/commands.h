@@ -36,6 +36,8 @@ typedef struct q_args_t {
     int64_t since_us;   // --since as µs UTC (0: none)
     int64_t until_us;   // --until as µs UTC (0: none)
     bool verbose;       // --verbose
+    const char *svg;    // --svg FILE (gantt, dag), or NULL
+    const char *dot;    // --dot FILE (dag), or NULL
     char *const *pos;   // the arguments after the subcommand
     size_t n_pos;       // how many
 } q_args_t;
@@ -71,5 +73,23 @@ int q_cmd_audit(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf);
 // (opened read-only here). 0 intact, 1 broken (the first bad record
 // named), 3 unreadable.
 int q_cmd_verify(const char *path, const q_args_t *a, FILE *out, FILE *errf);
+
+// q_cmd_gantt: gantt --svg FILE [--label P] [--since T]: the task stream
+// of started tasks as SVG (pictures.c): a row per engine (<g
+// class="engine-row" data-engine="N">), a bar per task from started to
+// completed or, still running, to now (<rect class="task STATUS"
+// data-msg-id="…"> with a <title>), a time axis, a legend. --label: a
+// glob, or without glob characters a label prefix; --since: completed at
+// or after T (running tasks are always drawn). FILE is written whole or
+// not at all. 1 if no task matched (nothing written), 3 if FILE cannot be
+// written.
+int q_cmd_gantt(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf);
+
+// q_cmd_dag: dag --label PREFIX (--svg FILE | --dot FILE): the DAG of the
+// tasks whose label starts with PREFIX, drawn by tools/dashboard/graph.c
+// (a node per task classed by state, after edges solid, follow edges
+// dashed), as SVG and/or DOT. Exit statuses as gantt's; 2 when the prefix
+// picks too many tasks to draw.
+int q_cmd_dag(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf);
 
 #endif

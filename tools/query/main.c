@@ -47,6 +47,11 @@ static const char s_help[] =
     "                          marked self-declared), the engine, start, end,\n"
     "                          duration, status, label\n"
     "  verify                  walk the audit chain of the database file\n"
+    "  gantt --svg FILE        the task stream as an SVG picture: a row per engine,\n"
+    "                          a bar per task from start to end, coloured by status\n"
+    "  dag --label PREFIX --svg FILE | --dot FILE\n"
+    "                          a workflow's DAG (the tasks whose label starts with\n"
+    "                          PREFIX) as SVG or Graphviz DOT, nodes by state\n"
     "  help [SUBCOMMAND]       this text, or a subcommand's\n"
     "\n"
     "where to ask:\n"
@@ -64,15 +69,22 @@ static const char s_help[] =
     "\n"
     "selection (wherever ids are taken, and for history and audit):\n"
     "  --label PATTERN         tasks whose label matches the glob PATTERN (* ? [..])\n"
+    "                          (gantt: a glob or a label prefix; dag: a prefix)\n"
+    "\n"
+    "pictures (gantt, dag; each file is written whole or not at all):\n"
+    "  --svg FILE              write an SVG picture to FILE\n"
+    "  --dot FILE              dag: write the graph as Graphviz DOT text to FILE\n"
     "\n"
     "exit status:\n"
     "  0  done\n"
     "  1  result_status or get: a task asked about failed (error, aborted,\n"
-    "     unreachable, lost) or is unknown; verify: the audit chain is broken\n"
+    "     unreachable, lost) or is unknown; verify: the audit chain is broken;\n"
+    "     gantt, dag: no task matched (no file written)\n"
     "  2  usage error: a bad option or argument, a malformed query, an unknown key,\n"
     "     a subcommand that cannot run where asked (queue_status with --db)\n"
     "  3  the controller did not answer (or has no connection file), the database\n"
-    "     file is missing or unreadable, or the output could not be written\n"
+    "     file is missing or unreadable, or the output (or FILE) could not be\n"
+    "     written\n"
     "\n"
     "'ipp-query SUBCOMMAND --help' tells more about each subcommand.\n";
 
@@ -94,6 +106,8 @@ enum {
     S_O_SINCE = 1 << 3,
     S_O_UNTIL = 1 << 4,
     S_O_VERBOSE = 1 << 5,
+    S_O_SVG = 1 << 6,
+    S_O_DOT = 1 << 7,
 };
 
 static const s_cmd_t s_cmds[] = {
@@ -174,6 +188,44 @@ static const s_cmd_t s_cmds[] = {
      "of the profile folder holding FILE (FILE/../../db/tasks.db). A controller\n"
      "started with its own --db needs the same --db here. Exit 3 if the file is\n"
      "missing or unreadable.\n"},
+    {"gantt", S_O_SVG | S_O_LABEL | S_O_SINCE, 0, 0, false,
+     "usage: ipp-query gantt --svg FILE [--label PATTERN] [--since T] [options]\n"
+     "\n"
+     "The task stream of past work as an SVG picture in FILE, for viewing without\n"
+     "a browser at hand (any image viewer shows it): a row per engine that ran\n"
+     "tasks (<g class=\"engine-row\" data-engine=\"N\">), a bar per task from its\n"
+     "start to its end (<rect class=\"task STATUS\" data-msg-id=\"ID\">), coloured\n"
+     "by status as the dashboard colours them, with the label, msg_id and times as\n"
+     "its tooltip; a time axis (offsets from the first start) and a legend. Tasks\n"
+     "never started are not drawn; one still running reaches to now.\n"
+     "\n"
+     "--label PATTERN keeps the tasks whose label matches: a glob when PATTERN has\n"
+     "* ? or [, else a label prefix ('wf/' draws every task labelled wf/...).\n"
+     "--since T keeps the tasks completed at or after T (and those running): an\n"
+     "ISO 8601 time or a span back from now (90s, 15m, 2h, 7d). Without them every\n"
+     "started task is drawn: on a large database, narrow it.\n"
+     "\n"
+     "FILE is written whole or not at all (a temporary file beside it, renamed).\n"
+     "Prints 'FILE: N tasks on M engines'. Exit 1 when no task matched (nothing\n"
+     "is written), 3 when FILE cannot be written, 2 without --svg FILE.\n"},
+    {"dag", S_O_SVG | S_O_DOT | S_O_LABEL, 0, 0, false,
+     "usage: ipp-query dag --label PREFIX (--svg FILE | --dot FILE) [options]\n"
+     "\n"
+     "A workflow's DAG: every task whose label starts with PREFIX (as 'ipp dag'\n"
+     "labels a workflow's tasks; * ? [ in PREFIX are literal), laid out by\n"
+     "Graphviz as the dashboard's workflow page draws it. A node per task (<g\n"
+     "class=\"node state-STATUS\" id=\"task-ID\">) coloured by its state, the last\n"
+     "part of its label as its text; after edges solid, follow edges dashed\n"
+     "(class \"edge after\" or \"edge follow\"). Edges come from each task's\n"
+     "after and follow ids that are in the workflow.\n"
+     "\n"
+     "--svg FILE writes the SVG picture, --dot FILE the Graphviz DOT text (for\n"
+     "'dot -Tpng' and friends); give one or both. At most 5000 tasks.\n"
+     "\n"
+     "Each FILE is written whole or not at all (a temporary file beside it,\n"
+     "renamed). Prints 'FILE: N tasks, M edges'. Exit 1 when no task's label\n"
+     "starts with PREFIX (nothing is written), 3 when FILE cannot be written, 2\n"
+     "without --label or without a FILE, or when PREFIX picks too many tasks.\n"},
 };
 
 static const s_cmd_t *s_find_cmd(const char *name)
@@ -201,6 +253,8 @@ enum {
     O_LIMIT,
     O_SINCE,
     O_UNTIL,
+    O_SVG,
+    O_DOT,
 };
 
 static const struct option s_longopts[] = {
@@ -218,6 +272,8 @@ static const struct option s_longopts[] = {
     {"limit", required_argument, NULL, O_LIMIT},
     {"since", required_argument, NULL, O_SINCE},
     {"until", required_argument, NULL, O_UNTIL},
+    {"svg", required_argument, NULL, O_SVG},
+    {"dot", required_argument, NULL, O_DOT},
     {NULL, 0, NULL, 0},
 };
 
@@ -358,7 +414,8 @@ static int s_check_opts(const s_cmd_t *cmd, unsigned given)
         unsigned bit;
         const char *name;
     } names[] = {{S_O_LABEL, "--label"}, {S_O_KEYS, "--keys"},   {S_O_LIMIT, "--limit"},
-                 {S_O_SINCE, "--since"}, {S_O_UNTIL, "--until"}, {S_O_VERBOSE, "--verbose"}};
+                 {S_O_SINCE, "--since"}, {S_O_UNTIL, "--until"}, {S_O_VERBOSE, "--verbose"},
+                 {S_O_SVG, "--svg"},     {S_O_DOT, "--dot"}};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if ((given & names[i].bit) && !(cmd->opts & names[i].bit))
             return s_usage_error("%s does not take %s (ipp-query %s --help)", cmd->name,
@@ -434,6 +491,10 @@ static int s_run(const s_cmd_t *cmd, const s_cli_t *cli, const q_args_t *a)
         ex = q_cmd_get(src, a, stdout, stderr);
     else if (strcmp(cmd->name, "db") == 0)
         ex = q_cmd_db(src, a, stdout, stderr);
+    else if (strcmp(cmd->name, "gantt") == 0)
+        ex = q_cmd_gantt(src, a, stdout, stderr);
+    else if (strcmp(cmd->name, "dag") == 0)
+        ex = q_cmd_dag(src, a, stdout, stderr);
     else
         ex = q_cmd_audit(src, a, stdout, stderr);
     q_source_destroy(&src);
@@ -505,6 +566,16 @@ int main(int argc, char **argv)
             cli.given |= S_O_UNTIL;
             cli.until_text = optarg;
             break;
+        case O_SVG:
+        case O_DOT:
+            cli.given |= c == O_SVG ? S_O_SVG : S_O_DOT;
+            if (!optarg[0])
+                return s_usage_error("--%s: an empty file name", c == O_SVG ? "svg" : "dot");
+            if (c == O_SVG)
+                a.svg = optarg;
+            else
+                a.dot = optarg;
+            break;
         case ':':
             return s_usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
@@ -521,7 +592,7 @@ int main(int argc, char **argv)
             return Q_EXIT_OK;
         }
         return s_usage_error("no subcommand given (result_status, queue_status, history, get, "
-                             "db, audit, verify)");
+                             "db, audit, verify, gantt, dag)");
     }
     if (strcmp(pos[0], "help") == 0) {
         const s_cmd_t *h = n_pos > 1 ? s_find_cmd(pos[1]) : NULL;
@@ -533,7 +604,7 @@ int main(int argc, char **argv)
     const s_cmd_t *cmd = s_find_cmd(pos[0]);
     if (!cmd)
         return s_usage_error("unknown subcommand '%s' (result_status, queue_status, history, "
-                             "get, db, audit, verify)",
+                             "get, db, audit, verify, gantt, dag)",
                              pos[0]);
     if (cli.help) {
         fputs(cmd->help, stdout);
@@ -562,6 +633,14 @@ int main(int argc, char **argv)
     }
     if (cmd->needs_ids && a.n_pos == 0 && !a.label)
         return s_usage_error("%s: give msg_ids or --label PATTERN", cmd->name);
+    if (strcmp(cmd->name, "gantt") == 0 && !a.svg)
+        return s_usage_error("gantt: give --svg FILE, the picture to write");
+    if (strcmp(cmd->name, "dag") == 0 && !a.label)
+        return s_usage_error("dag: give --label PREFIX, the workflow's label prefix");
+    if (strcmp(cmd->name, "dag") == 0 && !a.svg && !a.dot)
+        return s_usage_error("dag: give --svg FILE or --dot FILE, the picture to write");
+    if (a.svg && a.dot && strcmp(a.svg, a.dot) == 0)
+        return s_usage_error("--svg and --dot name the same file '%s'", a.svg);
     if (cli.since_text && !s_parse_time(cli.since_text, &a.since_us))
         return s_usage_error("--since: '%s' is not an ISO 8601 time or a span like 90s, 15m, "
                              "2h, 7d",
