@@ -303,7 +303,7 @@ static void s_check_refusals(const char *const *mode, const char *tag)
     qt_run_t r;
     qt_runv(&r, 60, mode, (const char *[]){"gantt", "--svg", out, "--label", "nothing/", NULL});
     ck_assert_msg(r.status == 1, "%s: gantt with no match exit %d", tag, r.status);
-    ck_assert_ptr_nonnull(strstr(r.err, "no started task"));
+    ck_assert_ptr_nonnull(strstr(r.err, "no task that ran"));
     qt_run_fini(&r);
     qt_runv(&r, 60, mode, (const char *[]){"dag", "--label", "nothing/", "--svg", out, NULL});
     ck_assert_msg(r.status == 1, "%s: dag with no match exit %d", tag, r.status);

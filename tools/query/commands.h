@@ -77,11 +77,10 @@ int q_cmd_verify(const char *path, const q_args_t *a, FILE *out, FILE *errf);
 // q_cmd_gantt: gantt --svg FILE [--label P] [--since T]: the task stream
 // of started tasks as SVG (pictures.c): a row per engine (<g
 // class="engine-row" data-engine="N">), a bar per task from started to
-// completed or, still running, to now (<rect class="task STATUS"
-// data-msg-id="…"> with a <title>), a time axis, a legend. --label: a
-// glob, or without glob characters a label prefix; --since: completed at
-// or after T (running tasks are always drawn). FILE is written whole or
-// not at all. 1 if no task matched (nothing written), 3 if FILE cannot be
+// completed (<rect class="task STATUS" data-msg-id="…"> with a <title>),
+// a time axis, a legend. --label: a glob, or without glob characters a
+// label prefix; --since: completed at or after T. FILE is written whole
+// or not at all. 1 if no task matched (nothing written), 3 if FILE cannot be
 // written.
 int q_cmd_gantt(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf);
 

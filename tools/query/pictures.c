@@ -165,12 +165,11 @@ static const char *s_status_class(const char *status)
 
 // ------------------------------------------------------------ gantt
 
-// One bar: a started task, its times in µs.
+// One bar: a task that ran, its times in µs.
 typedef struct {
-    const json_t *rec;  // its record (borrowed)
-    int engine;         // engine_id
-    int64_t start, end;
-    bool running;  // not completed yet: drawn up to the picture's end
+    const json_t *rec;   // its record (borrowed)
+    int engine;          // engine_id
+    int64_t start, end;  // started, completed
 } s_bar_t;
 
 static int s_cmp_int(const void *x, const void *y)
@@ -297,10 +296,7 @@ static void s_gantt_svg(FILE *f, const s_bar_t *bars, size_t n, const int *engin
             ipp_clock_format_iso(b->start, st, sizeof st);
             ipp_clock_format_iso(b->end, en, sizeof en);
             fprintf(f, "\n%s on engine %d\nstarted %s\n", status, b->engine, st);
-            if (b->running)
-                fprintf(f, "still running");
-            else
-                fprintf(f, "completed %s (%.3f s)", en, (double)(b->end - b->start) / 1e6);
+            fprintf(f, "completed %s (%.3f s)", en, (double)(b->end - b->start) / 1e6);
             fputs("</title></rect>\n", f);
         }
         fputs("</g>\n", f);
@@ -341,44 +337,31 @@ static void s_gantt_svg(FILE *f, const s_bar_t *bars, size_t n, const int *engin
     fputs("</g>\n</svg>\n", f);
 }
 
-// s_gantt_rows: the records of started tasks for gantt: those completed
-// (since a->since_us when given) and those still running, label matching.
+// s_gantt_rows: the records of the tasks gantt draws: started and
+// completed (since a->since_us when given), the label matching. The
+// controller records a task's start with its result, so a task still
+// running has none yet.
 static ipp_err_t s_gantt_rows(q_source_t *src, const q_args_t *a, json_t **rows, ipp_error_t *err)
 {
     static const char *const keys[] = {"msg_id",    "engine_id", "started",
                                        "completed", "status",    "label"};
     *rows = NULL;
-    char *pat = NULL;
+    json_t *q = json_pack("{s:{s:n},s:o}", "started", "$ne", "completed",
+                          a->since_us ? json_pack("{s:I}", "$gte", (json_int_t)a->since_us)
+                                      : json_pack("{s:n}", "$ne"));
+    if (!q)
+        return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory");
+    ipp_err_t rc = IPP_OK;
     if (a->label) {
         // No glob characters: a label prefix (a workflow, a family of tasks).
-        pat = strpbrk(a->label, "*?[") ? strdup(a->label) : dash_graph_prefix_glob(a->label);
-        if (!pat)
-            return ipp_error_set(err, IPP_ERR_NOMEM, "out of memory");
-    }
-    json_t *done = json_pack("{s:{s:n}}", "started", "$ne");
-    json_t *running = json_pack("{s:{s:n},s:s}", "started", "$ne", "status", "pending");
-    ipp_err_t rc = IPP_OK;
-    if (!done || !running)
-        rc = ipp_error_set(err, IPP_ERR_NOMEM, "out of memory");
-    if (rc == IPP_OK && pat) {
-        json_object_set_new(done, "label", json_pack("{s:s}", "$glob", pat));
-        json_object_set_new(running, "label", json_pack("{s:s}", "$glob", pat));
+        char *pat = strpbrk(a->label, "*?[") ? strdup(a->label) : dash_graph_prefix_glob(a->label);
+        if (!pat || json_object_set_new(q, "label", json_pack("{s:s}", "$glob", pat)) != 0)
+            rc = ipp_error_set(err, IPP_ERR_NOMEM, "out of memory");
+        free(pat);
     }
     if (rc == IPP_OK)
-        json_object_set_new(done, "completed",
-                            a->since_us ? json_pack("{s:I}", "$gte", (json_int_t)a->since_us)
-                                        : json_pack("{s:n}", "$ne"));
-    if (rc == IPP_OK)
-        rc = s_find(src, done, keys, sizeof keys / sizeof *keys, 0, rows, err);
-    if (rc == IPP_OK)
-        rc = s_find(src, running, keys, sizeof keys / sizeof *keys, 0, rows, err);
-    if (rc != IPP_OK) {
-        json_decref(*rows);
-        *rows = NULL;
-    }
-    json_decref(done);
-    json_decref(running);
-    free(pat);
+        rc = s_find(src, q, keys, sizeof keys / sizeof *keys, 0, rows, err);
+    json_decref(q);
     return rc;
 }
 
@@ -401,26 +384,21 @@ int q_cmd_gantt(q_source_t *src, const q_args_t *a, FILE *out, FILE *errf)
         ex = s_nomem(errf, cmd);
         goto out;
     }
-    int64_t now = ipp_clock_now_us();
     for (size_t i = 0; i < nr; i++) {
         const json_t *r = json_array_get(rows, i);
         const json_t *eng = json_object_get(r, "engine_id");
         s_bar_t b = {.rec = r};
-        if (!json_is_integer(eng) || !fmt_iso_to_us(json_object_get(r, "started"), &b.start))
-            continue;  // not started on an engine: not in the stream
+        if (!json_is_integer(eng) || !fmt_iso_to_us(json_object_get(r, "started"), &b.start) ||
+            !fmt_iso_to_us(json_object_get(r, "completed"), &b.end))
+            continue;  // not run on an engine: not in the stream
         b.engine = (int)json_integer_value(eng);
-        if (!fmt_iso_to_us(json_object_get(r, "completed"), &b.end)) {
-            // Still running: the bar reaches now.
-            b.running = true;
-            b.end = now;
-        }
         if (b.end < b.start)
             b.end = b.start;
         bars[n++] = b;
         engines[ne++] = b.engine;
     }
     if (n == 0) {
-        fprintf(errf, "ipp-query %s: no started task", cmd);
+        fprintf(errf, "ipp-query %s: no task that ran", cmd);
         if (a->label)
             fprintf(errf, " has a label matching '%s'", a->label);
         if (a->since_us) {
