@@ -451,8 +451,8 @@ static ipp_err_t s_sockets(ipp_client_t *c, const conn_info_t *info, const ipp_c
             return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot watch the handshake: %s",
                                  zmq_strerror(errno));
     }
-    conn_endpoint(info, info->client_port, c->endpoint, sizeof c->endpoint);
-    conn_endpoint(info, info->notify_port, c->notify_endpoint, sizeof c->notify_endpoint);
+    conn_peer_endpoint(info, CONN_SOCK_CLIENT, c->endpoint, sizeof c->endpoint);
+    conn_peer_endpoint(info, CONN_SOCK_NOTIFY, c->notify_endpoint, sizeof c->notify_endpoint);
     // SUB first, so its subscriptions travel while the hello does.
     if (zmq_connect(c->sub, c->notify_endpoint) != 0 || zmq_connect(c->dealer, c->endpoint) != 0)
         return ipp_error_set(err, IPP_ERR_ZMQ, "client: cannot connect to %s: %s", c->endpoint,

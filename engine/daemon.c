@@ -45,7 +45,7 @@ static ipp_err_t s_connect(eng_daemon_t *self, ipp_error_t *err)
     if (rc != IPP_OK)
         return rc;
     char ep[256];
-    conn_endpoint(&info, info.engine_port, ep, sizeof ep);
+    conn_peer_endpoint(&info, CONN_SOCK_ENGINE, ep, sizeof ep);
     if (self->sock && strcmp(ep, self->endpoint) == 0)
         return IPP_OK;
     if (self->wire) {

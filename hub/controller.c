@@ -118,6 +118,29 @@ static ipp_err_t s_bind(hub_t *hub, void *sock, int port, int *bound, ipp_error_
     return IPP_OK;
 }
 
+// s_bind_ipc: also bind sock to the profile's ipc endpoint name (peers on
+// this host connect there: no TCP stack on the way). The endpoint goes to
+// ep ("" when there is none); a failure only costs local peers some speed.
+static void s_bind_ipc(hub_t *hub, void *sock, const char *name, char *ep, size_t size)
+{
+    if (hub->cfg.no_ipc || !hub->host_id[0]) {
+        ep[0] = '\0';
+        return;
+    }
+    if (!conn_ipc_endpoint(hub->cfg.profile_dir, name, ep, size)) {
+        IPP_LOGI(hub->log, "profile path too long for a Unix socket: %s peers use TCP", name);
+        return;
+    }
+    // A socket file left by a controller that was killed is in the way;
+    // the pid file says no other controller owns this profile.
+    unlink(ep + 6);
+    if (zmq_bind(sock, ep) != 0) {
+        IPP_LOGW(hub->log, "cannot bind %s (%s); %s peers use TCP", ep, zmq_strerror(zmq_errno()),
+                 name);
+        ep[0] = '\0';
+    }
+}
+
 static void *s_socket(hub_t *hub, int type, ipp_error_t *err)
 {
     void *sock = zmq_socket(hub->zctx, type);
@@ -280,6 +303,18 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
         s_bind(hub, hub->engine_sock, hub->engine_conn.engine_port, &hub->engine_conn.engine_port,
                err) != IPP_OK)
         goto fail;
+    if (!hub->cfg.no_ipc && !conn_host_id(hub->host_id, sizeof hub->host_id))
+        IPP_LOGI(hub->log, "cannot tell this host's identity from /proc: peers use TCP only");
+    s_bind_ipc(hub, hub->client_sock, "client", hub->client_conn.ipc_client,
+               sizeof hub->client_conn.ipc_client);
+    s_bind_ipc(hub, hub->pub_sock, "notify", hub->client_conn.ipc_notify,
+               sizeof hub->client_conn.ipc_notify);
+    s_bind_ipc(hub, hub->engine_sock, "engine", hub->engine_conn.ipc_engine,
+               sizeof hub->engine_conn.ipc_engine);
+    if (!hub->client_conn.ipc_client[0] || !hub->client_conn.ipc_notify[0])
+        hub->client_conn.ipc_client[0] = hub->client_conn.ipc_notify[0] = '\0';
+    snprintf(hub->client_conn.host_id, sizeof hub->client_conn.host_id, "%s", hub->host_id);
+    snprintf(hub->engine_conn.host_id, sizeof hub->engine_conn.host_id, "%s", hub->host_id);
 
     hub->store = hub_store_open(&hub->cfg, hub->log, err);
     if (!hub->store)
@@ -300,6 +335,11 @@ ipp_err_t hub_start(hub_t *hub, ipp_error_t *err)
     IPP_LOGI(hub->log, "listening on %s: clients %d, notifications %d, engines %d; db %s",
              hub->cfg.ip, hub->client_conn.client_port, hub->client_conn.notify_port,
              hub->engine_conn.engine_port, hub->cfg.db_path);
+    if (hub->engine_conn.ipc_engine[0] || hub->client_conn.ipc_client[0])
+        IPP_LOGI(hub->log, "and for peers on this host on %s, %s, %s",
+                 hub->client_conn.ipc_client[0] ? hub->client_conn.ipc_client : "-",
+                 hub->client_conn.ipc_notify[0] ? hub->client_conn.ipc_notify : "-",
+                 hub->engine_conn.ipc_engine[0] ? hub->engine_conn.ipc_engine : "-");
     if (hub->cfg.curve)
         IPP_LOGI(hub->log, "curve: on; %d key%s known (ipp keys list)", keys, keys == 1 ? "" : "s");
     return IPP_OK;
@@ -354,8 +394,16 @@ void hub_stop(hub_t *hub)
         zmq_ctx_term(hub->zctx);
     hub->zctx = NULL;
     wire_session_destroy(&hub->wire);
-    if (hub->pid_claimed)
+    if (hub->pid_claimed) {
+        // Our socket files (libzmq leaves them): a peer finds none, not a
+        // dead one. Only with the profile ours: else they are another's.
+        const char *ipc[] = {hub->client_conn.ipc_client, hub->client_conn.ipc_notify,
+                             hub->engine_conn.ipc_engine};
+        for (size_t i = 0; i < sizeof ipc / sizeof ipc[0]; i++)
+            if (strncmp(ipc[i], "ipc://", 6) == 0)
+                unlink(ipc[i] + 6);
         unlink(hub->pid_path);
+    }
     hub->pid_claimed = false;
 }
 

@@ -52,6 +52,7 @@ typedef struct hub_config_t {
     int engine_port;                   // likewise
     int notify_port;                   // likewise
     bool curve;                        // CurveZMQ on every socket, a key per peer (keys.c)
+    bool no_ipc;                       // TCP only: no ipc:// endpoints for local peers
 } hub_config_t;
 
 // Engines registered at once unless --max-engines says otherwise.
@@ -204,6 +205,7 @@ typedef struct hub_t {
     uint64_t sub_lens;                 // bit n: some topic of length n (n < 63), bit 63: longer
     wire_session_t *wire;              // signing session
     conn_info_t client_conn;           // what the client connection file says
+    char host_id[CONN_HOST_ID_MAX];    // this host (conn_host_id); "" = peers use TCP only
     conn_info_t engine_conn;           // what the engine connection file says
     struct hub_store_t *store;         // the task store (store.c)
     struct hub_reads_t *reads;         // large reads, off the loop (reads.c)

@@ -513,15 +513,9 @@ bool hub_permit_task(hub_t *hub, const wire_frame_t *ident, const char *parent, 
 
 // ------------------------------------------------------------- reload
 
-// s_kick_subscribers: drop every notification subscriber by binding the
-// XPUB again: the SUBs reconnect at once and resubscribe, each through ZAP,
-// so a key revoked just now stops hearing notifications too.
-static void s_kick_subscribers(hub_t *hub)
+// s_rebind: unbind the XPUB from ep and bind it again.
+static void s_rebind(hub_t *hub, const char *ep)
 {
-    char ep[128];
-    conn_info_t tmp = hub->client_conn;
-    snprintf(tmp.ip, sizeof tmp.ip, "%s", hub->cfg.ip);
-    conn_endpoint(&tmp, hub->client_conn.notify_port, ep, sizeof ep);
     if (zmq_unbind(hub->pub_sock, ep) != 0) {
         IPP_LOGW(hub->log, "curve: cannot unbind %s to drop its subscribers: %s", ep,
                  zmq_strerror(zmq_errno()));
@@ -536,6 +530,21 @@ static void s_kick_subscribers(hub_t *hub)
     }
     IPP_LOGE(hub->log, "curve: cannot bind %s again: %s; notifications stop", ep,
              zmq_strerror(zmq_errno()));
+}
+
+// s_kick_subscribers: drop every notification subscriber by binding the
+// XPUB again, on TCP and on ipc: the SUBs reconnect at once and
+// resubscribe, each through ZAP, so a key revoked just now stops hearing
+// notifications too.
+static void s_kick_subscribers(hub_t *hub)
+{
+    char ep[128];
+    conn_info_t tmp = hub->client_conn;
+    snprintf(tmp.ip, sizeof tmp.ip, "%s", hub->cfg.ip);
+    conn_endpoint(&tmp, hub->client_conn.notify_port, ep, sizeof ep);
+    s_rebind(hub, ep);
+    if (hub->client_conn.ipc_notify[0])
+        s_rebind(hub, hub->client_conn.ipc_notify);
 }
 
 void hub_query_keys_reload(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)

@@ -26,8 +26,11 @@ static void s_usage(FILE *out)
             "\n"
             "Run the ipp controller: the hub that records every task in SQLite and the\n"
             "scheduler that sends tasks to engines. It binds three TCP sockets (clients,\n"
-            "notifications, engines) and writes the connection files clients and engines\n"
-            "read, under $IPP_DIR/profile_NAME/security/ ($IPP_DIR defaults to ~/.ipp).\n"
+            "notifications, engines), the same three as Unix sockets (ipc://) in the\n"
+            "profile's security/ folder for peers on this host, and writes the connection\n"
+            "files clients and engines read, under $IPP_DIR/profile_NAME/security/\n"
+            "($IPP_DIR defaults to ~/.ipp). Peers elsewhere, or with IPP_TRANSPORT=tcp in\n"
+            "their environment, use TCP.\n"
             "Started on an existing database, it recovers the work still pending.\n"
             "\n"
             "options:\n"
@@ -42,6 +45,7 @@ static void s_usage(FILE *out)
             "  --insecure              bind a non-loopback --ip without Curve: unencrypted,\n"
             "                          anyone holding the MAC key may do anything (a warning\n"
             "                          is logged at every start)\n"
+            "  --no-ipc                TCP only: no Unix sockets for peers on this host\n"
             "  --db PATH               task database (default: PROFILE/db/tasks.db)\n"
             "  --durability MODE       normal (survives a killed process; default) or\n"
             "                          full (fsync per batch; survives power loss)\n"
@@ -107,7 +111,8 @@ int main(int argc, char **argv)
         O_EPORT,
         O_LOG,
         O_CURVE,
-        O_INSECURE
+        O_INSECURE,
+        O_NO_IPC
     };
     static const struct option opts[] = {
         {"profile", required_argument, NULL, O_PROFILE},
@@ -127,6 +132,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, O_LOG},
         {"curve", no_argument, NULL, O_CURVE},
         {"insecure", no_argument, NULL, O_INSECURE},
+        {"no-ipc", no_argument, NULL, O_NO_IPC},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -235,6 +241,9 @@ int main(int argc, char **argv)
             log.level = (ipp_log_level_t)level;
             break;
         }
+        case O_NO_IPC:
+            cfg.no_ipc = true;
+            break;
         case O_CURVE:
             curve = true;
             break;

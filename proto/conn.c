@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -61,6 +62,15 @@ char *conn_format(const conn_info_t *info)
     }
     if (info->key_name[0])
         json_object_set_new(o, "key_name", json_string(info->key_name));
+    if (info->host_id[0]) {
+        json_object_set_new(o, "host_id", json_string(info->host_id));
+        if (info->kind == CONN_CLIENT && info->ipc_client[0] && info->ipc_notify[0]) {
+            json_object_set_new(o, "ipc_client", json_string(info->ipc_client));
+            json_object_set_new(o, "ipc_notify", json_string(info->ipc_notify));
+        } else if (info->kind == CONN_ENGINE && info->ipc_engine[0]) {
+            json_object_set_new(o, "ipc_engine", json_string(info->ipc_engine));
+        }
+    }
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(o);
     return text;
@@ -160,6 +170,52 @@ static ipp_err_t s_get_port(json_t *o, const char *path, const char *name, int *
         return ipp_error_set(err, IPP_ERR_CONN_FILE,
                              "%s: field \"%s\" must be a port number (1-65535)", path, name);
     *port = (int)json_integer_value(v);
+    return IPP_OK;
+}
+
+// s_get_ipc: the optional ipc endpoint name of o into buf; it must be
+// "ipc://" and an absolute path that fits a Unix socket address.
+static ipp_err_t s_get_ipc(json_t *o, const char *path, const char *name, char *buf, size_t size,
+                           ipp_error_t *err)
+{
+    ipp_err_t rc = s_get_string(o, path, name, buf, size, 0, err);
+    if (rc != IPP_OK || !buf[0])
+        return rc;
+    size_t plen = strlen(buf) - (strncmp(buf, "ipc://", 6) == 0 ? 6 : 0);
+    if (strncmp(buf, "ipc:///", 7) != 0 || plen >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                             "%s: field \"%s\" must be \"ipc://\" and an absolute path of at "
+                             "most %zu bytes",
+                             path, name, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    return IPP_OK;
+}
+
+// s_check_ipc: the optional ipc endpoints of kind and the host they are
+// on; an endpoint without the host is refused (a peer could not tell).
+static ipp_err_t s_check_ipc(json_t *o, const char *path, conn_kind_t kind, conn_info_t *info,
+                             ipp_error_t *err)
+{
+    ipp_err_t rc;
+    if ((rc = s_get_string(o, path, "host_id", info->host_id, sizeof info->host_id, 0, err)) !=
+        IPP_OK)
+        return rc;
+    if (kind == CONN_CLIENT) {
+        if ((rc = s_get_ipc(o, path, "ipc_client", info->ipc_client, sizeof info->ipc_client,
+                            err)) != IPP_OK ||
+            (rc = s_get_ipc(o, path, "ipc_notify", info->ipc_notify, sizeof info->ipc_notify,
+                            err)) != IPP_OK)
+            return rc;
+        if (!info->ipc_client[0] != !info->ipc_notify[0])
+            return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                                 "%s: fields \"ipc_client\" and \"ipc_notify\" go together", path);
+    } else if ((rc = s_get_ipc(o, path, "ipc_engine", info->ipc_engine, sizeof info->ipc_engine,
+                               err)) != IPP_OK) {
+        return rc;
+    }
+    if ((info->ipc_client[0] || info->ipc_engine[0]) && !info->host_id[0])
+        return ipp_error_set(err, IPP_ERR_CONN_FILE,
+                             "%s: an ipc endpoint needs field \"host_id\" (the controller's host)",
+                             path);
     return IPP_OK;
 }
 
@@ -267,6 +323,8 @@ static ipp_err_t s_check(json_t *o, const char *path, conn_kind_t kind, conn_inf
             goto out;
         }
     }
+    if ((rc = s_check_ipc(o, path, kind, info, err)) != IPP_OK)
+        goto out;
     json_t *pid = json_object_get(o, "controller_pid");
     if (json_is_integer(pid))
         info->controller_pid = (int)json_integer_value(pid);
@@ -409,6 +467,59 @@ char *conn_endpoint(const conn_info_t *info, int port, char *buf, size_t size)
     else
         snprintf(buf, size, "%s://%s:%d", info->transport, info->ip, port);
     return buf;
+}
+
+bool conn_host_id(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    char boot[64] = "";
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return false;
+    bool ok = fgets(boot, sizeof boot, f) != NULL;
+    fclose(f);
+    boot[strcspn(boot, "\n")] = '\0';
+    struct stat st;
+    if (!ok || !boot[0] || stat("/proc/self/ns/net", &st) != 0)
+        return false;
+    int n = snprintf(buf, size, "%s/net:%llu", boot, (unsigned long long)st.st_ino);
+    if (n < 0 || (size_t)n >= size) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+bool conn_ipc_endpoint(const char *profile_dir, const char *name, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "ipc://%s/security/ipc-%s.sock", profile_dir, name);
+    if (n < 0 || (size_t)n >= size || profile_dir[0] != '/' ||
+        (size_t)n - 6 >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+char *conn_peer_endpoint(const conn_info_t *info, conn_sock_t which, char *buf, size_t size)
+{
+    const char *ipc = which == CONN_SOCK_CLIENT   ? info->ipc_client
+                      : which == CONN_SOCK_NOTIFY ? info->ipc_notify
+                                                  : info->ipc_engine;
+    const char *transport = getenv("IPP_TRANSPORT");
+    char here[CONN_HOST_ID_MAX];
+    // A colleague on the same host with a file from `ipp keys new` may not
+    // enter the owner's security/ folder: TCP then, not a silent wait.
+    if (ipc[0] && info->host_id[0] && !(transport && strcmp(transport, "tcp") == 0) &&
+        conn_host_id(here, sizeof here) && strcmp(here, info->host_id) == 0 &&
+        access(ipc + 6, W_OK) == 0) {
+        snprintf(buf, size, "%s", ipc);
+        return buf;
+    }
+    int port = which == CONN_SOCK_CLIENT   ? info->client_port
+               : which == CONN_SOCK_NOTIFY ? info->notify_port
+                                           : info->engine_port;
+    return conn_endpoint(info, port, buf, size);
 }
 
 ipp_err_t conn_ipp_dir(char *buf, size_t size, ipp_error_t *err)

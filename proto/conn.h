@@ -6,8 +6,13 @@
  * (engine port). Each holds the transport, ip, ports, the MAC key (base64),
  * the signature scheme, and the controller's Curve public key when Curve
  * is on. A connection file made for one Curve key (`ipp keys new`) also
- * holds that key's name and pair. Reading one checks its mode, every field
- * and the key, and names the file and the field in any error.
+ * holds that key's name and pair. When the controller also listens on
+ * ipc:// (Unix sockets in the profile's security/ folder, so only the
+ * profile's owner can connect), the files carry those endpoints too, with
+ * the controller host's identity: a peer uses ipc only when it runs on
+ * that host (same boot, same network namespace), else TCP. Reading one
+ * checks its mode, every field and the key, and names the file and the
+ * field in any error.
  *
  * Key files hold a Curve key pair alone (the controller's server key, in
  * the profile's security/ folder): written once, atomically, mode 0600,
@@ -28,23 +33,34 @@
 
 typedef enum { CONN_CLIENT = 0, CONN_ENGINE = 1 } conn_kind_t;
 
+// An ipc endpoint: "ipc://" and a Unix socket path (at most 107 bytes).
+#define CONN_IPC_MAX 120
+#define CONN_HOST_ID_MAX 80
+
 // What a connection file says.
 typedef struct conn_info_t {
-    conn_kind_t kind;           // which file this is
-    char transport[8];          // "tcp"
-    char ip[64];                // address to connect to
-    int client_port;            // controller ROUTER for clients (client file)
-    int notify_port;            // controller PUB (client file)
-    int engine_port;            // controller ROUTER for engines (engine file)
-    uint8_t key[WIRE_KEY_MAX];  // MAC key
-    size_t key_len;             // its length
-    char scheme[32];            // signature scheme, WIRE_SCHEME
-    char curve_server_key[41];  // Z85 public key; "" when Curve is off
-    char curve_public_key[41];  // this peer's Z85 public key; "" = none in the file
-    char curve_secret_key[41];  // its Z85 secret key (with a public key only)
-    char key_name[65];          // the name the key is recorded under; "" = none
-    int controller_pid;         // pid of the controller that wrote it, 0 = unknown
+    conn_kind_t kind;                // which file this is
+    char transport[8];               // "tcp"
+    char ip[64];                     // address to connect to
+    int client_port;                 // controller ROUTER for clients (client file)
+    int notify_port;                 // controller PUB (client file)
+    int engine_port;                 // controller ROUTER for engines (engine file)
+    uint8_t key[WIRE_KEY_MAX];       // MAC key
+    size_t key_len;                  // its length
+    char scheme[32];                 // signature scheme, WIRE_SCHEME
+    char curve_server_key[41];       // Z85 public key; "" when Curve is off
+    char curve_public_key[41];       // this peer's Z85 public key; "" = none in the file
+    char curve_secret_key[41];       // its Z85 secret key (with a public key only)
+    char key_name[65];               // the name the key is recorded under; "" = none
+    int controller_pid;              // pid of the controller that wrote it, 0 = unknown
+    char ipc_client[CONN_IPC_MAX];   // "ipc://…" for clients (client file); "" = none
+    char ipc_notify[CONN_IPC_MAX];   // "ipc://…" for notifications (client file)
+    char ipc_engine[CONN_IPC_MAX];   // "ipc://…" for engines (engine file)
+    char host_id[CONN_HOST_ID_MAX];  // the controller's host, conn_host_id; "" = none
 } conn_info_t;
+
+// Which of the controller's sockets a peer connects to.
+typedef enum { CONN_SOCK_CLIENT, CONN_SOCK_NOTIFY, CONN_SOCK_ENGINE } conn_sock_t;
 
 #define CONN_SERVER_KEY_FILE "curve-server.key"
 
@@ -92,6 +108,23 @@ ipp_err_t conn_keypair_load(const char *path, bool create, char pub[41], char se
 
 // conn_endpoint: "tcp://IP:PORT" into buf; IPv6 addresses get brackets.
 char *conn_endpoint(const conn_info_t *info, int port, char *buf, size_t size);
+
+// conn_host_id: this process's host as "BOOT_ID/net:INODE" (the kernel's
+// boot id and the network namespace's inode) into buf: two processes with
+// the same id reach the same Unix sockets and the same loopback. false (and
+// "") when /proc cannot tell.
+bool conn_host_id(char *buf, size_t size);
+
+// conn_ipc_endpoint: "ipc://PROFILE/security/ipc-NAME.sock" into buf; false
+// when the path does not fit a Unix socket address (then TCP alone serves).
+bool conn_ipc_endpoint(const char *profile_dir, const char *name, char *buf, size_t size);
+
+// conn_peer_endpoint: where a peer connects for socket which: the file's
+// ipc endpoint when it has one, names this host (conn_host_id), this
+// process may connect to it (the socket is there and writable: another
+// account sharing the host may not enter the profile's folder) and
+// $IPP_TRANSPORT is not "tcp"; else the TCP endpoint (conn_endpoint).
+char *conn_peer_endpoint(const conn_info_t *info, conn_sock_t which, char *buf, size_t size);
 
 // conn_ipp_dir: $IPP_DIR, else $HOME/.ipp, into buf. IPP_ERR_INVALID if
 // neither is set or it does not fit.

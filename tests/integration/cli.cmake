@@ -33,6 +33,14 @@ add_test(NAME integration_curve
 set_tests_properties(integration_curve PROPERTIES TIMEOUT 180
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
 
+# Peers on the controller's host over ipc://, others (and IPP_TRANSPORT=tcp)
+# over TCP; socket files across a kill -9 and --no-ipc.
+add_test(NAME integration_ipc
+  COMMAND ${CMAKE_CURRENT_LIST_DIR}/test_ipc.sh $<TARGET_FILE_DIR:ipp-controller>
+          $<TARGET_FILE_DIR:ipp-engine> $<TARGET_FILE:ipp_cli>)
+set_tests_properties(integration_ipc PROPERTIES TIMEOUT 120
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
+
 # CurveZMQ between two hosts: a network namespace joined by a veth pair,
 # a capture on the veth (tcpdump). Skipped (77) where namespaces are refused.
 add_test(NAME integration_netns

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_curve.sh CTL_DIR ENG_DIR IPP IPP_QUERY CURVE_PEER — CurveZMQ end to
-# end with the real binaries on 127.0.0.1: a controller with --curve, keys
-# made by `ipp keys new`, an engine and clients with their own keys.
+# end with the real binaries on this host (so over ipc): a controller with
+# --curve, keys made by `ipp keys new`, an engine and clients with their
+# own keys.
 # Checks: a task round trip names its key in the audit; an unknown key, an
 # engine key on the client socket and a client key on the engine socket
 # are refused with nothing recorded; a key revoked while its client is
@@ -94,7 +95,7 @@ tasks=$(sqlite3 "$db" "SELECT count(*) FROM tasks")
 # by its own time limit if it waited.
 "$ipp" --request-timeout 60 --connection "$dir/mallory.json" run -- echo nope >"$dir/out" 2>&1
 [ $? = 1 ] || fail "an unknown key got in: $(cat "$dir/out")"
-grep -q "the controller at tcp://127.0.0.1:[0-9]* refused the Curve key mallory of $dir/mallory.json" \
+grep -q "the controller at ipc://$sec/ipc-client.sock refused the Curve key mallory of $dir/mallory.json" \
     "$dir/out" || fail "unknown key: $(cat "$dir/out")"
 
 # An engine key on the client socket: a client file holding node1's pair.
@@ -127,7 +128,8 @@ for _ in $(seq 50); do
 done
 grep -q "refused (wrong socket): key bob from" "$dir/ctl.log" || fail "bob as an engine not refused"
 grep -q "refused (wrong socket): key node1 from" "$dir/ctl.log" || fail "node1 as a client not refused"
-grep -q "refused (unknown key): key .* from 127.0.0.1" "$dir/ctl.log" || fail "mallory not logged"
+grep -q "refused (unknown key): key .* from localhost:" "$dir/ctl.log" ||
+    fail "mallory not logged"
 kill -9 $bobeng
 "$ipp" status | grep -q "^1 engine" || fail "bob's engine registered"
 # Logged once each, however often they retried.

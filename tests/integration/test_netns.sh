@@ -131,6 +131,11 @@ ip netns exec "$ns" "$eng" --connection "$sec/keys/far-engine.json" >"$dir/curve
 pids+=($!)
 client=$sec/keys/far-client.json
 wait_engine curve "$client"
+# The file names the controller's Unix sockets, but the namespace is
+# another host: the engine must take TCP.
+grep -q ipc_engine "$sec/keys/far-engine.json" || fail "no ipc endpoint in the engine's file"
+grep -q "connecting to tcp://$here:" "$dir/curve/eng.log" ||
+    fail "the engine in $ns did not connect over TCP: $(head -5 "$dir/curve/eng.log")"
 # Tasks run, results come back, to the second host.
 for i in 1 2 3; do
     out=$(inside "$ipp" --connection "$client" run --wait -- echo "task $i from $there") ||

@@ -213,6 +213,93 @@ START_TEST(test_profile_folders)
 }
 END_TEST
 
+// The ipc endpoints round trip; a peer takes them only on the
+// controller's host and without IPP_TRANSPORT=tcp; each bad field is
+// refused by name.
+START_TEST(test_ipc_endpoints)
+{
+    char path[512], ep[CONN_IPC_MAX], here[CONN_HOST_ID_MAX];
+    ck_assert(conn_host_id(here, sizeof here));
+    ck_assert_ptr_nonnull(strstr(here, "/net:"));
+    conn_info_t w, r;
+    conn_info_init(&w, CONN_CLIENT);
+    conn_info_new_key(&w);
+    w.client_port = 50001;
+    w.notify_port = 50002;
+    ck_assert_int_eq(conn_profile_prepare(s_dir, NULL), IPP_OK);
+    ck_assert(conn_ipc_endpoint(s_dir, "client", w.ipc_client, sizeof w.ipc_client));
+    snprintf(path, sizeof path, "ipc://%s/security/ipc-client.sock", s_dir);
+    ck_assert_str_eq(w.ipc_client, path);
+    ck_assert(conn_ipc_endpoint(s_dir, "notify", w.ipc_notify, sizeof w.ipc_notify));
+    // Stand-ins for the controller's socket files (what the peer checks is
+    // that it may open them).
+    s_write_raw(w.ipc_client + 6, "", 0600);
+    s_write_raw(w.ipc_notify + 6, "", 0600);
+    snprintf(w.host_id, sizeof w.host_id, "%s", here);
+    snprintf(path, sizeof path, "%s/client.json", s_dir);
+    ipp_error_t err;
+    ck_assert_int_eq(conn_write(path, &w, &err), IPP_OK);
+    ck_assert_int_eq(conn_read(path, CONN_CLIENT, &r, &err), IPP_OK);
+    ck_assert_str_eq(r.ipc_client, w.ipc_client);
+    ck_assert_str_eq(r.ipc_notify, w.ipc_notify);
+    ck_assert_str_eq(r.host_id, here);
+
+    unsetenv("IPP_TRANSPORT");
+    ck_assert_str_eq(conn_peer_endpoint(&r, CONN_SOCK_CLIENT, ep, sizeof ep), w.ipc_client);
+    ck_assert_str_eq(conn_peer_endpoint(&r, CONN_SOCK_NOTIFY, ep, sizeof ep), w.ipc_notify);
+    // A socket this process may not open (gone, here): TCP.
+    unlink(w.ipc_notify + 6);
+    ck_assert_str_eq(conn_peer_endpoint(&r, CONN_SOCK_NOTIFY, ep, sizeof ep),
+                     "tcp://127.0.0.1:50002");
+    s_write_raw(w.ipc_notify + 6, "", 0600);
+    setenv("IPP_TRANSPORT", "tcp", 1);
+    ck_assert_str_eq(conn_peer_endpoint(&r, CONN_SOCK_CLIENT, ep, sizeof ep),
+                     "tcp://127.0.0.1:50001");
+    unsetenv("IPP_TRANSPORT");
+    // Another host (or another network namespace): TCP.
+    snprintf(r.host_id, sizeof r.host_id, "00000000-0000-0000-0000-000000000000/net:1");
+    ck_assert_str_eq(conn_peer_endpoint(&r, CONN_SOCK_NOTIFY, ep, sizeof ep),
+                     "tcp://127.0.0.1:50002");
+    // No ipc in the file: TCP.
+    conn_info_t e;
+    conn_info_init(&e, CONN_ENGINE);
+    e.engine_port = 50003;
+    snprintf(e.host_id, sizeof e.host_id, "%s", here);
+    ck_assert_str_eq(conn_peer_endpoint(&e, CONN_SOCK_ENGINE, ep, sizeof ep),
+                     "tcp://127.0.0.1:50003");
+
+    // A profile path too long for a Unix socket address: no ipc endpoint.
+    char longdir[200];
+    memset(longdir, 'a', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    ck_assert(!conn_ipc_endpoint(longdir, "engine", ep, sizeof ep));
+    ck_assert_str_eq(ep, "");
+    ck_assert(!conn_ipc_endpoint("relative", "engine", ep, sizeof ep));
+
+#define S_BASE                                                                                     \
+    "{\"kind\":\"client\",\"transport\":\"tcp\",\"ip\":\"127.0.0.1\","                             \
+    "\"signature_scheme\":\"" WIRE_SCHEME                                                          \
+    "\",\"client_port\":1,\"notify_port\":2,\"key\":\"" GOOD_KEY "\","
+    s_expect(S_BASE "\"host_id\":\"h\",\"ipc_client\":\"tcp://x:1\",\"ipc_notify\":\"ipc:///n\"}",
+             IPP_ERR_CONN_FILE, "ipc_client");
+    s_expect(S_BASE "\"host_id\":\"h\",\"ipc_client\":\"ipc://rel\",\"ipc_notify\":\"ipc:///n\"}",
+             IPP_ERR_CONN_FILE, "ipc_client");
+    s_expect(S_BASE "\"host_id\":\"h\",\"ipc_client\":\"ipc:///c\"}", IPP_ERR_CONN_FILE,
+             "go together");
+    s_expect(S_BASE "\"ipc_client\":\"ipc:///c\",\"ipc_notify\":\"ipc:///n\"}", IPP_ERR_CONN_FILE,
+             "host_id");
+    s_expect(S_BASE "\"host_id\":7}", IPP_ERR_CONN_FILE, "host_id");
+    char text[512];
+    snprintf(text, sizeof text,
+             S_BASE "\"host_id\":\"h\",\"ipc_client\":\"ipc://%s\","
+                    "\"ipc_notify\":\"ipc:///n\"}",
+             longdir);
+    s_expect(text, IPP_ERR_CONN_FILE, "ipc_client");
+#undef S_BASE
+}
+END_TEST
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -224,6 +311,7 @@ int main(void)
     tcase_add_test(tc, test_each_error_names_file_and_field);
     tcase_add_test(tc, test_permissions_and_missing_file);
     tcase_add_test(tc, test_profile_folders);
+    tcase_add_test(tc, test_ipc_endpoints);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
