@@ -148,10 +148,12 @@ static size_t s_alive_engines(void)
 // Peers holding the key register as engines, many times each, and never
 // send a heartbeat: none of them is sent a task, the real engines run
 // everything, and the fakes are unregistered once the heartbeat timeout
-// (1 s here) has passed.
+// (3 s here: long enough that on a loaded machine the first fakes are
+// still registered when the last one is) has passed.
 START_TEST(test_registration_flood_gets_no_work)
 {
-    h_up(&C, &K, 2, NULL);
+    const char *args[] = {"--heartbeat-misses", "15", NULL};
+    h_up(&C, &K, 2, args);
     enum { PEERS = 40, EACH = 5, N = 20 };
     static h_client_t peers[PEERS];
     for (int i = 0; i < PEERS; i++) {
@@ -179,7 +181,7 @@ START_TEST(test_registration_flood_gets_no_work)
     }
     const char *left = "SELECT count(*) FROM engines WHERE uuid LIKE 'fake-%' AND "
                        "unregistered IS NULL";
-    int64_t until = ipp_clock_mono_us() + 10 * 1000000;
+    int64_t until = ipp_clock_mono_us() + 20 * 1000000;
     while ((s_alive_engines() > 2 || h_db_int(&C, left) != 0) && ipp_clock_mono_us() < until)
         usleep(100000);
     ck_assert_uint_eq(s_alive_engines(), 2);
