@@ -13,7 +13,12 @@ app.conf.update(
     task_serializer="json",
     result_serializer="json",
     accept_content=["json"],
-    worker_prefetch_multiplier=1,
+    # Celery's default of 4 messages per worker process, kept on purpose:
+    # at 1, kombu's Redis transport (5.2) stops BRPOP while the one message
+    # is unacknowledged and sends the next BRPOP only when the worker's
+    # event loop next wakes, up to its 1-second poll timeout later, so a
+    # solo worker ran 1-3 tasks/s and a benchmark outlived every timeout.
+    worker_prefetch_multiplier=4,
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
 )

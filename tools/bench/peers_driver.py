@@ -85,6 +85,9 @@ def descendants(pid):
 
 
 def run_dask(a):
+    # Only errors from distributed's loggers (the workers inherit this):
+    # at close, workers still heartbeating the scheduler log tracebacks.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     import dask
     from distributed import Client, LocalCluster, wait
 
@@ -151,16 +154,24 @@ def run_celery(a):
     from peers_celery_app import app, noop as cnoop
 
     ok = True
+    # Both workers up: a broadcast ping answered by two distinct node names
+    # (workers sharing a name share one pidbox queue, and only one of them
+    # would answer). limit=2 returns as soon as both have.
     deadline = time.monotonic() + 60
     while True:
-        replies = app.control.ping(timeout=1.0) or []
-        if len(replies) >= 2:
+        names = set()
+        for reply in app.control.ping(timeout=1.0, limit=2) or []:
+            names.update(reply)
+        if len(names) >= 2:
             break
         if time.monotonic() > deadline:
-            print("celery: %d of 2 workers answered" % len(replies), file=sys.stderr)
+            print("celery: %d of 2 workers answered a ping (%s)" % (len(names), ", ".join(sorted(names))),
+                  file=sys.stderr)
             return False
+        time.sleep(0.1)
+    # Warm-up, bounded: a worker that takes no tasks fails here, not later.
     for r in [cnoop.delay() for _ in range(20)]:
-        r.get(timeout=a.timeout)
+        r.get(timeout=min(a.timeout, 60))
     if a.throughput:
         n = a.throughput
         t0 = time.perf_counter()
@@ -190,12 +201,18 @@ def run_celery(a):
         t1 = time.perf_counter()
         r.get(timeout=a.timeout)
         t2 = time.perf_counter()
-        # Every link's result is in the backend when the chain finished.
+        # Every link succeeded. A worker sends the next link before it
+        # stores its own result, so the last one may finish before the one
+        # before it is stored: wait for each, then ask its state.
         bad = 0
         p = r
         links = 0
         while p is not None:
             links += 1
+            try:
+                p.get(timeout=min(a.timeout, 60))
+            except Exception:
+                pass
             if p.state != "SUCCESS":
                 bad += 1
             p = p.parent
