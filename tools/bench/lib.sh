@@ -57,6 +57,8 @@ s_tree() {
 bench_cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    # A script's own processes that are not in $live (started by a driver).
+    if declare -F bench_cleanup_extra >/dev/null; then bench_cleanup_extra || true; fi
     # shellcheck disable=SC2086
     [ -n "${live// /}" ] && s_stop $live
     if [ "$keep" = 1 ] || [ -n "$failures" ]; then
