@@ -10,3 +10,14 @@ add_test(NAME integration_bench
           --out ${CMAKE_CURRENT_BINARY_DIR}/bench-smoke.json)
 set_tests_properties(integration_bench PROPERTIES TIMEOUT 300
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+# tools/bench/compare --peers all at tiny counts (--quick, no Python-API
+# workloads: those are test_bench_driver.py's): ipp, IPython Parallel,
+# Dask, Celery and beanstalkd each produce their figures and ratios, and
+# compare leaves no process behind. Correctness only; skipped when a
+# peer's package is missing (tools/setup --bench).
+add_test(NAME integration_compare_peers
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_compare_peers.sh ${CMAKE_BINARY_DIR}
+          ${CMAKE_CURRENT_BINARY_DIR}/compare-peers-smoke.json)
+set_tests_properties(integration_compare_peers PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
