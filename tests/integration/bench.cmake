@@ -15,7 +15,7 @@ set_tests_properties(integration_bench PROPERTIES TIMEOUT 300
 # workloads: those are test_bench_driver.py's): ipp, IPython Parallel,
 # Dask, Celery and beanstalkd each produce their figures and ratios, and
 # compare leaves no process behind. Correctness only; skipped when a
-# peer's package is missing (tools/setup --bench).
+# peer's package is missing (tools/setup).
 add_test(NAME integration_compare_peers
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_compare_peers.sh ${CMAKE_BINARY_DIR}
           ${CMAKE_CURRENT_BINARY_DIR}/compare-peers-smoke.json)

@@ -8,7 +8,7 @@
 # when it has exited, no process of that session (servers, workers,
 # clusters) may be left. Correctness only: no figure's size is asserted.
 # The figures land in OUT (JSON). Skipped (77) when a peer's Debian
-# package is missing: tools/setup --bench installs them.
+# package is missing: tools/setup installs them.
 set -u
 build=$1
 out=$2
@@ -18,7 +18,7 @@ for pkg in python3-ipyparallel python3-distributed python3-celery python3-redis 
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
-    echo "SKIP: missing Debian package(s):$missing (tools/setup --bench installs them)"
+    echo "SKIP: missing Debian package(s):$missing (tools/setup installs them)"
     exit 77
 fi
 tmp=$(mktemp -d /tmp/ipp-compare-peers-XXXXXX)
