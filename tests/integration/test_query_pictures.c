@@ -143,7 +143,7 @@ static void s_up(void)
         h_task_t t = {.shell = "sleep 0.05", .target = i % 2, .label = label};
         h_submit(&K, &t, stream_ids[i]);
     }
-    h_result_t res[N_WF > N_STREAM ? N_WF : N_STREAM];
+    h_result_t res[(int)N_WF > (int)N_STREAM ? (int)N_WF : (int)N_STREAM];
     ck_assert_uint_eq(h_collect(&K, stream_ids, N_STREAM, res, 30000), N_STREAM);
     for (int i = 0; i < N_STREAM; i++) {
         ck_assert_int_eq(res[i].status, IPP__STATUS__OK);
