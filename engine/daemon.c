@@ -125,7 +125,9 @@ static void s_connect_failed(eng_daemon_t *self, const ipp_error_t *err)
 // s_register: send a registration request; false if it did not go out.
 static bool s_register(eng_daemon_t *self)
 {
-    size_t nq = self->current ? 1 : 0, nh = 0;
+    size_t nq = self->current && !self->in_worker ? 1 : 0, nh = 0;
+    for (eng_job_t *j = self->pipe_head; j; j = j->next)
+        nq++;
     for (eng_job_t *j = self->queue_head; j; j = j->next)
         nq++;
     for (eng_held_t *h = self->held_head; h; h = h->next)
@@ -141,8 +143,10 @@ static bool s_register(eng_daemon_t *self)
         return false;  // tried again next interval
     }
     size_t k = 0;
-    if (self->current)
+    if (self->current && !self->in_worker)
         running[k++] = self->current->msg_id;
+    for (eng_job_t *j = self->pipe_head; j; j = j->next)
+        running[k++] = j->msg_id;
     for (eng_job_t *j = self->queue_head; j; j = j->next)
         running[k++] = j->msg_id;
     k = 0;
@@ -278,7 +282,6 @@ eng_daemon_t *eng_daemon_new(const eng_daemon_opts_t *opts, ipp_error_t *err)
     self->misses = S_DEFAULT_MISSES;
     pthread_mutex_init(&self->mu, NULL);
     pthread_cond_init(&self->cv, NULL);
-    eng_result_init(&self->work_res);
     if (sodium_init() < 0) {
         ipp_error_set(err, IPP_ERR_IO, "libsodium failed to initialise");
         goto fail;
@@ -457,12 +460,7 @@ void eng_daemon_stop(eng_daemon_t *self)
         return;
     self->running = false;
     if (self->worker_started) {
-        atomic_store(&self->cancel, 1);
-        pthread_mutex_lock(&self->mu);
-        self->worker_quit = true;
-        pthread_cond_signal(&self->cv);
-        pthread_mutex_unlock(&self->mu);
-        pthread_join(self->worker, NULL);
+        eng_tasks_stop_worker(self);
         self->worker_started = false;
         // The worker left without finishing its job: nothing to send.
         self->in_worker = false;

@@ -33,8 +33,19 @@ typedef struct eng_job_t {
     Ipp__TaskRequest *req;           // decoded request, owned
     zmq_msg_t *bufs;                 // argument buffers, owned
     size_t n_bufs;                   // how many
-    struct eng_job_t *next;          // FIFO link
+    struct eng_job_t *next;          // FIFO link (in the queue or the pipe)
+    uint64_t seq;                    // its number once handed to the worker
+    bool aheadable;                  // a call the worker may hand ahead
+    // Under the daemon's mu while in the pipe:
+    int state;          // ENG_JOB_* (pipe only)
+    int64_t deadline;   // mono µs its wall-time limit passes; 0 = none
+    atomic_int cancel;  // abort it (IPP_CALL_CANCEL_*)
+    eng_result_t res;   // its result once ENG_JOB_DONE
+    bool ahead_done;    // handed ahead already (the worker's own)
 } eng_job_t;
+
+// Where a job handed to the worker is.
+enum { ENG_JOB_HANDED = 0, ENG_JOB_RUNNING = 1, ENG_JOB_DONE = 2 };
 
 // A finished task whose result the controller has not acknowledged.
 typedef struct eng_held_t {
@@ -71,32 +82,39 @@ struct eng_daemon_t {
     char connect_error[sizeof(((ipp_error_t *)0)->msg)];  // the last connect failure logged
     uint64_t beat_seq;                                    // heartbeat counter
     eng_job_t *queue_head, *queue_tail;                   // tasks waiting, FIFO
-    eng_job_t *current;                                   // the task in progress
+    eng_job_t *current;                                   // the task in progress (for
+                                                          // calls: the pipe's head)
     eng_runner_t *runner;                                 // its child process (command tasks)
     eng_guard_t *guard;                                   // kills commands if the engine dies
     bool in_worker;                                       // it is a call on the worker thread
-    int64_t call_deadline;              // mono µs when that call passes its wall-time
-                                        // limit; 0 = no limit
-    eng_held_t *held_head, *held_tail;  // results not acknowledged
-    size_t n_unsent;                    // of them, the last ones: not sent yet
-    bool batches;                       // the controller takes RESULT_BATCH
-    ipp_strmap_t *jobs_idx;             // msg_id → queued or running job
-    ipp_strmap_t *held_idx;             // msg_id → held result
-    bool stopping;                      // STOP received
-    bool started;                       // eng_daemon_start was called
-    bool running;                       // started and not stopped: run may loop
-    bool clear_pending;                 // clear the namespace when idle
+    eng_held_t *held_head, *held_tail;                    // results not acknowledged
+    size_t n_unsent;                                      // of them, the last ones: not sent yet
+    bool batches;                                         // the controller takes RESULT_BATCH
+    ipp_strmap_t *jobs_idx;                               // msg_id → queued or running job
+    ipp_strmap_t *held_idx;                               // msg_id → held result
+    bool stopping;                                        // STOP received
+    bool started;                                         // eng_daemon_start was called
+    bool running;                                         // started and not stopped: run may loop
+    bool clear_pending;                                   // clear the namespace when idle
     // worker thread
-    pthread_t worker;       // runs slow calls
-    bool worker_started;    // joined at stop
-    pthread_mutex_t mu;     // guards the three below
-    pthread_cond_t cv;      // signals a job or quit
-    eng_job_t *work;        // job for the worker, NULL = none
-    bool work_done;         // the worker finished work
-    bool worker_quit;       // leave
-    eng_result_t work_res;  // the worker's result
-    atomic_int cancel;      // abort the running call
-    int efd;                // eventfd: worker → loop
+    pthread_t worker;     // runs slow calls
+    bool worker_started;  // joined at stop
+    // The pipe: calls handed to the worker, in order, until the loop
+    // collects their results. Its links and ends change under mu, only by
+    // the loop (which may read them without it); the worker runs them one
+    // at a time and may hand the ones behind the running one ahead
+    // (ipp_plugin_set_ahead) when all of them can be.
+    pthread_mutex_t mu;                // guards the pipe's states and the below
+    pthread_cond_t cv;                 // signals a job or quit
+    eng_job_t *pipe_head, *pipe_tail;  // the pipe
+    size_t n_pipe;                     // jobs in it
+    eng_job_t *work_next;              // the next one for the worker; NULL = none
+    eng_job_t *work_running;           // the one it runs; NULL = none
+    bool worker_quit;                  // leave
+    bool work_signalled;               // efd written since the loop last collected
+    _Atomic int64_t run_deadline;      // work_running's deadline while not cancelled
+    uint64_t next_seq;                 // numbers for the jobs handed over
+    int efd;                           // eventfd: worker → loop
 };
 
 // eng_daemon_send: send a message without waiting; false if it could not
@@ -155,6 +173,10 @@ void eng_tasks_resend(eng_daemon_t *self);
 
 // eng_tasks_worker: the worker thread's body (arg: the daemon).
 void *eng_tasks_worker(void *arg);
+
+// eng_tasks_stop_worker: cancel every call handed to the worker and join
+// it (what it had not finished is not sent).
+void eng_tasks_stop_worker(eng_daemon_t *self);
 
 // eng_tasks_fini: free every job and held result (the worker is joined
 // and the runner gone).

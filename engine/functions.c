@@ -19,11 +19,12 @@
 #include <string.h>
 
 typedef struct s_fn_t {
-    char *name;         // registered name, owned
-    char *origin;       // "builtin" or plugin path, owned
-    ipp_call_fn_t fn;   // the code, owned by origin
-    void *userdata;     // its argument, owned by origin
-    const void *owner;  // tag for removal, borrowed
+    char *name;           // registered name, owned
+    char *origin;         // "builtin" or plugin path, owned
+    ipp_call_fn_t fn;     // the code, owned by origin
+    ipp_call_fn_t ahead;  // its send-ahead hook, or NULL
+    void *userdata;       // its argument, owned by origin
+    const void *owner;    // tag for removal, borrowed
 } s_fn_t;
 
 struct eng_functions_t {
@@ -42,6 +43,8 @@ typedef struct s_ctx_t {
     eng_capture_t err;         // the task's stderr
     eng_namespace_t *ns;       // the engine namespace, borrowed, may be NULL
     const atomic_int *cancel;  // abort flag, borrowed, may be NULL
+    uint64_t seq;              // the task's number, 0 = none
+    int64_t started;           // start reported by the function; 0 = none
     bool failed;               // the function set an error
     bool nomem;                // something it asked for could not be stored
 } s_ctx_t;
@@ -177,6 +180,16 @@ static void s_set_fini(ipp_plugin_registry_t *pub, ipp_plugin_fini_fn_t fini, vo
     eng_registration_t *reg = (eng_registration_t *)pub;
     reg->fini = fini;
     reg->fini_state = state;
+}
+
+static int s_set_ahead(ipp_plugin_registry_t *pub, const char *name, ipp_call_fn_t ahead)
+{
+    eng_registration_t *reg = (eng_registration_t *)pub;
+    s_fn_t *f = (s_fn_t *)s_lookup(reg->functions, name);
+    if (!f || f->owner != reg->owner || !ahead)
+        return -1;
+    f->ahead = ahead;
+    return 0;
 }
 
 static size_t s_nargs(const ipp_call_ctx_t *pub)
@@ -381,6 +394,20 @@ static int s_cancelled(const ipp_call_ctx_t *pub)
     return v == IPP_CALL_CANCEL_WALL_TIME ? v : v ? IPP_CALL_CANCEL_ABORT : 0;
 }
 
+static uint64_t s_call_seq(const ipp_call_ctx_t *pub)
+{
+    return ((const s_ctx_t *)pub)->seq;
+}
+
+static int s_set_started(ipp_call_ctx_t *pub, int64_t wall_us)
+{
+    s_ctx_t *ctx = (s_ctx_t *)pub;
+    if (wall_us <= 0 || !ctx->res)
+        return -1;
+    ctx->started = wall_us;
+    return 0;
+}
+
 static const ipp_plugin_api_t s_api = {
     .abi_version = IPP_PLUGIN_ABI_VERSION,
     .size = sizeof(ipp_plugin_api_t),
@@ -399,6 +426,9 @@ static const ipp_plugin_api_t s_api = {
     .write_stderr = s_write_stderr,
     .set_traceback = s_set_traceback,
     .set_summary = s_set_summary,
+    .set_ahead = s_set_ahead,
+    .call_seq = s_call_seq,
+    .set_started = s_set_started,
 };
 
 void eng_registration_init(eng_registration_t *reg, eng_functions_t *functions, const void *owner,
@@ -433,6 +463,7 @@ ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name, cons
         .res = res,
         .ns = opts ? opts->ns : NULL,
         .cancel = opts ? opts->cancel : NULL,
+        .seq = opts ? opts->seq : 0,
     };
     eng_capture_init(&ctx.out, opts ? opts->stdout_limit : 0);
     eng_capture_init(&ctx.err, opts ? opts->stdout_limit : 0);
@@ -479,5 +510,40 @@ ipp_err_t eng_functions_call(const eng_functions_t *self, const char *name, cons
     eng_capture_finish(&ctx.err, &res->stderr_data, &res->stderr_truncated);
     eng_capture_fini(&ctx.err);
     res->completed = ipp_clock_now_us();
+    if (ctx.started > 0 && ctx.started <= res->completed)
+        res->started = ctx.started;
+    return IPP_OK;
+}
+
+bool eng_functions_has_ahead(const eng_functions_t *self, const char *name)
+{
+    const s_fn_t *f = s_lookup(self, name);
+    return f && f->ahead;
+}
+
+ipp_err_t eng_functions_ahead(const eng_functions_t *self, const char *name, const eng_span_t *args,
+                              size_t nargs, const eng_call_opts_t *opts)
+{
+    const s_fn_t *f = s_lookup(self, name);
+    if (!f || !f->ahead)
+        return IPP_ERR_NOT_FOUND;
+    // No result, no namespace: only the arguments, the number and the
+    // cancel flag are there (a write or an error lands nowhere).
+    eng_result_t scratch;
+    eng_result_init(&scratch);
+    s_ctx_t ctx = {
+        .pub = {.api = &s_api},
+        .args = args,
+        .nargs = args ? nargs : 0,
+        .res = &scratch,
+        .cancel = opts ? opts->cancel : NULL,
+        .seq = opts ? opts->seq : 0,
+    };
+    eng_capture_init(&ctx.out, 1);
+    eng_capture_init(&ctx.err, 1);
+    f->ahead(&ctx.pub, f->userdata);
+    eng_capture_fini(&ctx.out);
+    eng_capture_fini(&ctx.err);
+    eng_result_fini(&scratch);
     return IPP_OK;
 }

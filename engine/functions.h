@@ -67,7 +67,20 @@ typedef struct eng_call_opts_t {
                                // value) to abort, IPP_CALL_CANCEL_WALL_TIME when
                                // the wall-time limit passed; NULL = never
     size_t stdout_limit;       // bound on stdout and on stderr; 0 = 1 MiB
+    uint64_t seq;              // the task's number (ipp_call_seq); 0 = none
 } eng_call_opts_t;
+
+// eng_functions_has_ahead: whether name has a send-ahead hook
+// (ipp_plugin_set_ahead).
+bool eng_functions_has_ahead(const eng_functions_t *self, const char *name);
+
+// eng_functions_ahead: hand the task numbered opts->seq to name's
+// send-ahead hook (args borrowed for the call; opts->cancel may say it is
+// already cancelled). Nothing is produced; the task must later go through
+// eng_functions_call with the same seq and args. IPP_ERR_NOT_FOUND when
+// name has no hook.
+ipp_err_t eng_functions_ahead(const eng_functions_t *self, const char *name, const eng_span_t *args,
+                              size_t nargs, const eng_call_opts_t *opts);
 
 // eng_functions_call: run name(args) now, on this thread, and fill res
 // (which the caller initialised): started/completed, stdout, stderr,

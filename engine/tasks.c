@@ -29,6 +29,7 @@ static void s_job_free(eng_job_t *job)
     for (size_t i = 0; i < job->n_bufs; i++)
         zmq_msg_close(&job->bufs[i]);
     free(job->bufs);
+    eng_result_fini(&job->res);
     free(job);
 }
 
@@ -273,40 +274,128 @@ void eng_tasks_ack(eng_daemon_t *self, const Ipp__ResultAck *ack)
 
 // ------------------------------------------------------------ worker
 
+// Most calls behind the running one handed ahead at once.
+#define S_AHEAD_MAX 32
+// Most calls in the pipe (running, handed ahead, or waiting to be).
+#define S_PIPE_MAX 256
+
+// s_call_job: run job's call on this thread into job->res.
+static void s_call_job(eng_daemon_t *self, eng_job_t *job, eng_result_t *res)
+{
+    eng_spans_t args;
+    if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
+        eng_call_opts_t co = {self->ns, &job->cancel, self->opts.output_limit, job->seq};
+        eng_functions_call(self->functions, job->req->call->function, args.v, args.n, &co, res);
+    } else {
+        eng_result_set_error(res, ENG_STATUS_ERROR, "MemoryError", "no memory for arguments");
+    }
+    eng_spans_fini(&args);
+}
+
+// s_ahead_job: hand job ahead to its function's hook; false when its
+// arguments cannot be described (the ones behind it must wait then).
+static bool s_ahead_job(eng_daemon_t *self, eng_job_t *job)
+{
+    eng_spans_t args;
+    if (eng_spans_init(&args, job->bufs, job->n_bufs) != IPP_OK)
+        return false;
+    eng_call_opts_t co = {NULL, &job->cancel, self->opts.output_limit, job->seq};
+    eng_functions_ahead(self->functions, job->req->call->function, args.v, args.n, &co);
+    eng_spans_fini(&args);
+    return true;
+}
+
 void *eng_tasks_worker(void *arg)
 {
     eng_daemon_t *self = arg;
     pthread_mutex_lock(&self->mu);
     for (;;) {
-        while (!self->work && !self->worker_quit)
+        while (!self->work_next && !self->worker_quit)
             pthread_cond_wait(&self->cv, &self->mu);
         if (self->worker_quit)
             break;
-        eng_job_t *job = self->work;
+        eng_job_t *job = self->work_next;
+        self->work_next = job->next;
+        job->state = ENG_JOB_RUNNING;
+        int64_t limit = job->req->call->wall_limit_us;
+        job->deadline = limit > 0 ? ipp_clock_mono_us() + limit : 0;
+        self->work_running = job;
+        atomic_store(&self->run_deadline, atomic_load(&job->cancel) ? 0 : job->deadline);
+        // This one and the ones behind it, in order, for the send-ahead
+        // hook: jobs in the pipe stay until their result is collected, so
+        // the pointers outlive the lock.
+        eng_job_t *ahead[S_AHEAD_MAX + 1];
+        size_t n_ahead = 0;
+        // Marked before the lock goes: the loop no longer takes them back.
+        for (eng_job_t *j = job; j && j->aheadable && n_ahead < S_AHEAD_MAX + 1; j = j->next)
+            if (!j->ahead_done) {
+                j->ahead_done = true;
+                ahead[n_ahead++] = j;
+            }
         pthread_mutex_unlock(&self->mu);
 
+        for (size_t i = 0; i < n_ahead; i++) {
+            if (s_ahead_job(self, ahead[i]))
+                continue;
+            // offered again, in order, before the call after this one
+            pthread_mutex_lock(&self->mu);
+            for (size_t k = i; k < n_ahead; k++)
+                ahead[k]->ahead_done = false;
+            pthread_mutex_unlock(&self->mu);
+            break;
+        }
         eng_result_t res;
         eng_result_init(&res);
-        eng_spans_t args;
-        if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
-            eng_call_opts_t co = {self->ns, &self->cancel, self->opts.output_limit};
-            eng_functions_call(self->functions, job->req->call->function, args.v, args.n, &co,
-                               &res);
-        } else {
-            eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError", "no memory for arguments");
-        }
-        eng_spans_fini(&args);
+        s_call_job(self, job, &res);
 
         pthread_mutex_lock(&self->mu);
-        eng_result_move(&self->work_res, &res);
-        self->work = NULL;
-        self->work_done = true;
-        uint64_t one = 1;
-        if (write(self->efd, &one, sizeof one) < 0)
-            IPP_LOGE(self->log, "worker cannot signal the loop: %s", strerror(errno));
+        eng_result_move(&job->res, &res);
+        job->state = ENG_JOB_DONE;
+        self->work_running = NULL;
+        atomic_store(&self->run_deadline, 0);
+        // One wake-up of the loop for whatever finishes before it looks.
+        if (!self->work_signalled) {
+            self->work_signalled = true;
+            uint64_t one = 1;
+            if (write(self->efd, &one, sizeof one) < 0)
+                IPP_LOGE(self->log, "worker cannot signal the loop: %s", strerror(errno));
+        }
     }
     pthread_mutex_unlock(&self->mu);
     return NULL;
+}
+
+void eng_tasks_stop_worker(eng_daemon_t *self)
+{
+    pthread_mutex_lock(&self->mu);
+    for (eng_job_t *j = self->pipe_head; j; j = j->next)
+        atomic_store(&j->cancel, IPP_CALL_CANCEL_ABORT);
+    self->worker_quit = true;
+    pthread_cond_signal(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+    pthread_join(self->worker, NULL);
+}
+
+// s_pipe_add: hand job to the worker, behind the pipe's others.
+static void s_pipe_add(eng_daemon_t *self, eng_job_t *job)
+{
+    job->seq = ++self->next_seq;
+    job->state = ENG_JOB_HANDED;
+    job->next = NULL;
+    pthread_mutex_lock(&self->mu);
+    if (self->pipe_tail)
+        self->pipe_tail->next = job;
+    else
+        self->pipe_head = job;
+    self->pipe_tail = job;
+    self->n_pipe++;
+    if (!self->work_next) {
+        self->work_next = job;
+        pthread_cond_signal(&self->cv);
+    }
+    pthread_mutex_unlock(&self->mu);
+    self->current = self->pipe_head;
+    self->in_worker = true;
 }
 
 // ------------------------------------------------------------ tasks
@@ -316,6 +405,16 @@ static bool s_quick(const eng_daemon_t *self, const char *fn)
 {
     const char *origin = eng_functions_origin(self->functions, fn);
     return origin && strcmp(origin, "builtin") == 0 && strcmp(fn, "sleep") != 0;
+}
+
+// s_aheadable: whether job is a call the worker may hand ahead (and so
+// one that may follow a running one of its kind into the pipe).
+static bool s_aheadable(const eng_daemon_t *self, const eng_job_t *job)
+{
+    const Ipp__TaskRequest *r = job->req;
+    return r->kind_case == IPP__TASK_REQUEST__KIND_CALL && !s_quick(self, r->call->function) &&
+           !(r->call->has_wall_limit_us && r->call->wall_limit_us < 0) &&
+           eng_functions_has_ahead(self->functions, r->call->function);
 }
 
 // s_guard: the live command guard, started again if it died; NULL if it
@@ -365,6 +464,16 @@ static bool s_start_command(eng_daemon_t *self, eng_job_t *job)
 
 void eng_tasks_start(eng_daemon_t *self)
 {
+    // Calls that can be handed ahead follow a running one into the pipe.
+    while (self->in_worker && self->queue_head && !self->stopping && self->n_pipe < S_PIPE_MAX &&
+           self->pipe_tail->aheadable && s_aheadable(self, self->queue_head)) {
+        eng_job_t *job = self->queue_head;
+        self->queue_head = job->next;
+        if (!self->queue_head)
+            self->queue_tail = NULL;
+        job->aheadable = true;
+        s_pipe_add(self, job);
+    }
     while (!self->current && self->queue_head && !self->stopping) {
         eng_job_t *job = self->queue_head;
         self->queue_head = job->next;
@@ -384,7 +493,7 @@ void eng_tasks_start(eng_daemon_t *self)
             if (s_quick(self, fn)) {
                 eng_spans_t args;
                 if (eng_spans_init(&args, job->bufs, job->n_bufs) == IPP_OK) {
-                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit};
+                    eng_call_opts_t co = {self->ns, NULL, self->opts.output_limit, 0};
                     eng_functions_call(self->functions, fn, args.v, args.n, &co, &res);
                 } else {
                     eng_result_set_error(&res, ENG_STATUS_ERROR, "MemoryError",
@@ -404,16 +513,9 @@ void eng_tasks_start(eng_daemon_t *self)
                 s_job_free(job);
                 continue;
             }
-            self->call_deadline =
-                r->call->wall_limit_us > 0 ? ipp_clock_mono_us() + r->call->wall_limit_us : 0;
-            atomic_store(&self->cancel, 0);
-            pthread_mutex_lock(&self->mu);
-            self->work = job;
-            self->work_done = false;
-            pthread_cond_signal(&self->cv);
-            pthread_mutex_unlock(&self->mu);
-            self->current = job;
-            self->in_worker = true;
+            job->aheadable = s_aheadable(self, job);
+            s_pipe_add(self, job);
+            eng_tasks_start(self);  // the ones that may follow it
             return;
         }
         case IPP__TASK_REQUEST__KIND_NS: {
@@ -449,31 +551,61 @@ void eng_tasks_start(eng_daemon_t *self)
     }
 }
 
-// s_current_done: collect the result of the task in progress.
-static void s_current_done(eng_daemon_t *self)
+// s_clear_if_idle: a namespace clear asked for during tasks, once none runs.
+static void s_clear_if_idle(eng_daemon_t *self)
+{
+    if (self->clear_pending && !self->current) {
+        eng_namespace_clear(self->ns);
+        self->clear_pending = false;
+    }
+}
+
+// s_command_done: collect the result of the command in progress.
+static void s_command_done(eng_daemon_t *self)
 {
     eng_job_t *job = self->current;
     eng_result_t res;
     eng_result_init(&res);
-    bool is_command = self->runner != NULL;
-    if (self->runner) {
-        eng_runner_take_result(self->runner, &res);
-        eng_runner_destroy(&self->runner);
-    } else {
-        pthread_mutex_lock(&self->mu);
-        eng_result_move(&res, &self->work_res);
-        self->work_done = false;
-        pthread_mutex_unlock(&self->mu);
-        self->in_worker = false;
-        self->call_deadline = 0;
-    }
+    eng_runner_take_result(self->runner, &res);
+    eng_runner_destroy(&self->runner);
     self->current = NULL;
-    s_finish(self, job, &res, is_command);
+    s_finish(self, job, &res, true);
     s_job_free(job);
-    if (self->clear_pending) {
-        eng_namespace_clear(self->ns);
-        self->clear_pending = false;
+    s_clear_if_idle(self);
+}
+
+// s_pipe_collect: keep and send the results the worker finished, in order.
+static void s_pipe_collect(eng_daemon_t *self)
+{
+    eng_job_t *done = NULL;
+    pthread_mutex_lock(&self->mu);
+    self->work_signalled = false;
+    if (self->pipe_head && self->pipe_head->state == ENG_JOB_DONE) {
+        done = self->pipe_head;
+        eng_job_t *last = done;
+        self->n_pipe--;
+        while (last->next && last->next->state == ENG_JOB_DONE) {
+            last = last->next;
+            self->n_pipe--;
+        }
+        self->pipe_head = last->next;
+        if (!self->pipe_head)
+            self->pipe_tail = NULL;
+        last->next = NULL;
     }
+    pthread_mutex_unlock(&self->mu);
+    self->current = self->pipe_head;
+    self->in_worker = self->pipe_head != NULL;
+    while (done) {
+        eng_job_t *job = done;
+        done = job->next;
+        eng_result_t res;
+        eng_result_init(&res);
+        eng_result_move(&res, &job->res);
+        s_finish(self, job, &res, false);
+        s_job_free(job);
+    }
+    s_clear_if_idle(self);
 }
 
 // s_known: whether msg_id is queued, running or held here.
@@ -518,6 +650,7 @@ static void s_take(eng_daemon_t *self, const char *id, Ipp__TaskRequest *r, wire
         goto drop;  // the controller requeues it when this engine is lost
     }
     memcpy(job->msg_id, id, sizeof job->msg_id);
+    eng_result_init(&job->res);
     job->req = r;
     for (size_t i = 0; i < nb; i++) {
         zmq_msg_init(&job->bufs[i]);
@@ -567,13 +700,46 @@ void eng_tasks_receive_batch(eng_daemon_t *self, wire_msg_t *msg)
 
 void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
 {
-    if (self->current && strcmp(self->current->msg_id, msg_id) == 0) {
-        if (self->runner)
-            eng_runner_abort(self->runner);
-        else
-            atomic_store(&self->cancel, 1);
+    if (self->runner && self->current && strcmp(self->current->msg_id, msg_id) == 0) {
+        eng_runner_abort(self->runner);
         return;
     }
+    // In the pipe: running, handed ahead or waiting for the worker, it is
+    // the worker's to stop (a call handed ahead may have begun elsewhere).
+    // One that only waits in it (not started, not handed ahead) leaves it
+    // at once, as from the queue.
+    bool found = false;
+    eng_job_t *gone = NULL;
+    pthread_mutex_lock(&self->mu);
+    for (eng_job_t *j = self->pipe_head, *prev = NULL; j && !found; prev = j, j = j->next) {
+        if (strcmp(j->msg_id, msg_id) != 0 || j->state == ENG_JOB_DONE)
+            continue;
+        found = true;
+        if (j->state == ENG_JOB_HANDED && !j->ahead_done && j != self->pipe_head) {
+            prev->next = j->next;
+            if (self->pipe_tail == j)
+                self->pipe_tail = prev;
+            if (self->work_next == j)
+                self->work_next = j->next;
+            self->n_pipe--;
+            gone = j;
+            break;
+        }
+        atomic_store(&j->cancel, IPP_CALL_CANCEL_ABORT);
+        if (j == self->work_running)
+            atomic_store(&self->run_deadline, 0);
+    }
+    pthread_mutex_unlock(&self->mu);
+    if (gone) {
+        eng_result_t res;
+        eng_result_init(&res);
+        eng_result_set_error(&res, ENG_STATUS_ABORTED, "TaskAborted", "aborted before it ran");
+        res.started = res.completed = ipp_clock_now_us();
+        s_finish(self, gone, &res, false);
+        s_job_free(gone);
+    }
+    if (found)
+        return;
     eng_job_t *prev = NULL;
     for (eng_job_t *j = self->queue_head; j; prev = j, j = j->next) {
         if (strcmp(j->msg_id, msg_id) != 0)
@@ -596,26 +762,29 @@ void eng_tasks_abort(eng_daemon_t *self, const char *msg_id)
 
 int64_t eng_tasks_deadline(const eng_daemon_t *self)
 {
-    return self->in_worker && atomic_load(&self->cancel) == 0 ? self->call_deadline : 0;
+    return self->in_worker ? atomic_load(&self->run_deadline) : 0;
 }
 
 void eng_tasks_collect(eng_daemon_t *self)
 {
-    if (self->in_worker && self->call_deadline && atomic_load(&self->cancel) == 0 &&
-        ipp_clock_mono_us() >= self->call_deadline) {
-        IPP_LOGI(self->log, "task %s: wall-time limit reached; stopping the call",
-                 self->current->msg_id);
-        atomic_store(&self->cancel, IPP_CALL_CANCEL_WALL_TIME);
-    }
     if (self->in_worker) {
-        pthread_mutex_lock(&self->mu);
-        bool done = self->work_done;
-        pthread_mutex_unlock(&self->mu);
-        if (done)
-            s_current_done(self);
+        int64_t dl = atomic_load(&self->run_deadline);
+        if (dl && ipp_clock_mono_us() >= dl) {
+            pthread_mutex_lock(&self->mu);
+            eng_job_t *j = self->work_running;
+            if (j && j->deadline && atomic_load(&j->cancel) == 0 &&
+                ipp_clock_mono_us() >= j->deadline) {
+                IPP_LOGI(self->log, "task %s: wall-time limit reached; stopping the call",
+                         j->msg_id);
+                atomic_store(&j->cancel, IPP_CALL_CANCEL_WALL_TIME);
+                atomic_store(&self->run_deadline, 0);
+            }
+            pthread_mutex_unlock(&self->mu);
+        }
+        s_pipe_collect(self);
     }
     if (self->runner && eng_runner_poll(self->runner))
-        s_current_done(self);
+        s_command_done(self);
 }
 
 void eng_tasks_resend(eng_daemon_t *self)
@@ -629,8 +798,17 @@ void eng_tasks_resend(eng_daemon_t *self)
 
 void eng_tasks_fini(eng_daemon_t *self)
 {
-    s_job_free(self->current);
+    if (self->current && self->current != self->pipe_head)
+        s_job_free(self->current);
     self->current = NULL;
+    while (self->pipe_head) {
+        eng_job_t *j = self->pipe_head;
+        self->pipe_head = j->next;
+        s_job_free(j);
+    }
+    self->pipe_tail = self->work_next = self->work_running = NULL;
+    self->n_pipe = 0;
+    self->in_worker = false;
     while (self->queue_head) {
         eng_job_t *j = self->queue_head;
         self->queue_head = j->next;
@@ -645,5 +823,4 @@ void eng_tasks_fini(eng_daemon_t *self)
     }
     self->held_tail = NULL;
     self->n_unsent = 0;
-    eng_result_fini(&self->work_res);
 }

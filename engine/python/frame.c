@@ -49,11 +49,17 @@ static int s_send_iov(int fd, struct iovec *iov, size_t n)
 
 int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts, size_t nparts)
 {
+    return py_frame_send_at(fd, kind, seq, 0, parts, nparts);
+}
+
+int py_frame_send_at(int fd, uint32_t kind, uint64_t seq, int64_t at_us, const struct iovec *parts,
+                     size_t nparts)
+{
     if (nparts > PY_FRAME_MAX_PARTS) {
         errno = EMSGSIZE;
         return -1;
     }
-    py_head_t h = {.kind = kind, .nparts = (uint32_t)nparts, .seq = seq};
+    py_head_t h = {.kind = kind, .nparts = (uint32_t)nparts, .seq = seq, .at_us = at_us};
     size_t niov = 2 + nparts;
     uint64_t *lens = nparts ? malloc(nparts * sizeof *lens) : NULL;
     struct iovec *iov = malloc(niov * sizeof *iov);

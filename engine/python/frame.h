@@ -5,7 +5,9 @@
  * then nparts 64-bit lengths, then the parts' bytes back to back, all in
  * the machine's byte order (both ends are the same machine and build).
  * Requests carry a task's argument buffers as parts; the host answers with
- * output frames while the task runs and one final frame. This file is
+ * output frames while the task runs and one final frame. Requests may be
+ * several ahead of the answers (the host runs them in order, one at a
+ * time); every answer names its request by seq. This file is
  * compiled into both programs, so it uses nothing but libc; it never
  * allocates on behalf of the caller except where a function says so.
  */
@@ -41,11 +43,17 @@ typedef struct py_head_t {
     uint32_t kind;    // PY_*
     uint32_t nparts;  // parts that follow
     uint64_t seq;     // the request this belongs to (requests number themselves)
+    int64_t at_us;    // PY_DONE_*: when the host started the task (µs since the
+                      // epoch); 0 elsewhere
 } py_head_t;
 
 // py_frame_send: write one whole frame (blocking; EINTR retried; never
 // raises SIGPIPE). parts are borrowed. Returns 0, or -1 with errno set.
 int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts, size_t nparts);
+
+// py_frame_send_at: py_frame_send with the header's at_us set.
+int py_frame_send_at(int fd, uint32_t kind, uint64_t seq, int64_t at_us, const struct iovec *parts,
+                     size_t nparts);
 
 // py_read_full: read exactly n bytes into buf (blocking, EINTR retried).
 // Returns 0, 1 at end of file before n bytes, or -1 with errno set.

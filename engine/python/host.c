@@ -14,8 +14,10 @@
  * code — also inside time.sleep and other interruptible calls. The plugin
  * repeats the request every 100 ms until the task answers, so one that
  * came while the task was still being read, or just before the code
- * entered a blocking call, is not lost. Code that does not return is
- * killed by the plugin after a grace period.
+ * entered a blocking call, is not lost. A request naming a task not
+ * running yet (one sent ahead and cancelled before its turn) is kept, and
+ * that task is answered stopped without running. Code that does not
+ * return is killed by the plugin after a grace period.
  *
  * Built without sanitizers: it runs the system's libpython, which an ASan
  * runtime would not load into. The only globals are what the signal
@@ -34,21 +36,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static int s_fd = -1;                     // the socket to the plugin
-static volatile sig_atomic_t s_in_task;   // a task runs now
-static volatile sig_atomic_t s_task_seq;  // its sequence number (low bits)
-static volatile sig_atomic_t s_reason;    // 1 abort, 2 wall time, 0 none
-static volatile sig_atomic_t s_tripped;   // this task's interrupt is tripped
-static uint64_t s_seq;                    // the full sequence number
+static int s_fd = -1;                         // the socket to the plugin
+static volatile sig_atomic_t s_in_task;       // a task runs now
+static volatile sig_atomic_t s_task_seq;      // its sequence number (low bits)
+static volatile sig_atomic_t s_reason;        // 1 abort, 2 wall time, 0 none
+static volatile sig_atomic_t s_tripped;       // this task's interrupt is tripped
+static volatile sig_atomic_t s_early_seq;     // a stop for a task not started yet
+static volatile sig_atomic_t s_early_reason;  // its reason (as s_reason)
+static uint64_t s_seq;                        // the full sequence number
 
 // s_on_stop: a stop request; only one for the running task counts.
 static void s_on_stop(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    if (!s_in_task || si->si_code != SI_QUEUE || si->si_value.sival_int != s_task_seq)
+    if (si->si_code != SI_QUEUE)
         return;
+    if (!s_in_task || si->si_value.sival_int != s_task_seq) {
+        // For a task sent ahead that has not started: it is skipped.
+        s_early_reason = 0;
+        s_early_seq = si->si_value.sival_int;
+        s_early_reason = sig == SIGUSR2 ? 2 : 1;
+        return;
+    }
     // The plugin repeats its request until the task answers: only the
     // first trips Python's handler (the stop is raised once, not again in
     // the code's cleanup); the others still wake a blocking call, whose
@@ -114,12 +126,26 @@ static PyObject *s_module_init(void)
 // ------------------------------------------------------------- helpers
 
 // s_send_text: one frame of kind whose parts are C strings.
-static int s_send_text(uint32_t kind, uint64_t seq, const char *const *texts, size_t n)
+static int s_send_text_at(uint32_t kind, uint64_t seq, int64_t at, const char *const *texts,
+                          size_t n)
 {
     struct iovec parts[3];
     for (size_t i = 0; i < n && i < 3; i++)
         parts[i] = (struct iovec){.iov_base = (void *)texts[i], .iov_len = strlen(texts[i])};
-    return py_frame_send(s_fd, kind, seq, parts, n < 3 ? n : 3);
+    return py_frame_send_at(s_fd, kind, seq, at, parts, n < 3 ? n : 3);
+}
+
+static int s_send_text(uint32_t kind, uint64_t seq, const char *const *texts, size_t n)
+{
+    return s_send_text_at(kind, seq, 0, texts, n);
+}
+
+// s_now_us: the wall clock, µs since the epoch.
+static int64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 // s_exc_text: "Name: message" of the pending exception, cleared; caller
@@ -145,9 +171,9 @@ static char *s_exc_text(char *ename, size_t size)
     return text ? text : strdup("");
 }
 
-// s_answer: send run()'s answer ret (a tuple (ok, [parts…])) for seq.
-// Returns 0, or -1 when the socket failed.
-static int s_answer(PyObject *ret, uint64_t seq)
+// s_answer: send run()'s answer ret (a tuple (ok, [parts…])) for seq,
+// which started at `at`. Returns 0, or -1 when the socket failed.
+static int s_answer(PyObject *ret, uint64_t seq, int64_t at)
 {
     int ok = -1;
     PyObject *parts = NULL;
@@ -163,7 +189,7 @@ static int s_answer(PyObject *ret, uint64_t seq)
         if (ret)
             snprintf(ename, sizeof ename, "SystemError");
         const char *t[3] = {ename, evalue ? evalue : "", ""};
-        int rc = s_send_text(PY_DONE_ERROR, seq, t, 3);
+        int rc = s_send_text_at(PY_DONE_ERROR, seq, at, t, 3);
         free(evalue);
         return rc;
     }
@@ -183,12 +209,12 @@ static int s_answer(PyObject *ret, uint64_t seq)
         char ename[128];
         char *evalue = s_exc_text(ename, sizeof ename);
         const char *t[3] = {ename, evalue, "a result part is not a contiguous buffer"};
-        rc = s_send_text(PY_DONE_ERROR, seq, t, 3);
+        rc = s_send_text_at(PY_DONE_ERROR, seq, at, t, 3);
         free(evalue);
         goto out;
     }
     Py_BEGIN_ALLOW_THREADS rc =
-        py_frame_send(s_fd, ok ? PY_DONE_OK : PY_DONE_ERROR, seq, iov, (size_t)n);
+        py_frame_send_at(s_fd, ok ? PY_DONE_OK : PY_DONE_ERROR, seq, at, iov, (size_t)n);
     Py_END_ALLOW_THREADS out : for (Py_ssize_t i = 0; i < got; i++) PyBuffer_Release(&views[i]);
     free(views);
     free(iov);
@@ -315,10 +341,26 @@ int main(int argc, char **argv)
         s_reason = 0;
         s_tripped = 0;
         s_in_task = 1;
+        int64_t at = s_now_us();
+        if (s_early_reason && s_early_seq == s_task_seq) {
+            // stopped while it waited its turn: it does not run
+            int early = s_early_reason;
+            s_in_task = 0;
+            s_early_reason = 0;
+            Py_DECREF(parts);
+            const char *t[3] = {early == 2 ? "WallTimeExceeded" : "TaskAborted",
+                                early == 2
+                                    ? "the task ran past its wall-time limit before it started"
+                                    : "the task was aborted before it started",
+                                ""};
+            if (s_send_text_at(PY_DONE_ERROR, h.seq, at, t, 3) != 0)
+                rc = 1;
+            continue;
+        }
         PyObject *ret = PyObject_CallFunction(run, "IO", (unsigned)h.kind, parts);
         s_in_task = 0;
         Py_DECREF(parts);
-        if (s_answer(ret, h.seq) != 0)
+        if (s_answer(ret, h.seq, at) != 0)
             rc = 1;
         Py_XDECREF(ret);
         PyErr_Clear();

@@ -84,6 +84,20 @@ def _stream(n):
                             errors="backslashreplace", write_through=False)
 
 
+# The task streams are made once and flushed at the end of every task (a
+# fresh pair per task cost a third of a no-op task); one the code closed
+# or replaced with an object of its own is made again.
+_streams = [None, None]
+
+
+def _task_streams():
+    for i in (0, 1):
+        s = _streams[i]
+        if s is None or s.closed:
+            _streams[i] = _stream(i + 1)
+    return _streams[0], _streams[1]
+
+
 def _dumps(value):
     """A protocol-5 pickle of value and its out-of-band buffers."""
     bufs = []
@@ -237,7 +251,7 @@ def _text(s):
 def run(kind, parts):
     """One task: (True, [summary, result parts…]) or (False, [ename,
     evalue, traceback]). Never raises."""
-    out, err = _stream(1), _stream(2)
+    out, err = _task_streams()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
     try:

@@ -10,6 +10,19 @@
  * on), Python's allocator stays out of the engine, and a host that hangs
  * or dies costs its namespace, never the engine.
  *
+ * Send-ahead (ipp_plugin_set_ahead): while a Python task runs, the engine
+ * hands the plugin the Python tasks queued behind it; each is written to
+ * the host at once (s_ahead) and noted in a FIFO of tasks in flight, so
+ * the host runs them back to back and answers each as it ends. When such
+ * a task's own call comes, the plugin only reads its answer. A task is
+ * sent ahead only while every task before it has been sent (a declined
+ * one holds the later ones back until its call) and while the socket has
+ * room for it, so no write can block on a host that is itself blocked
+ * writing answers. When the host is lost (killed after a stop, died) the
+ * tasks in flight behind the one that ended it have not started — the
+ * host runs one at a time, in order — and each is sent again, to a fresh
+ * host, when its call comes.
+ *
  * Stopping: when the call is cancelled (abort, or the engine's wall-time
  * limit) the plugin queues SIGUSR1 / SIGUSR2 with the task's sequence
  * number to the host, which raises TaskAborted / WallTimeExceeded in the
@@ -38,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -57,6 +72,12 @@
 #define S_TICK_MS 50
 // The fd the host finds its socket on.
 #define S_HOST_FD 3
+// Most tasks in flight (sent ahead, not answered yet), and the largest
+// request sent ahead: bigger ones wait for their turn.
+#define S_INFLIGHT_MAX 64
+#define S_AHEAD_FRAME_MAX ((size_t)32768)
+// Room left in the socket's send buffer for a request sent ahead.
+#define S_AHEAD_ROOM ((int)16384)
 
 typedef struct s_state_t s_state_t;
 
@@ -66,12 +87,25 @@ typedef struct s_fn_t {
     uint32_t op;    // PY_OP_*
 } s_fn_t;
 
+// A task sent ahead whose call has not come yet.
+typedef struct s_flight_t {
+    uint64_t call_seq;  // the engine's number for it (ipp_call_seq)
+    uint64_t seq;       // its request's number
+    uint64_t gen;       // the host it went to
+} s_flight_t;
+
 struct s_state_t {
-    char host[PATH_MAX];  // the host program
-    pid_t pid;            // the running host (and its process group); 0 = none
-    int fd;               // our end of its socket; -1 = none
-    uint64_t seq;         // the last request's number
-    s_fn_t fns[5];        // the registered functions' userdata
+    char host[PATH_MAX];                // the host program
+    pid_t pid;                          // the running host (and its process group); 0 = none
+    int fd;                             // our end of its socket; -1 = none
+    int sndbuf;                         // that socket's send buffer, bytes
+    uint64_t gen;                       // which host this is (one more per start)
+    uint64_t seq;                       // the last request's number
+    s_fn_t fns[5];                      // the registered functions' userdata
+    s_flight_t flight[S_INFLIGHT_MAX];  // tasks sent ahead, a ring, oldest first
+    size_t flight_head, n_flight;       // its start and length
+    uint64_t declined_upto;             // the last task declined ahead; 0 = none
+                                        // pending (none is sent ahead until its call)
 };
 
 // A frame read whole: header and parts.
@@ -243,6 +277,10 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     st->pid = pid;
     st->fd = sv[0];
     sv[0] = -1;
+    st->gen++;
+    socklen_t sl = sizeof st->sndbuf;
+    if (getsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &st->sndbuf, &sl) != 0)
+        st->sndbuf = 0;
 
     // READY, or why not
     int64_t until = s_mono_us() + S_START_US;
@@ -317,6 +355,8 @@ static void s_lost(s_state_t *st, ipp_call_ctx_t *ctx, const char *what)
 // final one.
 static bool s_answer(ipp_call_ctx_t *ctx, const s_frame_t *f)
 {
+    if (f->h.kind >= PY_DONE_OK && f->h.at_us > 0)
+        ipp_call_started(ctx, f->h.at_us);
     switch (f->h.kind) {
     case PY_OUT_STDOUT:
     case PY_OUT_STDERR:
@@ -400,28 +440,122 @@ static void s_wait(s_state_t *st, ipp_call_ctx_t *ctx, uint64_t seq)
     }
 }
 
+// s_iov: the call's argument buffers as iovecs (caller frees), their
+// total length in *total; NULL with n > 0 when out of memory.
+static struct iovec *s_iov(ipp_call_ctx_t *ctx, size_t *n, size_t *total)
+{
+    *n = ipp_call_nargs(ctx);
+    *total = 0;
+    struct iovec *iov = *n ? calloc(*n, sizeof *iov) : NULL;
+    if (*n && !iov)
+        return NULL;
+    for (size_t i = 0; i < *n; i++) {
+        size_t len = 0;
+        const void *p = ipp_call_arg(ctx, i, &len);
+        iov[i] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
+        *total += len;
+    }
+    return iov;
+}
+
+// s_decline: task call_seq is not sent ahead, nor any after it until its
+// call.
+static void s_decline(s_state_t *st, uint64_t call_seq)
+{
+    if (call_seq > st->declined_upto)
+        st->declined_upto = call_seq;
+}
+
+// s_ahead: the engine's send-ahead hook: write the task to the host now
+// when it can go without blocking and in order (see the top of the file).
+static void s_ahead(ipp_call_ctx_t *ctx, void *userdata)
+{
+    const s_fn_t *fn = userdata;
+    s_state_t *st = fn->st;
+    uint64_t cseq = ipp_call_seq(ctx);
+    if (!cseq)
+        return;  // an engine that cannot number tasks: nothing goes ahead
+    const s_flight_t *last =
+        st->n_flight ? &st->flight[(st->flight_head + st->n_flight - 1) % S_INFLIGHT_MAX] : NULL;
+    // Not while a host is missing or tasks for a lost one wait to be sent
+    // again: they must go first.
+    if (st->declined_upto || !st->pid || st->fd < 0 || ipp_call_cancelled(ctx) ||
+        st->n_flight >= S_INFLIGHT_MAX || (last && last->gen != st->gen)) {
+        s_decline(st, cseq);
+        return;
+    }
+    size_t n = 0, total = 0;
+    struct iovec *iov = s_iov(ctx, &n, &total);
+    int queued = 0;
+    if ((n && !iov) || total > S_AHEAD_FRAME_MAX || ioctl(st->fd, SIOCOUTQ, &queued) != 0 ||
+        (st->sndbuf && queued + (int)total + S_AHEAD_ROOM > st->sndbuf)) {
+        free(iov);
+        s_decline(st, cseq);
+        return;
+    }
+    uint64_t seq = st->seq + 1;
+    int rc = py_frame_send(st->fd, fn->op, seq, iov, n);
+    free(iov);
+    if (rc != 0) {
+        // The host is gone: whatever was in flight is sent again later.
+        s_stop_host(st, 0, NULL, 0);
+        s_decline(st, cseq);
+        return;
+    }
+    st->seq = seq;
+    st->flight[(st->flight_head + st->n_flight) % S_INFLIGHT_MAX] =
+        (s_flight_t){.call_seq = cseq, .seq = seq, .gen = st->gen};
+    st->n_flight++;
+}
+
+// s_take_flight: the request number of task cseq if it was sent ahead to
+// the host running now; 0 when it must be sent (never sent, or sent to a
+// host that is gone before it started).
+static uint64_t s_take_flight(s_state_t *st, uint64_t cseq)
+{
+    if (!st->n_flight)
+        return 0;
+    s_flight_t f = st->flight[st->flight_head];
+    if (!cseq || f.call_seq != cseq) {
+        // Not the oldest one in flight: a task handed ahead was never
+        // called. The host would run it; start afresh instead.
+        s_stop_host(st, 0, NULL, 0);
+        st->n_flight = 0;
+        st->flight_head = 0;
+        return 0;
+    }
+    st->flight_head = (st->flight_head + 1) % S_INFLIGHT_MAX;
+    st->n_flight--;
+    return f.gen == st->gen && st->pid ? f.seq : 0;
+}
+
 static void s_call(ipp_call_ctx_t *ctx, void *userdata)
 {
     const s_fn_t *fn = userdata;
     s_state_t *st = fn->st;
+    uint64_t cseq = ipp_call_seq(ctx);
+    if (st->declined_upto && cseq >= st->declined_upto)
+        st->declined_upto = 0;  // every task before the next one has been sent
+    uint64_t ahead_seq = s_take_flight(st, cseq);
+    if (ahead_seq) {
+        // The host has it, may be running it or be done: read its answer
+        // (a cancelled one is stopped, or skipped if it has not started).
+        s_wait(st, ctx, ahead_seq);
+        return;
+    }
     if (ipp_call_cancelled(ctx))
         return;
-    size_t n = ipp_call_nargs(ctx);
-    struct iovec *iov = n ? calloc(n, sizeof *iov) : NULL;
+    size_t n = 0, total = 0;
+    struct iovec *iov = s_iov(ctx, &n, &total);
     if (n && !iov) {
         ipp_call_error(ctx, "MemoryError", "no memory for the task's buffers");
         return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
-        const void *p = ipp_call_arg(ctx, i, &len);
-        iov[i] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
     }
     // A host that died while idle is replaced once, before the task starts.
     bool sent = false;
     char why[1024];
     for (int attempt = 0; attempt < 2 && !sent; attempt++) {
-        if (st->pid) {
+        if (st->pid && !st->n_flight) {
             // an idle host has nothing to say: readable means it is gone
             struct pollfd pf = {.fd = st->fd, .events = POLLIN};
             if (poll(&pf, 1, 0) != 0)
@@ -454,8 +588,9 @@ static void s_fini(void *state)
     s_state_t *st = state;
     if (!st)
         return;
-    // end of file lets it finish by itself; a hung one is killed
-    s_stop_host(st, 1000000, NULL, 0);
+    // end of file lets it finish by itself; a hung one is killed, and so
+    // at once is one with tasks sent ahead, which must not run now
+    s_stop_host(st, st->n_flight ? 0 : 1000000, NULL, 0);
     free(st);
 }
 
@@ -498,6 +633,8 @@ int ipp_plugin_init(ipp_plugin_registry_t *reg)
         st->fns[i] = (s_fn_t){.st = st, .op = fns[i].op};
         if (ipp_plugin_register(reg, fns[i].name, s_call, &st->fns[i]) != 0)
             return -1;
+        // an older engine does not send ahead: every task then goes at its turn
+        ipp_plugin_set_ahead(reg, fns[i].name, s_ahead);
     }
     return 0;
 }

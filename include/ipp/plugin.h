@@ -99,6 +99,10 @@ struct ipp_plugin_api_t {
     int (*write_stderr)(ipp_call_ctx_t *ctx, const void *data, size_t len);
     int (*set_traceback)(ipp_call_ctx_t *ctx, const char *text, size_t len);
     int (*set_summary)(ipp_call_ctx_t *ctx, const char *text, size_t len);
+    /* Appended with send-ahead (see ipp_plugin_set_ahead). */
+    int (*set_ahead)(ipp_plugin_registry_t *reg, const char *name, ipp_call_fn_t ahead);
+    uint64_t (*call_seq)(const ipp_call_ctx_t *ctx);
+    int (*set_started)(ipp_call_ctx_t *ctx, int64_t wall_us);
 };
 
 /* IPP_PLUGIN_API_HAS: whether the engine's table has entry `member` (an
@@ -267,6 +271,50 @@ static inline int ipp_call_summary(ipp_call_ctx_t *ctx, const char *text, size_t
     if (!IPP_PLUGIN_API_HAS(ctx->api, set_summary))
         return -1;
     return ctx->api->set_summary(ctx, text, len);
+}
+
+/* ipp_plugin_set_ahead: let the engine hand tasks for the registered
+ * function `name` to `ahead` before their turn, so a plugin that runs them
+ * elsewhere (another process) can start on the next ones while the current
+ * one runs. The engine calls ahead(ctx, userdata) on the calls' thread, in
+ * the tasks' order, at most once per task, only for tasks of such
+ * functions queued directly behind one that runs or was handed ahead, and
+ * before that task's own call. The ctx of an ahead call offers only
+ * ipp_call_nargs, ipp_call_arg, ipp_call_seq and ipp_call_cancelled (what
+ * it writes or sets is dropped). Whatever ahead did, each task is later
+ * called as usual, in order, with the same arguments and ipp_call_seq, its
+ * ctx possibly cancelled from the start; the call must then settle what
+ * ahead began. If ahead declines a task (does nothing with it), it must
+ * decline every later one until that task's call: running them before it
+ * would break the engine's order. The engine may stop (unload the plugin)
+ * with tasks handed ahead and never called. Returns 0, or -1 (name not
+ * registered by this plugin, engine too old). */
+static inline int ipp_plugin_set_ahead(ipp_plugin_registry_t *reg, const char *name,
+                                       ipp_call_fn_t ahead)
+{
+    if (!IPP_PLUGIN_API_HAS(reg->api, set_ahead))
+        return -1;
+    return reg->api->set_ahead(reg, name, ahead);
+}
+
+/* ipp_call_seq: the task's number on this engine (non-zero, increasing in
+ * the order tasks run), the same in its ahead call and its call; 0 when
+ * the engine is too old to number them. */
+static inline uint64_t ipp_call_seq(const ipp_call_ctx_t *ctx)
+{
+    if (!IPP_PLUGIN_API_HAS(ctx->api, call_seq))
+        return 0;
+    return ctx->api->call_seq(ctx);
+}
+
+/* ipp_call_started: when the task really started (µs since the Unix
+ * epoch), where it ran elsewhere and not at the call's own start; recorded
+ * as the task's start. Returns 0, or -1 (not positive, engine too old). */
+static inline int ipp_call_started(ipp_call_ctx_t *ctx, int64_t wall_us)
+{
+    if (!IPP_PLUGIN_API_HAS(ctx->api, set_started))
+        return -1;
+    return ctx->api->set_started(ctx, wall_us);
 }
 
 #ifdef __cplusplus
