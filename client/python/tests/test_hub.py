@@ -126,6 +126,28 @@ def test_abort(py):
         b.get(30)
 
 
+def test_abort_running_with_tasks_queued_behind(py, tmp_path):
+    # The tasks behind the running one are on the engine, most of them
+    # already handed to its Python host: aborting the running one ends it
+    # alone, and every one behind runs once, in order.
+    dv = py[py.ids[0]]
+    dv.execute("log = []", block=True)
+    marker = str(tmp_path / "running")
+    running = dv.execute("import time\nopen(%r, 'w').close()\ntime.sleep(30)\n" % marker)
+    behind = [dv.execute("log.append(%d)" % i) for i in range(6)]
+    for _ in range(3000):
+        if os.path.exists(marker):
+            break
+        time.sleep(0.01)
+    assert os.path.exists(marker)
+    running.abort()
+    with pytest.raises(ipp.TaskAborted):
+        running.get(30)
+    for ar in behind:
+        ar.get(30)
+    assert dv.pull("log", block=True) == list(range(6))
+
+
 def test_require_and_depend(py):
     lv = py.load_balanced_view()
 
