@@ -807,11 +807,12 @@ START_TEST(test_abort_with_tasks_ahead)
     eng_result_t res;
     t_run(&ts[0], &res);
     eng_result_fini(&res);
-    for (int i = 1; i < 5; i++)
-        t_ahead(&ts[i]);
-    // stop task 1 once it runs (the stopper stores into t_cancel: copy)
+    // the stopper first: it clears the marker, which task 1 makes once
+    // it runs (the stopper stores into t_cancel: copied below)
     t_stopper_t st;
     t_stopper_start(&st, IPP_CALL_CANCEL_ABORT);
+    for (int i = 1; i < 5; i++)
+        t_ahead(&ts[i]);
     pthread_join(st.thread, NULL);
     atomic_store(&t_cancel, 0);
     atomic_store(&ts[1].cancel, IPP_CALL_CANCEL_ABORT);
@@ -860,10 +861,12 @@ START_TEST(test_stuck_with_tasks_ahead)
     eng_result_t res;
     t_run(&ts[0], &res);
     eng_result_fini(&res);
-    for (int i = 1; i < 5; i++)
-        t_ahead(&ts[i]);
+    // the stopper first: it clears the marker, which task 1 makes once
+    // it runs (the stopper stores into t_cancel: copied below)
     t_stopper_t st;
     t_stopper_start(&st, IPP_CALL_CANCEL_WALL_TIME);
+    for (int i = 1; i < 5; i++)
+        t_ahead(&ts[i]);
     pthread_join(st.thread, NULL);
     atomic_store(&t_cancel, 0);
     atomic_store(&ts[1].cancel, IPP_CALL_CANCEL_WALL_TIME);
