@@ -6,6 +6,7 @@
 #include "engine/python/frame.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,28 +82,51 @@ out:
     return rc;
 }
 
-int py_read_full(int fd, void *buf, size_t n)
+void py_reader_init(py_reader_t *r, int fd)
+{
+    r->fd = fd;
+    r->start = r->end = 0;
+}
+
+int py_read_full(py_reader_t *r, void *buf, size_t n)
 {
     char *p = buf;
     while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0) {
+        size_t have = r->end - r->start;
+        if (have) {
+            size_t k = have < n ? have : n;
+            memcpy(p, r->buf + r->start, k);
+            r->start += k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        r->start = r->end = 0;
+        // A big read goes straight to its destination; a small one takes
+        // in whatever else has arrived too.
+        bool direct = n >= sizeof r->buf / 2;
+        ssize_t got = read(r->fd, direct ? p : r->buf, direct ? n : sizeof r->buf);
+        if (got < 0) {
             if (errno == EINTR)
                 continue;
             return -1;
         }
-        if (r == 0)
+        if (got == 0)
             return 1;
-        p += r;
-        n -= (size_t)r;
+        if (direct) {
+            p += got;
+            n -= (size_t)got;
+        } else {
+            r->end = (size_t)got;
+        }
     }
     return 0;
 }
 
-int py_frame_read_head(int fd, py_head_t *h, uint64_t **lens)
+int py_frame_read_head(py_reader_t *r, py_head_t *h, uint64_t **lens)
 {
     *lens = NULL;
-    int rc = py_read_full(fd, h, sizeof *h);
+    int rc = py_read_full(r, h, sizeof *h);
     if (rc != 0)
         return rc;
     if (h->nparts > PY_FRAME_MAX_PARTS) {
@@ -116,7 +140,7 @@ int py_frame_read_head(int fd, py_head_t *h, uint64_t **lens)
         errno = ENOMEM;
         return -1;
     }
-    rc = py_read_full(fd, v, h->nparts * sizeof *v);
+    rc = py_read_full(r, v, h->nparts * sizeof *v);
     if (rc != 0) {
         free(v);
         return rc;

@@ -55,14 +55,34 @@ int py_frame_send(int fd, uint32_t kind, uint64_t seq, const struct iovec *parts
 int py_frame_send_at(int fd, uint32_t kind, uint64_t seq, int64_t at_us, const struct iovec *parts,
                      size_t nparts);
 
-// py_read_full: read exactly n bytes into buf (blocking, EINTR retried).
-// Returns 0, 1 at end of file before n bytes, or -1 with errno set.
-int py_read_full(int fd, void *buf, size_t n);
+// A buffered reader of one socket: the frames that arrived together are
+// taken in with one read(2), not three or more each. Embedded, no
+// allocation; the buffer holds only bytes already received.
+#define PY_READER_BUF 65536
+typedef struct py_reader_t {
+    int fd;                   // the socket, borrowed
+    size_t start, end;        // unread bytes: buf[start..end)
+    char buf[PY_READER_BUF];  // what came in
+} py_reader_t;
+
+// py_reader_init: an empty reader of fd (also: forget what is buffered).
+void py_reader_init(py_reader_t *r, int fd);
+
+// py_reader_pending: bytes received and not read yet.
+static inline size_t py_reader_pending(const py_reader_t *r)
+{
+    return r->end - r->start;
+}
+
+// py_read_full: read exactly n bytes into buf (blocking, EINTR retried;
+// large reads go straight into buf). Returns 0, 1 at end of file before n
+// bytes, or -1 with errno set.
+int py_read_full(py_reader_t *r, void *buf, size_t n);
 
 // py_frame_read_head: read a header and its lengths. On 0, *lens is a
 // malloc'ed array of h->nparts lengths (caller frees; NULL when nparts is
 // 0). Returns 0, 1 at end of file, -1 with errno set (EPROTO: the header
 // is out of bounds; ENOMEM).
-int py_frame_read_head(int fd, py_head_t *h, uint64_t **lens);
+int py_frame_read_head(py_reader_t *r, py_head_t *h, uint64_t **lens);
 
 #endif

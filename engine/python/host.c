@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 static int s_fd = -1;                         // the socket to the plugin
+static py_reader_t s_in;                      // what it sent, buffered
 static volatile sig_atomic_t s_in_task;       // a task runs now
 static volatile sig_atomic_t s_task_seq;      // its sequence number (low bits)
 static volatile sig_atomic_t s_reason;        // 1 abort, 2 wall time, 0 none
@@ -236,7 +237,7 @@ static PyObject *s_read_parts(const uint64_t *lens, uint32_t n)
         }
         PyList_SET_ITEM(list, i, b);
         int rc;
-        Py_BEGIN_ALLOW_THREADS rc = py_read_full(s_fd, PyBytes_AS_STRING(b), (size_t)lens[i]);
+        Py_BEGIN_ALLOW_THREADS rc = py_read_full(&s_in, PyBytes_AS_STRING(b), (size_t)lens[i]);
         Py_END_ALLOW_THREADS if (rc != 0)
         {
             Py_DECREF(list);
@@ -296,6 +297,7 @@ int main(int argc, char **argv)
         return 2;
     }
     s_fd = (int)fd;
+    py_reader_init(&s_in, s_fd);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = s_on_stop;
@@ -322,7 +324,7 @@ int main(int argc, char **argv)
         py_head_t h;
         uint64_t *lens = NULL;
         int got;
-        Py_BEGIN_ALLOW_THREADS got = py_frame_read_head(s_fd, &h, &lens);
+        Py_BEGIN_ALLOW_THREADS got = py_frame_read_head(&s_in, &h, &lens);
         Py_END_ALLOW_THREADS if (got != 0)
         {
             if (got < 0)

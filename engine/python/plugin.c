@@ -98,6 +98,7 @@ struct s_state_t {
     char host[PATH_MAX];                // the host program
     pid_t pid;                          // the running host (and its process group); 0 = none
     int fd;                             // our end of its socket; -1 = none
+    py_reader_t in;                     // what it sent, buffered (reset with each host)
     int sndbuf;                         // that socket's send buffer, bytes
     uint64_t gen;                       // which host this is (one more per start)
     uint64_t seq;                       // the last request's number
@@ -131,12 +132,12 @@ static void s_frame_free(s_frame_t *f)
     memset(f, 0, sizeof *f);
 }
 
-// s_frame_read: a whole frame from fd into *f (caller frees with
+// s_frame_read: a whole frame from r into *f (caller frees with
 // s_frame_free, also on failure). 0, 1 at end of file, -1 with errno.
-static int s_frame_read(int fd, s_frame_t *f)
+static int s_frame_read(py_reader_t *r, s_frame_t *f)
 {
     memset(f, 0, sizeof *f);
-    int rc = py_frame_read_head(fd, &f->h, &f->lens);
+    int rc = py_frame_read_head(r, &f->h, &f->lens);
     if (rc != 0) {
         f->h.nparts = 0;
         return rc;
@@ -157,7 +158,7 @@ static int s_frame_read(int fd, s_frame_t *f)
             return -1;
         }
         f->parts[i][f->lens[i]] = '\0';
-        rc = py_read_full(fd, f->parts[i], (size_t)f->lens[i]);
+        rc = py_read_full(r, f->parts[i], (size_t)f->lens[i]);
         if (rc != 0)
             return rc;
     }
@@ -187,6 +188,7 @@ static void s_stop_host(s_state_t *st, int64_t wait_us, char *buf, size_t size)
         close(st->fd);
         st->fd = -1;
     }
+    py_reader_init(&st->in, -1);
     if (st->pid <= 0) {
         if (buf)
             snprintf(buf, size, "is not running");
@@ -277,6 +279,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
     st->pid = pid;
     st->fd = sv[0];
     sv[0] = -1;
+    py_reader_init(&st->in, st->fd);
     st->gen++;
     socklen_t sl = sizeof st->sndbuf;
     if (getsockopt(st->fd, SOL_SOCKET, SO_SNDBUF, &st->sndbuf, &sl) != 0)
@@ -293,7 +296,7 @@ static int s_start_host(s_state_t *st, ipp_call_ctx_t *ctx, char *why, size_t si
         }
         if (n > 0) {
             s_frame_t f;
-            int rc = s_frame_read(st->fd, &f);
+            int rc = s_frame_read(&st->in, &f);
             if (rc == 0 && f.h.kind == PY_READY) {
                 s_frame_free(&f);
                 return 0;
@@ -412,8 +415,9 @@ static void s_wait(s_state_t *st, ipp_call_ctx_t *ctx, uint64_t seq)
                            (double)S_GRACE_US / 1e6);
             return;
         }
+        // answers already taken in need no poll
         struct pollfd pf = {.fd = st->fd, .events = POLLIN};
-        int n = poll(&pf, 1, S_TICK_MS);
+        int n = py_reader_pending(&st->in) ? 1 : poll(&pf, 1, S_TICK_MS);
         if (n < 0 && errno != EINTR) {
             s_lost(st, ctx, "poll failed");
             return;
@@ -421,7 +425,7 @@ static void s_wait(s_state_t *st, ipp_call_ctx_t *ctx, uint64_t seq)
         if (n <= 0)
             continue;
         s_frame_t f;
-        int rc = s_frame_read(st->fd, &f);
+        int rc = s_frame_read(&st->in, &f);
         bool final = false;
         if (rc != 0) {
             s_frame_free(&f);
@@ -558,7 +562,7 @@ static void s_call(ipp_call_ctx_t *ctx, void *userdata)
         if (st->pid && !st->n_flight) {
             // an idle host has nothing to say: readable means it is gone
             struct pollfd pf = {.fd = st->fd, .events = POLLIN};
-            if (poll(&pf, 1, 0) != 0)
+            if (py_reader_pending(&st->in) || poll(&pf, 1, 0) != 0)
                 s_stop_host(st, 0, NULL, 0);
         }
         if (!st->pid && s_start_host(st, ctx, why, sizeof why) != 0) {
