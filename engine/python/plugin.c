@@ -16,9 +16,9 @@
  * the host runs them back to back and answers each as it ends. When such
  * a task's own call comes, the plugin only reads its answer. A task is
  * sent ahead only while every task before it has been sent (a declined
- * one holds the later ones back until its call) and while the socket has
- * room for it, so no write can block on a host that is itself blocked
- * writing answers. When the host is lost (killed after a stop, died) the
+ * one holds the later ones back until its call) and while the requests in
+ * flight fit well within the socket's send buffer, so no write can block
+ * on a host that is itself blocked writing answers. When the host is lost (killed after a stop, died) the
  * tasks in flight behind the one that ended it have not started — the
  * host runs one at a time, in order — and each is sent again, to a fresh
  * host, when its call comes.
@@ -51,8 +51,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,8 +74,10 @@
 // request sent ahead: bigger ones wait for their turn.
 #define S_INFLIGHT_MAX 64
 #define S_AHEAD_FRAME_MAX ((size_t)32768)
-// Room left in the socket's send buffer for a request sent ahead.
-#define S_AHEAD_ROOM ((int)16384)
+// Most bytes of requests in flight: the host has not read them all yet,
+// and they must fit the socket's send buffer (a quarter of it, for the
+// kernel's own overhead per write) so that no write blocks.
+#define S_AHEAD_BYTES ((size_t)65536)
 
 typedef struct s_state_t s_state_t;
 
@@ -92,6 +92,7 @@ typedef struct s_flight_t {
     uint64_t call_seq;  // the engine's number for it (ipp_call_seq)
     uint64_t seq;       // its request's number
     uint64_t gen;       // the host it went to
+    size_t bytes;       // its request's argument bytes
 } s_flight_t;
 
 struct s_state_t {
@@ -105,6 +106,7 @@ struct s_state_t {
     s_fn_t fns[5];                      // the registered functions' userdata
     s_flight_t flight[S_INFLIGHT_MAX];  // tasks sent ahead, a ring, oldest first
     size_t flight_head, n_flight;       // its start and length
+    size_t flight_bytes;                // their requests' argument bytes
     uint64_t declined_upto;             // the last task declined ahead; 0 = none
                                         // pending (none is sent ahead until its call)
 };
@@ -490,9 +492,9 @@ static void s_ahead(ipp_call_ctx_t *ctx, void *userdata)
     }
     size_t n = 0, total = 0;
     struct iovec *iov = s_iov(ctx, &n, &total);
-    int queued = 0;
-    if ((n && !iov) || total > S_AHEAD_FRAME_MAX || ioctl(st->fd, SIOCOUTQ, &queued) != 0 ||
-        (st->sndbuf && queued + (int)total + S_AHEAD_ROOM > st->sndbuf)) {
+    size_t room = st->sndbuf > 0 && (size_t)st->sndbuf / 4 < S_AHEAD_BYTES ? (size_t)st->sndbuf / 4
+                                                                           : S_AHEAD_BYTES;
+    if ((n && !iov) || total > S_AHEAD_FRAME_MAX || st->flight_bytes + total > room) {
         free(iov);
         s_decline(st, cseq);
         return;
@@ -508,8 +510,9 @@ static void s_ahead(ipp_call_ctx_t *ctx, void *userdata)
     }
     st->seq = seq;
     st->flight[(st->flight_head + st->n_flight) % S_INFLIGHT_MAX] =
-        (s_flight_t){.call_seq = cseq, .seq = seq, .gen = st->gen};
+        (s_flight_t){.call_seq = cseq, .seq = seq, .gen = st->gen, .bytes = total};
     st->n_flight++;
+    st->flight_bytes += total;
 }
 
 // s_take_flight: the request number of task cseq if it was sent ahead to
@@ -526,10 +529,12 @@ static uint64_t s_take_flight(s_state_t *st, uint64_t cseq)
         s_stop_host(st, 0, NULL, 0);
         st->n_flight = 0;
         st->flight_head = 0;
+        st->flight_bytes = 0;
         return 0;
     }
     st->flight_head = (st->flight_head + 1) % S_INFLIGHT_MAX;
     st->n_flight--;
+    st->flight_bytes -= f.bytes;
     return f.gen == st->gen && st->pid ? f.seq : 0;
 }
 
