@@ -2,10 +2,17 @@
 # test_restart.sh IPP CTL ENG — local engines restarted by their set's
 # watcher: a cluster of 2 local engines on free ports in a temp $IPP_DIR;
 # one engine killed with SIGKILL is back within 10 s under the same engine
-# id, with 1 restart shown by status; stop leaves no engine, watcher or
+# id, with 1 restart shown by status; a task sent to that engine id (a
+# direct view: ipp px --targets) runs in the new process and succeeds; the
+# new pid is what the set's row (engine_sets.pids), PROFILE/engines.pid
+# and the controller's engines table record. Then the watcher is killed:
+# status calls the set unwatched, an engine killed then stays down and is
+# shown gone, and stop (with the controller killed too, so only the
+# recorded pids are left to go by) leaves no engine, watcher or
 # controller behind (checked by pid). Then an engine that exits 1 on
-# every start after its first is given up (lost, status says so) and its
-# watcher leaves within 30 s.
+# every start after its first is given up (status shows the set lost,
+# "1 lost" and as many restarts as the log has) and its watcher leaves
+# within 30 s.
 set -u
 ipp=$1
 export IPP_CONTROLLER=$2 IPP_ENGINE=$3
@@ -38,7 +45,44 @@ for _ in $(seq 100); do
 done
 [ $ok = 1 ] || fail "engine $id not back: $st"
 grep -q "restarted" "$p/log/nanny-1.log" || fail "restart not logged"
+db=$p/db/tasks.db
+# A task for that engine id alone runs in the new process.
+out=$("$ipp" px --targets "$id" -- sh -c 'echo "ppid=$PPID"' 2>&1) || fail "px --targets $id: $out"
+echo "$out" | grep -q "^\[engine $id\]$" || fail "the task did not run on engine $id: $out"
+echo "$out" | grep -q "^ppid=$new$" || fail "the task did not run in the restarted engine $new: $out"
+# Where the pids are recorded, the new one is (the watcher writes the row
+# within 2 s of a change).
+recorded() { sqlite3 "$db" "SELECT pids FROM engine_sets WHERE id=1" | grep -qx "$1"; }
+for _ in $(seq 50); do recorded "$new" && grep -qx "$new" "$p/engines.pid" && break; sleep 0.1; done
+recorded "$new" || fail "engine_sets.pids is not the new pid $new: $(sqlite3 "$db" "SELECT pids FROM engine_sets")"
+recorded "$victim" && fail "engine_sets.pids still names the killed pid $victim"
+grep -qx "$new" "$p/engines.pid" || fail "engines.pid lacks the new pid $new: $(cat "$p/engines.pid")"
+grep -qx "$victim" "$p/engines.pid" && fail "engines.pid still names the killed pid $victim"
+[ "$(sqlite3 "$db" "SELECT pid FROM engines WHERE id=$id")" = "$new" ] ||
+    fail "the engines table has not the new pid: $(sqlite3 "$db" "SELECT id, uuid, pid FROM engines")"
+"$ipp" cluster status | grep -q "(2 of 2 started by .ipp cluster start. running)" ||
+    fail "status does not see both engines: $("$ipp" cluster status)"
+
+# The watcher killed: its engines are unwatched, and status says so.
+kill -9 "$nanny"
+for _ in $(seq 50); do [ -d "/proc/$nanny" ] || break; sleep 0.1; done
+st=$("$ipp" cluster status)
+echo "$st" | grep -Eq "^  1 +local +2 +2 +unwatched .*watcher pid $nanny gone: engines unwatched" ||
+    fail "status does not call the set unwatched: $st"
+other=$(awk '$1=="engine" && $2==1 {print $3}' "$p/nanny-1.state")
+oid=$(echo "$st" | awk -v v="$other" '$2==v {print $1}')
+kill -9 "$other"
+ok=0
+for _ in $(seq 150); do
+    st=$("$ipp" cluster status)
+    echo "$st" | grep -Eq "^  1 +local +2 +1 +unwatched .*1 engine gone \(id $oid\)" && { ok=1; break; }
+    sleep 0.1
+done
+[ $ok = 1 ] || fail "status does not show engine $oid gone: $st"
+grep -q "ipp-engine" "/proc/$other/cmdline" 2>/dev/null && fail "engine $other was restarted without a watcher"
 engines=$(awk '$1=="engine" {print $3}' "$p/nanny-1.state")
+kill -9 "$ctl"
+for _ in $(seq 50); do [ -d "/proc/$ctl" ] || break; sleep 0.1; done
 timeout 60 "$ipp" cluster stop >/dev/null || fail "stop"
 sleep 0.5
 for q in $nanny $ctl $engines; do
@@ -66,8 +110,13 @@ for _ in $(seq 300); do
 done
 grep -q "lost" "$p/nanny-1.state" || fail "engine never given up"
 [ -d "/proc/$nanny" ] && fail "watcher $nanny still running after giving up"
-"$ipp" cluster status | grep -q "1 lost" || fail "status does not show the lost engine"
 grep -q "given up" "$p/log/nanny-1.log" || fail "loss not logged"
+# Every restart counted: status shows as many as the log has.
+n=$(grep -c "restarted (pid" "$p/log/nanny-1.log")
+[ "$n" -ge 4 ] || fail "only $n restarts logged before giving up"
+st=$("$ipp" cluster status)
+echo "$st" | grep -Eq "^  1 +local +1 +0 +lost +0 pids alive, $n restarts, 1 lost; watcher pid $nanny gone(;.*)?$" ||
+    fail "status does not show the set lost after $n restarts: $st"
 timeout 60 "$ipp" cluster stop >/dev/null || fail "stop (give up)"
 export IPP_DIR=${IPP_DIR%/giveup}
 echo "test_restart: ok"

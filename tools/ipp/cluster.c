@@ -787,11 +787,14 @@ static int s_stop(cli_t *cli, int argc, char **argv)
 
 // ------------------------------------------------------------ status
 
-// ------------------------------------------------------------ status
-
 // s_print_set_table: every engine set still running and the last few
 // others: launcher, engines asked for and registered (client NULL: "-"),
-// its state and the launcher's own view (squeue, mpiexec, pids).
+// its state and the launcher's own view (squeue, mpiexec, pids). A set
+// recorded running is shown for what it is now: "degraded" when fewer
+// engines are registered than were asked for (or its watcher gave one
+// up), "unwatched" when the watcher of a local set is gone but engines
+// run, "lost" when a watcher gave every engine up, "ended" when nothing of
+// it runs. Engines of the set that registered and are gone are named.
 static void s_print_set_table(const char *dir, ipp_client_t *client)
 {
     sqlite3 *db = cs_db_open(dir, NULL);
@@ -812,20 +815,51 @@ static void s_print_set_table(const char *dir, ipp_client_t *client)
         if (!live && i + 5 < n)
             continue;
         if (!shown++)
-            printf("engine sets:\n  %-4s  %-8s  %-5s  %-10s  %-8s  %s\n", "SET", "LAUNCHER",
+            printf("engine sets:\n  %-4s  %-8s  %-5s  %-10s  %-9s  %s\n", "SET", "LAUNCHER",
                    "ASKED", "REGISTERED", "STATE", "LAUNCHER STATE");
         char reg[16] = "-";
-        int ids[CS_MAX_ENGINES];
-        if (client)
-            snprintf(reg, sizeof reg, "%zu",
-                     cs_set_engines(client, sets[i].id, true, ids, NULL, CS_MAX_ENGINES));
+        int ids[CS_MAX_ENGINES], all[CS_MAX_ENGINES];
+        size_t n_reg = 0, n_all = 0;
+        if (client) {
+            n_reg = cs_set_engines(client, sets[i].id, true, ids, NULL, CS_MAX_ENGINES);
+            n_all = cs_set_engines(client, sets[i].id, false, all, NULL, CS_MAX_ENGINES);
+            snprintf(reg, sizeof reg, "%zu", n_reg);
+        }
         char ls[512] = "-";
-        bool running = false;
-        if (live)
-            lx_state(&sets[i], ls, sizeof ls, &running);
-        printf("  %-4lld  %-8s  %-5d  %-10s  %-8s  %s%s%s\n", (long long)sets[i].id,
-               sets[i].launcher, sets[i].asked, reg, sets[i].state, ls,
-               sets[i].hosts ? "; host " : "", sets[i].hosts ? sets[i].hosts : "");
+        lx_view_t v;
+        memset(&v, 0, sizeof v);
+        const char *state = sets[i].state;
+        if (live) {
+            lx_state(&sets[i], ls, sizeof ls, &v);
+            if (strcmp(state, "running") == 0) {
+                if (v.lost && !v.running)
+                    state = "lost";
+                else if (!v.running)
+                    state = "ended";
+                else if (v.unwatched)
+                    state = "unwatched";
+                else if (v.lost || (client && (int)n_reg < sets[i].asked))
+                    state = "degraded";
+            }
+        }
+        printf("  %-4lld  %-8s  %-5d  %-10s  %-9s  %s%s%s", (long long)sets[i].id, sets[i].launcher,
+               sets[i].asked, reg, state, ls, sets[i].hosts ? "; host " : "",
+               sets[i].hosts ? sets[i].hosts : "");
+        // The engines that registered and are no longer there.
+        if (live && n_all > n_reg) {
+            printf("; %zu engine%s gone (id%s", n_all - n_reg, n_all - n_reg == 1 ? "" : "s",
+                   n_all - n_reg == 1 ? "" : "s");
+            size_t k = 0;
+            for (size_t a = 0; a < n_all; a++) {
+                bool up = false;
+                for (size_t r = 0; r < n_reg && !up; r++)
+                    up = ids[r] == all[a];
+                if (!up)
+                    printf("%s%d", k++ ? ", " : " ", all[a]);
+            }
+            printf(")");
+        }
+        printf("\n");
     }
     for (size_t i = 0; i < n; i++)
         db_set_fini(&sets[i]);

@@ -470,6 +470,7 @@ static bool s_launch_nanny(const lx_opts_t *o, const lx_env_t *env, db_engine_se
     av[k++] = n;
     av[k++] = (char *)env->eng_bin;
     av[k++] = (char *)env->conn_file;
+    av[k++] = (char *)(env->db_path && env->db_path[0] ? env->db_path : "-");
     for (size_t i = 0; i < o->tags.n && k + 1 < S_MAX_ARGS; i++)
         av[k++] = o->tags.v[i];
     av[k] = NULL;
@@ -1009,9 +1010,10 @@ bool lx_failed(const db_engine_set_t *s, char *why, size_t size)
     return !running;
 }
 
-void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running)
+void lx_state(const db_engine_set_t *s, char *buf, size_t size, lx_view_t *v)
 {
-    *running = false;
+    memset(v, 0, sizeof *v);
+    bool *running = &v->running;
     if (strcmp(s->launcher, "slurm") == 0) {
         char st[256];
         s_slurm_state(s->job_id ? s->job_id : "0", st, sizeof st);
@@ -1058,14 +1060,29 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running)
         char dir[4200];
         s_set_dir(s, dir, sizeof dir);
         int restarts, lost;
-        lx_nanny_state(dir, s->id, &restarts, &lost, pids, 1024, &n);
-        for (size_t i = 0; i < n; i++)
+        // The pids the set recorded and those its watcher last wrote: a
+        // watcher that is gone may have written either last.
+        size_t nr = n;
+        pid_t cur[1024];
+        size_t nc = 0;
+        lx_nanny_state(dir, s->id, &restarts, &lost, cur, 1024, &nc);
+        for (size_t i = 0; i < nc && nr < 1024; i++) {
+            bool dup = false;
+            for (size_t k = 0; k < nr && !dup; k++)
+                dup = pids[k] == cur[i];
+            if (!dup)
+                pids[nr++] = cur[i];
+        }
+        for (size_t i = 0; i < nr; i++)
             alive += proc_ours(pids[i], "ipp-engine");
         pid_t nanny = s_nanny_pid(s);
         *running = alive > 0 || nanny;
+        v->unwatched = alive > 0 && !nanny;
+        v->restarts = restarts;
+        v->lost = lost;
         snprintf(buf, size, "%zu pid%s alive, %d restart%s, %d lost; watcher pid %s %s", alive,
                  alive == 1 ? "" : "s", restarts, restarts == 1 ? "" : "s", lost, s->job_id,
-                 nanny ? "running" : "gone");
+                 nanny ? "running" : (alive ? "gone: engines unwatched" : "gone"));
         return;
     }
     const char *what = strcmp(s->launcher, "mpi") == 0 ? "mpiexec" : "ipp-engine";

@@ -133,6 +133,7 @@ typedef struct lx_env_t {
     const char *conn_file;  // engine connection file for this set (0600)
     const char *conn_json;  // the same as one line of JSON
     const char *conn_ip;    // the address in it
+    const char *db_path;    // the task database holding the set's row
 } lx_env_t;
 
 // lx_launch: start set k (of lx_n_sets) as s (s->id given; s->launcher
@@ -145,19 +146,28 @@ bool lx_launch(const lx_opts_t *o, size_t k, const lx_env_t *env, db_engine_set_
 // reason); false while it runs or when it cannot tell.
 bool lx_failed(const db_engine_set_t *s, char *why, size_t size);
 
+// What lx_state found besides its text.
+typedef struct lx_view_t {
+    bool running;    // anything of the set still runs (or it cannot tell)
+    bool unwatched;  // local: engines run but their watcher is gone
+    int restarts;    // local: restarts by the watcher so far
+    int lost;        // local: engines the watcher gave up
+} lx_view_t;
+
 // lx_state: the launcher's own view of s, for status ("mpiexec pid 12
-// running", "RUNNING", "2 of 2 pids alive"); *running says whether
-// anything of it still runs.
-void lx_state(const db_engine_set_t *s, char *buf, size_t size, bool *running);
+// running", "RUNNING", "2 of 2 pids alive", "2 pids alive, 1 restart, 0
+// lost; watcher pid 7 running"), and *v.
+void lx_state(const db_engine_set_t *s, char *buf, size_t size, lx_view_t *v);
 
 // lx_stop: end everything of s (SIGTERM then SIGKILL, scancel, kill over
 // ssh), waiting up to grace seconds. Returns false (message printed) when
 // something could not be stopped.
 bool lx_stop(const db_engine_set_t *s, double grace);
 
-// lx_nanny_main: `ipp cluster nanny DIR SET N ENGINE CONN [TAG...]`, the
-// watcher of a local set started with --restart-engines (nanny.c); runs
-// until SIGTERM or until no engine is left. Returns a CLI_* code.
+// lx_nanny_main: `ipp cluster nanny DIR SET N ENGINE CONN DB [TAG...]`,
+// the watcher of a local set started with --restart-engines (nanny.c);
+// runs until SIGTERM or until no engine is left. Keeps the set's pids in
+// DB's engine_sets row and in PROFILE/engines.pid. Returns a CLI_* code.
 int lx_nanny_main(int argc, char **argv);
 
 // lx_nanny_state: what the nanny of local set `set` last wrote (restarts

@@ -12,13 +12,21 @@
  * the engines (SIGTERM, then SIGKILL), then leave. Every restart and
  * every loss goes to its log (PROFILE/log/nanny-SET.log); what it watches
  * is written, by temp file and rename, to PROFILE/nanny-SET.state (see
- * lx_nanny_state) for status and stop. Leaves when no engine is left.
- * Never touches the task database.
+ * lx_nanny_state) for status and stop. The engines' pids are also kept
+ * where `ipp cluster` records them, so status and stop see the live
+ * processes even without this watcher: the set's row in the task
+ * database (engine_sets.pids, written on the watcher's own connection as
+ * every writer of that table does; see cs_set_sync_pids) and
+ * PROFILE/engines.pid. Both are checked again every 2 s, so a write that
+ * raced with `ipp cluster start` recording the set is made good. Leaves
+ * when no engine is left.
  */
 #include "tools/ipp/launch.h"
 
+#include "db/schema.h"
 #include "proto/clock.h"
 #include "tools/ipp/proc.h"
+#include "tools/ipp/sets.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +45,8 @@
 #define S_MAX_QUICK 5  // quick deaths in a row before giving up
 #define S_MAX_ENGINES 1024
 #define S_MAX_ARGS 64
+#define S_MAX_HISTORY 4096  // earlier pids kept, to replace in engines.pid
+#define S_SYNC_US 2000000   // how often the recorded pids are checked
 
 // One engine watched.
 typedef struct s_eng_t {
@@ -59,6 +69,13 @@ typedef struct s_nanny_t {
     s_eng_t *e;           // the engines
     long n;               // how many
     int restarts;         // all restarts
+    const char *db_path;  // the task database, NULL if none given
+    sqlite3 *db;          // opened at the first sync
+    pid_t *old;           // pids started earlier (a ring of S_MAX_HISTORY)
+    size_t n_old;         // how many of old are used
+    size_t next_old;      // where the next goes
+    bool dirty;           // pids changed since the last sync
+    int64_t next_sync;    // µs monotonic of the next check
 } s_nanny_t;
 
 static volatile sig_atomic_t s_stop_asked;
@@ -129,6 +146,7 @@ static void s_start(s_nanny_t *self, long i)
     av[k] = NULL;
     s_eng_t *e = &self->e[i];
     e->pid = proc_spawn(av, NULL, log);
+    self->dirty = true;
     e->started = ipp_clock_mono_us();
     e->due = 0;
     if (e->pid < 0) {
@@ -151,7 +169,12 @@ static void s_ended(s_nanny_t *self, long i, int st)
     proc_describe_exit(st, how, sizeof how);
     int64_t now = ipp_clock_mono_us();
     int64_t lived = now - e->started;
+    self->old[self->next_old] = e->pid;
+    self->next_old = (self->next_old + 1) % S_MAX_HISTORY;
+    if (self->n_old < S_MAX_HISTORY)
+        self->n_old++;
     e->pid = 0;
+    self->dirty = true;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         e->state = "exited";
         s_log("engine set%ld-e%ld %s: not restarted", self->set, i, how);
@@ -176,25 +199,67 @@ static void s_ended(s_nanny_t *self, long i, int st)
           (double)lived / 1e6, (double)wait / 1e6);
 }
 
+// s_sync: the pids running now into the set's row and PROFILE/engines.pid.
+static void s_sync(s_nanny_t *self)
+{
+    self->next_sync = ipp_clock_mono_us() + S_SYNC_US;
+    pid_t now[S_MAX_ENGINES];
+    size_t k = 0;
+    char *text = calloc((size_t)self->n + 1, 16);
+    if (!text)
+        return;
+    size_t used = 0;
+    for (long i = 0; i < self->n; i++) {
+        if (self->e[i].pid > 0) {
+            now[k++] = self->e[i].pid;
+            used += (size_t)snprintf(text + used, 16, "%d\n", (int)self->e[i].pid);
+        }
+    }
+    bool ok = true;
+    if (self->db_path && !self->db) {
+        static const ipp_logger_t quiet = {IPP_LOG_ERROR, NULL, "ipp"};
+        ipp_error_t err;
+        self->db = db_schema_open(self->db_path, DB_OPEN_READWRITE, &quiet, &err);
+        if (!self->db) {
+            s_log("cannot open %s: %s", self->db_path, err.msg);
+            ok = false;
+        }
+    }
+    if (self->db) {
+        int rc = cs_set_sync_pids(self->db, self->set, text);
+        if (rc > 0)
+            s_log("recorded the pids of set %ld in %s", self->set, self->db_path);
+        ok = rc >= 0;
+    }
+    free(text);
+    cs_replace_local_pids(self->dir, self->old, self->n_old, now, k);
+    if (ok)
+        self->dirty = false;
+}
+
 int lx_nanny_main(int argc, char **argv)
 {
-    // argv: nanny DIR SET N ENGINE CONN [TAG...]
-    if (argc < 6) {
+    // argv: nanny DIR SET N ENGINE CONN DB [TAG...]
+    if (argc < 7) {
         fprintf(stderr, "ipp cluster nanny: internal command, started by `ipp cluster start`\n");
         return CLI_USAGE;
     }
     s_nanny_t self = {.dir = argv[1], .eng_bin = argv[4], .conn = argv[5]};
     self.set = strtol(argv[2], NULL, 10);
     self.n = strtol(argv[3], NULL, 10);
-    self.tags = argv + 6;
-    self.n_tags = argc - 6;
+    self.db_path = strcmp(argv[6], "-") != 0 ? argv[6] : NULL;
+    self.tags = argv + 7;
+    self.n_tags = argc - 7;
     if (self.set < 1 || self.n < 1 || self.n > S_MAX_ENGINES) {
         fprintf(stderr, "ipp cluster nanny: bad set or engine count\n");
         return CLI_USAGE;
     }
     self.e = calloc((size_t)self.n, sizeof *self.e);
-    if (!self.e) {
+    self.old = calloc(S_MAX_HISTORY, sizeof *self.old);
+    if (!self.e || !self.old) {
         fprintf(stderr, "ipp cluster nanny: out of memory\n");
+        free(self.e);
+        free(self.old);
         return CLI_FAILED;
     }
     struct sigaction sa;
@@ -239,6 +304,8 @@ int lx_nanny_main(int argc, char **argv)
         }
         if (changed)
             s_write_state(&self);
+        if (self.dirty || now >= self.next_sync)
+            s_sync(&self);
         if (!left) {
             s_log("no engine left to watch");
             break;
@@ -261,6 +328,9 @@ int lx_nanny_main(int argc, char **argv)
     }
     s_write_state(&self);
     s_log("leaving");
+    if (self.db)
+        sqlite3_close_v2(self.db);
+    free(self.old);
     free(self.e);
     return CLI_OK;
 }

@@ -289,7 +289,8 @@ size_t cs_launch(const cli_t *cli, const char *dir, sqlite3 *db, ipp_client_t *c
         char *json = NULL;
         bool ok = s_connection_for(db, client, dir, lx->location, &s, conn_file, sizeof conn_file,
                                    &json, ip, sizeof ip);
-        lx_env_t env = {cli->profile, dir, eng_bin, conn_file, json, ip};
+        const char *db_path = sqlite3_db_filename(db, "main");
+        lx_env_t env = {cli->profile, dir, eng_bin, conn_file, json, ip, db_path};
         ok = ok && lx_launch(lx, k, &env, &s);
         if (json) {
             sodium_memzero(json, strlen(json));
@@ -394,4 +395,85 @@ void cs_write_local_pids(const char *dir, const db_engine_set_t *sets, size_t n)
     snprintf(path, sizeof path, "%s/%s", dir, CS_ENGINES_PID);
     if (k)
         proc_write_pids(path, pids, k);
+}
+
+int cs_set_sync_pids(sqlite3 *db, int64_t id, const char *pids)
+{
+    // Read first (a WAL reader takes no lock the controller waits on);
+    // write only when the row is live and says something else.
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "SELECT state, pids FROM engine_sets WHERE id = ?1", -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 1, id);
+    char state[32] = "";
+    bool same = false;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *s = sqlite3_column_text(st, 0);
+        const unsigned char *p = sqlite3_column_text(st, 1);
+        snprintf(state, sizeof state, "%s", s ? (const char *)s : "");
+        same = p && strcmp((const char *)p, pids) == 0;
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK) {
+        cli_error("engine set %lld: cannot read its row: %s", (long long)id, sqlite3_errmsg(db));
+        return -1;
+    }
+    if (same || (strcmp(state, "running") != 0 && strcmp(state, "starting") != 0))
+        return 0;
+    rc = sqlite3_prepare_v2(db, "UPDATE engine_sets SET pids = ?1 WHERE id = ?2 AND state = ?3", -1,
+                            &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, pids, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, state, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        cli_error("engine set %lld: cannot record its pids: %s", (long long)id, sqlite3_errmsg(db));
+        return -1;
+    }
+    return sqlite3_changes(db) > 0;
+}
+
+void cs_replace_local_pids(const char *dir, const pid_t *old, size_t n_old, const pid_t *now,
+                           size_t n_now)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, CS_ENGINES_PID);
+    pid_t cur[CS_MAX_ENGINES], out[CS_MAX_ENGINES];
+    size_t n = proc_read_pids(path, cur, CS_MAX_ENGINES), k = 0;
+    bool mine = false, changed = false;
+    for (size_t i = 0; i < n; i++) {
+        bool stale = false, known = false;
+        for (size_t j = 0; j < n_old && !stale; j++)
+            stale = cur[i] == old[j];
+        for (size_t j = 0; j < n_now && !known; j++)
+            known = cur[i] == now[j];
+        mine |= stale || known;
+        if (stale && !known)
+            changed = true;
+        else
+            out[k++] = cur[i];
+    }
+    if (!mine)
+        return;  // the set is not one `ipp cluster start` wrote there
+    for (size_t j = 0; j < n_now && k < CS_MAX_ENGINES; j++) {
+        bool there = false;
+        for (size_t i = 0; i < k && !there; i++)
+            there = out[i] == now[j];
+        if (!there) {
+            out[k++] = now[j];
+            changed = true;
+        }
+    }
+    if (changed)
+        proc_write_pids(path, out, k);
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define CS_ENGINES_PID "engines.pid"
 #define CS_DB_PATH_FILE "cluster-db"
@@ -50,5 +51,19 @@ size_t cs_launch(const cli_t *cli, const char *dir, sqlite3 *db, ipp_client_t *c
 // cs_write_local_pids: the pids of the running local sets into
 // PROFILE/engines.pid (as before engine sets existed).
 void cs_write_local_pids(const char *dir, const db_engine_set_t *sets, size_t n);
+
+// cs_set_sync_pids: make the pids column of live set id (state running or
+// starting) say pids ("PID\n" per engine). Reads first and writes only
+// when it differs, on the database's own connection as every writer of
+// engine_sets does (the controller never writes that table, and WAL lets
+// both work at once). Returns 1 written, 0 nothing to do (or the set is
+// not live), -1 after a message.
+int cs_set_sync_pids(sqlite3 *db, int64_t id, const char *pids);
+
+// cs_replace_local_pids: in PROFILE/engines.pid, put the pids now in place
+// of the pids old (that are no longer in now) -- only when the file holds
+// any of either, that is when it lists this set.
+void cs_replace_local_pids(const char *dir, const pid_t *old, size_t n_old, const pid_t *now,
+                           size_t n_now);
 
 #endif
