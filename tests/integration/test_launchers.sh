@@ -8,17 +8,20 @@
 #    engine given $IPP_CONNECTION_INFO alone registers;
 #  - MPI (Open MPI's mpiexec): a set of 2 engines runs tasks, each engine
 #    has its rank as tag rank=K; status shows the set; a controller restart
-#    keeps it; stop leaves no engine or mpiexec behind;
+#    keeps it; a rank killed is shown in status (the set ended or
+#    degraded, the engine gone); stop leaves no engine or mpiexec behind;
 #  - Slurm: a one-node Slurm of the test's own (munged, slurmctld, slurmd,
 #    generated slurm.conf and key, state in a temp dir); a set of 2 engines
-#    under srun, status shows the job RUNNING, stop cancels it (squeue
-#    empty after); a bad partition gets sbatch's error;
+#    under srun, status shows the job RUNNING; an engine killed is shown
+#    in status (degraded or ended, the engine gone); stop cancels it
+#    (squeue empty after); a bad partition gets sbatch's error;
 #  - SSH: an sshd of the test's own (host and user keys generated, root by
 #    key only) inside a network namespace with its own veth address as a
 #    second host; the controller binds its side of the veth (Curve on), the
 #    engines started over ssh connect from the namespace with their own
-#    keys; an unreachable host fails alone; a loopback-only controller is
-#    refused for a remote host.
+#    keys; an engine killed there is shown in status (degraded, 1 of 2
+#    pids alive, the engine gone); an unreachable host fails alone; a
+#    loopback-only controller is refused for a remote host.
 # A section skips, saying why, only when its tools are not installed or
 # the kernel refuses namespaces.
 set -u
@@ -83,6 +86,18 @@ wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
     return 1
 }
 engines_up() { "$ipp" status 2>/dev/null | grep -q "^$1 engine"; }
+# set_shows SET REGEX: `ipp cluster status` has a line for SET matching REGEX.
+set_shows() { "$ipp" cluster status 2>/dev/null | grep -Eq "^  $1 +$2"; }
+# kill_one SET: SIGKILL the first registered engine of SET (by the pid the
+# controller recorded, only while it runs ipp-engine); prints its id.
+kill_one() {
+    local row pid
+    row=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT id, pid FROM engines WHERE uuid LIKE 'set$1-%' AND unregistered IS NULL ORDER BY id LIMIT 1")
+    pid=${row#*|}
+    grep -q ipp-engine "/proc/$pid/cmdline" 2>/dev/null || return 1
+    kill -9 "$pid"
+    echo "${row%|*}"
+}
 export IPP_CONTROLLER=$ctl IPP_ENGINE=$eng
 
 # ---------------------------------------------------------------- bad input
@@ -196,6 +211,13 @@ else
     "$ipp" cluster status >"$top/st" 2>&1
     grep -Eq "^  4 +local +1 +0 +stopped" "$top/st" || fail "status after engines stop: $(cat "$top/st")"
     grep -Eq "^  3 +mpi +2 +2 +running" "$top/st" || fail "engines stop 4 touched set 3: $(cat "$top/st")"
+    # A rank killed: mpiexec ends the job, or goes on with one fewer;
+    # either way status shows the loss.
+    gone=$(kill_one 3) || fail "no running engine of set 3 to kill"
+    wait_for 30 set_shows 3 "mpi +2 +[01] +(ended|degraded) .*gone \\(ids? ([0-9]+, )*$gone[,)]" ||
+        fail "status does not show the killed rank (engine $gone): $("$ipp" cluster status 2>&1)"
+    "$ipp" cluster status >"$top/st" 2>&1
+    note "$top/st" "ipp cluster status   # after kill -9 of engine $gone's pid"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
     grep -q "engine set 3 (mpi) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
     note "$top/out" "ipp cluster stop"
@@ -284,6 +306,11 @@ C
     "$ipp" cluster status >"$top/st" 2>&1 || fail "status: $(cat "$top/st")"
     grep -Eq "^  1 +slurm +2 +2 +running +job $job RUNNING" "$top/st" || fail "status: $(cat "$top/st")"
     note "$top/st" "ipp cluster status"
+    gone=$(kill_one 1) || fail "no running engine of the Slurm set to kill"
+    wait_for 30 set_shows 1 "slurm +2 +[01] +(ended|degraded) .*gone \\(ids? ([0-9]+, )*$gone[,)]" ||
+        fail "status does not show the killed engine $gone: $("$ipp" cluster status 2>&1)"
+    "$ipp" cluster status >"$top/st" 2>&1
+    note "$top/st" "ipp cluster status   # after kill -9 of engine $gone's pid"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
     grep -q "engine set 1 (slurm) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
     note "$top/out" "ipp cluster stop"
@@ -391,6 +418,11 @@ C
     grep -Eq "^  $s2 +ssh +1 +- *[0-9-]* +failed" "$top/st" || grep -Eq "^  $s2 +ssh +1 +0 +failed" "$top/st" ||
         fail "the unreachable host's set is not failed: $(cat "$top/st")"
     note "$top/st" "ipp cluster status"
+    gone=$(kill_one $s1) || fail "no running engine of the ssh set to kill"
+    wait_for 30 set_shows $s1 "ssh +2 +1 +degraded +1 of 2 pids alive on $where.*1 engine gone \\(id $gone\\)" ||
+        fail "status does not show the killed engine $gone: $("$ipp" cluster status 2>&1)"
+    "$ipp" cluster status >"$top/st" 2>&1
+    note "$top/st" "ipp cluster status   # after kill -9 of engine $gone's pid"
     "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop: $(cat "$top/out")"
     grep -q "engine set $s1 (ssh) stopped" "$top/out" || fail "stop: $(cat "$top/out")"
     note "$top/out" "ipp cluster stop"

@@ -1106,6 +1106,14 @@ bool lx_stop(const db_engine_set_t *s, double grace)
         char out[1024];
         char *av[] = {"scancel", (char *)s->job_id, NULL};
         if (proc_run(av, NULL, 30, out, sizeof out, NULL) != 0) {
+            // A job that has ended already (its engines died) is not an
+            // error: there is nothing left to cancel.
+            char st[256];
+            char *qv[] = {"squeue", "-h", "-j", (char *)s->job_id, "-o", "%T", NULL};
+            int qrc = proc_run(qv, NULL, 20, st, sizeof st, NULL);
+            st[strcspn(st, "\n")] = '\0';
+            if (qrc == 0 && !st[0])
+                return true;
             cli_error("scancel %s: %s", s->job_id, out);
             return false;
         }
