@@ -1109,10 +1109,9 @@ bool lx_stop(const db_engine_set_t *s, double grace)
             // A job that has ended already (its engines died) is not an
             // error: there is nothing left to cancel.
             char st[256];
-            char *qv[] = {"squeue", "-h", "-j", (char *)s->job_id, "-o", "%T", NULL};
-            int qrc = proc_run(qv, NULL, 20, st, sizeof st, NULL);
-            st[strcspn(st, "\n")] = '\0';
-            if (qrc == 0 && !st[0])
+            s_slurm_state(s->job_id, st, sizeof st);
+            if (!st[0] || (strcmp(st, "PENDING") != 0 && strcmp(st, "RUNNING") != 0 &&
+                           strcmp(st, "CONFIGURING") != 0 && strcmp(st, "COMPLETING") != 0))
                 return true;
             cli_error("scancel %s: %s", s->job_id, out);
             return false;
