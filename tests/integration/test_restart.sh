@@ -7,7 +7,10 @@
 # new pid is what the set's row (engine_sets.pids), PROFILE/engines.pid
 # and the controller's engines table record. Then the watcher is killed:
 # status calls the set unwatched, an engine killed then stays down and is
-# shown gone, and stop (with the controller killed too, so only the
+# shown gone; `engines watch 1` starts a new watcher, which starts that
+# engine again (same id) and restarts the one it took over when that is
+# killed; a second `engines watch 1` is refused. Then stop (with the
+# controller killed too, so only the
 # recorded pids are left to go by) leaves no engine, watcher or
 # controller behind (checked by pid). Then an engine that exits 1 on
 # every start after its first is given up (status shows the set lost,
@@ -80,14 +83,40 @@ for _ in $(seq 150); do
 done
 [ $ok = 1 ] || fail "status does not show engine $oid gone: $st"
 grep -q "ipp-engine" "/proc/$other/cmdline" 2>/dev/null && fail "engine $other was restarted without a watcher"
+# A new watcher takes over: the engine that runs is kept, the one killed
+# is started again under its id, and one killed after is restarted too.
+"$ipp" cluster engines watch 1 >"$IPP_DIR/watch.out" 2>&1 || fail "engines watch 1: $(cat "$IPP_DIR/watch.out")"
+nanny2=$(awk '/^nanny /{print $2}' "$p/nanny-1.state")
+grep -q "engine set 1 (local) watched again: watcher pid $nanny2$" "$IPP_DIR/watch.out" ||
+    fail "engines watch 1: $(cat "$IPP_DIR/watch.out")"
+[ "$(sqlite3 "$db" "SELECT job_id FROM engine_sets WHERE id=1")" = "$nanny2" ] || fail "the set's row does not name watcher $nanny2"
+"$ipp" cluster engines watch 1 >"$IPP_DIR/watch.out" 2>&1 && fail "a second watcher was started"
+grep -q "engine set 1 is watched already (watcher pid $nanny2)" "$IPP_DIR/watch.out" || fail "engines watch 1 again: $(cat "$IPP_DIR/watch.out")"
+"$ipp" cluster engines watch 9 >"$IPP_DIR/watch.out" 2>&1
+[ $? = 1 ] && grep -q "there is no engine set 9" "$IPP_DIR/watch.out" || fail "engines watch 9: $(cat "$IPP_DIR/watch.out")"
+"$ipp" cluster engines watch >"$IPP_DIR/watch.out" 2>&1
+[ $? = 2 ] && grep -q "which sets" "$IPP_DIR/watch.out" || fail "engines watch: $(cat "$IPP_DIR/watch.out")"
+back() { # back ID OLDPID RESTARTS: engine ID up in another pid, status shows RESTARTS, watched
+    st=$("$ipp" cluster status)
+    echo "$st" | awk -v i="$1" -v o="$2" '$1==i && $2!=o && $3=="up"' | grep -q . &&
+        echo "$st" | grep -Eq "^  1 +local +2 +2 +running +2 pids alive, $3 restarts, 0 lost; watcher pid $nanny2 running"
+}
+for _ in $(seq 150); do back "$oid" "$other" 2 && break; sleep 0.1; done
+back "$oid" "$other" 2 || fail "engine $oid not back under the new watcher: $st"
+kill -9 "$new"
+for _ in $(seq 150); do back "$id" "$new" 3 && break; sleep 0.1; done
+back "$id" "$new" 3 || fail "the engine taken over ($new, id $id) was not restarted: $st"
+grep -q "taken over) ended" "$p/log/nanny-1.log" || fail "the taken-over engine's end is not logged"
 engines=$(awk '$1=="engine" {print $3}' "$p/nanny-1.state")
 kill -9 "$ctl"
 for _ in $(seq 50); do [ -d "/proc/$ctl" ] || break; sleep 0.1; done
 timeout 60 "$ipp" cluster stop >/dev/null || fail "stop"
 sleep 0.5
-for q in $nanny $ctl $engines; do
+for q in $nanny $nanny2 $ctl $engines; do
     grep -qE "ipp" "/proc/$q/cmdline" 2>/dev/null && fail "pid $q still running after stop"
 done
+san=$(grep -lE "ERROR: [A-Za-z]+Sanitizer|runtime error:" "$p"/log/*.log)
+[ -n "$san" ] && fail "sanitizer reports in $san"
 
 # An engine that dies at once on every restart.
 export IPP_DIR=$IPP_DIR/giveup

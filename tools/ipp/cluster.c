@@ -50,6 +50,7 @@ static const cli_cmd_t s_cmd = {
     "usage: ipp cluster start [-n N] [--engines local|mpi|slurm|ssh] [options]\n"
     "       ipp cluster engines add [-n N] --engines local|mpi|slurm|ssh [options]\n"
     "       ipp cluster engines stop SET...|--all\n"
+    "       ipp cluster engines watch SET...|--all\n"
     "       ipp cluster stop [--timeout S]\n"
     "       ipp cluster status\n"
     "\n"
@@ -80,6 +81,9 @@ static const cli_cmd_t s_cmd = {
     "engines add: start one more set (ssh: one per host) on the running controller,\n"
     "  with the launcher options above, -n and --timeout.\n"
     "engines stop: stop the sets named by number (see status), or --all.\n"
+    "engines watch: start a new watcher for local sets whose watcher is gone (status:\n"
+    "  unwatched), or --all such sets; it takes over the engines that run and starts\n"
+    "  those that do not.\n"
     "stop: stop every engine set, then the controller (SIGTERM, then SIGKILL, for\n"
     "  those that do not leave within --timeout S, default 15).\n"
     "status: the controller's pid, the engines registered and their queues, and each\n"
@@ -478,11 +482,11 @@ out:
 static int s_engines(cli_t *cli, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error(&s_cmd, "cluster engines: add or stop?");
+        return cli_usage_error(&s_cmd, "cluster engines: add, stop or watch?");
     const char *what = argv[1];
-    bool add = strcmp(what, "add") == 0;
-    if (!add && strcmp(what, "stop") != 0)
-        return cli_usage_error(&s_cmd, "cluster engines: add or stop, not '%s'", what);
+    bool add = strcmp(what, "add") == 0, watch = strcmp(what, "watch") == 0;
+    if (!add && !watch && strcmp(what, "stop") != 0)
+        return cli_usage_error(&s_cmd, "cluster engines: add, stop or watch, not '%s'", what);
     argc--;
     argv++;
     enum { O_TAG = CLI_O_FIRST, O_TIMEOUT, O_ALL, O_DB };
@@ -559,13 +563,14 @@ static int s_engines(cli_t *cli, int argc, char **argv)
         goto out;
     }
     if (!add && !all && optind >= argc) {
-        cli_usage_error(&s_cmd, "cluster engines stop: which sets (numbers, or --all)?");
+        cli_usage_error(&s_cmd, "cluster engines %s: which sets (numbers, or --all)?", what);
         goto out;
     }
     if (!add) {
         for (int i = optind; i < argc; i++) {
             if (!cli_parse_int(argv[i], 1, INT_MAX, &v)) {
-                cli_usage_error(&s_cmd, "cluster engines stop: '%s' is not a set number", argv[i]);
+                cli_usage_error(&s_cmd, "cluster engines %s: '%s' is not a set number", what,
+                                argv[i]);
                 goto out;
             }
         }
@@ -603,7 +608,7 @@ static int s_engines(cli_t *cli, int argc, char **argv)
     }
     if (!(db = cs_db_open(dir, dbp)))
         goto out;
-    if (ctl_up) {
+    if (ctl_up && !watch) {
         cli_t here = *cli;
         here.connection = NULL;
         here.timeout = 10;
@@ -649,6 +654,29 @@ static int s_engines(cli_t *cli, int argc, char **argv)
             named = sets[k].id == strtol(argv[i], NULL, 10);
         if (!named || (all && strcmp(sets[k].state, "running") != 0))
             continue;
+        if (watch) {
+            if (all) {
+                char ls[512];
+                lx_view_t view;
+                lx_state(&sets[k], ls, sizeof ls, &view);
+                if (!view.unwatched)
+                    continue;
+            }
+            char *job = NULL;
+            if (!lx_rewatch(&sets[k], sqlite3_db_filename(db, "main"), &job)) {
+                rc = CLI_FAILED;
+                continue;
+            }
+            free(sets[k].job_id);
+            sets[k].job_id = job;
+            if (db_sets_update(db, &sets[k], &err) != IPP_OK) {
+                cli_error("%s", err.msg);
+                rc = CLI_FAILED;
+            }
+            printf("engine set %lld (%s) watched again: watcher pid %s\n", (long long)sets[k].id,
+                   sets[k].launcher, job);
+            continue;
+        }
         cs_set_stop(db, client, &sets[k], "stopped", timeout);
         printf("engine set %lld (%s) stopped\n", (long long)sets[k].id, sets[k].launcher);
     }

@@ -442,6 +442,15 @@ static size_t s_engine_args(const lx_opts_t *o, const char *bin, const char *con
     return k;
 }
 
+// s_set_dir: the profile folder of a local set, from its log pattern.
+static void s_set_dir(const db_engine_set_t *s, char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", s->log ? s->log : "");
+    char *cut = strstr(dir, "/log/engine-");
+    if (cut)
+        *cut = '\0';
+}
+
 // s_launch_nanny: start set s's nanny (nanny.c), which starts the engines
 // itself; wait until it has written their pids. s->job_id gets its pid.
 static bool s_launch_nanny(const lx_opts_t *o, const lx_env_t *env, db_engine_set_t *s)
@@ -471,6 +480,7 @@ static bool s_launch_nanny(const lx_opts_t *o, const lx_env_t *env, db_engine_se
     av[k++] = (char *)env->eng_bin;
     av[k++] = (char *)env->conn_file;
     av[k++] = (char *)(env->db_path && env->db_path[0] ? env->db_path : "-");
+    av[k++] = "start";
     for (size_t i = 0; i < o->tags.n && k + 1 < S_MAX_ARGS; i++)
         av[k++] = o->tags.v[i];
     av[k] = NULL;
@@ -533,21 +543,119 @@ bool lx_nanny_state(const char *dir, int64_t set, int *restarts, int *lost, pid_
 }
 
 // s_nanny_pid: the pid of set s's nanny when it has one and it runs, else 0.
+static pid_t s_nanny_pid(const db_engine_set_t *s);
+
+bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id)
+{
+    *job_id = NULL;
+    if (strcmp(s->launcher, "local") != 0 || !s->job_id) {
+        cli_error("engine set %lld (%s) has no watcher to start again: only local sets started "
+                  "with --restart-engines have one",
+                  (long long)s->id, s->launcher);
+        return false;
+    }
+    if (strcmp(s->state, "running") != 0) {
+        cli_error("engine set %lld is %s, not running", (long long)s->id, s->state);
+        return false;
+    }
+    pid_t old = s_nanny_pid(s);
+    if (old) {
+        cli_error("engine set %lld is watched already (watcher pid %d)", (long long)s->id,
+                  (int)old);
+        return false;
+    }
+    char dir[4200], path[4300], line[4400];
+    s_set_dir(s, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/nanny-%lld.state", dir, (long long)s->id);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("cannot read %s: %s", path, strerror(errno));
+        return false;
+    }
+    // How its engines were started, as the watcher wrote it.
+    char eng[PATH_MAX] = "", conn[PATH_MAX] = "";
+    cli_strv_t tags = {0};
+    bool ok = true;
+    while (ok && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strncmp(line, "engine-bin ", 11))
+            snprintf(eng, sizeof eng, "%s", line + 11);
+        else if (!strncmp(line, "conn ", 5))
+            snprintf(conn, sizeof conn, "%s", line + 5);
+        else if (!strncmp(line, "tag ", 4))
+            ok = cli_strv_push(&tags, line + 4);
+    }
+    fclose(f);
+    if (!ok || !eng[0] || !conn[0]) {
+        if (ok)
+            cli_error("%s does not say how the engines were started (a watcher of an older ipp)",
+                      path);
+        cli_strv_fini(&tags);
+        return false;
+    }
+    char self_bin[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self_bin, sizeof self_bin - 1);
+    if (len <= 0) {
+        cli_error("cannot find this program (/proc/self/exe): %s", strerror(errno));
+        cli_strv_fini(&tags);
+        return false;
+    }
+    self_bin[len] = '\0';
+    char set[32], n[32], log[4300];
+    snprintf(set, sizeof set, "%lld", (long long)s->id);
+    snprintf(n, sizeof n, "%d", s->asked);
+    snprintf(log, sizeof log, "%s/log/nanny-%lld.log", dir, (long long)s->id);
+    char *av[S_MAX_ARGS];
+    size_t k = 0;
+    av[k++] = self_bin;
+    av[k++] = "cluster";
+    av[k++] = "nanny";
+    av[k++] = dir;
+    av[k++] = set;
+    av[k++] = n;
+    av[k++] = eng;
+    av[k++] = conn;
+    av[k++] = (char *)(db_path && db_path[0] ? db_path : "-");
+    av[k++] = "adopt";
+    for (size_t i = 0; i < tags.n && k + 1 < S_MAX_ARGS; i++)
+        av[k++] = tags.v[i];
+    av[k] = NULL;
+    pid_t nanny = proc_spawn(av, NULL, log);
+    cli_strv_fini(&tags);
+    if (nanny < 0)
+        return false;
+    // Until it has written its own state.
+    int64_t until = ipp_clock_mono_us() + 10000000;
+    for (;;) {
+        int pid = 0;
+        f = fopen(path, "r");
+        if (f) {
+            if (!fgets(line, sizeof line, f) || sscanf(line, "nanny %d", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid == nanny)
+            break;
+        int st = 0;
+        if (proc_reaped(nanny, &st) || ipp_clock_mono_us() >= until) {
+            pid_t one = nanny;
+            proc_terminate(&one, 1, true, "nanny", 5);
+            proc_tail(log, 10);
+            cli_error("the new watcher (pid %d) did not take over", (int)nanny);
+            return false;
+        }
+        usleep(20000);
+    }
+    *job_id = s_strdupf("%d", (int)nanny);
+    return *job_id != NULL;
+}
+
 static pid_t s_nanny_pid(const db_engine_set_t *s)
 {
     if (strcmp(s->launcher, "local") != 0 || !s->job_id)
         return 0;
     pid_t pid = (pid_t)strtol(s->job_id, NULL, 10);
     return proc_ours(pid, "nanny") ? pid : 0;
-}
-
-// s_set_dir: the profile folder of a local set, from its log pattern.
-static void s_set_dir(const db_engine_set_t *s, char *dir, size_t size)
-{
-    snprintf(dir, size, "%s", s->log ? s->log : "");
-    char *cut = strstr(dir, "/log/engine-");
-    if (cut)
-        *cut = '\0';
 }
 
 static bool s_launch_local(const lx_opts_t *o, const lx_env_t *env, db_engine_set_t *s)

@@ -176,6 +176,12 @@ int lx_nanny_main(int argc, char **argv);
 bool lx_nanny_state(const char *dir, int64_t set, int *restarts, int *lost, pid_t *pids, size_t max,
                     size_t *n_pids);
 
+// lx_rewatch: start a new watcher for local set s (running, its watcher
+// gone), taking over its engines that run and starting those that do not
+// (nanny.c); it records pids in db_path. *job_id gets its pid (malloc'd)
+// for the set's row. false after a message.
+bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id);
+
 // lx_fini: free what o holds.
 void lx_fini(lx_opts_t *o);
 

@@ -20,6 +20,14 @@
  * PROFILE/engines.pid. Both are checked again every 2 s, so a write that
  * raced with `ipp cluster start` recording the set is made good. Leaves
  * when no engine is left.
+ *
+ * Started by `ipp cluster engines watch` ("adopt") after a watcher of the
+ * set died, it takes over from the state file that one left: engines
+ * still running are watched by polling their pids (they are not its
+ * children, so their exit status is unknown and any end of theirs counts
+ * as unexpected), the others are started again, lost and exited ones stay
+ * so, and the restart counts go on. The state file also says how the
+ * engines are started (binary, connection file, tags) for that.
  */
 #include "tools/ipp/launch.h"
 
@@ -56,6 +64,7 @@ typedef struct s_eng_t {
     int quick;          // quick deaths in a row
     int restarts;       // restarts so far
     const char *state;  // "up", "waiting", "lost", "exited"
+    bool adopted;       // pid is not our child (taken over from a watcher gone)
 } s_eng_t;
 
 // The nanny of one set.
@@ -114,6 +123,9 @@ static void s_write_state(const s_nanny_t *self)
     if (!f)
         return;
     fprintf(f, "nanny %d\nrestarts %d\n", (int)getpid(), self->restarts);
+    fprintf(f, "engine-bin %s\nconn %s\n", self->eng_bin, self->conn);
+    for (int t = 0; t < self->n_tags; t++)
+        fprintf(f, "tag %s\n", self->tags[t]);
     for (long i = 0; i < self->n; i++)
         fprintf(f, "engine %ld %d %s %d\n", i, (int)self->e[i].pid, self->e[i].state,
                 self->e[i].restarts);
@@ -145,6 +157,7 @@ static void s_start(s_nanny_t *self, long i)
     }
     av[k] = NULL;
     s_eng_t *e = &self->e[i];
+    e->adopted = false;
     e->pid = proc_spawn(av, NULL, log);
     self->dirty = true;
     e->started = ipp_clock_mono_us();
@@ -166,7 +179,10 @@ static void s_ended(s_nanny_t *self, long i, int st)
 {
     s_eng_t *e = &self->e[i];
     char how[64];
-    proc_describe_exit(st, how, sizeof how);
+    if (e->adopted)
+        snprintf(how, sizeof how, "(pid %d, taken over) ended", (int)e->pid);
+    else
+        proc_describe_exit(st, how, sizeof how);
     int64_t now = ipp_clock_mono_us();
     int64_t lived = now - e->started;
     self->old[self->next_old] = e->pid;
@@ -175,7 +191,9 @@ static void s_ended(s_nanny_t *self, long i, int st)
         self->n_old++;
     e->pid = 0;
     self->dirty = true;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    // The exit status of an engine taken over is not known: any end of
+    // it is taken as unexpected.
+    if (!e->adopted && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         e->state = "exited";
         s_log("engine set%ld-e%ld %s: not restarted", self->set, i, how);
         return;
@@ -237,10 +255,50 @@ static void s_sync(s_nanny_t *self)
         self->dirty = false;
 }
 
+// s_adopt: take over from the set's watcher that is gone: its restarts,
+// and per engine its pid (still running: watched by polling, as it is not
+// our child; gone: started again), lost and exited engines as they were.
+static void s_adopt(s_nanny_t *self)
+{
+    char path[4200], line[256];
+    snprintf(path, sizeof path, "%s/nanny-%ld.state", self->dir, self->set);
+    FILE *f = fopen(path, "r");
+    for (long i = 0; i < self->n; i++)
+        self->e[i].state = "waiting";
+    while (f && fgets(line, sizeof line, f)) {
+        int k, pid, r;
+        char st[16];
+        if (sscanf(line, "restarts %d", &r) == 1) {
+            self->restarts = r;
+        } else if (sscanf(line, "engine %d %d %15s %d", &k, &pid, st, &r) == 4 && k >= 0 &&
+                   k < self->n) {
+            s_eng_t *e = &self->e[k];
+            e->restarts = r;
+            e->started = ipp_clock_mono_us();
+            if (!strcmp(st, "lost") || !strcmp(st, "exited")) {
+                e->state = !strcmp(st, "lost") ? "lost" : "exited";
+            } else if (pid > 0 && proc_ours(pid, "ipp-engine")) {
+                e->pid = pid;
+                e->adopted = true;
+                e->state = "up";
+            }
+        }
+    }
+    if (f)
+        fclose(f);
+    for (long i = 0; i < self->n; i++) {
+        s_eng_t *e = &self->e[i];
+        if (e->adopted)
+            s_log("engine set%ld-e%ld (pid %d) taken over", self->set, i, (int)e->pid);
+        else if (!strcmp(e->state, "waiting"))
+            e->due = ipp_clock_mono_us();  // not running: started again at once
+    }
+}
+
 int lx_nanny_main(int argc, char **argv)
 {
-    // argv: nanny DIR SET N ENGINE CONN DB [TAG...]
-    if (argc < 7) {
+    // argv: nanny DIR SET N ENGINE CONN DB start|adopt [TAG...]
+    if (argc < 8 || (strcmp(argv[7], "start") != 0 && strcmp(argv[7], "adopt") != 0)) {
         fprintf(stderr, "ipp cluster nanny: internal command, started by `ipp cluster start`\n");
         return CLI_USAGE;
     }
@@ -248,8 +306,9 @@ int lx_nanny_main(int argc, char **argv)
     self.set = strtol(argv[2], NULL, 10);
     self.n = strtol(argv[3], NULL, 10);
     self.db_path = strcmp(argv[6], "-") != 0 ? argv[6] : NULL;
-    self.tags = argv + 7;
-    self.n_tags = argc - 7;
+    bool adopt = strcmp(argv[7], "adopt") == 0;
+    self.tags = argv + 8;
+    self.n_tags = argc - 8;
     if (self.set < 1 || self.n < 1 || self.n > S_MAX_ENGINES) {
         fprintf(stderr, "ipp cluster nanny: bad set or engine count\n");
         return CLI_USAGE;
@@ -270,9 +329,13 @@ int lx_nanny_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     s_log("watching %ld engine%s of set %ld (pid %d)", self.n, self.n == 1 ? "" : "s", self.set,
           (int)getpid());
-    for (long i = 0; i < self.n; i++)
-        s_start(&self, i);
+    if (adopt)
+        s_adopt(&self);
+    else
+        for (long i = 0; i < self.n; i++)
+            s_start(&self, i);
     s_write_state(&self);
+    self.dirty = true;
     for (;;) {
         if (s_stop_asked)
             break;
@@ -281,10 +344,17 @@ int lx_nanny_main(int argc, char **argv)
         pid_t pid;
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
             for (long i = 0; i < self.n; i++) {
-                if (self.e[i].pid == pid) {
+                if (self.e[i].pid == pid && !self.e[i].adopted) {
                     s_ended(&self, i, st);
                     changed = true;
                 }
+            }
+        }
+        for (long i = 0; i < self.n; i++) {
+            if (self.e[i].adopted && self.e[i].pid > 0 && !proc_ours(self.e[i].pid, "ipp-engine")) {
+                s_ended(&self, i, 0);
+                self.e[i].adopted = false;
+                changed = true;
             }
         }
         int64_t now = ipp_clock_mono_us();
@@ -314,12 +384,14 @@ int lx_nanny_main(int argc, char **argv)
     }
     if (s_stop_asked) {
         s_log("asked to stop: stopping the engines");
-        pid_t pids[S_MAX_ENGINES];
+        pid_t pids[S_MAX_ENGINES], taken[S_MAX_ENGINES];
         for (long i = 0; i < self.n; i++) {
-            pids[i] = self.e[i].pid;
+            pids[i] = self.e[i].adopted ? 0 : self.e[i].pid;
+            taken[i] = self.e[i].adopted ? self.e[i].pid : 0;
             self.e[i].due = 0;
         }
         proc_terminate(pids, (size_t)self.n, true, "ipp-engine", 5);
+        proc_terminate(taken, (size_t)self.n, false, "ipp-engine", 5);
         for (long i = 0; i < self.n; i++) {
             if (self.e[i].pid > 0 || !strcmp(self.e[i].state, "waiting"))
                 self.e[i].state = "exited";
