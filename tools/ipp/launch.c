@@ -573,7 +573,7 @@ bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id)
         return false;
     }
     // How its engines were started, as the watcher wrote it.
-    char eng[PATH_MAX] = "", conn[PATH_MAX] = "";
+    char eng[sizeof line] = "", conn[sizeof line] = "";
     cli_strv_t tags = {0};
     bool ok = true;
     while (ok && fgets(line, sizeof line, f)) {
