@@ -163,6 +163,7 @@ else
     # client key.
     "$ipp" cluster start -n 1 --curve --timeout 60 >"$top/out" 2>&1 || fail "start: $(cat "$top/out")"
     grep -q "(Curve)" "$top/out" || fail "no Curve: $(cat "$top/out")"
+    note "$top/out" "IPP_DIR=$IPP_DIR ipp cluster start -n 1 --curve --timeout 60"
     # An mpiexec that fails at once: reported with its last lines, the set failed.
     "$ipp" cluster engines add --engines mpi -n 2 --mpi-args "--no-such-mpiexec-option" \
         --timeout 60 >"$top/out" 2>&1 && fail "a failing mpiexec was accepted"
@@ -293,7 +294,7 @@ C
     "$ipp" cluster start --engines slurm -n 2 --time 10 --sbatch-arg=--job-name=ipp-test-job \
         --timeout 90 >"$top/out" 2>&1 || fail "start --engines slurm: $(cat "$top/out")"
     grep -q "engine set 1 (slurm, job [0-9]*): 2 engines" "$top/out" || fail "slurm set: $(cat "$top/out")"
-    note "$top/out" "ipp cluster start --engines slurm -n 2 --time 10 --sbatch-arg=--job-name=ipp-test-job"
+    note "$top/out" "IPP_DIR=$IPP_DIR SLURM_CONF=$SLURM_CONF ipp cluster start --engines slurm -n 2 --time 10 --sbatch-arg=--job-name=ipp-test-job --timeout 90"
     script=$IPP_DIR/profile_default/log/engines-1.sbatch
     grep -q "^#SBATCH --time=10$" "$script" || fail "no --time in the script: $(cat "$script")"
     # The template names the job already: --sbatch-arg adds no second line.
@@ -403,7 +404,8 @@ C
     grep -q "ssh $me@$where: could not connect" "$top/out" || fail "no ssh error for the unreachable host: $(cat "$top/out")"
     grep -q "engine set $s1 (ssh on $me@$where:$sshport): 2 engines" "$top/out" || fail "ssh set: $(cat "$top/out")"
     grep -q "(Curve)" "$top/out" || fail "Curve is not on for --ip $here: $(cat "$top/out")"
-    note "$top/out" "ipp cluster start -n 1 --ip $here --engines ssh --hosts $me@$where:1 --hosts-file HOSTS"
+    note "$top/hosts" "cat $top/hosts"
+    note "$top/out" "IPP_DIR=$IPP_DIR ipp cluster start -n 1 --ip $here --engines ssh --ssh-args \"-F $sdir/ssh_config\" --hosts $me@$where:1 --hosts-file $top/hosts --timeout 60"
     grep -q "security/keys/client.json" "$top/out" || fail "no default client key: $(cat "$top/out")"
     key=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT role FROM keys WHERE name='set$s1'")
     [ "$key" = engine ] || fail "the ssh set has no engine key (got '$key')"
