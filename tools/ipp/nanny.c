@@ -84,6 +84,7 @@ typedef struct s_nanny_t {
     size_t n_old;         // how many of old are used
     size_t next_old;      // where the next goes
     bool dirty;           // pids changed since the last sync
+    bool open_failed;     // the database could not be opened (said once)
     int64_t next_sync;    // µs monotonic of the next check
 } s_nanny_t;
 
@@ -218,8 +219,11 @@ static void s_ended(s_nanny_t *self, long i, int st)
 }
 
 // s_sync: the pids running now into the set's row and PROFILE/engines.pid.
+// A failure is logged (opening the database: once) and tried again at the
+// next check, not at every turn of the loop.
 static void s_sync(s_nanny_t *self)
 {
+    self->dirty = false;
     self->next_sync = ipp_clock_mono_us() + S_SYNC_US;
     pid_t now[S_MAX_ENGINES];
     size_t k = 0;
@@ -233,26 +237,22 @@ static void s_sync(s_nanny_t *self)
             used += (size_t)snprintf(text + used, 16, "%d\n", (int)self->e[i].pid);
         }
     }
-    bool ok = true;
     if (self->db_path && !self->db) {
         static const ipp_logger_t quiet = {IPP_LOG_ERROR, NULL, "ipp"};
         ipp_error_t err;
         self->db = db_schema_open(self->db_path, DB_OPEN_READWRITE, &quiet, &err);
-        if (!self->db) {
-            s_log("cannot open %s: %s", self->db_path, err.msg);
-            ok = false;
-        }
+        if (!self->db && !self->open_failed)
+            s_log("cannot open %s: %s (tried again every %.0f s)", self->db_path, err.msg,
+                  S_SYNC_US / 1e6);
+        self->open_failed = !self->db;
     }
     if (self->db) {
         int rc = cs_set_sync_pids(self->db, self->set, text);
         if (rc > 0)
             s_log("recorded the pids of set %ld in %s", self->set, self->db_path);
-        ok = rc >= 0;
     }
     free(text);
     cs_replace_local_pids(self->dir, self->old, self->n_old, now, k);
-    if (ok)
-        self->dirty = false;
 }
 
 // s_adopt: take over from the set's watcher that is gone: its restarts,
