@@ -220,6 +220,56 @@ static ipp_err_t s_write_conn(hub_t *hub, ipp_error_t *err)
 
 // ------------------------------------------------------------- lifecycle
 
+// s_wait_engines_left: after a shutdown that stopped every engine, wait
+// (1 s at most) until each has said it leaves before the sockets close. An
+// engine's DEALER (ZMQ_IMMEDIATE) drops what it has not read yet when its
+// connection goes: closing at once could take the stop with it, and the
+// engine would stay, waiting for the next controller, instead of exiting.
+// Only unregistrations count here; anything else an engine sends now is
+// sent again to the next controller, as it would be without the wait.
+static void s_wait_engines_left(hub_t *hub)
+{
+    size_t n = hub_registry_count(hub->engines);
+    bool *left = n ? calloc(n, sizeof *left) : NULL;
+    if (!left)
+        return;
+    size_t gone = 0;
+    int64_t until = ipp_clock_mono_us() + 1000000;
+    wire_msg_t msg;
+    wire_msg_init(&msg);
+    while (gone < n) {
+        int64_t wait_us = until - ipp_clock_mono_us();
+        if (wait_us <= 0)
+            break;
+        zmq_pollitem_t item = {hub->engine_sock, 0, ZMQ_POLLIN, 0};
+        int r = ipp_zpoll(&item, 1, (long)(wait_us / 1000) + 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        while (r > 0 &&
+               wire_recv(hub->wire, hub->engine_sock, ZMQ_DONTWAIT, &msg, NULL) != IPP_ERR_ZMQ) {
+            wire_frame_t id[1];
+            if (!msg.header || wire_msg_type(&msg) != IPP__MSG_TYPE__UNREGISTRATION ||
+                wire_msg_idents(&msg, id, 1) != 1)
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                const hub_engine_t *e = hub_registry_at(hub->engines, i);
+                if (!left[i] && e && e->ident_len == id->size &&
+                    memcmp(e->ident, id->data, id->size) == 0) {
+                    left[i] = true;
+                    gone++;
+                }
+            }
+        }
+    }
+    if (gone < n)
+        IPP_LOGI(hub->log, "stopping: %zu of %zu engines did not say they left within 1 s",
+                 n - gone, n);
+    wire_msg_fini(&msg);
+    free(left);
+}
+
 hub_t *hub_new(const hub_config_t *cfg, const ipp_logger_t *log, ipp_error_t *err)
 {
     hub_t *hub = calloc(1, sizeof *hub);
@@ -377,6 +427,8 @@ void hub_stop(hub_t *hub)
         note.has_when = 1;
         note.when = ipp_clock_now_us();
         hub_publish(hub, "shutdown", IPP__MSG_TYPE__SHUTDOWN_NOTICE, &note.base, true);
+        if (hub->engines_told_stop)
+            s_wait_engines_left(hub);
     }
     hub_reads_destroy(&hub->reads);  // reads under way finish; their replies are not sent
     hub_store_close(&hub->store);

@@ -224,6 +224,8 @@ typedef struct hub_t {
     int64_t grace_until;               // monotonic µs: end of the recovery grace
     bool recovering;                   // grace period running
     bool stopping;                     // leave the loop
+    bool engines_told_stop;            // a shutdown stopped every engine: hub_stop
+                                       // waits for them to say they leave
     volatile sig_atomic_t *stop_flag;  // set by main's signal handler
     char pid_path[1100];               // the pid file
     bool pid_claimed;                  // it holds our pid: remove it in hub_stop

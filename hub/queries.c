@@ -994,6 +994,7 @@ void hub_query_shutdown(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         // The notice goes out as the controller stops (hub_destroy).
         IPP_LOGI(hub->log, "shutdown requested by %s", hub->peer ? hub->peer->name : "a client");
         hub->stopping = true;
+        hub->engines_told_stop = engines && !req->n_targets;
     }
 }
 
