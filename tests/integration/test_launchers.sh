@@ -115,6 +115,7 @@ check_refused() { # check_refused WANT_RC TEXT ARGS...: refused, says TEXT, star
 }
 check_refused 2 "--engines is local, mpi, slurm or ssh" --engines pbs
 check_refused 2 "are for --engines slurm" --engines mpi --partition x
+check_refused 2 "mpiexec ends the whole job when one rank dies" --engines mpi --restart-engines
 check_refused 2 "needs --hosts" --engines ssh
 check_refused 1 "not \[USER@\]HOST" --engines ssh --hosts "root@"
 check_refused 1 ":PORT needs a port" --engines ssh --hosts "h:99999"
@@ -434,5 +435,44 @@ C
     revoked=$(sqlite3 "$IPP_DIR/profile_default/db/tasks.db" "SELECT revoked IS NOT NULL FROM keys WHERE name='set$s1'")
     [ "$revoked" = 1 ] || fail "the stopped set's key is not revoked"
     echo "test_launchers: ssh set on $where ran tasks over Curve, the unreachable host failed alone"
+
+    # --restart-engines for ssh: a watcher polls the host and starts an
+    # engine that is gone again there, with the same uuid (the same id).
+    fresh sshrestart
+    sdb=$IPP_DIR/profile_default/db/tasks.db
+    "$ipp" cluster start --ip "$here" --engines ssh --restart-engines --ssh-args "-F $sdir/ssh_config" \
+        --hosts "$me@$where:$sshport/2" --timeout 60 >"$top/out" 2>&1 || fail "start --restart-engines: $(cat "$top/out")"
+    note "$top/out" "IPP_DIR=$IPP_DIR ipp cluster start --ip $here --engines ssh --restart-engines --ssh-args \"-F $sdir/ssh_config\" --hosts $me@$where:$sshport/2 --timeout 60"
+    watcher=$(sqlite3 "$sdb" "SELECT job_id FROM engine_sets WHERE id=1")
+    grep -q nanny "/proc/$watcher/cmdline" 2>/dev/null || fail "the ssh set has no watcher (job_id '$watcher')"
+    wait_for 30 set_shows 1 "ssh +2 +2 +running +2 of 2 pids alive on $where; 0 restarts, 0 lost; watcher pid $watcher running" ||
+        fail "status of the watched ssh set: $("$ipp" cluster status 2>&1)"
+    row=$(sqlite3 "$sdb" "SELECT id, pid FROM engines WHERE uuid LIKE 'set1-%' ORDER BY id LIMIT 1")
+    id=${row%|*}
+    old=${row#*|}
+    kill_one 1 >/dev/null || fail "no running engine of the watched ssh set to kill"
+    back() { # the engine id is registered again, with a live pid other than the killed one
+        local pid
+        pid=$(sqlite3 "$sdb" "SELECT pid FROM engines WHERE id=$id AND unregistered IS NULL")
+        [ -n "$pid" ] && [ "$pid" != "$old" ] && grep -q ipp-engine "/proc/$pid/cmdline" 2>/dev/null
+    }
+    wait_for 15 back || fail "engine $id (pid $old) is not back: $(sqlite3 "$sdb" "SELECT id, uuid, pid, unregistered FROM engines"); $(cat "$IPP_DIR/profile_default/log/nanny-1.log")"
+    new=$(sqlite3 "$sdb" "SELECT pid FROM engines WHERE id=$id")
+    wait_for 15 set_shows 1 "ssh +2 +2 +running +2 of 2 pids alive on $where; 1 restart, 0 lost; watcher pid $watcher running" ||
+        fail "status after the restart: $("$ipp" cluster status 2>&1)"
+    "$ipp" cluster status >"$top/st" 2>&1
+    note "$top/st" "ipp cluster status   # after kill -9 of engine $id's pid $old: restarted as pid $new"
+    grep -q "engine set1-h0-e.* restarted (pid $new on $me@$where:$sshport)" "$IPP_DIR/profile_default/log/nanny-1.log" ||
+        fail "the restart is not logged: $(cat "$IPP_DIR/profile_default/log/nanny-1.log")"
+    out=$("$ipp" px --targets "$id" -- sh -c 'echo "pid=$PPID"' 2>&1) || fail "px --targets $id: $out"
+    echo "$out" | grep -q "^\[engine $id\]$" || fail "the task did not run on engine $id: $out"
+    echo "$out" | grep -q "^pid=$new$" || fail "the task did not run in the restarted engine $new: $out"
+    pids=$(sqlite3 "$sdb" "SELECT pid FROM engines WHERE uuid LIKE 'set1-%'")
+    "$ipp" cluster stop >"$top/out" 2>&1 || fail "stop of the watched ssh set: $(cat "$top/out")"
+    ! grep -q nanny "/proc/$watcher/cmdline" 2>/dev/null || fail "the ssh set's watcher $watcher still runs"
+    for p in $pids; do
+        ! grep -q ipp-engine "/proc/$p/cmdline" 2>/dev/null || fail "engine pid $p of the watched ssh set still runs"
+    done
+    echo "test_launchers: an ssh engine killed on $where came back as the same engine $id (pid $old, then $new)"
 fi
 echo "test_launchers: ok"

@@ -321,9 +321,12 @@ int lx_check(const lx_opts_t *o, const cli_cmd_t *cmd)
                              "--ssh-args are for --engines ssh");
         return CLI_USAGE;
     }
-    if (strcmp(k, "local") != 0 && o->restart > 0) {
-        cli_usage_error(cmd, "--restart-engines is for --engines local (the engines of mpi, "
-                             "slurm and ssh sets are not restarted; status shows them lost)");
+    if ((mpi || slurm) && o->restart > 0) {
+        cli_usage_error(cmd,
+                        "--restart-engines is for --engines local and ssh (%s; status "
+                        "shows a loss)",
+                        mpi ? "mpiexec ends the whole job when one rank dies"
+                            : "a Slurm allocation's engines are under srun, not ours to start");
         return CLI_USAGE;
     }
     if (mpi) {
@@ -442,11 +445,13 @@ static size_t s_engine_args(const lx_opts_t *o, const char *bin, const char *con
     return k;
 }
 
-// s_set_dir: the profile folder of a local set, from its log pattern.
+// s_set_dir: the profile folder of a local or ssh set, from its log.
 static void s_set_dir(const db_engine_set_t *s, char *dir, size_t size)
 {
     snprintf(dir, size, "%s", s->log ? s->log : "");
-    char *cut = strstr(dir, "/log/engine-");
+    char *cut = NULL;
+    for (char *p = dir; (p = strstr(p, "/log/engine")); p++)
+        cut = p;
     if (cut)
         *cut = '\0';
 }
@@ -550,7 +555,7 @@ bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id)
     *job_id = NULL;
     if (strcmp(s->launcher, "local") != 0 || !s->job_id) {
         cli_error("engine set %lld (%s) has no watcher to start again: only local sets started "
-                  "with --restart-engines have one",
+                  "with --restart-engines can be given a new one",
                   (long long)s->id, s->launcher);
         return false;
     }
@@ -652,7 +657,7 @@ bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id)
 
 static pid_t s_nanny_pid(const db_engine_set_t *s)
 {
-    if (strcmp(s->launcher, "local") != 0 || !s->job_id)
+    if ((strcmp(s->launcher, "local") != 0 && strcmp(s->launcher, "ssh") != 0) || !s->job_id)
         return 0;
     pid_t pid = (pid_t)strtol(s->job_id, NULL, 10);
     return proc_ours(pid, "nanny") ? pid : 0;
@@ -916,6 +921,136 @@ static bool s_set_host(const db_engine_set_t *s, s_host_t *h)
     return line[0] && s_parse_host(line, h);
 }
 
+char *lx_ssh_script(const char *bin, const char *ldir, char *const *tags, size_t n_tags,
+                    int64_t set, size_t which, long from, long to)
+{
+    char *qbin = cli_shell_quote(bin), *qdir = cli_shell_quote(ldir);
+    char tagargs[4096] = "";
+    size_t tl = 0;
+    for (size_t i = 0; i < n_tags; i++) {
+        char *qt = cli_shell_quote(tags[i]);
+        if (qt)
+            tl += (size_t)snprintf(tagargs + tl, tl < sizeof tagargs ? sizeof tagargs - tl : 0,
+                                   " --tag %s", qt);
+        free(qt);
+    }
+    char *cmd = NULL;
+    if (qbin && qdir && tl < sizeof tagargs)
+        cmd = s_strdupf("umask 077; IFS= read -r IPP_CONNECTION_INFO || exit 3; "
+                        "export IPP_CONNECTION_INFO; i=%ld; while [ $i -lt %ld ]; do "
+                        "u=set%lld-h%zu-e$i; nohup %s --uuid $u%s >%s/ipp-engine-$u.log 2>&1 "
+                        "</dev/null & echo $!; i=$((i+1)); done",
+                        from, to, (long long)set, which, qbin, tagargs, qdir);
+    free(qbin);
+    free(qdir);
+    return cmd;
+}
+
+int lx_ssh_run(const char *hosts, const char *options, char *cmd, const char *input, double timeout,
+               char *out, size_t size)
+{
+    s_host_t h;
+    char line[400];
+    snprintf(line, sizeof line, "%s", hosts ? hosts : "");
+    line[strcspn(line, "\n")] = '\0';
+    out[0] = '\0';
+    if (!line[0] || !s_parse_host(line, &h))
+        return -1;
+    cli_strv_t sa = {0};
+    if (options && !s_split(&sa, options)) {
+        cli_strv_fini(&sa);
+        return -1;
+    }
+    char *av[S_MAX_ARGS], port[16];
+    s_ssh_argv(&sa, &h, port, cmd, av);
+    int rc = proc_run(av, input, timeout, out, size, NULL);
+    cli_strv_fini(&sa);
+    return rc;
+}
+
+// s_launch_ssh_nanny: start the watcher of ssh set s (nanny.c), whose
+// engines run already (s->pids); the connection info goes in its
+// environment, never on a command line. Waits until it has written its
+// state; s->job_id gets its pid.
+static bool s_launch_ssh_nanny(const lx_env_t *env, size_t which, const char *bin, const char *ldir,
+                               const cli_strv_t *tags, db_engine_set_t *s)
+{
+    char self_bin[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self_bin, sizeof self_bin - 1);
+    if (len <= 0) {
+        cli_error("cannot find this program (/proc/self/exe): %s", strerror(errno));
+        return false;
+    }
+    self_bin[len] = '\0';
+    char set[32], n[32], wh[32], log[4200], state[4200], pids[S_OUT];
+    snprintf(set, sizeof set, "%lld", (long long)s->id);
+    snprintf(n, sizeof n, "%d", s->asked);
+    snprintf(wh, sizeof wh, "%zu", which);
+    snprintf(log, sizeof log, "%s/log/nanny-%lld.log", env->dir, (long long)s->id);
+    snprintf(state, sizeof state, "%s/nanny-%lld.state", env->dir, (long long)s->id);
+    snprintf(pids, sizeof pids, "%s", s->pids ? s->pids : "");
+    for (char *p = pids; *p; p++)
+        if (*p == '\n')
+            *p = ',';
+    unlink(state);
+    char *av[S_MAX_ARGS];
+    size_t k = 0;
+    av[k++] = self_bin;
+    av[k++] = "cluster";
+    av[k++] = "nanny";
+    av[k++] = (char *)env->dir;
+    av[k++] = set;
+    av[k++] = n;
+    av[k++] = "-";
+    av[k++] = "-";
+    av[k++] = (char *)(env->db_path && env->db_path[0] ? env->db_path : "-");
+    av[k++] = "ssh";
+    av[k++] = s->hosts;
+    av[k++] = s->options ? s->options : "";
+    av[k++] = wh;
+    av[k++] = (char *)bin;
+    av[k++] = (char *)ldir;
+    av[k++] = pids;
+    for (size_t i = 0; i < tags->n && k + 1 < S_MAX_ARGS; i++)
+        av[k++] = tags->v[i];
+    av[k] = NULL;
+    char *owned = NULL;
+    char **envp = s_env_with("IPP_CONNECTION_INFO", env->conn_json, &owned);
+    if (!envp) {
+        cli_error("out of memory");
+        return false;
+    }
+    pid_t nanny = proc_spawn(av, envp, log);
+    free(envp);
+    s_wipe_free(owned);
+    if (nanny < 0)
+        return false;
+    int64_t until = ipp_clock_mono_us() + 10000000;
+    for (;;) {
+        int pid = 0;
+        char line[256];
+        FILE *f = fopen(state, "r");
+        if (f) {
+            if (!fgets(line, sizeof line, f) || sscanf(line, "nanny %d", &pid) != 1)
+                pid = 0;
+            fclose(f);
+        }
+        if (pid == nanny)
+            break;
+        int st = 0;
+        if (proc_reaped(nanny, &st) || ipp_clock_mono_us() >= until) {
+            pid_t one = nanny;
+            proc_terminate(&one, 1, true, "nanny", 5);
+            proc_tail(log, 10);
+            cli_error("the engines' watcher (pid %d) did not start", (int)nanny);
+            return false;
+        }
+        usleep(20000);
+    }
+    s->job_id = s_strdupf("%d", (int)nanny);
+    return s->job_id != NULL;
+}
+
 static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env, db_engine_set_t *s)
 {
     s_host_t *hs = calloc(S_MAX_HOSTS, sizeof *hs);
@@ -940,25 +1075,7 @@ static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env, 
     // environment (never on a command line), then n engines detached.
     const char *bin = o->remote_engine ? o->remote_engine : env->eng_bin;
     const char *ldir = o->remote_log_dir ? o->remote_log_dir : "/tmp";
-    char *qbin = cli_shell_quote(bin), *qdir = cli_shell_quote(ldir);
-    char tagargs[4096] = "";
-    size_t tl = 0;
-    for (size_t i = 0; i < o->tags.n; i++) {
-        char *qt = cli_shell_quote(o->tags.v[i]);
-        if (qt)
-            tl += (size_t)snprintf(tagargs + tl, tl < sizeof tagargs ? sizeof tagargs - tl : 0,
-                                   " --tag %s", qt);
-        free(qt);
-    }
-    char *cmd = NULL;
-    if (qbin && qdir && tl < sizeof tagargs)
-        cmd = s_strdupf("umask 077; IFS= read -r IPP_CONNECTION_INFO || exit 3; "
-                        "export IPP_CONNECTION_INFO; i=0; while [ $i -lt %ld ]; do "
-                        "u=set%lld-h%zu-e$i; nohup %s --uuid $u%s >%s/ipp-engine-$u.log 2>&1 "
-                        "</dev/null & echo $!; i=$((i+1)); done",
-                        n, (long long)s->id, which, qbin, tagargs, qdir);
-    free(qbin);
-    free(qdir);
+    char *cmd = lx_ssh_script(bin, ldir, o->tags.v, o->tags.n, s->id, which, 0, n);
     cli_strv_t sa = {0};
     if (!cmd || (o->ssh_args && !s_split(&sa, o->ssh_args))) {
         free(cmd);
@@ -1006,6 +1123,10 @@ static bool s_launch_ssh(const lx_opts_t *o, size_t which, const lx_env_t *env, 
         proc_tail(log, 5);
         if (got)
             lx_stop(s, 5);
+        return false;
+    }
+    if (o->restart > 0 && !s_launch_ssh_nanny(env, which, bin, ldir, &o->tags, s)) {
+        lx_stop(s, 5);
         return false;
     }
     return true;
@@ -1135,6 +1256,24 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, lx_view_t *v)
     size_t n = s_pids(s->pids, pids, 1024), alive = 0;
     if (strcmp(s->launcher, "ssh") == 0) {
         s_host_t h;
+        // Watched: the pids its watcher last wrote are the current ones.
+        int restarts = 0, lost = 0;
+        pid_t nanny = s_nanny_pid(s);
+        char watch[256] = "";
+        if (s->job_id) {
+            char dir[4200];
+            pid_t cur[1024];
+            size_t nc = 0;
+            s_set_dir(s, dir, sizeof dir);
+            if (lx_nanny_state(dir, s->id, &restarts, &lost, cur, 1024, &nc)) {
+                memcpy(pids, cur, nc * sizeof *cur);
+                n = nc;
+            }
+            v->restarts = restarts;
+            v->lost = lost;
+            snprintf(watch, sizeof watch, "; %d restart%s, %d lost; watcher pid %s %s", restarts,
+                     restarts == 1 ? "" : "s", lost, s->job_id, nanny ? "running" : "gone");
+        }
         if (!s_set_host(s, &h) || !n) {
             snprintf(buf, size, "no pids");
             return;
@@ -1160,8 +1299,8 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, lx_view_t *v)
         }
         for (const char *p = out; (p = strstr(p, "alive")); p += 5)
             alive++;
-        *running = alive > 0;
-        snprintf(buf, size, "%zu of %zu pids alive on %s", alive, n, h.host);
+        *running = alive > 0 || nanny;
+        snprintf(buf, size, "%zu of %zu pids alive on %s%s", alive, n, h.host, watch);
         return;
     }
     if (strcmp(s->launcher, "local") == 0 && s->job_id) {
@@ -1240,6 +1379,26 @@ bool lx_stop(const db_engine_set_t *s, double grace)
         }
     }
     if (strcmp(s->launcher, "ssh") == 0) {
+        // The watcher first, so that it restarts nothing stopped here;
+        // then every pid, those it last wrote included.
+        pid_t nanny = s_nanny_pid(s);
+        if (nanny)
+            proc_terminate(&nanny, 1, false, "nanny", grace + 8);
+        if (s->job_id) {
+            char dir[4200];
+            int restarts, lost;
+            size_t nc = 0;
+            pid_t cur[1024];
+            s_set_dir(s, dir, sizeof dir);
+            lx_nanny_state(dir, s->id, &restarts, &lost, cur, 1024 - n, &nc);
+            for (size_t i = 0; i < nc; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < n && !dup; j++)
+                    dup = pids[j] == cur[i];
+                if (!dup)
+                    pids[n++] = cur[i];
+            }
+        }
         s_host_t h;
         if (!n || !s_set_host(s, &h))
             return true;

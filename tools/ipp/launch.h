@@ -88,6 +88,9 @@ enum {
     "                         is taken as -n, as before)\n"                                        \
     "  --tag TAG              give every engine of the set this tag (--require tag:TAG)\n"         \
     "  --location ADDR        the address engines connect to (default: the controller's)\n"        \
+    "  --restart-engines      start an engine that dies again, same engine id (the\n"              \
+    "                         default for local; ssh: a watcher asks the host every 2 s;\n"        \
+    "                         refused for mpi and slurm); --no-restart-engines: do not\n"          \
     " mpi:   mpiexec -n N ipp-engine; each engine has the tag rank=K\n"                            \
     "  --mpiexec PATH         the mpiexec to run (default: mpiexec on $PATH)\n"                    \
     "  --mpi-args \"ARGS\"      more arguments for mpiexec (split at white space)\n"               \
@@ -165,7 +168,9 @@ void lx_state(const db_engine_set_t *s, char *buf, size_t size, lx_view_t *v);
 bool lx_stop(const db_engine_set_t *s, double grace);
 
 // lx_nanny_main: `ipp cluster nanny DIR SET N ENGINE CONN DB [TAG...]`,
-// the watcher of a local set started with --restart-engines (nanny.c);
+// the watcher of a local set started with --restart-engines (nanny.c), or
+// `... DIR SET N - - DB ssh HOSTS OPTIONS WHICH BIN LOGDIR PIDS [TAG...]`
+// of an ssh set (connection info in $IPP_CONNECTION_INFO);
 // runs until SIGTERM or until no engine is left. Keeps the set's pids in
 // DB's engine_sets row and in PROFILE/engines.pid. Returns a CLI_* code.
 int lx_nanny_main(int argc, char **argv);
@@ -182,6 +187,18 @@ bool lx_nanny_state(const char *dir, int64_t set, int *restarts, int *lost, pid_
 // for the set's row. false after a message.
 bool lx_rewatch(const db_engine_set_t *s, const char *db_path, char **job_id);
 
+// lx_ssh_script: the remote shell script that starts engines FROM..TO-1
+// of ssh set `set` (host `which`) detached, uuids setSET-hWHICH-eI, one
+// pid per line on stdout; the connection info is its first line of stdin.
+// malloc'd; NULL when out of memory.
+char *lx_ssh_script(const char *bin, const char *ldir, char *const *tags, size_t n_tags,
+                    int64_t set, size_t which, long from, long to);
+// lx_ssh_run: run cmd over ssh on hosts ("[USER@]HOST[:PORT]", as an ssh
+// set records it) with ssh options (white space separated; NULL for
+// none), input on its stdin; its output into out. Returns ssh's exit code
+// (255: could not connect), -1 when hosts does not parse.
+int lx_ssh_run(const char *hosts, const char *options, char *cmd, const char *input, double timeout,
+               char *out, size_t size);
 // lx_fini: free what o holds.
 void lx_fini(lx_opts_t *o);
 

@@ -28,6 +28,16 @@
  * as unexpected), the others are started again, lost and exited ones stay
  * so, and the restart counts go on. The state file also says how the
  * engines are started (binary, connection file, tags) for that.
+ *
+ * The watcher of an ssh set ("ssh" mode) does the same for engines on
+ * another host, where they are not its children: it is given the remote
+ * pids the launch recorded, asks the host every 2 s which of them still
+ * run an ipp-engine (one ssh call for all), and starts one that is gone
+ * again over ssh, by the same script as the launch (lx_ssh_script) and
+ * with the same uuid. Any end there counts as unexpected; a poll that
+ * cannot reach the host is logged and counts as no death. Asked to stop,
+ * it leaves at once and keeps the pids in its state file: `ipp cluster
+ * stop` ends the engines over ssh by those pids.
  */
 #include "tools/ipp/launch.h"
 
@@ -69,26 +79,43 @@ typedef struct s_eng_t {
 
 // The nanny of one set.
 typedef struct s_nanny_t {
-    const char *dir;      // profile folder
-    long set;             // set id
-    const char *eng_bin;  // ipp-engine
-    const char *conn;     // its connection file
-    char **tags;          // --tag values (borrowed from argv)
-    int n_tags;           // how many
-    s_eng_t *e;           // the engines
-    long n;               // how many
-    int restarts;         // all restarts
-    const char *db_path;  // the task database, NULL if none given
-    sqlite3 *db;          // opened at the first sync
-    pid_t *old;           // pids started earlier (a ring of S_MAX_HISTORY)
-    size_t n_old;         // how many of old are used
-    size_t next_old;      // where the next goes
-    bool dirty;           // pids changed since the last sync
-    bool open_failed;     // the database could not be opened (said once)
-    int64_t next_sync;    // µs monotonic of the next check
+    const char *dir;        // profile folder
+    long set;               // set id
+    const char *eng_bin;    // ipp-engine
+    const char *conn;       // its connection file
+    char **tags;            // --tag values (borrowed from argv)
+    int n_tags;             // how many
+    s_eng_t *e;             // the engines
+    long n;                 // how many
+    int restarts;           // all restarts
+    const char *db_path;    // the task database, NULL if none given
+    sqlite3 *db;            // opened at the first sync
+    pid_t *old;             // pids started earlier (a ring of S_MAX_HISTORY)
+    size_t n_old;           // how many of old are used
+    size_t next_old;        // where the next goes
+    bool dirty;             // pids changed since the last sync
+    bool open_failed;       // the database could not be opened (said once)
+    int64_t next_sync;      // µs monotonic of the next check
+    bool remote;            // an ssh set: the engines run on hosts
+    const char *hosts;      // ssh: [USER@]HOST[:PORT]
+    const char *options;    // ssh: its options ("" for none)
+    size_t which;           // ssh: the host's place in the launch (in uuids)
+    const char *rdir;       // ssh: engine logs there
+    const char *conn_json;  // ssh: the connection info
+    bool host_down;         // ssh: the last poll could not reach the host
+    int64_t next_poll;      // ssh: µs monotonic of the next poll
 } s_nanny_t;
 
 static volatile sig_atomic_t s_stop_asked;
+
+// s_uuid: the uuid of engine i of the set.
+static void s_uuid(const s_nanny_t *self, long i, char *buf, size_t size)
+{
+    if (self->remote)
+        snprintf(buf, size, "set%ld-h%zu-e%ld", self->set, self->which, i);
+    else
+        snprintf(buf, size, "set%ld-e%ld", self->set, i);
+}
 
 static void s_on_term(int sig)
 {
@@ -124,7 +151,10 @@ static void s_write_state(const s_nanny_t *self)
     if (!f)
         return;
     fprintf(f, "nanny %d\nrestarts %d\n", (int)getpid(), self->restarts);
-    fprintf(f, "engine-bin %s\nconn %s\n", self->eng_bin, self->conn);
+    if (self->remote)
+        fprintf(f, "ssh %s\n", self->hosts);
+    else
+        fprintf(f, "engine-bin %s\nconn %s\n", self->eng_bin, self->conn);
     for (int t = 0; t < self->n_tags; t++)
         fprintf(f, "tag %s\n", self->tags[t]);
     for (long i = 0; i < self->n; i++)
@@ -136,7 +166,45 @@ static void s_write_state(const s_nanny_t *self)
         unlink(tmp);
 }
 
-// s_start: start engine i (uuid setSET-eI, log PROFILE/log/engine[-SET]-I.log).
+// s_start_ssh: start engine i of an ssh set on its host; its remote pid, or
+// 0 after a line in the log.
+static pid_t s_start_ssh(s_nanny_t *self, long i)
+{
+    char *cmd = lx_ssh_script(self->eng_bin, self->rdir, self->tags, (size_t)self->n_tags,
+                              self->set, self->which, i, i + 1);
+    char *input = NULL;
+    if (asprintf(&input, "%s\n", self->conn_json) < 0)
+        input = NULL;
+    char out[8192] = "";
+    int rc =
+        cmd && input ? lx_ssh_run(self->hosts, self->options, cmd, input, 60, out, sizeof out) : -1;
+    if (input) {
+        memset(input, 0, strlen(input));
+        free(input);
+    }
+    free(cmd);
+    long pid = 0;
+    for (char *line = out; line && *line && !pid;) {
+        char *eol = strchr(line, '\n');
+        if (eol)
+            *eol = '\0';
+        char *end = NULL;
+        long p = strtol(line, &end, 10);
+        if (p > 0 && p < INT_MAX && end && !*end)
+            pid = p;
+        line = eol ? eol + 1 : NULL;
+    }
+    if (rc != 0 || !pid) {
+        out[strcspn(out, "\n")] = '\0';
+        s_log("ssh %s: %s (exit %d): %.200s", self->hosts,
+              rc == 255 ? "could not connect" : "the engine did not start", rc, out);
+        return 0;
+    }
+    return (pid_t)pid;
+}
+
+// s_start: start engine i (uuid setSET-eI, log PROFILE/log/engine[-SET]-I.log;
+// ssh: over ssh).
 static void s_start(s_nanny_t *self, long i)
 {
     char log[4200], uuid[64];
@@ -159,7 +227,14 @@ static void s_start(s_nanny_t *self, long i)
     av[k] = NULL;
     s_eng_t *e = &self->e[i];
     e->adopted = false;
-    e->pid = proc_spawn(av, NULL, log);
+    if (self->remote) {
+        s_uuid(self, i, uuid, sizeof uuid);
+        e->pid = s_start_ssh(self, i);
+        if (!e->pid)
+            e->pid = -1;
+    } else {
+        e->pid = proc_spawn(av, NULL, log);
+    }
     self->dirty = true;
     e->started = ipp_clock_mono_us();
     e->due = 0;
@@ -169,7 +244,8 @@ static void s_start(s_nanny_t *self, long i)
         e->quick++;
         e->state = "waiting";
         e->due = e->started + S_BACKOFF_US;
-        s_log("engine %s: cannot start %s", uuid, self->eng_bin);
+        s_log("engine %s: cannot start %s%s%s", uuid, self->eng_bin, self->remote ? " on " : "",
+              self->remote ? self->hosts : "");
     } else {
         e->state = "up";
     }
@@ -179,8 +255,11 @@ static void s_start(s_nanny_t *self, long i)
 static void s_ended(s_nanny_t *self, long i, int st)
 {
     s_eng_t *e = &self->e[i];
-    char how[64];
-    if (e->adopted)
+    char how[600], name[64];
+    s_uuid(self, i, name, sizeof name);
+    if (self->remote)
+        snprintf(how, sizeof how, "(pid %d on %s) is gone", (int)e->pid, self->hosts);
+    else if (e->adopted)
         snprintf(how, sizeof how, "(pid %d, taken over) ended", (int)e->pid);
     else
         proc_describe_exit(st, how, sizeof how);
@@ -194,17 +273,17 @@ static void s_ended(s_nanny_t *self, long i, int st)
     self->dirty = true;
     // The exit status of an engine taken over is not known: any end of
     // it is taken as unexpected.
-    if (!e->adopted && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+    if (!self->remote && !e->adopted && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         e->state = "exited";
-        s_log("engine set%ld-e%ld %s: not restarted", self->set, i, how);
+        s_log("engine %s %s: not restarted", name, how);
         return;
     }
     e->quick = lived < S_QUICK_US ? e->quick + 1 : 0;
     if (e->quick >= S_MAX_QUICK) {
         e->state = "lost";
-        s_log("engine set%ld-e%ld %s after %.1f s: given up after %d starts in a row that died "
+        s_log("engine %s %s after %.1f s: given up after %d starts in a row that died "
               "within %.0f s",
-              self->set, i, how, (double)lived / 1e6, e->quick, S_QUICK_US / 1e6);
+              name, how, (double)lived / 1e6, e->quick, S_QUICK_US / 1e6);
         return;
     }
     int64_t wait = S_BACKOFF_US;
@@ -214,8 +293,8 @@ static void s_ended(s_nanny_t *self, long i, int st)
         wait = S_BACKOFF_MAX_US;
     e->due = now + wait;
     e->state = "waiting";
-    s_log("engine set%ld-e%ld %s after %.1f s: restart in %.1f s", self->set, i, how,
-          (double)lived / 1e6, (double)wait / 1e6);
+    s_log("engine %s %s after %.1f s: restart in %.1f s", name, how, (double)lived / 1e6,
+          (double)wait / 1e6);
 }
 
 // s_sync: the pids running now into the set's row and PROFILE/engines.pid.
@@ -252,7 +331,62 @@ static void s_sync(s_nanny_t *self)
             s_log("recorded the pids of set %ld in %s", self->set, self->db_path);
     }
     free(text);
-    cs_replace_local_pids(self->dir, self->old, self->n_old, now, k);
+    if (!self->remote)  // remote pids are not this host's
+        cs_replace_local_pids(self->dir, self->old, self->n_old, now, k);
+}
+
+// s_poll: ask the host of an ssh set which engines still run (one ssh call
+// for all); those gone are ended. A host that cannot be reached is logged
+// (when it goes and when it comes back) and ends nothing.
+static bool s_poll(s_nanny_t *self)
+{
+    self->next_poll = ipp_clock_mono_us() + S_SYNC_US;
+    char cmd[16384];
+    size_t cl = (size_t)snprintf(cmd, sizeof cmd, "for p in");
+    int asked = 0;
+    for (long i = 0; i < self->n && cl < sizeof cmd - 200; i++) {
+        if (self->e[i].pid > 0) {
+            cl += (size_t)snprintf(cmd + cl, sizeof cmd - cl, " %d", (int)self->e[i].pid);
+            asked++;
+        }
+    }
+    if (!asked)
+        return false;
+    snprintf(cmd + cl, sizeof cmd - cl,
+             "; do grep -q ipp-engine /proc/$p/cmdline 2>/dev/null && echo $p; done; echo polled");
+    char out[8192];
+    int rc = lx_ssh_run(self->hosts, self->options, cmd, NULL, 20, out, sizeof out);
+    if (rc != 0 || !strstr(out, "polled")) {
+        if (!self->host_down) {
+            out[strcspn(out, "\n")] = '\0';
+            s_log("ssh %s: cannot ask which engines run (exit %d: %.200s); not counted as a "
+                  "death, asked again every %.0f s",
+                  self->hosts, rc, out, S_SYNC_US / 1e6);
+        }
+        self->host_down = true;
+        return false;
+    }
+    if (self->host_down)
+        s_log("ssh %s answers again", self->hosts);
+    self->host_down = false;
+    bool changed = false;
+    for (long i = 0; i < self->n; i++) {
+        if (self->e[i].pid <= 0 || s_stop_asked)
+            continue;
+        char want[32];
+        snprintf(want, sizeof want, "%d", (int)self->e[i].pid);
+        bool up = false;
+        for (char *line = out; line && *line && !up;) {
+            size_t len = strcspn(line, "\n");
+            up = len == strlen(want) && !strncmp(line, want, len);
+            line = line[len] ? line + len + 1 : NULL;
+        }
+        if (!up) {
+            s_ended(self, i, 0);
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 // s_adopt: take over from the set's watcher that is gone: its restarts,
@@ -297,8 +431,10 @@ static void s_adopt(s_nanny_t *self)
 
 int lx_nanny_main(int argc, char **argv)
 {
-    // argv: nanny DIR SET N ENGINE CONN DB start|adopt [TAG...]
-    if (argc < 8 || (strcmp(argv[7], "start") != 0 && strcmp(argv[7], "adopt") != 0)) {
+    // argv: nanny DIR SET N ENGINE CONN DB start|adopt [TAG...], or
+    // nanny DIR SET N - - DB ssh HOSTS OPTIONS WHICH BIN LOGDIR PIDS [TAG...]
+    bool ssh = argc >= 14 && strcmp(argv[7], "ssh") == 0;
+    if (argc < 8 || (!ssh && strcmp(argv[7], "start") != 0 && strcmp(argv[7], "adopt") != 0)) {
         fprintf(stderr, "ipp cluster nanny: internal command, started by `ipp cluster start`\n");
         return CLI_USAGE;
     }
@@ -309,6 +445,23 @@ int lx_nanny_main(int argc, char **argv)
     bool adopt = strcmp(argv[7], "adopt") == 0;
     self.tags = argv + 8;
     self.n_tags = argc - 8;
+    const char *given = NULL;  // ssh: the pids the launch recorded
+    if (ssh) {
+        self.remote = true;
+        self.hosts = argv[8];
+        self.options = argv[9][0] ? argv[9] : NULL;
+        self.which = (size_t)strtoul(argv[10], NULL, 10);
+        self.eng_bin = argv[11];
+        self.rdir = argv[12];
+        given = argv[13];
+        self.tags = argv + 14;
+        self.n_tags = argc - 14;
+        self.conn_json = getenv("IPP_CONNECTION_INFO");
+        if (!self.conn_json || !self.conn_json[0]) {
+            fprintf(stderr, "ipp cluster nanny: no $IPP_CONNECTION_INFO for the ssh engines\n");
+            return CLI_USAGE;
+        }
+    }
     if (self.set < 1 || self.n < 1 || self.n > S_MAX_ENGINES) {
         fprintf(stderr, "ipp cluster nanny: bad set or engine count\n");
         return CLI_USAGE;
@@ -329,19 +482,40 @@ int lx_nanny_main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     s_log("watching %ld engine%s of set %ld (pid %d)", self.n, self.n == 1 ? "" : "s", self.set,
           (int)getpid());
-    if (adopt)
+    if (ssh) {
+        const char *p = given;
+        for (long i = 0; i < self.n; i++) {
+            char *end = NULL;
+            long v = strtol(p, &end, 10);
+            s_eng_t *e = &self.e[i];
+            e->started = ipp_clock_mono_us();
+            if (end != p && v > 0 && v < INT_MAX) {
+                e->pid = (pid_t)v;
+                e->state = "up";
+                p = *end == ',' ? end + 1 : end;
+            } else {
+                e->state = "waiting";
+                e->due = e->started;
+            }
+        }
+        s_log("engines on %s: %s", self.hosts, given);
+    } else if (adopt)
         s_adopt(&self);
     else
         for (long i = 0; i < self.n; i++)
             s_start(&self, i);
     s_write_state(&self);
-    self.dirty = true;
+    self.dirty = !ssh;  // the launch has recorded the pids of an ssh set
+    if (ssh)
+        self.next_sync = self.next_poll = ipp_clock_mono_us() + S_SYNC_US;
     for (;;) {
         if (s_stop_asked)
             break;
         bool changed = false;
         int st;
         pid_t pid;
+        if (ssh && ipp_clock_mono_us() >= self.next_poll)
+            changed = s_poll(&self);
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
             for (long i = 0; i < self.n; i++) {
                 if (self.e[i].pid == pid && !self.e[i].adopted) {
@@ -365,9 +539,11 @@ int lx_nanny_main(int argc, char **argv)
                 self.restarts++;
                 e->restarts++;
                 s_start(&self, i);
-                s_log("engine set%ld-e%ld restarted (pid %d), restart %d of this engine, %d in "
-                      "all",
-                      self.set, i, (int)e->pid, e->restarts, self.restarts);
+                char name[64];
+                s_uuid(&self, i, name, sizeof name);
+                s_log("engine %s restarted (pid %d%s%s), restart %d of this engine, %d in all",
+                      name, (int)e->pid, ssh ? " on " : "", ssh ? self.hosts : "", e->restarts,
+                      self.restarts);
                 changed = true;
             }
             left += e->pid > 0 || e->due;
@@ -382,7 +558,9 @@ int lx_nanny_main(int argc, char **argv)
         }
         usleep(100000);
     }
-    if (s_stop_asked) {
+    if (s_stop_asked && ssh) {
+        s_log("asked to stop: leaving the engines to `ipp cluster stop`");
+    } else if (s_stop_asked) {
         s_log("asked to stop: stopping the engines");
         pid_t pids[S_MAX_ENGINES], taken[S_MAX_ENGINES];
         for (long i = 0; i < self.n; i++) {
