@@ -113,6 +113,83 @@ def _loads(parts):
     return pickle.loads(parts[0], buffers=parts[1:])
 
 
+# A client sends a function it sent before as the same pickled bytes,
+# wrapped as `pickle.loads(bytes)` inside the call's pickle (the client's
+# kept pickle, docs/PYTHON.md); unpickling it costs most of a no-op task.
+# So such a function is unpickled once per distinct bytes and kept as a
+# template, and each call gets a copy (_fresh) as unpickling would give
+# it: its own globals dict, closure cells and keyword defaults, so nothing
+# one call changes reaches the next. Only plain functions whose cells hold
+# no callables are kept (what such a cell names would be shared).
+_FMEMO_MAX = 256          # templates kept at most (then the memo restarts)
+_FMEMO_BYTES = 1 << 16    # larger pickles are unpickled every time
+_fmemo = {}               # pickle bytes → the function they unpickle to
+
+
+def _keepable(f):
+    if type(f) is not types.FunctionType or f.__dict__:
+        return False
+    for c in f.__closure__ or ():
+        try:
+            v = c.cell_contents
+        except ValueError:
+            continue
+        if callable(v):
+            return False
+    return True
+
+
+def _fresh(f):
+    g = dict(f.__globals__)
+    cells = None
+    if f.__closure__:
+        cells = []
+        for c in f.__closure__:
+            try:
+                cells.append(types.CellType(c.cell_contents))
+            except ValueError:  # unbound
+                cells.append(types.CellType())
+        cells = tuple(cells)
+    h = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, cells)
+    h.__kwdefaults__ = dict(f.__kwdefaults__) if f.__kwdefaults__ else None
+    h.__qualname__ = f.__qualname__
+    h.__doc__ = f.__doc__
+    h.__module__ = f.__module__
+    if f.__annotations__:
+        h.__annotations__ = dict(f.__annotations__)
+    for k, v in g.items():
+        if v is f:  # a function naming itself (recursion) names its copy
+            g[k] = h
+    return h
+
+
+def _memo_loads(data, *args, **kwargs):
+    if args or kwargs or type(data) is not bytes or len(data) > _FMEMO_BYTES:
+        return pickle.loads(data, *args, **kwargs)
+    f = _fmemo.get(data)
+    if f is None:
+        f = pickle.loads(data)
+        if not _keepable(f):
+            return f
+        if len(_fmemo) >= _FMEMO_MAX:
+            _fmemo.clear()
+        _fmemo[data] = f
+    return _fresh(f)
+
+
+class _CallUnpickler(pickle.Unpickler):
+    """The unpickler of py.apply: `pickle.loads` inside it is _memo_loads."""
+
+    def find_class(self, module, name):
+        if name == "loads" and module in ("pickle", "_pickle"):
+            return _memo_loads
+        return super().find_class(module, name)
+
+
+def _loads_call(parts):
+    return _CallUnpickler(io.BytesIO(parts[0]), buffers=parts[1:]).load()
+
+
 def _rebind(f):
     """f rebuilt with the engine namespace as its globals, when it comes
     from the client's __main__; names cloudpickle captured go into the
@@ -159,7 +236,7 @@ def _summary(value):
 def _apply(parts):
     if not parts:
         raise ValueError("py.apply needs a pickle of (f, args, kwargs)")
-    call = _loads(parts)
+    call = _loads_call(parts)
     if not isinstance(call, tuple) or len(call) != 3:
         raise TypeError("py.apply: the pickle must hold a tuple (f, args, kwargs)")
     f, args, kwargs = call
