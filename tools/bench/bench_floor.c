@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -66,14 +67,13 @@ static double s_cpu_us(void)
 // s_echo: the child: a ROUTER on an ephemeral port, its endpoint written
 // to fd, echoing every message until it gets an empty one, which it
 // answers with the CPU time it spent since the warm-up rounds (µs, text).
-static int s_echo(int fd)
+static int s_echo(int fd, const char *bind)
 {
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_ROUTER);
     char ep[256];
     size_t len = sizeof ep;
-    if (zmq_bind(s, "tcp://127.0.0.1:*") != 0 ||
-        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
+    if (zmq_bind(s, bind) != 0 || zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len) != 0)
         return 1;
     if (write(fd, ep, strlen(ep) + 1) < 0)
         return 1;
@@ -105,9 +105,10 @@ static int s_echo(int fd)
     return 0;
 }
 
-// s_zmq: round trips to an echoing child; fills v[0..n) and *cpu_us with
-// the CPU both processes spent on them (every thread). 0 on success.
-static int s_zmq(int64_t *v, long n, double *cpu_us)
+// s_zmq: round trips to a child echoing on bind (an endpoint it binds);
+// fills v[0..n) and *cpu_us with the CPU both processes spent on them
+// (every thread). 0 on success.
+static int s_zmq(const char *bind, int64_t *v, long n, double *cpu_us)
 {
     int p[2];
     if (pipe(p) != 0)
@@ -117,7 +118,7 @@ static int s_zmq(int64_t *v, long n, double *cpu_us)
         return 1;
     if (pid == 0) {
         close(p[0]);
-        _exit(s_echo(p[1]));
+        _exit(s_echo(p[1], bind));
     }
     close(p[1]);
     char ep[256] = {0};
@@ -156,6 +157,45 @@ static int s_zmq(int64_t *v, long n, double *cpu_us)
     }
     zmq_close(s);
     zmq_ctx_term(ctx);
+    int st = 0;
+    if (rc != 0)
+        kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
+// s_pair: round trips of one byte to a child echoing on a socketpair —
+// the engine's hop to its Python host (engine/python/plugin.c), bare: one
+// wake-up of each process per round trip. Fills v[0..n); 0 on success.
+static int s_pair(int64_t *v, long n)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return 1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return 1;
+    if (pid == 0) {
+        close(sv[0]);
+        char c;
+        while (read(sv[1], &c, 1) == 1 && c != 'q')
+            if (write(sv[1], &c, 1) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    close(sv[1]);
+    int rc = 0;
+    for (long i = -S_WARMUP; i < n && rc == 0; i++) {
+        char c = 'x';
+        int64_t t0 = ipp_clock_mono_us();
+        if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
+            rc = 1;
+        else if (i >= 0)
+            v[i] = ipp_clock_mono_us() - t0;
+    }
+    if (write(sv[0], "q", 1) != 1)
+        rc = 1;
+    close(sv[0]);
     int st = 0;
     if (rc != 0)
         kill(pid, SIGKILL);
@@ -266,7 +306,7 @@ int main(int argc, char **argv)
     if (!v)
         return 1;
     double cpu = 0;
-    if (s_zmq(v, n, &cpu) != 0) {
+    if (s_zmq("tcp://127.0.0.1:*", v, n, &cpu) != 0) {
         fprintf(stderr, "bench_floor: the ZeroMQ round trips failed\n");
         return 1;
     }
@@ -280,6 +320,34 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     printf("floor_zmq_cpu_us_per_rtt=%.1f\n", per_rtt);
     printf("floor_hwm1_tasks_per_s=%.0f\n", per_rtt > 0 ? (double)cores * 1e6 / per_rtt : 0.0);
+
+    // The same over ipc://, which peers on the controller's host use.
+    char ipc_dir[] = "/tmp/ipp-bench-ipc-XXXXXX";
+    if (!mkdtemp(ipc_dir))
+        return 1;
+    char ipc_ep[300];
+    snprintf(ipc_ep, sizeof ipc_ep, "ipc://%s/echo.sock", ipc_dir);
+    double ipc_cpu = 0;
+    int ipc_rc = s_zmq(ipc_ep, v, n, &ipc_cpu);
+    char sock_path[300];
+    snprintf(sock_path, sizeof sock_path, "%s/echo.sock", ipc_dir);
+    unlink(sock_path);
+    rmdir(ipc_dir);
+    if (ipc_rc != 0) {
+        fprintf(stderr, "bench_floor: the ZeroMQ round trips over ipc failed\n");
+        return 1;
+    }
+    int64_t ipc50 = s_pct(v, n, 0.5);
+    printf("floor_zmq_ipc_rtt_p50_us=%lld\n", (long long)ipc50);
+    printf("floor_zmq_ipc_rtt_p99_us=%lld\n", (long long)s_pct(v, n, 0.99));
+    printf("floor_zmq_ipc_cpu_us_per_rtt=%.1f\n", ipc_cpu / (double)n);
+    if (s_pair(v, n) != 0) {
+        fprintf(stderr, "bench_floor: the socketpair round trips failed\n");
+        return 1;
+    }
+    int64_t pair50 = s_pct(v, n, 0.5);
+    printf("floor_pair_rtt_p50_us=%lld\n", (long long)pair50);
+    printf("floor_pair_rtt_p99_us=%lld\n", (long long)s_pct(v, n, 0.99));
 
     char dir[] = "/tmp/ipp-bench-floor-XXXXXX";
     if (!mkdtemp(dir))
@@ -301,6 +369,9 @@ int main(int argc, char **argv)
     printf("floor_commit_request_thread_p50_us=%lld\n", (long long)s_pct(treq, n, 0.5));
     printf("floor_commit_result_thread_p50_us=%lld\n", (long long)s_pct(tres, n, 0.5));
     printf("floor_latency_us=%lld\n", (long long)(2 * rtt50 + c_req + c_res));
+    // Local peers talk over ipc; a Python task adds the hop to the host.
+    printf("floor_latency_ipc_us=%lld\n", (long long)(2 * ipc50 + c_req + c_res));
+    printf("floor_py_latency_us=%lld\n", (long long)(2 * ipc50 + pair50 + c_req + c_res));
     free(v);
     return 0;
 }
