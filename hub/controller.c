@@ -622,6 +622,29 @@ static void s_engine(hub_t *hub, wire_msg_t *msg)
                     "an engine cannot send %s here", wire_type_name(type));
 }
 
+// s_hold: whether to hold this turn's commit (see HUB_HOLD_US): every wait
+// is a result, few of them, and some task still runs on an engine, whose
+// result may join them; never longer than HUB_HOLD_US in a row.
+static bool s_hold(hub_t *hub, int64_t now)
+{
+    sched_stats_t st;
+    if (hub->waits_n == 0 || hub->waits_n != hub->waits_results ||
+        hub->waits_results > HUB_HOLD_MAX) {
+        hub->hold_since = 0;
+        return false;
+    }
+    sched_stats(hub->sched, &st);
+    // A result waiting here is still counted running by the scheduler.
+    if (st.running <= hub->waits_results ||
+        (hub->hold_since && now - hub->hold_since >= HUB_HOLD_US)) {
+        hub->hold_since = 0;
+        return false;
+    }
+    if (!hub->hold_since)
+        hub->hold_since = now;
+    return true;
+}
+
 ipp_err_t hub_run(hub_t *hub)
 {
     while (!hub->stopping && !(hub->stop_flag && *hub->stop_flag)) {
@@ -641,7 +664,9 @@ ipp_err_t hub_run(hub_t *hub)
             deadline = hub->sacks_due;
         if (hub->n_held && hub->held_due < deadline)
             deadline = hub->held_due;
-        long timeout_ms = deadline > now ? (long)((deadline - now + 999) / 1000) : 0;
+        if (hub->hold_since && hub->hold_since + HUB_HOLD_US < deadline)
+            deadline = hub->hold_since + HUB_HOLD_US;
+        int64_t timeout_us = deadline > now ? deadline - now : 0;
         zmq_pollitem_t items[6] = {
             {hub->client_sock, 0, ZMQ_POLLIN, 0},
             {hub->engine_sock, 0, ZMQ_POLLIN, 0},
@@ -650,7 +675,7 @@ ipp_err_t hub_run(hub_t *hub)
             {NULL, hub_reads_fd(hub->reads), ZMQ_POLLIN, 0},
             {hub->zap_sock, 0, ZMQ_POLLIN, 0},
         };
-        int n = ipp_zpoll(items, hub->zap_sock ? 6 : 5, timeout_ms);
+        int n = ipp_zpoll_us(items, hub->zap_sock ? 6 : 5, timeout_us);
         if (n < 0) {
             if (zmq_errno() == EINTR)
                 continue;
@@ -687,8 +712,9 @@ ipp_err_t hub_run(hub_t *hub)
         // Before sleeping: the batch of this iteration goes to the disk.
         // Committed here (small, writer idle), its waits are handled at
         // once, which may queue a few more (a dependent's result...).
-        for (int i = 0; hub_store_flush(hub->store, i < 4); i++)
-            hub_commits(hub);
+        if (!s_hold(hub, now))
+            for (int i = 0; hub_store_flush(hub->store, i < 4); i++)
+                hub_commits(hub);
         hub_dispatch_flush(hub);  // what this turn's results and commits let go
         hub_accepts_flush(hub, false);
         hub_acks_flush(hub, false);

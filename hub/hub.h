@@ -138,6 +138,14 @@ struct hub_t;
 #define HUB_DELIVER_DELAY_US 1000
 #define HUB_DELIVER_MAX 512
 
+// When all that waits for the disk is results (at most HUB_HOLD_MAX) and
+// other tasks still run on engines, the commit is held at most this long
+// for their results, so one transaction carries several: they share the
+// same few pages (the rows and every index append at the right edge), so
+// two results cost about what one did. See hub_run.
+#define HUB_HOLD_US 300
+#define HUB_HOLD_MAX 64
+
 // A result acknowledgement waiting to be sent with others to its engine.
 typedef struct hub_ack_t {
     int engine;                      // where the result came from
@@ -217,6 +225,8 @@ typedef struct hub_t {
     size_t waits_head;                 // index of the oldest
     size_t waits_n;                    // how many
     size_t waits_cap;                  // ring size
+    size_t waits_results;              // how many of them are HUB_WAIT_RESULT
+    int64_t hold_since;                // monotonic µs the commit is held since; 0 = not held
     wire_msg_t in;                     // reused for every incoming message
     int64_t started;                   // wall clock µs at start
     int64_t engines_seq;               // seq of the last ENGINE_EVENT (µs clock, strictly rising)

@@ -582,6 +582,8 @@ bool hub_wait_push(hub_t *hub, const hub_wait_t *w)
     }
     hub->waits[(hub->waits_head + hub->waits_n) % hub->waits_cap] = *w;
     hub->waits_n++;
+    if (w->kind == HUB_WAIT_RESULT)
+        hub->waits_results++;
     return true;
 }
 
@@ -619,6 +621,8 @@ void hub_commits(hub_t *hub)
             break;
         hub->waits_head = (hub->waits_head + 1) % hub->waits_cap;
         hub->waits_n--;
+        if (w.kind == HUB_WAIT_RESULT)
+            hub->waits_results--;
         const s_report_t *hit = NULL;
         for (size_t i = 0; i < n && !hit; i++)
             if (w.seq >= reps[i].first && w.seq <= reps[i].last)

@@ -2,9 +2,9 @@
 #include "proto/zpoll.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <time.h>
 
 // The most items a caller passes (the engine's socket, its eventfd and a
 // command's pipes are the most we use).
@@ -23,6 +23,11 @@ static int s_ask(zmq_pollitem_t *it)
 }
 
 int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
+{
+    return ipp_zpoll_us(items, n, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000);
+}
+
+int ipp_zpoll_us(zmq_pollitem_t *items, int n, int64_t timeout_us)
 {
     if (n < 0 || n > S_MAX_ITEMS) {
         errno = EINVAL;
@@ -52,8 +57,12 @@ int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms)
     }
     // Plain descriptors are looked at in the same call; with a socket
     // ready, without waiting.
-    int wait_ms = ready ? 0 : timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms;
-    int rc = poll(pfd, (nfds_t)n, wait_ms < -1 ? -1 : wait_ms);
+    struct timespec ts = {0, 0};
+    if (!ready && timeout_us > 0) {
+        ts.tv_sec = (time_t)(timeout_us / 1000000);
+        ts.tv_nsec = (long)(timeout_us % 1000000) * 1000;
+    }
+    int rc = ppoll(pfd, (nfds_t)n, !ready && timeout_us < 0 ? NULL : &ts, NULL);
     if (rc < 0)
         return ready ? ready : -1;
     for (int i = 0; i < n; i++) {

@@ -16,10 +16,15 @@
 #ifndef IPP_PROTO_ZPOLL_H
 #define IPP_PROTO_ZPOLL_H
 
+#include <stdint.h>
 #include <zmq.h>
 
 // ipp_zpoll: wait up to timeout_ms (-1: no limit) for items; returns how
 // many have revents set, or -1 with errno (EINTR included).
 int ipp_zpoll(zmq_pollitem_t *items, int n, long timeout_ms);
+
+// ipp_zpoll_us: the same with the timeout in µs (-1: no limit), for
+// deadlines shorter than a millisecond.
+int ipp_zpoll_us(zmq_pollitem_t *items, int n, int64_t timeout_us);
 
 #endif
