@@ -127,7 +127,7 @@ build_ipp() {
         [ -x "$b" ] || { say "missing $b (build it, or drop --no-build)"; exit 1; }
     done
     build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
-    sanitize=$(sed -n 's/^IPP_SANITIZE:BOOL=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+    sanitize=$(sed -n 's/^IPP_SANITIZE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
     if [ "${build_type:-}" != Release ] || [ "${sanitize:-OFF}" != OFF ]; then
         say "note: $build is ${build_type:-unknown}, sanitizers ${sanitize:-OFF}: figures not representative"
     fi
@@ -154,8 +154,9 @@ start_controller() {
     live="$live $ctl"
 }
 
-# start_cluster DIR [controller options…]: a controller, then 2 engines
-# once it has written its connection files. With --curve among the
+# start_cluster DIR [controller options…]: a controller, then
+# $cluster_engines engines (2 unless set) once it has written its
+# connection files. With --curve among the
 # options, each engine gets a key of its own (`ipp keys new --role engine`)
 # and the benchmarks connect with the profile's ipp-client.json (the
 # owner's admin key), as a user of a Curve controller would.
@@ -175,7 +176,7 @@ start_cluster() {
         sleep 0.05
     done
     engines=""
-    for n in 1 2; do
+    for n in $(seq "${cluster_engines:-2}"); do
         local conn=()
         if [ $curve = 1 ]; then
             IPP_DIR="$dir" "$ipp_bin" keys new --role engine "bench-engine-$n" >>"$dir/keys.log" 2>&1 ||
