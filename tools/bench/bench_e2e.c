@@ -16,6 +16,13 @@
  *                  in order and awaited: tasks/s; --label L labels every node
  *                  (for bench_store order-check); --seed S
  *   chain          --tasks N no-op tasks, each `after` the previous: tasks/s
+ *   burst          --tasks N no-op tasks submitted in one burst, as
+ *                  throughput does, sampling the VmRSS of process --rss-pid
+ *                  PID (the controller) before and until all are done: its
+ *                  growth to the peak over the most tasks pending at once
+ *                  (submitted, result not yet received), and the completion
+ *                  rate in --slices K (default 10) successive equal slices
+ *                  of the tasks, last against first
  *   map            a direct-view map of `echo` over --items N 8-byte items on
  *                  every engine; every result is compared with its item
  *   commands       --tasks N `/bin/true` command tasks, load-balanced
@@ -61,6 +68,8 @@ typedef struct {
     long engines;         // engines to wait for
     double refresh;       // restart: ask for the engine list this often (s; 0: once)
     double timeout;       // every wait, s
+    long rss_pid;         // burst: the process whose VmRSS is sampled
+    long slices;          // burst: completion-rate slices
 } s_args_t;
 
 static double s_now(void)
@@ -354,6 +363,164 @@ out:
     return rc;
 }
 
+// s_rss_kb: VmRSS of pid in kB, -1 if it cannot be read.
+static long s_rss_kb(long pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kb = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb;
+}
+
+// What s_burst learns from its samples.
+typedef struct {
+    long pid;              // whose VmRSS
+    long n;                // tasks in the burst
+    long slices;           // how many completion slices
+    long peak_kb;          // highest VmRSS seen
+    long pending_at_peak;  // tasks pending when it was first seen
+                           // (few: the peak stays once reached)
+    long pending_max;      // most tasks pending at any sample
+    long next_slice;       // index of the next slice boundary to pass
+    double last_sample;    // when the last sample was taken (s_now)
+    double *slice_t;       // slice_t[k]: when completed first reached boundary k
+    long *slice_done;      // slice_done[k]: completed at that moment
+} s_burst_t;
+
+// s_burst_sample: one sample, given how many were submitted so far.
+// RSS is read at most every 5 ms (a read of /proc costs ~10 µs).
+static void s_burst_sample(ipp_client_t *c, s_burst_t *b, long submitted, bool force)
+{
+    double now = s_now();
+    long pending = (long)ipp_client_outstanding(c);
+    long done = submitted - pending;
+    while (b->next_slice <= b->slices && done >= b->next_slice * b->n / b->slices) {
+        b->slice_t[b->next_slice] = now;
+        b->slice_done[b->next_slice] = done;
+        b->next_slice++;
+    }
+    if (pending > b->pending_max)
+        b->pending_max = pending;
+    if (!force && now - b->last_sample < 0.005)
+        return;
+    b->last_sample = now;
+    long kb = s_rss_kb(b->pid);
+    if (kb > b->peak_kb) {
+        b->peak_kb = kb;
+        b->pending_at_peak = pending;
+    }
+}
+
+static int s_burst(ipp_client_t *c, ipp_view_t *lb, const s_args_t *a)
+{
+    ipp_error_t err;
+    int rc = 1;
+    long n = a->tasks, failed = 0;
+    long k = a->slices < 1 ? 1 : a->slices > 100 ? 100 : a->slices;
+    if (k > n)
+        k = n;
+    ipp_ar_t **ars = calloc((size_t)n, sizeof *ars);
+    s_burst_t b = {.pid = a->rss_pid, .n = n, .slices = k, .next_slice = 1};
+    b.slice_t = calloc((size_t)k + 1, sizeof *b.slice_t);
+    b.slice_done = calloc((size_t)k + 1, sizeof *b.slice_done);
+    long before_kb = s_rss_kb(a->rss_pid);
+    if (!ars || !b.slice_t || !b.slice_done)
+        goto out;
+    if (before_kb < 0) {
+        fprintf(stderr, "bench_e2e: %s: cannot read /proc/%ld/status\n", a->prefix, a->rss_pid);
+        goto out;
+    }
+    b.peak_kb = before_kb;
+    double t0 = s_now();
+    b.slice_t[0] = t0;
+    for (long i = 0; i < n; i++) {
+        if (!(ars[i] = ipp_view_apply(lb, "noop", NULL, 0, NULL, &err))) {
+            fprintf(stderr, "bench_e2e: %s: submit %ld: %s\n", a->prefix, i, err.msg);
+            n = i;
+            goto out;
+        }
+        if ((i & 255) == 0)
+            ipp_client_spin(c, 0, NULL);
+        if ((i & 4095) == 0)
+            s_burst_sample(c, &b, i + 1, false);
+    }
+    double t1 = s_now();
+    s_burst_sample(c, &b, n, true);
+    double deadline = t1 + a->timeout;
+    while (ipp_client_outstanding(c) > 0) {
+        if (s_now() > deadline) {
+            fprintf(stderr, "bench_e2e: %s: %zu tasks outstanding after %.0f s\n", a->prefix,
+                    ipp_client_outstanding(c), a->timeout);
+            goto out;
+        }
+        if (ipp_client_spin(c, 0.02, &err) != IPP_OK) {
+            fprintf(stderr, "bench_e2e: %s: %s\n", a->prefix, err.msg);
+            goto out;
+        }
+        s_burst_sample(c, &b, n, false);
+    }
+    double t2 = s_now();
+    s_burst_sample(c, &b, n, true);
+    for (long i = 0; i < n; i++) {
+        if (!ipp_ar_successful(ars[i])) {
+            if (failed++ < 3)
+                fprintf(stderr, "bench_e2e: %s: task %ld: %s\n", a->prefix, i,
+                        ipp_status_name(ipp_ar_status(ars[i], 0)));
+        }
+    }
+    printf("%s=%ld\n", s_name(a, "tasks"), n);
+    printf("%s=%.0f\n", s_name(a, "tasks_per_s"), (double)n / (t2 - t0));
+    printf("%s=%.0f\n", s_name(a, "submit_per_s"), (double)n / (t1 - t0));
+    printf("%s=%ld\n", s_name(a, "rss_before_kb"), before_kb);
+    printf("%s=%ld\n", s_name(a, "rss_peak_kb"), b.peak_kb);
+    printf("%s=%ld\n", s_name(a, "pending_max"), b.pending_max);
+    printf("%s=%ld\n", s_name(a, "pending_at_peak"), b.pending_at_peak);
+    // What each pending task costs the controller (its queues, records and
+    // buffers): the growth to the peak over the most tasks pending at once.
+    // The peak comes late — freed memory stays with the process, and
+    // SQLite's page cache fills as results are written — while the backlog
+    // is largest as the burst ends, so this errs on the high side.
+    printf("%s=%.0f\n", s_name(a, "bytes_per_pending"),
+           b.pending_max > 0 ? (double)(b.peak_kb - before_kb) * 1024.0 / (double)b.pending_max
+                             : -1.0);
+    // Completion rate per slice: slice j holds the tasks completed between
+    // boundaries j-1 and j (sampled, so a slice's count is not exactly n/k).
+    double first = -1, last = -1;
+    for (long j = 1; j <= k; j++) {
+        double dt = b.slice_t[j] - b.slice_t[j - 1];
+        double rate = dt > 0 ? (double)(b.slice_done[j] - b.slice_done[j - 1]) / dt : -1;
+        char what[64];
+        snprintf(what, sizeof what, "slice%02ld_tasks_per_s", j);
+        printf("%s=%.0f\n", s_name(a, what), rate);
+        if (j == 1)
+            first = rate;
+        last = rate;
+    }
+    printf("%s=%ld\n", s_name(a, "slices"), k);
+    printf("%s=%.0f\n", s_name(a, "slice_first_tasks_per_s"), first);
+    printf("%s=%.0f\n", s_name(a, "slice_last_tasks_per_s"), last);
+    printf("%s=%.2f\n", s_name(a, "slice_ratio"), first > 0 && last > 0 ? last / first : -1.0);
+    printf("%s=%ld\n", s_name(a, "failed"), failed);
+    rc = failed ? 1 : 0;
+out:
+    if (ars)
+        for (long i = 0; i < n; i++)
+            ipp_ar_destroy(&ars[i]);
+    free(ars);
+    free(b.slice_t);
+    free(b.slice_done);
+    return rc;
+}
+
 // s_read_ids: the lines of path into *ids (one allocation for the text);
 // returns how many, -1 on failure.
 static long s_read_ids(const char *path, char **text, const char ***ids)
@@ -544,12 +711,12 @@ static int s_restart(const s_args_t *a)
 
 static int s_usage(void)
 {
-    fprintf(stderr,
-            "usage: bench_e2e [e2e|throughput|latency|dag|chain|map|commands|query|restart]\n"
-            "  [--profile P] [--prefix NAME] [--engines N] [--timeout S]\n"
-            "  [--tasks N] [--rounds M] [--nodes N] [--parents K] [--seed S] [--label L]\n"
-            "  [--items N] [--ids FILE] [--glob PATTERN] [--expect-rows R] [--repeat K]\n"
-            "  [--since-ns T] [--refresh S]\n");
+    fprintf(stderr, "usage: bench_e2e [e2e|throughput|latency|dag|chain|burst|map|commands|query|"
+                    "restart]\n"
+                    "  [--profile P] [--prefix NAME] [--engines N] [--timeout S]\n"
+                    "  [--tasks N] [--rounds M] [--nodes N] [--parents K] [--seed S] [--label L]\n"
+                    "  [--items N] [--ids FILE] [--glob PATTERN] [--expect-rows R] [--repeat K]\n"
+                    "  [--since-ns T] [--refresh S] [--rss-pid PID] [--slices K]\n");
     return 2;
 }
 
@@ -568,7 +735,8 @@ int main(int argc, char **argv)
                   .repeat = 3,
                   .engines = 2,
                   .refresh = 0.25,
-                  .timeout = 600};
+                  .timeout = 600,
+                  .slices = 10};
     int i = 1;
     if (argc > 1 && argv[1][0] != '-')
         a.mode = argv[i++];
@@ -609,6 +777,10 @@ int main(int argc, char **argv)
             a.engines = strtol(v, NULL, 10);
         else if (strcmp(o, "--refresh") == 0)
             a.refresh = strtod(v, NULL);
+        else if (strcmp(o, "--rss-pid") == 0)
+            a.rss_pid = strtol(v, NULL, 10);
+        else if (strcmp(o, "--slices") == 0)
+            a.slices = strtol(v, NULL, 10);
         else if (strcmp(o, "--timeout") == 0)
             a.timeout = strtod(v, NULL);
         else
@@ -624,7 +796,8 @@ int main(int argc, char **argv)
             return s_usage();
         return s_restart(&a);
     }
-    if (strcmp(a.mode, "query") == 0 && !a.ids)
+    if ((strcmp(a.mode, "query") == 0 && !a.ids) ||
+        (strcmp(a.mode, "burst") == 0 && a.rss_pid <= 0))
         return s_usage();
 
     ipp_error_t err;
@@ -662,6 +835,8 @@ int main(int argc, char **argv)
         rc = s_dependent(c, lb, &a, false);
     } else if (strcmp(a.mode, "chain") == 0) {
         rc = s_dependent(c, lb, &a, true);
+    } else if (strcmp(a.mode, "burst") == 0) {
+        rc = s_burst(c, lb, &a);
     } else if (strcmp(a.mode, "map") == 0) {
         rc = s_map(c, &a);
     } else if (strcmp(a.mode, "commands") == 0) {

@@ -5,6 +5,7 @@
  * never touches a database a controller writes to except to read it.
  *
  *   bench_store fill --db PATH --records N [--sample K --ids FILE] [--group G]
+ *                    [--prefix P]
  *       N completed records through db_writer (the controller's own writer,
  *       so the rows, indexes and audit chain are the real ones), labelled
  *       "bench-GGGGGG-i" in groups of G (default 1000); K of their msg_ids,
@@ -41,13 +42,14 @@ typedef struct {
     const char *label;   // order-check: the label of the tasks to check
     long nodes;          // order-check: expected task count
     long edges;          // order-check: expected `after` edge count
-    const char *prefix;  // order-check: name prefix of the printed figures
+    const char *prefix;  // name prefix of the printed figures (fill, dag by default)
 } s_args_t;
 
 static int s_usage(void)
 {
     fprintf(stderr,
             "usage: bench_store fill --db PATH --records N [--sample K --ids FILE] [--group G]\n"
+            "                        [--prefix P]\n"
             "       bench_store order-check --db PATH --label L --nodes N --edges E "
             "[--prefix P]\n");
     return 2;
@@ -150,11 +152,12 @@ static int s_fill(const s_args_t *a)
     db_writer_destroy(&w);
     struct stat sb;
     long long bytes = stat(a->db, &sb) == 0 ? (long long)sb.st_size : -1;
-    printf("fill_records=%ld\n", n);
-    printf("fill_s=%.2f\n", secs);
-    printf("fill_records_per_s=%.0f\n", (double)n / secs);
-    printf("fill_failed=%ld\n", failed);
-    printf("fill_db_bytes=%lld\n", bytes);
+    const char *p = a->prefix ? a->prefix : "fill";
+    printf("%s_records=%ld\n", p, n);
+    printf("%s_s=%.2f\n", p, secs);
+    printf("%s_records_per_s=%.0f\n", p, (double)n / secs);
+    printf("%s_failed=%ld\n", p, failed);
+    printf("%s_db_bytes=%lld\n", p, bytes);
     if (failed)
         goto out;
     if (a->ids && a->sample > 0) {
@@ -238,7 +241,7 @@ static int s_order_check(const s_args_t *a)
                           a->label);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     db_reader_destroy(&rd);
-    const char *p = a->prefix;
+    const char *p = a->prefix ? a->prefix : "dag";
     printf("%s_db_nodes=%lld\n", p, (long long)nodes);
     printf("%s_db_edges=%lld\n", p, (long long)edges);
     printf("%s_db_not_ok=%lld\n", p, (long long)not_ok);
@@ -260,7 +263,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return s_usage();
     const char *cmd = argv[1];
-    s_args_t a = {.group = 1000, .prefix = "dag", .nodes = -1, .edges = -1};
+    s_args_t a = {.group = 1000, .nodes = -1, .edges = -1};
     for (int i = 2; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
