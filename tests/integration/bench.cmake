@@ -21,3 +21,15 @@ add_test(NAME integration_compare_peers
           ${CMAKE_CURRENT_BINARY_DIR}/compare-peers-smoke.json)
 set_tests_properties(integration_compare_peers PROPERTIES TIMEOUT 200 SKIP_RETURN_CODE 77
   ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+# tools/bench/run --quick --scale against the same tree: the scale figures
+# at small counts (a 20,000-task burst, 8 engines, DAGs of 500 and 5,000
+# nodes, 200,000 records; under a minute with sanitizers), correctness
+# only: every task ok, both DAGs in order from the database, every
+# result_status id completed. No timing is asserted.
+add_test(NAME integration_bench_scale
+  COMMAND ${CMAKE_SOURCE_DIR}/tools/bench/run --quick --scale --no-build
+          --build ${CMAKE_BINARY_DIR}
+          --out ${CMAKE_CURRENT_BINARY_DIR}/bench-scale-smoke.json)
+set_tests_properties(integration_bench_scale PROPERTIES TIMEOUT 300
+  ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
