@@ -623,8 +623,10 @@ static void s_engine(hub_t *hub, wire_msg_t *msg)
 }
 
 // s_hold: whether to hold this turn's commit (see HUB_HOLD_US): every wait
-// is a result, few of them, and some task still runs on an engine, whose
-// result may join them; never longer than HUB_HOLD_US in a row.
+// is a result, few of them, some task still runs on an engine, whose
+// result may join them, and no task waits for a dependency (a commit may
+// be what lets it run: a DAG never waits here); never longer than
+// HUB_HOLD_US in a row.
 static bool s_hold(hub_t *hub, int64_t now)
 {
     sched_stats_t st;
@@ -635,7 +637,7 @@ static bool s_hold(hub_t *hub, int64_t now)
     }
     sched_stats(hub->sched, &st);
     // A result waiting here is still counted running by the scheduler.
-    if (st.running <= hub->waits_results ||
+    if (st.running <= hub->waits_results || st.waiting > 0 ||
         (hub->hold_since && now - hub->hold_since >= HUB_HOLD_US)) {
         hub->hold_since = 0;
         return false;

@@ -138,8 +138,9 @@ struct hub_t;
 #define HUB_DELIVER_DELAY_US 1000
 #define HUB_DELIVER_MAX 512
 
-// When all that waits for the disk is results (at most HUB_HOLD_MAX) and
-// other tasks still run on engines, the commit is held at most this long
+// When all that waits for the disk is results (at most HUB_HOLD_MAX),
+// other tasks still run on engines and none waits for a dependency (which
+// a commit could release), the commit is held at most this long
 // for their results, so one transaction carries several: they share the
 // same few pages (the rows and every index append at the right edge), so
 // two results cost about what one did. See hub_run.
