@@ -158,10 +158,9 @@ db_reader_t *db_reader_new(const char *path, db_open_mode_t mode, const ipp_logg
         ipp_error_set(err, IPP_ERR_NOMEM, "out of memory opening %s", path);
         goto fail;
     }
-    if ((rc = s_prepare(s,
-                        "SELECT status FROM tasks INDEXED BY tasks_msg_status"
-                        " WHERE msg_id = ?1",
-                        &s->st_status)) ||
+    // status through the primary key's index: the row's first page holds
+    // it (small columns first), so no overflow page is read.
+    if ((rc = s_prepare(s, "SELECT status FROM tasks WHERE msg_id = ?1", &s->st_status)) ||
         (rc = s_prepare(s, "SELECT status, engine_id FROM tasks WHERE msg_id = ?1", &s->st_dep)) ||
         (rc = s_prepare(s, sql.data, &s->st_get_all))) {
         db_sql_fail(err, s->db, rc, "%s: preparing reads", path);

@@ -64,10 +64,12 @@ static const char s_create_sql[] =
     // entry instead of moving it. The query compiler adds the matching
     // `status <> 'ok'` term whenever a condition excludes 'ok'.
     "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
+    // No (msg_id, status) index: result_status finds a row through the
+    // primary key's own index and reads status, the second column, from
+    // the row's first page. A copy of msg_id in one more index cost every
+    // insert more than it saved the reads (docs/BENCHMARKS.md, "The leaner
+    // row").
     "CREATE INDEX tasks_submitted ON tasks(submitted);"
-    // result_status reads only this (covering) index: the table rows,
-    // spread over many more pages, stay untouched.
-    "CREATE INDEX tasks_msg_status ON tasks(msg_id, status);"
     "CREATE INDEX tasks_completed ON tasks(completed) WHERE completed IS NOT NULL;"
     "CREATE INDEX tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
     "CREATE INDEX tasks_client ON tasks(client_uuid);"
@@ -88,8 +90,10 @@ static const char s_create_sql[] =
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;" S_KEYS_TABLE_SQL
         S_SETS_TABLE_SQL;
 
-// Version 1 → 2: the audit chain and purge log, two more indexes, the
-// status index made partial. The hashes of existing records are computed
+// Version 1 → 2: the audit chain and purge log, the engine and client
+// indexes, the status index made partial (version 2 also had a (msg_id,
+// status) index, which version 5 dropped: a file migrated from 1 never
+// builds it). The hashes of existing records are computed
 // by db_audit_rehash afterwards.
 static const char s_migrate_1_to_2[] =
     "ALTER TABLE tasks ADD COLUMN req_hash BLOB;"
@@ -98,7 +102,6 @@ static const char s_migrate_1_to_2[] =
     "ALTER TABLE tasks ADD COLUMN chain_hash BLOB;"
     "DROP INDEX IF EXISTS tasks_status;"
     "CREATE INDEX tasks_status ON tasks(status) WHERE status <> 'ok';"
-    "CREATE INDEX IF NOT EXISTS tasks_msg_status ON tasks(msg_id, status);"
     "CREATE INDEX IF NOT EXISTS tasks_engine ON tasks(engine_id) WHERE engine_id IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS tasks_client ON tasks(client_uuid);"
     "CREATE TABLE purges ("
@@ -118,6 +121,10 @@ static const char s_migrate_2_to_3[] =
 
 // Version 3 → 4: the engine sets table (additive).
 static const char s_migrate_3_to_4[] = S_SETS_TABLE_SQL;
+
+// Version 4 → 5: the (msg_id, status) index goes; it duplicated the
+// primary key's index (see s_create_sql). Versions 2 to 4 had it.
+static const char s_migrate_4_to_5[] = "DROP INDEX IF EXISTS tasks_msg_status;";
 
 // s_query_int: the integer result of a PRAGMA or any one-value query.
 static int s_query_int(sqlite3 *db, const char *sql, int64_t *out)
@@ -230,6 +237,8 @@ static ipp_err_t s_upgrade(sqlite3 *db, const char *path, const ipp_logger_t *lg
         if (id.version <= 2 && (rc = db_sql_exec(db, s_migrate_2_to_3, err)))
             goto out;
         if (id.version <= 3 && (rc = db_sql_exec(db, s_migrate_3_to_4, err)))
+            goto out;
+        if (id.version <= 4 && (rc = db_sql_exec(db, s_migrate_4_to_5, err)))
             goto out;
         if (id.version == 1 && (rc = db_audit_rehash(db, err)))
             goto out;

@@ -20,6 +20,7 @@
  *      status); the status index leaves out 'ok' rows.
  *   3  submitted_by, submitted_by_key; the keys table.
  *   4  engine_sets (db/sets.h): the engine sets `ipp cluster` started.
+ *   5  no (msg_id, status) index: it duplicated the primary key's.
  */
 #ifndef IPP_DB_SCHEMA_H
 #define IPP_DB_SCHEMA_H
@@ -29,7 +30,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 #define DB_APPLICATION_ID 0x49505044  // 'IPPD'
 
 typedef enum db_open_mode_t {

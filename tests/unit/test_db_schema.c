@@ -1,5 +1,5 @@
 /* test_db_schema.c — opening task database files: creation, migration from
- * schema version 1, and refusal of newer, foreign and non-SQLite files.
+ * schema versions 1 and 4, and refusal of newer, foreign and non-SQLite files.
  *
  * The version-1 file is built by hand here with the DDL version 1 had,
  * so the migration is tested against what old files really contain.
@@ -173,6 +173,121 @@ START_TEST(test_migrates_v1_to_current)
 }
 END_TEST
 
+// t_count_query: how many records query_json matches on r.
+static int t_count_query(db_reader_t *r, const char *query_json)
+{
+    ipp_error_t err;
+    db_cursor_t *c = db_reader_find_text(r, query_json, NULL, 0, &err);
+    ck_assert_msg(c != NULL, "%s: %s", query_json, err.msg);
+    int n = 0;
+    db_record_t *rec = NULL;
+    while (db_cursor_next(c, &rec, &err) == IPP_OK && rec) {
+        n++;
+        db_record_destroy(&rec);
+    }
+    db_cursor_destroy(&c);
+    return n;
+}
+
+// Version 4 differs from 5 only by the (msg_id, status) index: a file made
+// now, given that index and version 4 back, is what a version-4 controller
+// left. The new one drops the index and answers every read as before.
+START_TEST(test_migrates_v4_drops_msg_status_index)
+{
+    ipp_error_t err;
+    db_writer_t *w = db_writer_new(t_path, NULL, NULL, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    ck_assert_int_eq(db_writer_start(w, &err), IPP_OK);
+    const char *ids[] = {"0190a0b0-0000-7000-8000-000000000001",
+                         "0190a0b0-0000-7000-8000-000000000002",
+                         "0190a0b0-0000-7000-8000-000000000003"};
+    const char *labels[] = {"build-a", "build-b", "test-a"};
+    uint64_t seq = 0;
+    for (int i = 0; i < 3; i++) {
+        db_request_t req = {.msg_id = ids[i],
+                            .header = {"h", 1},
+                            .content = {"c", 1},
+                            .submitted = 1000 + i,
+                            .client_uuid = "client-1",
+                            .queue = "task",
+                            .label = labels[i]};
+        ck_assert_int_eq(db_writer_insert(w, &req, &seq), IPP_OK);
+    }
+    ck_assert_int_eq(db_writer_sync(w, seq, 10000), IPP_OK);
+    for (int i = 0; i < 2; i++) {
+        db_result_t res = {.msg_id = ids[i],
+                           .status = i == 0 ? DB_STATUS_OK : DB_STATUS_ERROR,
+                           .started = 2000 + i,
+                           .completed = 3000 + i,
+                           .received = 3100 + i,
+                           .stdout_data = {"out\n", 4},
+                           .ename = i == 1 ? "CommandFailed" : NULL,
+                           .evalue = i == 1 ? "exit status 1" : NULL,
+                           .error_engine_id = i == 1 ? 0 : -1};
+        ck_assert_int_eq(db_writer_result(w, &res, &seq), IPP_OK);
+    }
+    ck_assert_int_eq(db_writer_sync(w, seq, 10000), IPP_OK);
+    db_writer_destroy(&w);
+    ck_assert_int_eq(
+        t_raw_int(t_path, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks_msg_status'"), 0);
+    t_raw(t_path, "CREATE INDEX tasks_msg_status ON tasks(msg_id, status);"
+                  "PRAGMA user_version = 4;");
+
+    // A read-only opening leaves it at version 4; a read-write one migrates.
+    ck_assert_ptr_null(db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err));
+    ck_assert_int_eq(err.code, IPP_ERR_DB_SCHEMA);
+    ck_assert_int_eq(
+        t_raw_int(t_path, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks_msg_status'"), 1);
+    w = db_writer_new(t_path, NULL, NULL, &err);
+    ck_assert_msg(w != NULL, "%s", err.msg);
+    ck_assert_int_eq(t_raw_int(t_path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+    ck_assert_int_eq(
+        t_raw_int(t_path, "SELECT count(*) FROM sqlite_master WHERE name = 'tasks_msg_status'"), 0);
+    // The other indexes stay.
+    ck_assert_int_eq(t_raw_int(t_path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                       " AND tbl_name = 'tasks' AND sql IS NOT NULL"),
+                     6);
+
+    db_reader_t *r = db_reader_new(t_path, DB_OPEN_READONLY, NULL, &err);
+    ck_assert_msg(r != NULL, "%s", err.msg);
+    const char *ask[] = {ids[2], ids[0], "0190a0b0-0000-7000-8000-00000000ffff", ids[1]};
+    db_status_t st[4];
+    ck_assert_int_eq(db_reader_result_status(r, ask, 4, st, &err), IPP_OK);
+    ck_assert_int_eq(st[0], DB_STATUS_PENDING);
+    ck_assert_int_eq(st[1], DB_STATUS_OK);
+    ck_assert_int_eq(st[2], DB_STATUS_UNKNOWN);
+    ck_assert_int_eq(st[3], DB_STATUS_ERROR);
+    ck_assert_int_eq(t_count_query(r, "{\"label\": {\"$glob\": \"build-*\"}}"), 2);
+    ck_assert_int_eq(t_count_query(r, "{\"status\": \"error\"}"), 1);
+    ck_assert_int_eq(t_count_query(r, "{\"status\": {\"$ne\": \"ok\"}}"), 2);
+    ck_assert_int_eq(t_count_query(r, "{\"msg_id\": {\"$in\": [\"0190a0b0-0000-7000-8000-"
+                                      "000000000002\"]}}"),
+                     1);
+    ck_assert_int_eq(t_count_query(r, "{\"completed\": {\"$gte\": 3001}}"), 1);
+    db_record_t *rec = NULL;
+    ck_assert_int_eq(db_reader_get(r, ids[1], DB_KEYS_ALL, &rec, &err), IPP_OK);
+    ck_assert_str_eq(rec->error.ename, "CommandFailed");
+    ck_assert_str_eq((char *)rec->stdout_data.data, "out\n");
+    db_record_destroy(&rec);
+    db_audit_report_t rep;
+    ck_assert_int_eq(db_audit_verify(r, &rep, &err), IPP_OK);
+    ck_assert_int_eq(rep.checked, 2);
+
+    // The new controller records on: the last task completes.
+    ck_assert_int_eq(db_writer_start(w, &err), IPP_OK);
+    db_result_t res = {
+        .msg_id = ids[2], .status = DB_STATUS_OK, .completed = 3002, .error_engine_id = -1};
+    ck_assert_int_eq(db_writer_result(w, &res, &seq), IPP_OK);
+    ck_assert_int_eq(db_writer_sync(w, seq, 10000), IPP_OK);
+    db_writer_destroy(&w);
+    ck_assert_int_eq(db_reader_result_status(r, ask, 1, st, &err), IPP_OK);
+    ck_assert_int_eq(st[0], DB_STATUS_OK);
+    ck_assert_int_eq(db_audit_verify(r, &rep, &err), IPP_OK);
+    ck_assert_int_eq(rep.checked, 3);
+    db_reader_destroy(&r);
+}
+END_TEST
+
 START_TEST(test_newer_version_is_refused)
 {
     t_raw(t_path, "PRAGMA application_id = 1230000196; PRAGMA user_version = 99;"
@@ -271,6 +386,7 @@ static Suite *t_suite(void)
     TCase *tc = tcase_create("schema");
     tcase_add_checked_fixture(tc, t_setup, t_teardown);
     tcase_add_test(tc, test_migrates_v1_to_current);
+    tcase_add_test(tc, test_migrates_v4_drops_msg_status_index);
     tcase_add_test(tc, test_newer_version_is_refused);
     tcase_add_test(tc, test_foreign_sqlite_file_is_refused_untouched);
     tcase_add_test(tc, test_not_sqlite_is_refused);
