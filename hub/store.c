@@ -349,13 +349,24 @@ uint64_t hub_store_result(hub_store_t *st, const hub_task_t *task, const char *e
         res.error_engine_id = -1;
     }
     res.execute_result = r->summary;
-    // The result as delivered: its content encoded once more is small and
-    // lets get_result hand it back byte for byte.
-    size_t len = protobuf_c_message_get_packed_size(&r->base);
+    // The result frame keeps only what has no column of its own (exit
+    // status, signal, truncation, times): stdout, stderr, the error, the
+    // summary and the msg_id are stored once, in their columns, and the
+    // reads rebuild a record from those (hub/queries.c). A shallow copy
+    // with those fields cleared is packed; r itself is not changed.
+    Ipp__TaskResult lean = *r;
+    lean.has_stdout_data = 0;
+    lean.stdout_data = (ProtobufCBinaryData){0, NULL};
+    lean.has_stderr_data = 0;
+    lean.stderr_data = (ProtobufCBinaryData){0, NULL};
+    lean.error = NULL;
+    lean.summary = NULL;
+    lean.msg_id = NULL;
+    size_t len = protobuf_c_message_get_packed_size(&lean.base);
     uint8_t stackbuf[512];
     uint8_t *content = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (content) {
-        protobuf_c_message_pack(&r->base, content);
+        protobuf_c_message_pack(&lean.base, content);
         res.result_content.data = content;
         res.result_content.size = len;
     }

@@ -10,6 +10,7 @@
 #include "proto/clock.h"
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,42 @@ START_TEST(test_large_stdin)
 }
 END_TEST
 
+// s_check_stored_once: the recorded result frame of the task id (a
+// command that printed "partial" and exited 4) holds what has no column of
+// its own, the exit status, and not the output, error or summary, which
+// its columns hold.
+static void s_check_stored_once(const char *id)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(C.db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db,
+                                        "SELECT result_content, stdout, error, execute_result"
+                                        " FROM tasks WHERE msg_id = ?1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    Ipp__TaskResult *r = ipp__task_result__unpack(NULL, (size_t)sqlite3_column_bytes(st, 0),
+                                                  sqlite3_column_blob(st, 0));
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->has_exit_status);
+    ck_assert_int_eq(r->exit_status, 4);
+    ck_assert(!r->has_stdout_data);
+    ck_assert(!r->has_stderr_data);
+    ck_assert_ptr_null(r->error);
+    ck_assert_ptr_null(r->summary);
+    ck_assert_ptr_null(r->msg_id);
+    ipp__task_result__free_unpacked(r, NULL);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "partial\n");
+    const char *error = (const char *)sqlite3_column_text(st, 2);
+    ck_assert_ptr_nonnull(error);
+    ck_assert_ptr_nonnull(strstr(error, "CommandFailed"));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 START_TEST(test_results_outlive_their_client)
 {
     h_up(&C, &K, 1, NULL);
@@ -273,8 +310,9 @@ START_TEST(test_results_outlive_their_client)
     ck_assert_int_lt(ipp_clock_mono_us() - t0, 5000000);
     ck_assert_int_eq(ipp_ar_status(hub, 0), IPP_STATUS_OK);
     ipp_ar_destroy(&hub);
-    // A failed command fetched later from the store keeps its exit status.
-    ipp_ar_t *four = ipp_view_execute(lb2, "exit 4", NULL, &err);
+    // A failed command fetched later from the store keeps its exit status
+    // and its output.
+    ipp_ar_t *four = ipp_view_execute(lb2, "echo partial; exit 4", NULL, &err);
     ck_assert_int_ne(ipp_ar_get(four, 10, &err), IPP_OK);
     const char *fid[1] = {ipp_ar_msg_id(four, 0)};
     hub = ipp_client_get_result(b, fid, 1, &err);
@@ -284,7 +322,10 @@ START_TEST(test_results_outlive_their_client)
     ck_assert_int_eq(md.exit_status, 4);
     ck_assert_int_eq(md.term_signal, 0);
     ck_assert_str_eq(md.error->ename, "CommandFailed");
+    ck_assert_uint_eq(md.stdout_len, 8);
+    ck_assert(memcmp(md.stdout_data, "partial\n", 8) == 0);
     ipp_ar_destroy(&hub);
+    s_check_stored_once(fid[0]);
     ipp_ar_destroy(&four);
     ipp_ar_destroy(&own);
     ipp_view_destroy(&lb2);
