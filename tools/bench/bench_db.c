@@ -4,7 +4,8 @@
  * (insert a request; once that is committed, record its result),
  * learning of commits through the writer's eventfd, then times the reads the tools
  * make: result_status of 100,000 ids, a label-glob query and a
- * submission-time range query, and reports the file size per record.
+ * submission-time range query (warm figures: the best of five), and
+ * reports the file size and the bytes written per record.
  * Prints name=value lines. Targets (DESIGN.md): ≥ 200,000 records/s
  * inserted and completed, result_status(100k) ≤ 200 ms, indexed queries
  * ≤ 50 ms.
@@ -33,6 +34,7 @@
 
 #define S_BACKLOG_MAX 200000  // the producer waits for commits beyond this backlog
 #define S_GROUP 1000          // tasks per label group ("bench-000042-…")
+#define S_REPEAT 5            // warm reads timed this often; the best is reported
 
 // Settings from the command line.
 typedef struct {
@@ -70,6 +72,24 @@ static double s_cpu_us(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+// s_wchar: bytes this process has passed to write calls so far (the
+// wchar line of /proc/self/io), or -1 where that is not available. Over
+// the write phase that is the WAL frames and the checkpoints' copies into
+// the file: what each record costs the disk, whatever the load around.
+static long long s_wchar(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return -1;
+    char line[128];
+    long long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "wchar: %lld", &v) == 1)
+            break;
+    fclose(f);
+    return v;
 }
 
 static double s_ms(int64_t from_us)
@@ -137,6 +157,7 @@ static int s_run(const s_args_t *a, const char *path)
     long next_done = 0;    // the next task whose result is recorded
     int64_t start = ipp_clock_mono_us();
     double cpu0 = s_cpu_us();
+    long long wchar0 = s_wchar();
     // The controller's pipeline: a request is inserted; the task may run
     // only once that insert is committed (write-ahead rule), so a result
     // is recorded only for tasks whose insert seq has settled.
@@ -197,6 +218,7 @@ static int s_run(const s_args_t *a, const char *path)
     // CPU for the whole pipeline (producer, writer, checkpointer): what
     // the write path costs whatever else runs on the machine.
     double cpu_us = s_cpu_us() - cpu0;
+    long long wchar1 = s_wchar();
     printf("records=%ld\n", n);
     printf("durability=%s\n", a->full ? "full" : "normal");
     printf("insert_complete_ms=%.1f\n", write_ms);
@@ -204,6 +226,8 @@ static int s_run(const s_args_t *a, const char *path)
     printf("write_failures=%ld\n", failed);
     printf("write_batches=%ld\n", batches);
     printf("write_cpu_us_per_record=%.2f\n", cpu_us / (double)n);
+    if (wchar0 >= 0 && wchar1 >= 0)
+        printf("write_bytes_per_record=%.0f\n", (double)(wchar1 - wchar0) / (double)n);
 
     struct stat sb;
     long long bytes = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
@@ -246,12 +270,18 @@ static int s_run(const s_args_t *a, const char *path)
     if (e)
         goto out;
     // Again, with the reader's mapping of the file warm, as in a
-    // long-running controller.
-    start = ipp_clock_mono_us();
-    e = db_reader_result_status(rd, sample, (size_t)k, st, &err);
-    double rs_warm_ms = s_ms(start);
-    if (e)
-        goto out;
+    // long-running controller: the best of S_REPEAT, so that other work on
+    // the machine does not pass for a cost of the schema.
+    double rs_warm_ms = 0;
+    for (int r = 0; r < S_REPEAT; r++) {
+        start = ipp_clock_mono_us();
+        e = db_reader_result_status(rd, sample, (size_t)k, st, &err);
+        double ms = s_ms(start);
+        if (e)
+            goto out;
+        if (r == 0 || ms < rs_warm_ms)
+            rs_warm_ms = ms;
+    }
     printf("result_status_ids=%ld\n", k);
     printf("result_status_known=%ld\n", known);
     printf("result_status_cold_ms=%.1f\n", rs_ms);
@@ -270,18 +300,24 @@ static int s_run(const s_args_t *a, const char *path)
     json_t *qs[2] = {q1, q2};
     const char *names[2] = {"label_glob", "time_range"};
     for (int qi = 0; qi < 2; qi++) {
-        start = ipp_clock_mono_us();
-        db_cursor_t *c = db_reader_find(rd, qs[qi], keys, 0, &err);
         long rows = 0;
-        db_record_t *rec = NULL;
-        while (c && db_cursor_next(c, &rec, &err) == IPP_OK && rec) {
-            rows++;
-            db_record_destroy(&rec);
+        double best = 0;
+        for (int r = 0; r < S_REPEAT; r++) {
+            start = ipp_clock_mono_us();
+            db_cursor_t *c = db_reader_find(rd, qs[qi], keys, 0, &err);
+            rows = 0;
+            db_record_t *rec = NULL;
+            while (c && db_cursor_next(c, &rec, &err) == IPP_OK && rec) {
+                rows++;
+                db_record_destroy(&rec);
+            }
+            double ms = s_ms(start);
+            db_cursor_destroy(&c);
+            if (r == 0 || ms < best)
+                best = ms;
         }
-        double ms = s_ms(start);
-        db_cursor_destroy(&c);
         printf("%s_rows=%ld\n", names[qi], rows);
-        printf("%s_ms=%.2f\n", names[qi], ms);
+        printf("%s_ms=%.2f\n", names[qi], best);
     }
     json_decref(q1);
     json_decref(q2);
