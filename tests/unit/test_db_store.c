@@ -566,6 +566,63 @@ START_TEST(test_records_are_copies)
 }
 END_TEST
 
+// Every way result_status answers (rows one by one for a few ids or a
+// large unfinished set, the two indexes alone for many ids) gives the same
+// statuses, unknown ids and repeated ids included.
+START_TEST(test_result_status_paths_agree)
+{
+    db_writer_t *w = t_writer();
+    const int n = 2000;
+    for (int i = 0; i < n; i++)
+        t_insert(w, i, i, NULL);
+    // 1,500 of the 2,000 are not 'ok': 1,000 pending, 250 error, 250 lost.
+    for (int i = 0; i < n; i += 2)
+        t_complete(w, i,
+                   i % 4 == 0   ? DB_STATUS_OK
+                   : i % 8 == 2 ? DB_STATUS_ERROR
+                                : DB_STATUS_LOST,
+                   NULL, 5000 + i);
+    t_sync(w);
+    db_reader_t *r = t_reader();
+    // 10 ids: read row by row. 300: the unfinished set (1,500) is over 4
+    // per id, so row by row. 600 and 3,000: through the indexes.
+    const size_t sizes[] = {10, 300, 600, 3000};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        size_t k = sizes[z];
+        char(*buf)[64] = malloc(k * sizeof *buf);
+        const char **ids = malloc(k * sizeof *ids);
+        db_status_t *st = malloc(k * sizeof *st);
+        int *which = malloc(k * sizeof *which);
+        for (size_t i = 0; i < k; i++) {
+            // Spread over all records, every seventh unknown, some repeated.
+            which[i] = i % 7 == 6 ? n + (int)i : (int)((i * 7919) % (size_t)n);
+            if (i % 5 == 4)
+                which[i] = which[i - 1];
+            t_id(which[i], buf[i]);
+            ids[i] = buf[i];
+        }
+        ipp_error_t err;
+        ck_assert_int_eq(db_reader_result_status(r, ids, k, st, &err), IPP_OK);
+        for (size_t i = 0; i < k; i++) {
+            int j = which[i];
+            db_status_t want = j >= n       ? DB_STATUS_UNKNOWN
+                               : j % 2      ? DB_STATUS_PENDING
+                               : j % 4 == 0 ? DB_STATUS_OK
+                               : j % 8 == 2 ? DB_STATUS_ERROR
+                                            : DB_STATUS_LOST;
+            ck_assert_msg(st[i] == want, "%zu ids: status of %s: %d, want %d", k, ids[i], st[i],
+                          want);
+        }
+        free(buf);
+        free(ids);
+        free(st);
+        free(which);
+    }
+    db_reader_destroy(&r);
+    db_writer_destroy(&w);
+}
+END_TEST
+
 START_TEST(test_result_status_and_in_over_100k_ids)
 {
     db_writer_t *w = t_writer();
@@ -965,6 +1022,7 @@ static Suite *t_suite(void)
     tcase_add_test(tc, test_null_queries);
     tcase_add_test(tc, test_records_are_copies);
     tcase_add_test(tc, test_result_status_and_in_over_100k_ids);
+    tcase_add_test(tc, test_result_status_paths_agree);
     tcase_add_test(tc, test_purge_refuses_pending_and_records_purges);
     tcase_add_test(tc, test_purge_through_writer_reports);
     tcase_add_test(tc, test_dependencies_and_pending_reload);
