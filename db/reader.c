@@ -362,7 +362,8 @@ static ipp_err_t s_nonok_load(db_reader_t *s, size_t max, s_nonok_t **v, size_t 
         free(out);
         return code;
     }
-    qsort(out, n, sizeof *out, s_cmp_nonok);
+    if (n)
+        qsort(out, n, sizeof *out, s_cmp_nonok);
     *v = out;
     *nv = n;
     *loaded = true;
@@ -412,7 +413,8 @@ ipp_err_t db_reader_result_status(db_reader_t *s, const char *const *ids, size_t
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW && split) {
             s_nonok_t key = {.rowid = sqlite3_column_int64(st, 0)};
-            const s_nonok_t *hit = bsearch(&key, nonok, n_nonok, sizeof *nonok, s_cmp_nonok);
+            const s_nonok_t *hit =
+                n_nonok ? bsearch(&key, nonok, n_nonok, sizeof *nonok, s_cmp_nonok) : NULL;
             out[i] = hit ? hit->status : DB_STATUS_OK;
         } else if (rc == SQLITE_ROW) {
             out[i] = db_status_parse((const char *)sqlite3_column_text(st, 0));

@@ -623,6 +623,35 @@ START_TEST(test_result_status_paths_agree)
 }
 END_TEST
 
+// Many ids when every recorded task is 'ok': the unfinished set is empty.
+START_TEST(test_result_status_none_unfinished)
+{
+    db_writer_t *w = t_writer();
+    for (int i = 0; i < 20; i++)
+        t_insert(w, i, i, NULL);
+    for (int i = 0; i < 20; i++)
+        t_complete(w, i, DB_STATUS_OK, NULL, 5000 + i);
+    t_sync(w);
+    db_reader_t *r = t_reader();
+    enum { K = 1000 };
+    char(*buf)[64] = malloc(K * sizeof *buf);
+    const char **ids = malloc(K * sizeof *ids);
+    db_status_t st[K];
+    for (int i = 0; i < K; i++) {
+        t_id(i, buf[i]);
+        ids[i] = buf[i];
+    }
+    ipp_error_t err;
+    ck_assert_int_eq(db_reader_result_status(r, ids, K, st, &err), IPP_OK);
+    for (int i = 0; i < K; i++)
+        ck_assert_int_eq(st[i], i < 20 ? DB_STATUS_OK : DB_STATUS_UNKNOWN);
+    free(buf);
+    free(ids);
+    db_reader_destroy(&r);
+    db_writer_destroy(&w);
+}
+END_TEST
+
 START_TEST(test_result_status_and_in_over_100k_ids)
 {
     db_writer_t *w = t_writer();
@@ -1023,6 +1052,7 @@ static Suite *t_suite(void)
     tcase_add_test(tc, test_records_are_copies);
     tcase_add_test(tc, test_result_status_and_in_over_100k_ids);
     tcase_add_test(tc, test_result_status_paths_agree);
+    tcase_add_test(tc, test_result_status_none_unfinished);
     tcase_add_test(tc, test_purge_refuses_pending_and_records_purges);
     tcase_add_test(tc, test_purge_through_writer_reports);
     tcase_add_test(tc, test_dependencies_and_pending_reload);
