@@ -314,7 +314,8 @@ static void s_idkey(s_idkey_t *k, const char *id, size_t pos)
 // rows: the msg_id index gives each id's rowid, and the rows that are not
 // 'ok' (the partial status index's entries, read once) give the status of
 // the few that are not. Reading a status from the row instead touches one
-// table page per id, twice the time at a million records. Below
+// table page per id: three to four times as long at a million records,
+// where the rows fill far more pages than the index does. Below
 // S_SPLIT_MIN ids, or when more than S_SPLIT_PER_ID rows per id asked are
 // not 'ok' (a large backlog), the rows are read one by one: cheaper then,
 // and the set held stays bounded.
