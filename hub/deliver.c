@@ -71,7 +71,7 @@ void hub_deliver(hub_t *hub, hub_task_t *task)
     done.status = res ? res->status : IPP__STATUS__ERROR;
     done.has_engine_id = 1;
     done.engine_id = (res && res->has_engine_id) ? res->engine_id : -1;
-    done.label = task->label[0] ? task->label : NULL;
+    done.label = task->req && task->req->label && task->req->label[0] ? task->req->label : NULL;
     char topic[8 + IPP_MSGID_LEN];
     snprintf(topic, sizeof topic, "done.%s", task->msg_id);
     hub_publish(hub, topic, IPP__MSG_TYPE__TASK_DONE, &done.base, false);

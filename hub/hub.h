@@ -70,6 +70,10 @@ typedef struct hub_watcher_t {
 // than this many take an array from the heap.
 #define HUB_TASK_BUFS 2
 
+// The longest label a task may carry, in bytes. A task's label is read
+// from its decoded request (req->label), which it keeps anyway: no copy.
+#define HUB_LABEL_MAX 127
+
 // A pending task: what the controller keeps in memory until the result is
 // committed and delivered. Completed tasks are not kept. Records come from
 // hub_t.task_pool (hub_task_new) and never move while they live: the map
@@ -82,7 +86,6 @@ typedef struct hub_task_t {
     size_t n_bufs;                          // how many
     uint8_t client[64];                     // submitting client's routing id
     size_t client_len;                      // its length (0: nobody to tell)
-    char label[128];                        // label, for notifications
     int engine;                             // engine it runs on, -1
     int attempts;                           // times sent to an engine
     bool in_sched;                          // handed to the scheduler

@@ -29,8 +29,6 @@ static hub_task_t *s_task_from(hub_t *hub, const db_record_t *rec, ipp_error_t *
     }
     snprintf(task->msg_id, sizeof task->msg_id, "%s", rec->msg_id);
     task->attempts = rec->attempts;
-    if (rec->label)
-        snprintf(task->label, sizeof task->label, "%s", rec->label);
     if (rec->submitted_by) {
         snprintf(task->by, sizeof task->by, "%s", rec->submitted_by);
         task->by_key = rec->submitted_by_key == 1;

@@ -152,9 +152,9 @@ static ipp_err_t s_validate(hub_t *hub, const wire_frame_t *ident, const char *i
                  IPP_RETRIES_MAX, (int)r->retries);
         return IPP_ERR_INVALID;
     }
-    if (r->label && strlen(r->label) >= sizeof(((hub_task_t *)0)->label)) {
-        s_refuse(hub, ident, id, IPP_ERR_INVALID, "label", "label longer than %zu characters",
-                 sizeof(((hub_task_t *)0)->label) - 1);
+    if (r->label && strlen(r->label) > HUB_LABEL_MAX) {
+        s_refuse(hub, ident, id, IPP_ERR_INVALID, "label", "label longer than %d characters",
+                 HUB_LABEL_MAX);
         return IPP_ERR_INVALID;
     }
     return IPP_OK;
@@ -208,8 +208,6 @@ void hub_client_submit(hub_t *hub, wire_msg_t *msg, const wire_frame_t *ident)
         memcpy(task->client, ident->data, ident->size);
         task->client_len = ident->size;
     }
-    if (r->label)
-        snprintf(task->label, sizeof task->label, "%s", r->label);
     // Who submitted it: the key ZAP checked, else what the header claims.
     if (hub->peer) {
         snprintf(task->by, sizeof task->by, "%s", hub->peer->name);

@@ -298,7 +298,11 @@ START_TEST(test_peer_waits_by_notification)
 {
     h_up(&C, &K, 1, NULL);
     id_t_ ids[1];
-    h_task_t slow = {.call = "sleep", .args = (const char *[]){"0.8"}, .n_args = 1, .target = -1};
+    h_task_t slow = {.call = "sleep",
+                     .args = (const char *[]){"0.8"},
+                     .n_args = 1,
+                     .target = -1,
+                     .label = "nightly/peer"};
     h_submit(&K, &slow, ids[0]);
     h_client_t peer;
     h_client_open(&peer, &C);
@@ -324,6 +328,8 @@ START_TEST(test_peer_waits_by_notification)
     Ipp__TaskDone *d = (Ipp__TaskDone *)m.content;
     ck_assert_str_eq(d->msg_id, ids[0]);
     ck_assert_int_eq(d->status, IPP__STATUS__OK);
+    ck_assert_ptr_nonnull(d->label);  // read from the task's own request
+    ck_assert_str_eq(d->label, "nightly/peer");
     wire_msg_fini(&m);
     // It also came straight to the peer's DEALER: no subscription needed.
     ck_assert_int_eq(h_recv(&peer, 5000), IPP__MSG_TYPE__TASK_DONE);

@@ -6,7 +6,8 @@
  *   retries over IPP_RETRIES_MAX              → refused, field "retries"
  *   a flood of registrations that never beat  → never sent work, unregistered
  *   registrations past --max-engines          → refused, naming the cap
- *   a label with a NUL byte, or not UTF-8     → refused, field "label"
+ *   a label with a NUL byte, or not UTF-8,
+ *   or longer than 127 bytes                  → refused, field "label"
  *   --targets naming an engine never seen     → ImpossibleDependency at once
  *   --targets whose engines are all down      → ImpossibleDependency after the grace
  *   --ip other than loopback                  → a warning at every start
@@ -369,7 +370,7 @@ END_TEST
 START_TEST(test_labels_must_be_text)
 {
     h_up(&C, &K, 1, NULL);
-    id_t_ ids[3];
+    id_t_ ids[5];
     // The NUL goes in after packing: protobuf-c packs strings up to a NUL.
     Ipp__TaskRequest req = IPP__TASK_REQUEST__INIT;
     Ipp__Call call = IPP__CALL__INIT;
@@ -387,14 +388,28 @@ START_TEST(test_labels_must_be_text)
     h_submit(&K, &bad, ids[1]);
     h_task_t good = {.call = "noop", .target = -1, .label = "caf\xc3\xa9/\xe2\x9c\x93"};
     h_submit(&K, &good, ids[2]);
-    h_result_t res[3];
-    ck_assert_uint_eq(h_collect(&K, ids, 3, res, 10000), 3);
+    // 127 bytes are the most a label may hold; 128 are refused.
+    char longest[129];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[128] = '\0';
+    h_task_t too_long = {.call = "noop", .target = -1, .label = longest};
+    h_submit(&K, &too_long, ids[3]);
+    longest[127] = '\0';
+    h_task_t just = {.call = "noop", .target = -1, .label = longest};
+    h_submit(&K, &just, ids[4]);
+    h_result_t res[5];
+    ck_assert_uint_eq(h_collect(&K, ids, 5, res, 10000), 5);
     ck_assert(res[0].refused);
     ck_assert_msg(strstr(res[0].evalue, "label contains a NUL byte") != NULL, "%s", res[0].evalue);
     ck_assert(res[1].refused);
     ck_assert_msg(strstr(res[1].evalue, "label is not valid UTF-8") != NULL, "%s", res[1].evalue);
     ck_assert_int_eq(res[2].status, IPP__STATUS__OK);
-    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 1);
+    ck_assert(res[3].refused);
+    ck_assert_msg(strstr(res[3].evalue, "label longer than 127 characters") != NULL, "%s",
+                  res[3].evalue);
+    ck_assert_int_eq(res[4].status, IPP__STATUS__OK);
+    ck_assert_int_eq(h_db_int(&C, "SELECT count(*) FROM tasks"), 2);
+    ck_assert_int_eq(h_db_int(&C, "SELECT length(label) FROM tasks WHERE label LIKE 'aaa%'"), 127);
     h_down(&C, &K);
 }
 END_TEST
