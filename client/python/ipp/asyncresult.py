@@ -13,6 +13,7 @@ starts the client's background spinner so the Future completes on its own.
 import asyncio
 import concurrent.futures
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -24,6 +25,20 @@ _PENDING = "PENDING"
 _FINISHED = "FINISHED"
 
 _TS_KEYS = ("submitted", "started", "completed", "received")
+
+# concurrent.futures.Future.__init__ makes a threading.Condition for every
+# Future: about 1.1 KB and a microsecond each, for an AsyncResult whose
+# waiting is the C client's. Ours is made when something first uses it
+# (a thread waiting through the Future API, a callback, concurrent.futures
+# .wait); a result that completes before that sets its state under one
+# lock shared by all, which is also the lock under which a Condition is
+# made, so the two cannot cross. Only where Future's fields are the ones
+# known here; any other Python builds them as Future does.
+_FUTURE_FIELDS = frozenset(vars(concurrent.futures.Future()))
+_LAZY = _FUTURE_FIELDS == {"_condition", "_state", "_result", "_exception", "_waiters",
+                           "_done_callbacks"}
+_made_lock = threading.Lock()
+_DONE_STATES = frozenset(("CANCELLED", "CANCELLED_AND_NOTIFIED", _FINISHED))
 
 
 def _dt(us):
@@ -64,7 +79,14 @@ class AsyncResult(concurrent.futures.Future):
 
     def __init__(self, client, car, kind="apply", fname="unknown", single=False,
                  tracker=None, chunked=False, owner=True):
-        super().__init__()
+        if _LAZY:
+            self._state = _PENDING
+            self._result = None
+            self._exception = None
+            self._waiters = []
+            self._done_callbacks = []
+        else:
+            super().__init__()
         self._client = client
         self._car = car
         self._kind = kind
@@ -185,6 +207,44 @@ class AsyncResult(concurrent.futures.Future):
     def _waiters(self, v):
         self.__dict__["_waiters_"] = v
 
+    @property
+    def _condition(self):
+        c = self.__dict__.get("_condition_")
+        if c is None:
+            with _made_lock:
+                c = self.__dict__.get("_condition_")
+                if c is None:
+                    c = self.__dict__["_condition_"] = threading.Condition()
+        return c
+
+    @_condition.setter
+    def _condition(self, c):
+        self.__dict__["_condition_"] = c
+
+    def _settle(self, result, exception):
+        """Complete a Future nobody has waited on or called back from yet,
+        without making its Condition; False when one exists (the caller
+        then goes through Future's own set_result / set_exception)."""
+        if "_condition_" in self.__dict__:
+            return False
+        with _made_lock:
+            if "_condition_" in self.__dict__:
+                return False
+            if self._state in _DONE_STATES:
+                raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+            self._result = result
+            self._exception = exception
+            self._state = _FINISHED
+        return True
+
+    def set_result(self, result):
+        if not self._settle(result, None):
+            super().set_result(result)
+
+    def set_exception(self, exception):
+        if not self._settle(None, exception):
+            super().set_exception(exception)
+
     # ------------------------------------------------------------ Future API
 
     def done(self):
@@ -231,6 +291,17 @@ class AsyncResult(concurrent.futures.Future):
             if not self._spin_wait(_timeout(timeout)):
                 raise error.TimeoutError("Result not ready.")
             self._finalize()
+        if self._state == _FINISHED:
+            # Future.result's answer, without making the Condition it locks
+            exc = self._exception
+            if exc is None:
+                return self._result
+            try:
+                raise exc
+            finally:
+                # no cycle through the traceback (as Future does)
+                exc = None
+                self = None
         return super().result(0)
 
     @property

@@ -27,6 +27,38 @@ def test_is_a_future_with_callbacks(py):
     assert later == [1]
 
 
+def test_a_future_nobody_waited_on_never_made_its_condition(py):
+    from ipp import asyncresult
+    assert asyncresult._LAZY  # this Python's Future has the fields we know
+    ar = py[-1].apply_async(lambda: 7)
+    assert ar.get(30) == 7  # waited through the C client, not the Future
+    assert "_condition_" not in vars(ar) and ar.done() and ar.result() == 7
+    bad = py[-1].apply_async(lambda: 1 / 0)
+    with pytest.raises(ipp.RemoteError):
+        bad.get(30)
+    assert "_condition_" not in vars(bad)
+    assert isinstance(bad.exception(), ipp.RemoteError)
+    with pytest.raises(concurrent.futures.InvalidStateError):
+        ar.set_result(8)  # done is done, with or without a Condition
+    assert ar.result() == 7
+
+
+def test_threads_waiting_through_the_future_api_are_woken(py):
+    lv = py.load_balanced_view()
+    for delay in (0.0, 0.05, 0.3):
+        ars = [lv.apply_async(time.sleep, delay) for _ in range(4)]
+        got = []
+        threads = [threading.Thread(target=lambda a=a: got.append(a.result(timeout=30)))
+                   for a in ars]
+        for t in threads:
+            t.start()
+        ars[0].get(30)  # this thread spins the client meanwhile
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+        assert got == [None] * 4
+
+
 def test_concurrent_futures_wait_and_as_completed(py):
     lv = py.load_balanced_view()
     fs = [lv.apply_async(time.sleep, 0.1) for _ in range(4)]
