@@ -195,6 +195,9 @@ ipp_err_t ipp_client_refresh_engines(ipp_client_t *c, ipp_error_t *err)
     return IPP_OK;
 }
 
+// How often wait_for_engines asks for the list again while it waits.
+#define S_RELIST_US 1000000
+
 ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout, ipp_error_t *err)
 {
     if (!c)
@@ -206,19 +209,27 @@ ipp_err_t ipp_client_wait_for_engines(ipp_client_t *c, size_t n, double timeout,
     // that covers every engine that came before; events cover the rest.
     // A list asked for earlier could miss an engine that registered
     // between the reply and the subscription reaching the controller.
+    // Events are news, the list is the truth: a notification can still be
+    // lost (a SUB drops what passes its high-water mark), so while short
+    // of n the list is asked for again every S_RELIST_US.
+    int64_t relist = -1;
     for (;;) {
         if (ipp_client_ids(c, NULL, 0) >= n)
             return IPP_OK;
-        if (c->sub_epoch != c->list_epoch) {
+        int64_t now = cl_mono_us();
+        if (c->sub_epoch != c->list_epoch || (c->sub_epoch && relist >= 0 && now >= relist)) {
             uint32_t epoch = c->sub_epoch;
             ipp_err_t rc = ipp_client_refresh_engines(c, err);
             if (rc != IPP_OK)
                 return rc;
             c->list_epoch = epoch;
+            relist = cl_mono_us() + S_RELIST_US;
             continue;
         }
-        int64_t left = deadline < 0 ? -1 : deadline - cl_mono_us();
-        if (deadline >= 0 && left <= 0) {
+        int64_t left = deadline < 0 ? -1 : deadline - now;
+        if (relist >= 0 && (left < 0 || relist - now < left))
+            left = relist - now > 0 ? relist - now : 0;
+        if (deadline >= 0 && deadline - now <= 0) {
             if (!c->sub_epoch)
                 return ipp_error_set(err, IPP_ERR_TIMEOUT,
                                      "wait_for_engines: %zu of %zu engines after %.1f s; the "
